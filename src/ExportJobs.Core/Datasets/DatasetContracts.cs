@@ -1,0 +1,66 @@
+namespace ExportJobs.Core.Datasets;
+
+/// <summary>The body of <c>POST /datasets</c>.</summary>
+public sealed record DatasetRequest
+{
+    public string? Name { get; init; }
+    public DatasetSchemaRef? Schema { get; init; }
+    /// <summary>Whether the dataset feeds the profile store (its batches become profile fragments).</summary>
+    public bool? ProfileEnabled { get; init; }
+}
+
+public sealed record DatasetSchemaRef
+{
+    public string? Name { get; init; }
+}
+
+public sealed record Dataset
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required DatasetSchemaRef Schema { get; init; }
+    public bool ProfileEnabled { get; init; }
+    public required string ImsOrgId { get; init; }
+    public required string SandboxName { get; init; }
+    public long Created { get; init; }
+    public long Updated { get; init; }
+}
+
+/// <summary>A batch of a dataset: one ingestion, or the output of one export job.</summary>
+public sealed record DatasetBatch
+{
+    public required string Id { get; init; }
+    public required string DatasetId { get; init; }
+    public required string Status { get; init; }
+    public long RecordsAccepted { get; init; }
+    public long RecordsRejected { get; init; }
+    public List<RejectedRecord>? Errors { get; init; }
+    /// <summary>For an export batch: the job that wrote it.</summary>
+    public long? RelatedJobId { get; init; }
+    /// <summary>For an export batch: where its files and manifest are, relative to the storage account.</summary>
+    public string? Location { get; init; }
+    public long Created { get; init; }
+    public long? Completed { get; init; }
+}
+
+public sealed record RejectedRecord(long Line, string Reason);
+
+public static class BatchStatus
+{
+    public const string Success = "success";
+    public const string Failed = "failed";
+    public const string Processing = "processing";
+}
+
+public static class DatasetRequestValidator
+{
+    public static ProblemList Validate(DatasetRequest request)
+    {
+        var problems = new ProblemList();
+        if (string.IsNullOrWhiteSpace(request.Name)) problems.Add("name", "name is required.");
+        else if (request.Name.Length > 256) problems.Add("name", "name is longer than 256 characters.");
+        if (string.IsNullOrWhiteSpace(request.Schema?.Name)) problems.Add("schema.name", "schema.name is required.");
+        else if (request.Schema.Name.Length > 256) problems.Add("schema.name", "schema.name is longer than 256 characters.");
+        return problems;
+    }
+}

@@ -1,0 +1,139 @@
+namespace ExportJobs.Core.Jobs;
+
+/// <summary>The body of <c>POST /export/jobs</c>, as the seed documents it.</summary>
+public sealed record ExportJobRequest
+{
+    public string? Fields { get; init; }
+    public MergePolicyRef? MergePolicy { get; init; }
+    public JobFilter? Filter { get; init; }
+    public AdditionalFields? AdditionalFields { get; init; }
+    public JobDestination? Destination { get; init; }
+    public SchemaRef? Schema { get; init; }
+    public EvaluationInfo? EvaluationInfo { get; init; }
+}
+
+public sealed record MergePolicyRef
+{
+    public string? Id { get; init; }
+    public int? Version { get; init; }
+}
+
+public sealed record JobFilter
+{
+    public List<SegmentSelector>? Segments { get; init; }
+    public QualificationWindow? SegmentQualificationTime { get; init; }
+    public string? FromIngestTimestamp { get; init; }
+    public bool? EmptyProfiles { get; init; }
+}
+
+public sealed record SegmentSelector
+{
+    public string? SegmentId { get; init; }
+    public string? SegmentNs { get; init; }
+    public List<string>? Status { get; init; }
+}
+
+public sealed record QualificationWindow
+{
+    public string? StartTime { get; init; }
+    public string? EndTime { get; init; }
+}
+
+public sealed record AdditionalFields
+{
+    public EventList? EventList { get; init; }
+}
+
+public sealed record EventList
+{
+    public string? Fields { get; init; }
+    public EventWindow? Filter { get; init; }
+}
+
+public sealed record EventWindow
+{
+    public string? FromIngestTimestamp { get; init; }
+    public string? ToIngestTimestamp { get; init; }
+}
+
+public sealed record JobDestination
+{
+    public string? DatasetId { get; init; }
+    public bool? SegmentPerBatch { get; init; }
+    public string? BatchId { get; init; }
+    public List<SegmentBatch>? Batches { get; init; }
+}
+
+public sealed record SegmentBatch
+{
+    public string? SegmentId { get; init; }
+    public string? SegmentNs { get; init; }
+    public List<string>? Status { get; init; }
+    public string? BatchId { get; init; }
+}
+
+public sealed record SchemaRef
+{
+    public string? Name { get; init; }
+}
+
+public sealed record EvaluationInfo
+{
+    public bool? Segmentation { get; init; }
+}
+
+/// <summary>An export job as every answer shows it (the seed's job shape).</summary>
+public sealed record ExportJob
+{
+    public long Id { get; init; }
+    public string JobType { get; init; } = "BATCH";
+    public required JobDestination Destination { get; init; }
+    public string? Fields { get; init; }
+    public required SchemaRef Schema { get; init; }
+    public required string ImsOrgId { get; init; }
+    public required string Status { get; init; }
+    public JobFilter? Filter { get; init; }
+    public AdditionalFields? AdditionalFields { get; init; }
+    public MergePolicyRef? MergePolicy { get; init; }
+    public EvaluationInfo? EvaluationInfo { get; init; }
+    public string ProfileInstanceId { get; init; } = "ups";
+    public List<JobError>? Errors { get; init; }
+    public JobMetrics? Metrics { get; init; }
+    public ComputeGatewayJobId? ComputeGatewayJobId { get; init; }
+    public long CreationTime { get; init; }
+    public long UpdateTime { get; init; }
+    public string? RequestId { get; init; }
+}
+
+public sealed record JobError(string Code, string Msg, string? CallStack);
+
+public sealed record JobMetrics
+{
+    public Timing? TotalTime { get; init; }
+    public Timing? ProfileExportTime { get; init; }
+    public long? TotalExportedProfileCounter { get; init; }
+    public Dictionary<string, long>? ExportedProfileByNamespaceCounter { get; init; }
+}
+
+/// <summary>A start/end pair in epoch milliseconds, as the seed's <c>metrics.totalTime</c>.</summary>
+public sealed record Timing
+{
+    public long? StartTimeInMs { get; init; }
+    public long? EndTimeInMs { get; init; }
+    public long? TotalTimeInMs { get; init; }
+
+    public static Timing Started(long startMs) => new() { StartTimeInMs = startMs };
+    public Timing EndedAt(long endMs) => this with { EndTimeInMs = endMs, TotalTimeInMs = endMs - (StartTimeInMs ?? endMs) };
+}
+
+public sealed record ComputeGatewayJobId(string ExportJob);
+
+/// <summary>The answer of <c>GET /export/jobs</c>.</summary>
+public sealed record ExportJobPage(IReadOnlyList<ExportJob> Records, PageInfo Page, PageLink Link);
+
+public sealed record PageInfo(string SortField, string Sort, string? PageOffset, int PageSize);
+
+public sealed record PageLink(string? Next);
+
+/// <summary>The answer of <c>DELETE /export/jobs/{id}</c>.</summary>
+public sealed record DeleteAnswer(bool Status, string Message);

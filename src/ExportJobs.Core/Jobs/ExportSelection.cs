@@ -1,0 +1,57 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Core.Jobs;
+
+/// <summary>
+/// Which merged profiles a job exports, decided from its filter:
+/// a profile qualifies when its merged <c>segmentMembership</c> has any requested segment with a requested status
+/// (default <c>realized</c>, namespace default <c>ups</c>) whose <c>lastQualificationTime</c> lies in
+/// <c>segmentQualificationTime</c> (both bounds inclusive), and when its update time is after <c>fromIngestTimestamp</c>.
+/// No <c>filter.segments</c> means every profile.
+/// </summary>
+public sealed class ExportSelection
+{
+    public const string DefaultSegmentNamespace = "ups";
+    private static readonly string[] DefaultStatuses = [ExportJobRequestValidator.Realized];
+
+    private readonly IReadOnlyList<(string Ns, string Id, string[] Statuses)>? _segments;
+    private readonly DateTimeOffset? _qualifiedFrom;
+    private readonly DateTimeOffset? _qualifiedTo;
+    private readonly long? _updatedAfterMs;
+
+    public ExportSelection(JobFilter? filter)
+    {
+        _segments = filter?.Segments?
+            .Select(s => (s.SegmentNs ?? DefaultSegmentNamespace, s.SegmentId!, s.Status?.ToArray() ?? DefaultStatuses))
+            .ToList();
+        if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.StartTime, out var from)) _qualifiedFrom = from;
+        if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.EndTime, out var to)) _qualifiedTo = to;
+        _updatedAfterMs = Rfc3339.ToEpochMs(filter?.FromIngestTimestamp);
+    }
+
+    public bool Includes(MergedProfile profile)
+    {
+        if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
+        if (_segments is null) return true;
+        var membership = profile.Attributes["segmentMembership"] as JsonObject;
+        if (membership is null) return false;
+        foreach (var (ns, id, statuses) in _segments)
+            if (membership[ns] is JsonObject inNamespace && inNamespace[id] is JsonObject entry && Qualifies(entry, statuses))
+                return true;
+        return false;
+    }
+
+    private bool Qualifies(JsonObject entry, string[] statuses)
+    {
+        if (entry["status"] is not JsonValue status || status.GetValueKind() != JsonValueKind.String ||
+            Array.IndexOf(statuses, status.GetValue<string>()) < 0)
+            return false;
+        if (_qualifiedFrom is null && _qualifiedTo is null) return true;
+        if (entry["lastQualificationTime"] is not JsonValue time || time.GetValueKind() != JsonValueKind.String ||
+            !Rfc3339.TryParse(time.GetValue<string>(), out var qualified))
+            return false;
+        return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>
+/// The <c>fields</c> of a job: comma-separated dotted XDM paths (<c>identities.id,personalEmail.address</c>).
+/// Applied to a profile it keeps those paths and their nesting; a path through an array of objects keeps that
+/// member of each element (<c>identities.id</c>). Blank means every field.
+/// </summary>
+public sealed partial class FieldProjection
+{
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")] private static partial Regex Segment();
+
+    private readonly Dictionary<string, FieldProjection> _children = new(StringComparer.Ordinal);
+    private bool _whole;
+
+    public static readonly FieldProjection All = new() { _whole = true };
+
+    public bool IsAll => _whole;
+
+    /// <summary>The top-level paths, as given, in order (for documentation and manifests).</summary>
+    public IReadOnlyList<string> Paths { get; private set; } = [];
+
+    public static bool TryParse(string? fields, out FieldProjection projection, out string? error)
+    {
+        projection = All;
+        error = null;
+        if (string.IsNullOrWhiteSpace(fields)) return true;
+
+        var root = new FieldProjection();
+        var paths = new List<string>();
+        foreach (string raw in fields.Split(','))
+        {
+            string path = raw.Trim();
+            if (path.Length == 0)
+            {
+                error = "fields has an empty path (two commas in a row, or a trailing comma).";
+                return false;
+            }
+            var node = root;
+            foreach (string segment in path.Split('.'))
+            {
+                if (!Segment().IsMatch(segment))
+                {
+                    error = $"fields path '{Truncate(path)}' is not a dotted path of names made of letters, digits and '_'.";
+                    return false;
+                }
+                if (!node._children.TryGetValue(segment, out var child)) node._children[segment] = child = new FieldProjection();
+                node = child;
+            }
+            node._whole = true;
+            paths.Add(path);
+        }
+        root.Paths = paths;
+        projection = root;
+        return true;
+    }
+
+    public static FieldProjection Parse(string? fields) =>
+        TryParse(fields, out var projection, out string? error) ? projection : throw new FormatException(error);
+
+    /// <summary>The projected copy of <paramref name="source"/>; an absent path is left out.</summary>
+    public JsonObject Apply(JsonObject source)
+    {
+        if (_whole) return (JsonObject)source.DeepClone();
+        var result = new JsonObject();
+        foreach (var (name, child) in _children)
+        {
+            if (!source.TryGetPropertyValue(name, out var value) || value is null) continue;
+            var projected = child.ApplyTo(value);
+            if (projected is not null) result[name] = projected;
+        }
+        return result;
+    }
+
+    private JsonNode? ApplyTo(JsonNode value)
+    {
+        if (_whole) return value.DeepClone();
+        switch (value)
+        {
+            case JsonObject obj:
+                var projected = Apply(obj);
+                return projected.Count == 0 ? null : projected;
+            case JsonArray array:
+                var items = new JsonArray();
+                foreach (var item in array)
+                    if (item is JsonObject element && Apply(element) is { Count: > 0 } kept) items.Add(kept);
+                return items.Count == 0 ? null : items;
+            default:
+                return null;
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>
+/// Reads the primary identity of an XDM record's <c>identityMap</c>
+/// (<c>{"email": [{"id": "a@b.c", "primary": true}], "ecid": [{"id": "1"}]}</c>): the one marked primary, or the only
+/// identity when none is marked.
+/// </summary>
+public static class IdentityMap
+{
+    public const int MaxIdLength = 256;
+
+    public static bool TryGetPrimary(JsonObject record, out Identity primary, out string? error)
+    {
+        primary = default;
+        error = null;
+        if (record["identityMap"] is not JsonObject map || map.Count == 0)
+        {
+            error = "identityMap is missing or empty.";
+            return false;
+        }
+
+        Identity? marked = null, only = null;
+        int count = 0;
+        foreach (var (ns, entries) in map)
+        {
+            if (!Ids.IsNamespace(ns))
+            {
+                error = "identityMap has a namespace outside [A-Za-z0-9._-] or longer than 64.";
+                return false;
+            }
+            if (entries is not JsonArray list)
+            {
+                error = $"identityMap.{ns} must be an array of identities.";
+                return false;
+            }
+            foreach (var entry in list)
+            {
+                if (entry is not JsonObject identity || identity["id"] is not JsonValue idValue ||
+                    idValue.GetValueKind() != JsonValueKind.String || idValue.GetValue<string>() is not { Length: > 0 and <= MaxIdLength } id)
+                {
+                    error = $"identityMap.{ns} has an entry without a string id of 1 to {MaxIdLength} characters.";
+                    return false;
+                }
+                if (id.Any(char.IsControl))
+                {
+                    error = $"identityMap.{ns} has an id with a control character.";
+                    return false;
+                }
+                count++;
+                only = new Identity(ns, id);
+                if (identity["primary"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True)
+                {
+                    if (marked is not null)
+                    {
+                        error = "identityMap marks more than one identity as primary.";
+                        return false;
+                    }
+                    marked = new Identity(ns, id);
+                }
+            }
+        }
+
+        if (marked is { } m) primary = m;
+        else if (count == 1) primary = only!.Value;
+        else
+        {
+            error = "identityMap has several identities and none is marked primary.";
+            return false;
+        }
+        return true;
+    }
+}

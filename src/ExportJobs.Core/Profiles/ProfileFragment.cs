@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>A profile's primary identity: the key under which its fragments merge.</summary>
+public readonly record struct Identity(string Namespace, string Id)
+{
+    public override string ToString() => $"{Namespace}:{Id}";
+}
+
+/// <summary>One ingested record of a profile: its identity, when it was ingested, where from, and its attributes.</summary>
+public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, string DatasetId, string BatchId, JsonObject Record);
+
+/// <summary>A profile after its fragments were merged: the attributes and the newest ingest time of its fragments.</summary>
+public sealed class MergedProfile(Identity identity)
+{
+    public Identity Identity { get; } = identity;
+    public JsonObject Attributes { get; } = new();
+    public long UpdateTimeMs { get; private set; } = long.MinValue;
+
+    /// <summary>
+    /// Merges a fragment newer than (or as new as) every one merged before: the <c>timestampOrdered</c> policy when
+    /// fragments arrive oldest first. Objects merge member by member; any other value (arrays included) replaces the
+    /// older one; a JSON null does not erase an older value.
+    /// </summary>
+    public void MergeNewer(ProfileFragment fragment)
+    {
+        DeepMerge(Attributes, fragment.Record);
+        UpdateTimeMs = Math.Max(UpdateTimeMs, fragment.IngestTimeMs);
+    }
+
+    private static void DeepMerge(JsonObject target, JsonObject newer)
+    {
+        foreach (var (name, value) in newer)
+        {
+            if (value is null) continue;
+            if (value is JsonObject newerObject && target[name] is JsonObject olderObject)
+                DeepMerge(olderObject, newerObject);
+            else
+                target[name] = value.DeepClone();
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>Reads one NDJSON line of an ingestion batch into a profile record, or says why it is rejected.</summary>
+public static class ProfileRecordParser
+{
+    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false };
+
+    public static bool TryParse(string line, out JsonObject record, out Identity primary, out string? reason)
+    {
+        record = null!;
+        primary = default;
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(line, NodeOptions, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            reason = $"not valid JSON: {e.Message}";
+            return false;
+        }
+        if (node is not JsonObject obj)
+        {
+            reason = "a record must be a JSON object.";
+            return false;
+        }
+        if (!IdentityMap.TryGetPrimary(obj, out primary, out reason)) return false;
+        if (!SegmentMembershipIsWellFormed(obj["segmentMembership"], out reason)) return false;
+        record = obj;
+        return true;
+    }
+
+    private static bool SegmentMembershipIsWellFormed(JsonNode? membership, out string? reason)
+    {
+        reason = null;
+        if (membership is null) return true;
+        if (membership is not JsonObject namespaces)
+        {
+            reason = "segmentMembership must be an object {namespace: {segmentId: {status, lastQualificationTime}}}.";
+            return false;
+        }
+        foreach (var (ns, segments) in namespaces)
+        {
+            if (segments is not JsonObject bySegment)
+            {
+                reason = $"segmentMembership.{ns} must be an object keyed by segment id.";
+                return false;
+            }
+            foreach (var (segmentId, entry) in bySegment)
+            {
+                string path = $"segmentMembership.{ns}.{segmentId}";
+                if (entry is not JsonObject e || e["status"] is not JsonValue status || status.GetValueKind() != JsonValueKind.String ||
+                    status.GetValue<string>() is not ("realized" or "exited"))
+                {
+                    reason = $"{path}.status must be \"realized\" or \"exited\".";
+                    return false;
+                }
+                if (e["lastQualificationTime"] is { } time &&
+                    (time is not JsonValue tv || tv.GetValueKind() != JsonValueKind.String || !Rfc3339.TryParse(tv.GetValue<string>(), out _)))
+                {
+                    reason = $"{path}.lastQualificationTime must be an RFC 3339 date-time.";
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+}

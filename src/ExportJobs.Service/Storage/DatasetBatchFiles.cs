@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Azure.Storage.Blobs.Models;
+using ExportJobs.Core.Tenancy;
+using Parquet;
+using Parquet.Serialization;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>
+/// The files of a dataset batch written by an export, at <c>{org}/{sandbox}/{datasetId}/{batchId}/</c> in the
+/// datasets container: one Parquet part per shard (<c>part-{shard}.parquet</c>, a deterministic name, so a shard run
+/// twice replaces its part instead of adding one) and a <c>manifest.json</c> written last.
+/// </summary>
+public sealed class DatasetBatchFiles(StorageClients clients)
+{
+    public const string ManifestName = "manifest.json";
+
+    public static string Folder(Tenant tenant, string datasetId, string batchId) => $"{tenant.BlobPrefix}/{datasetId}/{batchId}/";
+
+    public static string PartName(int shard) => $"part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
+
+    /// <summary>Writes one part holding <paramref name="records"/>; returns its size in bytes.</summary>
+    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, int shard, IReadOnlyList<JsonObject> records, CancellationToken ct)
+    {
+        var shape = JsonShape.Of(records);
+        var rows = records.Select(shape.ToRow).Cast<IDictionary<string, object?>>().ToList();
+        using var buffer = new MemoryStream();
+        await ParquetSerializer.SerializeUntypedAsync(rows, shape.ToSchema(), buffer, new ParquetOptions(), cancellationToken: ct);
+        long size = buffer.Length;
+        buffer.Position = 0;
+        await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + PartName(shard)).UploadAsync(buffer, overwrite: true, ct);
+        return size;
+    }
+
+    public async Task WriteManifestAsync(Tenant tenant, string datasetId, string batchId, JsonObject manifest, CancellationToken ct)
+    {
+        var blob = clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + ManifestName);
+        await blob.UploadAsync(BinaryData.FromString(manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true })), overwrite: true, ct);
+    }
+
+    /// <summary>The part files present, with their sizes, in name order.</summary>
+    public async Task<IReadOnlyList<(string Name, long Size)>> ListPartsAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
+    {
+        var parts = new List<(string, long)>();
+        string folder = Folder(tenant, datasetId, batchId);
+        await foreach (var blob in clients.DatasetFiles.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            if (blob.Name.EndsWith(".parquet", StringComparison.Ordinal)) parts.Add((blob.Name, blob.Properties.ContentLength ?? 0));
+        return parts;
+    }
+
+    /// <summary>Removes every file of the batch (a cancelled or failed export leaves none behind).</summary>
+    public async Task<int> DeleteAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
+    {
+        int deleted = 0;
+        await foreach (var blob in clients.DatasetFiles.GetBlobsAsync(new GetBlobsOptions { Prefix = Folder(tenant, datasetId, batchId) }, ct))
+        {
+            await clients.DatasetFiles.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
+            deleted++;
+        }
+        return deleted;
+    }
+}

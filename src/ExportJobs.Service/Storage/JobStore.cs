@@ -1,0 +1,119 @@
+using System.Globalization;
+using Azure;
+using Azure.Data.Tables;
+using ExportJobs.Core;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Tenancy;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>
+/// Export job records in Table Storage. PartitionKey is the tenant; RowKey the id inverted and zero-padded, so a plain
+/// range query returns the newest job first and a point read finds a job by id. Ids come from a per-tenant sequence
+/// advanced with an ETag compare-and-swap.
+/// </summary>
+public sealed class JobStore(StorageClients clients)
+{
+    private const string SequenceRow = "exportjobs";
+
+    public static string RowKeyOf(long id) => (long.MaxValue - id).ToString("D19", CultureInfo.InvariantCulture);
+
+    public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct)
+    {
+        long id = await NextIdAsync(tenant, ct);
+        var job = build(id);
+        await clients.Jobs.AddEntityAsync(ToEntity(tenant, job), ct);
+        return job;
+    }
+
+    public async Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct)
+    {
+        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
+        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Default.ExportJob) : null;
+    }
+
+    /// <summary>Newest first; at most <c>query.Limit</c> jobs, and whether more follow.</summary>
+    public async Task<(IReadOnlyList<ExportJob> Jobs, bool More)> ListAsync(Tenant tenant, JobListQuery query, CancellationToken ct)
+    {
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenant.Key}");
+        if (query.After is { } after) filter += " and " + TableClient.CreateQueryFilter($"RowKey gt {RowKeyOf(after.JobId)}");
+        if (query.Status is { } status) filter += " and " + TableClient.CreateQueryFilter($"Status eq {status}");
+
+        var jobs = new List<ExportJob>(query.Limit);
+        await foreach (var entity in clients.Jobs.QueryAsync<TableEntity>(filter, maxPerPage: query.Limit + 1, cancellationToken: ct))
+        {
+            if (jobs.Count == query.Limit) return (jobs, true);
+            jobs.Add(RecordJson.Read(entity, CoreJson.Default.ExportJob));
+        }
+        return (jobs, false);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to the stored job with optimistic concurrency, retrying on a lost race.
+    /// A change returning null leaves the job as it is. Returns the stored job afterwards, or null if there is none.
+    /// </summary>
+    public async Task<ExportJob?> UpdateAsync(Tenant tenant, long id, Func<ExportJob, ExportJob?> change, CancellationToken ct)
+    {
+        while (true)
+        {
+            var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
+            if (!found.HasValue) return null;
+            var current = RecordJson.Read(found.Value!, CoreJson.Default.ExportJob);
+            var changed = change(current);
+            if (changed is null) return current;
+            try
+            {
+                await clients.Jobs.UpdateEntityAsync(ToEntity(tenant, changed), found.Value!.ETag, TableUpdateMode.Replace, ct);
+                return changed;
+            }
+            catch (RequestFailedException e) when (e.Status == 412)
+            {
+                // Someone else wrote the job in between: read it again and re-apply the change.
+            }
+        }
+    }
+
+    public async Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct)
+    {
+        try
+        {
+            await clients.Jobs.DeleteEntityAsync(tenant.Key, RowKeyOf(id), ETag.All, ct);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return false;
+        }
+    }
+
+    private async Task<long> NextIdAsync(Tenant tenant, CancellationToken ct)
+    {
+        while (true)
+        {
+            var found = await clients.Sequences.GetEntityIfExistsAsync<TableEntity>(tenant.Key, SequenceRow, cancellationToken: ct);
+            try
+            {
+                if (!found.HasValue)
+                {
+                    await clients.Sequences.AddEntityAsync(new TableEntity(tenant.Key, SequenceRow) { ["Last"] = 1L }, ct);
+                    return 1;
+                }
+                long next = found.Value!.GetInt64("Last")!.Value + 1;
+                var entity = new TableEntity(tenant.Key, SequenceRow) { ["Last"] = next };
+                await clients.Sequences.UpdateEntityAsync(entity, found.Value.ETag, TableUpdateMode.Replace, ct);
+                return next;
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412)
+            {
+                // Another request took this id first: try the next one.
+            }
+        }
+    }
+
+    private static TableEntity ToEntity(Tenant tenant, ExportJob job) => new(tenant.Key, RowKeyOf(job.Id))
+    {
+        ["Status"] = job.Status,
+        ["CreationTime"] = job.CreationTime,
+        [RecordJson.Property] = RecordJson.Write(job, CoreJson.Default.ExportJob),
+    };
+}

@@ -1,0 +1,41 @@
+using Azure.Data.Tables;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>The Table and Blob clients of the service, created once.</summary>
+public sealed class StorageClients
+{
+    public StorageClients(IOptions<ExportStorageOptions> options)
+    {
+        var o = options.Value;
+        var tables = new TableServiceClient(o.StorageConnection);
+        var blobOptions = new BlobClientOptions();
+        // MD5 rather than the default CRC64: Azurite rejects CRC64, and MD5 was the faster of the two there.
+        blobOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
+        blobOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
+        var blobs = new BlobServiceClient(o.StorageConnection, blobOptions);
+
+        Jobs = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.JobsTable));
+        Sequences = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SequencesTable));
+        Datasets = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.DatasetsTable));
+        Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
+        Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
+        DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
+    }
+
+    public TableClient Jobs { get; }
+    public TableClient Sequences { get; }
+    public TableClient Datasets { get; }
+    public TableClient Batches { get; }
+    public BlobContainerClient Profiles { get; }
+    public BlobContainerClient DatasetFiles { get; }
+
+    public async Task EnsureCreatedAsync(CancellationToken ct)
+    {
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var container in new[] { Profiles, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
+    }
+}

@@ -1,0 +1,15 @@
+namespace ExportJobs.Service.Storage;
+
+/// <summary>The one place where table and container names are decided.</summary>
+public static class StorageNames
+{
+    public const string JobsTable = "exportjobs";
+    public const string SequencesTable = "idsequences";
+    public const string DatasetsTable = "datasets";
+    public const string BatchesTable = "datasetbatches";
+    public const string ProfilesContainer = "profiles";
+    public const string DatasetsContainer = "datasets";
+
+    public static string Table(string prefix, string name) => prefix + name;
+    public static string Container(string prefix, string name) => prefix.Length == 0 ? name : $"{prefix}-{name}";
+}
