@@ -1,0 +1,39 @@
+using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Workflow;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace ExportJobs.Service;
+
+public static class ExportJobsServiceCollectionExtensions
+{
+    /// <summary>Everything the export jobs service needs, whatever the host: options, storage, workflow steps, handlers.</summary>
+    public static IServiceCollection AddExportJobs(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ExportStorageOptions>()
+            .Bind(configuration.GetSection(ExportStorageOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<StorageClients>();
+        services.AddSingleton<JobStore>();
+        services.AddSingleton<DatasetStore>();
+        services.AddSingleton<ProfileStore>();
+        services.AddSingleton<DatasetBatchFiles>();
+        services.AddSingleton<ExportJobSteps>();
+        services.AddSingleton<ExportJobsHandler>();
+        services.AddSingleton<DatasetsHandler>();
+        services.AddHostedService<StorageInitializer>();
+        return services;
+    }
+
+    /// <summary>Creates the tables and containers at start-up.</summary>
+    private sealed class StorageInitializer(StorageClients clients) : IHostedService
+    {
+        public Task StartAsync(CancellationToken ct) => clients.EnsureCreatedAsync(ct);
+        public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+    }
+}

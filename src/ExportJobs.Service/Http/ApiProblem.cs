@@ -1,0 +1,35 @@
+using System.Text.Json.Serialization;
+using ExportJobs.Core;
+using Microsoft.AspNetCore.Http;
+
+namespace ExportJobs.Service.Http;
+
+/// <summary>The one error shape of the API (RFC 9457 problem details, plus the offending field and every problem found).</summary>
+public sealed record ApiProblem(string Type, string Title, int Status, string Detail, string? Field, IReadOnlyList<Problem>? Errors);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ApiProblem))]
+internal sealed partial class ProblemJson : JsonSerializerContext;
+
+public static class Problems
+{
+    public const string ContentType = "application/problem+json";
+
+    public static IResult Invalid(IReadOnlyList<Problem> problems) =>
+        Answer(StatusCodes.Status400BadRequest, "validation", "The request is not valid.",
+            string.Join(" ", problems.Select(p => p.Message)), problems[0].Field, problems);
+
+    public static IResult Invalid(string field, string message) => Invalid([new Problem(field, message)]);
+
+    public static IResult NotFound(string field, string detail) =>
+        Answer(StatusCodes.Status404NotFound, "not-found", "Not found.", detail, field, null);
+
+    public static IResult UnsupportedMediaType(string detail) =>
+        Answer(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type.", detail, "Content-Type", null);
+
+    public static IResult Unavailable(string detail) =>
+        Answer(StatusCodes.Status503ServiceUnavailable, "unavailable", "The service could not complete the request.", detail, null, null);
+
+    private static IResult Answer(int status, string type, string title, string detail, string? field, IReadOnlyList<Problem>? errors) =>
+        Results.Json(new ApiProblem($"/problems/{type}", title, status, detail, field, errors), ProblemJson.Default.ApiProblem, ContentType, status);
+}

@@ -1,0 +1,116 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core;
+using ExportJobs.Core.Datasets;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Service.Storage;
+using Microsoft.AspNetCore.Http;
+
+namespace ExportJobs.Service.Http;
+
+/// <summary>Datasets and their batches: create a dataset, ingest NDJSON profile records into it, read both back.</summary>
+public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles, TimeProvider time)
+{
+    /// <summary>How many rejected lines a batch lists (the counts are always complete).</summary>
+    public const int MaxListedRejections = 100;
+
+    public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Default.DatasetRequest, ct);
+        if (body is null) return bodyProblem!;
+        var problems = DatasetRequestValidator.Validate(body);
+        if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
+
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var dataset = new Dataset
+        {
+            Id = Ids.NewDatasetId(),
+            Name = body.Name!,
+            Schema = body.Schema!,
+            ProfileEnabled = body.ProfileEnabled ?? false,
+            ImsOrgId = tenant.OrgId,
+            SandboxName = tenant.Sandbox,
+            Created = now,
+            Updated = now,
+        };
+        await datasets.SaveAsync(tenant, dataset, ct);
+        return Results.Json(dataset, CoreJson.Default.Dataset, statusCode: StatusCodes.Status201Created);
+    }
+
+    public async Task<IResult> GetAsync(HttpRequest request, string datasetId, CancellationToken ct)
+    {
+        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
+        var dataset = await datasets.GetAsync(tenant, datasetId, ct);
+        return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Default.Dataset);
+    }
+
+    /// <summary>
+    /// Ingests an NDJSON body (gzip accepted) into a profile dataset: each good line becomes a profile fragment, each bad
+    /// line is counted and listed with its number and reason. Good lines are kept even when others are rejected.
+    /// </summary>
+    public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, CancellationToken ct)
+    {
+        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
+        var dataset = await datasets.GetAsync(tenant, datasetId, ct);
+        if (dataset is null) return DatasetNotFound(datasetId);
+        if (!dataset.ProfileEnabled)
+            return Problems.Invalid("datasetId", $"Dataset '{datasetId}' does not feed the profile store (profileEnabled: false); only profile datasets take ingestion.");
+
+        var accepted = new List<(Identity, JsonObject)>();
+        var rejected = new List<RejectedRecord>();
+        long rejectedCount = 0, lineNumber = 0;
+        try
+        {
+            using var reader = RequestReading.OpenText(request);
+            while (await reader.ReadLineAsync(ct) is { } line)
+            {
+                lineNumber++;
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                if (ProfileRecordParser.TryParse(line, out var record, out var identity, out string? reason))
+                {
+                    accepted.Add((identity, record));
+                    continue;
+                }
+                rejectedCount++;
+                if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lineNumber, reason!));
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return Problems.Invalid("body", "The body is declared gzip but is not valid gzip data.");
+        }
+        if (accepted.Count == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
+
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        string batchId = Ids.NewBatchId();
+        await profiles.WriteBatchAsync(tenant, datasetId, batchId, now, accepted, ct);
+        var batch = new DatasetBatch
+        {
+            Id = batchId,
+            DatasetId = datasetId,
+            Status = accepted.Count > 0 ? BatchStatus.Success : BatchStatus.Failed,
+            RecordsAccepted = accepted.Count,
+            RecordsRejected = rejectedCount,
+            Errors = rejected,
+            Created = now,
+            Completed = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        await datasets.SaveBatchAsync(tenant, batch, ct);
+        return Results.Json(batch, CoreJson.Default.DatasetBatch, statusCode: StatusCodes.Status201Created);
+    }
+
+    public async Task<IResult> GetBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
+    {
+        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
+        if (!Ids.IsBatchId(batchId)) return Problems.Invalid("batchId", "A batch id is 1 to 64 letters or digits.");
+        var batch = await datasets.GetBatchAsync(tenant, datasetId, batchId, ct);
+        return batch is null
+            ? Problems.NotFound("batchId", $"Dataset '{datasetId}' has no batch '{batchId}' in this sandbox.")
+            : Results.Json(batch, CoreJson.Default.DatasetBatch);
+    }
+
+    private static IResult DatasetNotFound(string datasetId) => Problems.NotFound("datasetId", $"There is no dataset '{datasetId}' in this sandbox.");
+}

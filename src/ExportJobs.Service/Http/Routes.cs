@@ -1,0 +1,15 @@
+namespace ExportJobs.Service.Http;
+
+/// <summary>Route templates, relative to <see cref="Prefix"/>: the same on the Function App and the LocalHost.</summary>
+public static class Routes
+{
+    /// <summary>The base path of every route (host.json's <c>extensions.http.routePrefix</c> on Functions).</summary>
+    public const string Prefix = "data/core/ups";
+
+    public const string ExportJobs = "export/jobs";
+    public const string ExportJob = "export/jobs/{id}";
+    public const string Datasets = "datasets";
+    public const string Dataset = "datasets/{datasetId}";
+    public const string DatasetBatches = "datasets/{datasetId}/batches";
+    public const string DatasetBatch = "datasets/{datasetId}/batches/{batchId}";
+}

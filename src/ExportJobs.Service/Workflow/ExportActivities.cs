@@ -1,0 +1,41 @@
+using Microsoft.DurableTask;
+
+namespace ExportJobs.Service.Workflow;
+
+// The activities as the Durable Task worker sees them, each a one-line adapter onto ExportJobSteps.
+// (The Function App declares its own activity functions onto the same steps.)
+
+[DurableTask(TaskNames.PrepareExport)]
+public sealed class PrepareExportActivity(ExportJobSteps steps) : TaskActivity<ExportJobInput, ExportPlan>
+{
+    public override Task<ExportPlan> RunAsync(TaskActivityContext context, ExportJobInput input) => steps.PrepareAsync(input, CancellationToken.None);
+}
+
+[DurableTask(TaskNames.ExportShard)]
+public sealed class ExportShardActivity(ExportJobSteps steps) : TaskActivity<ShardTask, ShardResult>
+{
+    public override Task<ShardResult> RunAsync(TaskActivityContext context, ShardTask input) => steps.ExportShardAsync(input, CancellationToken.None);
+}
+
+[DurableTask(TaskNames.FinalizeExport)]
+public sealed class FinalizeExportActivity(ExportJobSteps steps) : TaskActivity<FinalizeInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, FinalizeInput input) => steps.FinalizeAsync(input, CancellationToken.None);
+}
+
+[DurableTask(TaskNames.FailExport)]
+public sealed class FailExportActivity(ExportJobSteps steps) : TaskActivity<FailInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, FailInput input) => steps.FailAsync(input, CancellationToken.None);
+}
+
+public static class ExportWorkflow
+{
+    /// <summary>Registers the orchestration and its activities with a Durable Task worker.</summary>
+    public static void Register(DurableTaskRegistry registry) => registry
+        .AddOrchestrator<ExportJobOrchestrator>()
+        .AddActivity<PrepareExportActivity>()
+        .AddActivity<ExportShardActivity>()
+        .AddActivity<FinalizeExportActivity>()
+        .AddActivity<FailExportActivity>();
+}

@@ -1,0 +1,76 @@
+using Microsoft.DurableTask;
+
+namespace ExportJobs.Service.Workflow;
+
+/// <summary>
+/// Prepare → export each shard (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
+/// A cancel event stops the fan-out: no new shard starts, the running ones finish, and finalize removes the partial
+/// files. A failed step ends the job FAILED with its error, after the running shards finished.
+/// </summary>
+[DurableTask(TaskNames.ExportJobOrchestrator)]
+public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, string>
+{
+    public override async Task<string> RunAsync(TaskOrchestrationContext context, ExportJobInput input)
+    {
+        var cancel = context.WaitForExternalEvent<bool>(TaskNames.CancelEvent);
+        var running = new List<Task<ShardResult>>();
+        try
+        {
+            var plan = await context.CallActivityAsync<ExportPlan>(TaskNames.PrepareExport, input);
+            if (!plan.Proceed) return await Finalize(context, input, [], 0, 0, cancelled: true);
+
+            long exportStart = Ms(context);
+            var shardOptions = TaskOptions.FromRetryPolicy(new RetryPolicy(plan.ShardAttempts, TimeSpan.FromSeconds(1)));
+            var results = new List<ShardResult>(plan.Shards.Count);
+            bool cancelled = false;
+            int next = 0;
+            while (!cancelled && (next < plan.Shards.Count || running.Count > 0))
+            {
+                while (next < plan.Shards.Count && running.Count < plan.MaxParallelShards)
+                    running.Add(context.CallActivityAsync<ShardResult>(TaskNames.ExportShard, new ShardTask(input, plan.Shards[next++]), shardOptions));
+
+                var finished = await Task.WhenAny(running.Append<Task>(cancel));
+                if (finished == cancel)
+                {
+                    cancelled = true;
+                    break;
+                }
+                var shard = (Task<ShardResult>)finished;
+                running.Remove(shard);
+                results.Add(await shard);
+            }
+
+            if (cancelled) await Settle(running);
+            return await Finalize(context, input, results, exportStart, Ms(context), cancelled);
+        }
+        catch (TaskFailedException failure)
+        {
+            await Settle(running);
+            return await context.CallActivityAsync<string>(TaskNames.FailExport, new FailInput(
+                input,
+                ExportErrorCodes.StepFailed,
+                $"{failure.TaskName} failed: {failure.FailureDetails.ErrorType}: {failure.FailureDetails.ErrorMessage}",
+                failure.FailureDetails.StackTrace), Retry);
+        }
+    }
+
+    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(5, TimeSpan.FromSeconds(1)));
+
+    private static Task<string> Finalize(TaskOrchestrationContext context, ExportJobInput input, IReadOnlyList<ShardResult> shards, long start, long end, bool cancelled) =>
+        context.CallActivityAsync<string>(TaskNames.FinalizeExport, new FinalizeInput(input, shards, start, end, cancelled), Retry);
+
+    private static long Ms(TaskOrchestrationContext context) => new DateTimeOffset(context.CurrentUtcDateTime).ToUnixTimeMilliseconds();
+
+    /// <summary>Waits for the shards still running, whatever their outcome: their files must land before cleanup.</summary>
+    private static async Task Settle(List<Task<ShardResult>> running)
+    {
+        try
+        {
+            await Task.WhenAll(running);
+        }
+        catch (TaskFailedException)
+        {
+            // Only their completion matters here; the job already ends cancelled or failed.
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using ExportJobs.Core.Tenancy;
+
+namespace ExportJobs.Service.Workflow;
+
+// What crosses the orchestration history: ids, counts and plans only, never profile data.
+
+public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId)
+{
+    public Tenant Tenant => new(OrgId, Sandbox);
+}
+
+/// <summary>What Prepare decided: whether to run, which shards, and how wide to fan out.</summary>
+public sealed record ExportPlan(bool Proceed, IReadOnlyList<int> Shards, int MaxParallelShards, int ShardAttempts);
+
+public sealed record ShardTask(ExportJobInput Job, int Shard);
+
+public sealed record ShardResult(int Shard, long Rows, Dictionary<string, long> RowsByNamespace, long Bytes);
+
+public sealed record FinalizeInput(ExportJobInput Job, IReadOnlyList<ShardResult> Shards, long ExportStartMs, long ExportEndMs, bool Cancelled);
+
+public sealed record FailInput(ExportJobInput Job, string Code, string Message, string? CallStack);
