@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ExportJobs.Core.Datasets;
@@ -20,5 +21,7 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(DatasetBatch))]
 public sealed partial class CoreJson : JsonSerializerContext
 {
-    public static JsonSerializerOptions Wire => Default.Options;
+    /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other
+    /// HTML-sensitive characters stay as they are (a <c>link.next</c> reads as the seed's).</summary>
+    public static CoreJson Wire { get; } = new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 }

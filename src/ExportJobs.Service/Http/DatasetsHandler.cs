@@ -16,7 +16,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
     public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
     {
         if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
-        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Default.DatasetRequest, ct);
+        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Wire.DatasetRequest, ct);
         if (body is null) return bodyProblem!;
         var problems = DatasetRequestValidator.Validate(body);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -34,7 +34,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
             Updated = now,
         };
         await datasets.SaveAsync(tenant, dataset, ct);
-        return Results.Json(dataset, CoreJson.Default.Dataset, statusCode: StatusCodes.Status201Created);
+        return Results.Json(dataset, CoreJson.Wire.Dataset, statusCode: StatusCodes.Status201Created);
     }
 
     public async Task<IResult> GetAsync(HttpRequest request, string datasetId, CancellationToken ct)
@@ -42,7 +42,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
         if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
         if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);
-        return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Default.Dataset);
+        return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Wire.Dataset);
     }
 
     /// <summary>
@@ -98,7 +98,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
             Completed = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         await datasets.SaveBatchAsync(tenant, batch, ct);
-        return Results.Json(batch, CoreJson.Default.DatasetBatch, statusCode: StatusCodes.Status201Created);
+        return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
     }
 
     public async Task<IResult> GetBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
@@ -109,7 +109,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
         var batch = await datasets.GetBatchAsync(tenant, datasetId, batchId, ct);
         return batch is null
             ? Problems.NotFound("batchId", $"Dataset '{datasetId}' has no batch '{batchId}' in this sandbox.")
-            : Results.Json(batch, CoreJson.Default.DatasetBatch);
+            : Results.Json(batch, CoreJson.Wire.DatasetBatch);
     }
 
     private static IResult DatasetNotFound(string datasetId) => Problems.NotFound("datasetId", $"There is no dataset '{datasetId}' in this sandbox.");

@@ -27,13 +27,13 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
         var next = more ? query.NextLink(JobCursor.Of(page[^1])) : null;
         return Results.Json(
             new ExportJobPage(page, new PageInfo("createdTime", "desc", query.RawOffset, query.Limit), new PageLink(next)),
-            CoreJson.Default.ExportJobPage);
+            CoreJson.Wire.ExportJobPage);
     }
 
     public async Task<IResult> CreateAsync(HttpRequest request, DurableTaskClient client, CancellationToken ct)
     {
         if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
-        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Default.ExportJobRequest, ct);
+        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Wire.ExportJobRequest, ct);
         if (body is null) return bodyProblem!;
         var problems = ExportJobRequestValidator.Validate(body);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -62,7 +62,7 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
             }, CancellationToken.None);
             return Problems.Unavailable($"Export job {job.Id} was recorded but could not be started; it is marked FAILED. Try again.");
         }
-        return Results.Json(job, CoreJson.Default.ExportJob);
+        return Results.Json(job, CoreJson.Wire.ExportJob);
     }
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
@@ -70,7 +70,7 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
         if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
         if (!Ids.TryParseJobId(id, out long jobId)) return Problems.Invalid("id", "A job id is a positive integer.");
         var job = await jobs.GetAsync(tenant, jobId, ct);
-        return job is null ? JobNotFound(jobId) : Results.Json(job, CoreJson.Default.ExportJob);
+        return job is null ? JobNotFound(jobId) : Results.Json(job, CoreJson.Wire.ExportJob);
     }
 
     /// <summary>
@@ -90,10 +90,10 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
         if (job.Status == JobStatus.Cancelling)
         {
             await client.RaiseEventAsync(job.ComputeGatewayJobId!.ExportJob, TaskNames.CancelEvent, true, ct);
-            return Results.Json(new DeleteAnswer(true, CancellingMessage), CoreJson.Default.DeleteAnswer);
+            return Results.Json(new DeleteAnswer(true, CancellingMessage), CoreJson.Wire.DeleteAnswer);
         }
         return await jobs.DeleteAsync(tenant, jobId, ct)
-            ? Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Default.DeleteAnswer)
+            ? Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Wire.DeleteAnswer)
             : JobNotFound(jobId);
     }
 

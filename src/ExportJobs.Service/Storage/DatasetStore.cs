@@ -11,25 +11,25 @@ public sealed class DatasetStore(StorageClients clients)
     public async Task SaveAsync(Tenant tenant, Dataset dataset, CancellationToken ct) =>
         await clients.Datasets.UpsertEntityAsync(new TableEntity(tenant.Key, dataset.Id)
         {
-            [RecordJson.Property] = RecordJson.Write(dataset, CoreJson.Default.Dataset),
+            [RecordJson.Property] = RecordJson.Write(dataset, CoreJson.Wire.Dataset),
         }, TableUpdateMode.Replace, ct);
 
     public async Task<Dataset?> GetAsync(Tenant tenant, string datasetId, CancellationToken ct)
     {
         var found = await clients.Datasets.GetEntityIfExistsAsync<TableEntity>(tenant.Key, datasetId, cancellationToken: ct);
-        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Default.Dataset) : null;
+        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.Dataset) : null;
     }
 
     public async Task SaveBatchAsync(Tenant tenant, DatasetBatch batch, CancellationToken ct) =>
         await clients.Batches.UpsertEntityAsync(new TableEntity(BatchPartition(tenant, batch.DatasetId), batch.Id)
         {
-            [RecordJson.Property] = RecordJson.Write(batch, CoreJson.Default.DatasetBatch),
+            [RecordJson.Property] = RecordJson.Write(batch, CoreJson.Wire.DatasetBatch),
         }, TableUpdateMode.Replace, ct);
 
     public async Task<DatasetBatch?> GetBatchAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
     {
         var found = await clients.Batches.GetEntityIfExistsAsync<TableEntity>(BatchPartition(tenant, datasetId), batchId, cancellationToken: ct);
-        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Default.DatasetBatch) : null;
+        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.DatasetBatch) : null;
     }
 
     private static string BatchPartition(Tenant tenant, string datasetId) => $"{tenant.Key}|{datasetId}";

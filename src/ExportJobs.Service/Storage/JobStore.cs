@@ -29,7 +29,7 @@ public sealed class JobStore(StorageClients clients)
     public async Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct)
     {
         var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
-        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Default.ExportJob) : null;
+        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.ExportJob) : null;
     }
 
     /// <summary>Newest first; at most <c>query.Limit</c> jobs, and whether more follow.</summary>
@@ -43,7 +43,7 @@ public sealed class JobStore(StorageClients clients)
         await foreach (var entity in clients.Jobs.QueryAsync<TableEntity>(filter, maxPerPage: query.Limit + 1, cancellationToken: ct))
         {
             if (jobs.Count == query.Limit) return (jobs, true);
-            jobs.Add(RecordJson.Read(entity, CoreJson.Default.ExportJob));
+            jobs.Add(RecordJson.Read(entity, CoreJson.Wire.ExportJob));
         }
         return (jobs, false);
     }
@@ -58,7 +58,7 @@ public sealed class JobStore(StorageClients clients)
         {
             var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
             if (!found.HasValue) return null;
-            var current = RecordJson.Read(found.Value!, CoreJson.Default.ExportJob);
+            var current = RecordJson.Read(found.Value!, CoreJson.Wire.ExportJob);
             var changed = change(current);
             if (changed is null) return current;
             try
@@ -114,6 +114,6 @@ public sealed class JobStore(StorageClients clients)
     {
         ["Status"] = job.Status,
         ["CreationTime"] = job.CreationTime,
-        [RecordJson.Property] = RecordJson.Write(job, CoreJson.Default.ExportJob),
+        [RecordJson.Property] = RecordJson.Write(job, CoreJson.Wire.ExportJob),
     };
 }

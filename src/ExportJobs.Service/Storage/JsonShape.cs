@@ -71,41 +71,59 @@ internal sealed class JsonShape
         return !text.Contains('.') && !text.Contains('e') && !text.Contains('E') && long.TryParse(text, out _);
     }
 
-    private bool IsStruct => _kinds == Kind.Object && _members.Count > 0;
-    private bool IsList => _kinds == Kind.Array && _element is not null;
-    private Type ScalarType => _kinds switch
+    private enum Representation { Struct, List, Long, Double, Boolean, Text }
+
+    /// <summary>How values of this path are written. Lists of lists are written as JSON text.</summary>
+    private Representation As(bool inList) => _kinds switch
     {
-        Kind.Integer => typeof(long),
-        Kind.Integer | Kind.Float or Kind.Float => typeof(double),
-        Kind.Boolean => typeof(bool),
-        _ => typeof(string),
+        Kind.Object when _members.Count > 0 => Representation.Struct,
+        Kind.Array when _element is not null && !inList => Representation.List,
+        Kind.Integer => Representation.Long,
+        Kind.Integer | Kind.Float or Kind.Float => Representation.Double,
+        Kind.Boolean => Representation.Boolean,
+        _ => Representation.Text,
     };
 
-    private Field ToField(string name)
+    private Field ToField(string name, bool inList = false) => As(inList) switch
     {
-        if (IsStruct) return new StructField(name, _members.Select(m => m.Value.ToField(m.Key)).ToArray());
-        if (IsList) return new ListField(name, _element!.ToField("element"));
-        return new DataField(name, ScalarType, isNullable: true);
-    }
+        Representation.Struct => new StructField(name, _members.Select(m => m.Value.ToField(m.Key)).ToArray()),
+        Representation.List => new ListField(name, _element!.ToField("element", inList: true)),
+        Representation.Long => new DataField(name, typeof(long), isNullable: true),
+        Representation.Double => new DataField(name, typeof(double), isNullable: true),
+        Representation.Boolean => new DataField(name, typeof(bool), isNullable: true),
+        _ => new DataField(name, typeof(string), isNullable: true),
+    };
 
-    private object? Convert(JsonNode? node)
+    private object? Convert(JsonNode? node, bool inList = false)
     {
         if (node is null) return null;
-        if (IsStruct)
+        switch (As(inList))
         {
-            if (node is not JsonObject obj) return null;
-            var values = new Dictionary<string, object?>(_members.Count, StringComparer.Ordinal);
-            foreach (var (name, member) in _members) values[name] = member.Convert(obj[name]);
-            return values;
+            case Representation.Struct:
+                if (node is not JsonObject obj) return null;
+                var values = new Dictionary<string, object?>(_members.Count, StringComparer.Ordinal);
+                foreach (var (name, member) in _members) values[name] = member.Convert(obj[name]);
+                return values;
+            case Representation.List:
+                return node is JsonArray array ? _element!.ConvertItems(array) : null;
+            case Representation.Long:
+                return ((JsonValue)node).GetValue<long>();
+            case Representation.Double:
+                return ((JsonValue)node).GetValue<double>();
+            case Representation.Boolean:
+                return node.GetValueKind() == JsonValueKind.True;
+            default:
+                return node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node.ToJsonString();
         }
-        if (IsList) return node is JsonArray array ? array.Select(item => _element!.Convert(item)).ToList() : null;
-
-        var type = ScalarType;
-        if (type == typeof(string))
-            return node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node.ToJsonString();
-        var scalar = (JsonValue)node;
-        if (type == typeof(long)) return scalar.GetValue<long>();
-        if (type == typeof(double)) return scalar.GetValue<double>();
-        return scalar.GetValueKind() == JsonValueKind.True;
     }
+
+    /// <summary>The items of an array as the typed list Parquet.Net's untyped writer expects for this element shape.</summary>
+    private object ConvertItems(JsonArray array) => As(inList: true) switch
+    {
+        Representation.Struct => array.Select(item => (IDictionary<string, object?>)Convert(item, inList: true)!).ToList(),
+        Representation.Long => array.Select(item => (long?)Convert(item, inList: true)).ToList(),
+        Representation.Double => array.Select(item => (double?)Convert(item, inList: true)).ToList(),
+        Representation.Boolean => array.Select(item => (bool?)Convert(item, inList: true)).ToList(),
+        _ => array.Select(item => Convert(item, inList: true) is string text ? text.AsMemory() : (ReadOnlyMemory<char>?)null).ToList(),
+    };
 }

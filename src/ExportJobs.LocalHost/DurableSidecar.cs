@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Sockets;
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.DurableTask.Testing.Sidecar.Grpc;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.LocalHost;
+
+/// <summary>Settings of the Durable Task engine under the LocalHost (section <c>DurableTask</c>).</summary>
+public sealed class DurableOptions
+{
+    public string HubName { get; set; } = "ExportJobsLocal";
+    public int PartitionCount { get; set; } = 4;
+    public int MaxQueuePollingIntervalSeconds { get; set; } = 1;
+    /// <summary>Port of the in-process gRPC sidecar on loopback; 0 picks a free one.</summary>
+    public int SidecarPort { get; set; }
+}
+
+/// <summary>
+/// What Functions' Durable extension does on Azure, done in-process: a gRPC sidecar (the Durable Task SDK's own
+/// <see cref="TaskHubGrpcServer"/>) over the Durable Task Azure Storage backend. The worker and client of this host
+/// talk to it as they would to the Functions host. Several LocalHosts on one task hub share its work.
+/// </summary>
+public sealed class DurableSidecar(IConfiguration configuration, IOptions<DurableOptions> options, ILoggerFactory loggers) : IHostedService
+{
+    private WebApplication? _sidecar;
+
+    public int Port { get; } = options.Value.SidecarPort != 0 ? options.Value.SidecarPort : FreeLoopbackPort();
+
+    public string Address => $"http://127.0.0.1:{Port}";
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        var o = options.Value;
+        var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+        {
+            StorageAccountClientProvider = new StorageAccountClientProvider(configuration["AzureWebJobsStorage"]
+                ?? throw new InvalidOperationException("AzureWebJobsStorage (the Durable Task storage) is not configured.")),
+            TaskHubName = o.HubName,
+            PartitionCount = o.PartitionCount,
+            MaxQueuePollingInterval = TimeSpan.FromSeconds(o.MaxQueuePollingIntervalSeconds),
+            LoggerFactory = loggers,
+        });
+        await service.CreateIfNotExistsAsync();
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.Configure<HostOptions>(h => h.ServicesStopConcurrently = true);
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton<IOrchestrationService>(service);
+        builder.Services.AddSingleton<IOrchestrationServiceClient>(service);
+        builder.Services.AddSingleton<TaskHubGrpcServer>();
+        _sidecar = builder.Build();
+        _sidecar.MapGrpcService<TaskHubGrpcServer>();
+        await _sidecar.StartAsync(ct);
+    }
+
+    public async Task StopAsync(CancellationToken ct)
+    {
+        if (_sidecar is null) return;
+        await _sidecar.StopAsync(ct);
+        await _sidecar.DisposeAsync();
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

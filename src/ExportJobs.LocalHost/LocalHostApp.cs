@@ -1,0 +1,52 @@
+using ExportJobs.Service;
+using ExportJobs.Service.Workflow;
+using Grpc.Net.Client;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Client.Grpc;
+using Microsoft.DurableTask.Worker.Grpc;
+using Microsoft.DurableTask.Worker;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.LocalHost;
+
+/// <summary>The Function App without Functions Core Tools: same routes, handlers, orchestration and activities.</summary>
+public static class LocalHostApp
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            // The worker's open work-item stream otherwise holds shutdown for the whole timeout.
+            o.ServicesStopConcurrently = true;
+            o.ShutdownTimeout = TimeSpan.FromSeconds(15);
+        });
+        builder.Services.Configure<DurableOptions>(builder.Configuration.GetSection("DurableTask"));
+
+        // The sidecar is registered first so that it listens before the worker connects to it.
+        builder.Services.AddSingleton<DurableSidecar>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DurableSidecar>());
+        builder.Services.AddSingleton(sp => GrpcChannel.ForAddress(sp.GetRequiredService<DurableSidecar>().Address));
+        builder.Services.AddDurableTaskWorker(b =>
+        {
+            b.AddTasks(ExportWorkflow.Register);
+            b.UseGrpc();
+        });
+        builder.Services.AddDurableTaskClient(b =>
+        {
+            b.UseGrpc();
+            b.RegisterDirectly();
+        });
+        builder.Services.AddOptions<GrpcDurableTaskWorkerOptions>(Microsoft.Extensions.Options.Options.DefaultName)
+            .Configure<GrpcChannel>((o, channel) => o.Channel = channel);
+        builder.Services.AddOptions<GrpcDurableTaskClientOptions>(Microsoft.Extensions.Options.Options.DefaultName)
+            .Configure<GrpcChannel>((o, channel) => o.Channel = channel);
+
+        builder.Services.AddExportJobs(builder.Configuration);
+
+        var app = builder.Build();
+        app.MapExportJobsApi();
+        return app;
+    }
+}

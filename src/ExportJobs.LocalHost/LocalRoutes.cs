@@ -1,0 +1,24 @@
+using ExportJobs.Service.Http;
+using Microsoft.DurableTask.Client;
+
+namespace ExportJobs.LocalHost;
+
+/// <summary>The Function App's HTTP routes, mapped onto the same handlers.</summary>
+public static class LocalRoutes
+{
+    public static IEndpointRouteBuilder MapExportJobsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/" + Routes.Prefix);
+
+        api.MapGet(Routes.ExportJobs, (HttpRequest r, ExportJobsHandler h, CancellationToken ct) => h.ListAsync(r, ct));
+        api.MapPost(Routes.ExportJobs, (HttpRequest r, ExportJobsHandler h, DurableTaskClient c, CancellationToken ct) => h.CreateAsync(r, c, ct));
+        api.MapGet(Routes.ExportJob, (HttpRequest r, string id, ExportJobsHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
+        api.MapDelete(Routes.ExportJob, (HttpRequest r, string id, ExportJobsHandler h, DurableTaskClient c, CancellationToken ct) => h.DeleteAsync(r, id, c, ct));
+
+        api.MapPost(Routes.Datasets, (HttpRequest r, DatasetsHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
+        api.MapGet(Routes.Dataset, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.GetAsync(r, datasetId, ct));
+        api.MapPost(Routes.DatasetBatches, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.IngestAsync(r, datasetId, ct));
+        api.MapGet(Routes.DatasetBatch, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.GetBatchAsync(r, datasetId, batchId, ct));
+        return app;
+    }
+}

@@ -1,0 +1,3 @@
+using ExportJobs.LocalHost;
+
+await LocalHostApp.Build(args).RunAsync();
