@@ -1,0 +1,34 @@
+using ExportJobs.Service.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace ExportJobs.Functions;
+
+/// <summary>The dataset and batch HTTP functions: adapters onto <see cref="DatasetsHandler"/>.</summary>
+public sealed class DatasetFunctions(DatasetsHandler handler)
+{
+    [Function(FunctionNames.CreateDataset)]
+    public Task<IActionResult> Create(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.Datasets)] HttpRequest request,
+        CancellationToken ct) => handler.CreateAsync(request, ct).AsAction();
+
+    [Function(FunctionNames.GetDataset)]
+    public Task<IActionResult> Get(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.Dataset)] HttpRequest request,
+        string datasetId,
+        CancellationToken ct) => handler.GetAsync(request, datasetId, ct).AsAction();
+
+    [Function(FunctionNames.IngestBatch)]
+    public Task<IActionResult> Ingest(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.DatasetBatches)] HttpRequest request,
+        string datasetId,
+        CancellationToken ct) => handler.IngestAsync(request, datasetId, ct).AsAction();
+
+    [Function(FunctionNames.GetBatch)]
+    public Task<IActionResult> GetBatch(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DatasetBatch)] HttpRequest request,
+        string datasetId,
+        string batchId,
+        CancellationToken ct) => handler.GetBatchAsync(request, datasetId, batchId, ct).AsAction();
+}

@@ -1,0 +1,25 @@
+using ExportJobs.Service.Workflow;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+
+namespace ExportJobs.Functions;
+
+/// <summary>The export orchestration and its activities as Durable Functions: adapters onto the Service's workflow.</summary>
+public sealed class ExportWorkflowFunctions(ExportJobSteps steps)
+{
+    [Function(TaskNames.ExportJobOrchestrator)]
+    public static Task<string> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new ExportJobOrchestrator().RunAsync(context, context.GetInput<ExportJobInput>()!);
+
+    [Function(TaskNames.PrepareExport)]
+    public Task<ExportPlan> Prepare([ActivityTrigger] ExportJobInput input, CancellationToken ct) => steps.PrepareAsync(input, ct);
+
+    [Function(TaskNames.ExportShard)]
+    public Task<ShardResult> ExportShard([ActivityTrigger] ShardTask input, CancellationToken ct) => steps.ExportShardAsync(input, ct);
+
+    [Function(TaskNames.FinalizeExport)]
+    public Task<string> Finalize([ActivityTrigger] FinalizeInput input, CancellationToken ct) => steps.FinalizeAsync(input, ct);
+
+    [Function(TaskNames.FailExport)]
+    public Task<string> Fail([ActivityTrigger] FailInput input, CancellationToken ct) => steps.FailAsync(input, ct);
+}

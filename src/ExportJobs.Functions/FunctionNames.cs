@@ -1,0 +1,14 @@
+namespace ExportJobs.Functions;
+
+/// <summary>Names of the HTTP functions (the orchestration and activity names are <see cref="Service.Workflow.TaskNames"/>).</summary>
+public static class FunctionNames
+{
+    public const string ListExportJobs = "ListExportJobs";
+    public const string CreateExportJob = "CreateExportJob";
+    public const string GetExportJob = "GetExportJob";
+    public const string DeleteExportJob = "DeleteExportJob";
+    public const string CreateDataset = "CreateDataset";
+    public const string GetDataset = "GetDataset";
+    public const string IngestBatch = "IngestBatch";
+    public const string GetBatch = "GetBatch";
+}
