@@ -23,5 +23,5 @@ public sealed partial class CoreJson : JsonSerializerContext
 {
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other
     /// HTML-sensitive characters stay as they are (a <c>link.next</c> reads as the seed's).</summary>
-    public static CoreJson Wire { get; } = new(new JsonSerializerOptions(Default!.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    public static CoreJson Wire => field ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 }

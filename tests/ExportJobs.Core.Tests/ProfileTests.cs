@@ -1,0 +1,154 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Core.Tests;
+
+public class ProfileTests
+{
+    private static JsonObject Json(string text) => JsonNode.Parse(text)!.AsObject();
+
+    private static ProfileFragment Fragment(long time, string json) =>
+        new(new Identity("email", "a@x.com"), time, "ds", "b" + time, Json(json));
+
+    [Fact]
+    public void Newer_fragments_win_member_by_member_and_nested_objects_merge()
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(Fragment(1, """{"person":{"name":{"firstName":"Old","lastName":"Lee"}},"tags":["a","b"],"points":1}"""));
+        profile.MergeNewer(Fragment(2, """{"person":{"name":{"firstName":"New"}},"tags":["c"],"points":null}"""));
+
+        Assert.Equal("New", (string)profile.Attributes["person"]!["name"]!["firstName"]!);
+        Assert.Equal("Lee", (string)profile.Attributes["person"]!["name"]!["lastName"]!);
+        Assert.Equal("""["c"]""", profile.Attributes["tags"]!.ToJsonString());
+        Assert.Equal(1, (int)profile.Attributes["points"]!);
+        Assert.Equal(2, profile.UpdateTimeMs);
+    }
+
+    [Fact]
+    public void Projection_keeps_nested_paths_nested()
+    {
+        var projection = FieldProjection.Parse("personalEmail.address, person.name.firstName");
+        var result = projection.Apply(Json("""{"personalEmail":{"address":"a@x.com","status":"active"},"person":{"name":{"firstName":"A","lastName":"B"},"age":3},"other":1}"""));
+        Assert.Equal("""{"personalEmail":{"address":"a@x.com"},"person":{"name":{"firstName":"A"}}}""", result.ToJsonString());
+    }
+
+    [Fact]
+    public void Projection_through_an_array_of_objects_keeps_that_member_of_each_element()
+    {
+        var projection = FieldProjection.Parse("identities.id");
+        var result = projection.Apply(Json("""{"identities":[{"id":"1","namespace":{"code":"email"}},{"id":"2"},{"other":3}],"x":1}"""));
+        Assert.Equal("""{"identities":[{"id":"1"},{"id":"2"}]}""", result.ToJsonString());
+    }
+
+    [Fact]
+    public void Projection_leaves_out_absent_paths_and_blank_keeps_everything()
+    {
+        Assert.Equal("{}", FieldProjection.Parse("missing.path").Apply(Json("""{"a":1}""")).ToJsonString());
+        Assert.Equal("""{"a":{"b":1}}""", FieldProjection.Parse(" ").Apply(Json("""{"a":{"b":1}}""")).ToJsonString());
+        Assert.Equal("""{"a":{"b":1,"c":2}}""", FieldProjection.Parse("a,a.b").Apply(Json("""{"a":{"b":1,"c":2}}""")).ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"identityMap":{"email":[{"id":"a@x.com","primary":true}],"ecid":[{"id":"1"}]}}""", "email", "a@x.com")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]}}""", "ecid", "1")]
+    public void The_primary_identity_is_the_marked_one_or_the_only_one(string json, string ns, string id)
+    {
+        Assert.True(IdentityMap.TryGetPrimary(Json(json), out var primary, out _));
+        Assert.Equal(new Identity(ns, id), primary);
+    }
+
+    [Theory]
+    [InlineData("""{"a":1}""", "identityMap is missing")]
+    [InlineData("""{"identityMap":{}}""", "identityMap is missing")]
+    [InlineData("""{"identityMap":{"email":[{"id":"a"}],"ecid":[{"id":"1"}]}}""", "none is marked primary")]
+    [InlineData("""{"identityMap":{"email":[{"id":"a","primary":true}],"ecid":[{"id":"1","primary":true}]}}""", "more than one")]
+    [InlineData("""{"identityMap":{"email":[{"id":5}]}}""", "string id")]
+    [InlineData("""{"identityMap":{"e/mail":[{"id":"a"}]}}""", "namespace")]
+    [InlineData("""{"identityMap":{"email":{"id":"a"}}}""", "array")]
+    public void Records_without_one_primary_identity_are_rejected_with_a_reason(string json, string reason)
+    {
+        Assert.False(IdentityMap.TryGetPrimary(Json(json), out _, out string? error));
+        Assert.Contains(reason, error);
+    }
+
+    [Theory]
+    [InlineData("not json", "not valid JSON")]
+    [InlineData("[1,2]", "JSON object")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"segmentMembership":{"ups":{"s1":{"status":"gone"}}}}""", "status")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"segmentMembership":{"ups":{"s1":{"status":"realized","lastQualificationTime":"soon"}}}}""", "lastQualificationTime")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"segmentMembership":[]}""", "segmentMembership")]
+    public void Bad_lines_are_rejected_with_a_reason(string line, string reason)
+    {
+        Assert.False(ProfileRecordParser.TryParse(line, out _, out _, out string? error));
+        Assert.Contains(reason, error);
+    }
+
+    [Fact]
+    public void Shards_are_stable_and_spread()
+    {
+        var identity = new Identity("email", "a@x.com");
+        Assert.Equal(ShardRouter.ShardOf(identity, 16), ShardRouter.ShardOf(identity, 16));
+        var used = Enumerable.Range(0, 1000).Select(i => ShardRouter.ShardOf(new Identity("ecid", i.ToString()), 16)).Distinct().Count();
+        Assert.Equal(16, used);
+    }
+
+    private static MergedProfile Profile(string membershipJson, long updated = 10)
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, updated, "ds", "b", Json($$"""{"segmentMembership":{{membershipJson}}}""")));
+        return profile;
+    }
+
+    [Fact]
+    public void Selection_matches_requested_segments_statuses_and_namespaces()
+    {
+        var realizedInUps = Profile("""{"ups":{"s1":{"status":"realized"}}}""");
+        var exitedInUps = Profile("""{"ups":{"s1":{"status":"exited"}}}""");
+        var realizedInAam = Profile("""{"AAM":{"s1":{"status":"realized"}}}""");
+
+        var defaults = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] });
+        Assert.True(defaults.Includes(realizedInUps));
+        Assert.False(defaults.Includes(exitedInUps));
+        Assert.False(defaults.Includes(realizedInAam));
+
+        var both = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1", Status = ["realized", "exited"] }] });
+        Assert.True(both.Includes(exitedInUps));
+
+        var aam = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1", SegmentNs = "AAM" }] });
+        Assert.True(aam.Includes(realizedInAam));
+        Assert.False(aam.Includes(realizedInUps));
+
+        Assert.True(new ExportSelection(null).Includes(exitedInUps));
+    }
+
+    [Fact]
+    public void Qualification_window_bounds_are_inclusive_and_ingest_time_is_strictly_after()
+    {
+        var profile = Profile("""{"ups":{"s1":{"status":"realized","lastQualificationTime":"2018-01-10T00:00:00Z"}}}""", updated: 1000);
+        ExportSelection Window(string? start, string? end) => new(new JobFilter
+        {
+            Segments = [new SegmentSelector { SegmentId = "s1" }],
+            SegmentQualificationTime = new QualificationWindow { StartTime = start, EndTime = end },
+        });
+        Assert.True(Window("2018-01-10T00:00:00Z", "2018-01-10T00:00:00Z").Includes(profile));
+        Assert.False(Window("2018-01-10T00:00:01Z", null).Includes(profile));
+        Assert.False(Window(null, "2018-01-09T23:59:59Z").Includes(profile));
+
+        string at = DateTimeOffset.FromUnixTimeMilliseconds(1000).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'");
+        string before = DateTimeOffset.FromUnixTimeMilliseconds(999).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'");
+        Assert.False(new ExportSelection(new JobFilter { FromIngestTimestamp = at }).Includes(profile));
+        Assert.True(new ExportSelection(new JobFilter { FromIngestTimestamp = before }).Includes(profile));
+    }
+
+    [Fact]
+    public void Job_states_move_only_forward()
+    {
+        Assert.True(JobStatus.CanMove(JobStatus.New, JobStatus.Processing));
+        Assert.True(JobStatus.CanMove(JobStatus.Processing, JobStatus.Cancelling));
+        Assert.True(JobStatus.CanMove(JobStatus.Cancelling, JobStatus.Cancelled));
+        Assert.False(JobStatus.CanMove(JobStatus.Cancelling, JobStatus.Succeeded));
+        Assert.False(JobStatus.CanMove(JobStatus.Succeeded, JobStatus.Cancelling));
+        Assert.False(JobStatus.CanMove(JobStatus.Failed, JobStatus.Processing));
+    }
+}
