@@ -48,7 +48,7 @@ public static class TestStorage
     {
         string local = Directory.CreateTempSubdirectory("export-batch-").FullName;
         var container = DatasetFiles(prefix);
-        await foreach (var blob in container.GetBlobsAsync(prefix: folder))
+        await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = folder }))
             await container.GetBlobClient(blob.Name).DownloadToAsync(Path.Combine(local, blob.Name[folder.Length..]));
         return local;
     }
@@ -56,7 +56,7 @@ public static class TestStorage
     public static async Task<List<string>> ListBlobsAsync(string prefix, string folder)
     {
         var names = new List<string>();
-        await foreach (var blob in DatasetFiles(prefix).GetBlobsAsync(prefix: folder)) names.Add(blob.Name);
+        await foreach (var blob in DatasetFiles(prefix).GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = folder })) names.Add(blob.Name);
         return names;
     }
 }

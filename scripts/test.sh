@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: starts an Azurite of its own on free ports, builds, publishes the Function App and checks its
+# functions.metadata, runs every test project, stops Azurite. Prints "tests: N passed, N failed" last.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+ensure_tools
+
+WORK="$(mktemp -d)"
+BASE=$(free_port_base 20100)
+start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
+trap 'kill "$AZURITE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export EXPORTJOBS_TEST_STORAGE="$(connection_string "$BASE")"
+echo "Azurite listening on 127.0.0.1:$BASE-$((BASE + 2))"
+
+dotnet build ExportFunctions.sln -c Release --nologo -v quiet
+
+echo "Publishing the Function App..."
+dotnet publish src/ExportJobs.Functions/ExportJobs.Functions.csproj -c Release --no-build --nologo -v quiet -o "$WORK/publish"
+for f in ListExportJobs CreateExportJob GetExportJob DeleteExportJob CreateDataset GetDataset IngestBatch GetBatch \
+         ExportJobOrchestrator PrepareExport ExportShard FinalizeExport FailExport; do
+  grep -q "\"name\": *\"$f\"" "$WORK/publish/functions.metadata" || { echo "functions.metadata does not list $f" >&2; exit 1; }
+done
+echo "functions.metadata lists all 13 functions."
+
+set +e
+dotnet test ExportFunctions.sln -c Release --no-build --nologo 2>&1 | tee "$WORK/test.log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -oE 'Passed: +[0-9]+' "$WORK/test.log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$WORK/test.log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Workflow;
+using ExportJobs.TestSupport;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ExportJobs.Service.Tests;
+
+/// <summary>The export orchestration on the Durable Task test host, over the real steps and stores on Azurite.</summary>
+public class ExportOrchestrationTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+    private readonly ProfileGenerator _profiles = new(300);
+
+    private sealed class Fixture : IAsyncDisposable
+    {
+        public required ServiceHarness Harness { get; init; }
+        public required DurableTaskTestHost Host { get; init; }
+        public required string OutputDataset { get; init; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Host.DisposeAsync();
+            await Harness.DisposeAsync();
+        }
+
+        public async Task<JsonNode> CreateJobAsync(string segment = "seg-b", string fields = "personalEmail.address")
+        {
+            var (status, body) = await Harness.Call.SendAsync(r => Harness.Get<ExportJobsHandler>().CreateAsync(r, Host.Client, default),
+                $$$"""{"fields":"{{{fields}}}","filter":{"segments":[{"segmentId":"{{{segment}}}"}]},"destination":{"datasetId":"{{{OutputDataset}}}"},"schema":{"name":"_xdm.context.profile"}}""");
+            Assert.True(status == 200, body?.ToJsonString());
+            return body!;
+        }
+
+        public Task<ExportJob> WaitForAsync(long id, Func<ExportJob, bool> done, string what) =>
+            Poll.UntilAsync(async () => (await Harness.Get<JobStore>().GetAsync(Harness.Tenant, id, default))!, done, Deadline, what);
+
+        public string BatchFolder(ExportJob job) => DatasetBatchFiles.Folder(Harness.Tenant, job.Destination.DatasetId!, job.Destination.BatchId!);
+    }
+
+    /// <summary>Starts the test host with the real workflow, or with <paramref name="exportShard"/> standing in for the shard activity.</summary>
+    private async Task<Fixture> StartAsync(Func<ExportJobSteps, ShardTask, Task<ShardResult>>? exportShard = null)
+    {
+        var harness = await ServiceHarness.StartAsync();
+        var steps = harness.Get<ExportJobSteps>();
+        var host = await DurableTaskTestHost.StartAsync(registry =>
+        {
+            if (exportShard is null)
+            {
+                ExportWorkflow.Register(registry);
+                return;
+            }
+            registry.AddOrchestrator<ExportJobOrchestrator>()
+                .AddActivity<PrepareExportActivity>()
+                .AddActivity<FinalizeExportActivity>()
+                .AddActivity<FailExportActivity>()
+                .AddActivityFunc<ShardTask, ShardResult>(TaskNames.ExportShard, (_, task) => exportShard(steps, task));
+        }, new DurableTaskTestHostOptions { ConfigureServices = services => services.AddSingleton(steps) });
+
+        string profilesDataset = await harness.CreateDatasetAsync(profileEnabled: true);
+        await harness.IngestAsync(profilesDataset, _profiles.FirstBatchLines());
+        await harness.IngestAsync(profilesDataset, _profiles.SecondBatchLines());
+        return new Fixture { Harness = harness, Host = host, OutputDataset = await harness.CreateDatasetAsync(profileEnabled: false) };
+    }
+
+    [Fact]
+    public async Task An_export_runs_every_shard_and_succeeds_with_metrics_and_a_manifest()
+    {
+        await using var fixture = await StartAsync();
+        var created = await fixture.CreateJobAsync();
+        Assert.Equal("NEW", (string)created["status"]!);
+
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+
+        var expected = _profiles.MembersOf("seg-b").ToList();
+        Assert.Equal(expected.Count, job.Metrics!.TotalExportedProfileCounter);
+        Assert.Equal(expected.GroupBy(p => p.Namespace).ToDictionary(g => g.Key, g => (long)g.Count()), job.Metrics.ExportedProfileByNamespaceCounter);
+        Assert.True(job.Metrics.TotalTime!.TotalTimeInMs >= job.Metrics.ProfileExportTime!.TotalTimeInMs);
+
+        var files = await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(job));
+        Assert.Contains(fixture.BatchFolder(job) + DatasetBatchFiles.ManifestName, files);
+        Assert.True(files.Count(f => f.EndsWith(".parquet")) > 1, "an export of 300 profiles over 8 shards writes several parts");
+    }
+
+    [Fact]
+    public async Task A_failing_shard_ends_the_job_failed_with_errors_and_no_files()
+    {
+        await using var fixture = await StartAsync(async (steps, task) =>
+        {
+            var result = await steps.ExportShardAsync(task, default);
+            if (task.Shard % 2 == 1) throw new IOException($"disk on fire in shard {task.Shard}");
+            return result;
+        });
+        var created = await fixture.CreateJobAsync();
+
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Failed, job.Status);
+        var error = Assert.Single(job.Errors!);
+        Assert.Equal(ExportErrorCodes.StepFailed, error.Code);
+        Assert.Contains("disk on fire", error.Msg);
+        Assert.False(string.IsNullOrEmpty(error.CallStack));
+        Assert.Empty(await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(job)));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_export_stops_it_and_removes_its_partial_files()
+    {
+        // The first shard runs and writes its part; every other shard waits at a gate until the cancel was sent.
+        var firstShardDone = new TaskCompletionSource();
+        var gate = new TaskCompletionSource();
+        int started = 0;
+        await using var fixture = await StartAsync(async (steps, task) =>
+        {
+            if (Interlocked.Increment(ref started) > 1) await gate.Task;
+            var result = await steps.ExportShardAsync(task, default);
+            firstShardDone.TrySetResult();
+            return result;
+        });
+        var created = await fixture.CreateJobAsync(segment: "seg-a");
+        long id = (long)created["id"]!;
+
+        await firstShardDone.Task.WaitAsync(Deadline);
+        var running = await fixture.WaitForAsync(id, j => j.Status == JobStatus.Processing, "the job to be processing");
+        Assert.NotEmpty(await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(running)));
+
+        var (status, answer) = await fixture.Harness.Call.SendAsync(r => fixture.Harness.Get<ExportJobsHandler>().DeleteAsync(r, id.ToString(), fixture.Host.Client, default));
+        Assert.Equal(200, status);
+        Assert.Equal("""{"status":true,"message":"Export job has been marked for cancelling"}""", answer!.ToJsonString());
+        gate.SetResult();
+
+        var job = await fixture.WaitForAsync(id, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Cancelled, job.Status);
+        Assert.True(started < 8, $"the fan-out stopped after the cancel ({started} of 8 shards started)");
+        Assert.Empty(await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(job)));
+    }
+}
