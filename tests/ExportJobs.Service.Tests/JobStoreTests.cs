@@ -1,3 +1,4 @@
+using ExportJobs.TestSupport;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;

@@ -1,3 +1,4 @@
+using ExportJobs.TestSupport;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;

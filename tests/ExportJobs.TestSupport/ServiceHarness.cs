@@ -2,11 +2,11 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
-using ExportJobs.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit;
 
-namespace ExportJobs.Service.Tests;
+namespace ExportJobs.TestSupport;
 
 /// <summary>The service's real object graph (AddExportJobs) on the test Azurite, under a private name prefix.</summary>
 public sealed class ServiceHarness : IAsyncDisposable

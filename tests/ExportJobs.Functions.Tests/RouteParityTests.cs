@@ -1,0 +1,39 @@
+using System.Reflection;
+using ExportJobs.LocalHost;
+using ExportJobs.Service.Http;
+using ExportJobs.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Configuration;
+
+namespace ExportJobs.Functions.Tests;
+
+public class RouteParityTests
+{
+    private static SortedSet<string> FunctionAppRoutes() => new(
+        typeof(ExportJobFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .SelectMany(m => m.GetParameters())
+            .Select(p => p.GetCustomAttribute<HttpTriggerAttribute>())
+            .OfType<HttpTriggerAttribute>()
+            .SelectMany(t => t.Methods!.Select(method => $"{method.ToUpperInvariant()} /{Routes.Prefix}/{t.Route}")));
+
+    private static SortedSet<string> LocalHostRoutes()
+    {
+        var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("routes")));
+        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints)
+            .OfType<RouteEndpoint>()
+            .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods
+                .Select(method => $"{method} /{e.RoutePattern.RawText!.TrimStart('/')}")));
+    }
+
+    [Fact]
+    public void Both_hosts_expose_the_same_routes()
+    {
+        var functions = FunctionAppRoutes();
+        Assert.Equal(8, functions.Count);
+        Assert.Contains("GET /data/core/ups/export/jobs/{id}", functions);
+        Assert.Equal(functions, LocalHostRoutes());
+    }
+}
