@@ -1,0 +1,130 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using ExportJobs.LocalHost;
+using ExportJobs.Service.Http;
+using ExportJobs.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+
+namespace ExportJobs.EndToEnd.Tests;
+
+/// <summary>One LocalHost on Azurite and the Durable Task Azure Storage backend, shared by the end-to-end tests.</summary>
+public sealed class LocalHostFixture : IAsyncLifetime
+{
+    public const string Org = "1BD6382559DF0C130A49422D@AdobeOrg";
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
+
+    private WebApplication? _app;
+    private readonly SemaphoreSlim _ingestOnce = new(1, 1);
+    private string? _profileDataset;
+
+    public string Prefix { get; } = TestStorage.NewPrefix();
+    public Uri BaseAddress { get; private set; } = null!;
+    public ProfileGenerator Profiles { get; } = new(5_000);
+
+    public async Task InitializeAsync()
+    {
+        int port = FreePort();
+        BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/");
+        _app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"],
+            b => b.Configuration.AddInMemoryCollection(TestStorage.Settings(Prefix)));
+        await _app.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is null) return;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>A client of one sandbox of the test organisation.</summary>
+    public HttpClient Client(string sandbox = "prod")
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Add(RequestReading.OrgHeader, Org);
+        client.DefaultRequestHeaders.Add(RequestReading.SandboxHeader, sandbox);
+        return client;
+    }
+
+    public static async Task<JsonNode> ReadAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {expected}, got {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    public static async Task<string> CreateDatasetAsync(HttpClient client, bool profileEnabled)
+    {
+        var body = await ReadAsync(await client.PostAsJsonAsync("datasets", new { name = "ds", schema = new { name = "_xdm.context.profile" }, profileEnabled }), HttpStatusCode.Created);
+        return (string)body["id"]!;
+    }
+
+    public static async Task<JsonNode> PostLinesAsync(HttpClient client, string datasetId, IEnumerable<string> lines, bool gzip)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n");
+        HttpContent content;
+        if (gzip)
+        {
+            var compressed = new MemoryStream();
+            await using (var zip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) await zip.WriteAsync(bytes);
+            content = new ByteArrayContent(compressed.ToArray());
+            content.Headers.ContentEncoding.Add("gzip");
+        }
+        else content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new("application/x-ndjson");
+        return await ReadAsync(await client.PostAsync($"datasets/{datasetId}/batches", content), HttpStatusCode.Created);
+    }
+
+    /// <summary>Ingests the generated profiles into the prod sandbox once (batch 1 plain with two bad lines, batch 2 gzip).</summary>
+    public async Task<(string DatasetId, JsonNode FirstBatch, JsonNode SecondBatch)> IngestProfilesOnceAsync()
+    {
+        await _ingestOnce.WaitAsync();
+        try
+        {
+            if (_profileDataset is not null) return (_profileDataset, FirstBatch!, SecondBatch!);
+            using var client = Client();
+            string dataset = await CreateDatasetAsync(client, profileEnabled: true);
+            var first = Profiles.FirstBatchLines().ToList();
+            first.Insert(10, "this is not json");
+            first.Insert(20, """{"person":{"name":{"firstName":"nobody"}}}""");
+            FirstBatch = await PostLinesAsync(client, dataset, first, gzip: false);
+            SecondBatch = await PostLinesAsync(client, dataset, Profiles.SecondBatchLines(), gzip: true);
+            _profileDataset = dataset;
+            return (dataset, FirstBatch, SecondBatch);
+        }
+        finally
+        {
+            _ingestOnce.Release();
+        }
+    }
+
+    private JsonNode? FirstBatch { get; set; }
+    private JsonNode? SecondBatch { get; set; }
+
+    public static Task<JsonNode> WaitForJobAsync(HttpClient client, long id, Func<string, bool> done, List<string>? seen = null) =>
+        Poll.UntilAsync(async () =>
+        {
+            var job = await ReadAsync(await client.GetAsync($"export/jobs/{id}"), HttpStatusCode.OK);
+            string status = (string)job["status"]!;
+            if (seen is not null && (seen.Count == 0 || seen[^1] != status)) seen.Add(status);
+            return job;
+        }, job => done((string)job["status"]!), Deadline, $"job {id}");
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class LocalHostCollection : ICollectionFixture<LocalHostFixture>
+{
+    public const string Name = "LocalHost";
+}
