@@ -19,6 +19,7 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(DatasetRequest))]
 [JsonSerializable(typeof(Dataset))]
 [JsonSerializable(typeof(DatasetBatch))]
+[JsonSerializable(typeof(BatchFileList))]
 public sealed partial class CoreJson : JsonSerializerContext
 {
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other

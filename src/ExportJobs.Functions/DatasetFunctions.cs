@@ -31,4 +31,19 @@ public sealed class DatasetFunctions(DatasetsHandler handler)
         string datasetId,
         string batchId,
         CancellationToken ct) => handler.GetBatchAsync(request, datasetId, batchId, ct).AsAction();
+
+    [Function(FunctionNames.ListBatchFiles)]
+    public Task<IActionResult> ListFiles(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DatasetBatchFiles)] HttpRequest request,
+        string datasetId,
+        string batchId,
+        CancellationToken ct) => handler.ListFilesAsync(request, datasetId, batchId, ct).AsAction();
+
+    [Function(FunctionNames.GetBatchFile)]
+    public Task<IActionResult> GetFile(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DatasetBatchFile)] HttpRequest request,
+        string datasetId,
+        string batchId,
+        string name,
+        CancellationToken ct) => handler.GetFileAsync(request, datasetId, batchId, name, ct).AsAction();
 }

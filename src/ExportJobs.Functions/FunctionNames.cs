@@ -11,4 +11,6 @@ public static class FunctionNames
     public const string GetDataset = "GetDataset";
     public const string IngestBatch = "IngestBatch";
     public const string GetBatch = "GetBatch";
+    public const string ListBatchFiles = "ListBatchFiles";
+    public const string GetBatchFile = "GetBatchFile";
 }

@@ -19,6 +19,8 @@ public static class LocalRoutes
         api.MapGet(Routes.Dataset, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.GetAsync(r, datasetId, ct));
         api.MapPost(Routes.DatasetBatches, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.IngestAsync(r, datasetId, ct));
         api.MapGet(Routes.DatasetBatch, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.GetBatchAsync(r, datasetId, batchId, ct));
+        api.MapGet(Routes.DatasetBatchFiles, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.ListFilesAsync(r, datasetId, batchId, ct));
+        api.MapGet(Routes.DatasetBatchFile, (HttpRequest r, string datasetId, string batchId, string name, DatasetsHandler h, CancellationToken ct) => h.GetFileAsync(r, datasetId, batchId, name, ct));
         return app;
     }
 }

@@ -60,8 +60,8 @@ public class ExportEndToEndTests(LocalHostFixture host)
         foreach (var timing in new[] { "totalTime", "profileExportTime" })
             Assert.Equal((long)metrics[timing]!["endTimeInMs"]! - (long)metrics[timing]!["startTimeInMs"]!, (long)metrics[timing]!["totalTimeInMs"]!);
 
-        string folder = $"{LocalHostFixture.Org}/prod/{output}/{(string)job["destination"]!["batchId"]!}/";
-        string local = await TestStorage.DownloadBatchAsync(host.Prefix, folder);
+        string batchId = (string)job["destination"]!["batchId"]!;
+        string local = await DownloadBatchAsync(client, output, batchId);
         string files = Path.Combine(local, "*.parquet").Replace("'", "''");
 
         var columns = DuckDb.Query($"select column_name from (describe select * from read_parquet('{files}', union_by_name = true))").Select(r => (string)r[0]!).Order();
@@ -84,9 +84,25 @@ public class ExportEndToEndTests(LocalHostFixture host)
         Assert.Equal(total, manifest["files"]!.AsArray().Sum(f => (long)f!["rows"]!));
         Assert.Equal(Directory.GetFiles(local, "*.parquet").Length, manifest["files"]!.AsArray().Count);
 
-        var batch = await LocalHostFixture.ReadAsync(await client.GetAsync($"datasets/{output}/batches/{(string)job["destination"]!["batchId"]!}"), HttpStatusCode.OK);
+        var batch = await LocalHostFixture.ReadAsync(await client.GetAsync($"datasets/{output}/batches/{batchId}"), HttpStatusCode.OK);
         Assert.Equal(total, (long)batch["recordsAccepted"]!);
         Assert.Equal(id, (long)batch["relatedJobId"]!);
+    }
+
+    /// <summary>Downloads every file of a batch through the API, as a user would, into a fresh local folder.</summary>
+    private static async Task<string> DownloadBatchAsync(HttpClient client, string datasetId, string batchId)
+    {
+        string local = Directory.CreateTempSubdirectory("export-batch-").FullName;
+        var listing = await LocalHostFixture.ReadAsync(await client.GetAsync($"datasets/{datasetId}/batches/{batchId}/files"), HttpStatusCode.OK);
+        foreach (var file in listing["files"]!.AsArray())
+        {
+            using var response = await client.GetAsync(((string)file!["href"]!).TrimStart('/'));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            byte[] bytes = await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal((long)file["bytes"]!, bytes.LongLength);
+            await File.WriteAllBytesAsync(Path.Combine(local, (string)file["name"]!), bytes);
+        }
+        return local;
     }
 
     [Fact]

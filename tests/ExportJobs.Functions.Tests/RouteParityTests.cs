@@ -32,7 +32,7 @@ public class RouteParityTests
     public void Both_hosts_expose_the_same_routes()
     {
         var functions = FunctionAppRoutes();
-        Assert.Equal(8, functions.Count);
+        Assert.Equal(10, functions.Count);
         Assert.Contains("GET /data/core/ups/export/jobs/{id}", functions);
         Assert.Equal(functions, LocalHostRoutes());
     }

@@ -43,16 +43,6 @@ public static class TestStorage
     public static BlobContainerClient DatasetFiles(string prefix) =>
         new BlobServiceClient(ConnectionString).GetBlobContainerClient(StorageNames.Container(prefix, StorageNames.DatasetsContainer));
 
-    /// <summary>Downloads a batch's files to a fresh local folder (for DuckDB) and returns the folder.</summary>
-    public static async Task<string> DownloadBatchAsync(string prefix, string folder)
-    {
-        string local = Directory.CreateTempSubdirectory("export-batch-").FullName;
-        var container = DatasetFiles(prefix);
-        await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = folder }))
-            await container.GetBlobClient(blob.Name).DownloadToAsync(Path.Combine(local, blob.Name[folder.Length..]));
-        return local;
-    }
-
     public static async Task<List<string>> ListBlobsAsync(string prefix, string folder)
     {
         var names = new List<string>();

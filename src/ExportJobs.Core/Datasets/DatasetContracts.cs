@@ -45,6 +45,11 @@ public sealed record DatasetBatch
 
 public sealed record RejectedRecord(long Line, string Reason);
 
+/// <summary>The answer of <c>GET /datasets/{id}/batches/{batchId}/files</c>.</summary>
+public sealed record BatchFileList(IReadOnlyList<BatchFile> Files);
+
+public sealed record BatchFile(string Name, long Bytes, string Href);
+
 public static class BatchStatus
 {
     public const string Success = "success";

@@ -2,13 +2,14 @@ using System.Text.Json.Nodes;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace ExportJobs.Service.Http;
 
 /// <summary>Datasets and their batches: create a dataset, ingest NDJSON profile records into it, read both back.</summary>
-public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles, TimeProvider time)
+public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles, DatasetBatchFiles batchFiles, TimeProvider time)
 {
     /// <summary>How many rejected lines a batch lists (the counts are always complete).</summary>
     public const int MaxListedRejections = 100;
@@ -103,13 +104,39 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
 
     public async Task<IResult> GetBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
-        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
-        if (!Ids.IsBatchId(batchId)) return Problems.Invalid("batchId", "A batch id is 1 to 64 letters or digits.");
+        var (_, batch, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
+        return problem ?? Results.Json(batch!, CoreJson.Wire.DatasetBatch);
+    }
+
+    /// <summary>The files of an export batch: <c>{files: [{name, bytes, href}]}</c>, each downloadable at its <c>href</c>.</summary>
+    public async Task<IResult> ListFilesAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
+    {
+        var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
+        if (problem is not null) return problem;
+        var files = await batchFiles.ListAsync(tenant, datasetId, batchId, ct);
+        return Results.Json(new BatchFileList(files.Select(f => new BatchFile(f.Name, f.Size, $"/datasets/{datasetId}/batches/{batchId}/files/{f.Name}")).ToList()),
+            CoreJson.Wire.BatchFileList);
+    }
+
+    public async Task<IResult> GetFileAsync(HttpRequest request, string datasetId, string batchId, string name, CancellationToken ct)
+    {
+        if (!DatasetBatchFiles.IsFileName(name)) return Problems.Invalid("name", "A batch file is manifest.json or part-NNNNN.parquet.");
+        var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
+        if (problem is not null) return problem;
+        var stream = await batchFiles.OpenReadAsync(tenant, datasetId, batchId, name, ct);
+        if (stream is null) return Problems.NotFound("name", $"Batch '{batchId}' has no file '{name}'.");
+        return Results.Stream(stream, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/vnd.apache.parquet", name);
+    }
+
+    private async Task<(Tenant Tenant, DatasetBatch? Batch, IResult? Problem)> FindBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
+    {
+        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return (tenant, null, problem);
+        if (!Ids.IsDatasetId(datasetId)) return (tenant, null, Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits."));
+        if (!Ids.IsBatchId(batchId)) return (tenant, null, Problems.Invalid("batchId", "A batch id is 1 to 64 letters or digits."));
         var batch = await datasets.GetBatchAsync(tenant, datasetId, batchId, ct);
         return batch is null
-            ? Problems.NotFound("batchId", $"Dataset '{datasetId}' has no batch '{batchId}' in this sandbox.")
-            : Results.Json(batch, CoreJson.Wire.DatasetBatch);
+            ? (tenant, null, Problems.NotFound("batchId", $"Dataset '{datasetId}' has no batch '{batchId}' in this sandbox."))
+            : (tenant, batch, null);
     }
 
     private static IResult DatasetNotFound(string datasetId) => Problems.NotFound("datasetId", $"There is no dataset '{datasetId}' in this sandbox.");

@@ -12,4 +12,6 @@ public static class Routes
     public const string Dataset = "datasets/{datasetId}";
     public const string DatasetBatches = "datasets/{datasetId}/batches";
     public const string DatasetBatch = "datasets/{datasetId}/batches/{batchId}";
+    public const string DatasetBatchFiles = "datasets/{datasetId}/batches/{batchId}/files";
+    public const string DatasetBatchFile = "datasets/{datasetId}/batches/{batchId}/files/{name}";
 }

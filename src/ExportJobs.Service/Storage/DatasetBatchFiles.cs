@@ -40,14 +40,34 @@ public sealed class DatasetBatchFiles(StorageClients clients)
         await blob.UploadAsync(BinaryData.FromString(manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true })), overwrite: true, ct);
     }
 
-    /// <summary>The part files present, with their sizes, in name order.</summary>
-    public async Task<IReadOnlyList<(string Name, long Size)>> ListPartsAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
+    /// <summary>Whether <paramref name="name"/> is the name of a file a batch can hold (a part or the manifest).</summary>
+    public static bool IsFileName(string? name) =>
+        name == ManifestName ||
+        (name is { Length: 18 } && name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".parquet", StringComparison.Ordinal) &&
+         name.AsSpan(5, 5).IndexOfAnyExceptInRange('0', '9') < 0);
+
+    /// <summary>The files of the batch (parts and manifest) by name, with their sizes, in name order.</summary>
+    public async Task<IReadOnlyList<(string Name, long Size)>> ListAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
     {
-        var parts = new List<(string, long)>();
+        var files = new List<(string, long)>();
         string folder = Folder(tenant, datasetId, batchId);
         await foreach (var blob in clients.DatasetFiles.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            if (blob.Name.EndsWith(".parquet", StringComparison.Ordinal)) parts.Add((blob.Name, blob.Properties.ContentLength ?? 0));
-        return parts;
+            files.Add((blob.Name[folder.Length..], blob.Properties.ContentLength ?? 0));
+        return files;
+    }
+
+    /// <summary>A file of the batch to read, or null when there is none of that name.</summary>
+    public async Task<Stream?> OpenReadAsync(Tenant tenant, string datasetId, string batchId, string name, CancellationToken ct)
+    {
+        var blob = clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + name);
+        try
+        {
+            return await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
     }
 
     /// <summary>Removes every file of the batch (a cancelled or failed export leaves none behind).</summary>

@@ -83,7 +83,7 @@ public sealed class ExportJobSteps(
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value), StringComparer.Ordinal);
 
-        var parts = await batchFiles.ListPartsAsync(tenant, datasetId, batchId, ct);
+        var parts = (await batchFiles.ListAsync(tenant, datasetId, batchId, ct)).Where(f => f.Name != DatasetBatchFiles.ManifestName);
         var rowsByPart = input.Shards.Where(s => s.Rows > 0).ToDictionary(s => DatasetBatchFiles.PartName(s.Shard), s => s.Rows);
         await batchFiles.WriteManifestAsync(tenant, datasetId, batchId, new JsonObject
         {
@@ -96,8 +96,8 @@ public sealed class ExportJobSteps(
             ["totalRows"] = total,
             ["files"] = new JsonArray(parts.Select(p => (JsonNode)new JsonObject
             {
-                ["name"] = p.Name[(p.Name.LastIndexOf('/') + 1)..],
-                ["rows"] = rowsByPart.GetValueOrDefault(p.Name[(p.Name.LastIndexOf('/') + 1)..]),
+                ["name"] = p.Name,
+                ["rows"] = rowsByPart.GetValueOrDefault(p.Name),
                 ["bytes"] = p.Size,
             }).ToArray()),
         }, ct);
