@@ -14,6 +14,7 @@ public static partial class Ids
     [GeneratedRegex("^[A-Za-z0-9]{1,64}$")] private static partial Regex BatchPattern();
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")] private static partial Regex SegmentPattern();
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")] private static partial Regex NamespacePattern();
+    [GeneratedRegex("^[A-Za-z0-9-]{1,64}$")] private static partial Regex RequestIdPattern();
 
     public static bool IsOrgId(string? value) => value is not null && OrgPattern().IsMatch(value) && !value.Contains("..");
     public static bool IsSandbox(string? value) => value is not null && SandboxPattern().IsMatch(value);
@@ -21,6 +22,7 @@ public static partial class Ids
     public static bool IsBatchId(string? value) => value is not null && BatchPattern().IsMatch(value);
     public static bool IsSegmentId(string? value) => value is not null && SegmentPattern().IsMatch(value);
     public static bool IsNamespace(string? value) => value is not null && NamespacePattern().IsMatch(value) && !value.Contains("..");
+    public static bool IsRequestId(string? value) => value is not null && RequestIdPattern().IsMatch(value);
 
     /// <summary>A job id as it appears in a path: a positive integer without sign or leading zeros.</summary>
     public static bool TryParseJobId(string? value, out long id)

@@ -41,7 +41,7 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
             return Problems.Invalid("destination.datasetId", $"There is no dataset '{body.Destination.DatasetId}' in this sandbox.");
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsBatchId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
+        string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
         var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, body, now, requestId), ct);
 
         try
