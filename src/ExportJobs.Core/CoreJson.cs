@@ -25,4 +25,12 @@ public sealed partial class CoreJson : JsonSerializerContext
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other
     /// HTML-sensitive characters stay as they are (a <c>link.next</c> reads as the seed's).</summary>
     public static CoreJson Wire => field ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    /// <summary>The context request bodies are read with: as <see cref="Wire"/>, but a member the contract does not
+    /// have is an error (with its path), as is a member given twice.</summary>
+    public static CoreJson Requests => field ??= new(new JsonSerializerOptions(Wire.Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+    });
 }

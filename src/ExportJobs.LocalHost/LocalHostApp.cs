@@ -1,4 +1,5 @@
 using ExportJobs.Service;
+using ExportJobs.Service.Access;
 using ExportJobs.Service.Workflow;
 using Grpc.Net.Client;
 using Microsoft.DurableTask.Client;
@@ -45,9 +46,19 @@ public static class LocalHostApp
             .Configure<GrpcChannel>((o, channel) => o.Channel = channel);
 
         builder.Services.AddExportJobs(builder.Configuration);
+        // Body limits are the service's own (ExportJobs:Limits), answered as problems.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+
+        DevelopmentTokens? devTokens = null;
+        if (builder.Configuration.GetValue("LocalHost:DevelopmentTokens", false))
+        {
+            devTokens = DevelopmentTokens.LoadOrCreate(builder.Configuration["LocalHost:DevKeyPath"] ?? ".local/dev-signing-key.pem");
+            builder.Services.AddSingleton(devTokens.TrustedKey);
+        }
 
         var app = builder.Build();
         app.MapExportJobsApi();
+        if (devTokens is not null) app.MapPost(DevelopmentTokens.Route, (HttpContext c, IOptions<ApiAccessOptions> o) => devTokens.Issue(c, o));
         return app;
     }
 }

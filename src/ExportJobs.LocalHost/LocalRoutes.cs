@@ -21,6 +21,7 @@ public static class LocalRoutes
         api.MapGet(Routes.DatasetBatch, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.GetBatchAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFiles, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.ListFilesAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFile, (HttpRequest r, string datasetId, string batchId, string name, DatasetsHandler h, CancellationToken ct) => h.GetFileAsync(r, datasetId, batchId, name, ct));
+        api.MapFallback((HttpContext c) => Problems.NotFound("path", $"There is no {c.Request.Method} {c.Request.Path}."));
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service;
 
@@ -17,6 +19,11 @@ public static class ExportJobsServiceCollectionExtensions
             .Bind(configuration.GetSection(ExportStorageOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<ApiAccessOptions>().Bind(configuration.GetSection(ApiAccessOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ApiAccessOptions>, ApiAccessOptionsValidator>();
+        services.AddOptions<ApiLimitsOptions>().Bind(configuration.GetSection(ApiLimitsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<SigningKeyRing>();
+        services.AddSingleton<ApiAccess>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<StorageClients>();
         services.AddSingleton<JobStore>();

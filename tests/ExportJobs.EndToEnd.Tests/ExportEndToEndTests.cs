@@ -134,7 +134,9 @@ public class ExportEndToEndTests(LocalHostFixture host)
         Assert.Equal("schema.name", (string)problem["field"]!);
 
         using var anonymous = new HttpClient { BaseAddress = host.BaseAddress };
-        problem = await LocalHostFixture.ReadAsync(await anonymous.GetAsync("export/jobs"), HttpStatusCode.BadRequest);
-        Assert.Equal("x-gw-ims-org-id", (string)problem["field"]!);
+        response = await anonymous.GetAsync("export/jobs");
+        problem = await LocalHostFixture.ReadAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal("Authorization", (string)problem["field"]!);
     }
 }

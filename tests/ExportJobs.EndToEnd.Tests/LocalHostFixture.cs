@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using ExportJobs.LocalHost;
+using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Builder;
@@ -43,11 +44,13 @@ public sealed class LocalHostFixture : IAsyncLifetime
     }
 
     /// <summary>A client of one sandbox of the test organisation.</summary>
-    public HttpClient Client(string sandbox = "prod")
+    public HttpClient Client(string sandbox = "prod", string org = Org)
     {
         var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Add(RequestReading.OrgHeader, Org);
+        client.DefaultRequestHeaders.Add(RequestReading.OrgHeader, org);
         client.DefaultRequestHeaders.Add(RequestReading.SandboxHeader, sandbox);
+        client.DefaultRequestHeaders.Add(ApiAccess.ApiKeyHeader, TestAccess.ClientId);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestAccess.Token([org]));
         return client;
     }
 

@@ -24,6 +24,7 @@ public class RouteParityTests
         var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("routes")));
         return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints)
             .OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText!.TrimStart('/').StartsWith(Routes.Prefix))
             .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods
                 .Select(method => $"{method} /{e.RoutePattern.RawText!.TrimStart('/')}")));
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using Microsoft.AspNetCore.Http;
 
@@ -16,6 +17,8 @@ public sealed class HandlerCall(IServiceProvider services, string org = "1BD6382
         var context = new DefaultHttpContext { RequestServices = services };
         context.Request.Headers[RequestReading.OrgHeader] = org;
         context.Request.Headers[RequestReading.SandboxHeader] = sandbox;
+        context.Request.Headers.Authorization = "Bearer " + TestAccess.Token([org]);
+        context.Request.Headers[ApiAccess.ApiKeyHeader] = TestAccess.ClientId;
         if (query is not null) context.Request.QueryString = new QueryString(query);
         if (body is not null)
         {

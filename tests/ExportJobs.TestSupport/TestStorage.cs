@@ -28,7 +28,7 @@ public static class TestStorage
     };
 
     /// <summary>Settings for a host built from configuration (the LocalHost), with a private prefix and task hub.</summary>
-    public static Dictionary<string, string?> Settings(string prefix, int shardCount = 8) => new()
+    public static Dictionary<string, string?> Settings(string prefix, int shardCount = 8) => new(TestAccess.Settings())
     {
         ["AzureWebJobsStorage"] = ConnectionString,
         ["ExportJobs:StorageConnection"] = ConnectionString,

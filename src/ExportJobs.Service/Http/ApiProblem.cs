@@ -24,6 +24,17 @@ public static class Problems
     public static IResult NotFound(string field, string detail) =>
         Answer(StatusCodes.Status404NotFound, "not-found", "Not found.", detail, field, null);
 
+    /// <summary>401, with the <c>WWW-Authenticate: Bearer</c> challenge.</summary>
+    public static IResult Unauthorized(string detail) => new WithHeader(
+        Answer(StatusCodes.Status401Unauthorized, "unauthorized", "Authentication failed.", detail, "Authorization", null),
+        "WWW-Authenticate", "Bearer");
+
+    public static IResult Forbidden(string field, string detail) =>
+        Answer(StatusCodes.Status403Forbidden, "forbidden", "Not allowed.", detail, field, null);
+
+    public static IResult TooLarge(long limit) =>
+        Answer(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"The body is larger than {limit} bytes.", "body", null);
+
     public static IResult UnsupportedMediaType(string detail) =>
         Answer(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type.", detail, "Content-Type", null);
 
@@ -32,4 +43,13 @@ public static class Problems
 
     private static IResult Answer(int status, string type, string title, string detail, string? field, IReadOnlyList<Problem>? errors) =>
         Results.Json(new ApiProblem($"/problems/{type}", title, status, detail, field, errors), ProblemJson.Default.ApiProblem, ContentType, status);
+
+    private sealed class WithHeader(IResult inner, string name, string value) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.Headers[name] = value;
+            return inner.ExecuteAsync(context);
+        }
+    }
 }

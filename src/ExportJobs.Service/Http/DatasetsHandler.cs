@@ -3,21 +3,25 @@ using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Access;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Http;
 
 /// <summary>Datasets and their batches: create a dataset, ingest NDJSON profile records into it, read both back.</summary>
-public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles, DatasetBatchFiles batchFiles, TimeProvider time)
+public sealed class DatasetsHandler(
+    ApiAccess access, DatasetStore datasets, ProfileStore profiles, DatasetBatchFiles batchFiles, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     /// <summary>How many rejected lines a batch lists (the counts are always complete).</summary>
     public const int MaxListedRejections = 100;
 
     public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
-        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Wire.DatasetRequest, ct);
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
+        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.DatasetRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         var problems = DatasetRequestValidator.Validate(body);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -40,7 +44,8 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
 
     public async Task<IResult> GetAsync(HttpRequest request, string datasetId, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
         if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);
         return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Wire.Dataset);
@@ -52,7 +57,8 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
     /// </summary>
     public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
         if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);
         if (dataset is null) return DatasetNotFound(datasetId);
@@ -64,7 +70,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
         long rejectedCount = 0, lineNumber = 0;
         try
         {
-            using var reader = RequestReading.OpenText(request);
+            using var reader = RequestReading.OpenText(request, limits.Value.MaxIngestBodyBytes);
             while (await reader.ReadLineAsync(ct) is { } line)
             {
                 lineNumber++;
@@ -77,6 +83,10 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
                 rejectedCount++;
                 if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lineNumber, reason!));
             }
+        }
+        catch (BodyLimit.ExceededException)
+        {
+            return Problems.TooLarge(limits.Value.MaxIngestBodyBytes);
         }
         catch (InvalidDataException)
         {
@@ -112,7 +122,7 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
     public async Task<IResult> ListFilesAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {
         var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
-        if (problem is not null) return problem;
+        if (tenant is null || problem is not null) return problem!;
         var files = await batchFiles.ListAsync(tenant, datasetId, batchId, ct);
         return Results.Json(new BatchFileList(files.Select(f => new BatchFile(f.Name, f.Size, $"/datasets/{datasetId}/batches/{batchId}/files/{f.Name}")).ToList()),
             CoreJson.Wire.BatchFileList);
@@ -122,15 +132,16 @@ public sealed class DatasetsHandler(DatasetStore datasets, ProfileStore profiles
     {
         if (!DatasetBatchFiles.IsFileName(name)) return Problems.Invalid("name", "A batch file is manifest.json or part-NNNNN.parquet.");
         var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
-        if (problem is not null) return problem;
+        if (tenant is null || problem is not null) return problem!;
         var stream = await batchFiles.OpenReadAsync(tenant, datasetId, batchId, name, ct);
         if (stream is null) return Problems.NotFound("name", $"Batch '{batchId}' has no file '{name}'.");
         return Results.Stream(stream, name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "application/vnd.apache.parquet", name);
     }
 
-    private async Task<(Tenant Tenant, DatasetBatch? Batch, IResult? Problem)> FindBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
+    private async Task<(Tenant? Tenant, DatasetBatch? Batch, IResult? Problem)> FindBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return (tenant, null, problem);
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return (null, null, denied);
         if (!Ids.IsDatasetId(datasetId)) return (tenant, null, Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits."));
         if (!Ids.IsBatchId(batchId)) return (tenant, null, Problems.Invalid("batchId", "A batch id is 1 to 64 letters or digits."));
         var batch = await datasets.GetBatchAsync(tenant, datasetId, batchId, ct);

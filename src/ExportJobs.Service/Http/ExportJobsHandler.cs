@@ -1,4 +1,5 @@
 using ExportJobs.Core;
+using ExportJobs.Service.Access;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
@@ -7,18 +8,21 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Http;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
-public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, TimeProvider time, ILogger<ExportJobsHandler> log)
+public sealed class ExportJobsHandler(
+    ApiAccess access, JobStore jobs, DatasetStore datasets, IOptions<ApiLimitsOptions> limits, TimeProvider time, ILogger<ExportJobsHandler> log)
 {
     public const string CancellingMessage = "Export job has been marked for cancelling";
     public const string DeletedMessage = "Export job has been deleted";
 
     public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
         var problems = new ProblemList();
         var query = JobListQuery.Parse(request.Query["limit"], request.Query["offset"], request.Query["status"], problems);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -32,8 +36,9 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
 
     public async Task<IResult> CreateAsync(HttpRequest request, DurableTaskClient client, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
-        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Wire.ExportJobRequest, ct);
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
+        var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.ExportJobRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         var problems = ExportJobRequestValidator.Validate(body);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -67,7 +72,8 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
         if (!Ids.TryParseJobId(id, out long jobId)) return Problems.Invalid("id", "A job id is a positive integer.");
         var job = await jobs.GetAsync(tenant, jobId, ct);
         return job is null ? JobNotFound(jobId) : Results.Json(job, CoreJson.Wire.ExportJob);
@@ -79,7 +85,8 @@ public sealed class ExportJobsHandler(JobStore jobs, DatasetStore datasets, Time
     /// </summary>
     public async Task<IResult> DeleteAsync(HttpRequest request, string id, DurableTaskClient client, CancellationToken ct)
     {
-        if (!RequestReading.TryGetTenant(request, out var tenant, out var problem)) return problem;
+        var (tenant, denied) = await access.AuthorizeAsync(request);
+        if (tenant is null) return denied!;
         if (!Ids.TryParseJobId(id, out long jobId)) return Problems.Invalid("id", "A job id is a positive integer.");
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();

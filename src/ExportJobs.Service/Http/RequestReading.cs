@@ -34,15 +34,23 @@ public static class RequestReading
         return true;
     }
 
-    /// <summary>Reads a JSON body into <typeparamref name="T"/>; a body that is missing or not of the contract's shape is a problem naming the path.</summary>
-    public static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken ct) where T : class
+    /// <summary>
+    /// Reads a JSON body of at most <paramref name="maxBytes"/> into <typeparamref name="T"/>, strictly: unknown and
+    /// duplicate members, and values of the wrong type, are problems naming their path.
+    /// </summary>
+    public static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, long maxBytes, CancellationToken ct) where T : class
     {
         if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             return (null, Problems.UnsupportedMediaType("The body must be application/json."));
+        if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(request.Body, type, ct);
+            var value = await JsonSerializer.DeserializeAsync(new BodyLimit(request.Body, maxBytes), type, ct);
             return value is null ? (null, Problems.Invalid("body", "The body must be a JSON object.")) : (value, null);
+        }
+        catch (BodyLimit.ExceededException)
+        {
+            return (null, Problems.TooLarge(maxBytes));
         }
         catch (JsonException e)
         {
@@ -51,12 +59,16 @@ public static class RequestReading
         }
     }
 
-    /// <summary>The body as text lines; a gzip body (Content-Encoding: gzip, or Content-Type application/gzip) is inflated.</summary>
-    public static StreamReader OpenText(HttpRequest request)
+    /// <summary>
+    /// The body as text lines; a gzip body (Content-Encoding: gzip, or Content-Type application/gzip) is inflated.
+    /// Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws <see cref="BodyLimit.ExceededException"/>.
+    /// </summary>
+    public static StreamReader OpenText(HttpRequest request, long maxBytes)
     {
         bool gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ||
                     (request.ContentType?.StartsWith("application/gzip", StringComparison.OrdinalIgnoreCase) ?? false);
-        Stream body = gzip ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+        Stream body = new BodyLimit(request.Body, maxBytes);
+        if (gzip) body = new BodyLimit(new GZipStream(body, CompressionMode.Decompress), maxBytes, disposeInner: true);
         return new StreamReader(body, detectEncodingFromByteOrderMarks: true);
     }
 }
