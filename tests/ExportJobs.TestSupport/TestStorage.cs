@@ -43,6 +43,15 @@ public static class TestStorage
     public static BlobContainerClient DatasetFiles(string prefix) =>
         new BlobServiceClient(ConnectionString).GetBlobContainerClient(StorageNames.Container(prefix, StorageNames.DatasetsContainer));
 
+    /// <summary>How many records a table of this run holds, across tenants.</summary>
+    public static async Task<int> CountRowsAsync(string prefix, string table)
+    {
+        int count = 0;
+        var client = new Azure.Data.Tables.TableServiceClient(ConnectionString).GetTableClient(StorageNames.Table(prefix, table));
+        await foreach (var _ in client.QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"])) count++;
+        return count;
+    }
+
     public static async Task<List<string>> ListBlobsAsync(string prefix, string folder)
     {
         var names = new List<string>();
