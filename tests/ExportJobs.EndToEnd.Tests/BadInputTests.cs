@@ -35,6 +35,8 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         var batch = await LocalHostFixture.PostLinesAsync(client, profiles, ["""{"identityMap":{"ecid":[{"id":"1"}]}}"""], gzip: false);
         var job = await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("export/jobs",
             new { destination = new { datasetId = dataset }, schema = new { name = "_xdm.context.profile" } }), HttpStatusCode.OK);
+        // The job's own completion writes records (its output batch): let it end before counting.
+        await LocalHostFixture.WaitForJobAsync(client, (long)job["id"]!, s => s == "SUCCEEDED");
         string Fill(string text) => text.Replace("{dataset}", dataset).Replace("{profiles}", profiles)
             .Replace("{batch}", (string)batch["id"]!).Replace("{job}", ((long)job["id"]!).ToString())
             .Replace("{longer}", Long).Replace("{long}", Long);
