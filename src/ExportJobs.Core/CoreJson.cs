@@ -20,6 +20,9 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(Dataset))]
 [JsonSerializable(typeof(DatasetBatch))]
 [JsonSerializable(typeof(BatchFileList))]
+[JsonSerializable(typeof(MergePolicies.MergePolicy))]
+[JsonSerializable(typeof(MergePolicies.MergePolicyList))]
+[JsonSerializable(typeof(MergePolicyRef))]
 public sealed partial class CoreJson : JsonSerializerContext
 {
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other

@@ -15,6 +15,7 @@ public static partial class Ids
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")] private static partial Regex SegmentPattern();
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")] private static partial Regex NamespacePattern();
     [GeneratedRegex("^[A-Za-z0-9-]{1,64}$")] private static partial Regex RequestIdPattern();
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")] private static partial Regex MergePolicyPattern();
 
     public static bool IsOrgId(string? value) => value is not null && OrgPattern().IsMatch(value) && !value.Contains("..");
     public static bool IsSandbox(string? value) => value is not null && SandboxPattern().IsMatch(value);
@@ -23,6 +24,10 @@ public static partial class Ids
     public static bool IsSegmentId(string? value) => value is not null && SegmentPattern().IsMatch(value);
     public static bool IsNamespace(string? value) => value is not null && NamespacePattern().IsMatch(value) && !value.Contains("..");
     public static bool IsRequestId(string? value) => value is not null && RequestIdPattern().IsMatch(value);
+    public static bool IsMergePolicyId(string? value) => value is not null && MergePolicyPattern().IsMatch(value) && !value.Contains("..");
+
+    /// <summary>A new merge policy id: a GUID, the shape of the platform's own.</summary>
+    public static string NewMergePolicyId() => Guid.NewGuid().ToString();
 
     /// <summary>A job id as it appears in a path: a positive integer without sign or leading zeros.</summary>
     public static bool TryParseJobId(string? value, out long id)

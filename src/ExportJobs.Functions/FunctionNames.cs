@@ -13,4 +13,9 @@ public static class FunctionNames
     public const string GetBatch = "GetBatch";
     public const string ListBatchFiles = "ListBatchFiles";
     public const string GetBatchFile = "GetBatchFile";
+    public const string ListMergePolicies = "ListMergePolicies";
+    public const string CreateMergePolicy = "CreateMergePolicy";
+    public const string GetMergePolicy = "GetMergePolicy";
+    public const string UpdateMergePolicy = "UpdateMergePolicy";
+    public const string DeleteMergePolicy = "DeleteMergePolicy";
 }

@@ -1,4 +1,5 @@
 using ExportJobs.Service.Http;
+using ExportJobs.Service.MergePolicies;
 using Microsoft.DurableTask.Client;
 
 namespace ExportJobs.LocalHost;
@@ -21,6 +22,12 @@ public static class LocalRoutes
         api.MapGet(Routes.DatasetBatch, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.GetBatchAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFiles, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.ListFilesAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFile, (HttpRequest r, string datasetId, string batchId, string name, DatasetsHandler h, CancellationToken ct) => h.GetFileAsync(r, datasetId, batchId, name, ct));
+        api.MapGet(Routes.MergePolicies, (HttpRequest r, MergePoliciesHandler h, CancellationToken ct) => h.ListAsync(r, ct));
+        api.MapPost(Routes.MergePolicies, (HttpRequest r, MergePoliciesHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
+        api.MapGet(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
+        api.MapPut(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.UpdateAsync(r, id, ct));
+        api.MapDelete(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
+
         api.MapFallback((HttpContext c) => Problems.NotFound("path", $"There is no {c.Request.Method} {c.Request.Path}."));
         return app;
     }

@@ -1,5 +1,6 @@
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.Extensions.Configuration;
@@ -30,9 +31,12 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetStore>();
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<DatasetBatchFiles>();
+        services.AddSingleton<ShardExporter>();
         services.AddSingleton<ExportJobSteps>();
         services.AddSingleton<ExportJobsHandler>();
         services.AddSingleton<DatasetsHandler>();
+        services.AddSingleton<MergePolicyStore>();
+        services.AddSingleton<MergePoliciesHandler>();
         services.AddHostedService<StorageInitializer>();
         return services;
     }

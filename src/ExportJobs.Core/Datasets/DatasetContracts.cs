@@ -48,7 +48,7 @@ public sealed record RejectedRecord(long Line, string Reason);
 /// <summary>The answer of <c>GET /datasets/{id}/batches/{batchId}/files</c>.</summary>
 public sealed record BatchFileList(IReadOnlyList<BatchFile> Files);
 
-public sealed record BatchFile(string Name, long Bytes, string Href);
+public sealed record BatchFile(string Name, long Bytes, string? Md5, string Href);
 
 public static class BatchStatus
 {

@@ -16,6 +16,9 @@ public sealed record MergePolicyRef
 {
     public string? Id { get; init; }
     public int? Version { get; init; }
+
+    /// <summary>Set by the service when the job is created: how the policy merges, as it was then.</summary>
+    public MergePolicies.AttributeMerge? AttributeMerge { get; init; }
 }
 
 public sealed record JobFilter
@@ -103,6 +106,10 @@ public sealed record ExportJob
     public long CreationTime { get; init; }
     public long UpdateTime { get; init; }
     public string? RequestId { get; init; }
+
+    /// <summary>The batches the job writes: one, or one per requested segment (<c>segmentPerBatch</c>), in request order.</summary>
+    public IReadOnlyList<string> OutputBatchIds() =>
+        Destination.Batches is { } batches ? batches.Select(b => b.BatchId!).ToList() : [Destination.BatchId!];
 }
 
 public sealed record JobError(string Code, string Msg, string? CallStack);
@@ -113,7 +120,17 @@ public sealed record JobMetrics
     public Timing? ProfileExportTime { get; init; }
     public long? TotalExportedProfileCounter { get; init; }
     public Dictionary<string, long>? ExportedProfileByNamespaceCounter { get; init; }
+
+    // Beyond the seed: rows per requested segment, what was written, and progress while PROCESSING.
+    public List<SegmentCount>? ExportedProfileBySegmentCounter { get; init; }
+    public long? Files { get; init; }
+    public long? Bytes { get; init; }
+    public JobProgress? Progress { get; init; }
 }
+
+public sealed record SegmentCount(string SegmentId, string SegmentNs, long Count);
+
+public sealed record JobProgress(int ShardsDone, int Shards);
 
 /// <summary>A start/end pair in epoch milliseconds, as the seed's <c>metrics.totalTime</c>.</summary>
 public sealed record Timing

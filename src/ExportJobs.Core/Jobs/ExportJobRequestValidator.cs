@@ -18,8 +18,12 @@ public static class ExportJobRequestValidator
         ValidateFilter(request.Filter, problems);
         ValidateFields("fields", request.Fields, problems);
         ValidateEvents(request.AdditionalFields?.EventList, problems);
-        if (request.MergePolicy?.Id is { } policyId && !Ids.IsSegmentId(policyId))
-            problems.Add("mergePolicy.id", "mergePolicy.id has characters outside [A-Za-z0-9._:-] or is longer than 128.");
+        if (request.MergePolicy?.Id is { } policyId && !Ids.IsMergePolicyId(policyId))
+            problems.Add("mergePolicy.id", "mergePolicy.id has characters outside [A-Za-z0-9._-] or is longer than 128.");
+        if (request.MergePolicy?.AttributeMerge is not null)
+            problems.Add("mergePolicy.attributeMerge", "mergePolicy names a policy by id and version; its rules are the policy's.");
+        if (request.Destination?.SegmentPerBatch == true && request.Filter?.Segments is not { Count: > 0 })
+            problems.Add("destination.segmentPerBatch", "segmentPerBatch: true needs filter.segments: one batch is written per requested segment.");
         return problems;
     }
 
@@ -34,8 +38,6 @@ public static class ExportJobRequestValidator
             problems.Add("destination.datasetId", "destination.datasetId is required.");
         else if (!Ids.IsDatasetId(destination.DatasetId))
             problems.Add("destination.datasetId", "destination.datasetId must be 1 to 64 letters or digits.");
-        if (destination.SegmentPerBatch == true)
-            problems.Add("destination.segmentPerBatch", "segmentPerBatch: true (one batch per segment) is not supported by this version yet.");
         if (destination.BatchId is not null || destination.Batches is not null)
             problems.Add("destination.batchId", "batch ids are assigned by the service and cannot be given.");
     }

@@ -35,12 +35,25 @@ public sealed class ExportSelection
     {
         if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
         if (_segments is null) return true;
-        var membership = profile.Attributes["segmentMembership"] as JsonObject;
-        if (membership is null) return false;
-        foreach (var (ns, id, statuses) in _segments)
-            if (membership[ns] is JsonObject inNamespace && inNamespace[id] is JsonObject entry && Qualifies(entry, statuses))
-                return true;
+        for (int i = 0; i < _segments.Count; i++)
+            if (Qualifies(profile, i)) return true;
         return false;
+    }
+
+    /// <summary>The indexes of the requested segments the profile qualifies for (none when it is not exported).</summary>
+    public void CollectMatches(MergedProfile profile, List<int> matches)
+    {
+        matches.Clear();
+        if (_segments is null || (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after)) return;
+        for (int i = 0; i < _segments.Count; i++)
+            if (Qualifies(profile, i)) matches.Add(i);
+    }
+
+    private bool Qualifies(MergedProfile profile, int segment)
+    {
+        var (ns, id, statuses) = _segments![segment];
+        return profile.Attributes["segmentMembership"] is JsonObject membership &&
+               membership[ns] is JsonObject inNamespace && inNamespace[id] is JsonObject entry && Qualifies(entry, statuses);
     }
 
     private bool Qualifies(JsonObject entry, string[] statuses)

@@ -19,9 +19,9 @@ public sealed class MergedProfile(Identity identity)
     public long UpdateTimeMs { get; private set; } = long.MinValue;
 
     /// <summary>
-    /// Merges a fragment newer than (or as new as) every one merged before: the <c>timestampOrdered</c> policy when
-    /// fragments arrive oldest first. Objects merge member by member; any other value (arrays included) replaces the
-    /// older one; a JSON null does not erase an older value.
+    /// Merges a fragment that wins over every one merged before (see <see cref="MergeRule"/> for the order).
+    /// Objects merge member by member; any other value (arrays included) replaces the earlier one; a JSON null does not
+    /// erase an earlier value. The update time is the newest ingest time whatever the order.
     /// </summary>
     public void MergeNewer(ProfileFragment fragment)
     {

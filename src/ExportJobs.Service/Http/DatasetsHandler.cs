@@ -118,13 +118,13 @@ public sealed class DatasetsHandler(
         return problem ?? Results.Json(batch!, CoreJson.Wire.DatasetBatch);
     }
 
-    /// <summary>The files of an export batch: <c>{files: [{name, bytes, href}]}</c>, each downloadable at its <c>href</c>.</summary>
+    /// <summary>The files of an export batch: <c>{files: [{name, bytes, md5, href}]}</c>, each downloadable at its <c>href</c>.</summary>
     public async Task<IResult> ListFilesAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {
         var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
         if (tenant is null || problem is not null) return problem!;
         var files = await batchFiles.ListAsync(tenant, datasetId, batchId, ct);
-        return Results.Json(new BatchFileList(files.Select(f => new BatchFile(f.Name, f.Size, $"/datasets/{datasetId}/batches/{batchId}/files/{f.Name}")).ToList()),
+        return Results.Json(new BatchFileList(files.Select(f => new BatchFile(f.Name, f.Size, f.Md5, $"/datasets/{datasetId}/batches/{batchId}/files/{f.Name}")).ToList()),
             CoreJson.Wire.BatchFileList);
     }
 

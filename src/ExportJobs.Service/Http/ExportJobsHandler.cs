@@ -1,5 +1,6 @@
 using ExportJobs.Core;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.MergePolicies;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
@@ -14,7 +15,13 @@ namespace ExportJobs.Service.Http;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
 public sealed class ExportJobsHandler(
-    ApiAccess access, JobStore jobs, DatasetStore datasets, IOptions<ApiLimitsOptions> limits, TimeProvider time, ILogger<ExportJobsHandler> log)
+    ApiAccess access,
+    JobStore jobs,
+    DatasetStore datasets,
+    MergePolicyStore mergePolicies,
+    IOptions<ApiLimitsOptions> limits,
+    TimeProvider time,
+    ILogger<ExportJobsHandler> log)
 {
     public const string CancellingMessage = "Export job has been marked for cancelling";
     public const string DeletedMessage = "Export job has been deleted";
@@ -44,10 +51,15 @@ public sealed class ExportJobsHandler(
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
         if (await datasets.GetAsync(tenant, body.Destination!.DatasetId!, ct) is null)
             return Problems.Invalid("destination.datasetId", $"There is no dataset '{body.Destination.DatasetId}' in this sandbox.");
+        var policy = body.MergePolicy?.Id is { } policyId ? await mergePolicies.GetAsync(tenant, policyId, ct) : await mergePolicies.GetDefaultAsync(tenant, ct);
+        if (policy is null) return Problems.Invalid("mergePolicy.id", $"There is no merge policy '{body.MergePolicy!.Id}' in this sandbox.");
+        if (body.MergePolicy?.Version is { } version && version != policy.Version)
+            return Problems.Invalid("mergePolicy.version", $"Merge policy '{policy.Id}' is at version {policy.Version}, not {version}.");
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
-        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, body, now, requestId), ct);
+        var mergePolicy = new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge };
+        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, body, mergePolicy, now, requestId), ct);
 
         try
         {
@@ -106,34 +118,39 @@ public sealed class ExportJobsHandler(
 
     private static IResult JobNotFound(long id) => Problems.NotFound("id", $"There is no export job {id} in this sandbox.");
 
-    private static ExportJob NewJob(Tenant tenant, long id, ExportJobRequest body, long now, string requestId) => new()
+    private static ExportJob NewJob(Tenant tenant, long id, ExportJobRequest body, MergePolicyRef mergePolicy, long now, string requestId)
     {
-        Id = id,
-        Destination = new JobDestination
+        var segments = body.Filter?.Segments?.Select(s => s with
         {
-            DatasetId = body.Destination!.DatasetId,
-            SegmentPerBatch = body.Destination.SegmentPerBatch ?? false,
-            BatchId = Ids.NewBatchId(),
-        },
-        Fields = body.Fields,
-        Schema = body.Schema!,
-        ImsOrgId = tenant.OrgId,
-        Status = JobStatus.New,
-        Filter = body.Filter is null ? null : body.Filter with
+            SegmentNs = s.SegmentNs ?? ExportSelection.DefaultSegmentNamespace,
+            Status = s.Status ?? [ExportJobRequestValidator.Realized],
+        }).ToList();
+        bool perSegment = body.Destination!.SegmentPerBatch == true;
+        return new ExportJob
         {
-            Segments = body.Filter.Segments?.Select(s => s with
+            Id = id,
+            Destination = new JobDestination
             {
-                SegmentNs = s.SegmentNs ?? ExportSelection.DefaultSegmentNamespace,
-                Status = s.Status ?? [ExportJobRequestValidator.Realized],
-            }).ToList(),
-        },
-        AdditionalFields = body.AdditionalFields,
-        MergePolicy = body.MergePolicy ?? new MergePolicyRef { Id = "timestampOrdered-none-mp", Version = 1 },
-        EvaluationInfo = body.EvaluationInfo,
-        Metrics = new JobMetrics { TotalTime = Timing.Started(now) },
-        ComputeGatewayJobId = new ComputeGatewayJobId(TaskNames.InstanceIdOf(tenant.OrgId, tenant.Sandbox, id)),
-        CreationTime = now,
-        UpdateTime = now,
-        RequestId = requestId,
-    };
+                DatasetId = body.Destination!.DatasetId,
+                SegmentPerBatch = perSegment,
+                BatchId = perSegment ? null : Ids.NewBatchId(),
+                Batches = perSegment
+                    ? segments!.Select(s => new SegmentBatch { SegmentId = s.SegmentId, SegmentNs = s.SegmentNs, Status = s.Status, BatchId = Ids.NewBatchId() }).ToList()
+                    : null,
+            },
+            Fields = body.Fields,
+            Schema = body.Schema!,
+            ImsOrgId = tenant.OrgId,
+            Status = JobStatus.New,
+            Filter = body.Filter is null ? null : body.Filter with { Segments = segments },
+            AdditionalFields = body.AdditionalFields,
+            MergePolicy = mergePolicy,
+            EvaluationInfo = body.EvaluationInfo,
+            Metrics = new JobMetrics { TotalTime = Timing.Started(now) },
+            ComputeGatewayJobId = new ComputeGatewayJobId(TaskNames.InstanceIdOf(tenant.OrgId, tenant.Sandbox, id)),
+            CreationTime = now,
+            UpdateTime = now,
+            RequestId = requestId,
+        };
+    }
 }

@@ -14,4 +14,6 @@ public static class Routes
     public const string DatasetBatch = "datasets/{datasetId}/batches/{batchId}";
     public const string DatasetBatchFiles = "datasets/{datasetId}/batches/{batchId}/files";
     public const string DatasetBatchFile = "datasets/{datasetId}/batches/{batchId}/files/{name}";
+    public const string MergePolicies = "config/mergePolicies";
+    public const string MergePolicy = "config/mergePolicies/{id}";
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
@@ -29,8 +30,11 @@ public sealed class DatasetBatchFiles(StorageClients clients)
         using var buffer = new MemoryStream();
         await ParquetSerializer.SerializeUntypedAsync(rows, shape.ToSchema(), buffer, new ParquetOptions(), cancellationToken: ct);
         long size = buffer.Length;
+        byte[] md5 = MD5.HashData(buffer.GetBuffer().AsSpan(0, (int)size));
         buffer.Position = 0;
-        await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + PartName(shard)).UploadAsync(buffer, overwrite: true, ct);
+        // The MD5 is stored as the blob's Content-MD5, so listings and downloads carry it for the manifest and for readers.
+        await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + PartName(shard)).UploadAsync(buffer,
+            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentHash = md5, ContentType = "application/vnd.apache.parquet" } }, ct);
         return size;
     }
 
@@ -46,13 +50,14 @@ public sealed class DatasetBatchFiles(StorageClients clients)
         (name is { Length: 18 } && name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".parquet", StringComparison.Ordinal) &&
          name.AsSpan(5, 5).IndexOfAnyExceptInRange('0', '9') < 0);
 
-    /// <summary>The files of the batch (parts and manifest) by name, with their sizes, in name order.</summary>
-    public async Task<IReadOnlyList<(string Name, long Size)>> ListAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
+    /// <summary>The files of the batch (parts and manifest) by name, with their sizes and base64 MD5, in name order.</summary>
+    public async Task<IReadOnlyList<(string Name, long Size, string? Md5)>> ListAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
     {
-        var files = new List<(string, long)>();
+        var files = new List<(string, long, string?)>();
         string folder = Folder(tenant, datasetId, batchId);
         await foreach (var blob in clients.DatasetFiles.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            files.Add((blob.Name[folder.Length..], blob.Properties.ContentLength ?? 0));
+            files.Add((blob.Name[folder.Length..], blob.Properties.ContentLength ?? 0,
+                blob.Properties.ContentHash is { Length: > 0 } hash ? Convert.ToBase64String(hash) : null));
         return files;
     }
 

@@ -22,6 +22,7 @@ public sealed class StorageClients
         Sequences = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SequencesTable));
         Datasets = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.DatasetsTable));
         Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
+        MergePolicies = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.MergePoliciesTable));
         Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
         DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
     }
@@ -30,12 +31,13 @@ public sealed class StorageClients
     public TableClient Sequences { get; }
     public TableClient Datasets { get; }
     public TableClient Batches { get; }
+    public TableClient MergePolicies { get; }
     public BlobContainerClient Profiles { get; }
     public BlobContainerClient DatasetFiles { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
-        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies }) await table.CreateIfNotExistsAsync(ct);
         foreach (var container in new[] { Profiles, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }

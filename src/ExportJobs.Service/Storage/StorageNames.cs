@@ -7,6 +7,7 @@ public static class StorageNames
     public const string SequencesTable = "idsequences";
     public const string DatasetsTable = "datasets";
     public const string BatchesTable = "datasetbatches";
+    public const string MergePoliciesTable = "mergepolicies";
     public const string ProfilesContainer = "profiles";
     public const string DatasetsContainer = "datasets";
 

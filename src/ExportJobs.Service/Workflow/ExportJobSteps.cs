@@ -1,7 +1,8 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
-using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ public sealed class ExportJobSteps(
     JobStore jobs,
     DatasetStore datasets,
     ProfileStore profiles,
+    ShardExporter shards,
     DatasetBatchFiles batchFiles,
     IOptions<ExportStorageOptions> options,
     TimeProvider time,
@@ -28,15 +30,19 @@ public sealed class ExportJobSteps(
 
     public async Task<ExportPlan> PrepareAsync(ExportJobInput input, CancellationToken ct)
     {
-        long now = Now;
-        var job = await jobs.UpdateAsync(input.Tenant, input.JobId,
-            j => j.Status == JobStatus.New ? j with { Status = JobStatus.Processing, UpdateTime = now } : null, ct);
         var o = options.Value;
+        var shardList = await profiles.ListShardsAsync(input.Tenant, ct);
+        long now = Now;
+        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Status == JobStatus.New ? j with
+        {
+            Status = JobStatus.Processing,
+            UpdateTime = now,
+            Metrics = (j.Metrics ?? new JobMetrics()) with { Progress = new JobProgress(0, shardList.Count) },
+        } : null, ct);
         if (job is null || job.Status != JobStatus.Processing) return new ExportPlan(false, [], o.MaxParallelShards, o.ShardAttempts);
 
-        var shards = await profiles.ListShardsAsync(input.Tenant, ct);
-        log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export", input.JobId, input.OrgId, input.Sandbox, shards.Count);
-        return new ExportPlan(true, shards, o.MaxParallelShards, o.ShardAttempts);
+        log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export", input.JobId, input.OrgId, input.Sandbox, shardList.Count);
+        return new ExportPlan(true, shardList, o.MaxParallelShards, o.ShardAttempts);
     }
 
     public async Task<ShardResult> ExportShardAsync(ShardTask task, CancellationToken ct)
@@ -44,28 +50,15 @@ public sealed class ExportJobSteps(
         var tenant = task.Job.Tenant;
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
-        var projection = FieldProjection.Parse(job.Fields);
-        var selection = new ExportSelection(job.Filter);
+        var result = await shards.ExportAsync(tenant, job, task.Shard, ct);
 
-        var merged = new Dictionary<Identity, MergedProfile>();
-        await foreach (var fragment in profiles.ReadShardAsync(tenant, task.Shard, ct))
+        // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
+        await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.Processing && j.Metrics?.Progress is { } p ? j with
         {
-            if (!merged.TryGetValue(fragment.Identity, out var profile)) merged[fragment.Identity] = profile = new MergedProfile(fragment.Identity);
-            profile.MergeNewer(fragment);
-        }
-
-        var rows = new List<JsonObject>();
-        var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var profile in merged.Values)
-        {
-            if (!selection.Includes(profile)) continue;
-            rows.Add(projection.Apply(profile.Attributes));
-            byNamespace[profile.Identity.Namespace] = byNamespace.GetValueOrDefault(profile.Identity.Namespace) + 1;
-        }
-
-        long bytes = rows.Count == 0 ? 0 : await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, job.Destination.BatchId!, task.Shard, rows, ct);
-        log.LogInformation("Export job {JobId}: shard {Shard} merged {Profiles} profiles, exported {Rows}", task.Job.JobId, task.Shard, merged.Count, rows.Count);
-        return new ShardResult(task.Shard, rows.Count, byNamespace, bytes);
+            Metrics = j.Metrics with { Progress = p with { ShardsDone = Math.Min(p.ShardsDone + 1, p.Shards) } },
+        } : null, ct);
+        log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shard, result.Rows);
+        return result;
     }
 
     public async Task<string> FinalizeAsync(FinalizeInput input, CancellationToken ct)
@@ -76,59 +69,81 @@ public sealed class ExportJobSteps(
         if (JobStatus.IsTerminal(job.Status)) return job.Status;
         if (input.Cancelled || job.Status == JobStatus.Cancelling) return await CancelAsync(input.Job, job, ct);
 
-        string datasetId = job.Destination.DatasetId!, batchId = job.Destination.BatchId!;
-        long total = input.Shards.Sum(s => s.Rows);
-        var byNamespace = input.Shards.SelectMany(s => s.RowsByNamespace)
-            .GroupBy(kv => kv.Key, StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value), StringComparer.Ordinal);
+        var batches = job.OutputBatchIds();
+        long files = 0, bytes = 0;
+        long now = Now;
+        for (int b = 0; b < batches.Count; b++)
+        {
+            var (batchFilesCount, batchBytes) = await CompleteBatchAsync(tenant, job, b, input, now, ct);
+            files += batchFilesCount;
+            bytes += batchBytes;
+        }
 
-        var parts = (await batchFiles.ListAsync(tenant, datasetId, batchId, ct)).Where(f => f.Name != DatasetBatchFiles.ManifestName);
-        var rowsByPart = input.Shards.Where(s => s.Rows > 0).ToDictionary(s => DatasetBatchFiles.PartName(s.Shard), s => s.Rows);
+        var segments = job.Filter?.Segments ?? [];
+        var metrics = new JobMetrics
+        {
+            ProfileExportTime = Timing.Started(input.ExportStartMs).EndedAt(input.ExportEndMs),
+            TotalExportedProfileCounter = input.Shards.Sum(s => s.Rows),
+            ExportedProfileByNamespaceCounter = input.Shards.SelectMany(s => s.RowsByNamespace)
+                .GroupBy(kv => kv.Key, StringComparer.Ordinal)
+                .OrderBy(g => g.Key, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value), StringComparer.Ordinal),
+            ExportedProfileBySegmentCounter = segments.Count == 0 ? null : segments
+                .Select((s, i) => new SegmentCount(s.SegmentId!, s.SegmentNs!, input.Shards.Sum(r => r.RowsBySegment[i])))
+                .ToList(),
+            Files = files,
+            Bytes = bytes,
+            Progress = new JobProgress(input.Shards.Count, input.Shards.Count),
+        };
+        var done = await jobs.UpdateAsync(tenant, job.Id, j => JobStatus.CanMove(j.Status, JobStatus.Succeeded) ? j with
+        {
+            Status = JobStatus.Succeeded,
+            UpdateTime = now,
+            Metrics = metrics with { TotalTime = Timing.Started(j.CreationTime).EndedAt(now) },
+        } : null, ct);
+        if (done is { Status: JobStatus.Succeeded }) return JobStatus.Succeeded;
+        return done is null ? JobStatus.Cancelled : await CancelAsync(input.Job, done, ct);
+    }
+
+    /// <summary>Writes a batch's manifest and its batch record; returns how many part files it has and their bytes.</summary>
+    private async Task<(long Files, long Bytes)> CompleteBatchAsync(Tenant tenant, ExportJob job, int batch, FinalizeInput input, long now, CancellationToken ct)
+    {
+        string datasetId = job.Destination.DatasetId!, batchId = job.OutputBatchIds()[batch];
+        var parts = (await batchFiles.ListAsync(tenant, datasetId, batchId, ct)).Where(f => f.Name != DatasetBatchFiles.ManifestName).ToList();
+        var rowsByPart = input.Shards.Where(s => s.RowsByBatch[batch] > 0).ToDictionary(s => DatasetBatchFiles.PartName(s.Shard), s => s.RowsByBatch[batch]);
+        long rows = rowsByPart.Values.Sum();
+        var segment = job.Destination.Batches?[batch];
         await batchFiles.WriteManifestAsync(tenant, datasetId, batchId, new JsonObject
         {
             ["jobId"] = job.Id,
             ["datasetId"] = datasetId,
             ["batchId"] = batchId,
+            ["segment"] = segment is null ? null : new JsonObject { ["segmentId"] = segment.SegmentId, ["segmentNs"] = segment.SegmentNs },
             ["schema"] = job.Schema.Name,
             ["fields"] = job.Fields,
+            ["mergePolicy"] = JsonSerializer.SerializeToNode(job.MergePolicy, CoreJson.Wire.MergePolicyRef),
             ["format"] = "parquet",
-            ["totalRows"] = total,
+            ["totalRows"] = rows,
             ["files"] = new JsonArray(parts.Select(p => (JsonNode)new JsonObject
             {
                 ["name"] = p.Name,
                 ["rows"] = rowsByPart.GetValueOrDefault(p.Name),
                 ["bytes"] = p.Size,
+                ["md5"] = p.Md5,
             }).ToArray()),
         }, ct);
-
-        long now = Now;
         await datasets.SaveBatchAsync(tenant, new DatasetBatch
         {
             Id = batchId,
             DatasetId = datasetId,
             Status = BatchStatus.Success,
-            RecordsAccepted = total,
+            RecordsAccepted = rows,
             RelatedJobId = job.Id,
             Location = $"{StorageNames.DatasetsContainer}/{DatasetBatchFiles.Folder(tenant, datasetId, batchId)}",
             Created = input.ExportStartMs,
             Completed = now,
         }, ct);
-
-        var done = await jobs.UpdateAsync(tenant, job.Id, j => JobStatus.CanMove(j.Status, JobStatus.Succeeded) ? j with
-        {
-            Status = JobStatus.Succeeded,
-            UpdateTime = now,
-            Metrics = new JobMetrics
-            {
-                TotalTime = Timing.Started(j.CreationTime).EndedAt(now),
-                ProfileExportTime = Timing.Started(input.ExportStartMs).EndedAt(input.ExportEndMs),
-                TotalExportedProfileCounter = total,
-                ExportedProfileByNamespaceCounter = byNamespace,
-            },
-        } : null, ct);
-        if (done is { Status: JobStatus.Succeeded }) return JobStatus.Succeeded;
-        return done is null ? JobStatus.Cancelled : await CancelAsync(input.Job, done, ct);
+        return (parts.Count, parts.Sum(p => p.Size));
     }
 
     public async Task<string> FailAsync(FailInput input, CancellationToken ct)
@@ -136,7 +151,7 @@ public sealed class ExportJobSteps(
         var tenant = input.Job.Tenant;
         var job = await jobs.GetAsync(tenant, input.Job.JobId, ct);
         if (job is null) return JobStatus.Failed;
-        await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, job.Destination.BatchId!, ct);
+        await DeleteOutputAsync(tenant, job, ct);
         long now = Now;
         var error = new JobError(input.Code, input.Message, Truncate(input.CallStack));
         var failed = await jobs.UpdateAsync(tenant, job.Id, j =>
@@ -150,12 +165,19 @@ public sealed class ExportJobSteps(
 
     private async Task<string> CancelAsync(ExportJobInput input, ExportJob job, CancellationToken ct)
     {
-        int removed = await batchFiles.DeleteAsync(input.Tenant, job.Destination.DatasetId!, job.Destination.BatchId!, ct);
+        int removed = await DeleteOutputAsync(input.Tenant, job, ct);
         long now = Now;
         var cancelled = await jobs.UpdateAsync(input.Tenant, job.Id,
             j => JobStatus.CanMove(j.Status, JobStatus.Cancelled) ? Ended(j, JobStatus.Cancelled, now) : null, ct);
         log.LogInformation("Export job {JobId} cancelled; {Files} partial files removed", job.Id, removed);
         return cancelled?.Status ?? JobStatus.Cancelled;
+    }
+
+    private async Task<int> DeleteOutputAsync(Tenant tenant, ExportJob job, CancellationToken ct)
+    {
+        int removed = 0;
+        foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
+        return removed;
     }
 
     private static ExportJob Ended(ExportJob job, string status, long now) => job with

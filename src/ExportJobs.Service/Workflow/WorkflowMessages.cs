@@ -14,7 +14,11 @@ public sealed record ExportPlan(bool Proceed, IReadOnlyList<int> Shards, int Max
 
 public sealed record ShardTask(ExportJobInput Job, int Shard);
 
-public sealed record ShardResult(int Shard, long Rows, Dictionary<string, long> RowsByNamespace, long Bytes);
+/// <summary>What one shard wrote: rows per output batch (in the job's batch order), per namespace and per requested segment.</summary>
+public sealed record ShardResult(int Shard, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes)
+{
+    public long Rows => RowsByBatch.Sum();
+}
 
 public sealed record FinalizeInput(ExportJobInput Job, IReadOnlyList<ShardResult> Shards, long ExportStartMs, long ExportEndMs, bool Cancelled);
 

@@ -1,0 +1,34 @@
+using ExportJobs.Core.MergePolicies;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>
+/// In which order a profile's fragments fold, lowest priority first, so that each attribute ends with the value of the
+/// fragment that wins it. <c>timestampOrdered</c>: newer ingest wins. <c>dataSetPrecedence</c>: a dataset earlier in the
+/// order wins over a later one, any listed dataset over an unlisted one, and between fragments of equal precedence the
+/// newer wins.
+/// </summary>
+public sealed class MergeRule
+{
+    private readonly Dictionary<string, int>? _rank;
+
+    private MergeRule(IReadOnlyList<string>? order) =>
+        _rank = order?.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => order.Count - x.i, StringComparer.Ordinal);
+
+    public static readonly MergeRule TimestampOrdered = new(null);
+
+    public static MergeRule Of(AttributeMerge? merge) =>
+        merge?.Type == MergePolicyRules.DataSetPrecedence && merge.Order is { Count: > 0 } order ? new MergeRule(order) : TimestampOrdered;
+
+    /// <summary>Whether fragments read oldest first can be folded as they come, without holding them.</summary>
+    public bool FollowsIngestOrder => _rank is null;
+
+    public MergedProfile Merge(Identity identity, IEnumerable<ProfileFragment> fragments)
+    {
+        var profile = new MergedProfile(identity);
+        foreach (var fragment in fragments.OrderBy(Rank).ThenBy(f => f.IngestTimeMs)) profile.MergeNewer(fragment);
+        return profile;
+    }
+
+    private int Rank(ProfileFragment fragment) => _rank is null ? 0 : _rank.GetValueOrDefault(fragment.DatasetId);
+}
