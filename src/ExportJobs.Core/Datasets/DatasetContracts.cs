@@ -16,6 +16,11 @@ public sealed record DatasetSchemaRef
 
 public sealed record Dataset
 {
+    /// <summary>The XDM class of experience events: a dataset of this schema holds events, any other profile records.</summary>
+    public const string EventSchema = "_xdm.context.experienceevent";
+
+    public bool HoldsEvents => Schema.Name == EventSchema;
+
     public required string Id { get; init; }
     public required string Name { get; init; }
     public required DatasetSchemaRef Schema { get; init; }

@@ -15,6 +15,17 @@ public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, strin
 public sealed class MergedProfile(Identity identity)
 {
     public Identity Identity { get; } = identity;
+
+    /// <summary>A profile that has events but no profile record: only its identity.</summary>
+    public static MergedProfile Empty(Identity identity)
+    {
+        var profile = new MergedProfile(identity);
+        profile.Attributes["identityMap"] = new JsonObject
+        {
+            [identity.Namespace] = new JsonArray(new JsonObject { ["id"] = identity.Id, ["primary"] = true }),
+        };
+        return profile;
+    }
     public JsonObject Attributes { get; } = new();
     public long UpdateTimeMs { get; private set; } = long.MinValue;
 
@@ -40,4 +51,11 @@ public sealed class MergedProfile(Identity identity)
                 target[name] = value.DeepClone();
         }
     }
+}
+
+/// <summary>The order in which shards store and stream identities: namespace, a separator below every printable character, id; compared ordinally.</summary>
+public static class IdentityKey
+{
+    public static string Of(string ns, string id) => ns + "\u0001" + id;
+    public static string Of(Identity identity) => Of(identity.Namespace, identity.Id);
 }

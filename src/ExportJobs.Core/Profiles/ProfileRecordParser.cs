@@ -9,7 +9,30 @@ public static class ProfileRecordParser
     private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false };
 
+    /// <summary>An experience event: a record with a primary identity, a string <c>_id</c> and an RFC 3339 <c>timestamp</c>.</summary>
+    public static bool TryParseEvent(string line, out JsonObject record, out Identity primary, out string? reason)
+    {
+        if (!TryParseObject(line, out record, out primary, out reason)) return false;
+        if (record["_id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String || id.GetValue<string>().Length == 0)
+        {
+            reason = "an event needs a string _id.";
+            return false;
+        }
+        if (record["timestamp"] is not JsonValue time || time.GetValueKind() != JsonValueKind.String || !Rfc3339.TryParse(time.GetValue<string>(), out _))
+        {
+            reason = "an event needs an RFC 3339 timestamp.";
+            return false;
+        }
+        return true;
+    }
+
     public static bool TryParse(string line, out JsonObject record, out Identity primary, out string? reason)
+    {
+        if (!TryParseObject(line, out record, out primary, out reason)) return false;
+        return SegmentMembershipIsWellFormed(record["segmentMembership"], out reason);
+    }
+
+    private static bool TryParseObject(string line, out JsonObject record, out Identity primary, out string? reason)
     {
         record = null!;
         primary = default;
@@ -29,7 +52,6 @@ public static class ProfileRecordParser
             return false;
         }
         if (!IdentityMap.TryGetPrimary(obj, out primary, out reason)) return false;
-        if (!SegmentMembershipIsWellFormed(obj["segmentMembership"], out reason)) return false;
         record = obj;
         return true;
     }

@@ -52,8 +52,9 @@ public sealed class DatasetsHandler(
     }
 
     /// <summary>
-    /// Ingests an NDJSON body (gzip accepted) into a profile dataset: each good line becomes a profile fragment, each bad
-    /// line is counted and listed with its number and reason. Good lines are kept even when others are rejected.
+    /// Ingests an NDJSON body (gzip accepted) into a profile-enabled dataset: each good line becomes a profile fragment
+    /// (or an experience event, for a dataset of schema <see cref="Dataset.EventSchema"/>), each bad line is counted and
+    /// listed with its number and reason. Good lines are kept even when others are rejected.
     /// </summary>
     public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, CancellationToken ct)
     {
@@ -75,7 +76,10 @@ public sealed class DatasetsHandler(
             {
                 lineNumber++;
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                if (ProfileRecordParser.TryParse(line, out var record, out var identity, out string? reason))
+                bool parsed = dataset.HoldsEvents
+                    ? ProfileRecordParser.TryParseEvent(line, out var record, out var identity, out string? reason)
+                    : ProfileRecordParser.TryParse(line, out record, out identity, out reason);
+                if (parsed)
                 {
                     accepted.Add((identity, record));
                     continue;
@@ -96,7 +100,7 @@ public sealed class DatasetsHandler(
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string batchId = Ids.NewBatchId();
-        await profiles.WriteBatchAsync(tenant, datasetId, batchId, now, accepted, ct);
+        await profiles.WriteBatchAsync(dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile, tenant, datasetId, batchId, now, accepted, ct);
         var batch = new DatasetBatch
         {
             Id = batchId,

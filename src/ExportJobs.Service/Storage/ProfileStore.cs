@@ -11,10 +11,14 @@ using Parquet.Serialization;
 
 namespace ExportJobs.Service.Storage;
 
+/// <summary>Profile records, or experience events: the two kinds of fragment the store keeps, each in its container.</summary>
+public enum FragmentKind { Profile, Event }
+
 /// <summary>
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch, at
-/// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c>. The ingest time leads the file name, so a plain
-/// listing of a shard returns its fragments oldest first, the order in which they merge.
+/// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c> in the container of their kind. Each file is sorted
+/// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
+/// of its files, one row group of each in memory — with each identity's fragments oldest first.
 /// </summary>
 public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options)
 {
@@ -23,8 +27,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     public int ShardCount => options.Value.ShardCount;
 
-    /// <summary>Writes the records of one batch, each to the shard of its primary identity.</summary>
-    public async Task WriteBatchAsync(Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
+    private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
+
+    /// <summary>Writes the records of one batch, each to the shard of its primary identity, sorted by identity.</summary>
+    public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
     {
         var byShard = new SortedDictionary<int, List<FragmentRow>>();
@@ -44,20 +50,22 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
         foreach (var (shard, rows) in byShard)
         {
+            // A stable sort: fragments of one identity keep their order in the batch.
+            var sorted = rows.OrderBy(r => IdentityKey.Of(r.IdentityNamespace, r.IdentityId), StringComparer.Ordinal).ToList();
             using var buffer = new MemoryStream();
-            await ParquetSerializer.SerializeAsync(rows, buffer, new ParquetOptions { RowGroupSize = RowGroupSize }, cancellationToken: ct);
+            await ParquetSerializer.SerializeAsync(sorted, buffer, new ParquetOptions { RowGroupSize = RowGroupSize }, cancellationToken: ct);
             buffer.Position = 0;
             string name = $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}.parquet";
-            await clients.Profiles.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+            await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
         }
     }
 
-    /// <summary>The shards of a tenant that hold any fragment, in order.</summary>
-    public async Task<IReadOnlyList<int>> ListShardsAsync(Tenant tenant, CancellationToken ct)
+    /// <summary>The shards of a tenant that hold any fragment of this kind, in order.</summary>
+    public async Task<IReadOnlyList<int>> ListShardsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
         var shards = new List<int>();
         string prefix = tenant.BlobPrefix + "/";
-        await foreach (var item in clients.Profiles.GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Prefix = prefix, Delimiter = "/" }, ct))
+        await foreach (var item in Container(kind).GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Prefix = prefix, Delimiter = "/" }, ct))
         {
             if (!item.IsPrefix) continue;
             string folder = item.Prefix[prefix.Length..].TrimEnd('/');
@@ -69,29 +77,114 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return shards;
     }
 
-    /// <summary>The fragments of one shard, oldest file first, one row group in memory at a time.</summary>
-    public async IAsyncEnumerable<ProfileFragment> ReadShardAsync(Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first.</summary>
+    public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
+        FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var blob in clients.Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = ShardPrefix(tenant, shard) }, ct))
+        var container = Container(kind);
+        var files = new List<FileCursor>();
+        try
         {
-            await using var stream = await clients.Profiles.GetBlobClient(blob.Name).OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
-            int groups;
-            await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct)) groups = reader.RowGroupCount;
-            for (int group = 0; group < groups; group++)
+            await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = ShardPrefix(tenant, shard) }, ct))
             {
-                stream.Position = 0;
-                foreach (var row in (await ParquetSerializer.DeserializeAsync<FragmentRow>(stream, rowGroupIndex: group, cancellationToken: ct)).Data)
-                {
-                    yield return new ProfileFragment(
-                        new Identity(row.IdentityNamespace, row.IdentityId), row.IngestTimeMs, row.DatasetId, row.BatchId,
-                        (JsonObject)JsonNode.Parse(row.Record)!);
-                }
+                var file = await FileCursor.OpenAsync(container.GetBlobClient(blob.Name), files.Count, ct);
+                if (file is not null) files.Add(file);
             }
+
+            // Ordered by identity key, then by file (files are listed oldest first).
+            var queue = new PriorityQueue<FileCursor, (string Key, int File)>(StringKeyThenFile.Instance);
+            foreach (var file in files) queue.Enqueue(file, (file.Key, file.Index));
+            while (queue.Count > 0)
+            {
+                string key = queue.Peek().Key;
+                var group = new List<ProfileFragment>();
+                while (queue.Count > 0 && queue.Peek().Key == key)
+                {
+                    var file = queue.Dequeue();
+                    while (file.Key == key)
+                    {
+                        group.Add(file.Current);
+                        if (!await file.MoveNextAsync(ct)) break;
+                    }
+                    if (!file.Done) queue.Enqueue(file, (file.Key, file.Index));
+                }
+                yield return (group[0].Identity, group);
+            }
+        }
+        finally
+        {
+            foreach (var file in files) await file.DisposeAsync();
         }
     }
 
     private static string ShardPrefix(Tenant tenant, int shard) =>
         $"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}/";
+
+    private sealed class StringKeyThenFile : IComparer<(string Key, int File)>
+    {
+        public static readonly StringKeyThenFile Instance = new();
+
+        public int Compare((string Key, int File) x, (string Key, int File) y)
+        {
+            int byKey = string.CompareOrdinal(x.Key, y.Key);
+            return byKey != 0 ? byKey : x.File.CompareTo(y.File);
+        }
+    }
+
+    /// <summary>Reads one fragment file row group by row group.</summary>
+    private sealed class FileCursor : IAsyncDisposable
+    {
+        private readonly Stream _stream;
+        private readonly int _groups;
+        private int _group = -1;
+        private IList<FragmentRow> _rows = [];
+        private int _row = -1;
+
+        private FileCursor(Stream stream, int groups, int index)
+        {
+            _stream = stream;
+            _groups = groups;
+            Index = index;
+        }
+
+        public int Index { get; }
+        public bool Done { get; private set; }
+        public ProfileFragment Current { get; private set; } = null!;
+        public string Key { get; private set; } = "";
+
+        public static async Task<FileCursor?> OpenAsync(BlobClient blob, int index, CancellationToken ct)
+        {
+            var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
+            int groups;
+            await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct)) groups = reader.RowGroupCount;
+            var cursor = new FileCursor(stream, groups, index);
+            if (await cursor.MoveNextAsync(ct)) return cursor;
+            await cursor.DisposeAsync();
+            return null;
+        }
+
+        public async Task<bool> MoveNextAsync(CancellationToken ct)
+        {
+            while (++_row >= _rows.Count)
+            {
+                if (++_group >= _groups)
+                {
+                    Done = true;
+                    return false;
+                }
+                _stream.Position = 0;
+                _rows = (await ParquetSerializer.DeserializeAsync<FragmentRow>(_stream, rowGroupIndex: _group, cancellationToken: ct)).Data;
+                _row = -1;
+            }
+            var row = _rows[_row];
+            Key = IdentityKey.Of(row.IdentityNamespace, row.IdentityId);
+            Current = new ProfileFragment(new Identity(row.IdentityNamespace, row.IdentityId), row.IngestTimeMs, row.DatasetId, row.BatchId,
+                (JsonObject)JsonNode.Parse(row.Record)!);
+            return true;
+        }
+
+        public ValueTask DisposeAsync() => _stream.DisposeAsync();
+    }
 
     /// <summary>One fragment as a Parquet row: identity, provenance, and the record's JSON.</summary>
     public sealed class FragmentRow

@@ -24,6 +24,7 @@ public sealed class StorageClients
         Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
         MergePolicies = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.MergePoliciesTable));
         Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
+        Events = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.EventsContainer));
         DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
     }
 
@@ -33,11 +34,12 @@ public sealed class StorageClients
     public TableClient Batches { get; }
     public TableClient MergePolicies { get; }
     public BlobContainerClient Profiles { get; }
+    public BlobContainerClient Events { get; }
     public BlobContainerClient DatasetFiles { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
         foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies }) await table.CreateIfNotExistsAsync(ct);
-        foreach (var container in new[] { Profiles, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
+        foreach (var container in new[] { Profiles, Events, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }

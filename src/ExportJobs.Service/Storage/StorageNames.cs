@@ -9,6 +9,7 @@ public static class StorageNames
     public const string BatchesTable = "datasetbatches";
     public const string MergePoliciesTable = "mergepolicies";
     public const string ProfilesContainer = "profiles";
+    public const string EventsContainer = "events";
     public const string DatasetsContainer = "datasets";
 
     public static string Table(string prefix, string name) => prefix + name;

@@ -31,7 +31,11 @@ public sealed class ExportJobSteps(
     public async Task<ExportPlan> PrepareAsync(ExportJobInput input, CancellationToken ct)
     {
         var o = options.Value;
-        var shardList = await profiles.ListShardsAsync(input.Tenant, ct);
+        var current = await jobs.GetAsync(input.Tenant, input.JobId, ct);
+        bool withEvents = current?.AdditionalFields?.EventList is not null || current?.Filter?.EmptyProfiles == true;
+        var shardList = (await profiles.ListShardsAsync(FragmentKind.Profile, input.Tenant, ct))
+            .Union(withEvents ? await profiles.ListShardsAsync(FragmentKind.Event, input.Tenant, ct) : [])
+            .Order().ToList();
         long now = Now;
         var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Status == JobStatus.New ? j with
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
@@ -7,32 +8,39 @@ using ExportJobs.Service.Storage;
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>
-/// The work of one shard: merge its fragments into profiles by the job's merge policy, keep the profiles the filter
-/// selects, project them, and write one part per output batch (one batch, or one per requested segment).
+/// The work of one shard: stream its profile fragments (and, when the job asks for them, its events) in identity order,
+/// merge each identity's fragments by the job's merge policy, keep the profiles the filter selects, attach their
+/// events, project them, and write one part per output batch (one batch, or one per requested segment).
 /// </summary>
-public sealed class ShardExporter(ProfileStore profiles, DatasetBatchFiles batchFiles)
+public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles)
 {
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, int shard, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
+        var rule = MergeRule.Of(job.MergePolicy?.AttributeMerge);
+        var events = EventAttachment.For(job);
+        bool emptyProfiles = job.Filter?.EmptyProfiles == true;
         var batches = job.OutputBatchIds();
         bool perSegment = job.Destination.SegmentPerBatch == true;
-        int segmentCount = job.Filter?.Segments?.Count ?? 0;
 
         var rowsByBatch = batches.Select(_ => new List<JsonObject>()).ToArray();
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
-        var bySegment = new long[segmentCount];
+        var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
-        await foreach (var profile in MergeAsync(tenant, shard, MergeRule.Of(job.MergePolicy?.AttributeMerge), ct))
+        await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, events is not null || emptyProfiles, ct))
         {
+            if (fragments.Count == 0 && !emptyProfiles) continue;
+            var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
             if (!selection.Includes(profile)) continue;
             selection.CollectMatches(profile, matches);
             foreach (int segment in matches) bySegment[segment]++;
+
             var row = projection.Apply(profile.Attributes);
+            if (events?.Attach(eventFragments) is { } attached) row[EventAttachment.Column] = attached;
             var targets = perSegment ? matches : [0];
             foreach (int target in targets) rowsByBatch[target].Add(target == targets[^1] ? row : (JsonObject)row.DeepClone());
-            byNamespace[profile.Identity.Namespace] = byNamespace.GetValueOrDefault(profile.Identity.Namespace) + targets.Count;
+            byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
 
         long bytes = 0;
@@ -42,27 +50,39 @@ public sealed class ShardExporter(ProfileStore profiles, DatasetBatchFiles batch
         return new ShardResult(shard, rowsByBatch.Select(r => (long)r.Count).ToArray(), byNamespace, bySegment, bytes);
     }
 
-    /// <summary>The shard's profiles, merged. Fragments come oldest first; a rule that needs another order holds them per identity.</summary>
-    private async IAsyncEnumerable<MergedProfile> MergeAsync(Tenant tenant, int shard, MergeRule rule, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
+    private async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
+        Tenant tenant, int shard, bool withEvents, [EnumeratorCancellation] CancellationToken ct)
     {
-        if (rule.FollowsIngestOrder)
+        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct).GetAsyncEnumerator(ct);
+        await using var events = (withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty()).GetAsyncEnumerator(ct);
+        bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
+        while (hasProfile || hasEvent)
         {
-            var merged = new Dictionary<Identity, MergedProfile>();
-            await foreach (var fragment in profiles.ReadShardAsync(tenant, shard, ct))
+            int order = !hasEvent ? -1 : !hasProfile ? 1
+                : string.CompareOrdinal(IdentityKey.Of(profiles.Current.Identity), IdentityKey.Of(events.Current.Identity));
+            if (order < 0)
             {
-                if (!merged.TryGetValue(fragment.Identity, out var profile)) merged[fragment.Identity] = profile = new MergedProfile(fragment.Identity);
-                profile.MergeNewer(fragment);
+                yield return (profiles.Current.Identity, profiles.Current.Fragments, []);
+                hasProfile = await profiles.MoveNextAsync();
             }
-            foreach (var profile in merged.Values) yield return profile;
-            yield break;
+            else if (order > 0)
+            {
+                yield return (events.Current.Identity, [], events.Current.Fragments);
+                hasEvent = await events.MoveNextAsync();
+            }
+            else
+            {
+                yield return (profiles.Current.Identity, profiles.Current.Fragments, events.Current.Fragments);
+                hasProfile = await profiles.MoveNextAsync();
+                hasEvent = await events.MoveNextAsync();
+            }
         }
+    }
 
-        var fragments = new Dictionary<Identity, List<ProfileFragment>>();
-        await foreach (var fragment in profiles.ReadShardAsync(tenant, shard, ct))
-        {
-            if (!fragments.TryGetValue(fragment.Identity, out var list)) fragments[fragment.Identity] = list = [];
-            list.Add(fragment);
-        }
-        foreach (var (identity, list) in fragments) yield return rule.Merge(identity, list);
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> Empty()
+    {
+        await Task.CompletedTask;
+        yield break;
     }
 }
