@@ -14,13 +14,21 @@ public sealed class SemanticsData
 
     public sealed record Membership(string Namespace, string Segment, string Status, DateTimeOffset Qualified);
 
+    /// <summary>An experience event, ingested in batch 1 or 2 of the event dataset.</summary>
+    public sealed record Event(string Id, DateTimeOffset Timestamp, string Type, int Batch);
+
     public sealed record Person(int Index, string Email, string NameA1, string? NameB, string? NameA2, IReadOnlyList<Membership> Memberships)
     {
+        public List<Event> Events { get; } = [];
+
         public bool InB => NameB is not null;
         public bool InA2 => NameA2 is not null;
     }
 
     public IReadOnlyList<Person> People { get; }
+
+    /// <summary>Identities that have events and no profile record: the "empty profiles".</summary>
+    public IReadOnlyList<(string Email, List<Event> Events)> Ghosts { get; }
 
     public SemanticsData(int count, int seed = 20261128)
     {
@@ -38,7 +46,29 @@ public sealed class SemanticsData
                 random.NextDouble() < 0.3 ? $"A2-{i}" : null,
                 memberships);
         }).ToList();
+
+        List<Event> Events(string owner)
+        {
+            var events = new List<Event>();
+            for (int k = 0, n = random.Next(0, 4); k < n; k++)
+                events.Add(new Event($"{owner}-e{k}", start.AddMinutes(random.Next(0, 60 * 24 * 90)), random.NextDouble() < 0.5 ? "web.pageView" : "commerce.purchase", random.Next(1, 3)));
+            return events;
+        }
+        foreach (var person in People) person.Events.AddRange(Events($"p{person.Index}"));
+        Ghosts = Enumerable.Range(0, 40).Select(g => ($"ghost{g}@example.com", Events($"g{g}"))).Where(g => g.Item2.Count > 0).ToList();
     }
+
+    public IEnumerable<string> EventLines(int batch) =>
+        People.SelectMany(p => p.Events.Select(e => (p.Email, e))).Concat(Ghosts.SelectMany(g => g.Events.Select(e => (g.Email, e))))
+            .Where(x => x.e.Batch == batch)
+            .Select(x => new JsonObject
+            {
+                ["identityMap"] = new JsonObject { ["email"] = new JsonArray(new JsonObject { ["id"] = x.Email, ["primary"] = true }) },
+                ["_id"] = x.e.Id,
+                ["timestamp"] = x.e.Timestamp.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"),
+                ["eventType"] = x.e.Type,
+                ["web"] = new JsonObject { ["webPageDetails"] = new JsonObject { ["name"] = "page-" + x.e.Id } },
+            }.ToJsonString());
 
     public IEnumerable<string> A1Lines() => People.Select(p =>
     {

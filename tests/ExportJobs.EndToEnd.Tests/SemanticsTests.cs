@@ -19,7 +19,9 @@ public class SemanticsTests(LocalHostFixture host)
     private static readonly SemaphoreSlim Once = new(1, 1);
     private static Setup? _setup;
 
-    private sealed record Setup(HttpClient Client, SemanticsData Data, string Output, string DatasetA, string DatasetB, long A1Time, long BTime, long A2Time, string AOverB, string BOverA);
+    private sealed record Setup(
+        HttpClient Client, SemanticsData Data, string Output, string DatasetA, string DatasetB, long A1Time, long BTime, long A2Time,
+        string AOverB, string BOverA, long E1Time, long E2Time);
 
     private async Task<Setup> SetUpAsync()
     {
@@ -38,8 +40,12 @@ public class SemanticsTests(LocalHostFixture host)
             async Task<string> PolicyAsync(string name, string[] order) => (string)(await LocalHostFixture.ReadAsync(
                 await client.PostAsJsonAsync("config/mergePolicies", new { name, attributeMerge = new { type = "dataSetPrecedence", order } }),
                 HttpStatusCode.Created))["id"]!;
+            var events = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets",
+                new { name = "events", schema = new { name = "_xdm.context.experienceevent" }, profileEnabled = true }), HttpStatusCode.Created))["id"]!;
+            long e1 = (long)(await LocalHostFixture.PostLinesAsync(client, events, data.EventLines(1), gzip: false))["created"]!;
+            long e2 = (long)(await LocalHostFixture.PostLinesAsync(client, events, data.EventLines(2), gzip: true))["created"]!;
             _setup = new Setup(client, data, await LocalHostFixture.CreateDatasetAsync(client, profileEnabled: false), a, b, a1, bt, a2,
-                await PolicyAsync("A over B", [a, b]), await PolicyAsync("B over A", [b, a]));
+                await PolicyAsync("A over B", [a, b]), await PolicyAsync("B over A", [b, a]), e1, e2);
             return _setup;
         }
         finally
@@ -119,6 +125,71 @@ public class SemanticsTests(LocalHostFixture host)
         var rows = await ReadRowsAsync(s, (string)job["destination"]!["batchId"]!);
         Assert.Equal(expected, rows);
         Assert.Equal(expected.Count, (long)job["metrics"]!["totalExportedProfileCounter"]!);
+    }
+
+    public static TheoryData<string> EventWindows => new() { "no window", "from batch 1 on", "before batch 2" };
+
+    [Theory]
+    [MemberData(nameof(EventWindows))]
+    public async Task Events_are_attached_projected_ordered_and_windowed_by_ingest_time(string window)
+    {
+        var s = await SetUpAsync();
+        object? filter = window switch
+        {
+            "from batch 1 on" => new { fromIngestTimestamp = Rfc3339(s.E1Time) },
+            "before batch 2" => new { toIngestTimestamp = Rfc3339(s.E2Time) },
+            _ => null,
+        };
+        Func<Event, bool> kept = window switch
+        {
+            "from batch 1 on" => e => e.Batch == 2,
+            "before batch 2" => e => e.Batch == 1,
+            _ => _ => true,
+        };
+        var job = await RunAsync(s, new
+        {
+            fields = "personalEmail.address",
+            filter = new { segments = new[] { Segment("s1") } },
+            additionalFields = new { eventList = new { fields = "_id,eventType", filter } },
+            destination = new { datasetId = s.Output },
+            schema = new { name = "_xdm.context.profile" },
+        });
+
+        var expected = s.Data.People.Where(p => Member(p, "s1", "realized"))
+            .Select(p => $"{p.Email}|{string.Join(",", p.Events.Where(kept).OrderBy(e => e.Timestamp).ThenBy(e => e.Id, StringComparer.Ordinal).Select(e => e.Id))}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.Contains(expected, e => !e.EndsWith('|'));
+        string local = await ExportEndToEndTests.DownloadBatchAsync(s.Client, s.Output, (string)job["destination"]!["batchId"]!);
+        string files = Path.Combine(local, "*.parquet").Replace("'", "''");
+        var rows = DuckDb.Query($"""
+            select personalEmail.address || '|' || coalesce(array_to_string(list_transform(events, e -> e._id), ','), ''), coalesce(to_json(events)::varchar, '[]')
+            from read_parquet('{files}', union_by_name = true)
+            """);
+        Assert.Equal(expected, rows.Select(r => (string)r[0]!).Order(StringComparer.Ordinal));
+        foreach (var events in rows.Select(r => JsonNode.Parse((string)r[1]!)!.AsArray()))
+            Assert.All(events, e => Assert.Equal(["_id", "eventType"], e!.AsObject().Select(kv => kv.Key).Order()));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Empty_profiles_are_exported_only_when_asked(bool emptyProfiles)
+    {
+        var s = await SetUpAsync();
+        var job = await RunAsync(s, new
+        {
+            fields = "identityMap",
+            filter = new { emptyProfiles },
+            destination = new { datasetId = s.Output },
+            schema = new { name = "_xdm.context.profile" },
+        });
+
+        var expected = s.Data.People.Select(p => p.Email).Concat(emptyProfiles ? s.Data.Ghosts.Select(g => g.Email) : []).Order(StringComparer.Ordinal).ToList();
+        Assert.True(s.Data.Ghosts.Count > 0);
+        string local = await ExportEndToEndTests.DownloadBatchAsync(s.Client, s.Output, (string)job["destination"]!["batchId"]!);
+        string files = Path.Combine(local, "*.parquet").Replace("'", "''");
+        var rows = DuckDb.Query($"select identityMap.email[1].id from read_parquet('{files}', union_by_name = true)");
+        Assert.Equal(expected, rows.Select(r => (string)r[0]!).Order(StringComparer.Ordinal));
     }
 
     [Fact]
