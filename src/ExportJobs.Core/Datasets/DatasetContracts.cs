@@ -12,6 +12,9 @@ public sealed record DatasetRequest
 public sealed record DatasetSchemaRef
 {
     public string? Name { get; init; }
+
+    /// <summary>Optional: the records' schema, in the JSON Schema subset of <see cref="Schemas.SchemaNode"/>. Fixed at creation.</summary>
+    public System.Text.Json.Nodes.JsonObject? Definition { get; init; }
 }
 
 public sealed record Dataset
@@ -20,6 +23,14 @@ public sealed record Dataset
     public const string EventSchema = "_xdm.context.experienceevent";
 
     public bool HoldsEvents => Schema.Name == EventSchema;
+
+    /// <summary>What a record of this dataset must fit, system fields included; null when the dataset has no schema.</summary>
+    public Schemas.SchemaNode? RecordSchema()
+    {
+        if (Schema.Definition is null) return null;
+        var definition = Schemas.SchemaNode.Parse(Schema.Definition, "schema.definition", new ProblemList())!;
+        return HoldsEvents ? Schemas.SystemFields.ForEvents(definition) : Schemas.SystemFields.ForProfiles(definition);
+    }
 
     public required string Id { get; init; }
     public required string Name { get; init; }
@@ -71,6 +82,9 @@ public static class DatasetRequestValidator
         else if (request.Name.Length > 256) problems.Add("name", "name is longer than 256 characters.");
         if (string.IsNullOrWhiteSpace(request.Schema?.Name)) problems.Add("schema.name", "schema.name is required.");
         else if (request.Schema.Name.Length > 256) problems.Add("schema.name", "schema.name is longer than 256 characters.");
+        if (request.Schema?.Definition is { } definition &&
+            Schemas.SchemaNode.Parse(definition, "schema.definition", problems) is { Kind: not Schemas.SchemaKind.Object })
+            problems.Add("schema.definition", "a dataset's schema is an object schema with properties.");
         return problems;
     }
 }

@@ -74,6 +74,24 @@ public sealed partial class FieldProjection
         return result;
     }
 
+    /// <summary>The schema of what <see cref="Apply"/> keeps of records of <paramref name="schema"/>.</summary>
+    public Schemas.SchemaNode Project(Schemas.SchemaNode schema)
+    {
+        if (_whole) return schema;
+        return schema.Kind switch
+        {
+            Schemas.SchemaKind.Object => Schemas.SchemaNode.Of(Schemas.SchemaKind.Object, properties: _children
+                .Where(c => schema.Properties.ContainsKey(c.Key))
+                .ToDictionary(c => c.Key, c => c.Value.Project(schema.Properties[c.Key]), StringComparer.Ordinal)),
+            Schemas.SchemaKind.Array => Schemas.SchemaNode.Of(Schemas.SchemaKind.Array, Project(schema.Items!)),
+            _ => schema,
+        };
+    }
+
+    /// <summary>The first path that <paramref name="schema"/> cannot hold, or null.</summary>
+    public string? FirstPathOutside(Schemas.SchemaNode schema) =>
+        Paths.FirstOrDefault(path => !schema.HasPath(path.Split('.')));
+
     private JsonNode? ApplyTo(JsonNode value)
     {
         if (_whole) return value.DeepClone();

@@ -66,6 +66,7 @@ public sealed class DatasetsHandler(
         if (!dataset.ProfileEnabled)
             return Problems.Invalid("datasetId", $"Dataset '{datasetId}' does not feed the profile store (profileEnabled: false); only profile datasets take ingestion.");
 
+        var schema = dataset.RecordSchema();
         var accepted = new List<(Identity, JsonObject)>();
         var rejected = new List<RejectedRecord>();
         long rejectedCount = 0, lineNumber = 0;
@@ -79,6 +80,11 @@ public sealed class DatasetsHandler(
                 bool parsed = dataset.HoldsEvents
                     ? ProfileRecordParser.TryParseEvent(line, out var record, out var identity, out string? reason)
                     : ProfileRecordParser.TryParse(line, out record, out identity, out reason);
+                if (parsed && schema?.Check(record, "") is { } misfit)
+                {
+                    parsed = false;
+                    reason = $"does not fit the dataset's schema: {misfit}";
+                }
                 if (parsed)
                 {
                     accepted.Add((identity, record));

@@ -2,6 +2,7 @@ using ExportJobs.Core;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -49,8 +50,11 @@ public sealed class ExportJobsHandler(
         if (body is null) return bodyProblem!;
         var problems = ExportJobRequestValidator.Validate(body);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
-        if (await datasets.GetAsync(tenant, body.Destination!.DatasetId!, ct) is null)
-            return Problems.Invalid("destination.datasetId", $"There is no dataset '{body.Destination.DatasetId}' in this sandbox.");
+        var tenantDatasets = await datasets.ListAsync(tenant, ct);
+        if (!tenantDatasets.Any(d => d.Id == body.Destination!.DatasetId))
+            return Problems.Invalid("destination.datasetId", $"There is no dataset '{body.Destination!.DatasetId}' in this sandbox.");
+        var (outputSchema, schemaProblem) = ExportSchema.Resolve(body, tenantDatasets);
+        if (schemaProblem is not null) return Problems.Invalid([schemaProblem]);
         var policy = body.MergePolicy?.Id is { } policyId ? await mergePolicies.GetAsync(tenant, policyId, ct) : await mergePolicies.GetDefaultAsync(tenant, ct);
         if (policy is null) return Problems.Invalid("mergePolicy.id", $"There is no merge policy '{body.MergePolicy!.Id}' in this sandbox.");
         if (body.MergePolicy?.Version is { } version && version != policy.Version)
@@ -59,7 +63,7 @@ public sealed class ExportJobsHandler(
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
         var mergePolicy = new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge };
-        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, body, mergePolicy, now, requestId), ct);
+        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, body, mergePolicy, now, requestId), ct, outputSchema?.ToJson().ToJsonString());
 
         try
         {

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using Parquet;
 using Parquet.Serialization;
@@ -22,10 +23,13 @@ public sealed class DatasetBatchFiles(StorageClients clients)
 
     public static string PartName(int shard) => $"part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>Writes one part holding <paramref name="records"/>; returns its size in bytes.</summary>
-    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, int shard, IReadOnlyList<JsonObject> records, CancellationToken ct)
+    /// <summary>
+    /// Writes one part holding <paramref name="records"/>, its columns typed by <paramref name="schema"/> when the job has
+    /// one, else inferred from the records; returns its size in bytes.
+    /// </summary>
+    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, int shard, IReadOnlyList<JsonObject> records, SchemaNode? schema, CancellationToken ct)
     {
-        var shape = JsonShape.Of(records);
+        var shape = schema is null ? JsonShape.Of(records) : JsonShape.FromSchema(schema);
         var rows = records.Select(shape.ToRow).Cast<IDictionary<string, object?>>().ToList();
         using var buffer = new MemoryStream();
         await ParquetSerializer.SerializeUntypedAsync(rows, shape.ToSchema(), buffer, new ParquetOptions(), cancellationToken: ct);

@@ -20,6 +20,15 @@ public sealed class DatasetStore(StorageClients clients)
         return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.Dataset) : null;
     }
 
+    public async Task<IReadOnlyList<Dataset>> ListAsync(Tenant tenant, CancellationToken ct)
+    {
+        var list = new List<Dataset>();
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenant.Key}");
+        await foreach (var entity in clients.Datasets.QueryAsync<TableEntity>(filter, cancellationToken: ct))
+            list.Add(RecordJson.Read(entity, CoreJson.Wire.Dataset));
+        return list;
+    }
+
     public async Task SaveBatchAsync(Tenant tenant, DatasetBatch batch, CancellationToken ct) =>
         await clients.Batches.UpsertEntityAsync(new TableEntity(BatchPartition(tenant, batch.DatasetId), batch.Id)
         {

@@ -18,12 +18,24 @@ public sealed class JobStore(StorageClients clients)
 
     public static string RowKeyOf(long id) => (long.MaxValue - id).ToString("D19", CultureInfo.InvariantCulture);
 
-    public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct)
+    private const string OutputSchemaProperty = "OutputSchema";
+
+    /// <summary>Creates a job with the next id; <paramref name="outputSchema"/>, when known, is kept beside it (not in its wire JSON).</summary>
+    public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct, string? outputSchema = null)
     {
         long id = await NextIdAsync(tenant, ct);
         var job = build(id);
-        await clients.Jobs.AddEntityAsync(ToEntity(tenant, job), ct);
+        var entity = ToEntity(tenant, job);
+        if (outputSchema is not null) entity[OutputSchemaProperty] = outputSchema;
+        await clients.Jobs.AddEntityAsync(entity, ct);
         return job;
+    }
+
+    /// <summary>The schema of the rows the job writes, as fixed when it was created; null when its output types are inferred.</summary>
+    public async Task<string?> GetOutputSchemaAsync(Tenant tenant, long id, CancellationToken ct)
+    {
+        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), [OutputSchemaProperty], ct);
+        return found.HasValue ? found.Value!.GetString(OutputSchemaProperty) : null;
     }
 
     public async Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct)
@@ -63,7 +75,8 @@ public sealed class JobStore(StorageClients clients)
             if (changed is null) return current;
             try
             {
-                await clients.Jobs.UpdateEntityAsync(ToEntity(tenant, changed), found.Value!.ETag, TableUpdateMode.Replace, ct);
+                // Merge, so that properties kept beside the job (its output schema) stay.
+                await clients.Jobs.UpdateEntityAsync(ToEntity(tenant, changed), found.Value!.ETag, TableUpdateMode.Merge, ct);
                 return changed;
             }
             catch (RequestFailedException e) when (e.Status == 412)

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.Core;
+using ExportJobs.Core.Schemas;
 using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage;
@@ -12,7 +14,7 @@ namespace ExportJobs.Service.Storage;
 internal sealed class JsonShape
 {
     [Flags]
-    private enum Kind { None = 0, String = 1, Integer = 2, Float = 4, Boolean = 8, Object = 16, Array = 32 }
+    private enum Kind { None = 0, String = 1, Integer = 2, Float = 4, Boolean = 8, Object = 16, Array = 32, DateTime = 64 }
 
     private Kind _kinds;
     private readonly SortedDictionary<string, JsonShape> _members = new(StringComparer.Ordinal);
@@ -22,6 +24,33 @@ internal sealed class JsonShape
     {
         var shape = new JsonShape();
         foreach (var record in records) shape.Observe(record);
+        return shape;
+    }
+
+    /// <summary>
+    /// The shape a schema fixes, whatever the values: so every part of a batch has the same Parquet schema. Maps and
+    /// <c>{}</c> (any) are written as JSON text; date-times as timestamps.
+    /// </summary>
+    public static JsonShape FromSchema(SchemaNode schema)
+    {
+        var shape = new JsonShape();
+        switch (schema.Kind)
+        {
+            case SchemaKind.Object:
+                shape._kinds = Kind.Object;
+                foreach (var (name, property) in schema.Properties) shape._members[name] = FromSchema(property);
+                break;
+            case SchemaKind.Array:
+                shape._kinds = Kind.Array;
+                shape._element = FromSchema(schema.Items!);
+                break;
+            case SchemaKind.String: shape._kinds = Kind.String; break;
+            case SchemaKind.DateTime: shape._kinds = Kind.DateTime; break;
+            case SchemaKind.Integer: shape._kinds = Kind.Integer; break;
+            case SchemaKind.Number: shape._kinds = Kind.Float; break;
+            case SchemaKind.Boolean: shape._kinds = Kind.Boolean; break;
+            default: shape._kinds = Kind.String | Kind.Object; break;
+        }
         return shape;
     }
 
@@ -71,7 +100,7 @@ internal sealed class JsonShape
         return !text.Contains('.') && !text.Contains('e') && !text.Contains('E') && long.TryParse(text, out _);
     }
 
-    private enum Representation { Struct, List, Long, Double, Boolean, Text }
+    private enum Representation { Struct, List, Long, Double, Boolean, DateTime, Text }
 
     /// <summary>How values of this path are written. Lists of lists are written as JSON text.</summary>
     private Representation As(bool inList) => _kinds switch
@@ -81,6 +110,7 @@ internal sealed class JsonShape
         Kind.Integer => Representation.Long,
         Kind.Integer | Kind.Float or Kind.Float => Representation.Double,
         Kind.Boolean => Representation.Boolean,
+        Kind.DateTime => Representation.DateTime,
         _ => Representation.Text,
     };
 
@@ -91,6 +121,7 @@ internal sealed class JsonShape
         Representation.Long => new DataField(name, typeof(long), isNullable: true),
         Representation.Double => new DataField(name, typeof(double), isNullable: true),
         Representation.Boolean => new DataField(name, typeof(bool), isNullable: true),
+        Representation.DateTime => new DataField(name, typeof(DateTime), isNullable: true),
         _ => new DataField(name, typeof(string), isNullable: true),
     };
 
@@ -112,6 +143,9 @@ internal sealed class JsonShape
                 return ((JsonValue)node).GetValue<double>();
             case Representation.Boolean:
                 return node.GetValueKind() == JsonValueKind.True;
+            case Representation.DateTime:
+                return node is JsonValue time && time.GetValueKind() == JsonValueKind.String && Rfc3339.TryParse(time.GetValue<string>(), out var at)
+                    ? at.UtcDateTime : null;
             default:
                 return node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node.ToJsonString();
         }
@@ -124,6 +158,7 @@ internal sealed class JsonShape
         Representation.Long => array.Select(item => (long?)Convert(item, inList: true)).ToList(),
         Representation.Double => array.Select(item => (double?)Convert(item, inList: true)).ToList(),
         Representation.Boolean => array.Select(item => (bool?)Convert(item, inList: true)).ToList(),
+        Representation.DateTime => array.Select(item => (DateTime?)Convert(item, inList: true)).ToList(),
         _ => array.Select(item => Convert(item, inList: true) is string text ? text.AsMemory() : (ReadOnlyMemory<char>?)null).ToList(),
     };
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Logging;
@@ -54,7 +55,7 @@ public sealed class ExportJobSteps(
         var tenant = task.Job.Tenant;
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
-        var result = await shards.ExportAsync(tenant, job, task.Shard, ct);
+        var result = await shards.ExportAsync(tenant, job, await OutputSchemaAsync(tenant, job.Id, ct), task.Shard, ct);
 
         // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
         await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.Processing && j.Metrics?.Progress is { } p ? j with
@@ -65,6 +66,11 @@ public sealed class ExportJobSteps(
         return result;
     }
 
+    private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
+        await jobs.GetOutputSchemaAsync(tenant, jobId, ct) is { } json
+            ? SchemaNode.Parse(JsonNode.Parse(json), "outputSchema", new ProblemList())
+            : null;
+
     public async Task<string> FinalizeAsync(FinalizeInput input, CancellationToken ct)
     {
         var tenant = input.Job.Tenant;
@@ -74,11 +80,12 @@ public sealed class ExportJobSteps(
         if (input.Cancelled || job.Status == JobStatus.Cancelling) return await CancelAsync(input.Job, job, ct);
 
         var batches = job.OutputBatchIds();
+        var outputSchema = await OutputSchemaAsync(tenant, job.Id, ct);
         long files = 0, bytes = 0;
         long now = Now;
         for (int b = 0; b < batches.Count; b++)
         {
-            var (batchFilesCount, batchBytes) = await CompleteBatchAsync(tenant, job, b, input, now, ct);
+            var (batchFilesCount, batchBytes) = await CompleteBatchAsync(tenant, job, b, outputSchema, input, now, ct);
             files += batchFilesCount;
             bytes += batchBytes;
         }
@@ -110,7 +117,8 @@ public sealed class ExportJobSteps(
     }
 
     /// <summary>Writes a batch's manifest and its batch record; returns how many part files it has and their bytes.</summary>
-    private async Task<(long Files, long Bytes)> CompleteBatchAsync(Tenant tenant, ExportJob job, int batch, FinalizeInput input, long now, CancellationToken ct)
+    private async Task<(long Files, long Bytes)> CompleteBatchAsync(
+        Tenant tenant, ExportJob job, int batch, SchemaNode? outputSchema, FinalizeInput input, long now, CancellationToken ct)
     {
         string datasetId = job.Destination.DatasetId!, batchId = job.OutputBatchIds()[batch];
         var parts = (await batchFiles.ListAsync(tenant, datasetId, batchId, ct)).Where(f => f.Name != DatasetBatchFiles.ManifestName).ToList();
@@ -124,6 +132,7 @@ public sealed class ExportJobSteps(
             ["batchId"] = batchId,
             ["segment"] = segment is null ? null : new JsonObject { ["segmentId"] = segment.SegmentId, ["segmentNs"] = segment.SegmentNs },
             ["schema"] = job.Schema.Name,
+            ["schemaDefinition"] = outputSchema?.ToJson(),
             ["fields"] = job.Fields,
             ["mergePolicy"] = JsonSerializer.SerializeToNode(job.MergePolicy, CoreJson.Wire.MergePolicyRef),
             ["format"] = "parquet",

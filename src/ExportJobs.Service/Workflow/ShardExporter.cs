@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 
@@ -14,7 +15,7 @@ namespace ExportJobs.Service.Workflow;
 /// </summary>
 public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles)
 {
-    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, int shard, CancellationToken ct)
+    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, int shard, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -46,7 +47,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         long bytes = 0;
         for (int b = 0; b < batches.Count; b++)
             if (rowsByBatch[b].Count > 0)
-                bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[b], shard, rowsByBatch[b], ct);
+                bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[b], shard, rowsByBatch[b], outputSchema, ct);
         return new ShardResult(shard, rowsByBatch.Select(r => (long)r.Count).ToArray(), byNamespace, bySegment, bytes);
     }
 

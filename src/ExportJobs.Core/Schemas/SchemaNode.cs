@@ -1,0 +1,194 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ExportJobs.Core.Schemas;
+
+public enum SchemaKind { Object, Map, Array, String, DateTime, Number, Integer, Boolean, Any }
+
+/// <summary>
+/// A dataset schema: the subset of JSON Schema this service speaks. <c>{"type":"object","properties":{…},"required":[…]}</c>
+/// (no other members allowed), <c>{"type":"object","additionalProperties":{…}}</c> (a map), <c>{"type":"array","items":{…}}</c>,
+/// <c>string</c> (optionally <c>"format":"date-time"</c>), <c>number</c>, <c>integer</c>, <c>boolean</c>, and <c>{}</c> for
+/// any value (written to Parquet as JSON text).
+/// </summary>
+public sealed class SchemaNode
+{
+    private static readonly HashSet<string> Keywords = ["type", "properties", "required", "additionalProperties", "items", "format", "description", "title"];
+
+    public SchemaKind Kind { get; private init; }
+    public IReadOnlyDictionary<string, SchemaNode> Properties { get; private init; } = new Dictionary<string, SchemaNode>();
+    public IReadOnlySet<string> Required { get; private init; } = new HashSet<string>();
+    /// <summary>The items of an array, or the values of a map.</summary>
+    public SchemaNode? Items { get; private init; }
+
+    public static SchemaNode Any { get; } = new() { Kind = SchemaKind.Any };
+
+    public static SchemaNode Of(SchemaKind kind, SchemaNode? items = null, Dictionary<string, SchemaNode>? properties = null) =>
+        new() { Kind = kind, Items = items, Properties = properties ?? [] };
+
+    /// <summary>Reads a definition; every problem is added with its path inside the definition.</summary>
+    public static SchemaNode? Parse(JsonNode? definition, string path, ProblemList problems, int depth = 0)
+    {
+        if (depth > 32)
+        {
+            problems.Add(path, "the schema nests deeper than 32 levels.");
+            return null;
+        }
+        if (definition is not JsonObject obj)
+        {
+            problems.Add(path, "a schema is a JSON object with a type.");
+            return null;
+        }
+        foreach (var (keyword, _) in obj)
+            if (!Keywords.Contains(keyword)) problems.Add($"{path}.{keyword}", $"'{keyword}' is not part of the supported JSON Schema subset.");
+        if (obj["type"] is null && !obj.Any(kv => kv.Key is "properties" or "items" or "additionalProperties" or "format")) return Any;
+        string? type = obj["type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null;
+        switch (type)
+        {
+            case "object":
+                if (obj["additionalProperties"] is JsonObject values && obj["properties"] is null)
+                    return Parse(values, $"{path}.additionalProperties", problems, depth + 1) is { } value ? new SchemaNode { Kind = SchemaKind.Map, Items = value } : null;
+                if (obj["properties"] is not JsonObject properties)
+                {
+                    problems.Add($"{path}.properties", "an object schema lists its properties (or, for a map, only additionalProperties).");
+                    return null;
+                }
+                var parsed = new Dictionary<string, SchemaNode>(StringComparer.Ordinal);
+                foreach (var (name, property) in properties)
+                {
+                    if (!FieldName(name)) problems.Add($"{path}.properties.{name}", "a property name is letters, digits and '_', not starting with a digit.");
+                    else if (Parse(property, $"{path}.properties.{name}", problems, depth + 1) is { } node) parsed[name] = node;
+                }
+                var required = new HashSet<string>(StringComparer.Ordinal);
+                if (obj["required"] is JsonArray list)
+                    foreach (var item in list)
+                        if (item is JsonValue v && v.GetValueKind() == JsonValueKind.String && parsed.ContainsKey(v.GetValue<string>())) required.Add(v.GetValue<string>());
+                        else problems.Add($"{path}.required", "required lists names of the object's properties.");
+                return new SchemaNode { Kind = SchemaKind.Object, Properties = parsed, Required = required };
+            case "array":
+                return Parse(obj["items"], $"{path}.items", problems, depth + 1) is { } items ? new SchemaNode { Kind = SchemaKind.Array, Items = items } : null;
+            case "string":
+                string? format = obj["format"] switch
+                {
+                    null => null,
+                    JsonValue f when f.GetValueKind() == JsonValueKind.String => f.GetValue<string>(),
+                    _ => "",
+                };
+                if (format is not (null or "date-time")) problems.Add($"{path}.format", "the only supported format is date-time.");
+                return new SchemaNode { Kind = format == "date-time" ? SchemaKind.DateTime : SchemaKind.String };
+            case "number": return new SchemaNode { Kind = SchemaKind.Number };
+            case "integer": return new SchemaNode { Kind = SchemaKind.Integer };
+            case "boolean": return new SchemaNode { Kind = SchemaKind.Boolean };
+            default:
+                problems.Add($"{path}.type", "type is object, array, string, number, integer or boolean.");
+                return null;
+        }
+    }
+
+    /// <summary>The first way <paramref name="value"/> does not fit, as "path: reason", or null when it fits.</summary>
+    public string? Check(JsonNode? value, string path)
+    {
+        if (value is null || Kind == SchemaKind.Any) return null;
+        switch (Kind)
+        {
+            case SchemaKind.Object:
+                if (value is not JsonObject obj) return $"{path}: expected an object.";
+                foreach (var (name, member) in obj)
+                {
+                    if (!Properties.TryGetValue(name, out var property)) return $"{Join(path, name)}: not in the schema.";
+                    if (property.Check(member, Join(path, name)) is { } error) return error;
+                }
+                foreach (string name in Required)
+                    if (obj[name] is null) return $"{Join(path, name)}: required.";
+                return null;
+            case SchemaKind.Map:
+                if (value is not JsonObject map) return $"{path}: expected an object.";
+                foreach (var (name, member) in map)
+                    if (Items!.Check(member, Join(path, name)) is { } error) return error;
+                return null;
+            case SchemaKind.Array:
+                if (value is not JsonArray array) return $"{path}: expected an array.";
+                for (int i = 0; i < array.Count; i++)
+                    if (Items!.Check(array[i], $"{path}[{i}]") is { } error) return error;
+                return null;
+        }
+        var kind = value is JsonValue scalar ? scalar.GetValueKind() : JsonValueKind.Object;
+        return Kind switch
+        {
+            SchemaKind.String when kind == JsonValueKind.String => null,
+            SchemaKind.DateTime when kind == JsonValueKind.String && Rfc3339.TryParse(value.GetValue<string>(), out _) => null,
+            SchemaKind.Number when kind == JsonValueKind.Number => null,
+            SchemaKind.Integer when kind == JsonValueKind.Number && long.TryParse(value.ToJsonString(), out _) => null,
+            SchemaKind.Boolean when kind is JsonValueKind.True or JsonValueKind.False => null,
+            _ => $"{path}: expected {Describe(Kind)}.",
+        };
+    }
+
+    /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
+    public bool HasPath(IReadOnlyList<string> path, int from = 0)
+    {
+        if (from == path.Count || Kind is SchemaKind.Any or SchemaKind.Map) return true;
+        return Kind switch
+        {
+            SchemaKind.Object => Properties.TryGetValue(path[from], out var property) && property.HasPath(path, from + 1),
+            SchemaKind.Array => Items!.HasPath(path, from),
+            _ => false,
+        };
+    }
+
+    /// <summary>A schema holding what either holds; where the two disagree in kind, <see cref="Any"/>.</summary>
+    public static SchemaNode Union(SchemaNode a, SchemaNode b)
+    {
+        if (a.Kind == SchemaKind.Any || b.Kind == SchemaKind.Any) return Any;
+        if (a.Kind != b.Kind)
+            return (a.Kind, b.Kind) is (SchemaKind.Integer, SchemaKind.Number) or (SchemaKind.Number, SchemaKind.Integer) ? Of(SchemaKind.Number) : Any;
+        return a.Kind switch
+        {
+            SchemaKind.Object => new SchemaNode
+            {
+                Kind = SchemaKind.Object,
+                Properties = a.Properties.Keys.Union(b.Properties.Keys).ToDictionary(k => k,
+                    k => a.Properties.TryGetValue(k, out var x) ? b.Properties.TryGetValue(k, out var y) ? Union(x, y) : x : b.Properties[k], StringComparer.Ordinal),
+            },
+            SchemaKind.Map or SchemaKind.Array => new SchemaNode { Kind = a.Kind, Items = Union(a.Items!, b.Items!) },
+            _ => a,
+        };
+    }
+
+    /// <summary>This schema with a property added (or replaced): how the service adds its system fields.</summary>
+    public SchemaNode With(string name, SchemaNode property) => new()
+    {
+        Kind = Kind,
+        Properties = new Dictionary<string, SchemaNode>(Properties, StringComparer.Ordinal) { [name] = property },
+        Required = Required,
+        Items = Items,
+    };
+
+    /// <summary>This schema as JSON Schema (the subset it was read from).</summary>
+    public JsonObject ToJson() => Kind switch
+    {
+        SchemaKind.Object => new JsonObject
+        {
+            ["type"] = "object",
+            ["properties"] = new JsonObject(Properties.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value.ToJson()))),
+        },
+        SchemaKind.Map => new JsonObject { ["type"] = "object", ["additionalProperties"] = Items!.ToJson() },
+        SchemaKind.Array => new JsonObject { ["type"] = "array", ["items"] = Items!.ToJson() },
+        SchemaKind.DateTime => new JsonObject { ["type"] = "string", ["format"] = "date-time" },
+        SchemaKind.Any => new JsonObject(),
+        _ => new JsonObject { ["type"] = Kind.ToString().ToLowerInvariant() },
+    };
+
+    private static bool FieldName(string name) => name.Length is > 0 and <= 128 && (char.IsAsciiLetter(name[0]) || name[0] == '_') && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+
+    private static string Describe(SchemaKind kind) => kind switch
+    {
+        SchemaKind.DateTime => "an RFC 3339 date-time string",
+        SchemaKind.Integer => "an integer",
+        SchemaKind.Number => "a number",
+        SchemaKind.Boolean => "true or false",
+        _ => "a string",
+    };
+}
