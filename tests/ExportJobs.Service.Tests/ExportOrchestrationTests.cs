@@ -85,6 +85,10 @@ public class ExportOrchestrationTests
         var files = await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(job));
         Assert.Contains(fixture.BatchFolder(job) + DatasetBatchFiles.ManifestName, files);
         Assert.True(files.Count(f => f.EndsWith(".parquet")) > 1, "an export of 300 profiles over 8 shards writes several parts");
+        Assert.Equal(files.Count(f => f.EndsWith(".parquet")), job.Metrics.Files);
+        Assert.True(job.Metrics.Bytes > 0);
+        Assert.Equal(job.Metrics.Progress!.Shards, job.Metrics.Progress.ShardsDone);
+        Assert.Equal(expected.Count, Assert.Single(job.Metrics.ExportedProfileBySegmentCounter!).Count);
     }
 
     [Fact]
@@ -127,6 +131,8 @@ public class ExportOrchestrationTests
         await firstShardDone.Task.WaitAsync(Deadline);
         var running = await fixture.WaitForAsync(id, j => j.Status == JobStatus.Processing, "the job to be processing");
         Assert.NotEmpty(await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(running)));
+        int shards = (await fixture.Harness.Get<ProfileStore>().ListShardsAsync(FragmentKind.Profile, fixture.Harness.Tenant, default)).Count;
+        Assert.Equal(new JobProgress(1, shards), running.Metrics!.Progress);
 
         var (status, answer) = await fixture.Harness.Call.SendAsync(r => fixture.Harness.Get<ExportJobsHandler>().DeleteAsync(r, id.ToString(), fixture.Host.Client, default));
         Assert.Equal(200, status);

@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Schemas;
+
+namespace ExportJobs.Core.Tests;
+
+public class SchemaTests
+{
+    private const string Person = """
+        {"type":"object","required":["person"],"properties":{
+          "person":{"type":"object","properties":{"name":{"type":"object","properties":{"firstName":{"type":"string"}}},"birth":{"type":"string","format":"date-time"}}},
+          "loyalty":{"type":"object","properties":{"points":{"type":"integer"},"ratio":{"type":"number"},"member":{"type":"boolean"}}},
+          "tags":{"type":"array","items":{"type":"string"}},
+          "identities":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"}}}},
+          "scores":{"type":"object","additionalProperties":{"type":"number"}},
+          "extra":{}
+        }}
+        """;
+
+    private static SchemaNode Parse(string json)
+    {
+        var problems = new ProblemList();
+        var node = SchemaNode.Parse(JsonNode.Parse(json), "schema", problems);
+        Assert.True(problems.IsEmpty, string.Join("; ", problems.Items.Select(p => $"{p.Field}: {p.Message}")));
+        return node!;
+    }
+
+    [Theory]
+    [InlineData("""{"type":"object"}""", "schema.properties")]
+    [InlineData("""{"type":"string","format":"email"}""", "schema.format")]
+    [InlineData("""{"type":"strin"}""", "schema.type")]
+    [InlineData("""{"type":"array"}""", "schema.items")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}""", "schema.required")]
+    [InlineData("""{"type":"object","properties":{"1a":{"type":"string"}}}""", "schema.properties.1a")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"x"}}}""", "schema.properties.a.pattern")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[]}}}""", "schema.properties.a.oneOf")]
+    [InlineData("""[]""", "schema")]
+    public void Unsupported_definitions_are_refused_with_their_path(string json, string path)
+    {
+        var problems = new ProblemList();
+        SchemaNode.Parse(JsonNode.Parse(json), "schema", problems);
+        Assert.Contains(problems.Items, p => p.Field == path);
+    }
+
+    [Theory]
+    [InlineData("""{"person":{"name":{"firstName":"A"}},"loyalty":{"points":3,"ratio":0.5,"member":true},"tags":["x"],"scores":{"a":1.5},"extra":[1,{}]}""", null)]
+    [InlineData("""{"loyalty":{"points":3}}""", "person: required.")]
+    [InlineData("""{"person":{"name":{"firstName":5}}}""", "person.name.firstName: expected a string.")]
+    [InlineData("""{"person":{"nickname":"x"}}""", "person.nickname: not in the schema.")]
+    [InlineData("""{"person":{"birth":"yesterday"}}""", "person.birth: expected an RFC 3339 date-time string.")]
+    [InlineData("""{"person":{},"loyalty":{"points":2.5}}""", "loyalty.points: expected an integer.")]
+    [InlineData("""{"person":{},"loyalty":{"member":"yes"}}""", "loyalty.member: expected true or false.")]
+    [InlineData("""{"person":{},"tags":["x",3]}""", "tags[1]: expected a string.")]
+    [InlineData("""{"person":{},"identities":[{"id":"1"},{"id":"2","ns":"x"}]}""", "identities[1].ns: not in the schema.")]
+    [InlineData("""{"person":{},"scores":{"a":"high"}}""", "scores.a: expected a number.")]
+    public void A_record_fits_or_the_first_misfit_is_named_by_its_path(string record, string? error) =>
+        Assert.Equal(error, Parse(Person).Check(JsonNode.Parse(record), ""));
+
+    [Theory]
+    [InlineData("person.name.firstName", true)]
+    [InlineData("identities.id", true)]
+    [InlineData("scores.anything", true)]
+    [InlineData("extra.deep.path", true)]
+    [InlineData("person.name.lastName", false)]
+    [InlineData("loyalty.points.value", false)]
+    public void Paths_are_checked_against_the_schema(string path, bool known) =>
+        Assert.Equal(known, Parse(Person).HasPath(path.Split('.')));
+
+    [Fact]
+    public void Unions_keep_every_property_and_widen_conflicts()
+    {
+        var a = Parse("""{"type":"object","properties":{"x":{"type":"integer"},"y":{"type":"string"}}}""");
+        var b = Parse("""{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"boolean"},"z":{"type":"string"}}}""");
+        var union = SchemaNode.Union(a, b);
+        Assert.Equal(SchemaKind.Number, union.Properties["x"].Kind);
+        Assert.Equal(SchemaKind.Any, union.Properties["y"].Kind);
+        Assert.Equal(SchemaKind.String, union.Properties["z"].Kind);
+    }
+
+    [Fact]
+    public void Projection_of_a_schema_keeps_what_projection_of_a_record_keeps()
+    {
+        var projected = FieldProjection.Parse("person.name.firstName,identities.id").Project(Parse(Person));
+        Assert.Equal("""{"type":"object","properties":{"identities":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"}}}},"person":{"type":"object","properties":{"name":{"type":"object","properties":{"firstName":{"type":"string"}}}}}}}""",
+            projected.ToJson().ToJsonString());
+        Assert.Equal(projected.ToJson().ToJsonString(), SchemaNode.Parse(projected.ToJson(), "s", new ProblemList())!.ToJson().ToJsonString());
+    }
+}
