@@ -46,11 +46,12 @@ public static class MergePolicyRules
 {
     public const string TimestampOrdered = "timestampOrdered";
     public const string DataSetPrecedence = "dataSetPrecedence";
+    public const string BuiltInId = "timestampOrdered-none-mp";
 
     /// <summary>The policy every tenant has without creating one: the seed's <c>timestampOrdered-none-mp</c>.</summary>
     public static MergePolicy BuiltIn(string orgId, string sandbox) => new()
     {
-        Id = "timestampOrdered-none-mp",
+        Id = BuiltInId,
         Name = "Timestamp ordered",
         ImsOrgId = orgId,
         Sandbox = sandbox,

@@ -66,26 +66,18 @@ public sealed class DatasetsHandler(
         if (!dataset.ProfileEnabled)
             return Problems.Invalid("datasetId", $"Dataset '{datasetId}' does not feed the profile store (profileEnabled: false); only profile datasets take ingestion.");
 
-        var schema = dataset.RecordSchema();
+        var reader = new DatasetRecordReader(dataset);
         var accepted = new List<(Identity, JsonObject)>();
         var rejected = new List<RejectedRecord>();
         long rejectedCount = 0, lineNumber = 0;
         try
         {
-            using var reader = RequestReading.OpenText(request, limits.Value.MaxIngestBodyBytes);
-            while (await reader.ReadLineAsync(ct) is { } line)
+            using var body = RequestReading.OpenText(request, limits.Value.MaxIngestBodyBytes);
+            while (await body.ReadLineAsync(ct) is { } line)
             {
                 lineNumber++;
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                bool parsed = dataset.HoldsEvents
-                    ? ProfileRecordParser.TryParseEvent(line, out var record, out var identity, out string? reason)
-                    : ProfileRecordParser.TryParse(line, out record, out identity, out reason);
-                if (parsed && schema?.Check(record, "") is { } misfit)
-                {
-                    parsed = false;
-                    reason = $"does not fit the dataset's schema: {misfit}";
-                }
-                if (parsed)
+                if (reader.TryRead(line, out var record, out var identity, out string? reason))
                 {
                     accepted.Add((identity, record));
                     continue;

@@ -58,7 +58,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         if (body is null) return problem!;
         var current = await policies.GetAsync(tenant, id, ct);
         if (current is null) return NotFound(id);
-        if (current.Id == MergePolicyRules.BuiltIn(tenant.OrgId, tenant.Sandbox).Id)
+        if (current.Id == MergePolicyRules.BuiltInId)
             return Problems.Invalid("id", "The built-in policy cannot change; create a policy of your own.");
         var updated = current with
         {
@@ -79,7 +79,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
         if (!Ids.IsMergePolicyId(id)) return Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
-        if (id == MergePolicyRules.BuiltIn(tenant.OrgId, tenant.Sandbox).Id) return Problems.Invalid("id", "The built-in policy cannot be deleted.");
+        if (id == MergePolicyRules.BuiltInId) return Problems.Invalid("id", "The built-in policy cannot be deleted.");
         return await policies.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
     }
 

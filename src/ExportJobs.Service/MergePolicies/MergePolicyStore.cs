@@ -22,7 +22,7 @@ public sealed class MergePolicyStore(StorageClients clients)
     }
 
     public async Task<MergePolicy?> GetAsync(Tenant tenant, string id, CancellationToken ct) =>
-        id == MergePolicyRules.BuiltIn(tenant.OrgId, tenant.Sandbox).Id
+        id == MergePolicyRules.BuiltInId
             ? (await ListAsync(tenant, ct))[0]
             : await GetStoredAsync(tenant, id, ct);
 
@@ -52,24 +52,12 @@ public sealed class MergePolicyStore(StorageClients clients)
         }
     }
 
-    private async Task<List<MergePolicy>> ListStoredAsync(Tenant tenant, CancellationToken ct)
-    {
-        var stored = new List<MergePolicy>();
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenant.Key}");
-        await foreach (var entity in clients.MergePolicies.QueryAsync<TableEntity>(filter, cancellationToken: ct))
-            stored.Add(RecordJson.Read(entity, CoreJson.Wire.MergePolicy));
-        return stored;
-    }
+    private Task<List<MergePolicy>> ListStoredAsync(Tenant tenant, CancellationToken ct) =>
+        RecordJson.ListAsync(clients.MergePolicies, tenant.Key, CoreJson.Wire.MergePolicy, ct);
 
     private Task WriteAsync(Tenant tenant, MergePolicy policy, CancellationToken ct) =>
-        clients.MergePolicies.UpsertEntityAsync(new TableEntity(tenant.Key, policy.Id)
-        {
-            [RecordJson.Property] = RecordJson.Write(policy, CoreJson.Wire.MergePolicy),
-        }, TableUpdateMode.Replace, ct);
+        RecordJson.SaveAsync(clients.MergePolicies, tenant.Key, policy.Id!, policy, CoreJson.Wire.MergePolicy, ct);
 
-    private async Task<MergePolicy?> GetStoredAsync(Tenant tenant, string id, CancellationToken ct)
-    {
-        var found = await clients.MergePolicies.GetEntityIfExistsAsync<TableEntity>(tenant.Key, id, cancellationToken: ct);
-        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.MergePolicy) : null;
-    }
+    private Task<MergePolicy?> GetStoredAsync(Tenant tenant, string id, CancellationToken ct) =>
+        RecordJson.GetAsync(clients.MergePolicies, tenant.Key, id, CoreJson.Wire.MergePolicy, ct);
 }

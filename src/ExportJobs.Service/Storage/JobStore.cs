@@ -38,11 +38,8 @@ public sealed class JobStore(StorageClients clients)
         return found.HasValue ? found.Value!.GetString(OutputSchemaProperty) : null;
     }
 
-    public async Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct)
-    {
-        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
-        return found.HasValue ? RecordJson.Read(found.Value!, CoreJson.Wire.ExportJob) : null;
-    }
+    public Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct) =>
+        RecordJson.GetAsync(clients.Jobs, tenant.Key, RowKeyOf(id), CoreJson.Wire.ExportJob, ct);
 
     /// <summary>Newest first; at most <c>query.Limit</c> jobs, and whether more follow.</summary>
     public async Task<(IReadOnlyList<ExportJob> Jobs, bool More)> ListAsync(Tenant tenant, JobListQuery query, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Azure.Data.Tables;
 
 namespace ExportJobs.Service.Storage;
 
@@ -10,6 +11,23 @@ internal static class RecordJson
 
     public static string Write<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.Serialize(value, type);
 
-    public static T Read<T>(Azure.Data.Tables.TableEntity entity, JsonTypeInfo<T> type) =>
+    public static T Read<T>(TableEntity entity, JsonTypeInfo<T> type) =>
         JsonSerializer.Deserialize(entity.GetString(Property), type)!;
+
+    public static Task SaveAsync<T>(TableClient table, string partition, string row, T value, JsonTypeInfo<T> type, CancellationToken ct) =>
+        table.UpsertEntityAsync(new TableEntity(partition, row) { [Property] = Write(value, type) }, TableUpdateMode.Replace, ct);
+
+    public static async Task<T?> GetAsync<T>(TableClient table, string partition, string row, JsonTypeInfo<T> type, CancellationToken ct) where T : class
+    {
+        var found = await table.GetEntityIfExistsAsync<TableEntity>(partition, row, cancellationToken: ct);
+        return found.HasValue ? Read(found.Value!, type) : null;
+    }
+
+    public static async Task<List<T>> ListAsync<T>(TableClient table, string partition, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        var records = new List<T>();
+        await foreach (var entity in table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {partition}"), cancellationToken: ct))
+            records.Add(Read(entity, type));
+        return records;
+    }
 }
