@@ -23,6 +23,9 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(MergePolicies.MergePolicy))]
 [JsonSerializable(typeof(MergePolicies.MergePolicyList))]
 [JsonSerializable(typeof(MergePolicyRef))]
+[JsonSerializable(typeof(Schedules.Schedule))]
+[JsonSerializable(typeof(Schedules.ScheduleList))]
+[JsonSerializable(typeof(List<Schedules.PatchOperation>))]
 public sealed partial class CoreJson : JsonSerializerContext
 {
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other

@@ -1,5 +1,6 @@
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Jobs;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -33,6 +34,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
         services.AddSingleton<ExportJobSteps>();
+        services.AddSingleton<ExportJobCreator>();
         services.AddSingleton<ExportJobsHandler>();
         services.AddSingleton<DatasetsHandler>();
         services.AddSingleton<MergePolicyStore>();

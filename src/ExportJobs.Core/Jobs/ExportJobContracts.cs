@@ -107,6 +107,9 @@ public sealed record ExportJob
     public long UpdateTime { get; init; }
     public string? RequestId { get; init; }
 
+    /// <summary>Beyond the seed: the schedule that created the job, if one did.</summary>
+    public string? ScheduleId { get; init; }
+
     /// <summary>The batches the job writes: one, or one per requested segment (<c>segmentPerBatch</c>), in request order.</summary>
     public IReadOnlyList<string> OutputBatchIds() =>
         Destination.Batches is { } batches ? batches.Select(b => b.BatchId!).ToList() : [Destination.BatchId!];
