@@ -18,4 +18,10 @@ public static class FunctionNames
     public const string GetMergePolicy = "GetMergePolicy";
     public const string UpdateMergePolicy = "UpdateMergePolicy";
     public const string DeleteMergePolicy = "DeleteMergePolicy";
+    public const string ListSchedules = "ListSchedules";
+    public const string CreateSchedule = "CreateSchedule";
+    public const string GetSchedule = "GetSchedule";
+    public const string PatchSchedule = "PatchSchedule";
+    public const string DeleteSchedule = "DeleteSchedule";
+    public const string RunDueSchedules = "RunDueSchedules";
 }

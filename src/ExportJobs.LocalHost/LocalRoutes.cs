@@ -1,5 +1,6 @@
 using ExportJobs.Service.Http;
 using ExportJobs.Service.MergePolicies;
+using ExportJobs.Service.Schedules;
 using Microsoft.DurableTask.Client;
 
 namespace ExportJobs.LocalHost;
@@ -27,6 +28,12 @@ public static class LocalRoutes
         api.MapGet(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
         api.MapPut(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.UpdateAsync(r, id, ct));
         api.MapDelete(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
+
+        api.MapGet(Routes.Schedules, (HttpRequest r, SchedulesHandler h, CancellationToken ct) => h.ListAsync(r, ct));
+        api.MapPost(Routes.Schedules, (HttpRequest r, SchedulesHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
+        api.MapGet(Routes.Schedule, (HttpRequest r, string id, SchedulesHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
+        api.MapPatch(Routes.Schedule, (HttpRequest r, string id, SchedulesHandler h, CancellationToken ct) => h.PatchAsync(r, id, ct));
+        api.MapDelete(Routes.Schedule, (HttpRequest r, string id, SchedulesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
 
         api.MapFallback((HttpContext c) => Problems.NotFound("path", $"There is no {c.Request.Method} {c.Request.Path}."));
         return app;

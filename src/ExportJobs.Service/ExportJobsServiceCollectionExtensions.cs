@@ -2,6 +2,7 @@ using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.MergePolicies;
+using ExportJobs.Service.Schedules;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.Extensions.Configuration;
@@ -37,6 +38,10 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ExportJobCreator>();
         services.AddSingleton<ExportJobsHandler>();
         services.AddSingleton<DatasetsHandler>();
+        services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ScheduleStore>();
+        services.AddSingleton<SchedulesHandler>();
+        services.AddSingleton<ScheduleRunner>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();
         services.AddHostedService<StorageInitializer>();

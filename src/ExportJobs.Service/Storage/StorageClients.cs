@@ -23,6 +23,7 @@ public sealed class StorageClients
         Datasets = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.DatasetsTable));
         Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
         MergePolicies = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.MergePoliciesTable));
+        Schedules = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SchedulesTable));
         Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
         Events = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.EventsContainer));
         DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
@@ -33,13 +34,14 @@ public sealed class StorageClients
     public TableClient Datasets { get; }
     public TableClient Batches { get; }
     public TableClient MergePolicies { get; }
+    public TableClient Schedules { get; }
     public BlobContainerClient Profiles { get; }
     public BlobContainerClient Events { get; }
     public BlobContainerClient DatasetFiles { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
-        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, Schedules }) await table.CreateIfNotExistsAsync(ct);
         foreach (var container in new[] { Profiles, Events, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }

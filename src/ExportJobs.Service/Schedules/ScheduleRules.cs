@@ -1,0 +1,50 @@
+using System.Globalization;
+using ExportJobs.Core;
+using ExportJobs.Core.Schedules;
+
+namespace ExportJobs.Service.Schedules;
+
+/// <summary>The checks a schedule passes, and when it runs next.</summary>
+public static class ScheduleRules
+{
+    public static string? Rfc3339(long? ms) => ms is { } value
+        ? DateTimeOffset.FromUnixTimeMilliseconds(value).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        : null;
+
+    /// <summary>The next run after <paramref name="now"/> of an active schedule; null for an inactive one (or a cron that never fires again).</summary>
+    public static long? NextRunMs(string? state, CronSchedule cron, DateTimeOffset now) =>
+        state == ScheduleStates.Active ? cron.NextAfter(now)?.ToUnixTimeMilliseconds() : null;
+
+    public static ProblemList CheckFields(Schedule schedule)
+    {
+        var problems = new ProblemList();
+        if (schedule.Id is not null || schedule.ImsOrgId is not null || schedule.Sandbox is not null || schedule.CreateEpoch is not null ||
+            schedule.UpdateEpoch is not null || schedule.NextRunTime is not null || schedule.LastRunTime is not null || schedule.LastJobId is not null || schedule.LastError is not null)
+            problems.Add("id", "id, imsOrgId, sandbox, the epochs and the run fields are set by the service.");
+        if (string.IsNullOrWhiteSpace(schedule.Name) || schedule.Name.Length > 256) problems.Add("name", "name is required, at most 256 characters.");
+        if (schedule.Type == ScheduleTypes.BatchSegmentation)
+            problems.Add("type", "batch_segmentation schedules need segment evaluation, which this version does not have yet; use export.");
+        else if (schedule.Type != ScheduleTypes.Export) problems.Add("type", "type is export.");
+        CheckState(schedule.State ?? ScheduleStates.Inactive, problems);
+        if (schedule.Properties is null) problems.Add("properties", "an export schedule's properties are the export job payload.");
+        return problems;
+    }
+
+    public static void CheckState(string? state, ProblemList problems)
+    {
+        if (state is not (ScheduleStates.Active or ScheduleStates.Inactive)) problems.Add("state", "state is active or inactive.");
+    }
+
+    public static CronSchedule? CheckCron(string? text, DateTimeOffset now, TimeSpan minimumInterval, ProblemList problems)
+    {
+        if (!CronSchedule.TryParse(text, out var cron, out string? error))
+        {
+            problems.Add("schedule", error!);
+            return null;
+        }
+        if (cron.NextAfter(now) is null) problems.Add("schedule", "schedule never fires again.");
+        else if (cron.ShortestInterval(now) < minimumInterval)
+            problems.Add("schedule", $"schedule runs more often than the minimum interval of {minimumInterval.TotalSeconds:0} seconds.");
+        return cron;
+    }
+}
