@@ -1,5 +1,6 @@
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Schedules;
@@ -35,6 +36,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
         services.AddSingleton<ExportJobSteps>();
+        services.AddOptions<IdempotencyOptions>().Bind(configuration.GetSection(IdempotencyOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ExportJobCreator>();
         services.AddSingleton<ExportJobsHandler>();
         services.AddSingleton<DatasetsHandler>();

@@ -25,7 +25,7 @@ public static class Problems
         Answer(StatusCodes.Status404NotFound, "not-found", "Not found.", detail, field, null);
 
     /// <summary>401, with the <c>WWW-Authenticate: Bearer</c> challenge.</summary>
-    public static IResult Unauthorized(string detail) => new WithHeader(
+    public static IResult Unauthorized(string detail) => new HeaderResult(
         Answer(StatusCodes.Status401Unauthorized, "unauthorized", "Authentication failed.", detail, "Authorization", null),
         "WWW-Authenticate", "Bearer");
 
@@ -35,6 +35,12 @@ public static class Problems
     public static IResult TooLarge(long limit) =>
         Answer(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"The body is larger than {limit} bytes.", "body", null);
 
+    public static IResult Conflict(string field, string detail) =>
+        Answer(StatusCodes.Status409Conflict, "conflict", "The request conflicts with one in progress.", detail, field, null);
+
+    public static IResult Unprocessable(string field, string detail) =>
+        Answer(StatusCodes.Status422UnprocessableEntity, "unprocessable", "The request cannot be processed.", detail, field, null);
+
     public static IResult UnsupportedMediaType(string detail) =>
         Answer(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type.", detail, "Content-Type", null);
 
@@ -43,13 +49,14 @@ public static class Problems
 
     private static IResult Answer(int status, string type, string title, string detail, string? field, IReadOnlyList<Problem>? errors) =>
         Results.Json(new ApiProblem($"/problems/{type}", title, status, detail, field, errors), ProblemJson.Default.ApiProblem, ContentType, status);
+}
 
-    private sealed class WithHeader(IResult inner, string name, string value) : IResult
+/// <summary>An answer with one more header.</summary>
+public sealed class HeaderResult(IResult inner, string name, string value) : IResult
+{
+    public Task ExecuteAsync(HttpContext context)
     {
-        public Task ExecuteAsync(HttpContext context)
-        {
-            context.Response.Headers[name] = value;
-            return inner.ExecuteAsync(context);
-        }
+        context.Response.Headers[name] = value;
+        return inner.ExecuteAsync(context);
     }
 }

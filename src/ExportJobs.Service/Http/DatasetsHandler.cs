@@ -1,9 +1,12 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -12,7 +15,13 @@ namespace ExportJobs.Service.Http;
 
 /// <summary>Datasets and their batches: create a dataset, ingest NDJSON profile records into it, read both back.</summary>
 public sealed class DatasetsHandler(
-    ApiAccess access, DatasetStore datasets, ProfileStore profiles, DatasetBatchFiles batchFiles, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+    ApiAccess access,
+    DatasetStore datasets,
+    ProfileStore profiles,
+    DatasetBatchFiles batchFiles,
+    IdempotencyStore idempotency,
+    IOptions<ApiLimitsOptions> limits,
+    TimeProvider time)
 {
     /// <summary>How many rejected lines a batch lists (the counts are always complete).</summary>
     public const int MaxListedRejections = 100;
@@ -65,6 +74,8 @@ public sealed class DatasetsHandler(
         if (dataset is null) return DatasetNotFound(datasetId);
         if (!dataset.ProfileEnabled)
             return Problems.Invalid("datasetId", $"Dataset '{datasetId}' does not feed the profile store (profileEnabled: false); only profile datasets take ingestion.");
+        if (!RequestReading.TryGetIdempotencyKey(request, out string? key, out var keyProblem)) return keyProblem!;
+        using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         var reader = new DatasetRecordReader(dataset);
         var accepted = new List<(Identity, JsonObject)>();
@@ -76,6 +87,7 @@ public sealed class DatasetsHandler(
             while (await body.ReadLineAsync(ct) is { } line)
             {
                 lineNumber++;
+                payloadHash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 if (reader.TryRead(line, out var record, out var identity, out string? reason))
                 {
@@ -96,9 +108,34 @@ public sealed class DatasetsHandler(
         }
         if (accepted.Count == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
 
+        string scope = $"batches|{datasetId}";
+        if (key is not null)
+        {
+            var (verdict, first) = await idempotency.BeginAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()), ct);
+            switch (verdict)
+            {
+                case IdempotencyVerdict.Mismatch:
+                    return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another body.");
+                case IdempotencyVerdict.InProgress:
+                    return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The batch with {RequestReading.IdempotencyKeyHeader} '{key}' is still being ingested; retry shortly.");
+                case IdempotencyVerdict.Replay:
+                    var earlier = await datasets.GetBatchAsync(tenant, datasetId, first!, ct);
+                    if (earlier is not null) return Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
+                    break;
+            }
+        }
+
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string batchId = Ids.NewBatchId();
-        await profiles.WriteBatchAsync(dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile, tenant, datasetId, batchId, now, accepted, ct);
+        try
+        {
+            await profiles.WriteBatchAsync(dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile, tenant, datasetId, batchId, now, accepted, ct);
+        }
+        catch when (key is not null)
+        {
+            await idempotency.AbandonAsync(tenant, scope, key);
+            throw;
+        }
         var batch = new DatasetBatch
         {
             Id = batchId,
@@ -111,6 +148,7 @@ public sealed class DatasetsHandler(
             Completed = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         await datasets.SaveBatchAsync(tenant, batch, ct);
+        if (key is not null) await idempotency.CompleteAsync(tenant, scope, key, batchId, ct);
         return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
     }
 

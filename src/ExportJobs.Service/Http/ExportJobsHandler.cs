@@ -1,6 +1,9 @@
+using System.Security.Cryptography;
+using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -11,8 +14,14 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.Http;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
-public sealed class ExportJobsHandler(ApiAccess access, JobStore jobs, ExportJobCreator creator, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+public sealed class ExportJobsHandler(
+    ApiAccess access, JobStore jobs, ExportJobCreator creator, IdempotencyStore idempotency, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
+    private const string IdempotencyScope = "jobs";
+
+    /// <summary>The <c>Retry-After</c> a created job suggests before its first poll, in seconds.</summary>
+    public const int PollAfterSeconds = 5;
+
     public const string CancellingMessage = "Export job has been marked for cancelling";
     public const string DeletedMessage = "Export job has been deleted";
 
@@ -31,21 +40,61 @@ public sealed class ExportJobsHandler(ApiAccess access, JobStore jobs, ExportJob
             CoreJson.Wire.ExportJobPage);
     }
 
+    /// <summary>
+    /// Creates and starts a job. With an <c>Idempotency-Key</c>, the same key and payload within the window answer the
+    /// first job and start nothing; the same key with another payload answers 422.
+    /// </summary>
     public async Task<IResult> CreateAsync(HttpRequest request, DurableTaskClient client, CancellationToken ct)
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
+        if (!RequestReading.TryGetIdempotencyKey(request, out string? key, out var keyProblem)) return keyProblem!;
         var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.ExportJobRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         var (plan, problems) = await creator.CheckAsync(tenant, body, ct);
         if (plan is null) return Problems.Invalid(problems);
 
+        if (key is not null)
+        {
+            string hash = Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, CoreJson.Wire.ExportJobRequest)));
+            var (verdict, first) = await idempotency.BeginAsync(tenant, IdempotencyScope, key, hash, ct);
+            switch (verdict)
+            {
+                case IdempotencyVerdict.Mismatch:
+                    return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another payload.");
+                case IdempotencyVerdict.InProgress:
+                    return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The request with {RequestReading.IdempotencyKeyHeader} '{key}' is still being processed; retry shortly.");
+                case IdempotencyVerdict.Replay:
+                    var earlier = await jobs.GetAsync(tenant, long.Parse(first!, System.Globalization.CultureInfo.InvariantCulture), ct);
+                    return earlier is null ? JobNotFound(long.Parse(first!, System.Globalization.CultureInfo.InvariantCulture)) : Created(earlier);
+            }
+        }
+
         string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
-        var (job, started) = await creator.CreateAsync(tenant, plan, client, requestId, scheduleId: null, ct);
-        return started
-            ? Results.Json(job, CoreJson.Wire.ExportJob)
-            : Problems.Unavailable($"Export job {job.Id} was recorded but could not be started; it is marked FAILED. Try again.");
+        ExportJob job;
+        bool started;
+        try
+        {
+            (job, started) = await creator.CreateAsync(tenant, plan, client, requestId, scheduleId: null, ct);
+        }
+        catch when (key is not null)
+        {
+            await idempotency.AbandonAsync(tenant, IdempotencyScope, key);
+            throw;
+        }
+        if (!started)
+        {
+            if (key is not null) await idempotency.AbandonAsync(tenant, IdempotencyScope, key);
+            return Problems.Unavailable($"Export job {job.Id} was recorded but could not be started; it is marked FAILED. Try again.");
+        }
+        if (key is not null) await idempotency.CompleteAsync(tenant, IdempotencyScope, key, job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        return Created(job);
     }
+
+    /// <summary>The seed's answer (200, the job), with the job's URL in <c>Location</c> and when to poll it in <c>Retry-After</c>.</summary>
+    private static IResult Created(ExportJob job) =>
+        new HeaderResult(new HeaderResult(Results.Json(job, CoreJson.Wire.ExportJob), "Location", $"/{Routes.Prefix}/{Routes.ExportJobs}/{job.Id}"),
+            "Retry-After", PollAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
     {

@@ -13,6 +13,18 @@ public static class RequestReading
     public const string OrgHeader = "x-gw-ims-org-id";
     public const string SandboxHeader = "x-sandbox-name";
 
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The request's <c>Idempotency-Key</c> (null when it has none), or the problem with it.</summary>
+    public static bool TryGetIdempotencyKey(HttpRequest request, out string? key, out IResult? problem)
+    {
+        key = request.Headers[IdempotencyKeyHeader];
+        problem = null;
+        if (key is null || (key.Length is > 0 and <= 128 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))) return true;
+        problem = Problems.Invalid(IdempotencyKeyHeader, $"{IdempotencyKeyHeader} is 1 to 128 characters of [A-Za-z0-9_-].");
+        return false;
+    }
+
     /// <summary>The tenant named by the headers, or the problem with them.</summary>
     public static bool TryGetTenant(HttpRequest request, out Tenant tenant, out IResult problem)
     {

@@ -24,6 +24,7 @@ public sealed class StorageClients
         Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
         MergePolicies = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.MergePoliciesTable));
         Schedules = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SchedulesTable));
+        Idempotency = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.IdempotencyTable));
         Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
         Events = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.EventsContainer));
         DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
@@ -35,13 +36,14 @@ public sealed class StorageClients
     public TableClient Batches { get; }
     public TableClient MergePolicies { get; }
     public TableClient Schedules { get; }
+    public TableClient Idempotency { get; }
     public BlobContainerClient Profiles { get; }
     public BlobContainerClient Events { get; }
     public BlobContainerClient DatasetFiles { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
-        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, Schedules }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, Schedules, Idempotency }) await table.CreateIfNotExistsAsync(ct);
         foreach (var container in new[] { Profiles, Events, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }
