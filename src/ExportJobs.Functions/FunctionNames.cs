@@ -24,4 +24,5 @@ public static class FunctionNames
     public const string PatchSchedule = "PatchSchedule";
     public const string DeleteSchedule = "DeleteSchedule";
     public const string RunDueSchedules = "RunDueSchedules";
+    public const string RunWatchdog = "RunWatchdog";
 }

@@ -1,6 +1,5 @@
 using ExportJobs.Service;
 using ExportJobs.Service.Access;
-using ExportJobs.Service.Schedules;
 using ExportJobs.Service.Workflow;
 using Grpc.Net.Client;
 using Microsoft.DurableTask.Client;
@@ -47,7 +46,7 @@ public static class LocalHostApp
             .Configure<GrpcChannel>((o, channel) => o.Channel = channel);
 
         builder.Services.AddExportJobs(builder.Configuration);
-        builder.Services.AddHostedService<ScheduleTimer>();
+        LocalTimer.AddTo(builder.Services);
         // Body limits are the service's own (ExportJobs:Limits), answered as problems.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
 

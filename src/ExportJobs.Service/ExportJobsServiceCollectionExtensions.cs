@@ -45,6 +45,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<SchedulesHandler>();
         services.AddSingleton<ScheduleRunner>();
+        services.AddOptions<WatchdogOptions>().Bind(configuration.GetSection(WatchdogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<JobWatchdog>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();
         services.AddHostedService<StorageInitializer>();

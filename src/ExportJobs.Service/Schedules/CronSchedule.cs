@@ -8,6 +8,9 @@ public sealed class CronSchedule
     /// <summary>How often the timer looks for due schedules, on both hosts (Functions' NCRONTAB and Quartz read it alike).</summary>
     public const string TimerCron = "0 * * * * *";
 
+    /// <summary>How often the watchdog looks for stuck jobs, on both hosts: every minute, half a minute after the schedules.</summary>
+    public const string WatchdogCron = "30 * * * * *";
+
     private readonly CronExpression _expression;
 
     private CronSchedule(CronExpression expression) => _expression = expression;

@@ -120,10 +120,25 @@ public sealed class JobStore(StorageClients clients)
         }
     }
 
+    /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
+    public async Task<IReadOnlyList<(Tenant Tenant, ExportJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
+    {
+        string byStatus = string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
+        string filter = $"({byStatus}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
+        var found = new List<(Tenant, ExportJob)>();
+        await foreach (var entity in clients.Jobs.QueryAsync<TableEntity>(filter, cancellationToken: ct))
+        {
+            string[] tenant = entity.PartitionKey.Split('|');
+            found.Add((new Tenant(tenant[0], tenant[1]), RecordJson.Read(entity, CoreJson.Wire.ExportJob)));
+        }
+        return found;
+    }
+
     private static TableEntity ToEntity(Tenant tenant, ExportJob job) => new(tenant.Key, RowKeyOf(job.Id))
     {
         ["Status"] = job.Status,
         ["CreationTime"] = job.CreationTime,
+        ["UpdateTime"] = job.UpdateTime,
         [RecordJson.Property] = RecordJson.Write(job, CoreJson.Wire.ExportJob),
     };
 }

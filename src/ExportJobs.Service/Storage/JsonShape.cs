@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core;
@@ -137,10 +138,11 @@ internal sealed class JsonShape
                 return values;
             case Representation.List:
                 return node is JsonArray array ? _element!.ConvertItems(array) : null;
+            // From the number's JSON text: a value built in memory (an int, say) converts as well as a parsed one.
             case Representation.Long:
-                return ((JsonValue)node).GetValue<long>();
+                return long.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
             case Representation.Double:
-                return ((JsonValue)node).GetValue<double>();
+                return double.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
             case Representation.Boolean:
                 return node.GetValueKind() == JsonValueKind.True;
             case Representation.DateTime:

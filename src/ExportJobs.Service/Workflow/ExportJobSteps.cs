@@ -58,8 +58,11 @@ public sealed class ExportJobSteps(
         var result = await shards.ExportAsync(tenant, job, await OutputSchemaAsync(tenant, job.Id, ct), task.Shard, ct);
 
         // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
+        // It also moves the job's update time, which the watchdog reads as a sign of life.
+        long now = Now;
         await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.Processing && j.Metrics?.Progress is { } p ? j with
         {
+            UpdateTime = now,
             Metrics = j.Metrics with { Progress = p with { ShardsDone = Math.Min(p.ShardsDone + 1, p.Shards) } },
         } : null, ct);
         log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shard, result.Rows);

@@ -1,0 +1,40 @@
+using ExportJobs.Service.Schedules;
+using ExportJobs.Service.Workflow;
+using Microsoft.DurableTask.Client;
+
+namespace ExportJobs.LocalHost;
+
+/// <summary>A Function App timer trigger, here: runs <paramref name="run"/> on the same cron as the Function.</summary>
+public sealed class LocalTimer(string name, string cronText, Func<DurableTaskClient, CancellationToken, Task> run, DurableTaskClient client, TimeProvider time, ILogger<LocalTimer> log)
+    : BackgroundService
+{
+    /// <summary>The Function App's timers: due schedules, and the watchdog.</summary>
+    public static void AddTo(IServiceCollection services)
+    {
+        services.AddHostedService(sp => Create(sp, "schedules", CronSchedule.TimerCron, sp.GetRequiredService<ScheduleRunner>().RunDueAsync));
+        services.AddHostedService(sp => Create(sp, "watchdog", CronSchedule.WatchdogCron, sp.GetRequiredService<JobWatchdog>().RunAsync));
+    }
+
+    private static LocalTimer Create<T>(IServiceProvider sp, string name, string cron, Func<DurableTaskClient, CancellationToken, Task<T>> run) =>
+        new(name, cron, run, sp.GetRequiredService<DurableTaskClient>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LocalTimer>>());
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var cron = CronSchedule.Parse(cronText);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var now = time.GetUtcNow();
+            var next = cron.NextAfter(now) ?? now.AddMinutes(1);
+            await Task.Delay(next - now, time, stoppingToken);
+            try
+            {
+                await run(client, stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Like a failed timer run on Functions: logged, and the next tick tries again.
+                log.LogError(e, "The {Timer} timer run failed", name);
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Workflow;
+using ExportJobs.TestSupport;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Moq;
+
+namespace ExportJobs.Service.Tests;
+
+public class WatchdogTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 28, 10, 0, 0, TimeSpan.Zero);
+
+    private static ExportJob Job(long id, string status, string org, string sandbox, long updated) => new()
+    {
+        Id = id,
+        Status = status,
+        ImsOrgId = org,
+        Schema = new SchemaRef { Name = "_xdm.context.profile" },
+        Destination = new JobDestination { DatasetId = "out", BatchId = $"batch{id}" },
+        ComputeGatewayJobId = new ComputeGatewayJobId(TaskNames.InstanceIdOf(org, sandbox, id)),
+        CreationTime = updated,
+        UpdateTime = updated,
+    };
+
+    [Fact]
+    public async Task Stuck_jobs_are_redriven_or_failed_and_healthy_ones_are_left_alone()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var harness = await ServiceHarness.StartAsync(s => s.AddSingleton<TimeProvider>(clock));
+        var store = harness.Get<JobStore>();
+        var tenant = harness.Tenant;
+        long t0 = Start.ToUnixTimeMilliseconds();
+        var orphanNew = await store.CreateAsync(tenant, id => Job(id, JobStatus.New, tenant.OrgId, tenant.Sandbox, t0), default);
+        var stalled = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
+        var stuckRunning = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
+        var fresh = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0 + 40 * 60_000), default);
+        await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, 0, [new JsonObject { ["a"] = 1 }], null, default);
+
+        var client = new Mock<DurableTaskClient>("test");
+        client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((string id, bool _, CancellationToken _) => id == stuckRunning.ComputeGatewayJobId!.ExportJob
+                ? new OrchestrationMetadata(TaskNames.ExportJobOrchestrator, id) { RuntimeStatus = OrchestrationRuntimeStatus.Running }
+                : null);
+        client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
+        var watchdog = harness.Get<JobWatchdog>();
+
+        Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+        clock.Advance(TimeSpan.FromMinutes(45));
+        Assert.Equal((1, 2), await watchdog.RunAsync(client.Object, default));
+
+        client.Verify(c => c.ScheduleNewOrchestrationInstanceAsync(It.Is<TaskName>(n => n.Name == TaskNames.ExportJobOrchestrator), It.IsAny<object?>(),
+            It.Is<StartOrchestrationOptions?>(o => o!.InstanceId == orphanNew.ComputeGatewayJobId!.ExportJob), It.IsAny<CancellationToken>()), Times.Once);
+        client.Verify(c => c.TerminateInstanceAsync(stuckRunning.ComputeGatewayJobId!.ExportJob, It.IsAny<object?>(), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.Equal(JobStatus.New, (await store.GetAsync(tenant, orphanNew.Id, default))!.Status);
+        foreach (var id in new[] { stalled.Id, stuckRunning.Id })
+        {
+            var job = (await store.GetAsync(tenant, id, default))!;
+            Assert.Equal(JobStatus.Failed, job.Status);
+            Assert.Equal(ExportErrorCodes.Stalled, Assert.Single(job.Errors!).Code);
+        }
+        Assert.Empty(await TestStorage.ListBlobsAsync(harness.Prefix, DatasetBatchFiles.Folder(tenant, "out", stalled.Destination.BatchId!)));
+        Assert.Equal(JobStatus.Processing, (await store.GetAsync(tenant, fresh.Id, default))!.Status);
+
+        // The re-driven job was touched, so the next run leaves it be.
+        Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+    }
+}
