@@ -5,7 +5,7 @@ using Microsoft.DurableTask;
 namespace ExportJobs.Functions;
 
 /// <summary>The export orchestration and its activities as Durable Functions: adapters onto the Service's workflow.</summary>
-public sealed class ExportWorkflowFunctions(ExportJobSteps steps)
+public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier)
 {
     [Function(TaskNames.ExportJobOrchestrator)]
     public static Task<string> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -22,4 +22,7 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps)
 
     [Function(TaskNames.FailExport)]
     public Task<string> Fail([ActivityTrigger] FailInput input, CancellationToken ct) => steps.FailAsync(input, ct);
+
+    [Function(TaskNames.NotifyCallback)]
+    public Task<bool> NotifyCallback([ActivityTrigger] ExportJobInput input, CancellationToken ct) => notifier.NotifyAsync(input, ct);
 }

@@ -47,6 +47,10 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ScheduleRunner>();
         services.AddOptions<WatchdogOptions>().Bind(configuration.GetSection(WatchdogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<JobWatchdog>();
+        services.AddOptions<CallbackOptions>().Bind(configuration.GetSection(CallbackOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        // No redirects: a callback goes where its URL says, never where an answer points.
+        services.AddHttpClient(CallbackNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new HttpClientHandler { AllowAutoRedirect = false });
+        services.AddSingleton<CallbackNotifier>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();
         services.AddHostedService<StorageInitializer>();

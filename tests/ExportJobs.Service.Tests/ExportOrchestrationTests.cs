@@ -7,6 +7,7 @@ using ExportJobs.TestSupport;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Moq;
 
 namespace ExportJobs.Service.Tests;
 
@@ -28,10 +29,10 @@ public class ExportOrchestrationTests
             await Harness.DisposeAsync();
         }
 
-        public async Task<JsonNode> CreateJobAsync(string segment = "seg-b", string fields = "personalEmail.address")
+        public async Task<JsonNode> CreateJobAsync(string segment = "seg-b", string fields = "personalEmail.address", string callback = "")
         {
             var (status, body) = await Harness.Call.SendAsync(r => Harness.Get<ExportJobsHandler>().CreateAsync(r, Host.Client, default),
-                $$$"""{"fields":"{{{fields}}}","filter":{"segments":[{"segmentId":"{{{segment}}}"}]},"destination":{"datasetId":"{{{OutputDataset}}}"},"schema":{"name":"_xdm.context.profile"}}""");
+                $$$"""{"fields":"{{{fields}}}","filter":{"segments":[{"segmentId":"{{{segment}}}"}]},"destination":{"datasetId":"{{{OutputDataset}}}"},"schema":{"name":"_xdm.context.profile"}{{{callback}}}}""");
             Assert.True(status == 200, body?.ToJsonString());
             return body!;
         }
@@ -58,8 +59,12 @@ public class ExportOrchestrationTests
                 .AddActivity<PrepareExportActivity>()
                 .AddActivity<FinalizeExportActivity>()
                 .AddActivity<FailExportActivity>()
+                .AddActivity<NotifyCallbackActivity>()
                 .AddActivityFunc<ShardTask, ShardResult>(TaskNames.ExportShard, (_, task) => exportShard(steps, task));
-        }, new DurableTaskTestHostOptions { ConfigureServices = services => services.AddSingleton(steps) });
+        }, new DurableTaskTestHostOptions
+        {
+            ConfigureServices = services => services.AddSingleton(steps).AddSingleton(harness.Get<CallbackNotifier>()),
+        });
 
         string profilesDataset = await harness.CreateDatasetAsync(profileEnabled: true);
         await harness.IngestAsync(profilesDataset, _profiles.FirstBatchLines());
@@ -89,6 +94,37 @@ public class ExportOrchestrationTests
         Assert.True(job.Metrics.Bytes > 0);
         Assert.Equal(job.Metrics.Progress!.Shards, job.Metrics.Progress.ShardsDone);
         Assert.Equal(expected.Count, Assert.Single(job.Metrics.ExportedProfileBySegmentCounter!).Count);
+    }
+
+    [Fact]
+    public async Task A_callback_that_fails_twice_is_delivered_signed_on_the_third_attempt()
+    {
+        const string secret = "0123456789abcdef-secret";
+        await using var receiver = await CallbackReceiver.StartAsync(secret, failFirst: 2);
+        await using var fixture = await StartAsync();
+        var created = await fixture.CreateJobAsync(callback: $$$""","callback":{"url":"{{{receiver.Url}}}","secret":"{{{secret}}}"}""");
+        Assert.DoesNotContain(secret, created.ToJsonString());
+
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => j.Callback?.Attempts?.Any(a => a.Delivered) == true, "the callback to be delivered");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        Assert.Equal([500, 500, 200], job.Callback!.Attempts!.Select(a => a.Status ?? 0));
+        Assert.Equal([1, 2, 3], job.Callback.Attempts!.Select(a => a.Attempt));
+        Assert.Equal(3, receiver.Deliveries.Count);
+        Assert.All(receiver.Deliveries, d => Assert.True(d.SignatureValid && d.JobStatus == JobStatus.Succeeded));
+    }
+
+    [Fact]
+    public async Task A_callback_to_a_private_address_is_refused()
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        string output = await harness.CreateDatasetAsync(profileEnabled: false);
+        foreach (string url in new[] { "http://example.com/hook", "https://10.0.0.5/hook", "https://user:pw@example.com/hook", "ftp://example.com/x" })
+        {
+            var (status, body) = await harness.Call.SendAsync(r => harness.Get<ExportJobsHandler>().CreateAsync(r, new Mock<Microsoft.DurableTask.Client.DurableTaskClient>("test").Object, default),
+                $$$"""{"destination":{"datasetId":"{{{output}}}"},"schema":{"name":"s"},"callback":{"url":"{{{url}}}","secret":"0123456789abcdef"}}""");
+            Assert.Equal(400, status);
+            Assert.Equal("callback.url", (string)body!["field"]!);
+        }
     }
 
     [Fact]

@@ -38,6 +38,8 @@ public static class TestStorage
         ["ExportJobs:ShardAttempts"] = "2",
         ["DurableTask:HubName"] = "hub" + prefix,
         ["DurableTask:MaxQueuePollingIntervalSeconds"] = "1",
+        ["ExportJobs:Callbacks:AllowLoopback"] = "true",
+        ["ExportJobs:Callbacks:MaxAttempts"] = "4",
     };
 
     public static BlobContainerClient DatasetFiles(string prefix) =>

@@ -10,7 +10,25 @@ public sealed record ExportJobRequest
     public JobDestination? Destination { get; init; }
     public SchemaRef? Schema { get; init; }
     public EvaluationInfo? EvaluationInfo { get; init; }
+
+    /// <summary>Beyond the seed: where to post the job when it ends, and the secret that signs the post.</summary>
+    public CallbackRequest? Callback { get; init; }
 }
+
+public sealed record CallbackRequest
+{
+    public string? Url { get; init; }
+    public string? Secret { get; init; }
+}
+
+/// <summary>A job's callback as the job shows it: the URL and every delivery attempt (the secret is never shown).</summary>
+public sealed record JobCallback
+{
+    public required string Url { get; init; }
+    public List<CallbackAttempt>? Attempts { get; init; }
+}
+
+public sealed record CallbackAttempt(int Attempt, long AtMs, int? Status, string? Error, bool Delivered);
 
 public sealed record MergePolicyRef
 {
@@ -109,6 +127,9 @@ public sealed record ExportJob
 
     /// <summary>Beyond the seed: the schedule that created the job, if one did.</summary>
     public string? ScheduleId { get; init; }
+
+    /// <summary>Beyond the seed: the completion callback and its delivery attempts.</summary>
+    public JobCallback? Callback { get; init; }
 
     /// <summary>The batches the job writes: one, or one per requested segment (<c>segmentPerBatch</c>), in request order.</summary>
     public IReadOnlyList<string> OutputBatchIds() =>

@@ -9,11 +9,13 @@ using ExportJobs.Service.Workflow;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Jobs;
 
 /// <summary>How a job comes to be, from the API or from a schedule: checked against the tenant's data, recorded, started.</summary>
-public sealed class ExportJobCreator(JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, TimeProvider time, ILogger<ExportJobCreator> log)
+public sealed class ExportJobCreator(
+    JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<ExportJobCreator> log)
 {
     /// <summary>What a valid payload resolves to before a job is recorded.</summary>
     public sealed record Plan(ExportJobRequest Request, MergePolicyRef MergePolicy, SchemaNode? OutputSchema);
@@ -22,7 +24,8 @@ public sealed class ExportJobCreator(JobStore jobs, DatasetStore datasets, Merge
     public async Task<(Plan? Plan, IReadOnlyList<Problem> Problems)> CheckAsync(Tenant tenant, ExportJobRequest request, CancellationToken ct)
     {
         var problems = ExportJobRequestValidator.Validate(request);
-        if (!problems.IsEmpty) return (null, problems.Items);
+        if (request.Callback is { } callback) CallbackRules.Check(callback, callbacks.Value.AllowLoopback, problems);
+        if (!problems.IsEmpty) return (null, problems.Items.DistinctBy(p => p.Field).ToList());
         var tenantDatasets = await datasets.ListAsync(tenant, ct);
         if (!tenantDatasets.Any(d => d.Id == request.Destination!.DatasetId))
             return (null, [new Problem("destination.datasetId", $"There is no dataset '{request.Destination!.DatasetId}' in this sandbox.")]);
@@ -42,12 +45,15 @@ public sealed class ExportJobCreator(JobStore jobs, DatasetStore datasets, Merge
     public async Task<(ExportJob Job, bool Started)> CreateAsync(Tenant tenant, Plan plan, DurableTaskClient client, string requestId, string? scheduleId, CancellationToken ct)
     {
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, plan, now, requestId, scheduleId), ct, plan.OutputSchema?.ToJson().ToJsonString());
+        var hidden = new Dictionary<JobStore.Hidden, string>();
+        if (plan.OutputSchema is not null) hidden[JobStore.Hidden.OutputSchema] = plan.OutputSchema.ToJson().ToJsonString();
+        if (plan.Request.Callback?.Secret is { } secret) hidden[JobStore.Hidden.CallbackSecret] = secret;
+        var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, plan, now, requestId, scheduleId), ct, hidden);
         try
         {
             await client.ScheduleNewOrchestrationInstanceAsync(
                 TaskNames.ExportJobOrchestrator,
-                new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id),
+                new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts),
                 new StartOrchestrationOptions(job.ComputeGatewayJobId!.ExportJob),
                 ct);
             return (job, true);
@@ -99,6 +105,7 @@ public sealed class ExportJobCreator(JobStore jobs, DatasetStore datasets, Merge
             UpdateTime = now,
             RequestId = requestId,
             ScheduleId = scheduleId,
+            Callback = body.Callback is { } callback ? new JobCallback { Url = callback.Url!, Attempts = [] } : null,
         };
     }
 }

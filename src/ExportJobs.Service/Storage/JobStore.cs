@@ -18,24 +18,25 @@ public sealed class JobStore(StorageClients clients)
 
     public static string RowKeyOf(long id) => (long.MaxValue - id).ToString("D19", CultureInfo.InvariantCulture);
 
-    private const string OutputSchemaProperty = "OutputSchema";
+    /// <summary>What is kept beside a job and never shown in its JSON.</summary>
+    public enum Hidden { OutputSchema, CallbackSecret }
 
-    /// <summary>Creates a job with the next id; <paramref name="outputSchema"/>, when known, is kept beside it (not in its wire JSON).</summary>
-    public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct, string? outputSchema = null)
+    /// <summary>Creates a job with the next id, with what is kept beside it (the schema of its rows, its callback's secret).</summary>
+    public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct, IReadOnlyDictionary<Hidden, string>? hidden = null)
     {
         long id = await NextIdAsync(tenant, ct);
         var job = build(id);
         var entity = ToEntity(tenant, job);
-        if (outputSchema is not null) entity[OutputSchemaProperty] = outputSchema;
+        foreach (var (name, value) in hidden ?? new Dictionary<Hidden, string>()) entity[name.ToString()] = value;
         await clients.Jobs.AddEntityAsync(entity, ct);
         return job;
     }
 
-    /// <summary>The schema of the rows the job writes, as fixed when it was created; null when its output types are inferred.</summary>
-    public async Task<string?> GetOutputSchemaAsync(Tenant tenant, long id, CancellationToken ct)
+    /// <summary>A value kept beside the job; null when there is none.</summary>
+    public async Task<string?> GetHiddenAsync(Tenant tenant, long id, Hidden name, CancellationToken ct)
     {
-        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), [OutputSchemaProperty], ct);
-        return found.HasValue ? found.Value!.GetString(OutputSchemaProperty) : null;
+        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), [name.ToString()], ct);
+        return found.HasValue ? found.Value!.GetString(name.ToString()) : null;
     }
 
     public Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct) =>
@@ -72,7 +73,7 @@ public sealed class JobStore(StorageClients clients)
             if (changed is null) return current;
             try
             {
-                // Merge, so that properties kept beside the job (its output schema) stay.
+                // Merge, so that what is kept beside the job (Hidden) stays.
                 await clients.Jobs.UpdateEntityAsync(ToEntity(tenant, changed), found.Value!.ETag, TableUpdateMode.Merge, ct);
                 return changed;
             }

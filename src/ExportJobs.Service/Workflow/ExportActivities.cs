@@ -29,6 +29,12 @@ public sealed class FailExportActivity(ExportJobSteps steps) : TaskActivity<Fail
     public override Task<string> RunAsync(TaskActivityContext context, FailInput input) => steps.FailAsync(input, CancellationToken.None);
 }
 
+[DurableTask(TaskNames.NotifyCallback)]
+public sealed class NotifyCallbackActivity(CallbackNotifier notifier) : TaskActivity<ExportJobInput, bool>
+{
+    public override Task<bool> RunAsync(TaskActivityContext context, ExportJobInput input) => notifier.NotifyAsync(input, CancellationToken.None);
+}
+
 public static class ExportWorkflow
 {
     /// <summary>Registers the orchestration and its activities with a Durable Task worker.</summary>
@@ -37,5 +43,6 @@ public static class ExportWorkflow
         .AddActivity<PrepareExportActivity>()
         .AddActivity<ExportShardActivity>()
         .AddActivity<FinalizeExportActivity>()
-        .AddActivity<FailExportActivity>();
+        .AddActivity<FailExportActivity>()
+        .AddActivity<NotifyCallbackActivity>();
 }

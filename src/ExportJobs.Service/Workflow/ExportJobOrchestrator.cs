@@ -5,12 +5,31 @@ namespace ExportJobs.Service.Workflow;
 /// <summary>
 /// Prepare → export each shard (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
 /// A cancel event stops the fan-out: no new shard starts, the running ones finish, and finalize removes the partial
-/// files. A failed step ends the job FAILED with its error, after the running shards finished.
+/// files. A failed step ends the job FAILED with its error, after the running shards finished. Then, when the job has a
+/// callback, it is notified, retried with backoff.
 /// </summary>
 [DurableTask(TaskNames.ExportJobOrchestrator)]
 public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, string>
 {
     public override async Task<string> RunAsync(TaskOrchestrationContext context, ExportJobInput input)
+    {
+        string status = await ExportAsync(context, input);
+        if (input.CallbackAttempts > 0)
+        {
+            try
+            {
+                await context.CallActivityAsync<bool>(TaskNames.NotifyCallback, input,
+                    TaskOptions.FromRetryPolicy(new RetryPolicy(input.CallbackAttempts, TimeSpan.FromSeconds(1), backoffCoefficient: 2)));
+            }
+            catch (TaskFailedException)
+            {
+                // Every attempt is recorded on the job; the job's own outcome stands.
+            }
+        }
+        return status;
+    }
+
+    private static async Task<string> ExportAsync(TaskOrchestrationContext context, ExportJobInput input)
     {
         var cancel = context.WaitForExternalEvent<bool>(TaskNames.CancelEvent);
         var running = new List<Task<ShardResult>>();

@@ -70,7 +70,7 @@ public sealed class ExportJobSteps(
     }
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
-        await jobs.GetOutputSchemaAsync(tenant, jobId, ct) is { } json
+        await jobs.GetHiddenAsync(tenant, jobId, JobStore.Hidden.OutputSchema, ct) is { } json
             ? SchemaNode.Parse(JsonNode.Parse(json), "outputSchema", new ProblemList())
             : null;
 

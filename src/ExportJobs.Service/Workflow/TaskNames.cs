@@ -8,6 +8,7 @@ public static class TaskNames
     public const string ExportShard = "ExportShard";
     public const string FinalizeExport = "FinalizeExport";
     public const string FailExport = "FailExport";
+    public const string NotifyCallback = "NotifyCallback";
     public const string CancelEvent = "cancel";
 
     /// <summary>The orchestration instance of a job; also shown as the job's <c>computeGatewayJobId.exportJob</c>.</summary>

@@ -4,7 +4,8 @@ namespace ExportJobs.Service.Workflow;
 
 // What crosses the orchestration history: ids, counts and plans only, never profile data.
 
-public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId)
+/// <summary>The job an orchestration runs; <c>CallbackAttempts</c> is 0 when the job has no callback.</summary>
+public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, int CallbackAttempts = 0)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
