@@ -16,6 +16,12 @@ public sealed class DurableOptions
     public int MaxQueuePollingIntervalSeconds { get; set; } = 1;
     /// <summary>Port of the in-process gRPC sidecar on loopback; 0 picks a free one.</summary>
     public int SidecarPort { get; set; }
+
+    /// <summary>How long a message taken by a host that dies stays hidden before another host gets it.</summary>
+    public int VisibilityTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>How long a partition lease lasts: a dead host's partitions move to a live one after it.</summary>
+    public int LeaseIntervalSeconds { get; set; } = 30;
 }
 
 /// <summary>
@@ -41,6 +47,10 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
             TaskHubName = o.HubName,
             PartitionCount = o.PartitionCount,
             MaxQueuePollingInterval = TimeSpan.FromSeconds(o.MaxQueuePollingIntervalSeconds),
+            WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(o.VisibilityTimeoutSeconds),
+            ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(o.VisibilityTimeoutSeconds),
+            LeaseInterval = TimeSpan.FromSeconds(o.LeaseIntervalSeconds),
+            LeaseRenewInterval = TimeSpan.FromSeconds(Math.Max(1, o.LeaseIntervalSeconds / 3)),
             LoggerFactory = loggers,
         });
         await service.CreateIfNotExistsAsync();
