@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Fault script: N cycles of "start an export, kill -9 the LocalHost at a random point, start it again", each checked
-# against an undisturbed run of the same export. Prints "K of N resumed with identical output".
-# Usage: bash scripts/fault-kill9.sh [N=10] [PROFILES=60000]
-# Not part of scripts/test.sh: a cycle takes about half a minute (the dead host's leases and messages must time out).
+# Fault script: N cycles of "start an export, inject a fault at a random point", each checked against an undisturbed
+# run of the same export.
+#   kill9:   kill -9 the LocalHost and start it again. Prints "K of N resumed with identical output".
+#   azurite: stop Azurite for a few seconds and start it again. Every job must end SUCCEEDED (identical) or FAILED with
+#            errors[], never stay PROCESSING. Prints "K of N ended (S succeeded identical, F failed with errors)".
+# Usage: bash scripts/fault.sh [kill9|azurite] [N=10] [PROFILES=60000]
+# Not part of scripts/test.sh: a cycle takes up to half a minute (a dead host's leases and messages must time out).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools
-N=${1:-10}
-PROFILES=${2:-60000}
+MODE=${1:-kill9}
+N=${2:-10}
+PROFILES=${3:-60000}
+case "$MODE" in kill9|azurite) ;; *) echo "mode is kill9 or azurite" >&2; exit 2;; esac
 
 WORK="$(mktemp -d)"
 BASE=$(free_port_base 20400)
@@ -23,6 +28,7 @@ start_host() {
   AzureWebJobsStorage="$STORAGE" ExportJobs__StorageConnection="$STORAGE" ExportJobs__NamePrefix=fault \
   ExportJobs__ShardCount=32 ExportJobs__MaxParallelShards=2 ExportJobs__ShardAttempts=5 \
   DurableTask__HubName=faulthub DurableTask__VisibilityTimeoutSeconds=15 DurableTask__LeaseIntervalSeconds=12 \
+  ExportJobs__Watchdog__StalledAfterSeconds=60 ExportJobs__Watchdog__StuckNewAfterSeconds=30 \
   LocalHost__DevKeyPath="$WORK/dev.pem" DOTNET_PROCESSOR_COUNT=32 \
   dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$PORT" >>"$WORK/host.log" 2>&1 &
   HOST_PID=$!
@@ -74,21 +80,36 @@ echo "reference job $REFERENCE_JOB: $(wait_job "$REFERENCE_JOB")"
 REFERENCE=$(digest "$REFERENCE_JOB")
 echo "reference output: $REFERENCE"
 
-resumed=0
+resumed=0; succeeded=0; failed=0
 for cycle in $(seq 1 "$N"); do
   job=$(create_job)
   delay=$(python3 -c "import random; print(round(random.uniform(0.3, 3.0), 2))")
   sleep "$delay"
   at_kill=$(curl -s "${H[@]}" $B/export/jobs/$job | json 'd["status"] + " " + str(d.get("metrics", {}).get("progress", {}).get("shardsDone", 0)) + " shards done"')
-  kill -9 "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
-  start_host
+  if [ "$MODE" = kill9 ]; then
+    kill -9 "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
+    start_host
+  else
+    kill -9 "$AZURITE_PID"; wait "$AZURITE_PID" 2>/dev/null || true
+    sleep 5
+    start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
+  fi
   status=$(wait_job "$job")
   result="$status"
   if [ "$status" = SUCCEEDED ]; then
     output=$(digest "$job")
-    if [ "$output" = "$REFERENCE" ]; then resumed=$((resumed + 1)); result="SUCCEEDED, identical"; else result="SUCCEEDED, DIFFERENT: $output"; fi
+    if [ "$output" = "$REFERENCE" ]; then resumed=$((resumed + 1)); succeeded=$((succeeded + 1)); result="SUCCEEDED, identical"; else result="SUCCEEDED, DIFFERENT: $output"; fi
+  elif [ "$status" = FAILED ]; then
+    errors=$(curl -s "${H[@]}" $B/export/jobs/$job | json '"; ".join(e["code"] + ": " + e["msg"][:120] for e in d.get("errors", []))')
+    [ -n "$errors" ] && failed=$((failed + 1))
+    result="FAILED: $errors"
   fi
-  echo "cycle $cycle: killed after ${delay}s ($at_kill), job $job: $result"
+  echo "cycle $cycle: $MODE after ${delay}s ($at_kill), job $job: $result"
 done
-echo "$resumed of $N resumed with identical output"
-[ "$resumed" -eq "$N" ]
+if [ "$MODE" = kill9 ]; then
+  echo "$resumed of $N resumed with identical output"
+  [ "$resumed" -eq "$N" ]
+else
+  echo "$((succeeded + failed)) of $N ended ($succeeded succeeded identical, $failed failed with errors)"
+  [ $((succeeded + failed)) -eq "$N" ]
+fi
