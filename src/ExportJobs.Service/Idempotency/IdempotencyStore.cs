@@ -61,7 +61,11 @@ public sealed class IdempotencyStore(StorageClients clients, IOptions<Idempotenc
             var found = await clients.Idempotency.GetEntityIfExistsAsync<TableEntity>(tenant.Key, row, cancellationToken: ct);
             if (!found.HasValue) continue;
             var first = found.Value!;
-            if (first.GetInt64(CreatedProperty) < now - options.Value.WindowSeconds * 1000L)
+            long created = first.GetInt64(CreatedProperty) ?? 0;
+            bool expired = created < now - options.Value.WindowSeconds * 1000L;
+            // A key left without a result long after the wait is from a request that died: the next one may take it over.
+            bool abandoned = first.GetString(ResultProperty) is null && created < now - 3 * options.Value.WaitSeconds * 1000L;
+            if (expired || abandoned)
             {
                 try
                 {
