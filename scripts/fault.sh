@@ -90,7 +90,9 @@ for cycle in $(seq 1 "$N"); do
     kill -9 "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
     start_host
   else
-    kill -9 "$AZURITE_PID"; wait "$AZURITE_PID" 2>/dev/null || true
+    # A graceful stop, as an outage: kill -9 would lose writes Azurite has acknowledged (its store saves on exit),
+    # which no real storage account does.
+    kill -TERM "$AZURITE_PID"; wait "$AZURITE_PID" 2>/dev/null || true
     sleep 5
     start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
   fi
