@@ -26,7 +26,8 @@ public sealed class WatchdogOptions
 /// <see cref="WatchdogOptions.StalledAfterSeconds"/> is failed with <see cref="ExportErrorCodes.Stalled"/>, its partial
 /// files removed, and its orchestration, if still there, terminated.
 /// </summary>
-public sealed class JobWatchdog(JobStore jobs, ExportJobSteps steps, IOptions<WatchdogOptions> options, TimeProvider time, ILogger<JobWatchdog> log)
+public sealed class JobWatchdog(
+    JobStore jobs, ExportJobSteps steps, IOptions<WatchdogOptions> options, IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<JobWatchdog> log)
 {
     public async Task<(int Redriven, int Failed)> RunAsync(DurableTaskClient client, CancellationToken ct)
     {
@@ -41,7 +42,8 @@ public sealed class JobWatchdog(JobStore jobs, ExportJobSteps steps, IOptions<Wa
             if (instance is null)
             {
                 await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ExportJobOrchestrator,
-                    new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id), new StartOrchestrationOptions(instanceId), ct);
+                    new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts),
+                    new StartOrchestrationOptions(instanceId), ct);
                 await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.New ? j with { UpdateTime = now } : null, ct);
                 log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} had no orchestration; started it again", job.Id, tenant.OrgId, tenant.Sandbox);
                 redriven++;
