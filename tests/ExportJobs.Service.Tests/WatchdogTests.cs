@@ -39,26 +39,30 @@ public class WatchdogTests
         var stalled = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
         var stuckRunning = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
         var fresh = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0 + 40 * 60_000), default);
+        var unreachable = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
         await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, 0, [new JsonObject { ["a"] = 1 }], null, default);
 
         var client = new Mock<DurableTaskClient>("test");
         client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((string id, bool _, CancellationToken _) => id == stuckRunning.ComputeGatewayJobId!.ExportJob
-                ? new OrchestrationMetadata(TaskNames.ExportJobOrchestrator, id) { RuntimeStatus = OrchestrationRuntimeStatus.Running }
-                : null);
+            .Returns((string id, bool _, CancellationToken _) =>
+                id == unreachable.ComputeGatewayJobId!.ExportJob ? Task.FromException<OrchestrationMetadata?>(new InvalidOperationException("the engine is down"))
+                : Task.FromResult(id == stuckRunning.ComputeGatewayJobId!.ExportJob
+                    ? new OrchestrationMetadata(TaskNames.ExportJobOrchestrator, id) { RuntimeStatus = OrchestrationRuntimeStatus.Running }
+                    : null));
         client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
         var watchdog = harness.Get<JobWatchdog>();
 
         Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
         clock.Advance(TimeSpan.FromMinutes(45));
-        Assert.Equal((1, 2), await watchdog.RunAsync(client.Object, default));
+        Assert.Equal((1, 3), await watchdog.RunAsync(client.Object, default));
 
         client.Verify(c => c.ScheduleNewOrchestrationInstanceAsync(It.Is<TaskName>(n => n.Name == TaskNames.ExportJobOrchestrator), It.IsAny<object?>(),
             It.Is<StartOrchestrationOptions?>(o => o!.InstanceId == orphanNew.ComputeGatewayJobId!.ExportJob), It.IsAny<CancellationToken>()), Times.Once);
         client.Verify(c => c.TerminateInstanceAsync(stuckRunning.ComputeGatewayJobId!.ExportJob, It.IsAny<object?>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.Equal(JobStatus.New, (await store.GetAsync(tenant, orphanNew.Id, default))!.Status);
-        foreach (var id in new[] { stalled.Id, stuckRunning.Id })
+        Assert.Contains("not answering", (await store.GetAsync(tenant, unreachable.Id, default))!.Errors![0].Msg);
+        foreach (var id in new[] { stalled.Id, stuckRunning.Id, unreachable.Id })
         {
             var job = (await store.GetAsync(tenant, id, default))!;
             Assert.Equal(JobStatus.Failed, job.Status);

@@ -18,6 +18,9 @@ public sealed class WatchdogOptions
 
     /// <summary>A job PROCESSING (or CANCELLING) without progress this long is failed, its orchestration ended.</summary>
     [Range(60, 7 * 24 * 3600)] public int StalledAfterSeconds { get; set; } = 1800;
+
+    /// <summary>How long the watchdog waits for the Durable engine to answer about one job before deciding without it.</summary>
+    [Range(1, 300)] public int EngineTimeoutSeconds { get; set; } = 20;
 }
 
 /// <summary>
@@ -38,7 +41,8 @@ public sealed class JobWatchdog(
         foreach (var (tenant, job) in await jobs.ListQuietAsync([JobStatus.New], now - o.StuckNewAfterSeconds * 1000L, ct))
         {
             string instanceId = job.ComputeGatewayJobId!.ExportJob;
-            var instance = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, ct);
+            var (answered, instance) = await AskEngineAsync(client, instanceId, ct);
+            if (!answered) continue;
             if (instance is null)
             {
                 await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ExportJobOrchestrator,
@@ -57,17 +61,48 @@ public sealed class JobWatchdog(
 
         foreach (var (tenant, job) in await jobs.ListQuietAsync([JobStatus.Processing, JobStatus.Cancelling], now - o.StalledAfterSeconds * 1000L, ct))
         {
-            var instance = await client.GetInstanceAsync(job.ComputeGatewayJobId!.ExportJob, getInputsAndOutputs: false, ct);
-            string state = instance is null ? "gone" : instance.IsRunning ? "still running" : $"ended ({instance.RuntimeStatus})";
+            var (answered, instance) = await AskEngineAsync(client, job.ComputeGatewayJobId!.ExportJob, ct);
+            string state = !answered ? "not answering" : instance is null ? "gone" : instance.IsRunning ? "still running" : $"ended ({instance.RuntimeStatus})";
             await FailAsync(client, tenant, job, $"No progress for {o.StalledAfterSeconds} seconds; its orchestration is {state}.", terminate: instance?.IsRunning == true, ct);
             failed++;
         }
         return (redriven, failed);
     }
 
+    /// <summary>
+    /// The orchestration of a job, asked with a timeout: an engine that has stopped answering (storage gone, a wedged
+    /// channel) must not stop the watchdog, whose purpose is to end what is stuck.
+    /// </summary>
+    private async Task<(bool Answered, OrchestrationMetadata? Instance)> AskEngineAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+        try
+        {
+            return (true, await client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, timeout.Token));
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogWarning("Watchdog: the Durable engine did not answer about {InstanceId}: {Error}", instanceId, e.Message);
+            return (false, null);
+        }
+    }
+
     private async Task FailAsync(DurableTaskClient client, Core.Tenancy.Tenant tenant, ExportJob job, string message, bool terminate, CancellationToken ct)
     {
-        if (terminate) await client.TerminateInstanceAsync(job.ComputeGatewayJobId!.ExportJob, (object?)message, ct);
+        if (terminate)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+            try
+            {
+                await client.TerminateInstanceAsync(job.ComputeGatewayJobId!.ExportJob, (object?)message, timeout.Token);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                log.LogWarning("Watchdog: could not terminate {InstanceId}: {Error}", job.ComputeGatewayJobId!.ExportJob, e.Message);
+            }
+        }
         string status = await steps.FailAsync(new FailInput(new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id), ExportErrorCodes.Stalled, message, null), ct);
         log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, tenant.OrgId, tenant.Sandbox, status, message);
     }
