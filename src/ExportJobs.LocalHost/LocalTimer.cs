@@ -8,11 +8,17 @@ namespace ExportJobs.LocalHost;
 public sealed class LocalTimer(string name, string cronText, Func<DurableTaskClient, CancellationToken, Task> run, DurableTaskClient client, TimeProvider time, ILogger<LocalTimer> log)
     : BackgroundService
 {
-    /// <summary>The Function App's timers: due schedules, and the watchdog.</summary>
+    public string Name => name;
+    public string Cron => cronText;
+
+    /// <summary>
+    /// The Function App's timers: due schedules, and the watchdog. (Registered as plain singletons: AddHostedService
+    /// would keep only the first of two of one type.)
+    /// </summary>
     public static void AddTo(IServiceCollection services)
     {
-        services.AddHostedService(sp => Create(sp, "schedules", CronSchedule.TimerCron, sp.GetRequiredService<ScheduleRunner>().RunDueAsync));
-        services.AddHostedService(sp => Create(sp, "watchdog", CronSchedule.WatchdogCron, sp.GetRequiredService<JobWatchdog>().RunAsync));
+        services.AddSingleton<IHostedService>(sp => Create(sp, "schedules", CronSchedule.TimerCron, sp.GetRequiredService<ScheduleRunner>().RunDueAsync));
+        services.AddSingleton<IHostedService>(sp => Create(sp, "watchdog", CronSchedule.WatchdogCron, sp.GetRequiredService<JobWatchdog>().RunAsync));
     }
 
     private static LocalTimer Create<T>(IServiceProvider sp, string name, string cron, Func<DurableTaskClient, CancellationToken, Task<T>> run) =>

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ExportJobs.Functions.Tests;
 
@@ -27,6 +28,19 @@ public class RouteParityTests
             .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText!.TrimStart('/').StartsWith(Routes.Prefix))
             .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods
                 .Select(method => $"{method} /{e.RoutePattern.RawText!.TrimStart('/')}")));
+    }
+
+    [Fact]
+    public void Both_hosts_run_the_same_timers()
+    {
+        var functionTimers = typeof(ExportJobFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods()).SelectMany(m => m.GetParameters())
+            .Select(p => p.GetCustomAttribute<TimerTriggerAttribute>()).OfType<TimerTriggerAttribute>()
+            .Select(t => t.Schedule).Order().ToList();
+        var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("timers")));
+        var localTimers = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<LocalTimer>().ToList();
+        Assert.Equal(["schedules", "watchdog"], localTimers.Select(t => t.Name).Order());
+        Assert.Equal(functionTimers, localTimers.Select(t => t.Cron).Order());
     }
 
     [Fact]
