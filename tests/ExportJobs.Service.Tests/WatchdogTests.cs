@@ -40,6 +40,7 @@ public class WatchdogTests
         var stuckRunning = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
         var fresh = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0 + 40 * 60_000), default);
         var unreachable = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
+        var queuedNew = await store.CreateAsync(tenant, id => Job(id, JobStatus.New, tenant.OrgId, tenant.Sandbox, t0), default);
         await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, 0, [new JsonObject { ["a"] = 1 }], null, default);
 
         var client = new Mock<DurableTaskClient>("test");
@@ -48,7 +49,9 @@ public class WatchdogTests
                 id == unreachable.ComputeGatewayJobId!.ExportJob ? Task.FromException<OrchestrationMetadata?>(new InvalidOperationException("the engine is down"))
                 : Task.FromResult(id == stuckRunning.ComputeGatewayJobId!.ExportJob
                     ? new OrchestrationMetadata(TaskNames.ExportJobOrchestrator, id) { RuntimeStatus = OrchestrationRuntimeStatus.Running }
-                    : null));
+                    : id == queuedNew.ComputeGatewayJobId!.ExportJob
+                        ? new OrchestrationMetadata(TaskNames.ExportJobOrchestrator, id) { RuntimeStatus = OrchestrationRuntimeStatus.Pending }
+                        : null));
         client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
         var watchdog = harness.Get<JobWatchdog>();
@@ -61,6 +64,7 @@ public class WatchdogTests
             It.Is<StartOrchestrationOptions?>(o => o!.InstanceId == orphanNew.ComputeGatewayJobId!.ExportJob), It.IsAny<CancellationToken>()), Times.Once);
         client.Verify(c => c.TerminateInstanceAsync(stuckRunning.ComputeGatewayJobId!.ExportJob, It.IsAny<object?>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.Equal(JobStatus.New, (await store.GetAsync(tenant, orphanNew.Id, default))!.Status);
+        Assert.Equal(JobStatus.New, (await store.GetAsync(tenant, queuedNew.Id, default))!.Status);
         Assert.Contains("not answering", (await store.GetAsync(tenant, unreachable.Id, default))!.Errors![0].Msg);
         foreach (var id in new[] { stalled.Id, stuckRunning.Id, unreachable.Id })
         {

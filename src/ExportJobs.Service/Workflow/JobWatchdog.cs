@@ -52,7 +52,7 @@ public sealed class JobWatchdog(
                 log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} had no orchestration; started it again", job.Id, tenant.OrgId, tenant.Sandbox);
                 redriven++;
             }
-            else if (!instance.IsRunning)
+            else if (!IsAlive(instance))
             {
                 await FailAsync(client, tenant, job, $"The job stayed NEW while its orchestration ended ({instance.RuntimeStatus}).", terminate: false, ct);
                 failed++;
@@ -62,12 +62,17 @@ public sealed class JobWatchdog(
         foreach (var (tenant, job) in await jobs.ListQuietAsync([JobStatus.Processing, JobStatus.Cancelling], now - o.StalledAfterSeconds * 1000L, ct))
         {
             var (answered, instance) = await AskEngineAsync(client, job.ComputeGatewayJobId!.ExportJob, ct);
-            string state = !answered ? "not answering" : instance is null ? "gone" : instance.IsRunning ? "still running" : $"ended ({instance.RuntimeStatus})";
-            await FailAsync(client, tenant, job, $"No progress for {o.StalledAfterSeconds} seconds; its orchestration is {state}.", terminate: instance?.IsRunning == true, ct);
+            string state = !answered ? "not answering" : instance is null ? "gone" : IsAlive(instance) ? $"still {instance.RuntimeStatus}" : $"ended ({instance.RuntimeStatus})";
+            await FailAsync(client, tenant, job, $"No progress for {o.StalledAfterSeconds} seconds; its orchestration is {state}.",
+                terminate: instance is not null && IsAlive(instance), ct);
             failed++;
         }
         return (redriven, failed);
     }
+
+    /// <summary>Whether an orchestration may still make progress: queued (Pending), Running or Suspended.</summary>
+    private static bool IsAlive(OrchestrationMetadata instance) => instance.RuntimeStatus is
+        OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended;
 
     /// <summary>
     /// The orchestration of a job, asked with a timeout: an engine that has stopped answering (storage gone, a wedged
