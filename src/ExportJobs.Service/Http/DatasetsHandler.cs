@@ -55,7 +55,7 @@ public sealed class DatasetsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
+        if (!Ids.IsDatasetId(datasetId)) return InvalidDatasetId();
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);
         return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Wire.Dataset);
     }
@@ -69,7 +69,7 @@ public sealed class DatasetsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.IsDatasetId(datasetId)) return Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
+        if (!Ids.IsDatasetId(datasetId)) return InvalidDatasetId();
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);
         if (dataset is null) return DatasetNotFound(datasetId);
         if (!dataset.ProfileEnabled)
@@ -182,13 +182,16 @@ public sealed class DatasetsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return (null, null, denied);
-        if (!Ids.IsDatasetId(datasetId)) return (tenant, null, Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits."));
+        if (!Ids.IsDatasetId(datasetId)) return (tenant, null, InvalidDatasetId());
         if (!Ids.IsBatchId(batchId)) return (tenant, null, Problems.Invalid("batchId", "A batch id is 1 to 64 letters or digits."));
         var batch = await datasets.GetBatchAsync(tenant, datasetId, batchId, ct);
         return batch is null
             ? (tenant, null, Problems.NotFound("batchId", $"Dataset '{datasetId}' has no batch '{batchId}' in this sandbox."))
             : (tenant, batch, null);
     }
+
+    private static IResult InvalidDatasetId() =>
+        Problems.Invalid("datasetId", "A dataset id is 1 to 64 letters or digits.");
 
     private static IResult DatasetNotFound(string datasetId) => Problems.NotFound("datasetId", $"There is no dataset '{datasetId}' in this sandbox.");
 }

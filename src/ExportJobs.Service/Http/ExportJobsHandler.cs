@@ -100,7 +100,7 @@ public sealed class ExportJobsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.TryParseJobId(id, out long jobId)) return Problems.Invalid("id", "A job id is a positive integer.");
+        if (!Ids.TryParseJobId(id, out long jobId)) return InvalidJobId();
         var job = await jobs.GetAsync(tenant, jobId, ct);
         return job is null ? JobNotFound(jobId) : Results.Json(job, CoreJson.Wire.ExportJob);
     }
@@ -113,7 +113,7 @@ public sealed class ExportJobsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.TryParseJobId(id, out long jobId)) return Problems.Invalid("id", "A job id is a positive integer.");
+        if (!Ids.TryParseJobId(id, out long jobId)) return InvalidJobId();
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var job = await jobs.UpdateAsync(tenant, jobId,
@@ -129,6 +129,9 @@ public sealed class ExportJobsHandler(
             ? Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Wire.DeleteAnswer)
             : JobNotFound(jobId);
     }
+
+    private static IResult InvalidJobId() =>
+        Problems.Invalid("id", "A job id is a positive integer.");
 
     private static IResult JobNotFound(long id) => Problems.NotFound("id", $"There is no export job {id} in this sandbox.");
 }

@@ -43,7 +43,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
+        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         var policy = await policies.GetAsync(tenant, id, ct);
         return policy is null ? NotFound(id) : Results.Json(policy, CoreJson.Wire.MergePolicy);
     }
@@ -53,7 +53,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
+        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         var (body, problem) = await ReadAsync(request, ct);
         if (body is null) return problem!;
         var current = await policies.GetAsync(tenant, id, ct);
@@ -78,7 +78,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
+        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         if (id == MergePolicyRules.BuiltInId) return Problems.Invalid("id", "The built-in policy cannot be deleted.");
         return await policies.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
     }
@@ -90,6 +90,9 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         var problems = MergePolicyRules.Validate(body);
         return problems.IsEmpty ? (body, null) : (null, Problems.Invalid(problems.Items));
     }
+
+    private static IResult InvalidPolicyId() =>
+        Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
 
     private static IResult NotFound(string id) => Problems.NotFound("id", $"There is no merge policy '{id}' in this sandbox.");
 }

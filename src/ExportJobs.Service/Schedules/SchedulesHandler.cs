@@ -67,7 +67,7 @@ public sealed class SchedulesHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return Problems.Invalid("id", "A schedule id is a GUID.");
+        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         var stored = await schedules.GetAsync(tenant, id, ct);
         return stored is null ? NotFound(id) : Results.Json(stored.Schedule, CoreJson.Wire.Schedule);
     }
@@ -77,7 +77,7 @@ public sealed class SchedulesHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return Problems.Invalid("id", "A schedule id is a GUID.");
+        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         if (request.ContentType is { } type && type.StartsWith("application/json-patch+json", StringComparison.OrdinalIgnoreCase)) request.ContentType = "application/json";
         var (operations, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.ListPatchOperation, limits.Value.MaxJsonBodyBytes, ct);
         if (operations is null) return bodyProblem!;
@@ -115,7 +115,7 @@ public sealed class SchedulesHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return Problems.Invalid("id", "A schedule id is a GUID.");
+        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         return await schedules.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
     }
 
@@ -126,6 +126,9 @@ public sealed class SchedulesHandler(
         problems.Add(name, $"{name} must be an integer from {min} to {max}.");
         return fallback;
     }
+
+    private static IResult InvalidScheduleId() =>
+        Problems.Invalid("id", "A schedule id is a GUID.");
 
     private static IResult NotFound(string id) => Problems.NotFound("id", $"There is no schedule '{id}' in this sandbox.");
 }
