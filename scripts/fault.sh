@@ -19,7 +19,10 @@ BASE=$(free_port_base 20400)
 start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
 PORT=$(free_port_base 20500)
 HOST_PID=""
-cleanup() { [ -n "$HOST_PID" ] && kill -9 "$HOST_PID" 2>/dev/null; kill "$AZURITE_PID" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  [ -n "$HOST_PID" ] && kill -9 "$HOST_PID" 2>/dev/null
+  kill "$AZURITE_PID" 2>/dev/null; wait "$AZURITE_PID" 2>/dev/null; rm -rf "$WORK" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
