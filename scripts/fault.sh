@@ -20,8 +20,8 @@ start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
 PORT=$(free_port_base 20500)
 HOST_PID=""
 cleanup() {
-  [ -n "$HOST_PID" ] && kill -9 "$HOST_PID" 2>/dev/null
-  kill "$AZURITE_PID" 2>/dev/null; wait "$AZURITE_PID" 2>/dev/null; rm -rf "$WORK" 2>/dev/null || true
+  [ -n "$HOST_PID" ] && { kill -9 "$HOST_PID" 2>/dev/null || true; }
+  kill "$AZURITE_PID" 2>/dev/null || true; wait "$AZURITE_PID" 2>/dev/null || true; rm -rf "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
 

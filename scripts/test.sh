@@ -9,7 +9,7 @@ WORK="$(mktemp -d)"
 BASE=$(free_port_base 20100)
 start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log"
 # Wait for Azurite to exit before removing its folder (it may still be writing), and never let cleanup change the result.
-trap 'kill "$AZURITE_PID" 2>/dev/null; wait "$AZURITE_PID" 2>/dev/null; rm -rf "$WORK" 2>/dev/null || true' EXIT
+trap 'kill "$AZURITE_PID" 2>/dev/null || true; wait "$AZURITE_PID" 2>/dev/null || true; rm -rf "$WORK" 2>/dev/null || true' EXIT
 export EXPORTJOBS_TEST_STORAGE="$(connection_string "$BASE")"
 echo "Azurite listening on 127.0.0.1:$BASE-$((BASE + 2))"
 
