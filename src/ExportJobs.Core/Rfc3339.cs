@@ -16,5 +16,9 @@ public static partial class Rfc3339
                DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out value);
     }
 
+    /// <summary>UTC with milliseconds: <c>2026-11-29T10:00:00.123Z</c>.</summary>
+    public static string Format(DateTimeOffset value) =>
+        value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
     public static long? ToEpochMs(string? text) => TryParse(text, out var value) ? value.ToUnixTimeMilliseconds() : null;
 }

@@ -6,7 +6,7 @@ namespace ExportJobs.Core.Profiles;
 /// In which order a profile's fragments fold, lowest priority first, so that each attribute ends with the value of the
 /// fragment that wins it. <c>timestampOrdered</c>: newer ingest wins. <c>dataSetPrecedence</c>: a dataset earlier in the
 /// order wins over a later one, any listed dataset over an unlisted one, and between fragments of equal precedence the
-/// newer wins.
+/// newer wins. Memberships recorded by segment evaluation outrank every dataset (only evaluation writes them).
 /// </summary>
 public sealed class MergeRule
 {
@@ -30,5 +30,6 @@ public sealed class MergeRule
         return profile;
     }
 
-    private int Rank(ProfileFragment fragment) => _rank is null ? 0 : _rank.GetValueOrDefault(fragment.DatasetId);
+    private int Rank(ProfileFragment fragment) =>
+        _rank is null ? 0 : fragment.DatasetId == Segments.SegmentEvaluation.MembershipDatasetId ? int.MaxValue : _rank.GetValueOrDefault(fragment.DatasetId);
 }

@@ -32,12 +32,13 @@ public sealed class MergedProfile(Identity identity)
     /// <summary>
     /// Merges a fragment that wins over every one merged before (see <see cref="MergeRule"/> for the order).
     /// Objects merge member by member; any other value (arrays included) replaces the earlier one; a JSON null does not
-    /// erase an earlier value. The update time is the newest ingest time whatever the order.
+    /// erase an earlier value. The update time is the newest ingest time whatever the order; memberships recorded by
+    /// segment evaluation are not ingested data and leave it as it is.
     /// </summary>
     public void MergeNewer(ProfileFragment fragment)
     {
         DeepMerge(Attributes, fragment.Record);
-        UpdateTimeMs = Math.Max(UpdateTimeMs, fragment.IngestTimeMs);
+        if (fragment.DatasetId != Segments.SegmentEvaluation.MembershipDatasetId) UpdateTimeMs = Math.Max(UpdateTimeMs, fragment.IngestTimeMs);
     }
 
     private static void DeepMerge(JsonObject target, JsonObject newer)

@@ -14,9 +14,7 @@ public static class ExportSchema
 {
     public static (SchemaNode? Output, Problem? Problem) Resolve(ExportJobRequest request, IEnumerable<Dataset> datasets)
     {
-        var list = datasets.Where(d => d.ProfileEnabled).ToList();
-        var profiles = Union(list.Where(d => !d.HoldsEvents));
-        var events = Union(list.Where(d => d.HoldsEvents));
+        var (profiles, events) = Of(datasets);
 
         var projection = FieldProjection.Parse(request.Fields);
         if (profiles is not null && projection.FirstPathOutside(profiles) is { } path)
@@ -31,6 +29,16 @@ public static class ExportSchema
         if (eventList is not null)
             output = output.With(EventAttachment.Column, SchemaNode.Of(SchemaKind.Array, events is null ? SchemaNode.Any : eventProjection.Project(events)));
         return (output, null);
+    }
+
+    /// <summary>
+    /// What the tenant's profile-enabled datasets can hold: the union of the profile datasets' schemas and of the event
+    /// datasets' schemas; either is null when a dataset of its kind has no schema (then nothing of that kind is checked).
+    /// </summary>
+    public static (SchemaNode? Profiles, SchemaNode? Events) Of(IEnumerable<Dataset> datasets)
+    {
+        var list = datasets.Where(d => d.ProfileEnabled).ToList();
+        return (Union(list.Where(d => !d.HoldsEvents)), Union(list.Where(d => d.HoldsEvents)));
     }
 
     /// <summary>The union of the datasets' record schemas; null when there is none, or one of them has no schema.</summary>

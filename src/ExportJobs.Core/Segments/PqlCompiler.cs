@@ -1,0 +1,521 @@
+using System.Collections.Immutable;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace ExportJobs.Core.Segments;
+
+/// <summary>What one evaluation sees: the merged profile, its experience events, the time that <c>now</c> means, and the variables.</summary>
+public sealed class PqlContext(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now, int slots)
+{
+    public JsonObject Profile { get; } = profile;
+    public DateTimeOffset Now { get; } = now;
+    public object?[] Slots { get; } = new object?[slots];
+    public List<object?> Events => field ??= [.. events];
+}
+
+/// <summary>A path the compiler can check against a schema: from the profile or from an event, member names in order.</summary>
+public readonly record struct PqlPath(bool Event, ImmutableList<string> Names)
+{
+    public PqlPath With(string name) => this with { Names = Names.Add(name) };
+    public override string ToString() => (Event ? "xEvent." : "") + string.Join('.', Names);
+}
+
+/// <summary>A condition compiled once into delegates; evaluating it never re-reads the text.</summary>
+public sealed class CompiledPql
+{
+    internal CompiledPql(Func<PqlContext, object?> root, int slots, bool usesEvents)
+    {
+        Root = root;
+        Slots = slots;
+        UsesEvents = usesEvents;
+    }
+
+    internal Func<PqlContext, object?> Root { get; }
+    internal int Slots { get; }
+
+    /// <summary>Whether the condition reads <c>xEvent</c>, so evaluation needs the profile's events.</summary>
+    public bool UsesEvents { get; }
+
+    /// <summary>True, false, or null when the condition is unknown (a missing attribute, a type that does not compare).</summary>
+    public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
+        PqlValues.AsCondition(Root(new PqlContext(profile, events, now, Slots)));
+
+    /// <summary>Whether a profile qualifies: only a condition that is true.</summary>
+    public bool Qualifies(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) => Evaluate(profile, events, now) == true;
+}
+
+/// <summary>
+/// Turns a parsed PQL expression into a <see cref="CompiledPql"/>, checking what can be checked before any profile is
+/// seen: functions and their arguments, conditions where a condition is needed, comparisons of literals, regular
+/// expressions, and (when <c>knownPath</c> is given) that every attribute path names something the schema holds.
+/// </summary>
+public sealed class PqlCompiler
+{
+    public const string EventsName = "xEvent";
+    public static readonly TimeSpan RegexTimeLimit = TimeSpan.FromMilliseconds(50);
+
+    private enum Kind { Any, Condition, Number, Text, Date, List }
+
+    private sealed record Compiled(Func<PqlContext, object?> Eval, Kind Kind, PqlPath? Path = null);
+
+    private readonly record struct Binding(int Slot, PqlPath? Path);
+
+    /// <summary>
+    /// What names mean where a node is compiled: the variables bound by enclosing quantifiers, the element <c>$1</c> names,
+    /// and the implicit object bare names are members of (the element inside <c>[ ]</c>; otherwise, and in a where clause, the profile).
+    /// </summary>
+    private sealed record Scope(ImmutableDictionary<string, Binding> Variables, Binding? Element, Binding? Implicit)
+    {
+        public static readonly Scope Top = new(ImmutableDictionary<string, Binding>.Empty, null, null);
+    }
+
+    private static readonly string[] CaseFlagMethods = ["startsWith", "endsWith", "contains", "equals", "notEqualTo", "like", "matches"];
+    private static readonly string[] Methods =
+        [.. CaseFlagMethods, "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "subsetOf", "supersetOf", "count", "sum", "avg", "min", "max"];
+
+    private readonly Func<PqlPath, bool>? _knownPath;
+    private int _slots;
+    private bool _usesEvents;
+
+    private PqlCompiler(Func<PqlPath, bool>? knownPath) => _knownPath = knownPath;
+
+    /// <summary>Parses and compiles; throws <see cref="PqlException"/> with the position and reason of the first problem.</summary>
+    public static CompiledPql Compile(string text, Func<PqlPath, bool>? knownPath = null)
+    {
+        var compiler = new PqlCompiler(knownPath);
+        var root = compiler.Condition(PqlParser.Parse(text), Scope.Top, "the expression");
+        return new CompiledPql(root, compiler._slots, compiler._usesEvents);
+    }
+
+    private Func<PqlContext, object?> Condition(PqlNode node, Scope scope, string what)
+    {
+        var compiled = Compile(node, scope);
+        if (compiled.Kind is not (Kind.Condition or Kind.Any)) throw new PqlException(node.Position, $"{what} must be a condition, not {Describe(compiled.Kind)}.");
+        return compiled.Eval;
+    }
+
+    private Compiled Compile(PqlNode node, Scope scope) => node switch
+    {
+        PqlLiteral literal => Literal(literal.Value),
+        PqlListLiteral list => ListLiteral(list, scope),
+        PqlName name => Name(name, scope),
+        PqlMember member => Member(member, scope),
+        PqlFilter filter => Filter(filter, scope),
+        PqlCall { Target: null } call => Function(call),
+        PqlCall call => Method(call, scope),
+        PqlNot not => Not(not, scope),
+        PqlBinary binary => binary.Operator switch
+        {
+            "and" or "or" => Logic(binary, scope),
+            "like" => Like(binary.Left, binary.Right, null, binary.Position, scope),
+            _ => Comparison(binary, scope),
+        },
+        PqlQuantifier quantifier => Quantifier(quantifier, scope),
+        PqlOccurs occurs => Occurs(occurs, scope),
+        _ => throw new PqlException(node.Position, "unsupported expression."),
+    };
+
+    private static Compiled Literal(object value) => new(_ => value, value switch
+    {
+        bool => Kind.Condition,
+        double => Kind.Number,
+        string => Kind.Text,
+        DateTimeOffset => Kind.Date,
+        _ => Kind.Any,
+    });
+
+    private Compiled ListLiteral(PqlListLiteral list, Scope scope)
+    {
+        var items = list.Items.Select(i => Compile(i, scope).Eval).ToArray();
+        return new(c =>
+        {
+            var values = new List<object?>(items.Length);
+            foreach (var item in items)
+                if (item(c) is { } value) values.Add(value);
+            return values;
+        }, Kind.List);
+    }
+
+    private Compiled Name(PqlName name, Scope scope)
+    {
+        if (scope.Variables.TryGetValue(name.Name, out var variable))
+        {
+            int slot = variable.Slot;
+            return new(c => c.Slots[slot], Kind.Any, variable.Path);
+        }
+        if (name.Name.StartsWith('$'))
+        {
+            if (name.Name != "$1") throw new PqlException(name.Position, $"{name.Name} is not defined; $1 is the current element.");
+            if (scope.Element is not { } element) throw new PqlException(name.Position, "$1 is only defined inside [ ] or a where clause.");
+            return new(c => c.Slots[element.Slot], Kind.Any, element.Path);
+        }
+        if (name.Name == EventsName)
+        {
+            _usesEvents = true;
+            return new(c => c.Events, Kind.List, new PqlPath(true, []));
+        }
+        string member = name.Name;
+        if (scope.Implicit is { } implicitObject)
+        {
+            int slot = implicitObject.Slot;
+            return new(c => PqlValues.Member(c.Slots[slot], member), Kind.Any, Checked(implicitObject.Path?.With(member), name));
+        }
+        return new(c => PqlValues.FromJson(c.Profile[member]), Kind.Any, Checked(new PqlPath(false, [member]), name));
+    }
+
+    private PqlPath? Checked(PqlPath? path, PqlNode at)
+    {
+        if (path is { } known && _knownPath is not null && !_knownPath(known))
+            throw new PqlException(at.Position, $"'{known}' is in no {(known.Event ? "event" : "profile")} dataset's schema.");
+        return path;
+    }
+
+    private Compiled Member(PqlMember member, Scope scope)
+    {
+        var target = Compile(member.Target, scope);
+        if (target.Kind is Kind.Condition or Kind.Number or Kind.Text or Kind.Date)
+            throw new PqlException(member.Position, $"'{member.Name}' is not a member of {Describe(target.Kind)}.");
+        var eval = target.Eval;
+        string name = member.Name;
+        return new(c => PqlValues.Member(eval(c), name), Kind.Any, Checked(target.Path?.With(name), member));
+    }
+
+    private Compiled Filter(PqlFilter filter, Scope scope)
+    {
+        var target = Compile(filter.Target, scope);
+        int slot = _slots++;
+        var element = new Binding(slot, target.Path);
+        var inner = scope with { Element = element, Implicit = element };
+        var source = target.Eval;
+        var condition = Condition(filter.Condition, inner, "a filter");
+        return new(c =>
+        {
+            var kept = new List<object?>();
+            foreach (var item in PqlValues.AsList(source(c)))
+            {
+                c.Slots[slot] = item;
+                if (PqlValues.AsCondition(condition(c)) == true) kept.Add(item);
+            }
+            return kept;
+        }, Kind.List, target.Path);
+    }
+
+    private Compiled Quantifier(PqlQuantifier quantifier, Scope scope)
+    {
+        var source = Compile(quantifier.Source, scope);
+        int slot = _slots++;
+        var element = new Binding(slot, source.Path);
+        var inner = scope with { Variables = scope.Variables.SetItem(quantifier.Variable, element), Element = element };
+        var items = source.Eval;
+        var condition = quantifier.Condition is null ? null : Condition(quantifier.Condition, inner, "a where clause");
+        bool Holds(PqlContext c, object? item)
+        {
+            c.Slots[slot] = item;
+            return condition is null || PqlValues.AsCondition(condition(c)) == true;
+        }
+        return quantifier.Kind switch
+        {
+            "select" => new(c => PqlValues.AsList(items(c)).Where(i => Holds(c, i)).ToList(), Kind.List, source.Path),
+            "exists" => new(c => PqlValues.AsList(items(c)).Any(i => Holds(c, i)), Kind.Condition),
+            _ => new(c => PqlValues.AsList(items(c)).All(i => Holds(c, i)), Kind.Condition),
+        };
+    }
+
+    private Compiled Not(PqlNot not, Scope scope)
+    {
+        var operand = Condition(not.Operand, scope, "the operand of not");
+        return new(c => PqlValues.Not(PqlValues.AsCondition(operand(c))), Kind.Condition);
+    }
+
+    private Compiled Logic(PqlBinary binary, Scope scope)
+    {
+        var left = Condition(binary.Left, scope, $"the left side of {binary.Operator}");
+        var right = Condition(binary.Right, scope, $"the right side of {binary.Operator}");
+        return binary.Operator == "and"
+            ? new(c => PqlValues.AsCondition(left(c)) is var a && a == false ? false : PqlValues.And(a, PqlValues.AsCondition(right(c))), Kind.Condition)
+            : new(c => PqlValues.AsCondition(left(c)) is var a && a == true ? true : PqlValues.Or(a, PqlValues.AsCondition(right(c))), Kind.Condition);
+    }
+
+    private Compiled Comparison(PqlBinary binary, Scope scope)
+    {
+        var left = Compile(binary.Left, scope);
+        var right = Compile(binary.Right, scope);
+        CheckComparable(left.Kind, right.Kind, binary.Operator, binary.Position);
+        var (l, r) = (left.Eval, right.Eval);
+        return binary.Operator switch
+        {
+            "=" => new(c => PqlValues.Equal(l(c), r(c)), Kind.Condition),
+            "!=" => new(c => PqlValues.Not(PqlValues.Equal(l(c), r(c))), Kind.Condition),
+            "<" => new(c => PqlValues.Compare(l(c), r(c)) is { } o ? o < 0 : null, Kind.Condition),
+            "<=" => new(c => PqlValues.Compare(l(c), r(c)) is { } o ? o <= 0 : null, Kind.Condition),
+            ">" => new(c => PqlValues.Compare(l(c), r(c)) is { } o ? o > 0 : null, Kind.Condition),
+            _ => new(c => PqlValues.Compare(l(c), r(c)) is { } o ? o >= 0 : null, Kind.Condition),
+        };
+    }
+
+    private static void CheckComparable(Kind left, Kind right, string op, int position)
+    {
+        if (left == Kind.Any || right == Kind.Any) return;
+        bool ordered = op is not ("=" or "!=");
+        bool fits = (left, right) switch
+        {
+            (Kind.Date, Kind.Text) or (Kind.Text, Kind.Date) => true,
+            (Kind.Condition, Kind.Condition) or (Kind.List, Kind.List) => !ordered,
+            _ => left == right,
+        };
+        if (!fits) throw new PqlException(position, $"'{op}' cannot compare {Describe(left)} with {Describe(right)}.");
+    }
+
+    private Compiled Function(PqlCall call)
+    {
+        switch (call.Name)
+        {
+            case "now":
+                Arity(call, 0);
+                return new(c => c.Now, Kind.Date);
+            case "currentDate":
+                Arity(call, 0);
+                return new(c => Today(c), Kind.Date);
+            case "date":
+                if (call.Arguments.Count is not (3 or 6)) throw new PqlException(call.Position, "date takes (year, month, day) or (year, month, day, hour, minute, second).");
+                var parts = call.Arguments.Select(a => a is PqlLiteral { Value: double d } && d == Math.Floor(d) ? (int?)d : null).ToArray();
+                if (parts.Any(p => p is null)) throw new PqlException(call.Position, "date takes whole-number literals.");
+                try
+                {
+                    var date = parts.Length == 3
+                        ? new DateTimeOffset(parts[0]!.Value, parts[1]!.Value, parts[2]!.Value, 0, 0, 0, TimeSpan.Zero)
+                        : new DateTimeOffset(parts[0]!.Value, parts[1]!.Value, parts[2]!.Value, parts[3]!.Value, parts[4]!.Value, parts[5]!.Value, TimeSpan.Zero);
+                    return new(_ => date, Kind.Date);
+                }
+                catch (ArgumentOutOfRangeException)
+                {
+                    throw new PqlException(call.Position, "date names no such day or time.");
+                }
+            default:
+                throw new PqlException(call.Position, Methods.Contains(call.Name)
+                    ? $"{call.Name} is a method: write it after a value, as in value.{call.Name}(…)."
+                    : $"unknown function '{call.Name}'; the functions are date, now and currentDate.");
+        }
+    }
+
+    private static DateTimeOffset Today(PqlContext c) => new(c.Now.UtcDateTime.Date, TimeSpan.Zero);
+
+    private static void Arity(PqlCall call, int min, int? max = null)
+    {
+        int count = call.Arguments.Count;
+        if (count >= min && count <= (max ?? min)) return;
+        string expected = max is null || max == min ? $"{min}" : $"{min} or {max}";
+        throw new PqlException(call.Position, $"{call.Name} takes {expected} argument{(max ?? min) switch { 1 => "", _ => "s" }}, not {count}.");
+    }
+
+    private Compiled Method(PqlCall call, Scope scope)
+    {
+        if (!Methods.Contains(call.Name))
+            throw new PqlException(call.Position, $"unknown method '{call.Name}'; the methods are {string.Join(", ", Methods)}.");
+        if (call.Name == "like") return Like(call.Target!, call.Arguments.ElementAtOrDefault(0), call, call.Position, scope);
+        var target = Compile(call.Target!, scope);
+        var t = target.Eval;
+        if (CaseFlagMethods.Contains(call.Name)) return Text(call, target, scope);
+        switch (call.Name)
+        {
+            case "isNull":
+                Arity(call, 0);
+                return new(c => t(c) is null, Kind.Condition);
+            case "isNotNull":
+                Arity(call, 0);
+                return new(c => t(c) is not null, Kind.Condition);
+            case "count":
+                Arity(call, 0);
+                return new(c => (double)PqlValues.AsList(t(c)).Count, Kind.Number);
+            case "sum" or "avg":
+                Arity(call, 0);
+                bool average = call.Name == "avg";
+                return new(c =>
+                {
+                    var numbers = PqlValues.AsList(t(c)).OfType<double>().ToList();
+                    return numbers.Count == 0 ? null : average ? numbers.Average() : numbers.Sum();
+                }, Kind.Number);
+            case "min" or "max":
+                Arity(call, 0);
+                bool max = call.Name == "max";
+                return new(c => Extreme(PqlValues.AsList(t(c)), max), Kind.Any);
+        }
+        Arity(call, 1);
+        var argument = Compile(call.Arguments[0], scope).Eval;
+        return call.Name switch
+        {
+            "in" => new(c => t(c) is { } v && argument(c) is { } list ? PqlValues.Contains(PqlValues.AsList(list), v) : null, Kind.Condition),
+            "notIn" => new(c => t(c) is { } v && argument(c) is { } list ? !PqlValues.Contains(PqlValues.AsList(list), v) : null, Kind.Condition),
+            "includes" => new(c => t(c) is { } list && argument(c) is { } v ? PqlValues.Contains(PqlValues.AsList(list), v) : null, Kind.Condition),
+            "intersects" => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(a).Any(x => PqlValues.Contains(PqlValues.AsList(b), x)) : null, Kind.Condition),
+            "subsetOf" => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(a).All(x => PqlValues.Contains(PqlValues.AsList(b), x)) : null, Kind.Condition),
+            _ => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(b).All(x => PqlValues.Contains(PqlValues.AsList(a), x)) : null, Kind.Condition),
+        };
+    }
+
+    /// <summary>The least or greatest number of a list; with no number, the least or greatest date; else null.</summary>
+    private static object? Extreme(List<object?> items, bool max)
+    {
+        var numbers = items.OfType<double>().ToList();
+        if (numbers.Count > 0) return max ? numbers.Max() : numbers.Min();
+        var dates = items.Select(PqlValues.AsDate).OfType<DateTimeOffset>().ToList();
+        return dates.Count == 0 ? null : max ? dates.Max() : dates.Min();
+    }
+
+    /// <summary>startsWith, endsWith, contains, equals, notEqualTo, matches: a string method with an optional case-sensitivity flag (default true).</summary>
+    private Compiled Text(PqlCall call, Compiled target, Scope scope)
+    {
+        Arity(call, 1, 2);
+        bool caseSensitive = CaseFlag(call);
+        var t = target.Eval;
+        if (target.Kind is not (Kind.Any or Kind.Text)) throw new PqlException(call.Position, $"{call.Name} needs a string, not {Describe(target.Kind)}.");
+        var comparison = caseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        if (call.Name == "matches")
+        {
+            if (call.Arguments[0] is not PqlLiteral { Value: string pattern }) throw new PqlException(call.Arguments[0].Position, "matches takes a string literal pattern.");
+            var regex = NewRegex(pattern, caseSensitive, call.Arguments[0].Position, "a regular expression");
+            return new(c => t(c) is string s ? Matches(regex, s) : null, Kind.Condition);
+        }
+        var argument = Compile(call.Arguments[0], scope).Eval;
+        Func<string, string, bool> test = call.Name switch
+        {
+            "startsWith" => (s, a) => s.StartsWith(a, comparison),
+            "endsWith" => (s, a) => s.EndsWith(a, comparison),
+            "contains" => (s, a) => s.Contains(a, comparison),
+            "equals" => (s, a) => string.Equals(s, a, comparison),
+            _ => (s, a) => !string.Equals(s, a, comparison),
+        };
+        return new(c => t(c) is string s && argument(c) is string a ? test(s, a) : null, Kind.Condition);
+    }
+
+    private static bool CaseFlag(PqlCall call)
+    {
+        if (call.Arguments.Count < 2) return true;
+        return call.Arguments[1] is PqlLiteral { Value: bool flag }
+            ? flag
+            : throw new PqlException(call.Arguments[1].Position, $"the second argument of {call.Name} is a boolean literal: true for case-sensitive (the default), false for not.");
+    }
+
+    /// <summary><c>s like "a%b_"</c> or <c>s.like("a%", false)</c>: <c>%</c> any run of characters, <c>_</c> one, <c>\</c> escapes either.</summary>
+    private Compiled Like(PqlNode target, PqlNode? patternNode, PqlCall? call, int position, Scope scope)
+    {
+        if (call is not null) Arity(call, 1, 2);
+        if (patternNode is not PqlLiteral { Value: string pattern }) throw new PqlException(patternNode?.Position ?? position, "like takes a string literal pattern.");
+        var compiledTarget = Compile(target, scope);
+        if (compiledTarget.Kind is not (Kind.Any or Kind.Text)) throw new PqlException(position, $"like needs a string, not {Describe(compiledTarget.Kind)}.");
+        var regex = NewRegex(LikeToRegex(pattern), call is null || CaseFlag(call), patternNode.Position, "a like pattern");
+        var t = compiledTarget.Eval;
+        return new(c => t(c) is string s ? Matches(regex, s) : null, Kind.Condition);
+    }
+
+    private static string LikeToRegex(string pattern)
+    {
+        var regex = new StringBuilder("^");
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char ch = pattern[i];
+            if (ch == '\\' && i + 1 < pattern.Length) regex.Append(Regex.Escape(pattern[++i].ToString()));
+            else if (ch == '%') regex.Append(".*");
+            else if (ch == '_') regex.Append('.');
+            else regex.Append(Regex.Escape(ch.ToString()));
+        }
+        return regex.Append('$').ToString();
+    }
+
+    private static Regex NewRegex(string pattern, bool caseSensitive, int position, string what)
+    {
+        var options = RegexOptions.CultureInvariant | RegexOptions.Singleline | (caseSensitive ? RegexOptions.None : RegexOptions.IgnoreCase);
+        try
+        {
+            return new Regex(pattern, options, RegexTimeLimit);
+        }
+        catch (ArgumentException e)
+        {
+            throw new PqlException(position, $"not {what}: {e.Message}");
+        }
+    }
+
+    /// <summary>A match, or unknown when the regular expression runs out of its time limit.</summary>
+    private static bool? Matches(Regex regex, string text)
+    {
+        try
+        {
+            return regex.IsMatch(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private Compiled Occurs(PqlOccurs occurs, Scope scope)
+    {
+        var time = Compile(occurs.Time, scope).Eval;
+        Func<PqlContext, object?> Reference(PqlNode node) => node switch
+        {
+            PqlName { Name: "now" } when !scope.Variables.ContainsKey("now") => c => c.Now,
+            PqlName { Name: "today" } when !scope.Variables.ContainsKey("today") => c => Today(c),
+            _ => Compile(node, scope).Eval,
+        };
+        switch (occurs.Form)
+        {
+            case OccursForm.Today:
+                return new(c => PqlValues.AsDate(time(c)) is { } t ? t.UtcDateTime.Date == c.Now.UtcDateTime.Date : null, Kind.Condition);
+            case OccursForm.Yesterday:
+                return new(c => PqlValues.AsDate(time(c)) is { } t ? t.UtcDateTime.Date == c.Now.UtcDateTime.Date.AddDays(-1) : null, Kind.Condition);
+            case OccursForm.On:
+                var day = Reference(occurs.Reference!);
+                return new(c => PqlValues.AsDate(time(c)) is { } t && PqlValues.AsDate(day(c)) is { } d ? t.UtcDateTime.Date == d.UtcDateTime.Date : null, Kind.Condition);
+            case OccursForm.Between:
+                var (from, until) = (Reference(occurs.Reference!), Reference(occurs.Until!));
+                return new(c => PqlValues.AsDate(time(c)) is { } t && PqlValues.AsDate(from(c)) is { } a && PqlValues.AsDate(until(c)) is { } b ? t >= a && t <= b : null, Kind.Condition);
+        }
+        var reference = Reference(occurs.Reference!);
+        long amount = occurs.Amount;
+        string unit = occurs.Unit!, comparison = occurs.Comparison!;
+        bool after = occurs.After;
+        return new(c =>
+        {
+            if (PqlValues.AsDate(time(c)) is not { } t || PqlValues.AsDate(reference(c)) is not { } r) return null;
+            if (after ? t < r : t > r) return false;
+            var bound = Shift(r, after ? amount : -amount, unit);
+            // Before the reference, "within n units" means at or after the bound; after it, at or before the bound.
+            int order = after ? t.CompareTo(bound) : bound.CompareTo(t);
+            return comparison switch { "<" => order < 0, "<=" => order <= 0, ">" => order > 0, _ => order >= 0 };
+        }, Kind.Condition);
+    }
+
+    /// <summary>The time <paramref name="amount"/> units later (or earlier); past the calendar's ends, its first or last instant.</summary>
+    private static DateTimeOffset Shift(DateTimeOffset time, long amount, string unit)
+    {
+        try
+        {
+            int bounded = (int)Math.Clamp(amount, -1_000_000, 1_000_000);
+            return unit switch
+            {
+                "second" => time.AddSeconds(amount),
+                "minute" => time.AddMinutes(amount),
+                "hour" => time.AddHours(amount),
+                "day" => time.AddDays(amount),
+                "week" => time.AddDays(7.0 * amount),
+                "month" => time.AddMonths(bounded),
+                _ => time.AddYears(bounded),
+            };
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return amount < 0 ? DateTimeOffset.MinValue : DateTimeOffset.MaxValue;
+        }
+    }
+
+    private static string Describe(Kind kind) => kind switch
+    {
+        Kind.Condition => "a condition",
+        Kind.Number => "a number",
+        Kind.Text => "a string",
+        Kind.Date => "a date",
+        Kind.List => "a list",
+        _ => "a value",
+    };
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Core.Segments;
+
+/// <summary>
+/// <c>evaluationInfo.segmentation: true</c>: the job's segments, compiled once, evaluated for each merged profile at one
+/// evaluation time. A profile that qualifies is <c>realized</c> — since now when it was not before, keeping its
+/// <c>lastQualificationTime</c> when it already was; a <c>realized</c> profile that no longer qualifies has <c>exited</c>
+/// (its last qualification time kept); one that neither qualifies nor was realized is left as it is.
+/// </summary>
+public sealed class SegmentEvaluation
+{
+    /// <summary>The dataset id of the fragments that record evaluated memberships (outside the dataset id character set, so no dataset has it).</summary>
+    public const string MembershipDatasetId = "_segmentation";
+    public const string Namespace = "ups";
+    private const string Realized = "realized", Exited = "exited";
+
+    private readonly IReadOnlyList<(string Id, CompiledPql Condition)> _segments;
+    private readonly DateTimeOffset _now;
+    private readonly string _nowText;
+
+    public SegmentEvaluation(IReadOnlyList<(string Id, CompiledPql Condition)> segments, DateTimeOffset now)
+    {
+        _segments = segments;
+        _now = now;
+        _nowText = Rfc3339.Format(now);
+    }
+
+    /// <summary>Compiles each segment's expression (the job's snapshot of its definitions).</summary>
+    public static SegmentEvaluation Compile(IReadOnlyDictionary<string, string> expressions, DateTimeOffset now) =>
+        new(expressions.Select(e => (e.Key, PqlCompiler.Compile(e.Value))).ToList(), now);
+
+    public bool UsesEvents => _segments.Any(s => s.Condition.UsesEvents);
+
+    /// <summary>
+    /// Evaluates every segment for the profile and updates its <c>segmentMembership.ups</c> in place; returns the entries
+    /// that changed (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none did.
+    /// </summary>
+    public JsonObject? Apply(MergedProfile profile, IReadOnlyList<JsonObject> events)
+    {
+        JsonObject? changed = null;
+        foreach (var (id, condition) in _segments)
+        {
+            var stored = Stored(profile.Attributes, id);
+            bool wasRealized = stored?["status"] is JsonValue s && s.GetValueKind() == JsonValueKind.String && s.GetValue<string>() == Realized;
+            bool qualifies = condition.Qualifies(profile.Attributes, events, _now);
+            JsonObject? entry = (qualifies, wasRealized) switch
+            {
+                (true, false) => new JsonObject { ["status"] = Realized, ["lastQualificationTime"] = _nowText },
+                (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored!["lastQualificationTime"]?.DeepClone() },
+                _ => null,
+            };
+            if (entry is null) continue;
+            Membership(profile.Attributes)[id] = entry;
+            (changed ??= [])[id] = entry.DeepClone();
+        }
+        return changed is null ? null : new JsonObject { ["segmentMembership"] = new JsonObject { [Namespace] = changed } };
+    }
+
+    private static JsonObject? Stored(JsonObject attributes, string id) =>
+        attributes["segmentMembership"] is JsonObject m && m[Namespace] is JsonObject ns ? ns[id] as JsonObject : null;
+
+    private static JsonObject Membership(JsonObject attributes)
+    {
+        if (attributes["segmentMembership"] is not JsonObject membership) attributes["segmentMembership"] = membership = [];
+        if (membership[Namespace] is not JsonObject ns) membership[Namespace] = ns = [];
+        return ns;
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Segments;
+
+namespace ExportJobs.Core.Tests.Segments;
+
+public sealed class SegmentEvaluationTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
+    private const string Earlier = "2026-01-01T00:00:00.000Z";
+
+    private static MergedProfile ProfileWith(int points, string? gold = null, string? silver = null)
+    {
+        var record = new JsonObject { ["points"] = points };
+        var ups = new JsonObject();
+        if (gold is not null) ups["gold"] = new JsonObject { ["status"] = gold, ["lastQualificationTime"] = Earlier };
+        if (silver is not null) ups["silver"] = new JsonObject { ["status"] = silver, ["lastQualificationTime"] = Earlier };
+        record["segmentMembership"] = new JsonObject { ["ups"] = ups };
+        var profile = new MergedProfile(new Identity("email", "a@example.com"));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", record));
+        return profile;
+    }
+
+    private static SegmentEvaluation Evaluation() => SegmentEvaluation.Compile(
+        new Dictionary<string, string> { ["gold"] = "points >= 100", ["silver"] = "points >= 10" }, Now);
+
+    private static JsonObject? Entry(MergedProfile profile, string id) => profile.Attributes["segmentMembership"]?["ups"]?[id] as JsonObject;
+
+    [Fact]
+    public void A_new_qualification_is_realized_now_and_recorded()
+    {
+        var profile = ProfileWith(150);
+        var changed = Evaluation().Apply(profile, []);
+        Assert.Equal("realized", (string?)Entry(profile, "gold")!["status"]);
+        Assert.Equal("2026-11-28T12:00:00.000Z", (string?)Entry(profile, "gold")!["lastQualificationTime"]);
+        Assert.Equal("realized", (string?)changed!["segmentMembership"]!["ups"]!["silver"]!["status"]);
+    }
+
+    [Fact]
+    public void A_continuing_qualification_keeps_its_time_and_records_nothing()
+    {
+        var profile = ProfileWith(150, gold: "realized", silver: "realized");
+        Assert.Null(Evaluation().Apply(profile, []));
+        Assert.Equal(Earlier, (string?)Entry(profile, "gold")!["lastQualificationTime"]);
+    }
+
+    [Fact]
+    public void A_realized_profile_that_no_longer_qualifies_has_exited_with_its_time_kept()
+    {
+        var profile = ProfileWith(50, gold: "realized", silver: "realized");
+        var changed = Evaluation().Apply(profile, []);
+        Assert.Equal("exited", (string?)Entry(profile, "gold")!["status"]);
+        Assert.Equal(Earlier, (string?)Entry(profile, "gold")!["lastQualificationTime"]);
+        Assert.Equal("realized", (string?)Entry(profile, "silver")!["status"]);
+        Assert.Null(changed!["segmentMembership"]!["ups"]!["silver"]);
+    }
+
+    [Fact]
+    public void An_exited_profile_that_qualifies_again_is_realized_now_and_one_that_does_not_stays_exited()
+    {
+        var again = ProfileWith(150, gold: "exited");
+        Evaluation().Apply(again, []);
+        Assert.Equal("realized", (string?)Entry(again, "gold")!["status"]);
+        Assert.Equal("2026-11-28T12:00:00.000Z", (string?)Entry(again, "gold")!["lastQualificationTime"]);
+
+        var still = ProfileWith(1, gold: "exited");
+        Assert.Null(Evaluation().Apply(still, []));
+        Assert.Equal("exited", (string?)Entry(still, "gold")!["status"]);
+    }
+
+    [Fact]
+    public void A_profile_that_never_qualified_gets_no_entry()
+    {
+        var profile = ProfileWith(1);
+        Assert.Null(Evaluation().Apply(profile, []));
+        Assert.Null(Entry(profile, "gold"));
+    }
+
+    [Fact]
+    public void Recorded_memberships_leave_the_update_time_and_outrank_datasets()
+    {
+        var identity = new Identity("email", "a@example.com");
+        var ingested = new ProfileFragment(identity, 100, "dsA", "b1", new JsonObject
+        {
+            ["segmentMembership"] = new JsonObject { ["ups"] = new JsonObject { ["gold"] = new JsonObject { ["status"] = "realized" } } },
+        });
+        var evaluated = new ProfileFragment(identity, 50, SegmentEvaluation.MembershipDatasetId, "seg1", new JsonObject
+        {
+            ["segmentMembership"] = new JsonObject { ["ups"] = new JsonObject { ["gold"] = new JsonObject { ["status"] = "exited" } } },
+        });
+        var rule = MergeRule.Of(new MergePolicies.AttributeMerge { Type = "dataSetPrecedence", Order = ["dsA"] });
+        var merged = rule.Merge(identity, [ingested, evaluated]);
+        Assert.Equal("exited", (string?)Entry(merged, "gold")!["status"]);
+        Assert.Equal(100, merged.UpdateTimeMs);
+    }
+}
