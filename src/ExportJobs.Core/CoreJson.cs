@@ -26,6 +26,10 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(Schedules.Schedule))]
 [JsonSerializable(typeof(Schedules.ScheduleList))]
 [JsonSerializable(typeof(List<Schedules.PatchOperation>))]
+[JsonSerializable(typeof(Segments.SegmentDefinition))]
+[JsonSerializable(typeof(Segments.SegmentDefinitionRequest))]
+[JsonSerializable(typeof(Segments.SegmentDefinitionList))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class CoreJson : JsonSerializerContext
 {
     /// <summary>The context every answer and record is written with: as <see cref="Default"/>, but '&amp;' and other

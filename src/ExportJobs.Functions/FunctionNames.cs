@@ -18,6 +18,11 @@ public static class FunctionNames
     public const string GetMergePolicy = "GetMergePolicy";
     public const string UpdateMergePolicy = "UpdateMergePolicy";
     public const string DeleteMergePolicy = "DeleteMergePolicy";
+    public const string ListSegmentDefinitions = "ListSegmentDefinitions";
+    public const string CreateSegmentDefinition = "CreateSegmentDefinition";
+    public const string GetSegmentDefinition = "GetSegmentDefinition";
+    public const string PatchSegmentDefinition = "PatchSegmentDefinition";
+    public const string DeleteSegmentDefinition = "DeleteSegmentDefinition";
     public const string ListSchedules = "ListSchedules";
     public const string CreateSchedule = "CreateSchedule";
     public const string GetSchedule = "GetSchedule";

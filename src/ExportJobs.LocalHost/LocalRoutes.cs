@@ -1,6 +1,7 @@
 using ExportJobs.Service.Http;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Schedules;
+using ExportJobs.Service.Segments;
 using Microsoft.DurableTask.Client;
 
 namespace ExportJobs.LocalHost;
@@ -28,6 +29,11 @@ public static class LocalRoutes
         api.MapGet(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
         api.MapPut(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.UpdateAsync(r, id, ct));
         api.MapDelete(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
+        api.MapGet(Routes.SegmentDefinitions, (HttpRequest r, SegmentDefinitionsHandler h, CancellationToken ct) => h.ListAsync(r, ct));
+        api.MapPost(Routes.SegmentDefinitions, (HttpRequest r, SegmentDefinitionsHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
+        api.MapGet(Routes.SegmentDefinition, (HttpRequest r, string id, SegmentDefinitionsHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
+        api.MapPatch(Routes.SegmentDefinition, (HttpRequest r, string id, SegmentDefinitionsHandler h, CancellationToken ct) => h.PatchAsync(r, id, ct));
+        api.MapDelete(Routes.SegmentDefinition, (HttpRequest r, string id, SegmentDefinitionsHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
 
         api.MapGet(Routes.Schedules, (HttpRequest r, SchedulesHandler h, CancellationToken ct) => h.ListAsync(r, ct));
         api.MapPost(Routes.Schedules, (HttpRequest r, SchedulesHandler h, CancellationToken ct) => h.CreateAsync(r, ct));

@@ -53,6 +53,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<CallbackNotifier>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();
+        services.AddSingleton<Segments.SegmentDefinitionStore>();
+        services.AddSingleton<Segments.SegmentDefinitionsHandler>();
         services.AddHostedService<StorageInitializer>();
         return services;
     }

@@ -23,6 +23,7 @@ public static class ExportJobRequestValidator
         if (request.MergePolicy?.AttributeMerge is not null)
             problems.Add("mergePolicy.attributeMerge", "mergePolicy names a policy by id and version; its rules are the policy's.");
         if (request.Callback is { } callback) CallbackRules.Check(callback, allowLoopback: true, problems);
+        if (request.EvaluationInfo?.Segmentation == true) ValidateSegmentation(request.Filter?.Segments, problems);
         if (request.Destination?.SegmentPerBatch == true && request.Filter?.Segments is not { Count: > 0 })
             problems.Add("destination.segmentPerBatch", "segmentPerBatch: true needs filter.segments: one batch is written per requested segment.");
         return problems;
@@ -68,6 +69,19 @@ public static class ExportJobRequestValidator
         if (hasStart && hasEnd && start > end)
             problems.Add("filter.segmentQualificationTime", "startTime is after endTime.");
         if (filter.FromIngestTimestamp is not null) CheckTime("filter.fromIngestTimestamp", filter.FromIngestTimestamp, problems, out _);
+    }
+
+    /// <summary>Segmentation evaluates the requested segments' definitions, which live in the <c>ups</c> namespace.</summary>
+    private static void ValidateSegmentation(List<SegmentSelector>? segments, ProblemList problems)
+    {
+        if (segments is not { Count: > 0 })
+        {
+            problems.Add("evaluationInfo.segmentation", "evaluationInfo.segmentation: true needs filter.segments: the segments to evaluate.");
+            return;
+        }
+        for (int i = 0; i < segments.Count; i++)
+            if (segments[i]?.SegmentNs is { } ns && ns != Segments.SegmentEvaluation.Namespace)
+                problems.Add($"filter.segments[{i}].segmentNs", $"evaluationInfo.segmentation evaluates segment definitions, which are in the \"{Segments.SegmentEvaluation.Namespace}\" namespace.");
     }
 
     private static void ValidateSegment(SegmentSelector? segment, string path, ProblemList problems)

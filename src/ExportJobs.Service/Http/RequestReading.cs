@@ -75,6 +75,17 @@ public static class RequestReading
     /// The body as text lines; a gzip body (Content-Encoding: gzip, or Content-Type application/gzip) is inflated.
     /// Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws <see cref="BodyLimit.ExceededException"/>.
     /// </summary>
+    /// <summary>An integer query parameter from <paramref name="min"/> to <paramref name="max"/>; <paramref name="fallback"/> when absent.</summary>
+    public static int QueryInt(HttpRequest request, string name, int fallback, int min, int max, ProblemList problems)
+    {
+        string? text = request.Query[name];
+        if (text is null) return fallback;
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value) && value >= min && value <= max)
+            return value;
+        problems.Add(name, $"{name} must be an integer from {min} to {max}.");
+        return fallback;
+    }
+
     public static StreamReader OpenText(HttpRequest request, long maxBytes)
     {
         bool gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ||

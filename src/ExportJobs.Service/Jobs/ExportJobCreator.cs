@@ -2,8 +2,11 @@ using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Schemas;
+using ExportJobs.Core.Segments;
+using System.Text.Json;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.MergePolicies;
+using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.DurableTask;
@@ -15,10 +18,17 @@ namespace ExportJobs.Service.Jobs;
 
 /// <summary>How a job comes to be, from the API or from a schedule: checked against the tenant's data, recorded, started.</summary>
 public sealed class ExportJobCreator(
-    JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<ExportJobCreator> log)
+    JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, SegmentDefinitionStore segmentDefinitions,
+    IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<ExportJobCreator> log)
 {
-    /// <summary>What a valid payload resolves to before a job is recorded.</summary>
-    public sealed record Plan(ExportJobRequest Request, MergePolicyRef MergePolicy, SchemaNode? OutputSchema);
+    /// <summary>The most PQL text one job can carry (its segments' expressions, kept beside the job in one Table property).</summary>
+    public const int MaxSegmentExpressionsLength = 30_000;
+
+    /// <summary>
+    /// What a valid payload resolves to before a job is recorded. <c>SegmentExpressions</c>: for segmentation, each
+    /// requested segment's PQL as it is now, so that every shard evaluates the same definitions.
+    /// </summary>
+    public sealed record Plan(ExportJobRequest Request, MergePolicyRef MergePolicy, SchemaNode? OutputSchema, IReadOnlyDictionary<string, string>? SegmentExpressions);
 
     /// <summary>Checks a payload against the contract and the tenant's datasets and merge policies.</summary>
     public async Task<(Plan? Plan, IReadOnlyList<Problem> Problems)> CheckAsync(Tenant tenant, ExportJobRequest request, CancellationToken ct)
@@ -31,11 +41,40 @@ public sealed class ExportJobCreator(
             return (null, [new Problem("destination.datasetId", $"There is no dataset '{request.Destination!.DatasetId}' in this sandbox.")]);
         var (outputSchema, schemaProblem) = ExportSchema.Resolve(request, tenantDatasets);
         if (schemaProblem is not null) return (null, [schemaProblem]);
-        var policy = request.MergePolicy?.Id is { } policyId ? await mergePolicies.GetAsync(tenant, policyId, ct) : await mergePolicies.GetDefaultAsync(tenant, ct);
-        if (policy is null) return (null, [new Problem("mergePolicy.id", $"There is no merge policy '{request.MergePolicy!.Id}' in this sandbox.")]);
+        var (definitions, segmentProblem) = await SegmentDefinitionsAsync(tenant, request, ct);
+        if (segmentProblem is not null) return (null, [segmentProblem]);
+        var expressions = request.EvaluationInfo?.Segmentation == true ? definitions.ToDictionary(d => d.Id!, d => d.Expression!.Value!, StringComparer.Ordinal) : null;
+        if (expressions is not null && expressions.Sum(e => e.Key.Length + e.Value.Length) > MaxSegmentExpressionsLength)
+            return (null, [new Problem("filter.segments", $"The requested segments' expressions are longer than {MaxSegmentExpressionsLength} characters together; evaluate them in several jobs.")]);
+
+        string? policyId = request.MergePolicy?.Id ?? definitions.Select(d => d.MergePolicyId).FirstOrDefault(id => id is not null);
+        var policy = policyId is not null ? await mergePolicies.GetAsync(tenant, policyId, ct) : await mergePolicies.GetDefaultAsync(tenant, ct);
+        if (policy is null) return (null, [new Problem("mergePolicy.id", $"There is no merge policy '{policyId}' in this sandbox.")]);
         if (request.MergePolicy?.Version is { } version && version != policy.Version)
             return (null, [new Problem("mergePolicy.version", $"Merge policy '{policy.Id}' is at version {policy.Version}, not {version}.")]);
-        return (new Plan(request, new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge }, outputSchema), []);
+        return (new Plan(request, new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge }, outputSchema, expressions), []);
+    }
+
+    /// <summary>
+    /// The definitions of the requested <c>ups</c> segments, in the order requested: every one must exist when the job
+    /// evaluates them; otherwise those that exist (the first with a merge policy gives the job's default).
+    /// </summary>
+    private async Task<(List<SegmentDefinition> Definitions, Problem? Problem)> SegmentDefinitionsAsync(Tenant tenant, ExportJobRequest request, CancellationToken ct)
+    {
+        bool segmentation = request.EvaluationInfo?.Segmentation == true;
+        var found = new List<SegmentDefinition>();
+        if (!segmentation && request.MergePolicy?.Id is not null) return (found, null);
+        var segments = request.Filter?.Segments ?? [];
+        for (int i = 0; i < segments.Count; i++)
+        {
+            if ((segments[i].SegmentNs ?? SegmentEvaluation.Namespace) != SegmentEvaluation.Namespace || found.Any(d => d.Id == segments[i].SegmentId)) continue;
+            var definition = await segmentDefinitions.GetAsync(tenant, segments[i].SegmentId!, ct);
+            if (definition is not null) found.Add(definition);
+            else if (segmentation)
+                return (found, new Problem($"filter.segments[{i}].segmentId",
+                    $"There is no segment definition '{segments[i].SegmentId}' in this sandbox; evaluationInfo.segmentation evaluates each requested segment's definition."));
+        }
+        return (found, null);
     }
 
     /// <summary>
@@ -48,6 +87,8 @@ public sealed class ExportJobCreator(
         var hidden = new Dictionary<JobStore.Hidden, string>();
         if (plan.OutputSchema is not null) hidden[JobStore.Hidden.OutputSchema] = plan.OutputSchema.ToJson().ToJsonString();
         if (plan.Request.Callback?.Secret is { } secret) hidden[JobStore.Hidden.CallbackSecret] = secret;
+        if (plan.SegmentExpressions is not null)
+            hidden[JobStore.Hidden.SegmentExpressions] = JsonSerializer.Serialize(plan.SegmentExpressions.ToDictionary(), CoreJson.Wire.DictionaryStringString);
         var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, plan, now, requestId, scheduleId), ct, hidden);
         try
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Schedules;
@@ -24,8 +23,8 @@ public sealed class SchedulesHandler(
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
         var problems = new ProblemList();
-        int start = ParseQuery(request.Query["start"], 0, 0, int.MaxValue, "start", problems);
-        int limit = ParseQuery(request.Query["limit"], DefaultLimit, 1, MaxLimit, "limit", problems);
+        int start = RequestReading.QueryInt(request, "start", 0, 0, int.MaxValue, problems);
+        int limit = RequestReading.QueryInt(request, "limit", DefaultLimit, 1, MaxLimit, problems);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
 
         var all = await schedules.ListAsync(tenant, ct);
@@ -117,14 +116,6 @@ public sealed class SchedulesHandler(
         if (tenant is null) return denied!;
         if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         return await schedules.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
-    }
-
-    private static int ParseQuery(string? text, int fallback, int min, int max, string name, ProblemList problems)
-    {
-        if (text is null) return fallback;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max) return value;
-        problems.Add(name, $"{name} must be an integer from {min} to {max}.");
-        return fallback;
     }
 
     private static IResult InvalidScheduleId() =>

@@ -19,7 +19,7 @@ public sealed class JobStore(StorageClients clients)
     public static string RowKeyOf(long id) => (long.MaxValue - id).ToString("D19", CultureInfo.InvariantCulture);
 
     /// <summary>What is kept beside a job and never shown in its JSON.</summary>
-    public enum Hidden { OutputSchema, CallbackSecret }
+    public enum Hidden { OutputSchema, CallbackSecret, SegmentExpressions }
 
     /// <summary>Creates a job with the next id, with what is kept beside it (the schema of its rows, its callback's secret).</summary>
     public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct, IReadOnlyDictionary<Hidden, string>? hidden = null)
@@ -33,10 +33,18 @@ public sealed class JobStore(StorageClients clients)
     }
 
     /// <summary>A value kept beside the job; null when there is none.</summary>
-    public async Task<string?> GetHiddenAsync(Tenant tenant, long id, Hidden name, CancellationToken ct)
+    public async Task<string?> GetHiddenAsync(Tenant tenant, long id, Hidden name, CancellationToken ct) =>
+        (await GetHiddenAsync(tenant, id, [name], ct)).GetValueOrDefault(name);
+
+    /// <summary>Values kept beside the job, in one read; those it does not have are absent.</summary>
+    public async Task<IReadOnlyDictionary<Hidden, string>> GetHiddenAsync(Tenant tenant, long id, Hidden[] names, CancellationToken ct)
     {
-        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), [name.ToString()], ct);
-        return found.HasValue ? found.Value!.GetString(name.ToString()) : null;
+        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), names.Select(n => n.ToString()), ct);
+        var values = new Dictionary<Hidden, string>();
+        if (!found.HasValue) return values;
+        foreach (var name in names)
+            if (found.Value!.GetString(name.ToString()) is { } value) values[name] = value;
+        return values;
     }
 
     public Task<ExportJob?> GetAsync(Tenant tenant, long id, CancellationToken ct) =>

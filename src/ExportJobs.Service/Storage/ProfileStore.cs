@@ -48,16 +48,55 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 Record = record.ToJsonString(),
             });
         }
+        // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
+            await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs, rows.OrderBy(r => IdentityKey.Of(r.IdentityNamespace, r.IdentityId), StringComparer.Ordinal).ToList(), ct);
+    }
+
+    /// <summary>
+    /// Writes the fragments of one shard that a job computed (segment memberships), already in identity order, as one
+    /// file named by <paramref name="batchId"/>: written again, it is replaced; with no fragment, there is no file.
+    /// </summary>
+    public async Task WriteShardAsync(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
+        IReadOnlyList<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
+    {
+        if (records.Count == 0)
         {
-            // A stable sort: fragments of one identity keep their order in the batch.
-            var sorted = rows.OrderBy(r => IdentityKey.Of(r.IdentityNamespace, r.IdentityId), StringComparer.Ordinal).ToList();
-            using var buffer = new MemoryStream();
-            await ParquetSerializer.SerializeAsync(sorted, buffer, new ParquetOptions { RowGroupSize = RowGroupSize }, cancellationToken: ct);
-            buffer.Position = 0;
-            string name = $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}.parquet";
-            await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+            await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId), cancellationToken: ct);
+            return;
         }
+        await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs, records.Select(r => new FragmentRow
+        {
+            IdentityNamespace = r.Identity.Namespace,
+            IdentityId = r.Identity.Id,
+            IngestTimeMs = ingestTimeMs,
+            DatasetId = datasetId,
+            BatchId = batchId,
+            Record = r.Record.ToJsonString(),
+        }).ToList(), ct);
+    }
+
+    private async Task WriteFileAsync(FragmentKind kind, Tenant tenant, int shard, string batchId, long ingestTimeMs, List<FragmentRow> sorted, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await ParquetSerializer.SerializeAsync(sorted, buffer, new ParquetOptions { RowGroupSize = RowGroupSize }, cancellationToken: ct);
+        buffer.Position = 0;
+        await Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId)).UploadAsync(buffer, overwrite: true, ct);
+    }
+
+    private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
+        $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}.parquet";
+
+    /// <summary>Removes the files of one batch from every shard of the tenant; returns how many there were.</summary>
+    public async Task<int> DeleteBatchAsync(FragmentKind kind, Tenant tenant, string batchId, CancellationToken ct)
+    {
+        int removed = 0;
+        string suffix = $"-{batchId}.parquet";
+        var container = Container(kind);
+        await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = tenant.BlobPrefix + "/" }, ct))
+            if (blob.Name.EndsWith(suffix, StringComparison.Ordinal) && (await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct)).Value)
+                removed++;
+        return removed;
     }
 
     /// <summary>The shards of a tenant that hold any fragment of this kind, in order.</summary>
@@ -77,9 +116,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return shards;
     }
 
-    /// <summary>The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first.</summary>
+    /// <summary>
+    /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first. The files of
+    /// <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote there itself).
+    /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
-        FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct)
+        FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null)
     {
         var container = Container(kind);
         var files = new List<FileCursor>();
@@ -87,6 +129,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = ShardPrefix(tenant, shard) }, ct))
             {
+                if (skipBatchId is not null && blob.Name.EndsWith($"-{skipBatchId}.parquet", StringComparison.Ordinal)) continue;
                 var file = await FileCursor.OpenAsync(container.GetBlobClient(blob.Name), files.Count, ct);
                 if (file is not null) files.Add(file);
             }

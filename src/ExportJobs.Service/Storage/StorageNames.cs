@@ -10,6 +10,7 @@ public static class StorageNames
     public const string MergePoliciesTable = "mergepolicies";
     public const string SchedulesTable = "schedules";
     public const string IdempotencyTable = "idempotencykeys";
+    public const string SegmentDefinitionsTable = "segmentdefinitions";
     public const string ProfilesContainer = "profiles";
     public const string EventsContainer = "events";
     public const string DatasetsContainer = "datasets";

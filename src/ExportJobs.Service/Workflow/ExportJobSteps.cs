@@ -4,6 +4,7 @@ using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schemas;
+using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Logging;
@@ -55,7 +56,8 @@ public sealed class ExportJobSteps(
         var tenant = task.Job.Tenant;
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
-        var result = await shards.ExportAsync(tenant, job, await OutputSchemaAsync(tenant, job.Id, ct), task.Shard, ct);
+        var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), Evaluation(job, hidden), task.Shard, ct);
 
         // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
         // It also moves the job's update time, which the watchdog reads as a sign of life.
@@ -70,8 +72,15 @@ public sealed class ExportJobSteps(
     }
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
-        await jobs.GetHiddenAsync(tenant, jobId, JobStore.Hidden.OutputSchema, ct) is { } json
-            ? SchemaNode.Parse(JsonNode.Parse(json), "outputSchema", new ProblemList())
+        OutputSchema(await jobs.GetHiddenAsync(tenant, jobId, [JobStore.Hidden.OutputSchema], ct));
+
+    private static SchemaNode? OutputSchema(IReadOnlyDictionary<JobStore.Hidden, string> hidden) =>
+        hidden.TryGetValue(JobStore.Hidden.OutputSchema, out var json) ? SchemaNode.Parse(JsonNode.Parse(json), "outputSchema", new ProblemList()) : null;
+
+    /// <summary>The job's segments compiled once for this shard; <c>now</c> is the job's creation time, the same for every shard and retry.</summary>
+    private static SegmentEvaluation? Evaluation(ExportJob job, IReadOnlyDictionary<JobStore.Hidden, string> hidden) =>
+        hidden.TryGetValue(JobStore.Hidden.SegmentExpressions, out var json)
+            ? SegmentEvaluation.Compile(JsonSerializer.Deserialize(json, CoreJson.Wire.DictionaryStringString)!, DateTimeOffset.FromUnixTimeMilliseconds(job.CreationTime))
             : null;
 
     public async Task<string> FinalizeAsync(FinalizeInput input, CancellationToken ct)
@@ -189,9 +198,12 @@ public sealed class ExportJobSteps(
         return cancelled?.Status ?? JobStatus.Cancelled;
     }
 
+    /// <summary>Removes what a job that did not succeed wrote: its batches' files, and the memberships it recorded.</summary>
     private async Task<int> DeleteOutputAsync(Tenant tenant, ExportJob job, CancellationToken ct)
     {
         int removed = 0;
+        if (job.EvaluationInfo?.Segmentation == true)
+            removed += await profiles.DeleteBatchAsync(FragmentKind.Profile, tenant, ShardExporter.MembershipBatchId(job.Id), ct);
         foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
         return removed;
     }

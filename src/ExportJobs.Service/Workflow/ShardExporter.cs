@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
+using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 
@@ -11,11 +12,16 @@ namespace ExportJobs.Service.Workflow;
 /// <summary>
 /// The work of one shard: stream its profile fragments (and, when the job asks for them, its events) in identity order,
 /// merge each identity's fragments by the job's merge policy, keep the profiles the filter selects, attach their
-/// events, project them, and write one part per output batch (one batch, or one per requested segment).
+/// events, project them, and write one part per output batch (one batch, or one per requested segment). With segment
+/// evaluation, each profile's requested segments are evaluated before the filter, and the memberships that changed are
+/// recorded as the shard's fragments of the job's membership batch.
 /// </summary>
 public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles)
 {
-    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, int shard, CancellationToken ct)
+    /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
+    public static string MembershipBatchId(long jobId) => $"segmentation{jobId}";
+
+    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int shard, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -29,10 +35,15 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
-        await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, events is not null || emptyProfiles, ct))
+        var memberships = new List<(Identity, JsonObject)>();
+        bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
+        string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
+        await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
         {
             if (fragments.Count == 0 && !emptyProfiles) continue;
             var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
+            if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.Record).ToList()) is { } changed)
+                memberships.Add((identity, changed));
             if (!selection.Includes(profile)) continue;
             selection.CollectMatches(profile, matches);
             foreach (int segment in matches) bySegment[segment]++;
@@ -44,6 +55,8 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
 
+        if (membershipBatch is not null)
+            await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, membershipBatch, job.CreationTime, memberships, ct);
         long bytes = 0;
         for (int b = 0; b < batches.Count; b++)
             if (rowsByBatch[b].Count > 0)
@@ -53,9 +66,9 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
 
     /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
     private async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
-        Tenant tenant, int shard, bool withEvents, [EnumeratorCancellation] CancellationToken ct)
+        Tenant tenant, int shard, bool withEvents, string? skipBatchId, [EnumeratorCancellation] CancellationToken ct)
     {
-        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct).GetAsyncEnumerator(ct);
+        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, skipBatchId).GetAsyncEnumerator(ct);
         await using var events = (withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty()).GetAsyncEnumerator(ct);
         bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
         while (hasProfile || hasEvent)
