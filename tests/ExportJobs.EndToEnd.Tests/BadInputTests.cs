@@ -44,6 +44,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         int jobsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.JobsTable);
         int datasetsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.DatasetsTable);
         int batchesBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable);
+        int definitionsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable);
 
         using var plain = new HttpClient { BaseAddress = host.BaseAddress };
         var failures = new List<string>();
@@ -65,6 +66,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         Assert.Equal(jobsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.JobsTable));
         Assert.Equal(datasetsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.DatasetsTable));
         Assert.Equal(batchesBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable));
+        Assert.Equal(definitionsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable));
     }
 
     /// <summary>The case's request: the valid headers of the tenant, less or replaced by those the case names.</summary>

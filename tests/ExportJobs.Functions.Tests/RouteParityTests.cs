@@ -47,7 +47,7 @@ public class RouteParityTests
     public void Both_hosts_expose_the_same_routes()
     {
         var functions = FunctionAppRoutes();
-        Assert.Equal(20, functions.Count);
+        Assert.Equal(25, functions.Count);
         Assert.Contains("GET /data/core/ups/export/jobs/{id}", functions);
         Assert.Equal(functions, LocalHostRoutes());
     }
