@@ -11,7 +11,7 @@ public class CrossTenantTests(LocalHostFixture host)
 {
     private const string OrgB = "B0B0B0B0B0B0B0B0B0B0B0B0@AdobeOrg";
 
-    private sealed record TenantData(string Org, string Sandbox, HttpClient Client, string Output, string Profiles, string Batch, string ExportBatch, List<long> Jobs);
+    private sealed record TenantData(string Org, string Sandbox, HttpClient Client, string Output, string Profiles, string Batch, string ExportBatch, List<long> Jobs, string Definition);
 
     private static async Task<TenantData> SeedAsync(LocalHostFixture host, string org, string sandbox, int jobs)
     {
@@ -26,9 +26,15 @@ public class CrossTenantTests(LocalHostFixture host)
                 new { destination = new { datasetId = output }, schema = new { name = "_xdm.context.profile" } }), HttpStatusCode.OK);
             ids.Add((long)job["id"]!);
         }
+        var definition = await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("segment/definitions", new
+        {
+            name = $"{org}/{sandbox}",
+            expression = new { type = "PQL", format = "pql/text", value = "identityMap.ecid.count() > 0" },
+            schema = new { name = "_xdm.context.profile" },
+        }), HttpStatusCode.OK);
         JsonNode last = null!;
         foreach (long id in ids) last = await LocalHostFixture.WaitForJobAsync(client, id, s => s == "SUCCEEDED");
-        return new TenantData(org, sandbox, client, output, profiles, (string)batch["id"]!, (string)last["destination"]!["batchId"]!, ids);
+        return new TenantData(org, sandbox, client, output, profiles, (string)batch["id"]!, (string)last["destination"]!["batchId"]!, ids, (string)definition["id"]!);
     }
 
     private static async Task<string> SnapshotAsync(TenantData t)
@@ -36,7 +42,8 @@ public class CrossTenantTests(LocalHostFixture host)
         var jobs = await LocalHostFixture.ReadAsync(await t.Client.GetAsync("export/jobs?limit=100"), HttpStatusCode.OK);
         var batch = await LocalHostFixture.ReadAsync(await t.Client.GetAsync($"datasets/{t.Profiles}/batches/{t.Batch}"), HttpStatusCode.OK);
         var files = await LocalHostFixture.ReadAsync(await t.Client.GetAsync($"datasets/{t.Output}/batches/{t.ExportBatch}/files"), HttpStatusCode.OK);
-        return jobs["records"]!.ToJsonString() + batch.ToJsonString() + files.ToJsonString();
+        var definitions = await LocalHostFixture.ReadAsync(await t.Client.GetAsync("segment/definitions?limit=100"), HttpStatusCode.OK);
+        return jobs["records"]!.ToJsonString() + batch.ToJsonString() + files.ToJsonString() + definitions.ToJsonString();
     }
 
     [Fact]
@@ -82,6 +89,20 @@ public class CrossTenantTests(LocalHostFixture host)
                 new StringContent("""{"identityMap":{"ecid":[{"id":"x"}]}}""")), "POST batch");
             await Expect(HttpStatusCode.BadRequest, c.PostAsJsonAsync("export/jobs",
                 new { destination = new { datasetId = other.Output }, schema = new { name = "_xdm.context.profile" } }), "POST job into its dataset");
+
+            await Expect(HttpStatusCode.NotFound, c.GetAsync($"segment/definitions/{other.Definition}"), "GET segment definition");
+            await Expect(HttpStatusCode.NotFound, c.PatchAsJsonAsync($"segment/definitions/{other.Definition}", new { name = "taken" }), "PATCH segment definition");
+            await Expect(HttpStatusCode.NotFound, c.DeleteAsync($"segment/definitions/{other.Definition}"), "DELETE segment definition");
+            await Expect(HttpStatusCode.BadRequest, c.PostAsJsonAsync("export/jobs", new
+            {
+                filter = new { segments = new[] { new { segmentId = other.Definition } } },
+                evaluationInfo = new { segmentation = true },
+                destination = new { datasetId = caller.Output },
+                schema = new { name = "_xdm.context.profile" },
+            }), "POST job evaluating its segment definition");
+            var definitions = await LocalHostFixture.ReadAsync(await c.GetAsync("segment/definitions?limit=100"), HttpStatusCode.OK);
+            Assert.Equal([caller.Definition], definitions["segments"]!.AsArray().Select(d => (string)d!["id"]!));
+            checks++;
 
             var foreignCursor = $"{DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds()}_{other.Jobs.Max() + 1}";
             var page = await LocalHostFixture.ReadAsync(await c.GetAsync($"export/jobs?limit=100&offset={foreignCursor}"), HttpStatusCode.OK);

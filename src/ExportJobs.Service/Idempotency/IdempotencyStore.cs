@@ -88,15 +88,6 @@ public sealed class IdempotencyStore(StorageClients clients, IOptions<Idempotenc
         clients.Idempotency.UpdateEntityAsync(new TableEntity(tenant.Key, $"{scope}|{key}") { [ResultProperty] = result }, ETag.All, TableUpdateMode.Merge, ct);
 
     /// <summary>Frees a key whose request failed, so that a retry with it can proceed.</summary>
-    public async Task AbandonAsync(Tenant tenant, string scope, string key)
-    {
-        try
-        {
-            await clients.Idempotency.DeleteEntityAsync(tenant.Key, $"{scope}|{key}", ETag.All);
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            // Already gone.
-        }
-    }
+    public Task AbandonAsync(Tenant tenant, string scope, string key) =>
+        RecordJson.DeleteAsync(clients.Idempotency, tenant.Key, $"{scope}|{key}", CancellationToken.None);
 }

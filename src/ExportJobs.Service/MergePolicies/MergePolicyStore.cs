@@ -39,18 +39,8 @@ public sealed class MergePolicyStore(StorageClients clients)
             if (other.Default == true && other.Id != policy.Id) await WriteAsync(tenant, other with { Default = false }, ct);
     }
 
-    public async Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct)
-    {
-        try
-        {
-            await clients.MergePolicies.DeleteEntityAsync(tenant.Key, id, ETag.All, ct);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            return false;
-        }
-    }
+    public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>
+        RecordJson.DeleteAsync(clients.MergePolicies, tenant.Key, id, ct);
 
     private Task<List<MergePolicy>> ListStoredAsync(Tenant tenant, CancellationToken ct) =>
         RecordJson.ListAsync(clients.MergePolicies, tenant.Key, CoreJson.Wire.MergePolicy, ct);

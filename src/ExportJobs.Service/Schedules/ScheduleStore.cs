@@ -58,18 +58,8 @@ public sealed class ScheduleStore(StorageClients clients)
         }
     }
 
-    public async Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct)
-    {
-        try
-        {
-            await clients.Schedules.DeleteEntityAsync(tenant.Key, id, ETag.All, ct);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            return false;
-        }
-    }
+    public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>
+        RecordJson.DeleteAsync(clients.Schedules, tenant.Key, id, ct);
 
     /// <summary>Active schedules of every tenant whose next run is at or before <paramref name="nowMs"/>.</summary>
     public async Task<IReadOnlyList<Stored>> ListDueAsync(long nowMs, CancellationToken ct)

@@ -41,18 +41,8 @@ public sealed class SegmentDefinitionStore(StorageClients clients)
         }
     }
 
-    public async Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct)
-    {
-        try
-        {
-            await clients.SegmentDefinitions.DeleteEntityAsync(tenant.Key, id, ETag.All, ct);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            return false;
-        }
-    }
+    public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>
+        RecordJson.DeleteAsync(clients.SegmentDefinitions, tenant.Key, id, ct);
 
     private static TableEntity ToEntity(Tenant tenant, SegmentDefinition definition) => new(tenant.Key, definition.Id)
     {

@@ -92,18 +92,8 @@ public sealed class JobStore(StorageClients clients)
         }
     }
 
-    public async Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct)
-    {
-        try
-        {
-            await clients.Jobs.DeleteEntityAsync(tenant.Key, RowKeyOf(id), ETag.All, ct);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            return false;
-        }
-    }
+    public Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct) =>
+        RecordJson.DeleteAsync(clients.Jobs, tenant.Key, RowKeyOf(id), ct);
 
     private async Task<long> NextIdAsync(Tenant tenant, CancellationToken ct)
     {

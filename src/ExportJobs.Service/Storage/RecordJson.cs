@@ -23,6 +23,16 @@ internal static class RecordJson
         return found.HasValue ? Read(found.Value!, type) : null;
     }
 
+    /// <summary>
+    /// Deletes an entity; false when there was none. The Tables client does not throw for a missing entity (it answers
+    /// the 404 as a response), so the status is what tells.
+    /// </summary>
+    public static async Task<bool> DeleteAsync(TableClient table, string partition, string row, CancellationToken ct)
+    {
+        using var response = await table.DeleteEntityAsync(partition, row, Azure.ETag.All, ct);
+        return response.Status != 404;
+    }
+
     public static async Task<List<T>> ListAsync<T>(TableClient table, string partition, JsonTypeInfo<T> type, CancellationToken ct)
     {
         var records = new List<T>();
