@@ -66,7 +66,7 @@ public class ExportJobRequestValidatorTests
     [Fact]
     public void Blank_fields_and_a_missing_filter_are_valid()
     {
-        Assert.Empty(ExportJobRequestValidator.Validate(Seed() with { Fields = "", Filter = null, AdditionalFields = null }).Items);
+        Assert.Empty(ExportJobRequestValidator.Validate(Seed() with { Fields = "", Filter = null, AdditionalFields = null, EvaluationInfo = null }).Items);
     }
 
     [Theory]

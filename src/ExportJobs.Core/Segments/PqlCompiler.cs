@@ -32,14 +32,18 @@ public sealed class CompiledPql
     }
 
     internal Func<PqlContext, object?> Root { get; }
-    internal int Slots { get; }
+    /// <summary>How many variables the condition binds: the size of the <see cref="PqlContext"/> it needs.</summary>
+    public int Slots { get; }
 
     /// <summary>Whether the condition reads <c>xEvent</c>, so evaluation needs the profile's events.</summary>
     public bool UsesEvents { get; }
 
     /// <summary>True, false, or null when the condition is unknown (a missing attribute, a type that does not compare).</summary>
     public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
-        PqlValues.AsCondition(Root(new PqlContext(profile, events, now, Slots)));
+        Evaluate(new PqlContext(profile, events, now, Slots));
+
+    /// <summary>Evaluates in a context that several conditions share (one per profile); it needs at least <see cref="Slots"/> slots.</summary>
+    public bool? Evaluate(PqlContext context) => PqlValues.AsCondition(Root(context));
 
     /// <summary>Whether a profile qualifies: only a condition that is true.</summary>
     public bool Qualifies(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) => Evaluate(profile, events, now) == true;

@@ -20,12 +20,14 @@ public sealed class SegmentEvaluation
     private readonly IReadOnlyList<(string Id, CompiledPql Condition)> _segments;
     private readonly DateTimeOffset _now;
     private readonly string _nowText;
+    private readonly int _slots;
 
     public SegmentEvaluation(IReadOnlyList<(string Id, CompiledPql Condition)> segments, DateTimeOffset now)
     {
         _segments = segments;
         _now = now;
         _nowText = Rfc3339.Format(now);
+        _slots = segments.Count == 0 ? 0 : segments.Max(s => s.Condition.Slots);
     }
 
     /// <summary>Compiles each segment's expression (the job's snapshot of its definitions).</summary>
@@ -41,12 +43,17 @@ public sealed class SegmentEvaluation
     public JsonObject? Apply(MergedProfile profile, IReadOnlyList<JsonObject> events)
     {
         JsonObject? changed = null;
-        foreach (var (id, condition) in _segments)
+        // One context for every segment: the profile's events are listed once. Every condition is evaluated before
+        // any membership changes, so that a definition reading segmentMembership sees the stored one.
+        var context = new PqlContext(profile.Attributes, events, _now, _slots);
+        var qualifies = new bool[_segments.Count];
+        for (int i = 0; i < _segments.Count; i++) qualifies[i] = _segments[i].Condition.Evaluate(context) == true;
+        for (int i = 0; i < _segments.Count; i++)
         {
+            string id = _segments[i].Id;
             var stored = Stored(profile.Attributes, id);
             bool wasRealized = stored?["status"] is JsonValue s && s.GetValueKind() == JsonValueKind.String && s.GetValue<string>() == Realized;
-            bool qualifies = condition.Qualifies(profile.Attributes, events, _now);
-            JsonObject? entry = (qualifies, wasRealized) switch
+            JsonObject? entry = (qualifies[i], wasRealized) switch
             {
                 (true, false) => new JsonObject { ["status"] = Realized, ["lastQualificationTime"] = _nowText },
                 (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored!["lastQualificationTime"]?.DeepClone() },
