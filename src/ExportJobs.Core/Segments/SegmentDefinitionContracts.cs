@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace ExportJobs.Core.Segments;
 
 /// <summary>A segment definition as <c>/segment/definitions</c> shows it.</summary>
@@ -46,7 +44,7 @@ public sealed record SegmentSandbox(string SandboxName);
 /// <summary>The answer of <c>GET /segment/definitions</c>.</summary>
 public sealed record SegmentDefinitionList(IReadOnlyList<SegmentDefinition> Segments, SegmentPage Page, SegmentLinks Link);
 
-public sealed record SegmentPage(int TotalCount, int TotalPages, int PageSize, int Limit, int Start, [property: JsonPropertyName("next")] string? Next)
+public sealed record SegmentPage(int TotalCount, int TotalPages, int PageSize, int Limit, int Start, string? Next)
 {
     public string SortField => "creationTime";
     public string Sort => "asc";

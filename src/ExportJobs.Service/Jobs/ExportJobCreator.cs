@@ -1,9 +1,9 @@
+using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
-using System.Text.Json;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Segments;
