@@ -75,8 +75,17 @@ public static class RequestReading
     /// The body as text lines; a gzip body (Content-Encoding: gzip, or Content-Type application/gzip) is inflated.
     /// Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws <see cref="BodyLimit.ExceededException"/>.
     /// </summary>
+    /// <summary>The <c>start</c>/<c>limit</c> paging of the configuration lists (schedules, segment definitions); a 400 when either is out of range.</summary>
+    public static (int Start, int Limit, IResult? Problem) ReadOffsetPage(HttpRequest request, int defaultLimit, int maxLimit)
+    {
+        var problems = new ProblemList();
+        int start = QueryInt(request, "start", 0, 0, int.MaxValue, problems);
+        int limit = QueryInt(request, "limit", defaultLimit, 1, maxLimit, problems);
+        return (start, limit, problems.IsEmpty ? null : Problems.Invalid(problems.Items));
+    }
+
     /// <summary>An integer query parameter from <paramref name="min"/> to <paramref name="max"/>; <paramref name="fallback"/> when absent.</summary>
-    public static int QueryInt(HttpRequest request, string name, int fallback, int min, int max, ProblemList problems)
+    private static int QueryInt(HttpRequest request, string name, int fallback, int min, int max, ProblemList problems)
     {
         string? text = request.Query[name];
         if (text is null) return fallback;

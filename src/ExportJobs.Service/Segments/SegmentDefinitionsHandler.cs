@@ -24,10 +24,8 @@ public sealed class SegmentDefinitionsHandler(
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        var problems = new ProblemList();
-        int start = RequestReading.QueryInt(request, "start", 0, 0, int.MaxValue, problems);
-        int limit = RequestReading.QueryInt(request, "limit", DefaultLimit, 1, MaxLimit, problems);
-        if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
+        var (start, limit, pageProblem) = RequestReading.ReadOffsetPage(request, DefaultLimit, MaxLimit);
+        if (pageProblem is not null) return pageProblem;
 
         var all = await definitions.ListAsync(tenant, ct);
         var page = all.Skip(start).Take(limit).ToList();
