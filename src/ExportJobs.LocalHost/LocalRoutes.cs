@@ -29,6 +29,7 @@ public static class LocalRoutes
         api.MapGet(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));
         api.MapPut(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.UpdateAsync(r, id, ct));
         api.MapDelete(Routes.MergePolicy, (HttpRequest r, string id, MergePoliciesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
+        api.MapGet(Routes.OpenApiDocument, () => OpenApiDocument.Answer());
         api.MapGet(Routes.SegmentDefinitions, (HttpRequest r, SegmentDefinitionsHandler h, CancellationToken ct) => h.ListAsync(r, ct));
         api.MapPost(Routes.SegmentDefinitions, (HttpRequest r, SegmentDefinitionsHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
         api.MapGet(Routes.SegmentDefinition, (HttpRequest r, string id, SegmentDefinitionsHandler h, CancellationToken ct) => h.GetAsync(r, id, ct));

@@ -18,6 +18,7 @@ public static class Routes
     public const string MergePolicy = "config/mergePolicies/{id}";
     public const string Schedules = "config/schedules";
     public const string Schedule = "config/schedules/{id}";
+    public const string OpenApiDocument = "openapi.json";
     public const string SegmentDefinitions = "segment/definitions";
     public const string SegmentDefinition = "segment/definitions/{id}";
 }
