@@ -1,5 +1,9 @@
 using ExportJobs.Service;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Telemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using ExportJobs.Service.Workflow;
 using Grpc.Net.Client;
 using Microsoft.DurableTask.Client;
@@ -47,6 +51,7 @@ public static class LocalHostApp
 
         builder.Services.AddExportJobs(builder.Configuration);
         LocalTimer.AddTo(builder.Services);
+        AddTelemetry(builder);
         // Body limits are the service's own (ExportJobs:Limits), answered as problems.
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
 
@@ -61,5 +66,26 @@ public static class LocalHostApp
         app.MapExportJobsApi();
         if (devTokens is not null) app.MapPost(DevelopmentTokens.Route, (HttpContext c, IOptions<ApiAccessOptions> o) => devTokens.Issue(c, o));
         return app;
+    }
+
+    /// <summary>
+    /// Traces (HTTP requests, the service's job spans, the Durable Task SDK's) and the job counters, written to the
+    /// console unless <c>LocalHost:ConsoleTelemetry</c> is false; logs carry their scopes (job id, org, sandbox).
+    /// </summary>
+    private static void AddTelemetry(WebApplicationBuilder builder)
+    {
+        bool console = builder.Configuration.GetValue("LocalHost:ConsoleTelemetry", true);
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("exportjobs-localhost"))
+            .WithTracing(t =>
+            {
+                t.AddAspNetCoreInstrumentation().AddSource(ExportTelemetry.Name, "Microsoft.DurableTask");
+                if (console) t.AddConsoleExporter();
+            })
+            .WithMetrics(m =>
+            {
+                m.AddMeter(ExportTelemetry.Name);
+                if (console) m.AddConsoleExporter();
+            });
     }
 }

@@ -36,6 +36,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
         services.AddSingleton<ExportJobSteps>();
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.ExportTelemetry>();
         services.AddOptions<IdempotencyOptions>().Bind(configuration.GetSection(IdempotencyOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ExportJobCreator>();

@@ -1,12 +1,16 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Telemetry;
 using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Moq;
 
 namespace ExportJobs.Service.Tests;
@@ -44,9 +48,9 @@ public class ExportOrchestrationTests
     }
 
     /// <summary>Starts the test host with the real workflow, or with <paramref name="exportShard"/> standing in for the shard activity.</summary>
-    private async Task<Fixture> StartAsync(Func<ExportJobSteps, ShardTask, Task<ShardResult>>? exportShard = null)
+    private async Task<Fixture> StartAsync(Func<ExportJobSteps, ShardTask, Task<ShardResult>>? exportShard = null, Action<IServiceCollection>? configure = null)
     {
-        var harness = await ServiceHarness.StartAsync();
+        var harness = await ServiceHarness.StartAsync(configure);
         var steps = harness.Get<ExportJobSteps>();
         var host = await DurableTaskTestHost.StartAsync(registry =>
         {
@@ -94,6 +98,59 @@ public class ExportOrchestrationTests
         Assert.True(job.Metrics.Bytes > 0);
         Assert.Equal(job.Metrics.Progress!.Shards, job.Metrics.Progress.ShardsDone);
         Assert.Equal(expected.Count, Assert.Single(job.Metrics.ExportedProfileBySegmentCounter!).Count);
+    }
+
+    [Fact]
+    public async Task An_export_is_one_trace_from_its_request_counted_and_logged_in_the_jobs_scope()
+    {
+        var logs = new LogCapture();
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ExportTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var fixture = await StartAsync(configure: services => services.AddSingleton<ILoggerProvider>(logs));
+        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == fixture.Harness.Get<IMeterFactory>()) l.EnableMeasurementEvents(instrument);
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, _, _) => counts.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+        meters.Start();
+
+        using var request = new Activity("test request").SetIdFormat(ActivityIdFormat.W3C).Start();
+        var created = await fixture.CreateJobAsync();
+        request.Stop();
+        long id = (long)created["id"]!;
+        var job = await fixture.WaitForAsync(id, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+
+        var trace = spans.Where(s => s.TraceId == request.TraceId).ToList();
+        Assert.Contains(trace, s => s.OperationName == "export.create");
+        Assert.Single(trace, s => s.OperationName == "export.prepare");
+        Assert.Equal(job.Metrics!.Progress!.Shards, trace.Count(s => s.OperationName == "export.shard"));
+        Assert.Single(trace, s => s.OperationName == "export.finalize");
+        Assert.All(trace.Where(s => s.OperationName != "export.create"), s => Assert.Equal(id, s.GetTagItem("exportjobs.job.id")));
+
+        Assert.Equal(1, counts.GetValueOrDefault("exportjobs.jobs.started"));
+        Assert.Equal(1, counts.GetValueOrDefault("exportjobs.jobs.succeeded"));
+        Assert.Equal(job.Metrics.TotalExportedProfileCounter, counts.GetValueOrDefault("exportjobs.profiles.exported"));
+        Assert.Equal(0, counts.GetValueOrDefault("exportjobs.jobs.failed"));
+
+        var steps = logs.Entries.Where(e => e.Category == typeof(ExportJobSteps).FullName).ToList();
+        Assert.True(steps.Count > job.Metrics.Progress.Shards, "every shard and the other steps logged");
+        Assert.All(steps, e =>
+        {
+            Assert.Equal(id, e.Scope["JobId"]);
+            Assert.Equal(fixture.Harness.Tenant.OrgId, e.Scope["OrgId"]);
+            Assert.Equal(fixture.Harness.Tenant.Sandbox, e.Scope["Sandbox"]);
+        });
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public static class TestStorage
         ["DurableTask:MaxQueuePollingIntervalSeconds"] = "1",
         ["ExportJobs:Callbacks:AllowLoopback"] = "true",
         ["ExportJobs:Callbacks:MaxAttempts"] = "4",
+        ["LocalHost:ConsoleTelemetry"] = "false",
     };
 
     public static BlobContainerClient DatasetFiles(string prefix) =>

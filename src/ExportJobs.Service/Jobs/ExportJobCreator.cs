@@ -8,6 +8,7 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Telemetry;
 using ExportJobs.Service.Workflow;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -89,12 +90,15 @@ public sealed class ExportJobCreator(
         if (plan.Request.Callback?.Secret is { } secret) hidden[JobStore.Hidden.CallbackSecret] = secret;
         if (plan.SegmentExpressions is not null)
             hidden[JobStore.Hidden.SegmentExpressions] = JsonSerializer.Serialize(plan.SegmentExpressions.ToDictionary(), CoreJson.Wire.DictionaryStringString);
+        using var span = ExportTelemetry.Source.StartActivity("export.create");
         var job = await jobs.CreateAsync(tenant, id => NewJob(tenant, id, plan, now, requestId, scheduleId), ct, hidden);
+        span?.SetTag("exportjobs.job.id", job.Id).SetTag("exportjobs.org", tenant.OrgId).SetTag("exportjobs.sandbox", tenant.Sandbox);
+        using var scope = ExportTelemetry.Scope(log, tenant.OrgId, tenant.Sandbox, job.Id);
         try
         {
             await client.ScheduleNewOrchestrationInstanceAsync(
                 TaskNames.ExportJobOrchestrator,
-                new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts),
+                new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts, ExportTelemetry.CurrentTraceParent()),
                 new StartOrchestrationOptions(job.ComputeGatewayJobId!.ExportJob),
                 ct);
             return (job, true);

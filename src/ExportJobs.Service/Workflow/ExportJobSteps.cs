@@ -7,6 +7,7 @@ using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public sealed class ExportJobSteps(
     ShardExporter shards,
     DatasetBatchFiles batchFiles,
     IOptions<ExportStorageOptions> options,
+    ExportTelemetry telemetry,
     TimeProvider time,
     ILogger<ExportJobSteps> log)
 {
@@ -32,6 +34,8 @@ public sealed class ExportJobSteps(
 
     public async Task<ExportPlan> PrepareAsync(ExportJobInput input, CancellationToken ct)
     {
+        using var span = ExportTelemetry.StartStep("prepare", input);
+        using var scope = Scope(input);
         var o = options.Value;
         var current = await jobs.GetAsync(input.Tenant, input.JobId, ct);
         bool withEvents = current?.AdditionalFields?.EventList is not null || current?.Filter?.EmptyProfiles == true;
@@ -46,6 +50,7 @@ public sealed class ExportJobSteps(
             Metrics = (j.Metrics ?? new JobMetrics()) with { Progress = new JobProgress(0, shardList.Count) },
         } : null, ct);
         if (job is null || job.Status != JobStatus.Processing) return new ExportPlan(false, [], o.MaxParallelShards, o.ShardAttempts);
+        if (current?.Status == JobStatus.New) telemetry.Started(input);
 
         log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export", input.JobId, input.OrgId, input.Sandbox, shardList.Count);
         return new ExportPlan(true, shardList, o.MaxParallelShards, o.ShardAttempts);
@@ -53,6 +58,8 @@ public sealed class ExportJobSteps(
 
     public async Task<ShardResult> ExportShardAsync(ShardTask task, CancellationToken ct)
     {
+        using var span = ExportTelemetry.StartStep("shard", task.Job, task.Shard);
+        using var scope = Scope(task.Job);
         var tenant = task.Job.Tenant;
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
@@ -68,6 +75,7 @@ public sealed class ExportJobSteps(
             Metrics = j.Metrics with { Progress = p with { ShardsDone = Math.Min(p.ShardsDone + 1, p.Shards) } },
         } : null, ct);
         log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shard, result.Rows);
+        span?.SetTag("exportjobs.rows", result.Rows);
         return result;
     }
 
@@ -85,6 +93,8 @@ public sealed class ExportJobSteps(
 
     public async Task<string> FinalizeAsync(FinalizeInput input, CancellationToken ct)
     {
+        using var span = ExportTelemetry.StartStep("finalize", input.Job);
+        using var scope = Scope(input.Job);
         var tenant = input.Job.Tenant;
         var job = await jobs.GetAsync(tenant, input.Job.JobId, ct);
         if (job is null) return JobStatus.Cancelled;
@@ -124,7 +134,12 @@ public sealed class ExportJobSteps(
             UpdateTime = now,
             Metrics = metrics with { TotalTime = Timing.Started(j.CreationTime).EndedAt(now) },
         } : null, ct);
-        if (done is { Status: JobStatus.Succeeded }) return JobStatus.Succeeded;
+        if (done is { Status: JobStatus.Succeeded })
+        {
+            telemetry.Succeeded(input.Job, metrics.TotalExportedProfileCounter ?? 0);
+            log.LogInformation("Export job {JobId} of {Org}/{Sandbox} succeeded: {Profiles} profiles, {Files} files", job.Id, input.Job.OrgId, input.Job.Sandbox, metrics.TotalExportedProfileCounter, files);
+            return JobStatus.Succeeded;
+        }
         return done is null ? JobStatus.Cancelled : await CancelAsync(input.Job, done, ct);
     }
 
@@ -173,6 +188,8 @@ public sealed class ExportJobSteps(
 
     public async Task<string> FailAsync(FailInput input, CancellationToken ct)
     {
+        using var span = ExportTelemetry.StartStep("fail", input.Job);
+        using var scope = Scope(input.Job);
         var tenant = input.Job.Tenant;
         var job = await jobs.GetAsync(tenant, input.Job.JobId, ct);
         if (job is null) return JobStatus.Failed;
@@ -185,6 +202,8 @@ public sealed class ExportJobSteps(
             return JobStatus.CanMove(j.Status, JobStatus.Failed) ? Ended(j, JobStatus.Failed, now) with { Errors = [.. j.Errors ?? [], error] } : null;
         }, ct);
         log.LogWarning("Export job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, input.Job.OrgId, input.Job.Sandbox, failed?.Status, input.Message);
+        if (!JobStatus.IsTerminal(job.Status) && failed?.Status == JobStatus.Failed) telemetry.Failed(input.Job);
+        else if (!JobStatus.IsTerminal(job.Status) && failed?.Status == JobStatus.Cancelled) telemetry.Cancelled(input.Job);
         return failed?.Status ?? JobStatus.Failed;
     }
 
@@ -195,6 +214,7 @@ public sealed class ExportJobSteps(
         var cancelled = await jobs.UpdateAsync(input.Tenant, job.Id,
             j => JobStatus.CanMove(j.Status, JobStatus.Cancelled) ? Ended(j, JobStatus.Cancelled, now) : null, ct);
         log.LogInformation("Export job {JobId} cancelled; {Files} partial files removed", job.Id, removed);
+        if (cancelled?.Status == JobStatus.Cancelled) telemetry.Cancelled(input);
         return cancelled?.Status ?? JobStatus.Cancelled;
     }
 
@@ -207,6 +227,8 @@ public sealed class ExportJobSteps(
         foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
         return removed;
     }
+
+    private IDisposable? Scope(ExportJobInput job) => ExportTelemetry.Scope(log, job.OrgId, job.Sandbox, job.JobId);
 
     private static ExportJob Ended(ExportJob job, string status, long now) => job with
     {

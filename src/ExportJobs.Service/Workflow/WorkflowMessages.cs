@@ -4,8 +4,11 @@ namespace ExportJobs.Service.Workflow;
 
 // What crosses the orchestration history: ids, counts and plans only, never profile data.
 
-/// <summary>The job an orchestration runs; <c>CallbackAttempts</c> is 0 when the job has no callback.</summary>
-public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, int CallbackAttempts = 0)
+/// <summary>
+/// The job an orchestration runs; <c>CallbackAttempts</c> is 0 when the job has no callback; <c>TraceParent</c>, the
+/// W3C id of the span that created the job, parents the spans of its steps.
+/// </summary>
+public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, int CallbackAttempts = 0, string? TraceParent = null)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
