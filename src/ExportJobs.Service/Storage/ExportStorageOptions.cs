@@ -2,13 +2,26 @@ using System.ComponentModel.DataAnnotations;
 
 namespace ExportJobs.Service.Storage;
 
-/// <summary>Where records and files live. Bound from the <c>ExportJobs</c> configuration section.</summary>
-public sealed class ExportStorageOptions
+/// <summary>
+/// Where records and files live. Bound from the <c>ExportJobs</c> configuration section. The storage account is given
+/// either by a connection string (<see cref="StorageConnection"/>: Azurite, or keys) or by name
+/// (<see cref="StorageAccountName"/>: reached with a Microsoft Entra identity, no keys), not both.
+/// </summary>
+public sealed class ExportStorageOptions : IValidatableObject
 {
     public const string Section = "ExportJobs";
 
     /// <summary>Connection string of the storage account holding jobs, datasets, profiles and exports.</summary>
-    [Required] public string StorageConnection { get; set; } = "";
+    public string? StorageConnection { get; set; }
+
+    /// <summary>Identity-based connection: the account's name; its endpoints are <c>https://{name}.{blob|table}.{StorageEndpointSuffix}</c>.</summary>
+    [RegularExpression("^[a-z0-9]{3,24}$")] public string? StorageAccountName { get; set; }
+
+    /// <summary>The storage endpoint suffix of the cloud (<c>core.windows.net</c> in the public cloud).</summary>
+    [RegularExpression("^[a-z0-9.-]+$")] public string StorageEndpointSuffix { get; set; } = "core.windows.net";
+
+    /// <summary>Identity-based connection: the client id of the user-assigned managed identity to use; empty, the default credential chain.</summary>
+    public string? StorageClientId { get; set; }
 
     /// <summary>
     /// Prefix of every table and container name (letters and digits, lowercase), so several deployments or test runs
@@ -27,4 +40,12 @@ public sealed class ExportStorageOptions
 
     /// <summary>How many times a shard activity is tried before the job fails.</summary>
     [Range(1, 10)] public int ShardAttempts { get; set; } = 3;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        bool byConnection = !string.IsNullOrEmpty(StorageConnection), byIdentity = !string.IsNullOrEmpty(StorageAccountName);
+        if (byConnection == byIdentity)
+            yield return new ValidationResult("Give ExportJobs:StorageConnection (a connection string) or ExportJobs:StorageAccountName (an identity-based connection), not both.",
+                [nameof(StorageConnection), nameof(StorageAccountName)]);
+    }
 }

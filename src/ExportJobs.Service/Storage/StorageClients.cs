@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using Azure.Identity;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Options;
@@ -11,12 +12,26 @@ public sealed class StorageClients
     public StorageClients(IOptions<ExportStorageOptions> options)
     {
         var o = options.Value;
-        var tables = new TableServiceClient(o.StorageConnection);
         var blobOptions = new BlobClientOptions();
         // MD5 rather than the default CRC64: Azurite rejects CRC64, and MD5 was the faster of the two there.
         blobOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
         blobOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
-        var blobs = new BlobServiceClient(o.StorageConnection, blobOptions);
+        TableServiceClient tables;
+        BlobServiceClient blobs;
+        if (!string.IsNullOrEmpty(o.StorageConnection))
+        {
+            tables = new TableServiceClient(o.StorageConnection);
+            blobs = new BlobServiceClient(o.StorageConnection, blobOptions);
+        }
+        else
+        {
+            var credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions
+            {
+                ManagedIdentityClientId = string.IsNullOrEmpty(o.StorageClientId) ? null : o.StorageClientId,
+            });
+            tables = new TableServiceClient(new Uri($"https://{o.StorageAccountName}.table.{o.StorageEndpointSuffix}"), credential);
+            blobs = new BlobServiceClient(new Uri($"https://{o.StorageAccountName}.blob.{o.StorageEndpointSuffix}"), credential, blobOptions);
+        }
 
         Jobs = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.JobsTable));
         Sequences = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SequencesTable));
