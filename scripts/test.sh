@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: starts an Azurite of its own on free ports, builds, publishes the Function App and checks its
-# functions.metadata, runs every test project, stops Azurite. Prints "tests: N passed, N failed" last.
+# The whole test suite: compiles the Bicep (no linter warning allowed), starts an Azurite of its own on free ports,
+# builds, publishes the Function App and checks its functions.metadata, runs every test project, stops Azurite.
+# Prints "tests: N passed, N failed" last.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools
+bash scripts/check-infra.sh
 
 WORK="$(mktemp -d)"
 BASE=$(free_port_base 20100)
