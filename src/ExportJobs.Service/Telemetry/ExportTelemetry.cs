@@ -57,5 +57,5 @@ public sealed class ExportTelemetry
 
     /// <summary>The logging scope of a job's work: <c>JobId</c>, <c>OrgId</c>, <c>Sandbox</c> on every entry.</summary>
     public static IDisposable? Scope(ILogger log, string orgId, string sandbox, long jobId) =>
-        log.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId, ["OrgId"] = orgId, ["Sandbox"] = sandbox });
+        log.BeginScope("JobId:{JobId} OrgId:{OrgId} Sandbox:{Sandbox}", jobId, orgId, sandbox);
 }
