@@ -63,6 +63,9 @@ param maxParallelShards int = 8
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3
 
+@description('Most rows in one Parquet part of an export.')
+param partRows int = 20000
+
 @description('Largest JSON body, bytes.')
 param maxJsonBodyBytes int = 1048576
 
@@ -199,6 +202,7 @@ var baseSettings = {
   ExportJobs__ShardCount: string(shardCount)
   ExportJobs__MaxParallelShards: string(maxParallelShards)
   ExportJobs__ShardAttempts: string(shardAttempts)
+  ExportJobs__PartRows: string(partRows)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress

@@ -154,6 +154,29 @@ public class ExportOrchestrationTests
     }
 
     [Fact]
+    public async Task A_shard_cuts_a_part_every_PartRows_rows_and_the_manifest_lists_them_all()
+    {
+        await using var fixture = await StartAsync(configure: services => services.Configure<ExportStorageOptions>(o => o.PartRows = 5));
+        var created = await fixture.CreateJobAsync();
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+
+        var expected = _profiles.MembersOf("seg-b").Count();
+        var files = await TestStorage.ListBlobsAsync(fixture.Harness.Prefix, fixture.BatchFolder(job));
+        var parts = files.Where(f => f.EndsWith(".parquet", StringComparison.Ordinal)).ToList();
+        Assert.True(parts.Count >= expected / 5, $"{parts.Count} parts for {expected} rows");
+        using var manifestStream = await fixture.Harness.Get<DatasetBatchFiles>().OpenReadAsync(fixture.Harness.Tenant, job.Destination.DatasetId!, job.Destination.BatchId!, DatasetBatchFiles.ManifestName, default);
+        var manifest = JsonNode.Parse(manifestStream!)!;
+        var listed = manifest["files"]!.AsArray();
+        Assert.Equal(parts.Select(p => p.Split('/')[^1]).Order(), listed.Select(f => (string)f!["name"]!).Order());
+        Assert.All(listed, f => Assert.InRange((long)f!["rows"]!, 1, 5));
+        Assert.Equal(expected, listed.Sum(f => (long)f!["rows"]!));
+        Assert.Equal(expected, (long)manifest["totalRows"]!);
+        Assert.Equal(expected, job.Metrics!.TotalExportedProfileCounter);
+        Assert.All(parts, p => Assert.True(DatasetBatchFiles.IsFileName(p.Split('/')[^1]), p));
+    }
+
+    [Fact]
     public async Task A_callback_that_fails_twice_is_delivered_signed_on_the_third_attempt()
     {
         const string secret = "0123456789abcdef-secret";

@@ -170,7 +170,7 @@ public sealed class DatasetsHandler(
 
     public async Task<IResult> GetFileAsync(HttpRequest request, string datasetId, string batchId, string name, CancellationToken ct)
     {
-        if (!DatasetBatchFiles.IsFileName(name)) return Problems.Invalid("name", "A batch file is manifest.json or part-NNNNN.parquet.");
+        if (!DatasetBatchFiles.IsFileName(name)) return Problems.Invalid("name", "A batch file is manifest.json or part-NNNNN-NNNNN.parquet.");
         var (tenant, _, problem) = await FindBatchAsync(request, datasetId, batchId, ct);
         if (tenant is null || problem is not null) return problem!;
         var stream = await batchFiles.OpenReadAsync(tenant, datasetId, batchId, name, ct);

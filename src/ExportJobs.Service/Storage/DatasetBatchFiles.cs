@@ -12,8 +12,8 @@ namespace ExportJobs.Service.Storage;
 
 /// <summary>
 /// The files of a dataset batch written by an export, at <c>{org}/{sandbox}/{datasetId}/{batchId}/</c> in the
-/// datasets container: one Parquet part per shard (<c>part-{shard}.parquet</c>, a deterministic name, so a shard run
-/// twice replaces its part instead of adding one) and a <c>manifest.json</c> written last.
+/// datasets container: Parquet parts named by shard and sequence (<c>part-{shard}-{sequence}.parquet</c>, deterministic
+/// names, so a shard run twice replaces its parts instead of adding some) and a <c>manifest.json</c> written last.
 /// </summary>
 public sealed class DatasetBatchFiles(StorageClients clients)
 {
@@ -21,13 +21,14 @@ public sealed class DatasetBatchFiles(StorageClients clients)
 
     public static string Folder(Tenant tenant, string datasetId, string batchId) => $"{tenant.BlobPrefix}/{datasetId}/{batchId}/";
 
-    public static string PartName(int shard) => $"part-{shard.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
+    public static string PartName(int shard, int sequence) =>
+        $"part-{shard.ToString("D5", CultureInfo.InvariantCulture)}-{sequence.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
 
     /// <summary>
     /// Writes one part holding <paramref name="records"/>, its columns typed by <paramref name="schema"/> when the job has
     /// one, else inferred from the records; returns its size in bytes.
     /// </summary>
-    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, int shard, IReadOnlyList<JsonObject> records, SchemaNode? schema, CancellationToken ct)
+    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, string name, IReadOnlyList<JsonObject> records, SchemaNode? schema, CancellationToken ct)
     {
         var shape = schema is null ? JsonShape.Of(records) : JsonShape.FromSchema(schema);
         var rows = records.Select(shape.ToRow).Cast<IDictionary<string, object?>>().ToList();
@@ -37,7 +38,7 @@ public sealed class DatasetBatchFiles(StorageClients clients)
         byte[] md5 = MD5.HashData(buffer.GetBuffer().AsSpan(0, (int)size));
         buffer.Position = 0;
         // The MD5 is stored as the blob's Content-MD5, so listings and downloads carry it for the manifest and for readers.
-        await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + PartName(shard)).UploadAsync(buffer,
+        await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentHash = md5, ContentType = "application/vnd.apache.parquet" } }, ct);
         return size;
     }
@@ -51,8 +52,8 @@ public sealed class DatasetBatchFiles(StorageClients clients)
     /// <summary>Whether <paramref name="name"/> is the name of a file a batch can hold (a part or the manifest).</summary>
     public static bool IsFileName(string? name) =>
         name == ManifestName ||
-        (name is { Length: 18 } && name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".parquet", StringComparison.Ordinal) &&
-         name.AsSpan(5, 5).IndexOfAnyExceptInRange('0', '9') < 0);
+        (name is { Length: 24 } && name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".parquet", StringComparison.Ordinal) &&
+         name[10] == '-' && name.AsSpan(5, 5).IndexOfAnyExceptInRange('0', '9') < 0 && name.AsSpan(11, 5).IndexOfAnyExceptInRange('0', '9') < 0);
 
     /// <summary>The files of the batch (parts and manifest) by name, with their sizes and base64 MD5, in name order.</summary>
     public async Task<IReadOnlyList<(string Name, long Size, string? Md5)>> ListAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)

@@ -41,6 +41,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// <summary>How many times a shard activity is tried before the job fails.</summary>
     [Range(1, 10)] public int ShardAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Most rows in one Parquet part: a shard writes a part each time it has this many rows for a batch, so the memory
+    /// of an export does not grow with the data.
+    /// </summary>
+    [Range(1, 1_000_000)] public int PartRows { get; set; } = 20_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         bool byConnection = !string.IsNullOrEmpty(StorageConnection), byIdentity = !string.IsNullOrEmpty(StorageAccountName);

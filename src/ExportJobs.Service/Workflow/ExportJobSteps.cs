@@ -149,7 +149,7 @@ public sealed class ExportJobSteps(
     {
         string datasetId = job.Destination.DatasetId!, batchId = job.OutputBatchIds()[batch];
         var parts = (await batchFiles.ListAsync(tenant, datasetId, batchId, ct)).Where(f => f.Name != DatasetBatchFiles.ManifestName).ToList();
-        var rowsByPart = input.Shards.Where(s => s.RowsByBatch[batch] > 0).ToDictionary(s => DatasetBatchFiles.PartName(s.Shard), s => s.RowsByBatch[batch]);
+        var rowsByPart = input.Shards.SelectMany(s => s.Parts).Where(p => p.Batch == batch).ToDictionary(p => p.Name, p => p.Rows);
         long rows = rowsByPart.Values.Sum();
         var segment = job.Destination.Batches?[batch];
         await batchFiles.WriteManifestAsync(tenant, datasetId, batchId, new JsonObject

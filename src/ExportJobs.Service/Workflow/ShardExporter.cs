@@ -6,6 +6,7 @@ using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Workflow;
 
@@ -16,7 +17,7 @@ namespace ExportJobs.Service.Workflow;
 /// evaluation, each profile's requested segments are evaluated before the filter, and the memberships that changed are
 /// recorded as the shard's fragments of the job's membership batch.
 /// </summary>
-public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles)
+public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"segmentation{jobId}";
@@ -31,7 +32,20 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var batches = job.OutputBatchIds();
         bool perSegment = job.Destination.SegmentPerBatch == true;
 
-        var rowsByBatch = batches.Select(_ => new List<JsonObject>()).ToArray();
+        int partRows = options.Value.PartRows;
+        var pending = batches.Select(_ => new List<JsonObject>()).ToArray();
+        var rowsByBatch = new long[batches.Count];
+        var parts = new List<PartFile>();
+        long bytes = 0;
+        // A batch's rows go to a part as soon as there are PartRows of them: at most that many are held per batch.
+        async Task FlushAsync(int batch)
+        {
+            string name = DatasetBatchFiles.PartName(shard, parts.Count(p => p.Batch == batch));
+            bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[batch], name, pending[batch], outputSchema, ct);
+            parts.Add(new PartFile(batch, name, pending[batch].Count));
+            pending[batch].Clear();
+        }
+
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
@@ -51,17 +65,20 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
             var row = projection.Apply(profile.Attributes);
             if (events?.Attach(eventFragments) is { } attached) row[EventAttachment.Column] = attached;
             var targets = perSegment ? matches : [0];
-            foreach (int target in targets) rowsByBatch[target].Add(target == targets[^1] ? row : (JsonObject)row.DeepClone());
+            foreach (int target in targets)
+            {
+                pending[target].Add(target == targets[^1] ? row : (JsonObject)row.DeepClone());
+                rowsByBatch[target]++;
+                if (pending[target].Count >= partRows) await FlushAsync(target);
+            }
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
 
         if (membershipBatch is not null)
             await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, membershipBatch, job.CreationTime, memberships, ct);
-        long bytes = 0;
         for (int b = 0; b < batches.Count; b++)
-            if (rowsByBatch[b].Count > 0)
-                bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[b], shard, rowsByBatch[b], outputSchema, ct);
-        return new ShardResult(shard, rowsByBatch.Select(r => (long)r.Count).ToArray(), byNamespace, bySegment, bytes);
+            if (pending[b].Count > 0) await FlushAsync(b);
+        return new ShardResult(shard, rowsByBatch, byNamespace, bySegment, bytes, parts);
     }
 
     /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>

@@ -18,11 +18,17 @@ public sealed record ExportPlan(bool Proceed, IReadOnlyList<int> Shards, int Max
 
 public sealed record ShardTask(ExportJobInput Job, int Shard);
 
-/// <summary>What one shard wrote: rows per output batch (in the job's batch order), per namespace and per requested segment.</summary>
-public sealed record ShardResult(int Shard, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes)
+/// <summary>
+/// What one shard wrote: rows per output batch (in the job's batch order), per namespace and per requested segment,
+/// and its part files.
+/// </summary>
+public sealed record ShardResult(int Shard, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts)
 {
     public long Rows => RowsByBatch.Sum();
 }
+
+/// <summary>A Parquet part a shard wrote into one of the job's batches (its index in the job's batch order).</summary>
+public sealed record PartFile(int Batch, string Name, long Rows);
 
 public sealed record FinalizeInput(ExportJobInput Job, IReadOnlyList<ShardResult> Shards, long ExportStartMs, long ExportEndMs, bool Cancelled);
 
