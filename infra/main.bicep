@@ -64,7 +64,7 @@ param maxParallelShards int = 8
 param shardAttempts int = 3
 
 @description('Most rows in one Parquet part of an export.')
-param partRows int = 20000
+param partRows int = 5000
 
 @description('Largest JSON body, bytes.')
 param maxJsonBodyBytes int = 1048576

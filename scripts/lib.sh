@@ -28,11 +28,12 @@ connection_string() {
   echo "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$base/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$((base + 1))/devstoreaccount1;TableEndpoint=http://127.0.0.1:$((base + 2))/devstoreaccount1;"
 }
 
-# start_azurite BASE_PORT DATA_DIR LOG: starts Azurite in the background, sets AZURITE_PID, waits until it listens.
+# start_azurite BASE_PORT DATA_DIR LOG [EXTRA ARGS…]: starts Azurite in the background, sets AZURITE_PID, waits until it listens.
 start_azurite() {
   local base=$1 dir=$2 log=$3
+  shift 3
   mkdir -p "$dir"
-  "$ROOT/node_modules/.bin/azurite" --silent --skipApiVersionCheck --loose --location "$dir" \
+  "$ROOT/node_modules/.bin/azurite" --silent --skipApiVersionCheck --loose --disableTelemetry --location "$dir" "$@" \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
     --blobPort "$base" --queuePort $((base + 1)) --tablePort $((base + 2)) >"$log" 2>&1 &
   AZURITE_PID=$!

@@ -22,6 +22,12 @@ public sealed class DurableOptions
 
     /// <summary>How long a partition lease lasts: a dead host's partitions move to a live one after it.</summary>
     public int LeaseIntervalSeconds { get; set; } = 30;
+
+    /// <summary>Activities (shards) this host runs at once; more wait in the task hub's queue for any host (host.json: maxConcurrentActivityFunctions).</summary>
+    public int MaxConcurrentActivities { get; set; } = 8;
+
+    /// <summary>Orchestrations this host runs at once (host.json: maxConcurrentOrchestratorFunctions).</summary>
+    public int MaxConcurrentOrchestrations { get; set; } = 8;
 }
 
 /// <summary>
@@ -52,6 +58,8 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
             LeaseInterval = TimeSpan.FromSeconds(o.LeaseIntervalSeconds),
             LeaseRenewInterval = TimeSpan.FromSeconds(Math.Max(1, o.LeaseIntervalSeconds / 3)),
             LoggerFactory = loggers,
+            MaxConcurrentTaskActivityWorkItems = o.MaxConcurrentActivities,
+            MaxConcurrentTaskOrchestrationWorkItems = o.MaxConcurrentOrchestrations,
         });
         await service.CreateIfNotExistsAsync();
 

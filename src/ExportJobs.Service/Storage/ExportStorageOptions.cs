@@ -45,7 +45,7 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// Most rows in one Parquet part: a shard writes a part each time it has this many rows for a batch, so the memory
     /// of an export does not grow with the data.
     /// </summary>
-    [Range(1, 1_000_000)] public int PartRows { get; set; } = 20_000;
+    [Range(1, 1_000_000)] public int PartRows { get; set; } = 5_000;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -138,11 +138,11 @@ internal sealed class JsonShape
                 return values;
             case Representation.List:
                 return node is JsonArray array ? _element!.ConvertItems(array) : null;
-            // From the number's JSON text: a value built in memory (an int, say) converts as well as a parsed one.
+            // Directly when the value holds the type; else from the number's JSON text (a value built in memory, an int say).
             case Representation.Long:
-                return long.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
+                return node is JsonValue l && l.TryGetValue(out long integer) ? integer : long.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
             case Representation.Double:
-                return double.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
+                return node is JsonValue d && d.TryGetValue(out double number) ? number : double.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
             case Representation.Boolean:
                 return node.GetValueKind() == JsonValueKind.True;
             case Representation.DateTime:

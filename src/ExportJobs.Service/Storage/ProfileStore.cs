@@ -23,6 +23,7 @@ public enum FragmentKind { Profile, Event }
 public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options)
 {
     private const int RowGroupSize = 10_000;
+    private const int ReadBufferBytes = 256 * 1024;
     private const string ShardFolder = "shard-";
 
     public int ShardCount => options.Value.ShardCount;
@@ -197,7 +198,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
         public static async Task<FileCursor?> OpenAsync(BlobClient blob, int index, CancellationToken ct)
         {
-            var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct);
+            // A small read buffer: a shard holds one open file per ingested batch, each with its buffer.
+            var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBufferBytes }, ct);
             int groups;
             await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct)) groups = reader.RowGroupCount;
             var cursor = new FileCursor(stream, groups, index);

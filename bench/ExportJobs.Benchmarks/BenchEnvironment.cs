@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using ExportJobs.Service.Storage;
+
+namespace ExportJobs.Benchmarks;
+
+/// <summary>What <c>scripts/bench.sh</c> started, passed in environment variables: the API, the host process, Azurite and its request log.</summary>
+public sealed class BenchEnvironment
+{
+    public string Api { get; } = Required("BENCH_API");
+    public string? ApiB { get; } = Environment.GetEnvironmentVariable("BENCH_API_B");
+    private int HostPid { get; } = int.Parse(Required("BENCH_HOST_PID"), CultureInfo.InvariantCulture);
+    private string Storage { get; } = Required("BENCH_STORAGE");
+    private string AzuriteLog { get; } = Required("BENCH_AZURITE_LOG");
+    private string Autocannon { get; } = Required("BENCH_AUTOCANNON");
+    public int ShardCount { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_SHARDS") ?? "16", CultureInfo.InvariantCulture);
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");
+
+    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount, MaxParallelShards = 8 };
+
+    /// <summary>An API client with a development token of the LocalHost.</summary>
+    public async Task<HttpClient> ClientAsync(string api)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(api.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
+        var root = new Uri(new Uri(api), "/");
+        var token = await new HttpClient().PostAsync(new Uri(root, "dev/token?org=1BD6382559DF0C130A49422D@AdobeOrg&minutes=600"), null);
+        var json = JsonNode.Parse(await token.Content.ReadAsStringAsync())!;
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)json["access_token"]!);
+        http.DefaultRequestHeaders.Add("x-api-key", "local-client");
+        http.DefaultRequestHeaders.Add("x-gw-ims-org-id", "1BD6382559DF0C130A49422D@AdobeOrg");
+        http.DefaultRequestHeaders.Add("x-sandbox-name", "prod");
+        return http;
+    }
+
+    /// <summary>The host's peak resident set (VmHWM) since it started or since <see cref="ResetHostPeakRss"/>.</summary>
+    public long HostPeakRssBytes() => ProcStatus("VmHWM:");
+
+    /// <summary>Resets the host's VmHWM to its current RSS (writes 5 to /proc/{pid}/clear_refs).</summary>
+    public void ResetHostPeakRss() => File.WriteAllText($"/proc/{HostPid}/clear_refs", "5");
+
+    private long ProcStatus(string field)
+    {
+        foreach (var line in File.ReadLines($"/proc/{HostPid}/status"))
+            if (line.StartsWith(field, StringComparison.Ordinal))
+                return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        return 0;
+    }
+
+    /// <summary>Requests Azurite has served so far, by service, counted in its debug log.</summary>
+    public (long Blob, long Queue, long Table) AzuriteRequests()
+    {
+        long blob = 0, queue = 0, table = 0;
+        using var reader = new StreamReader(new FileStream(AzuriteLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        while (reader.ReadLine() is { } line)
+        {
+            if (!line.Contains("StorageContextMiddleware: RequestMethod=", StringComparison.Ordinal)) continue;
+            if (line.Contains("BlobStorageContextMiddleware", StringComparison.Ordinal)) blob++;
+            else if (line.Contains("QueueStorageContextMiddleware", StringComparison.Ordinal)) queue++;
+            else if (line.Contains("TableStorageContextMiddleware", StringComparison.Ordinal)) table++;
+        }
+        return (blob, queue, table);
+    }
+
+    /// <summary>p99 latency (ms) of GET <paramref name="url"/> under 32 connections for 10 seconds, measured by autocannon.</summary>
+    public async Task<double> AutocannonP99Async(string url, HttpRequestHeaders headers)
+    {
+        var start = new ProcessStartInfo(Autocannon) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-c", "32", "-d", "10", "-j" }) start.ArgumentList.Add(arg);
+        foreach (var header in headers)
+        {
+            start.ArgumentList.Add("-H");
+            start.ArgumentList.Add($"{header.Key}={string.Join(",", header.Value)}");
+        }
+        start.ArgumentList.Add(url);
+        using var process = Process.Start(start)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var result = JsonNode.Parse(output)!;
+        if ((long)result["non2xx"]! > 0 || (long)result["errors"]! > 0) throw new InvalidOperationException($"autocannon saw failures: {output}");
+        return (double)result["latency"]!["p99"]!;
+    }
+}

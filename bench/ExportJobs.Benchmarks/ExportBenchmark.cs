@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Azure.Data.Tables;
+using ExportJobs.Core;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Workflow;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.Benchmarks;
+
+/// <summary>
+/// The export benchmark, run by <c>scripts/bench.sh</c> against a LocalHost process on Azurite: ingests N generated
+/// profiles through the API, exports them all through the API, and measures the floor — the same shard work (read the
+/// shard blobs, merge, project, write the Parquet parts) run directly in this process with the same parallelism, without
+/// HTTP, Durable Task or job records. Then GET /export/jobs/{id} under 32 connections (autocannon) against a bare
+/// Table point read of the job's row under 32 concurrent readers. Prints one table.
+/// </summary>
+public sealed class ExportBenchmark(BenchEnvironment env)
+{
+    private const string Org = "1BD6382559DF0C130A49422D@AdobeOrg", Sandbox = "prod";
+    private const int IngestBatch = 25_000, IngestConcurrency = 2;
+    private readonly Tenant _tenant = new(Org, Sandbox);
+    private readonly List<(string Measure, string Value)> _rows = [];
+
+    public async Task<int> RunAsync(int count, bool events)
+    {
+        using var http = await env.ClientAsync(env.Api);
+        var (profileSets, eventSet, output) = await CreateDatasetsAsync(http, events);
+
+        long hwmBefore = env.HostPeakRssBytes();
+        var ingest = Stopwatch.StartNew();
+        long records = await IngestAsync(http, profileSets, eventSet, count);
+        ingest.Stop();
+        Add("profiles", count.ToString("N0", CultureInfo.InvariantCulture));
+        Add("records ingested (3 profile datasets" + (events ? ", events" : "") + ")", records.ToString("N0", CultureInfo.InvariantCulture));
+        Add("ingest records/s", (records / ingest.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
+        Add("host peak RSS during ingestion, MB", Mb(Math.Max(hwmBefore, env.HostPeakRssBytes())));
+
+        env.ResetHostPeakRss();
+        var requestsBefore = env.AzuriteRequests();
+        var export = Stopwatch.StartNew();
+        var job = await ExportAsync(http, output);
+        export.Stop();
+        var requestsAfter = env.AzuriteRequests();
+        long exported = (long)job["metrics"]!["totalExportedProfileCounter"]!;
+        Add("export end to end, s", export.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+        Add("exported profiles/s", (exported / export.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
+        Add("host peak RSS during export, MB", Mb(env.HostPeakRssBytes()));
+        Add("Table transactions per exported profile", Per(requestsAfter.Table - requestsBefore.Table, exported));
+        Add("Blob requests per exported profile", Per(requestsAfter.Blob - requestsBefore.Blob, exported));
+        Add("Queue requests per exported profile", Per(requestsAfter.Queue - requestsBefore.Queue, exported));
+
+        var floor = await FloorAsync(job);
+        Add("floor (same shard work, no service), s", floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+        Add("export / floor", (export.Elapsed.TotalSeconds / floor.TotalSeconds).ToString("N2", CultureInfo.InvariantCulture));
+
+        long id = (long)job["id"]!;
+        double apiP99 = await env.AutocannonP99Async(env.Api + $"/export/jobs/{id}", http.DefaultRequestHeaders);
+        double tableP99 = await PointReadP99Async(id);
+        Add("GET /export/jobs/{id} p99, 32 connections, ms", apiP99.ToString("N1", CultureInfo.InvariantCulture));
+        Add("bare Table point read p99, 32 concurrent, ms", tableP99.ToString("N1", CultureInfo.InvariantCulture));
+        Add("GET p99 / point read p99", (apiP99 / tableP99).ToString("N2", CultureInfo.InvariantCulture));
+
+        Console.WriteLine($"Export benchmark, N = {count:N0}, {Environment.ProcessorCount} cores, Azurite on loopback");
+        Console.WriteLine("| measure | value |");
+        Console.WriteLine("| --- | --- |");
+        foreach (var (measure, value) in _rows) Console.WriteLine($"| {measure} | {value} |");
+        return 0;
+    }
+
+    private void Add(string measure, string value)
+    {
+        _rows.Add((measure, value));
+        Console.Error.WriteLine($"{measure}: {value}");
+    }
+
+    private static string Mb(long bytes) => (bytes / 1048576.0).ToString("N0", CultureInfo.InvariantCulture);
+    private static string Per(long requests, long profiles) => $"{(double)requests / profiles:0.000000} ({requests:N0})";
+
+    internal static async Task<(string[] Profiles, string? Events, string Output)> CreateDatasetsAsync(HttpClient http, bool events)
+    {
+        async Task<string> CreateAsync(string name, string schema, bool profileEnabled)
+        {
+            var response = await http.PostAsJsonAsync("datasets", new { name, schema = new { name = schema }, profileEnabled });
+            response.EnsureSuccessStatusCode();
+            return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
+        }
+        var profiles = new[] { await CreateAsync("crm", "_xdm.context.profile", true), await CreateAsync("loyalty", "_xdm.context.profile", true),
+            await CreateAsync("preferences", "_xdm.context.profile", true) };
+        string? eventSet = events ? await CreateAsync("events", "_xdm.context.experienceevent", true) : null;
+        return (profiles, eventSet, await CreateAsync("export", "_xdm.context.profile", false));
+    }
+
+    /// <summary>Posts the population in batches of <see cref="IngestBatch"/> lines, <see cref="IngestConcurrency"/> at a time; returns the records accepted.</summary>
+    internal static async Task<long> IngestAsync(HttpClient http, string[] profileSets, string? eventSet, int count)
+    {
+        var batches = new List<(string Dataset, int From, Func<int, IEnumerable<string>> Lines)>();
+        for (int from = 0; from < count; from += IngestBatch)
+        {
+            batches.Add((profileSets[0], from, i => [BenchProfiles.Crm(i)]));
+            batches.Add((profileSets[1], from, i => [BenchProfiles.Loyalty(i)]));
+            batches.Add((profileSets[2], from, i => BenchProfiles.Preferences(i) is { } line ? [line] : []));
+            if (eventSet is not null) batches.Add((eventSet, from, BenchProfiles.Events));
+        }
+        long accepted = 0;
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = IngestConcurrency }, async (batch, ct) =>
+        {
+            var body = new StringBuilder();
+            for (int i = batch.From; i < Math.Min(count, batch.From + IngestBatch); i++)
+                foreach (var line in batch.Lines(i)) body.Append(line).Append('\n');
+            using var content = new StringContent(body.ToString(), Encoding.UTF8, "application/x-ndjson");
+            using var response = await http.PostAsync($"datasets/{batch.Dataset}/batches", content, ct);
+            var answer = await response.Content.ReadFromJsonAsync<JsonNode>(ct);
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"ingestion failed: {answer}");
+            Interlocked.Add(ref accepted, (long)answer!["recordsAccepted"]!);
+        });
+        return accepted;
+    }
+
+    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output)
+    {
+        var response = await http.PostAsJsonAsync("export/jobs", new { destination = new { datasetId = output }, schema = new { name = "_xdm.context.profile" } });
+        var created = await response.Content.ReadFromJsonAsync<JsonNode>();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"export failed to start: {created}");
+        while (true)
+        {
+            await Task.Delay(200);
+            var job = (await http.GetFromJsonAsync<JsonNode>($"export/jobs/{(long)created!["id"]!}"))!;
+            switch ((string?)job["status"])
+            {
+                case "SUCCEEDED": return job;
+                case "FAILED" or "CANCELLED": throw new InvalidOperationException($"export ended {job["status"]}: {job}");
+            }
+        }
+    }
+
+    /// <summary>The floor: every shard of the job exported by <see cref="ShardExporter"/> directly, into a scratch batch, with the job's parallelism.</summary>
+    private async Task<TimeSpan> FloorAsync(JsonNode jobJson)
+    {
+        var options = Options.Create(env.StorageOptions());
+        var clients = new StorageClients(options);
+        var store = new ProfileStore(clients, options);
+        var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), options);
+        var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)! with { };
+        job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };
+        var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelShards },
+            async (shard, ct) => await exporter.ExportAsync(_tenant, job, null, null, shard, ct));
+        return watch.Elapsed;
+    }
+
+    /// <summary>p99 of reading the job's Table row directly, 32 readers at once for 10 seconds.</summary>
+    private async Task<double> PointReadP99Async(long id)
+    {
+        var o = env.StorageOptions();
+        var table = new TableServiceClient(o.StorageConnection).GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.JobsTable));
+        var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+        var until = DateTime.UtcNow.AddSeconds(10);
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
+        {
+            while (DateTime.UtcNow < until)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await table.GetEntityAsync<TableEntity>(_tenant.Key, JobStore.RowKeyOf(id));
+                latencies.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }));
+        var sorted = latencies.Order().ToArray();
+        return sorted[(int)Math.Ceiling(sorted.Length * 0.99) - 1];
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmarks (figures in their output, never in tests):
+#   bash scripts/bench.sh export [N] [--events]   N profiles through the API of a LocalHost on Azurite, against the floor
+#   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
+#   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
+# Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
+# and stops them. Logs stay in the folder it prints.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+ensure_tools
+mode=${1:-export}
+shift || true
+dotnet build bench/ExportJobs.Benchmarks/ExportJobs.Benchmarks.csproj -c Release --nologo -v quiet
+if [ "$mode" = pql ]; then
+  exec dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll pql "$@"
+fi
+dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
+
+WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
+echo "Logs in $WORK"
+BASE=$(free_port_base 21100)
+start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
+CONN="$(connection_string "$BASE")"
+HOST_PIDS=()
+cleanup() {
+  for pid in "${HOST_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${HOST_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  kill "$AZURITE_PID" 2>/dev/null || true; wait "$AZURITE_PID" 2>/dev/null || true
+  rm -rf "$WORK/azurite" 2>/dev/null || true
+}
+trap cleanup EXIT
+SHARDS=${BENCH_SHARDS:-16}
+# In the scale-out check each host runs at most 2 shard activities at once (DurableTask:MaxConcurrentActivities, as
+# maxConcurrentActivityFunctions caps an instance on Azure), so the shards one host cannot take wait in the task hub's
+# work-item queue for the other.
+ACTIVITIES=8
+[ "$mode" = scaleout ] && ACTIVITIES=2
+
+# start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
+start_host() {
+  local port=$1 log=$2
+  DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000} ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
+    DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
+    dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+  HOST_PID=$!
+  HOST_PIDS+=("$HOST_PID")
+  local deadline=$((SECONDS + 120))
+  until curl -sf -o /dev/null "http://127.0.0.1:$port/data/core/ups/openapi.json"; do
+    if [ $SECONDS -gt $deadline ] || ! kill -0 "$HOST_PID" 2>/dev/null; then echo "The LocalHost did not start; its log:" >&2; cat "$log" >&2; exit 1; fi
+    sleep 0.5
+  done
+}
+
+PORT_A=$(free_port_base 22100)
+start_host "$PORT_A" "$WORK/host-a.log"
+export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
+  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
+if [ "$mode" = scaleout ]; then
+  PORT_B=$(free_port_base $((PORT_A + 10)))
+  start_host "$PORT_B" "$WORK/host-b.log"
+  export BENCH_API_B="http://127.0.0.1:$PORT_B/data/core/ups" BENCH_PID_B=$HOST_PID BENCH_LOG_B="$WORK/host-b.log"
+fi
+DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000} dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"
