@@ -4,6 +4,7 @@ using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ExportJobs.Service.Tests;
@@ -51,6 +52,28 @@ public class AccessTests
         Assert.True(status == expected, $"{name}: expected {expected}, got {status}: {body?.ToJsonString()}");
         if (status == 401) Assert.Equal("Bearer", request.HttpContext.Response.Headers.WWWAuthenticate.ToString());
         if (status >= 400) Assert.False(string.IsNullOrEmpty((string?)body!["detail"]));
+    }
+
+    /// <summary>A token that passed is remembered, but the key and the tenant are still checked on each request, and it ends when it expires.</summary>
+    [Fact]
+    public async Task A_remembered_token_is_still_checked_per_request_and_ends_when_it_expires()
+    {
+        await using var harness = await ServiceHarness.StartAsync(services => services.Configure<ApiAccessOptions>(o => o.ClockSkewSeconds = 0));
+        string token = TestAccess.Token([Org], expires: DateTime.UtcNow.AddSeconds(3));
+        async Task<int> ListAsync(Action<HttpRequest> spoil)
+        {
+            var request = harness.Call.Request();
+            Bearer(request, token);
+            spoil(request);
+            var (status, _) = await HandlerCall.ReadAsync(await harness.Get<ExportJobsHandler>().ListAsync(request, default), request.HttpContext);
+            return status;
+        }
+
+        Assert.Equal(200, await ListAsync(_ => { }));
+        Assert.Equal(200, await ListAsync(_ => { }));
+        Assert.Equal(401, await ListAsync(r => r.Headers[ApiAccess.ApiKeyHeader] = "intruder"));
+        Assert.Equal(403, await ListAsync(r => r.Headers[RequestReading.OrgHeader] = OtherOrg));
+        Assert.Equal(401, await Poll.UntilAsync(() => ListAsync(_ => { }), status => status != 200, TimeSpan.FromSeconds(30), "the token to expire"));
     }
 
     [Fact]

@@ -12,6 +12,9 @@ namespace ExportJobs.Service.Access;
 /// Decides who is calling and for which tenant, before anything is read or written:
 /// a valid bearer token (issuer, audience, lifetime, signature) and an allowed <c>x-api-key</c> that matches the
 /// token's client, or 401; then an organisation the token grants and a sandbox that organisation has, or 403.
+/// A token's signature and claims are checked once and the token remembered until it expires (a client sends the same
+/// token with every request); a signing key removed from the ring therefore stops new tokens at once and remembered ones
+/// when they expire. The API key and the tenant are checked on every request.
 /// </summary>
 public sealed class ApiAccess(IOptions<ApiAccessOptions> options, SigningKeyRing keys)
 {
@@ -25,6 +28,7 @@ public sealed class ApiAccess(IOptions<ApiAccessOptions> options, SigningKeyRing
     ];
 
     private readonly JsonWebTokenHandler _tokens = new() { MapInboundClaims = false };
+    private readonly ValidatedTokens _validated = new();
 
     public async Task<(Tenant? Tenant, IResult? Problem)> AuthorizeAsync(HttpRequest request)
     {
@@ -33,19 +37,14 @@ public sealed class ApiAccess(IOptions<ApiAccessOptions> options, SigningKeyRing
         if (string.IsNullOrEmpty(authorization) || !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return (null, Problems.Unauthorized("Authorization: Bearer {token} is required."));
 
-        var validation = await _tokens.ValidateTokenAsync(authorization["Bearer ".Length..].Trim(), new TokenValidationParameters
+        string raw = authorization["Bearer ".Length..].Trim();
+        var token = _validated.Find(raw);
+        if (token is null)
         {
-            ValidIssuer = o.Issuer,
-            ValidAudience = o.Audience,
-            IssuerSigningKeys = await keys.GetKeysAsync(request.HttpContext.RequestAborted),
-            ValidAlgorithms = Algorithms,
-            RequireSignedTokens = true,
-            RequireExpirationTime = true,
-            ValidateLifetime = true,
-            ClockSkew = TimeSpan.FromSeconds(o.ClockSkewSeconds),
-        });
-        if (!validation.IsValid) return (null, Problems.Unauthorized($"The bearer token is not valid: {Reason(validation.Exception)}"));
-        var token = (JsonWebToken)validation.SecurityToken;
+            var (validated, failure) = await ValidateAsync(raw, o, request.HttpContext.RequestAborted);
+            if (validated is null) return (null, Problems.Unauthorized($"The bearer token is not valid: {Reason(failure)}"));
+            token = validated;
+        }
 
         string? apiKey = request.Headers[ApiKeyHeader];
         if (string.IsNullOrEmpty(apiKey) || !o.AllowedClientIds.Contains(apiKey, StringComparer.Ordinal))
@@ -60,6 +59,26 @@ public sealed class ApiAccess(IOptions<ApiAccessOptions> options, SigningKeyRing
         if (!o.SandboxesOf(tenant.OrgId).Contains(tenant.Sandbox, StringComparer.Ordinal))
             return (null, Problems.Forbidden(RequestReading.SandboxHeader, $"Organisation '{tenant.OrgId}' has no sandbox '{tenant.Sandbox}'."));
         return (tenant, null);
+    }
+
+    /// <summary>Checks a token's issuer, audience, lifetime and signature; a valid one is remembered until it expires.</summary>
+    private async Task<(JsonWebToken? Token, Exception? Failure)> ValidateAsync(string raw, ApiAccessOptions o, CancellationToken ct)
+    {
+        var validation = await _tokens.ValidateTokenAsync(raw, new TokenValidationParameters
+        {
+            ValidIssuer = o.Issuer,
+            ValidAudience = o.Audience,
+            IssuerSigningKeys = await keys.GetKeysAsync(ct),
+            ValidAlgorithms = Algorithms,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = TimeSpan.FromSeconds(o.ClockSkewSeconds),
+        });
+        if (!validation.IsValid) return (null, validation.Exception);
+        var token = (JsonWebToken)validation.SecurityToken;
+        _validated.Remember(raw, token);
+        return (token, null);
     }
 
     private static HashSet<string> GrantedOrgs(JsonWebToken token, string claim) =>
