@@ -148,7 +148,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options);
         var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), options);
-        var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)! with { };
+        var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
         job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
