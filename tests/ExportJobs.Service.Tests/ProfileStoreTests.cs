@@ -14,8 +14,8 @@ public class ProfileStoreTests
         var store = harness.Get<ProfileStore>();
         // Enough identities for several row groups per file, written newest batch first.
         var identities = Enumerable.Range(0, 24_000).Select(i => new Identity(i % 3 == 0 ? "email" : "ecid", $"id{i}")).ToList();
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchnew", 2_000, identities.Select(id => (id, new JsonObject { ["v"] = "new" })), default);
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchold", 1_000, identities.Where((_, i) => i % 2 == 0).Select(id => (id, new JsonObject { ["v"] = "old" })), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchnew", 2_000, identities.Select(id => (id, new JsonObject { ["v"] = "new" }.ToJsonString())), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchold", 1_000, identities.Where((_, i) => i % 2 == 0).Select(id => (id, new JsonObject { ["v"] = "old" }.ToJsonString())), default);
 
         var shards = await store.ListShardsAsync(FragmentKind.Profile, harness.Tenant, default);
         Assert.Equal(identities.Select(id => ShardRouter.ShardOf(id, store.ShardCount)).Distinct().Order(), shards);

@@ -65,6 +65,8 @@ public sealed class DatasetsHandler(
     /// (or an experience event, for a dataset of schema <see cref="Dataset.EventSchema"/>), each bad line is counted and
     /// listed with its number and reason. Good lines are kept even when others are rejected.
     /// </summary>
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
+
     public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, CancellationToken ct)
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
@@ -78,7 +80,8 @@ public sealed class DatasetsHandler(
         using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         var reader = new DatasetRecordReader(dataset);
-        var accepted = new List<(Identity, JsonObject)>();
+        // The accepted lines are kept as they came (validated, not re-serialized): a batch's memory is its text.
+        var accepted = new List<(Identity, string)>();
         var rejected = new List<RejectedRecord>();
         long rejectedCount = 0, lineNumber = 0;
         try
@@ -87,11 +90,12 @@ public sealed class DatasetsHandler(
             while (await body.ReadLineAsync(ct) is { } line)
             {
                 lineNumber++;
-                payloadHash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
+                payloadHash.AppendData(Encoding.UTF8.GetBytes(line));
+                payloadHash.AppendData(NewLine);
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                if (reader.TryRead(line, out var record, out var identity, out string? reason))
+                if (reader.TryRead(line, out _, out var identity, out string? reason))
                 {
-                    accepted.Add((identity, record));
+                    accepted.Add((identity, line));
                     continue;
                 }
                 rejectedCount++;

@@ -32,12 +32,15 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
 
-    /// <summary>Writes the records of one batch, each to the shard of its primary identity, sorted by identity.</summary>
+    /// <summary>
+    /// Writes the records of one batch (each a JSON object's text, as ingested), each to the shard of its primary
+    /// identity, sorted by identity.
+    /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
+        IEnumerable<(Identity Identity, string Json)> records, CancellationToken ct)
     {
         var byShard = new SortedDictionary<int, List<FragmentRow>>();
-        foreach (var (identity, record) in records)
+        foreach (var (identity, json) in records)
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
@@ -48,7 +51,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 IngestTimeMs = ingestTimeMs,
                 DatasetId = datasetId,
                 BatchId = batchId,
-                Record = record.ToJsonString(),
+                Record = json,
             });
         }
         // A stable sort: fragments of one identity keep their order in the batch.
