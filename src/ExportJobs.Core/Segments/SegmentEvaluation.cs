@@ -14,8 +14,9 @@ public sealed class SegmentEvaluation
 {
     /// <summary>The dataset id of the fragments that record evaluated memberships (outside the dataset id character set, so no dataset has it).</summary>
     public const string MembershipDatasetId = "_segmentation";
-    public const string Namespace = "ups";
-    private const string Realized = "realized", Exited = "exited";
+    /// <summary>Segment definitions, and the memberships evaluation writes, are in the namespace a job's segments default to.</summary>
+    public const string Namespace = Jobs.ExportSelection.DefaultSegmentNamespace;
+    private const string Realized = Jobs.ExportJobRequestValidator.Realized, Exited = Jobs.ExportJobRequestValidator.Exited;
 
     private readonly IReadOnlyList<(string Id, CompiledPql Condition)> _segments;
     private readonly DateTimeOffset _now;

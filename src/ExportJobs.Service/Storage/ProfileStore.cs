@@ -44,15 +44,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add(new FragmentRow
-            {
-                IdentityNamespace = identity.Namespace,
-                IdentityId = identity.Id,
-                IngestTimeMs = ingestTimeMs,
-                DatasetId = datasetId,
-                BatchId = batchId,
-                Record = json,
-            });
+            rows.Add(Row(identity, ingestTimeMs, datasetId, batchId, json));
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
@@ -71,16 +63,19 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId), cancellationToken: ct);
             return;
         }
-        await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs, records.Select(r => new FragmentRow
-        {
-            IdentityNamespace = r.Identity.Namespace,
-            IdentityId = r.Identity.Id,
-            IngestTimeMs = ingestTimeMs,
-            DatasetId = datasetId,
-            BatchId = batchId,
-            Record = r.Record.ToJsonString(),
-        }).ToList(), ct);
+        await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs,
+            records.Select(r => Row(r.Identity, ingestTimeMs, datasetId, batchId, r.Record.ToJsonString())).ToList(), ct);
     }
+
+    private static FragmentRow Row(Identity identity, long ingestTimeMs, string datasetId, string batchId, string json) => new()
+    {
+        IdentityNamespace = identity.Namespace,
+        IdentityId = identity.Id,
+        IngestTimeMs = ingestTimeMs,
+        DatasetId = datasetId,
+        BatchId = batchId,
+        Record = json,
+    };
 
     private async Task WriteFileAsync(FragmentKind kind, Tenant tenant, int shard, string batchId, long ingestTimeMs, List<FragmentRow> sorted, CancellationToken ct)
     {
@@ -91,13 +86,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
-        $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}.parquet";
+        $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}{BatchSuffix(batchId)}";
+
+    /// <summary>How every file of a batch ends, whatever its shard and ingest time.</summary>
+    private static string BatchSuffix(string batchId) => $"-{batchId}.parquet";
 
     /// <summary>Removes the files of one batch from every shard of the tenant; returns how many there were.</summary>
     public async Task<int> DeleteBatchAsync(FragmentKind kind, Tenant tenant, string batchId, CancellationToken ct)
     {
         int removed = 0;
-        string suffix = $"-{batchId}.parquet";
+        string suffix = BatchSuffix(batchId);
         var container = Container(kind);
         await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = tenant.BlobPrefix + "/" }, ct))
             if (blob.Name.EndsWith(suffix, StringComparison.Ordinal) && (await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct)).Value)
@@ -131,11 +129,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         var container = Container(kind);
         var files = new List<FileCursor>();
+        string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         try
         {
             await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = ShardPrefix(tenant, shard) }, ct))
             {
-                if (skipBatchId is not null && blob.Name.EndsWith($"-{skipBatchId}.parquet", StringComparison.Ordinal)) continue;
+                if (skipSuffix is not null && blob.Name.EndsWith(skipSuffix, StringComparison.Ordinal)) continue;
                 var file = await FileCursor.OpenAsync(container.GetBlobClient(blob.Name), files.Count, ct);
                 if (file is not null) files.Add(file);
             }
