@@ -41,7 +41,7 @@ public class WatchdogTests
         var fresh = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0 + 40 * 60_000), default);
         var unreachable = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, t0), default);
         var queuedNew = await store.CreateAsync(tenant, id => Job(id, JobStatus.New, tenant.OrgId, tenant.Sandbox, t0), default);
-        await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, DatasetBatchFiles.PartName(0, 0), [new JsonObject { ["a"] = 1 }], null, default);
+        await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, DatasetBatchFiles.PartName(0, 0), OnePart(), default);
 
         var client = new Mock<DurableTaskClient>("test");
         client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
@@ -77,5 +77,12 @@ public class WatchdogTests
 
         // The re-driven job was touched, so the next run leaves it be.
         Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+    }
+
+    private static PartRows OnePart()
+    {
+        var rows = PartRows.For(null);
+        rows.Add(new JsonObject { ["a"] = 1 });
+        return rows;
     }
 }

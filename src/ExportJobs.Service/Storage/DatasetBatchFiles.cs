@@ -3,10 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
-using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
-using Parquet;
-using Parquet.Serialization;
 
 namespace ExportJobs.Service.Storage;
 
@@ -24,16 +21,11 @@ public sealed class DatasetBatchFiles(StorageClients clients)
     public static string PartName(int shard, int sequence) =>
         $"part-{shard.ToString("D5", CultureInfo.InvariantCulture)}-{sequence.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>
-    /// Writes one part holding <paramref name="records"/>, its columns typed by <paramref name="schema"/> when the job has
-    /// one, else inferred from the records; returns its size in bytes.
-    /// </summary>
-    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, string name, IReadOnlyList<JsonObject> records, SchemaNode? schema, CancellationToken ct)
+    /// <summary>Writes one part holding <paramref name="rows"/>; returns its size in bytes.</summary>
+    public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, string name, PartRows rows, CancellationToken ct)
     {
-        var shape = schema is null ? JsonShape.Of(records) : JsonShape.FromSchema(schema);
-        var rows = records.Select(shape.ToRow).Cast<IDictionary<string, object?>>().ToList();
         using var buffer = new MemoryStream();
-        await ParquetSerializer.SerializeUntypedAsync(rows, shape.ToSchema(), buffer, new ParquetOptions(), cancellationToken: ct);
+        await rows.WriteAsync(buffer, ct);
         long size = buffer.Length;
         byte[] md5 = MD5.HashData(buffer.GetBuffer().AsSpan(0, (int)size));
         buffer.Position = 0;

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ExportJobs.Core;
 using ExportJobs.Core.Schemas;
 using Parquet.Schema;
 
@@ -56,13 +54,6 @@ internal sealed class JsonShape
     }
 
     public ParquetSchema ToSchema() => new(_members.Select(m => m.Value.ToField(m.Key)).ToArray());
-
-    public Dictionary<string, object?> ToRow(JsonObject record)
-    {
-        var row = new Dictionary<string, object?>(_members.Count, StringComparer.Ordinal);
-        foreach (var (name, member) in _members) row[name] = member.Convert(record[name]);
-        return row;
-    }
 
     private void Observe(JsonNode? node)
     {
@@ -126,41 +117,18 @@ internal sealed class JsonShape
         _ => new DataField(name, typeof(string), isNullable: true),
     };
 
-    private object? Convert(JsonNode? node, bool inList = false)
-    {
-        if (node is null) return null;
-        switch (As(inList))
-        {
-            case Representation.Struct:
-                if (node is not JsonObject obj) return null;
-                var values = new Dictionary<string, object?>(_members.Count, StringComparer.Ordinal);
-                foreach (var (name, member) in _members) values[name] = member.Convert(obj[name]);
-                return values;
-            case Representation.List:
-                return node is JsonArray array ? _element!.ConvertItems(array) : null;
-            // Directly when the value holds the type; else from the number's JSON text (a value built in memory, an int say).
-            case Representation.Long:
-                return node is JsonValue l && l.TryGetValue(out long integer) ? integer : long.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
-            case Representation.Double:
-                return node is JsonValue d && d.TryGetValue(out double number) ? number : double.Parse(node.ToJsonString(), CultureInfo.InvariantCulture);
-            case Representation.Boolean:
-                return node.GetValueKind() == JsonValueKind.True;
-            case Representation.DateTime:
-                return node is JsonValue time && time.GetValueKind() == JsonValueKind.String && Rfc3339.TryParse(time.GetValue<string>(), out var at)
-                    ? at.UtcDateTime : null;
-            default:
-                return node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node.ToJsonString();
-        }
-    }
+    /// <summary>The columns of this shape's members, in schema order, each a path of <paramref name="schema"/>.</summary>
+    public IReadOnlyList<(string Name, JsonColumns.Node Node)> ToColumns(ParquetSchema schema) =>
+        _members.Select((m, i) => (m.Key, m.Value.ToColumn(schema.Fields[i]))).ToList();
 
-    /// <summary>The items of an array as the typed list Parquet.Net's untyped writer expects for this element shape.</summary>
-    private object ConvertItems(JsonArray array) => As(inList: true) switch
+    private JsonColumns.Node ToColumn(Field field, bool inList = false) => As(inList) switch
     {
-        Representation.Struct => array.Select(item => (IDictionary<string, object?>)Convert(item, inList: true)!).ToList(),
-        Representation.Long => array.Select(item => (long?)Convert(item, inList: true)).ToList(),
-        Representation.Double => array.Select(item => (double?)Convert(item, inList: true)).ToList(),
-        Representation.Boolean => array.Select(item => (bool?)Convert(item, inList: true)).ToList(),
-        Representation.DateTime => array.Select(item => (DateTime?)Convert(item, inList: true)).ToList(),
-        _ => array.Select(item => Convert(item, inList: true) is string text ? text.AsMemory() : (ReadOnlyMemory<char>?)null).ToList(),
+        Representation.Struct => new JsonColumns.Struct(field, _members.Select((m, i) => (m.Key, m.Value.ToColumn(((StructField)field).Fields[i]))).ToArray()),
+        Representation.List => new JsonColumns.List((ListField)field, _element!.ToColumn(((ListField)field).Item, inList: true)),
+        Representation.Long => new JsonColumns.Leaf<long>((DataField)field, JsonColumns.ToLong),
+        Representation.Double => new JsonColumns.Leaf<double>((DataField)field, JsonColumns.ToDouble),
+        Representation.Boolean => new JsonColumns.Leaf<bool>((DataField)field, JsonColumns.ToBoolean),
+        Representation.DateTime => new JsonColumns.Leaf<DateTime>((DataField)field, JsonColumns.ToDateTime),
+        _ => new JsonColumns.Leaf<ReadOnlyMemory<char>>((DataField)field, JsonColumns.ToText),
     };
 }

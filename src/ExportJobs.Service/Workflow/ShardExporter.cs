@@ -33,7 +33,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         bool perSegment = job.Destination.SegmentPerBatch == true;
 
         int partRows = options.Value.PartRows;
-        var pending = batches.Select(_ => new List<JsonObject>()).ToArray();
+        var pending = batches.Select(_ => PartRows.For(outputSchema)).ToArray();
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();
         long bytes = 0;
@@ -41,7 +41,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         async Task FlushAsync(int batch)
         {
             string name = DatasetBatchFiles.PartName(shard, parts.Count(p => p.Batch == batch));
-            bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[batch], name, pending[batch], outputSchema, ct);
+            bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[batch], name, pending[batch], ct);
             parts.Add(new PartFile(batch, name, pending[batch].Count));
             pending[batch].Clear();
         }
@@ -67,7 +67,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
             var targets = perSegment ? matches : [0];
             foreach (int target in targets)
             {
-                pending[target].Add(target == targets[^1] ? row : (JsonObject)row.DeepClone());
+                pending[target].Add(row);
                 rowsByBatch[target]++;
                 if (pending[target].Count >= partRows) await FlushAsync(target);
             }

@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using ExportJobs.Core;
+using ExportJobs.Core.Schemas;
+using ExportJobs.Service.Storage;
+using ExportJobs.TestSupport;
+
+namespace ExportJobs.Service.Tests;
+
+/// <summary>Parts as DuckDB reads them back: every nesting of structs and lists, with the nulls and empties at each level.</summary>
+public class PartFilesTests
+{
+    private static readonly string[] Records =
+    [
+        """{"id":1,"name":"a","tags":["x",null,"y"],"address":{"city":"L","lines":["l1"]},"orders":[{"sku":"s1","qty":2,"codes":["c1","c2"]},{"sku":"s2"}],"mixed":1,"matrix":[[1,2],[3]],"flag":true,"score":1.5}""",
+        """{"id":2,"tags":[],"address":null,"orders":[],"mixed":"two","flag":false,"score":2}""",
+        """{"name":"c","address":{"lines":[]},"orders":[{"codes":[]},null],"mixed":{"k":true},"matrix":[]}""",
+        """{}""",
+    ];
+
+    [Fact]
+    public async Task A_part_without_schema_types_each_path_from_its_values_and_keeps_every_null_and_empty()
+    {
+        var rows = await WriteAndReadAsync(null);
+
+        Assert.Equal(
+        [
+            """{"address":{"city":"L","lines":["l1"]},"flag":true,"id":1,"matrix":["[1,2]","[3]"],"mixed":"1","name":"a","orders":[{"codes":["c1","c2"],"qty":2,"sku":"s1"},{"codes":null,"qty":null,"sku":"s2"}],"score":1.5,"tags":["x",null,"y"]}""",
+            """{"address":null,"flag":false,"id":2,"matrix":null,"mixed":"two","name":null,"orders":[],"score":2.0,"tags":[]}""",
+            """{"address":{"city":null,"lines":[]},"flag":null,"id":null,"matrix":[],"mixed":"{\"k\":true}","name":"c","orders":[{"codes":[],"qty":null,"sku":null},null],"score":null,"tags":null}""",
+            """{"address":null,"flag":null,"id":null,"matrix":null,"mixed":null,"name":null,"orders":null,"score":null,"tags":null}""",
+        ], rows);
+    }
+
+    [Fact]
+    public async Task A_part_with_schema_has_its_columns_whatever_the_values()
+    {
+        var schema = SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "id":{"type":"integer"},"when":{"type":"string","format":"date-time"},"extra":{},
+              "orders":{"type":"array","items":{"type":"object","properties":{"sku":{"type":"string"},"codes":{"type":"array","items":{"type":"string"}}}}},
+              "unused":{"type":"object","properties":{"deep":{"type":"array","items":{"type":"number"}}}}}}
+            """), "schema", new ProblemList())!;
+
+        var rows = await WriteAndReadAsync(schema,
+            """{"id":7,"when":"2026-11-29T10:00:00Z","extra":{"any":[1]},"orders":[{"sku":"s1","codes":["c"]},{"codes":[]}]}""",
+            """{"id":8,"when":"not a time","orders":null}""");
+
+        Assert.Equal(
+        [
+            """{"extra":"{\"any\":[1]}","id":7,"orders":[{"codes":["c"],"sku":"s1"},{"codes":[],"sku":null}],"unused":null,"when":"2026-11-29 10:00:00"}""",
+            """{"extra":null,"id":8,"orders":null,"unused":null,"when":null}""",
+        ], rows);
+    }
+
+    /// <summary>Writes the records as one part through the service's blob store and reads each row back as DuckDB's JSON.</summary>
+    private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records)
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        var files = harness.Get<DatasetBatchFiles>();
+        var part = PartRows.For(schema);
+        foreach (var record in records.Length > 0 ? records : Records) part.Add(JsonNode.Parse(record)!.AsObject());
+        string name = DatasetBatchFiles.PartName(0, 0);
+        await files.WritePartAsync(harness.Tenant, "out", "b1", name, part, default);
+
+        string path = Path.Combine(Path.GetTempPath(), $"part-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            await using (var blob = (await files.OpenReadAsync(harness.Tenant, "out", "b1", name, default))!)
+            await using (var file = File.Create(path))
+                await blob.CopyToAsync(file);
+            return DuckDb.Query($"select to_json(p)::varchar from read_parquet('{path}') p").Select(r => (string)r[0]!).ToList();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
