@@ -7,6 +7,7 @@ using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using Microsoft.Extensions.Options;
 using Parquet;
+using Parquet.Schema;
 using Parquet.Serialization;
 
 namespace ExportJobs.Service.Storage;
@@ -179,20 +180,29 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    /// <summary>Reads one fragment file row group by row group.</summary>
+    /// <summary>
+    /// Reads one fragment file row group by row group, column by column with one reader (records parsed as they are
+    /// reached), reusing its column arrays from one group to the next.
+    /// </summary>
     private sealed class FileCursor : IAsyncDisposable
     {
         private readonly Stream _stream;
-        private readonly int _groups;
+        private readonly ParquetReader _reader;
+        private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
         private int _group = -1;
-        private IList<FragmentRow> _rows = [];
+        private int _rows;
         private int _row = -1;
+        private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [], _records = [];
+        private long[] _ingestTimes = [];
 
-        private FileCursor(Stream stream, int groups, int index)
+        private FileCursor(Stream stream, ParquetReader reader, int index)
         {
             _stream = stream;
-            _groups = groups;
+            _reader = reader;
             Index = index;
+            var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
+            (_namespace, _id, _ingestTime) = (fields[nameof(FragmentRow.IdentityNamespace)], fields[nameof(FragmentRow.IdentityId)], fields[nameof(FragmentRow.IngestTimeMs)]);
+            (_dataset, _batch, _record) = (fields[nameof(FragmentRow.DatasetId)], fields[nameof(FragmentRow.BatchId)], fields[nameof(FragmentRow.Record)]);
         }
 
         public int Index { get; }
@@ -204,9 +214,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             // A small read buffer: a shard holds one open file per ingested batch, each with its buffer.
             var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBufferBytes }, ct);
-            int groups;
-            await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct)) groups = reader.RowGroupCount;
-            var cursor = new FileCursor(stream, groups, index);
+            var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: false, cancellationToken: ct);
+            var cursor = new FileCursor(stream, reader, index);
             if (await cursor.MoveNextAsync(ct)) return cursor;
             await cursor.DisposeAsync();
             return null;
@@ -214,25 +223,43 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
         public async Task<bool> MoveNextAsync(CancellationToken ct)
         {
-            while (++_row >= _rows.Count)
+            while (++_row >= _rows)
             {
-                if (++_group >= _groups)
+                if (++_group >= _reader.RowGroupCount)
                 {
                     Done = true;
                     return false;
                 }
-                _stream.Position = 0;
-                _rows = (await ParquetSerializer.DeserializeAsync<FragmentRow>(_stream, rowGroupIndex: _group, cancellationToken: ct)).Data;
+                await ReadGroupAsync(ct);
                 _row = -1;
             }
-            var row = _rows[_row];
-            Key = IdentityKey.Of(row.IdentityNamespace, row.IdentityId);
-            Current = new ProfileFragment(new Identity(row.IdentityNamespace, row.IdentityId), row.IngestTimeMs, row.DatasetId, row.BatchId,
-                (JsonObject)JsonNode.Parse(row.Record)!);
+            var identity = new Identity(_namespaces[_row]!, _ids[_row]!);
+            Key = IdentityKey.Of(identity);
+            Current = new ProfileFragment(identity, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, (JsonObject)JsonNode.Parse(_records[_row]!)!);
+            _records[_row] = null;
             return true;
         }
 
-        public ValueTask DisposeAsync() => _stream.DisposeAsync();
+        private async Task ReadGroupAsync(CancellationToken ct)
+        {
+            var group = _reader.OpenRowGroupReader(_group);
+            _rows = checked((int)group.RowCount);
+            if (_records.Length < _rows)
+                (_namespaces, _ids, _datasets, _batches, _ingestTimes, _records) =
+                    (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new string?[_rows]);
+            await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _reader.DisposeAsync();
+            await _stream.DisposeAsync();
+        }
     }
 
     /// <summary>One fragment as a Parquet row: identity, provenance, and the record's JSON.</summary>
