@@ -33,7 +33,7 @@ SHARDS=${BENCH_SHARDS:-16}
 # In the scale-out check each host runs at most 2 shard activities at once (DurableTask:MaxConcurrentActivities, as
 # maxConcurrentActivityFunctions caps an instance on Azure), so the shards one host cannot take wait in the task hub's
 # work-item queue for the other.
-ACTIVITIES=8
+ACTIVITIES=${BENCH_ACTIVITIES:-4}
 [ "$mode" = scaleout ] && ACTIVITIES=2
 
 # start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
@@ -53,7 +53,7 @@ start_host() {
 
 PORT_A=$(free_port_base 22100)
 start_host "$PORT_A" "$WORK/host-a.log"
-export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
+export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
   BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))

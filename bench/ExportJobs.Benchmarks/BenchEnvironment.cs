@@ -16,11 +16,13 @@ public sealed class BenchEnvironment
     private string AzuriteLog { get; } = Required("BENCH_AZURITE_LOG");
     private string Autocannon { get; } = Required("BENCH_AUTOCANNON");
     public int ShardCount { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_SHARDS") ?? "16", CultureInfo.InvariantCulture);
+    /// <summary>Shard activities the host runs at once: the floor runs as many shards at once.</summary>
+    private int Activities { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_ACTIVITIES") ?? "4", CultureInfo.InvariantCulture);
 
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");
 
-    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount, MaxParallelShards = 8 };
+    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount, MaxParallelShards = Activities };
 
     /// <summary>An API client with a development token of the LocalHost.</summary>
     public async Task<HttpClient> ClientAsync(string api)

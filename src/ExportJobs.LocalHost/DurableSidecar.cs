@@ -24,7 +24,7 @@ public sealed class DurableOptions
     public int LeaseIntervalSeconds { get; set; } = 30;
 
     /// <summary>Activities (shards) this host runs at once; more wait in the task hub's queue for any host (host.json: maxConcurrentActivityFunctions).</summary>
-    public int MaxConcurrentActivities { get; set; } = 8;
+    public int MaxConcurrentActivities { get; set; } = 4;
 
     /// <summary>Orchestrations this host runs at once (host.json: maxConcurrentOrchestratorFunctions).</summary>
     public int MaxConcurrentOrchestrations { get; set; } = 8;

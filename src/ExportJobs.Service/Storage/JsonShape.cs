@@ -19,12 +19,8 @@ internal sealed class JsonShape
     private readonly SortedDictionary<string, JsonShape> _members = new(StringComparer.Ordinal);
     private JsonShape? _element;
 
-    public static JsonShape Of(IEnumerable<JsonObject> records)
-    {
-        var shape = new JsonShape();
-        foreach (var record in records) shape.Observe(record);
-        return shape;
-    }
+    /// <summary>Widens the shape to what <paramref name="record"/> holds.</summary>
+    public void Add(JsonObject record) => Observe(record);
 
     /// <summary>
     /// The shape a schema fixes, whatever the values: so every part of a batch has the same Parquet schema. Maps and

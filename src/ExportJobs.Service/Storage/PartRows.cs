@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Schemas;
 
@@ -5,38 +7,61 @@ namespace ExportJobs.Service.Storage;
 
 /// <summary>
 /// The rows of one Parquet part being gathered. With a schema the columns are known, so each row is shredded into them
-/// as it comes and only the columns are held; without one, the rows are held until the part is written, since their
-/// shape is inferred from all of them.
+/// as it comes and only the columns are held. Without one, the columns are inferred from all the rows: each row's shape
+/// is observed as it comes and the row kept as its JSON text (a fraction of its nodes' memory), parsed again and
+/// shredded when the part is written.
 /// </summary>
 public sealed class PartRows
 {
     private readonly JsonColumns? _columns;
-    private readonly List<JsonObject> _rows = [];
+    private JsonShape _shape = new();
+    private readonly ArrayBufferWriter<byte> _text = new();
+    private readonly List<int> _ends = [];
+    private readonly Utf8JsonWriter _writer;
 
-    private PartRows(JsonColumns? columns) => _columns = columns;
+    private PartRows(JsonColumns? columns)
+    {
+        _columns = columns;
+        _writer = new Utf8JsonWriter(_text);
+    }
 
     public static PartRows For(SchemaNode? schema) => new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema)));
 
-    public int Count => _columns?.Rows ?? _rows.Count;
+    public int Count => _columns?.Rows ?? _ends.Count;
 
     /// <summary>Adds a row; it is not changed, and may be added to other parts too.</summary>
     public void Add(JsonObject row)
     {
-        if (_columns is not null) _columns.Add(row);
-        else _rows.Add(row);
+        if (_columns is not null)
+        {
+            _columns.Add(row);
+            return;
+        }
+        _shape.Add(row);
+        _writer.Reset(_text);
+        row.WriteTo(_writer);
+        _writer.Flush();
+        _ends.Add(_text.WrittenCount);
     }
 
     public void Clear()
     {
         _columns?.Clear();
-        _rows.Clear();
+        _shape = new JsonShape();
+        _text.ResetWrittenCount();
+        _ends.Clear();
     }
 
     internal Task WriteAsync(Stream stream, CancellationToken ct)
     {
         if (_columns is not null) return _columns.WriteAsync(stream, ct);
-        var inferred = new JsonColumns(JsonShape.Of(_rows));
-        foreach (var row in _rows) inferred.Add(row);
+        var inferred = new JsonColumns(_shape);
+        int start = 0;
+        foreach (int end in _ends)
+        {
+            inferred.Add(JsonNode.Parse(_text.WrittenSpan[start..end])!.AsObject());
+            start = end;
+        }
         return inferred.WriteAsync(stream, ct);
     }
 }
