@@ -66,6 +66,9 @@ param shardAttempts int = 3
 @description('Most rows in one Parquet part of an export.')
 param partRows int = 5000
 
+@description('Most fragment files a shard is read from; a shard activity merges the smallest files of a shard that has more.')
+param maxShardFiles int = 16
+
 @description('Largest JSON body, bytes.')
 param maxJsonBodyBytes int = 1048576
 
@@ -203,6 +206,7 @@ var baseSettings = {
   ExportJobs__MaxParallelShards: string(maxParallelShards)
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
+  ExportJobs__MaxShardFiles: string(maxShardFiles)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress

@@ -57,8 +57,11 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Add("Blob requests per exported profile", Per(requestsAfter.Blob - requestsBefore.Blob, exported));
         Add("Queue requests per exported profile", Per(requestsAfter.Queue - requestsBefore.Queue, exported));
 
+        var gcBefore = GcFigures.Now();
         var floor = await FloorAsync(job);
+        var gc = GcFigures.Now() - gcBefore;
         Add("floor (same shard work, no service), s", floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+        Add("floor GC collections gen0/gen1/gen2, pause s, allocated GB", gc.ToString());
         Add("export / floor", (export.Elapsed.TotalSeconds / floor.TotalSeconds).ToString("N2", CultureInfo.InvariantCulture));
 
         long id = (long)job["id"]!;
@@ -79,6 +82,18 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     {
         _rows.Add((measure, value));
         Console.Error.WriteLine($"{measure}: {value}");
+    }
+
+    /// <summary>What the garbage collector did in this process: collections by generation, pause time, bytes allocated.</summary>
+    private readonly record struct GcFigures(int Gen0, int Gen1, int Gen2, TimeSpan Pause, long Allocated)
+    {
+        public static GcFigures Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+
+        public static GcFigures operator -(GcFigures a, GcFigures b) =>
+            new(a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Pause - b.Pause, a.Allocated - b.Allocated);
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"{Gen0}/{Gen1}/{Gen2}, {Pause.TotalSeconds:N1}, {Allocated / 1e9:N1}");
     }
 
     private static string Mb(long bytes) => (bytes / 1048576.0).ToString("N0", CultureInfo.InvariantCulture);
@@ -146,7 +161,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     {
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
-        var store = new ProfileStore(clients, options);
+        var store = new ProfileStore(clients, options, TimeProvider.System);
         var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), options);
         var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
         job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };

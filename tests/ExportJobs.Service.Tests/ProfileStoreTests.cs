@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
+using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ExportJobs.Service.Tests;
 
@@ -38,5 +41,64 @@ public class ProfileStoreTests
             }
         }
         Assert.Equal(identities.Select(IdentityKey.Of).Order(StringComparer.Ordinal), seen.Select(IdentityKey.Of).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Compaction_bounds_a_shards_files_and_the_shard_reads_exactly_as_before()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 4)));
+        var store = harness.Get<ProfileStore>();
+        var tenant = harness.Tenant;
+        // 20 batches over overlapping identities (each identity in several), two of them at the same ingest time.
+        for (int b = 0; b < 20; b++)
+        {
+            var identities = Enumerable.Range(0, 300).Where(i => i % (b % 4 + 1) == 0).Select(i => new Identity("email", $"u{i}"));
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, $"ds{b % 3}", $"batch{b:D2}", 1_000 + Math.Min(b, 18),
+                identities.Select(id => (id, new JsonObject { ["batch"] = b, ["id"] = id.Id }.ToJsonString())), default);
+        }
+        string membership = ProfileStore.KeptApartBatchPrefix + "42";
+        await store.WriteShardAsync(FragmentKind.Profile, tenant, 0, "_segmentation", membership, 5_000,
+            [(new Identity("email", "u0"), new JsonObject { ["member"] = true })], default);
+        var before = await ReadAllAsync(store, tenant);
+
+        foreach (int shard in new[] { 0, 1 })
+            Assert.True(await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, default) >= 16);
+
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+        Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
+        // The covered files stay for reads that listed them, and go once covered for longer than the grace period.
+        Assert.True((await FilesAsync(harness, 0)).Count > 20);
+        Assert.Equal(0, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, default));
+        clock.Advance(TimeSpan.FromMinutes(16));
+        Assert.Equal(0, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, default));
+        var files = await FilesAsync(harness, 0);
+        Assert.InRange(files.Count, 2, 4);
+        Assert.Single(files, f => f.EndsWith($"-{membership}.parquet", StringComparison.Ordinal));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+
+        // A job's membership file is still deleted by its batch, compacted or not.
+        Assert.Equal(1, await store.DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
+        Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant));
+    }
+
+    /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>
+    private static async Task<List<string>> ReadAllAsync(ProfileStore store, Core.Tenancy.Tenant tenant, string? skipBatchId = null)
+    {
+        var all = new List<string>();
+        foreach (int shard in new[] { 0, 1 })
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default, skipBatchId))
+                all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.ToJsonString()}"));
+        return all;
+    }
+
+    private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)
+    {
+        var names = new List<string>();
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/shard-{shard:D4}/" }))
+            names.Add(blob.Name);
+        return names;
     }
 }

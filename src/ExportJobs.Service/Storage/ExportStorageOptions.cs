@@ -47,6 +47,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(1, 1_000_000)] public int PartRows { get; set; } = 5_000;
 
+    /// <summary>
+    /// Most fragment files a shard is read from: a shard activity first merges the smallest files of a shard that has
+    /// more, so the memory of an export does not grow with the number of ingested batches.
+    /// </summary>
+    [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 16;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         bool byConnection = !string.IsNullOrEmpty(StorageConnection), byIdentity = !string.IsNullOrEmpty(StorageAccountName);

@@ -1,14 +1,13 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using Azure;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using Microsoft.Extensions.Options;
-using Parquet;
-using Parquet.Schema;
-using Parquet.Serialization;
 
 namespace ExportJobs.Service.Storage;
 
@@ -19,15 +18,23 @@ public enum FragmentKind { Profile, Event }
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch, at
 /// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c> in the container of their kind. Each file is sorted
 /// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
-/// of its files, one row group of each in memory — with each identity's fragments oldest first.
+/// of its files, one row group of each in memory — with each identity's fragments oldest first. So that the files a
+/// shard is read from stay few whatever the data, <see cref="CompactShardAsync"/> merges the smallest into compacted
+/// files; a compacted file names the files it covers in its metadata, and reads leave covered files out.
 /// </summary>
-public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options)
+public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time)
 {
-    // Small row groups and read buffers: a shard is read holding one row group and one buffer of each of its files
-    // (measured at 1,000,000 profiles: 10,000-row groups peaked at 7.4 GB, 500-row groups at 3.4 GB, and the export ran faster).
-    private const int RowGroupSize = 100;
-    private const int ReadBufferBytes = 64 * 1024;
     private const string ShardFolder = "shard-";
+    private const string CoversKey = "covers";
+    private const string CompactedBatchPrefix = "compacted";
+    /// <summary>Files merged into one compacted file at once (each held open, one row group in memory, while merging).</summary>
+    private const int CompactionFanIn = 8;
+    /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
+    private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
+
+    /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
+    public const string KeptApartBatchPrefix = "segmentation";
 
     public int ShardCount => options.Value.ShardCount;
 
@@ -45,11 +52,11 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add(Row(identity, ingestTimeMs, datasetId, batchId, json));
+            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, json));
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
-            await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs, rows.OrderBy(r => IdentityKey.Of(r.IdentityNamespace, r.IdentityId), StringComparer.Ordinal).ToList(), ct);
+            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId), rows.OrderBy(r => r.Key, StringComparer.Ordinal), null, ct);
     }
 
     /// <summary>
@@ -64,26 +71,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId), cancellationToken: ct);
             return;
         }
-        await WriteFileAsync(kind, tenant, shard, batchId, ingestTimeMs,
-            records.Select(r => Row(r.Identity, ingestTimeMs, datasetId, batchId, r.Record.ToJsonString())).ToList(), ct);
+        await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
+            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, r.Record.ToJsonString())), null, ct);
     }
 
-    private static FragmentRow Row(Identity identity, long ingestTimeMs, string datasetId, string batchId, string json) => new()
-    {
-        IdentityNamespace = identity.Namespace,
-        IdentityId = identity.Id,
-        IngestTimeMs = ingestTimeMs,
-        DatasetId = datasetId,
-        BatchId = batchId,
-        Record = json,
-    };
-
-    private async Task WriteFileAsync(FragmentKind kind, Tenant tenant, int shard, string batchId, long ingestTimeMs, List<FragmentRow> sorted, CancellationToken ct)
+    private async Task WriteFileAsync(FragmentKind kind, string name, IEnumerable<FragmentRow> sorted, IDictionary<string, string>? metadata, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
-        await ParquetSerializer.SerializeAsync(sorted, buffer, new ParquetOptions { RowGroupSize = RowGroupSize }, cancellationToken: ct);
+        await using (var writer = await FragmentFileWriter.CreateAsync(buffer, ct))
+            foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
-        await Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId)).UploadAsync(buffer, overwrite: true, ct);
+        await Container(kind).GetBlobClient(name).UploadAsync(buffer, new BlobUploadOptions { Metadata = metadata }, ct);
     }
 
     private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
@@ -122,43 +120,31 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first. The files of
-    /// <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote there itself).
+    /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
+    /// <see cref="OldestFirst"/>). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard
+    /// without what it wrote there itself), and so are the files a compacted file covers.
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null)
     {
-        var container = Container(kind);
-        var files = new List<FileCursor>();
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
+        var (live, _) = await ListFilesAsync(kind, tenant, shard, ct);
+        var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), ct);
         try
         {
-            await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = ShardPrefix(tenant, shard) }, ct))
+            List<ProfileFragment>? group = null;
+            string? key = null;
+            await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
-                if (skipSuffix is not null && blob.Name.EndsWith(skipSuffix, StringComparison.Ordinal)) continue;
-                var file = await FileCursor.OpenAsync(container.GetBlobClient(blob.Name), files.Count, ct);
-                if (file is not null) files.Add(file);
-            }
-
-            // Ordered by identity key, then by file (files are listed oldest first).
-            var queue = new PriorityQueue<FileCursor, (string Key, int File)>(StringKeyThenFile.Instance);
-            foreach (var file in files) queue.Enqueue(file, (file.Key, file.Index));
-            while (queue.Count > 0)
-            {
-                string key = queue.Peek().Key;
-                var group = new List<ProfileFragment>();
-                while (queue.Count > 0 && queue.Peek().Key == key)
+                if (group is not null && file.Current.Key != key)
                 {
-                    var file = queue.Dequeue();
-                    while (file.Key == key)
-                    {
-                        group.Add(file.Current);
-                        if (!await file.MoveNextAsync(ct)) break;
-                    }
-                    if (!file.Done) queue.Enqueue(file, (file.Key, file.Index));
+                    yield return (group[0].Identity, OldestFirst(group));
+                    group = null;
                 }
-                yield return (group[0].Identity, group);
+                if (group is null) (group, key) = ([], file.Current.Key);
+                group.Add(file.Current.ToFragment());
             }
+            if (group is not null) yield return (group[0].Identity, OldestFirst(group));
         }
         finally
         {
@@ -166,110 +152,140 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    private static string ShardPrefix(Tenant tenant, int shard) =>
-        $"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}/";
+    /// <summary>
+    /// An identity's fragments by ingest time, then batch id, each batch's in its order: the order of its files' names,
+    /// whichever files (ingested or compacted) hold them.
+    /// </summary>
+    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group) =>
+        group.Count == 1 ? group : group.OrderBy(f => f.IngestTimeMs).ThenBy(f => f.BatchId, StringComparer.Ordinal).ToList();
 
-    private sealed class StringKeyThenFile : IComparer<(string Key, int File)>
+    /// <summary>One file of a shard: its name, size, when it was written, and the files it covers (a compacted file).</summary>
+    private sealed record ShardFile(string Name, long Size, DateTimeOffset Written, IReadOnlyList<string> Covers)
     {
-        public static readonly StringKeyThenFile Instance = new();
+        public bool KeptApart => Name.Contains("-" + KeptApartBatchPrefix, StringComparison.Ordinal);
+    }
 
-        public int Compare((string Key, int File) x, (string Key, int File) y)
+    /// <summary>The files of a shard in name order (oldest first): those read, and those a compacted file covers.</summary>
+    private async Task<(List<ShardFile> Live, List<ShardFile> Covered)> ListFilesAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
+    {
+        string prefix = ShardPrefix(tenant, shard);
+        var all = new List<ShardFile>();
+        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
+            all.Add(new ShardFile(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.LastModified ?? DateTimeOffset.MinValue,
+                blob.Metadata.TryGetValue(CoversKey, out string? covers) ? covers.Split(',').Select(n => prefix + n).ToList() : []));
+        var covered = all.SelectMany(f => f.Covers).ToHashSet(StringComparer.Ordinal);
+        return (all.Where(f => !covered.Contains(f.Name)).ToList(), all.Where(f => covered.Contains(f.Name)).ToList());
+    }
+
+    /// <summary>Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given.</summary>
+    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
+    {
+        var cursors = new List<FragmentCursor>();
+        try
         {
-            int byKey = string.CompareOrdinal(x.Key, y.Key);
-            return byKey != 0 ? byKey : x.File.CompareTo(y.File);
+            foreach (var file in files)
+                if (await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(file.Name), cursors.Count, ct) is { } cursor)
+                    cursors.Add(cursor);
+            return cursors;
+        }
+        catch
+        {
+            foreach (var cursor in cursors) await cursor.DisposeAsync();
+            throw;
         }
     }
 
     /// <summary>
-    /// Reads one fragment file row group by row group, column by column with one reader (records parsed as they are
-    /// reached), reusing its column arrays from one group to the next.
+    /// Bounds the files a shard is read from: while it has more than <see cref="ExportStorageOptions.MaxShardFiles"/>,
+    /// its smallest ingested files are merged, <see cref="CompactionFanIn"/> at a time, into a compacted file named by
+    /// the newest ingest time it holds; its rows keep the order a read of its files gives. Covered files are deleted once
+    /// covered for longer than <see cref="CoveredGrace"/>. One caller at a time per shard holds the shard's lease; a
+    /// caller that finds it held returns at once (the files are read as they are). Returns how many files were merged.
     /// </summary>
-    private sealed class FileCursor : IAsyncDisposable
+    public async Task<int> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
     {
-        private readonly Stream _stream;
-        private readonly ParquetReader _reader;
-        private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
-        private int _group = -1;
-        private int _rows;
-        private int _row = -1;
-        private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [], _records = [];
-        private long[] _ingestTimes = [];
+        var (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
+        if (live.Count <= options.Value.MaxShardFiles && covered.Count == 0) return 0;
 
-        private FileCursor(Stream stream, ParquetReader reader, int index)
+        var container = Container(kind);
+        var lockBlob = container.GetBlobClient($"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}.lock");
+        try
         {
-            _stream = stream;
-            _reader = reader;
-            Index = index;
-            var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
-            (_namespace, _id, _ingestTime) = (fields[nameof(FragmentRow.IdentityNamespace)], fields[nameof(FragmentRow.IdentityId)], fields[nameof(FragmentRow.IngestTimeMs)]);
-            (_dataset, _batch, _record) = (fields[nameof(FragmentRow.DatasetId)], fields[nameof(FragmentRow.BatchId)], fields[nameof(FragmentRow.Record)]);
+            await lockBlob.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
         }
-
-        public int Index { get; }
-        public bool Done { get; private set; }
-        public ProfileFragment Current { get; private set; } = null!;
-        public string Key { get; private set; } = "";
-
-        public static async Task<FileCursor?> OpenAsync(BlobClient blob, int index, CancellationToken ct)
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
+        var lease = lockBlob.GetBlobLeaseClient();
+        try
         {
-            // A small read buffer: a shard holds one open file per ingested batch, each with its buffer.
-            var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBufferBytes }, ct);
-            var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: false, cancellationToken: ct);
-            var cursor = new FileCursor(stream, reader, index);
-            if (await cursor.MoveNextAsync(ct)) return cursor;
-            await cursor.DisposeAsync();
-            return null;
+            await lease.AcquireAsync(CompactionLease, cancellationToken: ct);
         }
-
-        public async Task<bool> MoveNextAsync(CancellationToken ct)
+        catch (RequestFailedException e) when (e.Status == 409)
         {
-            while (++_row >= _rows)
+            return 0;
+        }
+        try
+        {
+            (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
+            var now = time.GetUtcNow();
+            var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
+                .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
+            foreach (var file in covered.Where(f => now - coveredSince[f.Name] > CoveredGrace))
+                await container.DeleteBlobIfExistsAsync(file.Name, cancellationToken: ct);
+
+            int merged = 0, count = live.Count;
+            var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
+            while (count > options.Value.MaxShardFiles && candidates.Count >= 2)
             {
-                if (++_group >= _reader.RowGroupCount)
-                {
-                    Done = true;
-                    return false;
-                }
-                await ReadGroupAsync(ct);
-                _row = -1;
+                var group = candidates.Take(CompactionFanIn).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+                candidates.RemoveRange(0, group.Count);
+                var compacted = await MergeAsync(kind, tenant, shard, group, ct);
+                await lease.RenewAsync(cancellationToken: ct);
+                candidates.Add(compacted);
+                candidates.Sort((a, b) => a.Size != b.Size ? a.Size.CompareTo(b.Size) : string.CompareOrdinal(a.Name, b.Name));
+                count -= group.Count - 1;
+                merged += group.Count;
             }
-            var identity = new Identity(_namespaces[_row]!, _ids[_row]!);
-            Key = IdentityKey.Of(identity);
-            Current = new ProfileFragment(identity, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, (JsonObject)JsonNode.Parse(_records[_row]!)!);
-            _records[_row] = null;
-            return true;
+            return merged;
         }
-
-        private async Task ReadGroupAsync(CancellationToken ct)
+        finally
         {
-            var group = _reader.OpenRowGroupReader(_group);
-            _rows = checked((int)group.RowCount);
-            if (_records.Length < _rows)
-                (_namespaces, _ids, _datasets, _batches, _ingestTimes, _records) =
-                    (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new string?[_rows]);
-            await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
-            await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
-            await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
-            await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
-            await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
-            await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _reader.DisposeAsync();
-            await _stream.DisposeAsync();
+            try
+            {
+                await lease.ReleaseAsync(cancellationToken: CancellationToken.None);
+            }
+            catch (RequestFailedException) { } // The lease ran out: there is nothing to release.
         }
     }
 
-    /// <summary>One fragment as a Parquet row: identity, provenance, and the record's JSON.</summary>
-    public sealed class FragmentRow
+    /// <summary>Merges the files (in name order) into one compacted file that covers them; returns it.</summary>
+    private async Task<ShardFile> MergeAsync(FragmentKind kind, Tenant tenant, int shard, List<ShardFile> group, CancellationToken ct)
     {
-        public string IdentityNamespace { get; set; } = "";
-        public string IdentityId { get; set; } = "";
-        public long IngestTimeMs { get; set; }
-        public string DatasetId { get; set; } = "";
-        public string BatchId { get; set; } = "";
-        public string Record { get; set; } = "";
+        string prefix = ShardPrefix(tenant, shard);
+        long newest = group.Max(f => long.Parse(f.Name.AsSpan(prefix.Length, 15), NumberStyles.None, CultureInfo.InvariantCulture));
+        string name = FileName(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
+        var covers = group.Select(f => f.Name[prefix.Length..]).ToList();
+
+        // Through a local file: a compacted file can be larger than a shard's share of memory.
+        string path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
+        var files = await OpenAsync(kind, group, ct);
+        try
+        {
+            await using (var output = File.Create(path))
+            await using (var writer = await FragmentFileWriter.CreateAsync(output, ct))
+                await foreach (var file in FragmentCursor.MergeAsync(files, ct))
+                    await writer.AddAsync(file.Current, ct);
+            var blob = Container(kind).GetBlobClient(name);
+            await blob.UploadAsync(path, new BlobUploadOptions { Metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', covers) } }, ct);
+            var written = (await blob.GetPropertiesAsync(cancellationToken: ct)).Value;
+            return new ShardFile(name, written.ContentLength, written.LastModified, group.Select(f => f.Name).ToList());
+        }
+        finally
+        {
+            foreach (var file in files) await file.DisposeAsync();
+            File.Delete(path);
+        }
     }
+
+    private static string ShardPrefix(Tenant tenant, int shard) =>
+        $"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}/";
 }

@@ -20,7 +20,7 @@ namespace ExportJobs.Service.Workflow;
 public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
-    public static string MembershipBatchId(long jobId) => $"segmentation{jobId}";
+    public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
 
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int shard, CancellationToken ct)
     {
@@ -52,6 +52,8 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var memberships = new List<(Identity, JsonObject)>();
         bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
         string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
+        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, ct);
+        if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, ct);
         await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
         {
             if (fragments.Count == 0 && !emptyProfiles) continue;

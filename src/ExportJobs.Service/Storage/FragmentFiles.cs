@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ExportJobs.Core.Profiles;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>One fragment as a row of a fragment file: identity, provenance, and the record's JSON text.</summary>
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, string Record)
+{
+    public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
+
+    public ProfileFragment ToFragment() =>
+        new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, (JsonObject)JsonNode.Parse(Record)!);
+}
+
+/// <summary>The columns of a fragment file, and its row groups: small, as a shard is read holding one of each of its files.</summary>
+internal static class FragmentColumns
+{
+    public const int RowGroupSize = 100;
+
+    public static readonly DataField Namespace = new(nameof(FragmentRow.IdentityNamespace), typeof(string));
+    public static readonly DataField Id = new(nameof(FragmentRow.IdentityId), typeof(string));
+    public static readonly DataField IngestTime = new(nameof(FragmentRow.IngestTimeMs), typeof(long));
+    public static readonly DataField Dataset = new(nameof(FragmentRow.DatasetId), typeof(string));
+    public static readonly DataField Batch = new(nameof(FragmentRow.BatchId), typeof(string));
+    public static readonly DataField Record = new(nameof(FragmentRow.Record), typeof(string));
+    public static readonly ParquetSchema Schema = new(Namespace, Id, IngestTime, Dataset, Batch, Record);
+}
+
+/// <summary>Writes fragment rows, already in file order, row group by row group.</summary>
+internal sealed class FragmentFileWriter : IAsyncDisposable
+{
+    private readonly ParquetWriter _writer;
+    private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
+
+    private FragmentFileWriter(ParquetWriter writer) => _writer = writer;
+
+    public long Rows { get; private set; }
+
+    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, CancellationToken ct) =>
+        new(await ParquetWriter.CreateAsync(FragmentColumns.Schema, stream, cancellationToken: ct));
+
+    public async Task AddAsync(FragmentRow row, CancellationToken ct)
+    {
+        _rows.Add(row);
+        Rows++;
+        if (_rows.Count == FragmentColumns.RowGroupSize) await FlushAsync(ct);
+    }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        using var group = _writer.CreateRowGroup();
+        await group.WriteAsync(FragmentColumns.Namespace, _rows.Select(r => r.IdentityNamespace).ToList());
+        await group.WriteAsync(FragmentColumns.Id, _rows.Select(r => r.IdentityId).ToList());
+        await group.WriteAsync<long>(FragmentColumns.IngestTime, _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
+        await group.WriteAsync(FragmentColumns.Dataset, _rows.Select(r => r.DatasetId).ToList());
+        await group.WriteAsync(FragmentColumns.Batch, _rows.Select(r => r.BatchId).ToList());
+        await group.WriteAsync(FragmentColumns.Record, _rows.Select(r => r.Record).ToList());
+        group.CompleteValidate();
+        _rows.Clear();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_rows.Count > 0) await FlushAsync(default);
+        await _writer.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
+/// one group to the next; <see cref="Index"/> is the file's place among the files read with it (older files first).
+/// </summary>
+internal sealed class FragmentCursor : IAsyncDisposable
+{
+    // A small read buffer: a shard is read holding one open file per fragment file, each with its buffer.
+    private const int ReadBufferBytes = 64 * 1024;
+
+    private readonly Stream _stream;
+    private readonly ParquetReader _reader;
+    private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
+    private int _group = -1;
+    private int _rows;
+    private int _row = -1;
+    private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [], _records = [];
+    private long[] _ingestTimes = [];
+
+    private FragmentCursor(Stream stream, ParquetReader reader, int index)
+    {
+        _stream = stream;
+        _reader = reader;
+        Index = index;
+        var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
+        (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace.Name], fields[FragmentColumns.Id.Name], fields[FragmentColumns.IngestTime.Name]);
+        (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset.Name], fields[FragmentColumns.Batch.Name], fields[FragmentColumns.Record.Name]);
+    }
+
+    public int Index { get; }
+    public FragmentRow Current { get; private set; } = null!;
+
+    /// <summary>The file positioned on its first row; null when it has none.</summary>
+    public static async Task<FragmentCursor?> OpenAsync(BlobClient blob, int index, CancellationToken ct)
+    {
+        var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBufferBytes }, ct);
+        var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: false, cancellationToken: ct);
+        var cursor = new FragmentCursor(stream, reader, index);
+        if (await cursor.MoveNextAsync(ct)) return cursor;
+        await cursor.DisposeAsync();
+        return null;
+    }
+
+    public async Task<bool> MoveNextAsync(CancellationToken ct)
+    {
+        while (++_row >= _rows)
+        {
+            if (++_group >= _reader.RowGroupCount) return false;
+            await ReadGroupAsync(ct);
+            _row = -1;
+        }
+        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, _records[_row]!);
+        _records[_row] = null;
+        return true;
+    }
+
+    private async Task ReadGroupAsync(CancellationToken ct)
+    {
+        var group = _reader.OpenRowGroupReader(_group);
+        _rows = checked((int)group.RowCount);
+        if (_records.Length < _rows)
+            (_namespaces, _ids, _datasets, _batches, _records, _ingestTimes) =
+                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows]);
+        await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
+        await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+        await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
+        await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
+        await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
+        await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _reader.DisposeAsync();
+        await _stream.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The rows of several files as one stream ordered by identity key, then by file, then as each file holds them —
+    /// a k-way merge holding one row group of each file. Each cursor is yielded on the row that comes next.
+    /// </summary>
+    public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> files, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var queue = new PriorityQueue<FragmentCursor, (string Key, int File)>(KeyThenFile.Instance);
+        foreach (var file in files) queue.Enqueue(file, (file.Current.Key, file.Index));
+        while (queue.TryDequeue(out var file, out _))
+        {
+            yield return file;
+            if (await file.MoveNextAsync(ct)) queue.Enqueue(file, (file.Current.Key, file.Index));
+        }
+    }
+
+    private sealed class KeyThenFile : IComparer<(string Key, int File)>
+    {
+        public static readonly KeyThenFile Instance = new();
+
+        public int Compare((string Key, int File) x, (string Key, int File) y)
+        {
+            int byKey = string.CompareOrdinal(x.Key, y.Key);
+            return byKey != 0 ? byKey : x.File.CompareTo(y.File);
+        }
+    }
+}
