@@ -24,11 +24,9 @@ public sealed class DatasetBatchFiles(StorageClients clients)
     /// <summary>Writes one part holding <paramref name="rows"/>; returns its size in bytes.</summary>
     public async Task<long> WritePartAsync(Tenant tenant, string datasetId, string batchId, string name, PartRows rows, CancellationToken ct)
     {
-        using var buffer = new MemoryStream();
-        await rows.WriteAsync(buffer, ct);
+        var buffer = await rows.WriteAsync(ct);
         long size = buffer.Length;
         byte[] md5 = MD5.HashData(buffer.GetBuffer().AsSpan(0, (int)size));
-        buffer.Position = 0;
         // The MD5 is stored as the blob's Content-MD5, so listings and downloads carry it for the manifest and for readers.
         await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentHash = md5, ContentType = "application/vnd.apache.parquet" } }, ct);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core;
@@ -150,24 +152,36 @@ internal sealed class JsonColumns
         }
     }
 
-    /// <summary>A growable array kept between parts.</summary>
+    /// <summary>A growable array from the shared pool (a part's columns are large arrays: pooled, they are not garbage).</summary>
     private sealed class Buffer<T>
     {
-        private T[] _items = new T[256];
+        private T[] _items = ArrayPool<T>.Shared.Rent(256);
         private int _count;
 
         public ReadOnlyMemory<T> Memory => _items.AsMemory(0, _count);
 
         public void Add(T item)
         {
-            if (_count == _items.Length) Array.Resize(ref _items, _items.Length * 2);
+            if (_count == _items.Length)
+            {
+                var larger = ArrayPool<T>.Shared.Rent(_items.Length * 2);
+                _items.AsSpan(0, _count).CopyTo(larger);
+                Return();
+                _items = larger;
+            }
             _items[_count++] = item;
         }
 
         public void Clear()
         {
+            Return();
+            _items = ArrayPool<T>.Shared.Rent(256);
+        }
+
+        private void Return()
+        {
             // Text values hold their strings: cleared, they can be collected.
-            Array.Clear(_items, 0, _count);
+            ArrayPool<T>.Shared.Return(_items, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
             _count = 0;
         }
     }

@@ -18,6 +18,7 @@ public sealed class PartRows
     private readonly ArrayBufferWriter<byte> _text = new();
     private readonly List<int> _ends = [];
     private readonly Utf8JsonWriter _writer;
+    private readonly MemoryStream _file = new();
 
     private PartRows(JsonColumns? columns)
     {
@@ -52,16 +53,25 @@ public sealed class PartRows
         _ends.Clear();
     }
 
-    internal Task WriteAsync(Stream stream, CancellationToken ct)
+    /// <summary>The part's Parquet file, in a buffer the part keeps for the next one (valid until then).</summary>
+    internal async Task<MemoryStream> WriteAsync(CancellationToken ct)
     {
-        if (_columns is not null) return _columns.WriteAsync(stream, ct);
-        var inferred = new JsonColumns(_shape);
-        int start = 0;
-        foreach (int end in _ends)
+        _file.SetLength(0);
+        if (_columns is not null)
+            await _columns.WriteAsync(_file, ct);
+        else
         {
-            inferred.Add(JsonNode.Parse(_text.WrittenSpan[start..end])!.AsObject());
-            start = end;
+            var inferred = new JsonColumns(_shape);
+            int start = 0;
+            foreach (int end in _ends)
+            {
+                inferred.Add(JsonNode.Parse(_text.WrittenSpan[start..end])!.AsObject());
+                start = end;
+            }
+            await inferred.WriteAsync(_file, ct);
+            inferred.Clear();
         }
-        return inferred.WriteAsync(stream, ct);
+        _file.Position = 0;
+        return _file;
     }
 }
