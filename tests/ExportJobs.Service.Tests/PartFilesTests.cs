@@ -52,6 +52,22 @@ public class PartFilesTests
         ], rows);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_large_part_keeps_every_row_and_list_item(bool withSchema)
+    {
+        var schema = withSchema
+            ? SchemaNode.Parse(JsonNode.Parse("""{"type":"object","properties":{"n":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}}}"""), "schema", new ProblemList())
+            : null;
+        static string Tags(int i) => string.Join(",", Enumerable.Range(0, i % 4).Select(t => "\"t" + t + "\""));
+        var records = Enumerable.Range(0, 3_000).Select(i => "{\"n\":" + i + ",\"tags\":[" + Tags(i) + "]}").ToArray();
+
+        var rows = await WriteAndReadAsync(schema, records);
+
+        Assert.Equal(records.Select(r => JsonNode.Parse(r)!.ToJsonString()), rows);
+    }
+
     /// <summary>Writes the records as one part through the service's blob store and reads each row back as DuckDB's JSON.</summary>
     private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records)
     {

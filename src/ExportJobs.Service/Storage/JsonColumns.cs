@@ -166,7 +166,7 @@ internal sealed class JsonColumns
             {
                 var larger = ArrayPool<T>.Shared.Rent(_items.Length * 2);
                 _items.AsSpan(0, _count).CopyTo(larger);
-                Return();
+                Return(_items);
                 _items = larger;
             }
             _items[_count++] = item;
@@ -174,16 +174,13 @@ internal sealed class JsonColumns
 
         public void Clear()
         {
-            Return();
+            Return(_items);
             _items = ArrayPool<T>.Shared.Rent(256);
-        }
-
-        private void Return()
-        {
-            // Text values hold their strings: cleared, they can be collected.
-            ArrayPool<T>.Shared.Return(_items, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
             _count = 0;
         }
+
+        // Text values hold their strings: cleared, they can be collected.
+        private static void Return(T[] items) => ArrayPool<T>.Shared.Return(items, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
     }
 
     // Directly when the value holds the type; else from the number's JSON text (a value built in memory, an int say).
