@@ -60,10 +60,13 @@ public sealed partial class FieldProjection
     public static FieldProjection Parse(string? fields) =>
         TryParse(fields, out var projection, out string? error) ? projection : throw new FormatException(error);
 
-    /// <summary>The projected copy of <paramref name="source"/>; an absent path is left out.</summary>
+    /// <summary>
+    /// What <paramref name="source"/> keeps of the fields, an absent path left out: a new object, or with no fields
+    /// <paramref name="source"/> itself (not a copy — the caller hands over the source).
+    /// </summary>
     public JsonObject Apply(JsonObject source)
     {
-        if (_whole) return (JsonObject)source.DeepClone();
+        if (_whole) return source;
         var result = new JsonObject();
         foreach (var (name, child) in _children)
         {

@@ -8,8 +8,8 @@ using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage;
 
-/// <summary>One fragment as a row of a fragment file: identity, provenance, and the record's JSON text.</summary>
-internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, string Record)
+/// <summary>One fragment as a row of a fragment file: identity, provenance, and the record's JSON as UTF-8 (parsed as it is, never decoded to a string).</summary>
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, byte[] Record)
 {
     public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
 
@@ -27,7 +27,7 @@ internal static class FragmentColumns
     public static readonly DataField IngestTime = new(nameof(FragmentRow.IngestTimeMs), typeof(long));
     public static readonly DataField Dataset = new(nameof(FragmentRow.DatasetId), typeof(string));
     public static readonly DataField Batch = new(nameof(FragmentRow.BatchId), typeof(string));
-    public static readonly DataField Record = new(nameof(FragmentRow.Record), typeof(string));
+    public static readonly DataField Record = new(nameof(FragmentRow.Record), typeof(byte[]));
     public static readonly ParquetSchema Schema = new(Namespace, Id, IngestTime, Dataset, Batch, Record);
 }
 
@@ -86,7 +86,8 @@ internal sealed class FragmentCursor : IAsyncDisposable
     private int _group = -1;
     private int _rows;
     private int _row = -1;
-    private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [], _records = [];
+    private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
+    private byte[]?[] _records = [];
     private long[] _ingestTimes = [];
 
     private FragmentCursor(Stream stream, ParquetReader reader, int index)
@@ -132,7 +133,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
             (_namespaces, _ids, _datasets, _batches, _records, _ingestTimes) =
-                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows]);
+                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new byte[]?[_rows], new long[_rows]);
         await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);

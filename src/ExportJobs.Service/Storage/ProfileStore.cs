@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure;
 using Azure.Storage.Blobs;
@@ -52,7 +54,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, json));
+            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, Encoding.UTF8.GetBytes(json)));
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
@@ -72,7 +74,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             return;
         }
         await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
-            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, r.Record.ToJsonString())), null, ct);
+            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, JsonSerializer.SerializeToUtf8Bytes(r.Record))), null, ct);
     }
 
     private async Task WriteFileAsync(FragmentKind kind, string name, IEnumerable<FragmentRow> sorted, IDictionary<string, string>? metadata, CancellationToken ct)
