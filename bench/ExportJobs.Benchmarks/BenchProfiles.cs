@@ -5,7 +5,7 @@ namespace ExportJobs.Benchmarks;
 /// <summary>
 /// The benchmark's population, generated line by line from a fixed seed: every profile has a CRM record (dataset A,
 /// about 450 bytes) and a loyalty record with its memberships in 5 segments (dataset B, about 350 bytes); every third a
-/// preferences record (dataset C); with events, two experience events each.
+/// preferences record (dataset C); with events, two experience events each. Each dataset has its schema.
 /// </summary>
 public static class BenchProfiles
 {
@@ -48,6 +48,32 @@ public static class BenchProfiles
 
     public static string? Preferences(int i) => i % 3 != 0 ? null
         : "{\"identityMap\":" + Identity(i) + ",\"preferences\":{\"language\":\"pt-PT\",\"currency\":\"EUR\"},\"interests\":[\"running\",\"jazz\",\"cooking\"]}";
+
+    // The datasets' XDM schemas, as the platform has one for every dataset: each record must fit its dataset's, and the
+    // export's Parquet columns are their union (identityMap and segmentMembership are system fields).
+    public const string CrmSchema = """
+        {"type":"object","properties":{
+          "personalEmail":{"type":"object","properties":{"address":{"type":"string"}}},
+          "person":{"type":"object","properties":{"name":{"type":"object","properties":{"firstName":{"type":"string"},"lastName":{"type":"string"}}},"birthDate":{"type":"string"},"gender":{"type":"string"}}},
+          "homeAddress":{"type":"object","properties":{"street1":{"type":"string"},"city":{"type":"string"},"postalCode":{"type":"string"},"countryCode":{"type":"string"}}},
+          "mobilePhone":{"type":"object","properties":{"number":{"type":"string"}}}}}
+        """;
+
+    public const string LoyaltySchema = """
+        {"type":"object","properties":{
+          "loyalty":{"type":"object","properties":{"points":{"type":"integer"},"tier":{"type":"string"},"memberSince":{"type":"string"}}},
+          "consents":{"type":"object","properties":{"marketing":{"type":"object","properties":{"email":{"type":"object","properties":{"val":{"type":"string"}}}}}}}}}
+        """;
+
+    public const string PreferencesSchema = """
+        {"type":"object","properties":{
+          "preferences":{"type":"object","properties":{"language":{"type":"string"},"currency":{"type":"string"}}},
+          "interests":{"type":"array","items":{"type":"string"}}}}
+        """;
+
+    public const string EventSchema = """
+        {"type":"object","properties":{"eventType":{"type":"string"},"web":{"type":"object","properties":{"webPageDetails":{"type":"object","properties":{"name":{"type":"string"}}}}}}}
+        """;
 
     public static IEnumerable<string> Events(int i)
     {

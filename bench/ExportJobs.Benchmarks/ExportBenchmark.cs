@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -112,16 +113,17 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     internal static async Task<(string[] Profiles, string? Events, string Output)> CreateDatasetsAsync(HttpClient http, bool events)
     {
-        async Task<string> CreateAsync(string name, string schema, bool profileEnabled)
+        async Task<string> CreateAsync(string name, string schema, string? definition, bool profileEnabled)
         {
-            var response = await http.PostAsJsonAsync("datasets", new { name, schema = new { name = schema }, profileEnabled });
-            response.EnsureSuccessStatusCode();
+            var response = await http.PostAsJsonAsync("datasets", new { name, schema = new { name = schema, definition = definition is null ? null : JsonNode.Parse(definition) }, profileEnabled });
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"dataset refused: {await response.Content.ReadAsStringAsync()}");
             return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
         }
-        var profiles = new[] { await CreateAsync("crm", "_xdm.context.profile", true), await CreateAsync("loyalty", "_xdm.context.profile", true),
-            await CreateAsync("preferences", "_xdm.context.profile", true) };
-        string? eventSet = events ? await CreateAsync("events", "_xdm.context.experienceevent", true) : null;
-        return (profiles, eventSet, await CreateAsync("export", "_xdm.context.profile", false));
+        const string profile = "_xdm.context.profile";
+        var profiles = new[] { await CreateAsync("crm", profile, BenchProfiles.CrmSchema, true), await CreateAsync("loyalty", profile, BenchProfiles.LoyaltySchema, true),
+            await CreateAsync("preferences", profile, BenchProfiles.PreferencesSchema, true) };
+        string? eventSet = events ? await CreateAsync("events", "_xdm.context.experienceevent", BenchProfiles.EventSchema, true) : null;
+        return (profiles, eventSet, await CreateAsync("export", profile, null, false));
     }
 
     /// <summary>Posts the population in batches of <see cref="IngestBatch"/> lines, <see cref="IngestConcurrency"/> at a time; returns the records accepted.</summary>
@@ -176,10 +178,12 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), options);
         var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
         job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };
+        // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
+        var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelShards },
-            async (shard, ct) => await exporter.ExportAsync(_tenant, job, null, null, shard, ct));
+            async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, shard, ct));
         return watch.Elapsed;
     }
 
