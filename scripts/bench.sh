@@ -39,7 +39,7 @@ ACTIVITIES=${BENCH_ACTIVITIES:-4}
 # start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
 start_host() {
   local port=$1 log=$2
-  DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000} ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
+  DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
     DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
     dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
@@ -60,4 +60,4 @@ if [ "$mode" = scaleout ]; then
   start_host "$PORT_B" "$WORK/host-b.log"
   export BENCH_API_B="http://127.0.0.1:$PORT_B/data/core/ups" BENCH_PID_B=$HOST_PID BENCH_LOG_B="$WORK/host-b.log"
 fi
-DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000} dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"
+dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"

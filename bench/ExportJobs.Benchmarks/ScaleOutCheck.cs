@@ -17,7 +17,7 @@ public sealed partial class ScaleOutCheck(BenchEnvironment env)
     {
         using var http = await env.ClientAsync(env.Api);
         var (profiles, _, output) = await ExportBenchmark.CreateDatasetsAsync(http, events: false);
-        await ExportBenchmark.IngestAsync(http, profiles, null, count);
+        await ExportBenchmark.IngestAsync(http, ExportBenchmark.Bodies(profiles, null, count));
 
         var shared = await ExportBenchmark.ExportAsync(http, output);
         long id = (long)shared["id"]!;

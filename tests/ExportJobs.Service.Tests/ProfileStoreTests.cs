@@ -17,8 +17,8 @@ public class ProfileStoreTests
         var store = harness.Get<ProfileStore>();
         // Enough identities for several row groups per file, written newest batch first.
         var identities = Enumerable.Range(0, 24_000).Select(i => new Identity(i % 3 == 0 ? "email" : "ecid", $"id{i}")).ToList();
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchnew", 2_000, identities.Select(id => (id, new JsonObject { ["v"] = "new" }.ToJsonString())), default);
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchold", 1_000, identities.Where((_, i) => i % 2 == 0).Select(id => (id, new JsonObject { ["v"] = "old" }.ToJsonString())), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchnew", 2_000, identities.Select(id => (id, Utf8(new JsonObject { ["v"] = "new" }))), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batchold", 1_000, identities.Where((_, i) => i % 2 == 0).Select(id => (id, Utf8(new JsonObject { ["v"] = "old" }))), default);
 
         var shards = await store.ListShardsAsync(FragmentKind.Profile, harness.Tenant, default);
         Assert.Equal(identities.Select(id => ShardRouter.ShardOf(id, store.ShardCount)).Distinct().Order(), shards);
@@ -57,7 +57,7 @@ public class ProfileStoreTests
         {
             var identities = Enumerable.Range(0, 300).Where(i => i % (b % 4 + 1) == 0).Select(i => new Identity("email", $"u{i}"));
             await store.WriteBatchAsync(FragmentKind.Profile, tenant, $"ds{b % 3}", $"batch{b:D2}", 1_000 + Math.Min(b, 18),
-                identities.Select(id => (id, new JsonObject { ["batch"] = b, ["id"] = id.Id }.ToJsonString())), default);
+                identities.Select(id => (id, Utf8(new JsonObject { ["batch"] = b, ["id"] = id.Id }))), default);
         }
         string membership = ProfileStore.KeptApartBatchPrefix + "42";
         await store.WriteShardAsync(FragmentKind.Profile, tenant, 0, "_segmentation", membership, 5_000,
@@ -83,6 +83,8 @@ public class ProfileStoreTests
         Assert.Equal(1, await store.DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant));
     }
+
+    private static byte[] Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
 
     /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>
     private static async Task<List<string>> ReadAllAsync(ProfileStore store, Core.Tenancy.Tenant tenant, string? skipBatchId = null)

@@ -80,8 +80,8 @@ public sealed class DatasetsHandler(
         using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         var reader = new DatasetRecordReader(dataset);
-        // The accepted lines are kept as they came (validated, not re-serialized): a batch's memory is its text.
-        var accepted = new List<(Identity, string)>();
+        // The accepted lines are kept as they came, as UTF-8 (validated, not re-serialized): a batch's memory is its text.
+        var accepted = new List<(Identity, byte[])>();
         var rejected = new List<RejectedRecord>();
         long rejectedCount = 0, lineNumber = 0;
         try
@@ -90,12 +90,13 @@ public sealed class DatasetsHandler(
             while (await body.ReadLineAsync(ct) is { } line)
             {
                 lineNumber++;
-                payloadHash.AppendData(Encoding.UTF8.GetBytes(line));
+                byte[] utf8 = Encoding.UTF8.GetBytes(line);
+                payloadHash.AppendData(utf8);
                 payloadHash.AppendData(NewLine);
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 if (reader.TryRead(line, out _, out var identity, out string? reason))
                 {
-                    accepted.Add((identity, line));
+                    accepted.Add((identity, utf8));
                     continue;
                 }
                 rejectedCount++;

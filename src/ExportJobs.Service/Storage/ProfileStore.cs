@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure;
@@ -43,18 +42,18 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
 
     /// <summary>
-    /// Writes the records of one batch (each a JSON object's text, as ingested), each to the shard of its primary
+    /// Writes the records of one batch (each a JSON object's UTF-8 text, as ingested), each to the shard of its primary
     /// identity, sorted by identity.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, string Json)> records, CancellationToken ct)
+        IEnumerable<(Identity Identity, byte[] Json)> records, CancellationToken ct)
     {
         var byShard = new SortedDictionary<int, List<FragmentRow>>();
         foreach (var (identity, json) in records)
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, Encoding.UTF8.GetBytes(json)));
+            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, json));
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
