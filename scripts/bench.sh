@@ -37,9 +37,11 @@ ACTIVITIES=${BENCH_ACTIVITIES:-4}
 [ "$mode" = scaleout ] && ACTIVITIES=2
 
 # start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
+# BENCH_HEAP_LIMIT (bytes, hex) caps the host's GC heap (DOTNET_GCHeapHardLimit), as a container's memory limit does.
 start_host() {
-  local port=$1 log=$2
-  DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
+  local port=$1 log=$2 heap=()
+  [ -n "${BENCH_HEAP_LIMIT:-}" ] && heap=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
+  env "${heap[@]}" DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
     DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
     dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!

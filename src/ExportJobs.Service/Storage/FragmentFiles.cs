@@ -17,10 +17,13 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
         new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, (JsonObject)JsonNode.Parse(Record)!);
 }
 
-/// <summary>The columns of a fragment file, and its row groups: small, as a shard is read holding one of each of its files.</summary>
+/// <summary>
+/// The columns of a fragment file, and its row groups: a shard is read holding one of each of its files (few, as
+/// compaction bounds them), and a file's footer describes each of its groups (too small, and the footers grow large).
+/// </summary>
 internal static class FragmentColumns
 {
-    public const int RowGroupSize = 100;
+    public const int RowGroupSize = 1_000;
 
     public static readonly DataField Namespace = new(nameof(FragmentRow.IdentityNamespace), typeof(string));
     public static readonly DataField Id = new(nameof(FragmentRow.IdentityId), typeof(string));
