@@ -57,7 +57,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
-            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId), rows.OrderBy(r => r.Key, StringComparer.Ordinal), null, ct);
+            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId), rows.OrderBy(r => r.Key, StringComparer.Ordinal), ct);
     }
 
     /// <summary>
@@ -73,16 +73,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             return;
         }
         await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
-            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, JsonSerializer.SerializeToUtf8Bytes(r.Record))), null, ct);
+            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, JsonSerializer.SerializeToUtf8Bytes(r.Record))), ct);
     }
 
-    private async Task WriteFileAsync(FragmentKind kind, string name, IEnumerable<FragmentRow> sorted, IDictionary<string, string>? metadata, CancellationToken ct)
+    private async Task WriteFileAsync(FragmentKind kind, string name, IEnumerable<FragmentRow> sorted, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
         await using (var writer = await FragmentFileWriter.CreateAsync(buffer, ct))
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
-        await Container(kind).GetBlobClient(name).UploadAsync(buffer, new BlobUploadOptions { Metadata = metadata }, ct);
+        await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
     }
 
     private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
@@ -209,7 +209,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         if (live.Count <= options.Value.MaxShardFiles && covered.Count == 0) return 0;
 
         var container = Container(kind);
-        var lockBlob = container.GetBlobClient($"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}.lock");
+        var lockBlob = container.GetBlobClient(ShardPrefix(tenant, shard).TrimEnd('/') + ".lock");
         try
         {
             await lockBlob.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
