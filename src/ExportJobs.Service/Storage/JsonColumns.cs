@@ -13,7 +13,8 @@ namespace ExportJobs.Service.Storage;
 /// JSON records of one <see cref="JsonShape"/> shredded into Parquet columns as they are added, written as one row
 /// group. Each leaf path is a column of its present values, with a definition level (how deep the path is present) and,
 /// under a list, a repetition level (which list a value continues) per slot: the Dremel encoding Parquet stores, written
-/// with Parquet.Net's column writer. Nothing of the records is kept but their columns; <see cref="Clear"/> reuses them.
+/// with Parquet.Net's column writer. Nothing of the records is kept but their columns (arrays from the shared pool,
+/// returned by <see cref="Clear"/>).
 /// </summary>
 internal sealed class JsonColumns
 {
