@@ -17,7 +17,7 @@ public sealed class BenchEnvironment
     private string Autocannon { get; } = Required("BENCH_AUTOCANNON");
     public int ShardCount { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_SHARDS") ?? "16", CultureInfo.InvariantCulture);
     /// <summary>Shard activities the host runs at once: the floor runs as many shards at once.</summary>
-    private int Activities { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_ACTIVITIES") ?? "4", CultureInfo.InvariantCulture);
+    private int Activities { get; } = int.Parse(Required("BENCH_ACTIVITIES"), CultureInfo.InvariantCulture);
 
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");

@@ -7,8 +7,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using ExportJobs.Core;
+using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schemas;
+using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -120,10 +122,10 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"dataset refused: {await response.Content.ReadAsStringAsync()}");
             return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
         }
-        const string profile = "_xdm.context.profile";
+        const string profile = SegmentDefinitionRules.ProfileSchema;
         var profiles = new[] { await CreateAsync("crm", profile, BenchProfiles.CrmSchema, true), await CreateAsync("loyalty", profile, BenchProfiles.LoyaltySchema, true),
             await CreateAsync("preferences", profile, BenchProfiles.PreferencesSchema, true) };
-        string? eventSet = events ? await CreateAsync("events", "_xdm.context.experienceevent", BenchProfiles.EventSchema, true) : null;
+        string? eventSet = events ? await CreateAsync("events", Dataset.EventSchema, BenchProfiles.EventSchema, true) : null;
         return (profiles, eventSet, await CreateAsync("export", profile, null, false));
     }
 
@@ -168,7 +170,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     internal static async Task<JsonNode> ExportAsync(HttpClient http, string output)
     {
-        var response = await http.PostAsJsonAsync("export/jobs", new { destination = new { datasetId = output }, schema = new { name = "_xdm.context.profile" } });
+        var response = await http.PostAsJsonAsync("export/jobs", new { destination = new { datasetId = output }, schema = new { name = SegmentDefinitionRules.ProfileSchema } });
         var created = await response.Content.ReadFromJsonAsync<JsonNode>();
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"export failed to start: {created}");
         while (true)

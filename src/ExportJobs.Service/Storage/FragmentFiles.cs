@@ -42,15 +42,12 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
     private FragmentFileWriter(ParquetWriter writer) => _writer = writer;
 
-    public long Rows { get; private set; }
-
     public static async Task<FragmentFileWriter> CreateAsync(Stream stream, CancellationToken ct) =>
         new(await ParquetWriter.CreateAsync(FragmentColumns.Schema, stream, cancellationToken: ct));
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {
         _rows.Add(row);
-        Rows++;
         if (_rows.Count == FragmentColumns.RowGroupSize) await FlushAsync(ct);
     }
 
