@@ -86,7 +86,7 @@ public static class PqlBenchmark
     private static MergedProfile Merged(int i, JsonObject record)
     {
         var profile = new MergedProfile(new Identity("email", $"p{i}@example.com"));
-        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", record));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", MergedValue.Of(record).Element));
         return profile;
     }
 

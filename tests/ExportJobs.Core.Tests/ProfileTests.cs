@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
@@ -9,7 +10,7 @@ public class ProfileTests
     private static JsonObject Json(string text) => JsonNode.Parse(text)!.AsObject();
 
     private static ProfileFragment Fragment(long time, string json) =>
-        new(new Identity("email", "a@x.com"), time, "ds", "b" + time, Json(json));
+        new(new Identity("email", "a@x.com"), time, "ds", "b" + time, JsonElement.Parse(json));
 
     [Fact]
     public void Newer_fragments_win_member_by_member_and_nested_objects_merge()
@@ -23,6 +24,22 @@ public class ProfileTests
         Assert.Equal("""["c"]""", profile.Attributes["tags"]!.ToJsonString());
         Assert.Equal(1, (int)profile.Attributes["points"]!);
         Assert.Equal(2, profile.UpdateTimeMs);
+    }
+
+    [Fact]
+    public void A_value_that_is_not_an_object_replaces_the_objects_below_it_and_null_erases_nothing()
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(Fragment(1, """{"a":{"x":1,"keep":true},"b":1,"list":[{"k":1}]}"""));
+        profile.MergeNewer(Fragment(2, """{"a":5,"c":null,"list":[{"j":2}]}"""));
+        profile.MergeNewer(Fragment(3, """{"a":{"y":2,"z":null},"b":null,"d":{"e":{"f":1}}}"""));
+        profile.MergeNewer(Fragment(4, """{"a":{"y":3},"d":{"e":{"g":2}}}"""));
+
+        const string merged = """{"a":{"y":3},"b":1,"list":[{"j":2}],"d":{"e":{"f":1,"g":2}}}""";
+        Assert.Equal(merged, profile.Value.ToJsonString());
+        Assert.Equal(merged, profile.Attributes.ToJsonString());
+        Assert.True(profile.Value.TryGetProperty("d", out var d) && d.TryGetProperty("e", out var e) && e.TryGetProperty("f", out var f) && f.Element.GetInt32() == 1);
+        Assert.False(profile.Value.TryGetProperty("c", out _));
     }
 
     [Fact]
@@ -96,7 +113,7 @@ public class ProfileTests
     private static MergedProfile Profile(string membershipJson, long updated = 10)
     {
         var profile = new MergedProfile(new Identity("email", "a@x.com"));
-        profile.MergeNewer(new ProfileFragment(profile.Identity, updated, "ds", "b", Json($$"""{"segmentMembership":{{membershipJson}}}""")));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, updated, "ds", "b", JsonElement.Parse($$"""{"segmentMembership":{{membershipJson}}}""")));
         return profile;
     }
 

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Service.Storage;
@@ -68,13 +70,44 @@ public class PartFilesTests
         Assert.Equal(records.Select(r => JsonNode.Parse(r)!.ToJsonString()), rows);
     }
 
-    /// <summary>Writes the records as one part through the service's blob store and reads each row back as DuckDB's JSON.</summary>
-    private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_profile_is_written_as_its_fragments_merge(bool withSchema)
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        string[] fragments =
+        [
+            """{"id":1,"name":"Chloé","address":{"city":"L","lines":["a"]},"tags":["x"],"note":{"t":1},"extra":{"a":1}}""",
+            """{"name":null,"address":{"city":"Lisboa \"velha\"","zip":"1000"},"tags":["y","z"],"note":"text","extra":{"b":2}}""",
+            """{"address":{"lines":null},"note":{"u":2},"score":2.5}""",
+        ];
+        for (int i = 0; i < fragments.Length; i++) profile.MergeNewer(new ProfileFragment(profile.Identity, i, "ds", "b", JsonElement.Parse(fragments[i])));
+        var schema = withSchema ? SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "id":{"type":"integer"},"name":{"type":"string"},"score":{"type":"number"},"note":{},"extra":{},
+              "address":{"type":"object","properties":{"city":{"type":"string"},"zip":{"type":"string"},"lines":{"type":"array","items":{"type":"string"}}}},
+              "tags":{"type":"array","items":{"type":"string"}}}}
+            """), "schema", new ProblemList()) : null;
+
+        var rows = await WriteAndReadAsync(schema, [profile.Value]);
+
+        Assert.Equal(withSchema
+            ? """{"address":{"city":"Lisboa \"velha\"","lines":["a"],"zip":"1000"},"extra":"{\"a\":1,\"b\":2}","id":1,"name":"Chloé","note":"{\"u\":2}","score":2.5,"tags":["y","z"]}"""
+            : """{"address":{"city":"Lisboa \"velha\"","lines":["a"],"zip":"1000"},"extra":{"a":1,"b":2},"id":1,"name":"Chloé","note":{"u":2},"score":2.5,"tags":["y","z"]}""",
+            Assert.Single(rows));
+    }
+
+    private static Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records) =>
+        WriteAndReadAsync(schema, (records.Length > 0 ? records : Records).Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray());
+
+    /// <summary>Writes the rows as one part through the service's blob store and reads each row back as DuckDB's JSON.</summary>
+    private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, MergedValue[] rows)
     {
         await using var harness = await ServiceHarness.StartAsync();
         var files = harness.Get<DatasetBatchFiles>();
         var part = PartRows.For(schema);
-        foreach (var record in records.Length > 0 ? records : Records) part.Add(JsonNode.Parse(record)!.AsObject());
+        foreach (var row in rows) part.Add(row);
         string name = DatasetBatchFiles.PartName(0, 0);
         await files.WritePartAsync(harness.Tenant, "out", "b1", name, part, default);
 

@@ -36,7 +36,7 @@ public class ProfileStoreTests
                 Assert.All(fragments, f => Assert.Equal(identity, f.Identity));
                 Assert.Equal(shard, ShardRouter.ShardOf(identity, store.ShardCount));
                 int index = int.Parse(identity.Id[2..]);
-                Assert.Equal(index % 2 == 0 ? ["old", "new"] : ["new"], fragments.Select(f => (string)f.Record["v"]!));
+                Assert.Equal(index % 2 == 0 ? ["old", "new"] : ["new"], fragments.Select(f => f.Record.GetProperty("v").GetString()));
                 seen.Add(identity);
             }
         }
@@ -92,7 +92,7 @@ public class ProfileStoreTests
         var all = new List<string>();
         foreach (int shard in new[] { 0, 1 })
             await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default, skipBatchId))
-                all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.ToJsonString()}"));
+                all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.GetRawText()}"));
         return all;
     }
 

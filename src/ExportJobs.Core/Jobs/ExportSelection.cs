@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Jobs;
@@ -52,18 +51,16 @@ public sealed class ExportSelection
     private bool Qualifies(MergedProfile profile, int segment)
     {
         var (ns, id, statuses) = _segments![segment];
-        return profile.Attributes["segmentMembership"] is JsonObject membership &&
-               membership[ns] is JsonObject inNamespace && inNamespace[id] is JsonObject entry && Qualifies(entry, statuses);
+        return profile.Value.TryGetProperty("segmentMembership", out var membership) && membership.TryGetProperty(ns, out var inNamespace) &&
+               inNamespace.TryGetProperty(id, out var entry) && entry.Kind == JsonValueKind.Object && Qualifies(entry, statuses);
     }
 
-    private bool Qualifies(JsonObject entry, string[] statuses)
+    private bool Qualifies(MergedValue entry, string[] statuses)
     {
-        if (entry["status"] is not JsonValue status || status.GetValueKind() != JsonValueKind.String ||
-            Array.IndexOf(statuses, status.GetValue<string>()) < 0)
+        if (!entry.TryGetProperty("status", out var status) || status.Kind != JsonValueKind.String || Array.IndexOf(statuses, status.GetString()) < 0)
             return false;
         if (_qualifiedFrom is null && _qualifiedTo is null) return true;
-        if (entry["lastQualificationTime"] is not JsonValue time || time.GetValueKind() != JsonValueKind.String ||
-            !Rfc3339.TryParse(time.GetValue<string>(), out var qualified))
+        if (!entry.TryGetProperty("lastQualificationTime", out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.GetString(), out var qualified))
             return false;
         return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
     }

@@ -29,8 +29,9 @@ public sealed class EventAttachment
 
     public JsonArray? Attach(IEnumerable<ProfileFragment> events) => Nonempty(events
         .Where(e => (_fromMs is null || e.IngestTimeMs > _fromMs) && (_toMs is null || e.IngestTimeMs < _toMs))
-        .OrderBy(e => Timestamp(e.Record)).ThenBy(e => (string?)e.Record["_id"], StringComparer.Ordinal)
-        .Select(e => (JsonNode)_projection.Apply(e.Record))
+        .Select(e => e.RecordObject())
+        .OrderBy(Timestamp).ThenBy(e => (string?)e["_id"], StringComparer.Ordinal)
+        .Select(e => (JsonNode)_projection.Apply(e))
         .ToArray());
 
     private static JsonArray? Nonempty(JsonNode[] items) => items.Length == 0 ? null : new JsonArray(items);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace ExportJobs.Core.Profiles;
@@ -8,49 +9,63 @@ public readonly record struct Identity(string Namespace, string Id)
     public override string ToString() => $"{Namespace}:{Id}";
 }
 
-/// <summary>One ingested record of a profile: its identity, when it was ingested, where from, and its attributes.</summary>
-public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, string DatasetId, string BatchId, JsonObject Record);
+/// <summary>
+/// One ingested record of a profile: its identity, when it was ingested, where from, and its attributes (a JSON object,
+/// valid as long as the document it was read from: see the reader).
+/// </summary>
+public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, string DatasetId, string BatchId, JsonElement Record)
+{
+    /// <summary>The record as nodes of its own, which outlive the document it was read from.</summary>
+    public JsonObject RecordObject() => JsonObject.Create(Record.Clone())!;
+}
 
-/// <summary>A profile after its fragments were merged: the attributes and the newest ingest time of its fragments.</summary>
+/// <summary>
+/// A profile: the fragments merged so far, each winning over the ones before (see <see cref="MergeRule"/> for the
+/// order), read through by <see cref="Value"/> (<see cref="MergedValue"/> holds the merge rule), and the newest ingest
+/// time of its fragments.
+/// </summary>
 public sealed class MergedProfile(Identity identity)
 {
+    private JsonElement[] _layers = new JsonElement[4];
+    private int _count;
+    private JsonObject? _attributes;
+
     public Identity Identity { get; } = identity;
 
     /// <summary>A profile that has events but no profile record: only its identity.</summary>
     public static MergedProfile Empty(Identity identity)
     {
         var profile = new MergedProfile(identity);
-        profile.Attributes["identityMap"] = new JsonObject
+        profile.Push(MergedValue.Of(new JsonObject
         {
-            [identity.Namespace] = new JsonArray(new JsonObject { ["id"] = identity.Id, ["primary"] = true }),
-        };
+            ["identityMap"] = new JsonObject { [identity.Namespace] = new JsonArray(new JsonObject { ["id"] = identity.Id, ["primary"] = true }) },
+        }).Element);
         return profile;
     }
-    public JsonObject Attributes { get; } = new();
+
     public long UpdateTimeMs { get; private set; } = long.MinValue;
 
+    /// <summary>The merged attributes, read through the fragments (valid as long as they are).</summary>
+    public MergedValue Value => MergedValue.Layered(_layers, _count);
+
+    /// <summary>The merged attributes built as nodes (on first use; a copy: changing it does not change the profile).</summary>
+    public JsonObject Attributes => _attributes ??= Value.ToNode().AsObject();
+
     /// <summary>
-    /// Merges a fragment that wins over every one merged before (see <see cref="MergeRule"/> for the order).
-    /// Objects merge member by member; any other value (arrays included) replaces the earlier one; a JSON null does not
-    /// erase an earlier value. The update time is the newest ingest time whatever the order; memberships recorded by
-    /// segment evaluation are not ingested data and leave it as it is.
+    /// Merges a fragment that wins over every one merged before. The update time is the newest ingest time whatever the
+    /// order; memberships recorded by segment evaluation are not ingested data and leave it as it is.
     /// </summary>
     public void MergeNewer(ProfileFragment fragment)
     {
-        DeepMerge(Attributes, fragment.Record);
+        Push(fragment.Record);
         if (fragment.DatasetId != Segments.SegmentEvaluation.MembershipDatasetId) UpdateTimeMs = Math.Max(UpdateTimeMs, fragment.IngestTimeMs);
     }
 
-    private static void DeepMerge(JsonObject target, JsonObject newer)
+    private void Push(JsonElement record)
     {
-        foreach (var (name, value) in newer)
-        {
-            if (value is null) continue;
-            if (value is JsonObject newerObject && target[name] is JsonObject olderObject)
-                DeepMerge(olderObject, newerObject);
-            else
-                target[name] = value.DeepClone();
-        }
+        if (_count == _layers.Length) Array.Resize(ref _layers, _count * 2);
+        _layers[_count++] = record;
+        _attributes = null;
     }
 }
 

@@ -38,7 +38,7 @@ public sealed class SegmentEvaluation
     public bool UsesEvents => _segments.Any(s => s.Condition.UsesEvents);
 
     /// <summary>
-    /// Evaluates every segment for the profile and updates its <c>segmentMembership.ups</c> in place; returns the entries
+    /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>; returns the entries
     /// that changed (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none did.
     /// </summary>
     public JsonObject? Apply(MergedProfile profile, IReadOnlyList<JsonObject> events)
@@ -60,20 +60,15 @@ public sealed class SegmentEvaluation
                 (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored!["lastQualificationTime"]?.DeepClone() },
                 _ => null,
             };
-            if (entry is null) continue;
-            Membership(profile.Attributes)[id] = entry;
-            (changed ??= [])[id] = entry.DeepClone();
+            if (entry is not null) (changed ??= [])[id] = entry;
         }
-        return changed is null ? null : new JsonObject { ["segmentMembership"] = new JsonObject { [Namespace] = changed } };
+        if (changed is null) return null;
+        var record = new JsonObject { ["segmentMembership"] = new JsonObject { [Namespace] = changed } };
+        // As the next read of the profile will merge the recorded memberships: over everything else.
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 0, MembershipDatasetId, "", MergedValue.Of(record).Element));
+        return record;
     }
 
     private static JsonObject? Stored(JsonObject attributes, string id) =>
         attributes["segmentMembership"] is JsonObject m && m[Namespace] is JsonObject ns ? ns[id] as JsonObject : null;
-
-    private static JsonObject Membership(JsonObject attributes)
-    {
-        if (attributes["segmentMembership"] is not JsonObject membership) attributes["segmentMembership"] = membership = [];
-        if (membership[Namespace] is not JsonObject ns) membership[Namespace] = ns = [];
-        return ns;
-    }
 }

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
@@ -13,8 +13,12 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
 {
     public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
 
-    public ProfileFragment ToFragment() =>
-        new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, (JsonObject)JsonNode.Parse(Record)!);
+    /// <summary>The fragment, its record parsed into <paramref name="document"/> (pooled: the caller disposes it when done with the fragment).</summary>
+    public ProfileFragment ToFragment(out JsonDocument document)
+    {
+        document = JsonDocument.Parse(Record);
+        return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement);
+    }
 }
 
 /// <summary>

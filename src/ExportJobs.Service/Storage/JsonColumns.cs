@@ -1,9 +1,10 @@
 using System.Buffers;
-using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using ExportJobs.Core;
+using ExportJobs.Core.Profiles;
 using Parquet;
 using Parquet.Schema;
 
@@ -21,17 +22,18 @@ internal sealed class JsonColumns
     private readonly ParquetSchema _schema;
     private readonly Struct _root;
     private readonly Dictionary<DataField, ILeaf> _leaves = [];
+    private readonly TextChunks _texts = new();
 
     public JsonColumns(JsonShape shape)
     {
         _schema = shape.ToSchema();
-        _root = new Struct(0, shape.ToColumns(_schema));
+        _root = new Struct(0, shape.ToColumns(_schema, _texts));
         _root.CollectLeaves(_leaves);
     }
 
     public int Rows { get; private set; }
 
-    public void Add(JsonObject record)
+    public void Add(MergedValue record)
     {
         _root.Add(record, 0, 0);
         Rows++;
@@ -40,6 +42,7 @@ internal sealed class JsonColumns
     public void Clear()
     {
         foreach (var leaf in _leaves.Values) leaf.Clear();
+        _texts.Clear();
         Rows = 0;
     }
 
@@ -54,29 +57,30 @@ internal sealed class JsonColumns
     /// <summary>A path of the shape: adds one value (or its absence) to every column below it.</summary>
     public abstract class Node
     {
-        /// <param name="value">The value at this path; null when it is missing or JSON null.</param>
+        /// <param name="value">The value at this path (not null: a missing or null value is absent).</param>
         /// <param name="repetition">The repetition level of the slot.</param>
         /// <param name="definition">The definition level of the deepest present ancestor.</param>
-        public abstract void Add(JsonNode? value, int repetition, int definition);
+        public abstract void Add(MergedValue value, int repetition, int definition);
 
         public abstract void AddAbsent(int repetition, int definition);
 
         public abstract void CollectLeaves(Dictionary<DataField, ILeaf> leaves);
     }
 
-    public sealed class Struct(int presentDefinition, IReadOnlyList<(string Name, Node Node)> members) : Node
+    public sealed class Struct(int presentDefinition, (string Name, Node Node)[] members) : Node
     {
-        public Struct(Field field, IReadOnlyList<(string Name, Node Node)> members) : this(field.MaxDefinitionLevel, members) { }
+        public Struct(Field field, (string Name, Node Node)[] members) : this(field.MaxDefinitionLevel, members) { }
 
-        public override void Add(JsonNode? value, int repetition, int definition)
+        public override void Add(MergedValue value, int repetition, int definition)
         {
-            if (value is not JsonObject record)
+            if (value.Kind != JsonValueKind.Object)
             {
                 AddAbsent(repetition, definition);
                 return;
             }
             foreach (var (name, node) in members)
-                node.Add(record.TryGetPropertyValue(name, out var member) ? member : null, repetition, presentDefinition);
+                if (value.TryGetProperty(name, out var member)) node.Add(member, repetition, presentDefinition);
+                else node.AddAbsent(repetition, presentDefinition);
         }
 
         public override void AddAbsent(int repetition, int definition)
@@ -93,15 +97,22 @@ internal sealed class JsonColumns
     /// <summary>A list: its field's definition level is reached by a non-empty list, one less by an empty one.</summary>
     public sealed class List(ListField field, Node element) : Node
     {
-        public override void Add(JsonNode? value, int repetition, int definition)
+        public override void Add(MergedValue value, int repetition, int definition)
         {
-            if (value is not JsonArray items)
+            if (value.Kind != JsonValueKind.Array)
                 AddAbsent(repetition, definition);
-            else if (items.Count == 0)
+            else if (value.Element.GetArrayLength() == 0)
                 element.AddAbsent(repetition, field.MaxDefinitionLevel - 1);
             else
-                for (int i = 0; i < items.Count; i++)
-                    element.Add(items[i], i == 0 ? repetition : field.MaxRepetitionLevel, field.MaxDefinitionLevel);
+            {
+                int i = 0;
+                foreach (var item in value.Element.EnumerateArray())
+                {
+                    int itemRepetition = i++ == 0 ? repetition : field.MaxRepetitionLevel;
+                    if (item.ValueKind == JsonValueKind.Null) element.AddAbsent(itemRepetition, field.MaxDefinitionLevel);
+                    else element.Add(MergedValue.Of(item), itemRepetition, field.MaxDefinitionLevel);
+                }
+            }
         }
 
         public override void AddAbsent(int repetition, int definition) => element.AddAbsent(repetition, definition);
@@ -116,15 +127,15 @@ internal sealed class JsonColumns
     }
 
     /// <summary>One column: the values <paramref name="convert"/> finds (null: not of the column's type), with their levels.</summary>
-    public sealed class Leaf<T>(DataField field, Func<JsonNode, T?> convert) : Node, ILeaf where T : struct
+    public sealed class Leaf<T>(DataField field, Func<MergedValue, T?> convert) : Node, ILeaf where T : struct
     {
         private readonly Buffer<T> _values = new();
         private readonly Buffer<int> _definitions = new();
         private readonly Buffer<int>? _repetitions = field.MaxRepetitionLevel > 0 ? new() : null;
 
-        public override void Add(JsonNode? value, int repetition, int definition)
+        public override void Add(MergedValue value, int repetition, int definition)
         {
-            if (value is not null && convert(value) is { } converted)
+            if (convert(value) is { } converted)
             {
                 _values.Add(converted);
                 _definitions.Add(field.MaxDefinitionLevel);
@@ -184,27 +195,91 @@ internal sealed class JsonColumns
         private static void Return(T[] items) => ArrayPool<T>.Shared.Return(items, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
     }
 
-    // Directly when the value holds the type; else from the number's JSON text (a value built in memory, an int say).
-    public static long? ToLong(JsonNode node) =>
-        node is JsonValue value && value.TryGetValue(out long integer) ? integer
-        : long.TryParse(node.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long parsed) ? parsed : null;
+    public static long? ToLong(MergedValue value) =>
+        value.Kind == JsonValueKind.Number && value.Element.TryGetInt64(out long integer) ? integer : null;
 
-    public static double? ToDouble(JsonNode node) =>
-        node is JsonValue value && value.TryGetValue(out double number) ? number
-        : double.TryParse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) ? parsed : null;
+    public static double? ToDouble(MergedValue value) =>
+        value.Kind == JsonValueKind.Number && value.Element.TryGetDouble(out double number) ? number : null;
 
-    public static bool? ToBoolean(JsonNode node) => node.GetValueKind() switch
+    public static bool? ToBoolean(MergedValue value) => value.Kind switch
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,
     };
 
-    public static DateTime? ToDateTime(JsonNode node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String && Rfc3339.TryParse(value.GetValue<string>(), out var at)
-            ? at.UtcDateTime : null;
+    public static DateTime? ToDateTime(MergedValue value) =>
+        value.Kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out var at) ? at.UtcDateTime : null;
 
-    /// <summary>A string as itself; any other value (of a path whose values disagree in kind) as its JSON text.</summary>
-    public static ReadOnlyMemory<char>? ToText(JsonNode node) =>
-        (node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : node.ToJsonString()).AsMemory();
+    /// <summary>
+    /// A string as itself; any other value (of a path whose values disagree in kind, or a map) as its JSON text. The
+    /// characters go to the part's <see cref="TextChunks"/>, not to a string each.
+    /// </summary>
+    public static ReadOnlyMemory<char>? ToText(MergedValue value, TextChunks texts) =>
+        value.Kind == JsonValueKind.String ? texts.AddString(value.Element) : texts.AddJson(value);
+
+    /// <summary>The characters of a part's text values, in large pooled chunks returned by <see cref="Clear"/>.</summary>
+    public sealed class TextChunks
+    {
+        private const int ChunkChars = 64 * 1024;
+        private readonly List<char[]> _chunks = [];
+        private char[] _current = [];
+        private int _used;
+        private readonly ArrayBufferWriter<byte> _json = new();
+        private readonly Utf8JsonWriter _writer;
+
+        public TextChunks() => _writer = new Utf8JsonWriter(_json);
+
+        public ReadOnlyMemory<char> AddString(JsonElement value)
+        {
+            var raw = JsonMarshal.GetRawUtf8Value(value);
+            if (raw.Length >= 2 && raw[0] == (byte)'"') raw = raw[1..^1];
+            // Escaped text is unescaped by the document; plain text is decoded here, straight into the chunk.
+            return raw.Contains((byte)'\\') ? Add(value.GetString()!) : Add(raw);
+        }
+
+        public ReadOnlyMemory<char> AddJson(MergedValue value)
+        {
+            _json.ResetWrittenCount();
+            _writer.Reset(_json);
+            value.WriteTo(_writer);
+            _writer.Flush();
+            return Add(_json.WrittenSpan);
+        }
+
+        private ReadOnlyMemory<char> Add(ReadOnlySpan<byte> utf8)
+        {
+            var chars = Reserve(Encoding.UTF8.GetMaxCharCount(utf8.Length));
+            int count = Encoding.UTF8.GetChars(utf8, chars.Span);
+            _used += count;
+            return chars[..count];
+        }
+
+        private ReadOnlyMemory<char> Add(string text)
+        {
+            var chars = Reserve(text.Length);
+            text.CopyTo(chars.Span);
+            _used += text.Length;
+            return chars[..text.Length];
+        }
+
+        private Memory<char> Reserve(int count)
+        {
+            if (_current.Length - _used < count)
+            {
+                _current = ArrayPool<char>.Shared.Rent(Math.Max(ChunkChars, count));
+                _chunks.Add(_current);
+                _used = 0;
+            }
+            return _current.AsMemory(_used, count);
+        }
+
+        public void Clear()
+        {
+            foreach (var chunk in _chunks) ArrayPool<char>.Shared.Return(chunk);
+            _chunks.Clear();
+            _current = [];
+            _used = 0;
+        }
+    }
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 using Parquet.Schema;
 
@@ -20,7 +20,7 @@ internal sealed class JsonShape
     private JsonShape? _element;
 
     /// <summary>Widens the shape to what <paramref name="record"/> holds.</summary>
-    public void Add(JsonObject record) => Observe(record);
+    public void Add(MergedValue record) => Observe(record);
 
     /// <summary>
     /// The shape a schema fixes, whatever the values: so every part of a batch has the same Parquet schema. Maps and
@@ -51,41 +51,27 @@ internal sealed class JsonShape
 
     public ParquetSchema ToSchema() => new(_members.Select(m => m.Value.ToField(m.Key)).ToArray());
 
-    private void Observe(JsonNode? node)
+    private void Observe(MergedValue value)
     {
-        switch (node)
+        switch (value.Kind)
         {
-            case null:
-                return;
-            case JsonObject obj:
+            case JsonValueKind.Object:
                 _kinds |= Kind.Object;
-                foreach (var (name, value) in obj)
+                foreach (var (name, member) in value.EnumerateObject())
                 {
-                    if (!_members.TryGetValue(name, out var member)) _members[name] = member = new JsonShape();
-                    member.Observe(value);
+                    if (!_members.TryGetValue(name, out var shape)) _members[name] = shape = new JsonShape();
+                    shape.Observe(member);
                 }
                 return;
-            case JsonArray array:
+            case JsonValueKind.Array:
                 _kinds |= Kind.Array;
                 _element ??= new JsonShape();
-                foreach (var item in array) _element.Observe(item);
+                foreach (var item in value.Element.EnumerateArray()) _element.Observe(MergedValue.Of(item));
                 return;
-            case JsonValue value:
-                _kinds |= value.GetValueKind() switch
-                {
-                    JsonValueKind.String => Kind.String,
-                    JsonValueKind.True or JsonValueKind.False => Kind.Boolean,
-                    JsonValueKind.Number => value.TryGetValue(out long _) || IsIntegral(value) ? Kind.Integer : Kind.Float,
-                    _ => Kind.None,
-                };
-                return;
+            case JsonValueKind.String: _kinds |= Kind.String; return;
+            case JsonValueKind.True or JsonValueKind.False: _kinds |= Kind.Boolean; return;
+            case JsonValueKind.Number: _kinds |= value.Element.TryGetInt64(out _) ? Kind.Integer : Kind.Float; return;
         }
-    }
-
-    private static bool IsIntegral(JsonValue value)
-    {
-        string text = value.ToJsonString();
-        return !text.Contains('.') && !text.Contains('e') && !text.Contains('E') && long.TryParse(text, out _);
     }
 
     private enum Representation { Struct, List, Long, Double, Boolean, DateTime, Text }
@@ -114,17 +100,17 @@ internal sealed class JsonShape
     };
 
     /// <summary>The columns of this shape's members, in schema order, each a path of <paramref name="schema"/>.</summary>
-    public IReadOnlyList<(string Name, JsonColumns.Node Node)> ToColumns(ParquetSchema schema) =>
-        _members.Select((m, i) => (m.Key, m.Value.ToColumn(schema.Fields[i]))).ToList();
+    public (string Name, JsonColumns.Node Node)[] ToColumns(ParquetSchema schema, JsonColumns.TextChunks texts) =>
+        _members.Select((m, i) => (m.Key, m.Value.ToColumn(schema.Fields[i], texts))).ToArray();
 
-    private JsonColumns.Node ToColumn(Field field, bool inList = false) => As(inList) switch
+    private JsonColumns.Node ToColumn(Field field, JsonColumns.TextChunks texts, bool inList = false) => As(inList) switch
     {
-        Representation.Struct => new JsonColumns.Struct(field, _members.Select((m, i) => (m.Key, m.Value.ToColumn(((StructField)field).Fields[i]))).ToArray()),
-        Representation.List => new JsonColumns.List((ListField)field, _element!.ToColumn(((ListField)field).Item, inList: true)),
+        Representation.Struct => new JsonColumns.Struct(field, _members.Select((m, i) => (m.Key, m.Value.ToColumn(((StructField)field).Fields[i], texts))).ToArray()),
+        Representation.List => new JsonColumns.List((ListField)field, _element!.ToColumn(((ListField)field).Item, texts, inList: true)),
         Representation.Long => new JsonColumns.Leaf<long>((DataField)field, JsonColumns.ToLong),
         Representation.Double => new JsonColumns.Leaf<double>((DataField)field, JsonColumns.ToDouble),
         Representation.Boolean => new JsonColumns.Leaf<bool>((DataField)field, JsonColumns.ToBoolean),
         Representation.DateTime => new JsonColumns.Leaf<DateTime>((DataField)field, JsonColumns.ToDateTime),
-        _ => new JsonColumns.Leaf<ReadOnlyMemory<char>>((DataField)field, JsonColumns.ToText),
+        _ => new JsonColumns.Leaf<ReadOnlyMemory<char>>((DataField)field, value => JsonColumns.ToText(value, texts)),
     };
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 
 namespace ExportJobs.Service.Storage;
@@ -30,8 +31,11 @@ public sealed class PartRows
 
     public int Count => _columns?.Rows ?? _ends.Count;
 
-    /// <summary>Adds a row; it is not changed, and may be added to other parts too.</summary>
-    public void Add(JsonObject row)
+    /// <summary>Adds a row built in memory.</summary>
+    public void Add(JsonObject row) => Add(MergedValue.Of(row));
+
+    /// <summary>Adds a row (an object), read at once: it need not outlive the call, and may be added to other parts too.</summary>
+    public void Add(MergedValue row)
     {
         if (_columns is not null)
         {
@@ -65,7 +69,7 @@ public sealed class PartRows
             int start = 0;
             foreach (int end in _ends)
             {
-                inferred.Add(JsonNode.Parse(_text.WrittenSpan[start..end])!.AsObject());
+                using (var row = JsonDocument.Parse(_text.WrittenMemory[start..end])) inferred.Add(MergedValue.Of(row.RootElement));
                 start = end;
             }
             await inferred.WriteAsync(_file, ct);

@@ -122,8 +122,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
-    /// <see cref="OldestFirst"/>). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard
-    /// without what it wrote there itself), and so are the files a compacted file covers.
+    /// <see cref="OldestFirst"/>). A group's records are valid until the next group is asked for (their documents are
+    /// pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote
+    /// there itself), and so are the files a compacted file covers.
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null)
@@ -131,6 +132,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _) = await ListFilesAsync(kind, tenant, shard, ct);
         var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), ct);
+        var documents = new List<JsonDocument>();
         try
         {
             List<ProfileFragment>? group = null;
@@ -140,25 +142,47 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 if (group is not null && file.Current.Key != key)
                 {
                     yield return (group[0].Identity, OldestFirst(group));
+                    Release(documents);
                     group = null;
                 }
                 if (group is null) (group, key) = ([], file.Current.Key);
-                group.Add(file.Current.ToFragment());
+                group.Add(file.Current.ToFragment(out var document));
+                documents.Add(document);
             }
             if (group is not null) yield return (group[0].Identity, OldestFirst(group));
         }
         finally
         {
+            Release(documents);
             foreach (var file in files) await file.DisposeAsync();
         }
+    }
+
+    private static void Release(List<JsonDocument> documents)
+    {
+        foreach (var document in documents) document.Dispose();
+        documents.Clear();
     }
 
     /// <summary>
     /// An identity's fragments by ingest time, then batch id, each batch's in its order: the order of its files' names,
     /// whichever files (ingested or compacted) hold them.
     /// </summary>
-    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group) =>
-        group.Count == 1 ? group : group.OrderBy(f => f.IngestTimeMs).ThenBy(f => f.BatchId, StringComparer.Ordinal).ToList();
+    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group)
+    {
+        // An insertion sort, in place: stable (fragments of one batch keep their order), and a group holds a few.
+        for (int i = 1; i < group.Count; i++)
+        {
+            var fragment = group[i];
+            int j = i - 1;
+            for (; j >= 0 && Compare(group[j], fragment) > 0; j--) group[j + 1] = group[j];
+            group[j + 1] = fragment;
+        }
+        return group;
+
+        static int Compare(ProfileFragment a, ProfileFragment b) =>
+            a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs) : string.CompareOrdinal(a.BatchId, b.BatchId);
+    }
 
     /// <summary>One file of a shard: its name, size, when it was written, and the files it covers (a compacted file).</summary>
     private sealed record ShardFile(string Name, long Size, DateTimeOffset Written, IReadOnlyList<string> Covers)

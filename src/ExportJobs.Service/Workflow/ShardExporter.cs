@@ -59,14 +59,15 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         {
             if (fragments.Count == 0 && !emptyProfiles) continue;
             var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
-            if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.Record).ToList()) is { } changed)
+            if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
                 memberships.Add((identity, changed));
             if (!selection.Includes(profile)) continue;
             selection.CollectMatches(profile, matches);
             foreach (int segment in matches) bySegment[segment]++;
 
-            var row = projection.Apply(profile.Attributes);
-            if (events?.Attach(eventFragments) is { } attached) row[EventAttachment.Column] = attached;
+            // Read through the fragments, unless fields ask for a projection.
+            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Attributes));
+            if (events?.Attach(eventFragments) is { } attached) row = row.With(new JsonObject { [EventAttachment.Column] = attached });
             var targets = perSegment ? matches : [0];
             foreach (int target in targets)
             {

@@ -17,7 +17,7 @@ public sealed class SegmentEvaluationTests
         if (silver is not null) ups["silver"] = new JsonObject { ["status"] = silver, ["lastQualificationTime"] = Earlier };
         record["segmentMembership"] = new JsonObject { ["ups"] = ups };
         var profile = new MergedProfile(new Identity("email", "a@example.com"));
-        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", record));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", MergedValue.Of(record).Element));
         return profile;
     }
 
@@ -69,6 +69,19 @@ public sealed class SegmentEvaluationTests
     }
 
     [Fact]
+    public void A_job_filter_sees_the_memberships_evaluation_just_changed()
+    {
+        var profile = ProfileWith(150, silver: "realized");
+        var gold = new Jobs.ExportSelection(new Jobs.JobFilter { Segments = [new Jobs.SegmentSelector { SegmentId = "gold" }] });
+        Assert.False(gold.Includes(profile));
+
+        Evaluation().Apply(profile, []);
+
+        Assert.True(gold.Includes(profile));
+        Assert.Equal(Earlier, (string?)Entry(profile, "silver")!["lastQualificationTime"]);
+    }
+
+    [Fact]
     public void A_profile_that_never_qualified_gets_no_entry()
     {
         var profile = ProfileWith(1);
@@ -80,14 +93,14 @@ public sealed class SegmentEvaluationTests
     public void Recorded_memberships_leave_the_update_time_and_outrank_datasets()
     {
         var identity = new Identity("email", "a@example.com");
-        var ingested = new ProfileFragment(identity, 100, "dsA", "b1", new JsonObject
+        var ingested = new ProfileFragment(identity, 100, "dsA", "b1", MergedValue.Of(new JsonObject
         {
             ["segmentMembership"] = new JsonObject { ["ups"] = new JsonObject { ["gold"] = new JsonObject { ["status"] = "realized" } } },
-        });
-        var evaluated = new ProfileFragment(identity, 50, SegmentEvaluation.MembershipDatasetId, "seg1", new JsonObject
+        }).Element);
+        var evaluated = new ProfileFragment(identity, 50, SegmentEvaluation.MembershipDatasetId, "seg1", MergedValue.Of(new JsonObject
         {
             ["segmentMembership"] = new JsonObject { ["ups"] = new JsonObject { ["gold"] = new JsonObject { ["status"] = "exited" } } },
-        });
+        }).Element);
         var rule = MergeRule.Of(new MergePolicies.AttributeMerge { Type = "dataSetPrecedence", Order = ["dsA"] });
         var merged = rule.Merge(identity, [ingested, evaluated]);
         Assert.Equal("exited", (string?)Entry(merged, "gold")!["status"]);

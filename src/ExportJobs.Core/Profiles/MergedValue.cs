@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ExportJobs.Core.Profiles;
+
+/// <summary>
+/// A JSON value read through the records it merges, path by path, without building the merged value: the one place of
+/// the merge rule. The layers are JSON objects, lowest precedence first. A member is the value of the highest layer that
+/// holds it not null — a JSON null is as if the member were absent, and does not erase a lower value. When that value
+/// is an object, the member is itself layered: that object and, below it, the objects the lower layers hold there, down
+/// to the first that holds something else (which the object replaced). Anything else (arrays included) is the value of
+/// that one layer. Valid as long as the layers' documents are.
+/// </summary>
+public readonly struct MergedValue
+{
+    private static readonly JsonElement EmptyObject = JsonElement.Parse("{}");
+
+    private readonly JsonElement _top;
+    private readonly JsonElement[]? _layers;
+    private readonly int _count;
+
+    private MergedValue(JsonElement top, JsonElement[]? layers, int count) => (_top, _layers, _count) = (top, layers, count);
+
+    /// <summary>One value as it is (its objects' null members read as absent).</summary>
+    public static MergedValue Of(JsonElement element) => new(element, null, 1);
+
+    /// <summary>A value built in memory (copied: it may change afterwards).</summary>
+    public static MergedValue Of(JsonNode node)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer)) node.WriteTo(writer);
+        return Of(JsonElement.Parse(buffer.WrittenSpan));
+    }
+
+    /// <summary>The first <paramref name="count"/> objects of <paramref name="layers"/>, lowest precedence first, merged (none: an empty object).</summary>
+    public static MergedValue Layered(JsonElement[] layers, int count) => count switch
+    {
+        0 => Of(EmptyObject),
+        1 => Of(layers[0]),
+        _ => new(layers[count - 1], layers, count),
+    };
+
+    /// <summary>This object with <paramref name="newer"/> merged over it (this value must be an object).</summary>
+    public MergedValue With(JsonObject newer)
+    {
+        var layers = new JsonElement[_count + 1];
+        if (_layers is null) layers[0] = _top;
+        else Array.Copy(_layers, layers, _count);
+        layers[_count] = Of(newer)._top;
+        return new(layers[_count], layers, _count + 1);
+    }
+
+    /// <summary>The kind of the value (for a layered object, <see cref="JsonValueKind.Object"/>).</summary>
+    public JsonValueKind Kind => _top.ValueKind;
+
+    /// <summary>The value itself when it is not an object merged from several layers (a leaf or an array).</summary>
+    public JsonElement Element => _layers is null ? _top : throw new InvalidOperationException("A layered object has no single element.");
+
+    public string? GetString() => Element.GetString();
+
+    /// <summary>The member <paramref name="name"/>: false when no layer holds it, or only as null.</summary>
+    public bool TryGetProperty(string name, out MergedValue value)
+    {
+        value = default;
+        if (_layers is null)
+        {
+            if (_top.ValueKind != JsonValueKind.Object || !_top.TryGetProperty(name, out var member) || member.ValueKind == JsonValueKind.Null) return false;
+            value = Of(member);
+            return true;
+        }
+
+        // From the highest layer down: the objects that merge, until a layer holds something else there.
+        int objects = 0, lowest = _count;
+        JsonElement highest = default;
+        for (int i = _count - 1; i >= 0; i--)
+        {
+            if (!Holds(_layers[i], name, out var member)) continue;
+            if (member.ValueKind != JsonValueKind.Object)
+            {
+                if (objects == 0)
+                {
+                    value = Of(member);
+                    return true;
+                }
+                break;
+            }
+            if (objects++ == 0) highest = member;
+            lowest = i;
+        }
+        if (objects == 0) return false;
+        if (objects == 1)
+        {
+            value = Of(highest);
+            return true;
+        }
+        var layers = new JsonElement[objects];
+        int next = 0;
+        for (int i = lowest; i < _count; i++)
+            if (Holds(_layers[i], name, out var member)) layers[next++] = member;
+        value = new(highest, layers, objects);
+        return true;
+    }
+
+    private static bool Holds(JsonElement layer, string name, out JsonElement member)
+    {
+        member = default;
+        return layer.ValueKind == JsonValueKind.Object && layer.TryGetProperty(name, out member) && member.ValueKind != JsonValueKind.Null;
+    }
+
+    /// <summary>
+    /// An object's members, each once, in the order the merge first gave each a value (lowest layer first, then each
+    /// layer's order), as a fold of the layers into one object would place them.
+    /// </summary>
+    public IEnumerable<(string Name, MergedValue Value)> EnumerateObject()
+    {
+        if (_layers is null)
+        {
+            foreach (var member in _top.EnumerateObject())
+                if (member.Value.ValueKind != JsonValueKind.Null) yield return (member.Name, Of(member.Value));
+            yield break;
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < _count; i++)
+        {
+            if (_layers[i].ValueKind != JsonValueKind.Object) continue;
+            foreach (var member in _layers[i].EnumerateObject())
+                if (member.Value.ValueKind != JsonValueKind.Null && seen.Add(member.Name) && TryGetProperty(member.Name, out var value))
+                    yield return (member.Name, value);
+        }
+    }
+
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        if (Kind != JsonValueKind.Object)
+        {
+            _top.WriteTo(writer);
+            return;
+        }
+        writer.WriteStartObject();
+        foreach (var (name, value) in EnumerateObject())
+        {
+            writer.WritePropertyName(name);
+            value.WriteTo(writer);
+        }
+        writer.WriteEndObject();
+    }
+
+    public string ToJsonString()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer)) WriteTo(writer);
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>The merged value built as nodes of its own (they outlive the layers).</summary>
+    public JsonNode ToNode()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer)) WriteTo(writer);
+        return JsonNode.Parse(buffer.WrittenSpan)!;
+    }
+}
