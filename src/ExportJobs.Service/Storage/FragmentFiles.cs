@@ -47,7 +47,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private FragmentFileWriter(ParquetWriter writer) => _writer = writer;
 
     public static async Task<FragmentFileWriter> CreateAsync(Stream stream, CancellationToken ct) =>
-        new(await ParquetWriter.CreateAsync(FragmentColumns.Schema, stream, cancellationToken: ct));
+        new(await ParquetWriter.CreateAsync(FragmentColumns.Schema, stream, ParquetWriting.Options, cancellationToken: ct));
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {

@@ -33,6 +33,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
     private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
+    private const int OpenConcurrency = 8;
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
@@ -202,20 +203,23 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return (all.Where(f => !covered.Contains(f.Name)).ToList(), all.Where(f => covered.Contains(f.Name)).ToList());
     }
 
-    /// <summary>Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given.</summary>
+    /// <summary>
+    /// Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given;
+    /// <see cref="OpenConcurrency"/> at a time, as each open waits on a few small requests.
+    /// </summary>
     private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
     {
-        var cursors = new List<FragmentCursor>();
+        var names = files.Select(f => f.Name).ToList();
+        var cursors = new FragmentCursor?[names.Count];
         try
         {
-            foreach (var file in files)
-                if (await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(file.Name), cursors.Count, ct) is { } cursor)
-                    cursors.Add(cursor);
-            return cursors;
+            await Parallel.ForEachAsync(Enumerable.Range(0, names.Count), new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = ct },
+                async (i, token) => cursors[i] = await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(names[i]), i, token));
+            return cursors.OfType<FragmentCursor>().ToList();
         }
         catch
         {
-            foreach (var cursor in cursors) await cursor.DisposeAsync();
+            foreach (var cursor in cursors) if (cursor is not null) await cursor.DisposeAsync();
             throw;
         }
     }
