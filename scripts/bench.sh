@@ -55,7 +55,7 @@ start_host() {
 
 PORT_A=$(free_port_base 22100)
 start_host "$PORT_A" "$WORK/host-a.log"
-export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
+export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
   BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))

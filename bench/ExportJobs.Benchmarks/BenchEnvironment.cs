@@ -12,6 +12,7 @@ public sealed class BenchEnvironment
     public string Api { get; } = Required("BENCH_API");
     public string? ApiB { get; } = Environment.GetEnvironmentVariable("BENCH_API_B");
     private int HostPid { get; } = int.Parse(Required("BENCH_HOST_PID"), CultureInfo.InvariantCulture);
+    private int AzuritePid { get; } = int.Parse(Required("BENCH_AZURITE_PID"), CultureInfo.InvariantCulture);
     private string Storage { get; } = Required("BENCH_STORAGE");
     private string AzuriteLog { get; } = Required("BENCH_AZURITE_LOG");
     private string Autocannon { get; } = Required("BENCH_AUTOCANNON");
@@ -50,6 +51,17 @@ public sealed class BenchEnvironment
             if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
         return 0;
+    }
+
+    /// <summary>CPU seconds (user and system) the host and Azurite have used so far.</summary>
+    public (double Host, double Azurite) CpuSeconds() => (ProcCpuSeconds(HostPid), ProcCpuSeconds(AzuritePid));
+
+    private static double ProcCpuSeconds(int pid)
+    {
+        // /proc/{pid}/stat: utime and stime are the 14th and 15th fields, in clock ticks (100 a second on Linux).
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     /// <summary>Requests Azurite has served so far, by service, counted in its debug log.</summary>

@@ -40,36 +40,45 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
         var bodies = Bodies(profileSets, eventSet, count);
         long hwmBefore = env.HostPeakRssBytes();
+        var cpuBefore = env.CpuSeconds();
         var ingest = Stopwatch.StartNew();
         long records = await IngestAsync(http, bodies);
         ingest.Stop();
+        var cpuAfter = env.CpuSeconds();
         Add("profiles", count.ToString("N0", CultureInfo.InvariantCulture));
         Add("records ingested (3 profile datasets" + (events ? ", events" : "") + ")", records.ToString("N0", CultureInfo.InvariantCulture));
         Add("ingest records/s", (records / ingest.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
         Add("host peak RSS during ingestion, MB", Mb(Math.Max(hwmBefore, env.HostPeakRssBytes())));
+        Add("CPU during ingestion: host s, Azurite s, share of the cores", Cpu(cpuBefore, cpuAfter, ingest.Elapsed));
 
         env.ResetHostPeakRss();
         var requestsBefore = env.AzuriteRequests();
+        cpuBefore = env.CpuSeconds();
         var export = Stopwatch.StartNew();
         var job = await ExportAsync(http, output);
         export.Stop();
+        cpuAfter = env.CpuSeconds();
         var requestsAfter = env.AzuriteRequests();
         long exported = (long)job["metrics"]!["totalExportedProfileCounter"]!;
         Add("export end to end, s", export.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
         Add("exported profiles/s", (exported / export.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
         Add("host peak RSS during export, MB", Mb(env.HostPeakRssBytes()));
+        Add("CPU during export: host s, Azurite s, share of the cores", Cpu(cpuBefore, cpuAfter, export.Elapsed));
         Add("Table transactions per exported profile", Per(requestsAfter.Table - requestsBefore.Table, exported));
         Add("Blob requests per exported profile", Per(requestsAfter.Blob - requestsBefore.Blob, exported));
         Add("Queue requests per exported profile", Per(requestsAfter.Queue - requestsBefore.Queue, exported));
 
         // The same export again: the first compacted the shards it read, so this is the steady state.
         env.ResetHostPeakRss();
+        cpuBefore = env.CpuSeconds();
         var again = Stopwatch.StartNew();
         await ExportAsync(http, output);
         again.Stop();
+        cpuAfter = env.CpuSeconds();
         Add("second export (shards compacted by the first), s", again.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
         Add("second export profiles/s", (exported / again.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
         Add("host peak RSS during second export, MB", Mb(env.HostPeakRssBytes()));
+        Add("CPU during second export: host s, Azurite s, share of the cores", Cpu(cpuBefore, cpuAfter, again.Elapsed));
 
         var gcBefore = GcFigures.Now();
         var floor = await FloorAsync(job);
@@ -109,6 +118,13 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{Gen0}/{Gen1}/{Gen2}, {Pause.TotalSeconds:N1}, {Allocated / 1e9:N1}");
+    }
+
+    /// <summary>CPU seconds of the host and of Azurite over a phase, and their sum as a share of all the cores' time.</summary>
+    private static string Cpu((double Host, double Azurite) before, (double Host, double Azurite) after, TimeSpan elapsed)
+    {
+        double host = after.Host - before.Host, azurite = after.Azurite - before.Azurite;
+        return string.Create(CultureInfo.InvariantCulture, $"{host:N1}, {azurite:N1}, {(host + azurite) / (elapsed.TotalSeconds * Environment.ProcessorCount):P0}");
     }
 
     private static string Mb(long bytes) => (bytes / 1048576.0).ToString("N0", CultureInfo.InvariantCulture);

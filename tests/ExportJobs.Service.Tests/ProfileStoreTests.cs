@@ -84,6 +84,33 @@ public class ProfileStoreTests
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant));
     }
 
+    [Fact]
+    public async Task A_file_too_large_to_read_whole_is_read_row_group_by_row_group_as_written()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var store = harness.Get<ProfileStore>();
+        var random = new Random(7);
+        // Incompressible text, so that the file holds several row groups and well over a megabyte.
+        string Noise() => Convert.ToBase64String(Enumerable.Range(0, 450).Select(_ => (byte)random.Next(256)).ToArray());
+        var identities = Enumerable.Range(0, 3_500).Select(i => new Identity("ecid", $"id{i:D5}")).ToList();
+        var large = identities.ToDictionary(id => id, id => new JsonObject { ["id"] = id.Id, ["noise"] = Noise() }.ToJsonString());
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "large", 1_000, large.Select(r => (r.Key, System.Text.Encoding.UTF8.GetBytes(r.Value))), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "small", 2_000, identities.Where((_, i) => i % 7 == 0).Select(id => (id, Utf8(new JsonObject { ["v"] = 1 }))), default);
+        long largest = 0;
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
+            largest = Math.Max(largest, blob.Properties.ContentLength ?? 0);
+        Assert.InRange(largest, 1_200_000, 10_000_000);
+
+        int read = 0;
+        await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+        {
+            Assert.Equal(identities[read++], identity);
+            Assert.Equal(large[identity], fragments[0].Record.GetRawText());
+            Assert.Equal(int.Parse(identity.Id[2..]) % 7 == 0 ? ["large", "small"] : ["large"], fragments.Select(f => f.BatchId));
+        }
+        Assert.Equal(identities.Count, read);
+    }
+
     private static byte[] Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
 
     /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
 using Parquet;
 using Parquet.Schema;
@@ -81,10 +80,13 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 /// </summary>
 internal sealed class FragmentCursor : IAsyncDisposable
 {
-    // A small read buffer: a shard is read holding one open file per fragment file, each with its buffer.
-    private const int ReadBufferBytes = 64 * 1024;
+    // Files up to this size (an ingested batch's share of a shard, mostly) are read whole, in one request; larger ones
+    // a row group at a time, one request each (a Parquet reader on a plain blob stream makes several small requests
+    // per footer and per column chunk, each costing more CPU than the bytes it brings).
+    private const long WholeFileBytes = 1024 * 1024;
 
     private readonly Stream _stream;
+    private readonly BlobRangeStream? _ranges;
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
     private int _group = -1;
@@ -97,6 +99,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     private FragmentCursor(Stream stream, ParquetReader reader, int index)
     {
         _stream = stream;
+        _ranges = stream as BlobRangeStream;
         _reader = reader;
         Index = index;
         var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
@@ -107,11 +110,19 @@ internal sealed class FragmentCursor : IAsyncDisposable
     public int Index { get; }
     public FragmentRow Current { get; private set; } = null!;
 
-    /// <summary>The file positioned on its first row; null when it has none.</summary>
-    public static async Task<FragmentCursor?> OpenAsync(BlobClient blob, int index, CancellationToken ct)
+    /// <summary>The file (of <paramref name="length"/> bytes) positioned on its first row; null when it has none.</summary>
+    public static async Task<FragmentCursor?> OpenAsync(BlobClient blob, long length, int index, CancellationToken ct)
     {
-        var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = ReadBufferBytes }, ct);
-        var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: false, cancellationToken: ct);
+        Stream stream;
+        if (length <= WholeFileBytes)
+        {
+            stream = new MemoryStream((int)length);
+            await blob.DownloadToAsync(stream, ct);
+            stream.Position = 0;
+        }
+        else
+            stream = await BlobRangeStream.OpenAsync(blob, length, ct);
+        var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct);
         var cursor = new FragmentCursor(stream, reader, index);
         if (await cursor.MoveNextAsync(ct)) return cursor;
         await cursor.DisposeAsync();
@@ -133,6 +144,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
+        if (_ranges is not null) await _ranges.LoadAsync(BytesOf(_group), _group + 1 < _reader.RowGroupCount ? BytesOf(_group + 1) : null, ct);
         var group = _reader.OpenRowGroupReader(_group);
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
@@ -144,6 +156,20 @@ internal sealed class FragmentCursor : IAsyncDisposable
         await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
+    }
+
+    /// <summary>Where a row group's column chunks lie in the file.</summary>
+    private (long Start, int Count) BytesOf(int group)
+    {
+        long start = long.MaxValue, end = 0;
+        foreach (var column in _reader.Metadata!.RowGroups[group].Columns)
+        {
+            var chunk = column.MetaData!;
+            long first = chunk.DictionaryPageOffset is > 0 and var dictionary ? Math.Min(dictionary, chunk.DataPageOffset) : chunk.DataPageOffset;
+            start = Math.Min(start, first);
+            end = Math.Max(end, first + chunk.TotalCompressedSize);
+        }
+        return (start, checked((int)(end - start)));
     }
 
     public async ValueTask DisposeAsync()

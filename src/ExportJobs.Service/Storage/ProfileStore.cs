@@ -209,12 +209,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
     {
-        var names = files.Select(f => f.Name).ToList();
-        var cursors = new FragmentCursor?[names.Count];
+        var list = files.ToList();
+        var cursors = new FragmentCursor?[list.Count];
         try
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, names.Count), new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = ct },
-                async (i, token) => cursors[i] = await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(names[i]), i, token));
+            await Parallel.ForEachAsync(Enumerable.Range(0, list.Count), new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = ct },
+                async (i, token) => cursors[i] = await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(list[i].Name), list[i].Size, i, token));
             return cursors.OfType<FragmentCursor>().ToList();
         }
         catch

@@ -1,0 +1,184 @@
+using System.Buffers;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>
+/// A blob read as a Parquet reader reads it, from windows of its bytes each fetched whole in one request: its tail (the
+/// footer) on opening, then the ranges <see cref="LoadAsync"/> names — a row group, with the next one fetched while
+/// this one is read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there.
+/// Windows are pooled buffers.
+/// </summary>
+internal sealed class BlobRangeStream : Stream
+{
+    private const int MinWindow = 64 * 1024;
+
+    private readonly BlobClient _blob;
+    private readonly long _length;
+    private long _position;
+    private Window _current = Window.None;
+    private Task<Window>? _ahead;
+
+    private BlobRangeStream(BlobClient blob, long length) => (_blob, _length) = (blob, length);
+
+    /// <summary>The blob of <paramref name="length"/> bytes, its tail already fetched.</summary>
+    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long length, CancellationToken ct)
+    {
+        var stream = new BlobRangeStream(blob, length);
+        long tail = Math.Min(length, MinWindow);
+        stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
+        return stream;
+    }
+
+    /// <summary>Makes <paramref name="range"/> readable from memory and starts fetching <paramref name="next"/> (if any).</summary>
+    public async Task LoadAsync((long Start, int Count) range, (long Start, int Count)? next, CancellationToken ct)
+    {
+        var window = _ahead is null ? null : await _ahead;
+        _ahead = null;
+        if (window is null || !window.Covers(range.Start, range.Count))
+        {
+            window?.Release();
+            window = await FetchAsync(range.Start, range.Count, ct);
+        }
+        _current.Release();
+        _current = window;
+        if (next is { } ahead) _ahead = FetchAsync(ahead.Start, ahead.Count, ct);
+    }
+
+    private async Task<Window> FetchAsync(long start, int count, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            var response = await _blob.DownloadStreamingAsync(new BlobDownloadOptions { Range = new HttpRange(start, count) }, ct);
+            await using var content = response.Value.Content;
+            int read = await content.ReadAtLeastAsync(buffer.AsMemory(0, count), count, throwOnEndOfStream: false, ct);
+            return new Window(start, buffer, read);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private Window Fetch(long start, int count)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            var response = _blob.DownloadStreaming(new BlobDownloadOptions { Range = new HttpRange(start, count) });
+            using var content = response.Value.Content;
+            return new Window(start, buffer, content.ReadAtLeast(buffer.AsSpan(0, count), count, throwOnEndOfStream: false));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private int WindowSizeAt(long position, int wanted) => (int)Math.Min(_length - position, Math.Max(MinWindow, wanted));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_position >= _length || buffer.IsEmpty) return 0;
+        if (!_current.Covers(_position, 1))
+        {
+            _current.Release();
+            _current = Fetch(_position, WindowSizeAt(_position, buffer.Length));
+        }
+        return CopyFromWindow(buffer);
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (_position >= _length || buffer.IsEmpty) return 0;
+        if (!_current.Covers(_position, 1))
+        {
+            _current.Release();
+            _current = Window.None;
+            _current = await FetchAsync(_position, WindowSizeAt(_position, buffer.Length), ct);
+        }
+        return CopyFromWindow(buffer.Span);
+    }
+
+    private int CopyFromWindow(Span<byte> buffer)
+    {
+        int offset = (int)(_position - _current.Start);
+        int count = Math.Min(buffer.Length, _current.Count - offset);
+        _current.Bytes.AsSpan(offset, count).CopyTo(buffer);
+        _position += count;
+        return count;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+    {
+        SeekOrigin.Begin => offset,
+        SeekOrigin.Current => _position + offset,
+        _ => _length + offset,
+    };
+
+    public override bool CanRead => true;
+    public override bool CanSeek => true;
+    public override bool CanWrite => false;
+    public override long Length => _length;
+
+    public override long Position
+    {
+        get => _position;
+        set => _position = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
+    }
+
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        _current.Release();
+        _current = Window.None;
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_ahead is not null)
+        {
+            try
+            {
+                (await _ahead).Release();
+            }
+            catch (Exception) when (_ahead.IsFaulted || _ahead.IsCanceled) { } // A fetch ahead that failed was never used.
+            _ahead = null;
+        }
+        _current.Release();
+        _current = Window.None;
+        await base.DisposeAsync();
+    }
+
+    /// <summary><see cref="Count"/> bytes of the blob from <see cref="Start"/>, in a pooled buffer until released.</summary>
+    private sealed class Window(long start, byte[] bytes, int count)
+    {
+        public static readonly Window None = new(0, [], 0);
+
+        public long Start { get; } = start;
+        public byte[] Bytes { get; private set; } = bytes;
+        public int Count { get; private set; } = count;
+
+        public bool Covers(long start, int count) => start >= Start && start + count <= Start + Count;
+
+        public void Release()
+        {
+            if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
+            (Bytes, Count) = ([], 0);
+        }
+    }
+}
