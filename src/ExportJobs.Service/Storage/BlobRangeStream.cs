@@ -6,13 +6,16 @@ using Azure.Storage.Blobs.Models;
 namespace ExportJobs.Service.Storage;
 
 /// <summary>
-/// A blob read as a Parquet reader reads it, from windows of its bytes each fetched whole in one request: its tail (the
-/// footer) on opening, then the ranges <see cref="LoadAsync"/> names — a row group, with the next one fetched while
-/// this one is read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there.
-/// Windows are pooled buffers.
+/// A blob read as a Parquet reader reads it, from windows of its bytes each fetched in one request (a Parquet reader on
+/// a plain blob stream makes several small requests per footer and per column chunk, each costing more CPU than the
+/// bytes it brings): a blob of up to <see cref="WholeBlobBytes"/> whole on opening; a larger one its tail (the footer)
+/// on opening, then the ranges <see cref="LoadAsync"/> names — a row group, with the next one fetched while this one is
+/// read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there. Windows are
+/// pooled buffers.
 /// </summary>
 internal sealed class BlobRangeStream : Stream
 {
+    private const int WholeBlobBytes = 1024 * 1024;
     private const int MinWindow = 64 * 1024;
 
     private readonly BlobClient _blob;
@@ -23,11 +26,11 @@ internal sealed class BlobRangeStream : Stream
 
     private BlobRangeStream(BlobClient blob, long length) => (_blob, _length) = (blob, length);
 
-    /// <summary>The blob of <paramref name="length"/> bytes, its tail already fetched.</summary>
+    /// <summary>The blob of <paramref name="length"/> bytes, its tail (or all of it) already fetched.</summary>
     public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long length, CancellationToken ct)
     {
         var stream = new BlobRangeStream(blob, length);
-        long tail = Math.Min(length, MinWindow);
+        long tail = length <= WholeBlobBytes ? length : MinWindow;
         stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
         return stream;
     }
@@ -35,6 +38,7 @@ internal sealed class BlobRangeStream : Stream
     /// <summary>Makes <paramref name="range"/> readable from memory and starts fetching <paramref name="next"/> (if any).</summary>
     public async Task LoadAsync((long Start, int Count) range, (long Start, int Count)? next, CancellationToken ct)
     {
+        if (_current.Covers(range.Start, range.Count)) return;
         var window = _ahead is null ? null : await _ahead;
         _ahead = null;
         if (window is null || !window.Covers(range.Start, range.Count))

@@ -80,13 +80,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 /// </summary>
 internal sealed class FragmentCursor : IAsyncDisposable
 {
-    // Files up to this size (an ingested batch's share of a shard, mostly) are read whole, in one request; larger ones
-    // a row group at a time, one request each (a Parquet reader on a plain blob stream makes several small requests
-    // per footer and per column chunk, each costing more CPU than the bytes it brings).
-    private const long WholeFileBytes = 1024 * 1024;
-
-    private readonly Stream _stream;
-    private readonly BlobRangeStream? _ranges;
+    private readonly BlobRangeStream _stream;
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
     private int _group = -1;
@@ -96,10 +90,9 @@ internal sealed class FragmentCursor : IAsyncDisposable
     private byte[]?[] _records = [];
     private long[] _ingestTimes = [];
 
-    private FragmentCursor(Stream stream, ParquetReader reader, int index)
+    private FragmentCursor(BlobRangeStream stream, ParquetReader reader, int index)
     {
         _stream = stream;
-        _ranges = stream as BlobRangeStream;
         _reader = reader;
         Index = index;
         var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
@@ -113,15 +106,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// <summary>The file (of <paramref name="length"/> bytes) positioned on its first row; null when it has none.</summary>
     public static async Task<FragmentCursor?> OpenAsync(BlobClient blob, long length, int index, CancellationToken ct)
     {
-        Stream stream;
-        if (length <= WholeFileBytes)
-        {
-            stream = new MemoryStream((int)length);
-            await blob.DownloadToAsync(stream, ct);
-            stream.Position = 0;
-        }
-        else
-            stream = await BlobRangeStream.OpenAsync(blob, length, ct);
+        var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true, cancellationToken: ct);
         var cursor = new FragmentCursor(stream, reader, index);
         if (await cursor.MoveNextAsync(ct)) return cursor;
@@ -144,7 +129,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
-        if (_ranges is not null) await _ranges.LoadAsync(BytesOf(_group), _group + 1 < _reader.RowGroupCount ? BytesOf(_group + 1) : null, ct);
+        await _stream.LoadAsync(BytesOf(_group), _group + 1 < _reader.RowGroupCount ? BytesOf(_group + 1) : null, ct);
         var group = _reader.OpenRowGroupReader(_group);
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)

@@ -33,7 +33,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
     private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
-    private const int OpenConcurrency = 8;
+    private const int OpenConcurrency = 4;
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
@@ -205,7 +205,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given;
-    /// <see cref="OpenConcurrency"/> at a time, as each open waits on a few small requests.
+    /// <see cref="OpenConcurrency"/> at a time, as each open waits on its first requests.
     /// </summary>
     private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
     {
