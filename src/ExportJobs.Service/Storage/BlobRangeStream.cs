@@ -10,13 +10,14 @@ namespace ExportJobs.Service.Storage;
 /// a plain blob stream makes several small requests per footer and per column chunk, each costing more CPU than the
 /// bytes it brings): a blob of up to <see cref="WholeBlobBytes"/> whole on opening; a larger one its tail (the footer)
 /// on opening, then the ranges <see cref="LoadAsync"/> names — a row group, with the next one fetched while this one is
-/// read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there. Windows are
-/// pooled buffers.
+/// read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there. Windows come from
+/// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor).
 /// </summary>
 internal sealed class BlobRangeStream : Stream
 {
     private const int WholeBlobBytes = 1024 * 1024;
     private const int MinWindow = 64 * 1024;
+    private static readonly ArrayPool<byte> Windows = ArrayPool<byte>.Create(maxArrayLength: 4 * WholeBlobBytes, maxArraysPerBucket: 32);
 
     private readonly BlobClient _blob;
     private readonly long _length;
@@ -53,7 +54,7 @@ internal sealed class BlobRangeStream : Stream
 
     private async Task<Window> FetchAsync(long start, int count, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        var buffer = Windows.Rent(count);
         try
         {
             var response = await _blob.DownloadStreamingAsync(new BlobDownloadOptions { Range = new HttpRange(start, count) }, ct);
@@ -63,14 +64,14 @@ internal sealed class BlobRangeStream : Stream
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Windows.Return(buffer);
             throw;
         }
     }
 
     private Window Fetch(long start, int count)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        var buffer = Windows.Rent(count);
         try
         {
             var response = _blob.DownloadStreaming(new BlobDownloadOptions { Range = new HttpRange(start, count) });
@@ -79,7 +80,7 @@ internal sealed class BlobRangeStream : Stream
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Windows.Return(buffer);
             throw;
         }
     }
@@ -181,7 +182,7 @@ internal sealed class BlobRangeStream : Stream
 
         public void Release()
         {
-            if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
+            if (Bytes.Length > 0) Windows.Return(Bytes);
             (Bytes, Count) = ([], 0);
         }
     }
