@@ -33,7 +33,6 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
     private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
-    private const int OpenConcurrency = 4;
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
@@ -203,23 +202,20 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return (all.Where(f => !covered.Contains(f.Name)).ToList(), all.Where(f => covered.Contains(f.Name)).ToList());
     }
 
-    /// <summary>
-    /// Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given;
-    /// <see cref="OpenConcurrency"/> at a time, as each open waits on its first requests.
-    /// </summary>
+    /// <summary>Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given.</summary>
     private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
     {
-        var list = files.ToList();
-        var cursors = new FragmentCursor?[list.Count];
+        var cursors = new List<FragmentCursor>();
         try
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, list.Count), new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = ct },
-                async (i, token) => cursors[i] = await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(list[i].Name), list[i].Size, i, token));
-            return cursors.OfType<FragmentCursor>().ToList();
+            foreach (var file in files)
+                if (await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(file.Name), file.Size, cursors.Count, ct) is { } cursor)
+                    cursors.Add(cursor);
+            return cursors;
         }
         catch
         {
-            foreach (var cursor in cursors) if (cursor is not null) await cursor.DisposeAsync();
+            foreach (var cursor in cursors) await cursor.DisposeAsync();
             throw;
         }
     }
