@@ -9,9 +9,9 @@ namespace ExportJobs.Service.Storage;
 /// A blob read as a Parquet reader reads it, from windows of its bytes each fetched in one request (a Parquet reader on
 /// a plain blob stream makes several small requests per footer and per column chunk, each costing more CPU than the
 /// bytes it brings): a blob of up to <see cref="WholeBlobBytes"/> whole on opening; a larger one its tail (the footer)
-/// on opening, then the ranges <see cref="LoadAsync"/> names — a row group, with the next one fetched while this one is
-/// read. A read outside the windows fetches a window of at least <see cref="MinWindow"/> bytes there. Windows come from
-/// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor).
+/// on opening, then the range <see cref="LoadAsync"/> names — a row group. A read outside the window fetches a window
+/// of at least <see cref="MinWindow"/> bytes there. Windows come from a pool of their own, bounded whatever the
+/// processor count (the shared pool keeps arrays per processor).
 /// </summary>
 internal sealed class BlobRangeStream : Stream
 {
@@ -23,7 +23,6 @@ internal sealed class BlobRangeStream : Stream
     private readonly long _length;
     private long _position;
     private Window _current = Window.None;
-    private Task<Window>? _ahead;
 
     private BlobRangeStream(BlobClient blob, long length) => (_blob, _length) = (blob, length);
 
@@ -36,20 +35,13 @@ internal sealed class BlobRangeStream : Stream
         return stream;
     }
 
-    /// <summary>Makes <paramref name="range"/> readable from memory and starts fetching <paramref name="next"/> (if any).</summary>
-    public async Task LoadAsync((long Start, int Count) range, (long Start, int Count)? next, CancellationToken ct)
+    /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory.</summary>
+    public async Task LoadAsync(long start, int count, CancellationToken ct)
     {
-        if (_current.Covers(range.Start, range.Count)) return;
-        var window = _ahead is null ? null : await _ahead;
-        _ahead = null;
-        if (window is null || !window.Covers(range.Start, range.Count))
-        {
-            window?.Release();
-            window = await FetchAsync(range.Start, range.Count, ct);
-        }
+        if (_current.Covers(start, count)) return;
         _current.Release();
-        _current = window;
-        if (next is { } ahead) _ahead = FetchAsync(ahead.Start, ahead.Count, ct);
+        _current = Window.None;
+        _current = await FetchAsync(start, count, ct);
     }
 
     private async Task<Window> FetchAsync(long start, int count, CancellationToken ct)
@@ -151,22 +143,6 @@ internal sealed class BlobRangeStream : Stream
         _current.Release();
         _current = Window.None;
         base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        if (_ahead is not null)
-        {
-            try
-            {
-                (await _ahead).Release();
-            }
-            catch (Exception) when (_ahead.IsFaulted || _ahead.IsCanceled) { } // A fetch ahead that failed was never used.
-            _ahead = null;
-        }
-        _current.Release();
-        _current = Window.None;
-        await base.DisposeAsync();
     }
 
     /// <summary><see cref="Count"/> bytes of the blob from <see cref="Start"/>, in a pooled buffer until released.</summary>

@@ -129,7 +129,8 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
-        await _stream.LoadAsync(BytesOf(_group), _group + 1 < _reader.RowGroupCount ? BytesOf(_group + 1) : null, ct);
+        var (start, count) = BytesOf(_group);
+        await _stream.LoadAsync(start, count, ct);
         var group = _reader.OpenRowGroupReader(_group);
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
