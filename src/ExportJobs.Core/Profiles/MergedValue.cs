@@ -26,12 +26,7 @@ public readonly struct MergedValue
     public static MergedValue Of(JsonElement element) => new(element, null, 1);
 
     /// <summary>A value built in memory (copied: it may change afterwards).</summary>
-    public static MergedValue Of(JsonNode node)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer)) node.WriteTo(writer);
-        return Of(JsonElement.Parse(buffer.WrittenSpan));
-    }
+    public static MergedValue Of(JsonNode node) => Of(JsonElement.Parse(Utf8(writer => node.WriteTo(writer)).WrittenSpan));
 
     /// <summary>The first <paramref name="count"/> objects of <paramref name="layers"/>, lowest precedence first, merged (none: an empty object).</summary>
     public static MergedValue Layered(JsonElement[] layers, int count) => count switch
@@ -146,18 +141,15 @@ public readonly struct MergedValue
         writer.WriteEndObject();
     }
 
-    public string ToJsonString()
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer)) WriteTo(writer);
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    public string ToJsonString() => System.Text.Encoding.UTF8.GetString(Utf8(WriteTo).WrittenSpan);
 
     /// <summary>The merged value built as nodes of its own (they outlive the layers).</summary>
-    public JsonNode ToNode()
+    public JsonNode ToNode() => JsonNode.Parse(Utf8(WriteTo).WrittenSpan)!;
+
+    private static ArrayBufferWriter<byte> Utf8(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer)) WriteTo(writer);
-        return JsonNode.Parse(buffer.WrittenSpan)!;
+        using (var writer = new Utf8JsonWriter(buffer)) write(writer);
+        return buffer;
     }
 }

@@ -38,8 +38,8 @@ public sealed class SegmentEvaluation
     public bool UsesEvents => _segments.Any(s => s.Condition.UsesEvents);
 
     /// <summary>
-    /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>; returns the entries
-    /// that changed (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none did.
+    /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
+    /// returns them (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none changed.
     /// </summary>
     public JsonObject? Apply(MergedProfile profile, IReadOnlyList<JsonObject> events)
     {
