@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
@@ -82,7 +83,7 @@ public class WatchdogTests
     private static PartRows OnePart()
     {
         var rows = PartRows.For(null);
-        rows.Add(new JsonObject { ["a"] = 1 });
+        rows.Add(MergedValue.Of(new JsonObject { ["a"] = 1 }));
         return rows;
     }
 }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 
@@ -30,9 +29,6 @@ public sealed class PartRows
     public static PartRows For(SchemaNode? schema) => new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema)));
 
     public int Count => _columns?.Rows ?? _ends.Count;
-
-    /// <summary>Adds a row built in memory.</summary>
-    public void Add(JsonObject row) => Add(MergedValue.Of(row));
 
     /// <summary>Adds a row (an object), read at once: it need not outlive the call, and may be added to other parts too.</summary>
     public void Add(MergedValue row)
