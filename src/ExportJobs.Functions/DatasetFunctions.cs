@@ -2,6 +2,7 @@ using ExportJobs.Service.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
 
 namespace ExportJobs.Functions;
 
@@ -23,7 +24,8 @@ public sealed class DatasetFunctions(DatasetsHandler handler)
     public Task<IActionResult> Ingest(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.DatasetBatches)] HttpRequest request,
         string datasetId,
-        CancellationToken ct) => handler.IngestAsync(request, datasetId, ct).AsAction();
+        [DurableClient] DurableTaskClient client,
+        CancellationToken ct) => handler.IngestAsync(request, datasetId, client, ct).AsAction();
 
     [Function(FunctionNames.GetBatch)]
     public Task<IActionResult> GetBatch(

@@ -1,11 +1,12 @@
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 
 namespace ExportJobs.Functions;
 
-/// <summary>The export orchestration and its activities as Durable Functions: adapters onto the Service's workflow.</summary>
-public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier)
+/// <summary>The export and background compaction orchestrations and their activities as Durable Functions: adapters onto the Service's workflow.</summary>
+public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier, BackgroundCompaction compaction)
 {
     [Function(TaskNames.ExportJobOrchestrator)]
     public static Task<string> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -25,4 +26,11 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
 
     [Function(TaskNames.NotifyCallback)]
     public Task<bool> NotifyCallback([ActivityTrigger] ExportJobInput input, CancellationToken ct) => notifier.NotifyAsync(input, ct);
+
+    [Function(TaskNames.CompactionOrchestrator)]
+    public static Task<int> OrchestrateCompaction([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new CompactionOrchestrator().RunAsync(context, context.GetInput<CompactionInput>()!);
+
+    [Function(TaskNames.CompactShard)]
+    public Task<ShardCompaction> CompactShard([ActivityTrigger] ShardCompactionTask input, CancellationToken ct) => compaction.CompactShardAsync(input, ct);
 }

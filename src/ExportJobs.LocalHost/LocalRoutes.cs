@@ -20,7 +20,7 @@ public static class LocalRoutes
 
         api.MapPost(Routes.Datasets, (HttpRequest r, DatasetsHandler h, CancellationToken ct) => h.CreateAsync(r, ct));
         api.MapGet(Routes.Dataset, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.GetAsync(r, datasetId, ct));
-        api.MapPost(Routes.DatasetBatches, (HttpRequest r, string datasetId, DatasetsHandler h, CancellationToken ct) => h.IngestAsync(r, datasetId, ct));
+        api.MapPost(Routes.DatasetBatches, (HttpRequest r, string datasetId, DatasetsHandler h, DurableTaskClient c, CancellationToken ct) => h.IngestAsync(r, datasetId, c, ct));
         api.MapGet(Routes.DatasetBatch, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.GetBatchAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFiles, (HttpRequest r, string datasetId, string batchId, DatasetsHandler h, CancellationToken ct) => h.ListFilesAsync(r, datasetId, batchId, ct));
         api.MapGet(Routes.DatasetBatchFile, (HttpRequest r, string datasetId, string batchId, string name, DatasetsHandler h, CancellationToken ct) => h.GetFileAsync(r, datasetId, batchId, name, ct));

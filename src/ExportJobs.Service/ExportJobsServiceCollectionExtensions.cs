@@ -36,6 +36,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
         services.AddSingleton<ExportJobSteps>();
+        services.AddSingleton<BackgroundCompaction>();
         services.AddMetrics();
         services.AddSingleton<Telemetry.ExportTelemetry>();
         services.AddOptions<IdempotencyOptions>().Bind(configuration.GetSection(IdempotencyOptions.Section)).ValidateDataAnnotations().ValidateOnStart();

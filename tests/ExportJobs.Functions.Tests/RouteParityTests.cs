@@ -1,6 +1,7 @@
 using System.Reflection;
 using ExportJobs.LocalHost;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -41,6 +42,20 @@ public class RouteParityTests
         var localTimers = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<LocalTimer>().ToList();
         Assert.Equal(["schedules", "watchdog"], localTimers.Select(t => t.Name).Order());
         Assert.Equal(functionTimers, localTimers.Select(t => t.Cron).Order());
+    }
+
+    [Fact]
+    public void Both_hosts_run_the_same_orchestrations_and_activities()
+    {
+        var functions = typeof(ExportJobFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .Where(m => m.GetParameters().Any(p => p.GetCustomAttribute<OrchestrationTriggerAttribute>() is not null || p.GetCustomAttribute<ActivityTriggerAttribute>() is not null))
+            .Select(m => m.GetCustomAttribute<FunctionAttribute>()!.Name).Order().ToList();
+        var localHost = typeof(ExportWorkflow).Assembly.GetTypes()
+            .Select(t => t.GetCustomAttribute<Microsoft.DurableTask.DurableTaskAttribute>()?.Name.Name).OfType<string>().Order().ToList();
+        Assert.Contains(TaskNames.CompactionOrchestrator, functions);
+        Assert.Equal(8, functions.Count);
+        Assert.Equal(functions, localHost);
     }
 
     [Fact]

@@ -1,8 +1,12 @@
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
+using ExportJobs.Service.Workflow;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -65,15 +69,15 @@ public class ProfileStoreTests
         var before = await ReadAllAsync(store, tenant);
 
         foreach (int shard in new[] { 0, 1 })
-            Assert.True(await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, default) >= 16);
+            Assert.True((await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, default)).Merged >= 16);
 
         Assert.Equal(before, await ReadAllAsync(store, tenant));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
         // The covered files stay for reads that listed them, and go once covered for longer than the grace period.
         Assert.True((await FilesAsync(harness, 0)).Count > 20);
-        Assert.Equal(0, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, default));
+        Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         clock.Advance(TimeSpan.FromMinutes(16));
-        Assert.Equal(0, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, default));
+        Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         var files = await FilesAsync(harness, 0);
         Assert.InRange(files.Count, 2, 4);
         Assert.Single(files, f => f.EndsWith($"-{membership}.parquet", StringComparison.Ordinal));
@@ -82,6 +86,66 @@ public class ProfileStoreTests
         // A job's membership file is still deleted by its batch, compacted or not.
         Assert.Equal(1, await store.DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
+    public async Task Background_compaction_waits_for_a_quiet_shard_and_a_read_waits_for_the_compaction_holding_its_shard()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 4, 10)));
+        var store = harness.Get<ProfileStore>();
+        var tenant = harness.Tenant;
+        for (int b = 0; b < 10; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b:D2}", 1_000 + b,
+                Enumerable.Range(0, 100).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["batch"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+
+        // Its files were just written: the background leaves the shard for later; once quiet, it compacts it.
+        Assert.Equal(new ShardCompaction(0, Deferred: true), await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(10, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var quiet = await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default);
+        Assert.False(quiet.Deferred);
+        Assert.InRange(quiet.Merged, 7, 10);
+        Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default), 1, 4);
+
+        // Shard 1 held by another caller, whose lease runs out in 15 s: the background leaves it, a read waits for it.
+        var lockBlob = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0001.lock");
+        await lockBlob.UploadAsync(BinaryData.Empty, overwrite: true);
+        await lockBlob.GetBlobLeaseClient().AcquireAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(new ShardCompaction(0, Deferred: true), await store.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
+        Assert.InRange((await store.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.BeforeRead, default)).Merged, 7, 10);
+        Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 1, default), 1, 4);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
+    public async Task Ingestion_starts_a_background_compaction_that_bounds_every_shard_and_starts_it_again_for_later_batches()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 4, 3)));
+        await using var host = await DurableTaskTestHost.StartAsync(ExportWorkflow.Register, new DurableTaskTestHostOptions
+        {
+            ConfigureServices = services => services.AddSingleton(harness.Get<BackgroundCompaction>()),
+        });
+        var store = harness.Get<ProfileStore>();
+        string dataset = await harness.CreateDatasetAsync(profileEnabled: true);
+        string instance = TaskNames.CompactionInstanceIdOf(harness.Tenant.OrgId, harness.Tenant.Sandbox);
+        var profiles = new ProfileGenerator(60);
+        for (int round = 0; round < 2; round++)
+        {
+            for (int b = 0; b < 8; b++) await harness.IngestAsync(dataset, profiles.FirstBatchLines(), host.Client);
+            Assert.True(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default) > 4);
+            await Poll.UntilAsync(() => host.Client.GetInstanceAsync(instance), i => i?.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
+                TimeSpan.FromSeconds(90), "the background compaction to end");
+            foreach (int shard in new[] { 0, 1 })
+                Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, shard, default), 1, 4);
+        }
+        var all = await ReadAllAsync(store, harness.Tenant);
+        Assert.Equal(60 * 16, all.Count);
+        Assert.Equal(60, all.Select(f => f.Split('|')[0]).Distinct().Count());
     }
 
     [Fact]

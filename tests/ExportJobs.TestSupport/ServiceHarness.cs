@@ -2,8 +2,10 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Moq;
 using Xunit;
 
 namespace ExportJobs.TestSupport;
@@ -43,12 +45,13 @@ public sealed class ServiceHarness : IAsyncDisposable
         return (string)body!["id"]!;
     }
 
-    public async Task IngestAsync(string datasetId, IEnumerable<string> lines)
+    /// <summary>Ingests one batch; its request for background compaction goes to <paramref name="client"/>, or nowhere.</summary>
+    public async Task IngestAsync(string datasetId, IEnumerable<string> lines, DurableTaskClient? client = null)
     {
         var request = Call.Request();
         request.ContentType = "application/x-ndjson";
         request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", lines)));
-        var (status, body) = await HandlerCall.ReadAsync(await Get<DatasetsHandler>().IngestAsync(request, datasetId, default), request.HttpContext);
+        var (status, body) = await HandlerCall.ReadAsync(await Get<DatasetsHandler>().IngestAsync(request, datasetId, client ?? new Mock<DurableTaskClient>("harness").Object, default), request.HttpContext);
         Assert.True(status == 201, body?.ToJsonString());
     }
 

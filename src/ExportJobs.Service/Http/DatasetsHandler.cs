@@ -8,7 +8,9 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Workflow;
 using Microsoft.AspNetCore.Http;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Http;
@@ -20,6 +22,7 @@ public sealed class DatasetsHandler(
     ProfileStore profiles,
     DatasetBatchFiles batchFiles,
     IdempotencyStore idempotency,
+    BackgroundCompaction compaction,
     IOptions<ApiLimitsOptions> limits,
     TimeProvider time)
 {
@@ -60,14 +63,15 @@ public sealed class DatasetsHandler(
         return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Wire.Dataset);
     }
 
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
+
     /// <summary>
     /// Ingests an NDJSON body (gzip accepted) into a profile-enabled dataset: each good line becomes a profile fragment
     /// (or an experience event, for a dataset of schema <see cref="Dataset.EventSchema"/>), each bad line is counted and
-    /// listed with its number and reason. Good lines are kept even when others are rejected.
+    /// listed with its number and reason. Good lines are kept even when others are rejected. Then the tenant's
+    /// background compaction is asked for (<paramref name="client"/> starts it).
     /// </summary>
-    private static readonly byte[] NewLine = "\n"u8.ToArray();
-
-    public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, CancellationToken ct)
+    public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, DurableTaskClient client, CancellationToken ct)
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
@@ -154,6 +158,7 @@ public sealed class DatasetsHandler(
         };
         await datasets.SaveBatchAsync(tenant, batch, ct);
         if (key is not null) await idempotency.CompleteAsync(tenant, scope, key, batchId, ct);
+        if (accepted.Count > 0) await compaction.RequestAsync(client, tenant, ct);
         return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
     }
 

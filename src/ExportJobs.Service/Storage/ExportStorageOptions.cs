@@ -53,6 +53,13 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 16;
 
+    /// <summary>
+    /// Background compaction: after a batch is ingested, the tenant's shards are compacted once no fragment file was
+    /// written to them for this many seconds, so that a bulk load is compacted after it, not during it, nor by the
+    /// export that follows. 0: compacted as soon as a batch lands.
+    /// </summary>
+    [Range(0, 3_600)] public int CompactionQuietSeconds { get; set; } = 10;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         bool byConnection = !string.IsNullOrEmpty(StorageConnection), byIdentity = !string.IsNullOrEmpty(StorageAccountName);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -14,6 +15,12 @@ namespace ExportJobs.Service.Storage;
 
 /// <summary>Profile records, or experience events: the two kinds of fragment the store keeps, each in its container.</summary>
 public enum FragmentKind { Profile, Event }
+
+/// <summary>Who compacts a shard: an export about to read it, or the background compaction that follows ingestion.</summary>
+public enum CompactionTrigger { BeforeRead, Background }
+
+/// <summary>What a compaction of one shard did: how many files it merged, and whether it left the shard for later.</summary>
+public readonly record struct ShardCompaction(int Merged, bool Deferred);
 
 /// <summary>
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch, at
@@ -33,6 +40,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
     private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
+    /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
+    private static readonly TimeSpan LeaseWait = TimeSpan.FromMinutes(3), LeasePoll = TimeSpan.FromMilliseconds(250);
+    /// <summary>How many times its bound a shard's files may number before background compaction stops waiting for a quiet period.</summary>
+    private const int BackgroundBacklog = 8;
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
@@ -202,6 +213,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return (all.Where(f => !covered.Contains(f.Name)).ToList(), all.Where(f => covered.Contains(f.Name)).ToList());
     }
 
+    /// <summary>How many files a read of the shard opens (compaction keeps it at most <see cref="ExportStorageOptions.MaxShardFiles"/>, segment memberships aside).</summary>
+    public async Task<int> CountLiveFilesAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct) =>
+        (await ListFilesAsync(kind, tenant, shard, ct)).Live.Count;
+
     /// <summary>Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given.</summary>
     private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
     {
@@ -224,13 +239,21 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// Bounds the files a shard is read from: while it has more than <see cref="ExportStorageOptions.MaxShardFiles"/>,
     /// its smallest ingested files are merged, <see cref="CompactionFanIn"/> at a time, into a compacted file named by
     /// the newest ingest time it holds; its rows keep the order a read of its files gives. Covered files are deleted once
-    /// covered for longer than <see cref="CoveredGrace"/>. One caller at a time per shard holds the shard's lease; a
-    /// caller that finds it held returns at once (the files are read as they are). Returns how many files were merged.
+    /// covered for longer than <see cref="CoveredGrace"/>. One caller at a time per shard holds the shard's lease.
+    /// Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>, then reads the
+    /// files as they are). In the background, the shard is left for later (<see cref="ShardCompaction.Deferred"/>) when
+    /// the lease is held, or while files are still arriving: one was written within the quiet period
+    /// (<see cref="ExportStorageOptions.CompactionQuietSeconds"/>), unless the shard has fallen
+    /// <see cref="BackgroundBacklog"/> times behind its bound.
     /// </summary>
-    public async Task<int> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
+    public async Task<ShardCompaction> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
     {
         var (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
-        if (live.Count <= options.Value.MaxShardFiles && covered.Count == 0) return 0;
+        int max = options.Value.MaxShardFiles;
+        if (live.Count <= max && covered.Count == 0) return default;
+        if (trigger == CompactionTrigger.Background && live.Count > max && live.Count <= max * BackgroundBacklog &&
+            time.GetUtcNow() - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
+            return new ShardCompaction(0, Deferred: true);
 
         var container = Container(kind);
         var lockBlob = container.GetBlobClient(ShardPrefix(tenant, shard).TrimEnd('/') + ".lock");
@@ -240,14 +263,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         var lease = lockBlob.GetBlobLeaseClient();
-        try
-        {
-            await lease.AcquireAsync(CompactionLease, cancellationToken: ct);
-        }
-        catch (RequestFailedException e) when (e.Status == 409)
-        {
-            return 0;
-        }
+        if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return new ShardCompaction(0, Deferred: true);
         try
         {
             (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
@@ -259,7 +275,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
-            while (count > options.Value.MaxShardFiles && candidates.Count >= 2)
+            while (count > max && candidates.Count >= 2)
             {
                 var group = candidates.Take(CompactionFanIn).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
                 candidates.RemoveRange(0, group.Count);
@@ -270,7 +286,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 count -= group.Count - 1;
                 merged += group.Count;
             }
-            return merged;
+            return new ShardCompaction(merged, Deferred: false);
         }
         finally
         {
@@ -279,6 +295,26 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 await lease.ReleaseAsync(cancellationToken: CancellationToken.None);
             }
             catch (RequestFailedException) { } // The lease ran out: there is nothing to release.
+        }
+    }
+
+    /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
+    private static async Task<bool> AcquireAsync(BlobLeaseClient lease, bool wait, CancellationToken ct)
+    {
+        // Wall-clock time, whatever the store's clock: the lease runs out on the storage service's.
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await lease.AcquireAsync(CompactionLease, cancellationToken: ct);
+                return true;
+            }
+            catch (RequestFailedException e) when (e.Status == 409)
+            {
+                if (!wait || waited.Elapsed > LeaseWait) return false;
+                await Task.Delay(LeasePoll, ct);
+            }
         }
     }
 

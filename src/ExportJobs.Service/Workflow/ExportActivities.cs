@@ -1,3 +1,4 @@
+using ExportJobs.Service.Storage;
 using Microsoft.DurableTask;
 
 namespace ExportJobs.Service.Workflow;
@@ -35,14 +36,22 @@ public sealed class NotifyCallbackActivity(CallbackNotifier notifier) : TaskActi
     public override Task<bool> RunAsync(TaskActivityContext context, ExportJobInput input) => notifier.NotifyAsync(input, CancellationToken.None);
 }
 
+[DurableTask(TaskNames.CompactShard)]
+public sealed class CompactShardActivity(BackgroundCompaction compaction) : TaskActivity<ShardCompactionTask, ShardCompaction>
+{
+    public override Task<ShardCompaction> RunAsync(TaskActivityContext context, ShardCompactionTask input) => compaction.CompactShardAsync(input, CancellationToken.None);
+}
+
 public static class ExportWorkflow
 {
-    /// <summary>Registers the orchestration and its activities with a Durable Task worker.</summary>
+    /// <summary>Registers the orchestrations (export, background compaction) and their activities with a Durable Task worker.</summary>
     public static void Register(DurableTaskRegistry registry) => registry
         .AddOrchestrator<ExportJobOrchestrator>()
         .AddActivity<PrepareExportActivity>()
         .AddActivity<ExportShardActivity>()
         .AddActivity<FinalizeExportActivity>()
         .AddActivity<FailExportActivity>()
-        .AddActivity<NotifyCallbackActivity>();
+        .AddActivity<NotifyCallbackActivity>()
+        .AddOrchestrator<CompactionOrchestrator>()
+        .AddActivity<CompactShardActivity>();
 }

@@ -11,8 +11,8 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>
-/// The work of one shard: compact its fragment files when it has too many (<see cref="ProfileStore.CompactShardAsync"/>),
-/// stream its profile fragments (and, when the job asks for them, its events) in identity order,
+/// The work of one shard: compact its fragment files when it has too many (those background compaction has not merged
+/// yet: <see cref="ProfileStore.CompactShardAsync"/>), stream its profile fragments (and, when the job asks for them, its events) in identity order,
 /// merge each identity's fragments by the job's merge policy, keep the profiles the filter selects, attach their
 /// events, project them, and write one part per output batch (one batch, or one per requested segment). With segment
 /// evaluation, each profile's requested segments are evaluated before the filter, and the memberships that changed are
@@ -53,8 +53,8 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var memberships = new List<(Identity, JsonObject)>();
         bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
         string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
-        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, ct);
-        if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, ct);
+        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
         {
             if (fragments.Count == 0 && !emptyProfiles) continue;

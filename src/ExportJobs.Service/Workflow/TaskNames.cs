@@ -1,6 +1,6 @@
 namespace ExportJobs.Service.Workflow;
 
-/// <summary>Names of the orchestration, its activities and its event: the same under Functions and the LocalHost.</summary>
+/// <summary>Names of the orchestrations, their activities and events: the same under Functions and the LocalHost.</summary>
 public static class TaskNames
 {
     public const string ExportJobOrchestrator = "ExportJobOrchestrator";
@@ -10,7 +10,12 @@ public static class TaskNames
     public const string FailExport = "FailExport";
     public const string NotifyCallback = "NotifyCallback";
     public const string CancelEvent = "cancel";
+    public const string CompactionOrchestrator = "CompactionOrchestrator";
+    public const string CompactShard = "CompactShard";
 
     /// <summary>The orchestration instance of a job; also shown as the job's <c>computeGatewayJobId.exportJob</c>.</summary>
     public static string InstanceIdOf(string orgId, string sandbox, long jobId) => $"export-{orgId}-{sandbox}-{jobId}";
+
+    /// <summary>The one background compaction instance of a tenant: ingestion starts it unless it is already running.</summary>
+    public static string CompactionInstanceIdOf(string orgId, string sandbox) => $"compact-{orgId}-{sandbox}";
 }

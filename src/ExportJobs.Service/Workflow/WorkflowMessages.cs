@@ -33,3 +33,11 @@ public sealed record PartFile(int Batch, string Name, long Rows);
 public sealed record FinalizeInput(ExportJobInput Job, IReadOnlyList<ShardResult> Shards, long ExportStartMs, long ExportEndMs, bool Cancelled);
 
 public sealed record FailInput(ExportJobInput Job, string Code, string Message, string? CallStack);
+
+/// <summary>A tenant's background compaction: its shards, the quiet period it waits for, and how many shards it compacts at once.</summary>
+public sealed record CompactionInput(string OrgId, string Sandbox, int ShardCount, int QuietSeconds, int MaxParallelShards);
+
+public sealed record ShardCompactionTask(string OrgId, string Sandbox, int Shard)
+{
+    public Tenant Tenant => new(OrgId, Sandbox);
+}

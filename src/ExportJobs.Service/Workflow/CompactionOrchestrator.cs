@@ -1,0 +1,45 @@
+using ExportJobs.Service.Storage;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+
+namespace ExportJobs.Service.Workflow;
+
+/// <summary>
+/// A tenant's background compaction: after the quiet period, compacts every shard (<see cref="TaskNames.CompactShard"/>),
+/// at most <see cref="CompactionInput.MaxParallelShards"/> at once, and starts over as a new generation (its history
+/// stays short) while a pass merged files or left a shard for later — files still arriving, or an export compacting
+/// it. A pass with nothing to do ends it. A shard whose activity fails is left to the exports, which compact what they read.
+/// </summary>
+[DurableTask(TaskNames.CompactionOrchestrator)]
+public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, int>
+{
+    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(3, TimeSpan.FromSeconds(5)));
+
+    public override async Task<int> RunAsync(TaskOrchestrationContext context, CompactionInput input)
+    {
+        await context.CreateTimer(TimeSpan.FromSeconds(input.QuietSeconds), CancellationToken.None);
+        var running = new List<Task<ShardCompaction>>();
+        int next = 0, merged = 0;
+        bool again = false;
+        while (next < input.ShardCount || running.Count > 0)
+        {
+            while (next < input.ShardCount && running.Count < input.MaxParallelShards)
+                running.Add(context.CallActivityAsync<ShardCompaction>(TaskNames.CompactShard, new ShardCompactionTask(input.OrgId, input.Sandbox, next++), Retry));
+            var finished = await Task.WhenAny(running);
+            running.Remove(finished);
+            try
+            {
+                var shard = await finished;
+                merged += shard.Merged;
+                again |= shard.Merged > 0 || shard.Deferred;
+            }
+            catch (TaskFailedException failure)
+            {
+                context.CreateReplaySafeLogger<CompactionOrchestrator>().LogWarning("A shard of {OrgId}/{Sandbox} was not compacted: {Error}",
+                    input.OrgId, input.Sandbox, failure.FailureDetails.ErrorMessage);
+            }
+        }
+        if (again) context.ContinueAsNew(input);
+        return merged;
+    }
+}
