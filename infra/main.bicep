@@ -66,8 +66,11 @@ param shardAttempts int = 3
 @description('Most rows in one Parquet part of an export.')
 param partRows int = 5000
 
-@description('Most fragment files a shard is read from; a shard activity merges the smallest files of a shard that has more.')
-param maxShardFiles int = 16
+@description('Most fragment files a shard is read from; background compaction (or the shard activity) merges the smallest files of a shard that has more.')
+param maxShardFiles int = 8
+
+@description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')
+param compactionQuietSeconds int = 10
 
 @description('Largest JSON body, bytes.')
 param maxJsonBodyBytes int = 1048576
@@ -207,6 +210,7 @@ var baseSettings = {
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
   ExportJobs__MaxShardFiles: string(maxShardFiles)
+  ExportJobs__CompactionQuietSeconds: string(compactionQuietSeconds)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress

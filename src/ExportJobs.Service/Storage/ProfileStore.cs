@@ -43,7 +43,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
     private static readonly TimeSpan LeaseWait = TimeSpan.FromMinutes(3), LeasePoll = TimeSpan.FromMilliseconds(250);
     /// <summary>How many times its bound a shard's files may number before background compaction stops waiting for a quiet period.</summary>
-    private const int BackgroundBacklog = 8;
+    private const int BackgroundBacklog = 16;
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
