@@ -67,7 +67,7 @@ param shardAttempts int = 3
 param partRows int = 5000
 
 @description('Most fragment files a shard is read from; background compaction (or the shard activity) merges the smallest files of a shard that has more.')
-param maxShardFiles int = 8
+param maxShardFiles int = 16
 
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')
 param compactionQuietSeconds int = 10

@@ -51,7 +51,7 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// Most fragment files a shard is read from: a shard activity first merges the smallest files of a shard that has
     /// more, so the memory of an export does not grow with the number of ingested batches.
     /// </summary>
-    [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 8;
+    [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 16;
 
     /// <summary>
     /// Background compaction: after a batch is ingested, the tenant's shards are compacted once no fragment file was

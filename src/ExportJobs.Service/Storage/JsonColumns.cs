@@ -48,7 +48,7 @@ internal sealed class JsonColumns
 
     public async Task WriteAsync(Stream stream, CancellationToken ct)
     {
-        await using var writer = await ParquetWriter.CreateAsync(_schema, stream, ParquetWriting.Options, cancellationToken: ct);
+        await using var writer = await ParquetWriter.CreateAsync(_schema, stream, ParquetSettings.Options, cancellationToken: ct);
         using var group = writer.CreateRowGroup();
         foreach (var field in _schema.GetDataFields()) await _leaves[field].WriteAsync(group, ct);
         group.CompleteValidate();
