@@ -21,9 +21,9 @@ namespace ExportJobs.Benchmarks;
 /// <summary>
 /// The export benchmark, run by <c>scripts/bench.sh</c> against a LocalHost process on Azurite: ingests N generated
 /// profiles through the API, waits for the host's background compaction of the shards (timed), exports them all through
-/// the API, exports them again (the steady state), and measures the floor — the same shard work (read the shard blobs, merge, project, write
-/// the Parquet parts) run directly in this process with the same parallelism, without HTTP, Durable Task or job
-/// records. Then GET /export/jobs/{id} under 32 connections (autocannon) against a bare
+/// the API, exports them again (the steady state), and measures the floor — the same shard work (read the shard blobs,
+/// merge, project, write the Parquet parts) run directly in this process with the same parallelism, without HTTP,
+/// Durable Task or job records. Then GET /export/jobs/{id} under 32 connections (autocannon) against a bare
 /// Table point read of the job's row under 32 concurrent readers. Prints one table.
 /// </summary>
 public sealed class ExportBenchmark(BenchEnvironment env)

@@ -48,8 +48,9 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(1, 1_000_000)] public int PartRows { get; set; } = 5_000;
 
     /// <summary>
-    /// Most fragment files a shard is read from: a shard activity first merges the smallest files of a shard that has
-    /// more, so the memory of an export does not grow with the number of ingested batches.
+    /// Most fragment files a shard is read from: background compaction after ingestion (or, failing it, the shard
+    /// activity) merges the smallest files of a shard that has more, so the memory of an export does not grow with the
+    /// number of ingested batches.
     /// </summary>
     [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 16;
 
