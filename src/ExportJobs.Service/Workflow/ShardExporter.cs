@@ -15,8 +15,8 @@ namespace ExportJobs.Service.Workflow;
 /// yet: <see cref="ProfileStore.CompactShardAsync"/>), stream its profile fragments (and, when the job asks for them,
 /// its events) in identity order, merge each identity's fragments by the job's merge policy, keep the profiles the
 /// filter selects, attach their events, project them, and write one part per output batch (one batch, or one per
-/// requested segment). With segment evaluation, each profile's requested segments are evaluated before the filter, and the memberships that changed are
-/// recorded as the shard's fragments of the job's membership batch.
+/// requested segment). With segment evaluation, each profile's requested segments are evaluated before the filter, and
+/// the memberships that changed are recorded as the shard's fragments of the job's membership batch.
 /// </summary>
 public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
 {
