@@ -13,7 +13,8 @@ public sealed class StorageClients
     {
         var o = options.Value;
         var blobOptions = new BlobClientOptions();
-        // MD5 rather than the default CRC64: Azurite rejects CRC64, and MD5 was the faster of the two there.
+        // MD5 rather than the default CRC64: Azurite rejects CRC64, and MD5 was the faster of the two there. The profile
+        // store's range reads check their MD5 themselves (BlobRangeStream).
         blobOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
         blobOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
         TableServiceClient tables;

@@ -1,0 +1,79 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Storage.Blobs;
+using ExportJobs.Service.Storage;
+using ExportJobs.TestSupport;
+
+namespace ExportJobs.Service.Tests;
+
+/// <summary>Blob windows on Azurite: the bytes read are the blob's, and a window that does not match its range's MD5 is refused.</summary>
+public class BlobRangeStreamTests
+{
+    private const int BlobBytes = 3 * 1024 * 1024 + 12_345;
+
+    [Fact]
+    public async Task Reads_give_the_blob_bytes_from_the_tail_a_loaded_range_and_windows_fetched_on_demand()
+    {
+        var (blob, bytes) = await UploadAsync(new BlobClientOptions());
+        await using var stream = await BlobRangeStream.OpenAsync(blob, bytes.Length, default);
+
+        await AssertReadsAsync(stream, bytes, bytes.Length - 8, 8);
+        await stream.LoadAsync(1_000_000, 50_000, default);
+        await AssertReadsAsync(stream, bytes, 1_000_000, 50_000);
+        await AssertReadsAsync(stream, bytes, 17, 2 * 1024 * 1024);
+        stream.Position = 2_500_000;
+        var sync = new byte[600_000];
+        stream.ReadExactly(sync);
+        Assert.True(sync.AsSpan().SequenceEqual(bytes.AsSpan(2_500_000, sync.Length)));
+    }
+
+    [Fact]
+    public async Task A_window_whose_bytes_differ_from_the_MD5_the_service_sent_is_refused()
+    {
+        var options = new BlobClientOptions();
+        options.AddPolicy(new FlipFirstByteOfRanges(), HttpPipelinePosition.PerCall);
+        var (blob, bytes) = await UploadAsync(options);
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => BlobRangeStream.OpenAsync(blob, bytes.Length, default));
+        Assert.Contains(blob.Name, refused.Message);
+    }
+
+    private static async Task<(BlobClient Blob, byte[] Bytes)> UploadAsync(BlobClientOptions options)
+    {
+        string prefix = TestStorage.NewPrefix();
+        var container = new BlobServiceClient(TestStorage.ConnectionString, options).GetBlobContainerClient(StorageNames.Container(prefix, StorageNames.ProfilesContainer));
+        await container.CreateIfNotExistsAsync();
+        var bytes = new byte[BlobBytes];
+        new Random(7).NextBytes(bytes);
+        var blob = container.GetBlobClient("org/sandbox/shard-0000/file.parquet");
+        await new BlobServiceClient(TestStorage.ConnectionString).GetBlobContainerClient(container.Name).GetBlobClient(blob.Name).UploadAsync(new BinaryData(bytes));
+        return (blob, bytes);
+    }
+
+    private static async Task AssertReadsAsync(Stream stream, byte[] expected, long position, int count)
+    {
+        stream.Position = position;
+        var read = new byte[count];
+        await stream.ReadExactlyAsync(read);
+        Assert.True(read.AsSpan().SequenceEqual(expected.AsSpan((int)position, count)), $"bytes {position}..{position + count} differ");
+    }
+
+    /// <summary>A transport fault: the first byte of every ranged download arrives changed.</summary>
+    private sealed class FlipFirstByteOfRanges : HttpPipelinePolicy
+    {
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("The windows are read asynchronously in this test.");
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            message.BufferResponse = true;
+            await ProcessNextAsync(message, pipeline);
+            if (!message.Request.Headers.Contains("x-ms-range") || message.Response.ContentStream is not { } content) return;
+            var body = new MemoryStream();
+            await content.CopyToAsync(body);
+            body.GetBuffer()[0] ^= 0xFF;
+            body.Position = 0;
+            message.Response.ContentStream = body;
+        }
+    }
+}
