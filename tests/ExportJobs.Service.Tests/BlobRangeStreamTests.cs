@@ -46,7 +46,7 @@ public class BlobRangeStreamTests
         var bytes = new byte[BlobBytes];
         new Random(7).NextBytes(bytes);
         var blob = container.GetBlobClient("org/sandbox/shard-0000/file.parquet");
-        await new BlobServiceClient(TestStorage.ConnectionString).GetBlobContainerClient(container.Name).GetBlobClient(blob.Name).UploadAsync(new BinaryData(bytes));
+        await blob.UploadAsync(new BinaryData(bytes));
         return (blob, bytes);
     }
 
