@@ -48,22 +48,25 @@ internal sealed class BlobRangeStream : Stream
     /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory.</summary>
     public async Task LoadAsync(long start, int count, CancellationToken ct)
     {
-        if (!_current.Covers(start, count)) await MoveWindowAsync(start, WindowSizeAt(start, count), ct);
+        if (!_current.Covers(start, count)) await MoveWindowAsync(start, count, ct);
     }
 
-    /// <summary>Releases the current window and fetches <paramref name="count"/> bytes from <paramref name="start"/> in its place.</summary>
-    private async Task MoveWindowAsync(long start, int count, CancellationToken ct)
+    /// <summary>
+    /// Releases the current window and fetches, in its place, a window from <paramref name="start"/> holding at least
+    /// the <paramref name="wanted"/> bytes (<see cref="WindowSizeAt"/>).
+    /// </summary>
+    private async Task MoveWindowAsync(long start, int wanted, CancellationToken ct)
     {
         _current.Release();
         _current = Window.None;
-        _current = await FetchAsync(start, count, ct);
+        _current = await FetchAsync(start, WindowSizeAt(start, wanted), ct);
     }
 
-    private void MoveWindow(long start, int count)
+    private void MoveWindow(long start, int wanted)
     {
         _current.Release();
         _current = Window.None;
-        _current = Fetch(start, count);
+        _current = Fetch(start, WindowSizeAt(start, wanted));
     }
 
     private async Task<Window> FetchAsync(long start, int count, CancellationToken ct)
@@ -127,14 +130,14 @@ internal sealed class BlobRangeStream : Stream
     public override int Read(Span<byte> buffer)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1)) MoveWindow(_position, WindowSizeAt(_position, buffer.Length));
+        if (!_current.Covers(_position, 1)) MoveWindow(_position, buffer.Length);
         return CopyFromWindow(buffer);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1)) await MoveWindowAsync(_position, WindowSizeAt(_position, buffer.Length), ct);
+        if (!_current.Covers(_position, 1)) await MoveWindowAsync(_position, buffer.Length, ct);
         return CopyFromWindow(buffer.Span);
     }
 
