@@ -89,6 +89,49 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task A_compaction_writes_a_run_of_bounded_parts_that_reads_count_only_once_its_last_part_says_it_is_whole()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        var store = harness.Get<ProfileStore>();
+        var tenant = harness.Tenant;
+        var container = harness.Get<StorageClients>().Profiles;
+        // Four batches over the same identities; the three smallest, merged to reach the bound of 2, hold 1.5 parts of rows.
+        int perBatch = RunWriter.PartRows / 2 + 100;
+        for (int b = 0; b < 4; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
+                Enumerable.Range(0, perBatch + (b == 0 ? 50 : 0)).Select(i => (new Identity("email", $"u{i:D6}"), Utf8(new JsonObject { ["b"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+        var ingested = await FilesAsync(harness, 0);
+
+        Assert.Equal(3, (await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
+        var parts = (await FilesAsync(harness, 0)).Except(ingested).ToList();
+        Assert.Equal(2, parts.Count);
+        Assert.Equal([".00000.parquet", ".00001.parquet"], parts.Select(p => p[^14..]));
+        var last = container.GetBlobClient(parts[1]);
+        var metadata = (await last.GetPropertiesAsync()).Value.Metadata;
+        Assert.Equal("2", metadata["parts"]);
+        Assert.Equal(3, metadata["covers"].Split(',').Length);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+
+        // Without the metadata of its last part (a compaction stopped before it), the run is not read and covers nothing.
+        await last.SetMetadataAsync(new Dictionary<string, string>());
+        Assert.Equal(4, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+        // Once older than the grace period it is deleted, and the shard compacted again.
+        clock.Advance(TimeSpan.FromMinutes(16));
+        Assert.Equal(3, (await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        var now = await FilesAsync(harness, 0);
+        Assert.DoesNotContain(parts[0], now);
+        Assert.DoesNotContain(parts[1], now);
+        Assert.Equal(ingested.Count + 2, now.Count);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
     public async Task Background_compaction_waits_for_a_quiet_shard_and_a_read_waits_for_the_compaction_holding_its_shard()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -80,9 +80,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
 /// <summary>
 /// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
-/// one group to the next; <see cref="Index"/> is the file's place among the files read with it (older files first).
+/// one group to the next.
 /// </summary>
-internal sealed class FragmentCursor : IAsyncDisposable
+internal sealed class FragmentFileReader : IAsyncDisposable
 {
     private readonly BlobRangeStream _stream;
     private readonly ParquetReader _reader;
@@ -94,28 +94,30 @@ internal sealed class FragmentCursor : IAsyncDisposable
     private byte[]?[] _records = [];
     private long[] _ingestTimes = [];
 
-    private FragmentCursor(BlobRangeStream stream, ParquetReader reader, int index)
+    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader)
     {
         _stream = stream;
         _reader = reader;
-        Index = index;
         var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
         (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace.Name], fields[FragmentColumns.Id.Name], fields[FragmentColumns.IngestTime.Name]);
         (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset.Name], fields[FragmentColumns.Batch.Name], fields[FragmentColumns.Record.Name]);
     }
 
-    public int Index { get; }
     public FragmentRow Current { get; private set; } = null!;
 
-    /// <summary>The file (of <paramref name="length"/> bytes) positioned on its first row; null when it has none.</summary>
-    public static async Task<FragmentCursor?> OpenAsync(BlobClient blob, long length, int index, CancellationToken ct)
+    /// <summary>The file (of <paramref name="length"/> bytes), before its first row.</summary>
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, CancellationToken ct)
     {
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
-        var reader = await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct);
-        var cursor = new FragmentCursor(stream, reader, index);
-        if (await cursor.MoveNextAsync(ct)) return cursor;
-        await cursor.DisposeAsync();
-        return null;
+        try
+        {
+            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct));
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task<bool> MoveNextAsync(CancellationToken ct)
@@ -167,30 +169,89 @@ internal sealed class FragmentCursor : IAsyncDisposable
         await _reader.DisposeAsync();
         await _stream.DisposeAsync();
     }
+}
 
-    /// <summary>
-    /// The rows of several files as one stream ordered by identity key, then by file, then as each file holds them —
-    /// a k-way merge holding one row group of each file. Each cursor is yielded on the row that comes next.
-    /// </summary>
-    public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> files, [EnumeratorCancellation] CancellationToken ct)
+/// <summary>
+/// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
+/// each other — as one stream of rows, holding one part open at a time (its footer, a window of its bytes, one row
+/// group), and none once the run is read. <see cref="Index"/> is the run's place among the runs read with it (older
+/// runs first).
+/// </summary>
+internal sealed class FragmentCursor : IAsyncDisposable
+{
+    private readonly Queue<(BlobClient Blob, long Length)> _parts;
+    private FragmentFileReader? _file;
+
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index)
     {
-        var queue = new PriorityQueue<FragmentCursor, (string Key, int File)>(KeyThenFile.Instance);
-        foreach (var file in files) queue.Enqueue(file, (file.Current.Key, file.Index));
-        while (queue.TryDequeue(out var file, out _))
+        _parts = new(parts);
+        Index = index;
+    }
+
+    public int Index { get; }
+    public FragmentRow Current { get; private set; } = null!;
+
+    /// <summary>The run of files (in part order, each with its length) positioned on its first row; null when it has none.</summary>
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, CancellationToken ct)
+    {
+        var cursor = new FragmentCursor(parts, index);
+        try
         {
-            yield return file;
-            if (await file.MoveNextAsync(ct)) queue.Enqueue(file, (file.Current.Key, file.Index));
+            if (await cursor.MoveNextAsync(ct)) return cursor;
+        }
+        catch
+        {
+            await cursor.DisposeAsync();
+            throw;
+        }
+        await cursor.DisposeAsync();
+        return null;
+    }
+
+    public async Task<bool> MoveNextAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            if (_file is not null && await _file.MoveNextAsync(ct))
+            {
+                Current = _file.Current;
+                return true;
+            }
+            await DisposeAsync();
+            if (!_parts.TryDequeue(out var next)) return false;
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, ct);
         }
     }
 
-    private sealed class KeyThenFile : IComparer<(string Key, int File)>
+    public async ValueTask DisposeAsync()
     {
-        public static readonly KeyThenFile Instance = new();
+        if (_file is not null) await _file.DisposeAsync();
+        _file = null;
+    }
 
-        public int Compare((string Key, int File) x, (string Key, int File) y)
+    /// <summary>
+    /// The rows of several runs as one stream ordered by identity key, then by run, then as each run holds them —
+    /// a k-way merge holding one row group of each run. Each cursor is yielded on the row that comes next.
+    /// </summary>
+    public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var queue = new PriorityQueue<FragmentCursor, (string Key, int Run)>(KeyThenRun.Instance);
+        foreach (var run in runs) queue.Enqueue(run, (run.Current.Key, run.Index));
+        while (queue.TryDequeue(out var run, out _))
+        {
+            yield return run;
+            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, (run.Current.Key, run.Index));
+        }
+    }
+
+    private sealed class KeyThenRun : IComparer<(string Key, int Run)>
+    {
+        public static readonly KeyThenRun Instance = new();
+
+        public int Compare((string Key, int Run) x, (string Key, int Run) y)
         {
             int byKey = string.CompareOrdinal(x.Key, y.Key);
-            return byKey != 0 ? byKey : x.File.CompareTo(y.File);
+            return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
         }
     }
 }

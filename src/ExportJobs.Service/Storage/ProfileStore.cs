@@ -26,18 +26,25 @@ public readonly record struct ShardCompaction(int Merged, bool Deferred);
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch, at
 /// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c> in the container of their kind. Each file is sorted
 /// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
-/// of its files, one row group of each in memory — with each identity's fragments oldest first. So that the files a
-/// shard is read from stay few whatever the data, <see cref="CompactShardAsync"/> merges the smallest into compacted
-/// files; a compacted file names the files it covers in its metadata, and reads leave covered files out.
+/// of its runs, one row group of each in memory — with each identity's fragments oldest first. A run is an ingested
+/// file, or the part files a compaction wrote (<see cref="RunWriter"/>), read one part after the other. So that the
+/// runs a shard is read from stay few whatever the data, <see cref="CompactShardAsync"/> merges the smallest into
+/// compacted runs; the last part of a compacted run names the runs it covers in its metadata, and reads leave covered
+/// runs out, and runs whose last part is not there yet.
 /// </summary>
 public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time)
 {
     private const string ShardFolder = "shard-";
     private const string CoversKey = "covers";
     private const string CompactedBatchPrefix = "compacted";
-    /// <summary>Files merged into one compacted file at once (each held open, one row group in memory, while merging).</summary>
+    /// <summary>Runs merged into one compacted run at once (each with one part open, one row group in memory, while merging).</summary>
     private const int CompactionFanIn = 8;
-    /// <summary>How long covered files stay after their compacted file is written: reads that listed them before go on.</summary>
+    /// <summary>
+    /// Background compaction leaves a shard with at most this share of <see cref="ExportStorageOptions.MaxShardFiles"/>
+    /// runs (at least 2), so that a read holds few parts whatever the data; a read compacts only a shard over the bound.
+    /// </summary>
+    private const int BackgroundShare = 4;
+    /// <summary>How long covered runs stay after their compacted run is written: reads that listed them before go on. Also how long a run left unfinished stays.</summary>
     private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
     /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
@@ -141,7 +148,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null)
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
-        var (live, _) = await ListFilesAsync(kind, tenant, shard, ct);
+        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
         var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), ct);
         var documents = new List<JsonDocument>();
         try
@@ -195,36 +202,55 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs) : string.CompareOrdinal(a.BatchId, b.BatchId);
     }
 
-    /// <summary>One file of a shard: its name, size, when it was written, and the files it covers (a compacted file).</summary>
-    private sealed record ShardFile(string Name, long Size, DateTimeOffset Written, IReadOnlyList<string> Covers)
+    /// <summary>
+    /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their
+    /// number), its parts in order with their sizes, when it was written (its last part), and the runs it covers.
+    /// </summary>
+    private sealed record ShardRun(string Name, IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
     {
+        public long Size => Parts.Sum(p => p.Size);
         public bool KeptApart => Name.Contains("-" + KeptApartBatchPrefix, StringComparison.Ordinal);
     }
 
-    /// <summary>The files of a shard in name order (oldest first): those read, and those a compacted file covers.</summary>
-    private async Task<(List<ShardFile> Live, List<ShardFile> Covered)> ListFilesAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
+    /// <summary>
+    /// The runs of a shard in name order (oldest first): those read, those a compacted run covers, and compacted runs
+    /// not whole yet (being written, or left by a compaction that stopped).
+    /// </summary>
+    private async Task<(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished)> ListRunsAsync(
+        FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
     {
         string prefix = ShardPrefix(tenant, shard);
-        var all = new List<ShardFile>();
+        var blobs = new List<BlobItem>();
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
-            all.Add(new ShardFile(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.LastModified ?? DateTimeOffset.MinValue,
-                blob.Metadata.TryGetValue(CoversKey, out string? covers) ? covers.Split(',').Select(n => prefix + n).ToList() : []));
-        var covered = all.SelectMany(f => f.Covers).ToHashSet(StringComparer.Ordinal);
-        return (all.Where(f => !covered.Contains(f.Name)).ToList(), all.Where(f => covered.Contains(f.Name)).ToList());
+            blobs.Add(blob);
+        var whole = new List<ShardRun>();
+        var unfinished = new List<ShardRun>();
+        foreach (var parts in blobs.GroupBy(b => RunWriter.RunOf(b.Name), StringComparer.Ordinal))
+        {
+            var last = parts.Last();
+            var run = new ShardRun(parts.Key, parts.Select(b => (b.Name, b.Properties.ContentLength ?? 0)).ToList(),
+                parts.Max(b => b.Properties.LastModified ?? DateTimeOffset.MinValue),
+                last.Metadata.TryGetValue(CoversKey, out string? covers) ? covers.Split(',').Select(n => prefix + n).ToList() : []);
+            bool isWhole = parts.Key == last.Name ||
+                (last.Metadata.TryGetValue(RunWriter.PartsKey, out string? count) && count == parts.Count().ToString(CultureInfo.InvariantCulture));
+            (isWhole ? whole : unfinished).Add(run);
+        }
+        var covered = whole.SelectMany(f => f.Covers).ToHashSet(StringComparer.Ordinal);
+        return (whole.Where(f => !covered.Contains(f.Name)).ToList(), whole.Where(f => covered.Contains(f.Name)).ToList(), unfinished);
     }
 
-    /// <summary>How many files a read of the shard opens (compaction keeps it at most <see cref="ExportStorageOptions.MaxShardFiles"/>, segment memberships aside).</summary>
+    /// <summary>How many runs a read of the shard merges (compaction keeps it at most <see cref="ExportStorageOptions.MaxShardFiles"/>, segment memberships aside).</summary>
     public async Task<int> CountLiveFilesAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct) =>
-        (await ListFilesAsync(kind, tenant, shard, ct)).Live.Count;
+        (await ListRunsAsync(kind, tenant, shard, ct)).Live.Count;
 
-    /// <summary>Opens the files, each positioned on its first row (files without rows are left out), indexed in the order given.</summary>
-    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardFile> files, CancellationToken ct)
+    /// <summary>Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given.</summary>
+    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, CancellationToken ct)
     {
         var cursors = new List<FragmentCursor>();
         try
         {
-            foreach (var file in files)
-                if (await FragmentCursor.OpenAsync(Container(kind).GetBlobClient(file.Name), file.Size, cursors.Count, ct) is { } cursor)
+            foreach (var run in runs)
+                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), cursors.Count, ct) is { } cursor)
                     cursors.Add(cursor);
             return cursors;
         }
@@ -236,23 +262,26 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// Bounds the files a shard is read from: while it has more than <see cref="ExportStorageOptions.MaxShardFiles"/>,
-    /// its smallest ingested files are merged, <see cref="CompactionFanIn"/> at a time, into a compacted file named by
-    /// the newest ingest time it holds; its rows keep the order a read of its files gives. Covered files are deleted once
-    /// covered for longer than <see cref="CoveredGrace"/>. One caller at a time per shard holds the shard's lease.
-    /// Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>, then reads the
-    /// files as they are). In the background, the shard is left for later (<see cref="ShardCompaction.Deferred"/>) when
-    /// the lease is held, or while files are still arriving: one was written within the quiet period
-    /// (<see cref="ExportStorageOptions.CompactionQuietSeconds"/>), unless the shard has fallen
-    /// <see cref="BackgroundBacklog"/> times behind its bound.
+    /// Bounds the runs a shard is read from: while it has more than its bound — <see cref="ExportStorageOptions.MaxShardFiles"/>
+    /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
+    /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
+    /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. Covered runs, and runs left
+    /// unfinished, are deleted once older than <see cref="CoveredGrace"/>. One caller at a time per shard holds the
+    /// shard's lease. Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>,
+    /// then reads the runs as they are). In the background, the shard is left for later
+    /// (<see cref="ShardCompaction.Deferred"/>) when the lease is held, or while files are still arriving: one was
+    /// written within the quiet period (<see cref="ExportStorageOptions.CompactionQuietSeconds"/>), unless the shard
+    /// has fallen <see cref="BackgroundBacklog"/> times behind its bound.
     /// </summary>
     public async Task<ShardCompaction> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
     {
-        var (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
+        var (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
         int max = options.Value.MaxShardFiles;
-        if (live.Count <= max && covered.Count == 0) return default;
-        if (trigger == CompactionTrigger.Background && live.Count > max && live.Count <= max * BackgroundBacklog &&
-            time.GetUtcNow() - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
+        int bound = trigger == CompactionTrigger.Background ? Math.Max(2, max / BackgroundShare) : max;
+        var now = time.GetUtcNow();
+        if (live.Count <= bound && covered.Count == 0 && !unfinished.Any(r => now - r.Written > CoveredGrace)) return default;
+        if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
+            now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return new ShardCompaction(0, Deferred: true);
 
         var container = Container(kind);
@@ -266,22 +295,20 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return new ShardCompaction(0, Deferred: true);
         try
         {
-            (live, covered) = await ListFilesAsync(kind, tenant, shard, ct);
-            var now = time.GetUtcNow();
+            (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
             var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
                 .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-            foreach (var file in covered.Where(f => now - coveredSince[f.Name] > CoveredGrace))
-                await container.DeleteBlobIfExistsAsync(file.Name, cancellationToken: ct);
+            foreach (var run in covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).Concat(unfinished.Where(r => now - r.Written > CoveredGrace)))
+                foreach (var (part, _) in run.Parts)
+                    await container.DeleteBlobIfExistsAsync(part, cancellationToken: ct);
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
-            while (count > max && candidates.Count >= 2)
+            while (count > bound && candidates.Count >= 2)
             {
-                var group = candidates.Take(CompactionFanIn).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+                var group = candidates.Take(Math.Min(CompactionFanIn, count - bound + 1)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
                 candidates.RemoveRange(0, group.Count);
-                var compacted = await MergeAsync(kind, tenant, shard, group, ct);
-                await lease.RenewAsync(cancellationToken: ct);
-                candidates.Add(compacted);
+                candidates.Add(await MergeAsync(kind, tenant, shard, group, lease, ct));
                 candidates.Sort((a, b) => a.Size != b.Size ? a.Size.CompareTo(b.Size) : string.CompareOrdinal(a.Name, b.Name));
                 count -= group.Count - 1;
                 merged += group.Count;
@@ -318,32 +345,26 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    /// <summary>Merges the files (in name order) into one compacted file that covers them; returns it.</summary>
-    private async Task<ShardFile> MergeAsync(FragmentKind kind, Tenant tenant, int shard, List<ShardFile> group, CancellationToken ct)
+    /// <summary>Merges the runs (in name order) into one compacted run that covers them, renewing the lease after each part; returns it.</summary>
+    private async Task<ShardRun> MergeAsync(FragmentKind kind, Tenant tenant, int shard, List<ShardRun> group, BlobLeaseClient lease, CancellationToken ct)
     {
         string prefix = ShardPrefix(tenant, shard);
         long newest = group.Max(f => long.Parse(f.Name.AsSpan(prefix.Length, 15), NumberStyles.None, CultureInfo.InvariantCulture));
-        string name = FileName(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
-        var covers = group.Select(f => f.Name[prefix.Length..]).ToList();
+        string name = $"{prefix}{newest.ToString("D15", CultureInfo.InvariantCulture)}-{CompactedBatchPrefix}{Guid.NewGuid():N}";
+        var metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', group.Select(f => f.Name[prefix.Length..])) };
 
-        // Through a local file: a compacted file can be larger than a shard's share of memory.
-        string path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
-        var files = await OpenAsync(kind, group, ct);
+        var runs = await OpenAsync(kind, group, ct);
         try
         {
-            await using (var output = File.Create(path))
-            await using (var writer = await FragmentFileWriter.CreateAsync(output, ct))
-                await foreach (var file in FragmentCursor.MergeAsync(files, ct))
-                    await writer.AddAsync(file.Current, ct);
-            var blob = Container(kind).GetBlobClient(name);
-            await blob.UploadAsync(path, new BlobUploadOptions { Metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', covers) } }, ct);
-            var written = (await blob.GetPropertiesAsync(cancellationToken: ct)).Value;
-            return new ShardFile(name, written.ContentLength, written.LastModified, group.Select(f => f.Name).ToList());
+            await using var writer = new RunWriter(Container(kind), name, async c => await lease.RenewAsync(cancellationToken: c));
+            await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
+                await writer.AddAsync(run.Current, ct);
+            var (parts, completed) = await writer.CompleteAsync(metadata, ct);
+            return new ShardRun(name, parts, completed, group.Select(f => f.Name).ToList());
         }
         finally
         {
-            foreach (var file in files) await file.DisposeAsync();
-            File.Delete(path);
+            foreach (var run in runs) await run.DisposeAsync();
         }
     }
 

@@ -1,0 +1,93 @@
+using System.Globalization;
+using Azure.Storage.Blobs;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>
+/// Writes the rows of one compaction, in identity order, as a run of part files <c>{run}.{part:D5}.parquet</c> of at
+/// most <see cref="PartRows"/> rows each, each through a local file (a run can be larger than a shard's share of
+/// memory). The run becomes whole when <see cref="CompleteAsync"/> sets the metadata of its last part; until then a
+/// read leaves its parts out (see <see cref="ProfileStore"/>).
+/// </summary>
+internal sealed class RunWriter(BlobContainerClient container, string run, Func<CancellationToken, Task> afterPart) : IAsyncDisposable
+{
+    /// <summary>
+    /// 4,000 rows (16 row groups): a read holds the footer of one part per run, so it stays small whatever the shard
+    /// holds; each part costs a request for its footer.
+    /// </summary>
+    public const int PartRows = 64 * FragmentColumns.RowGroupSize;
+
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
+    private readonly List<(string Name, long Size)> _parts = [];
+    private FileStream? _output;
+    private FragmentFileWriter? _writer;
+    private int _rows;
+
+    /// <summary>Metadata of a run's last part: how many parts the run has.</summary>
+    public const string PartsKey = "parts";
+
+    private static string PartName(string run, int part) => $"{run}.{part.ToString("D5", CultureInfo.InvariantCulture)}.parquet";
+
+    /// <summary>The run a file belongs to: a part <c>{run}.{part:D5}.parquet</c> to <c>{run}</c>; any other file is a run of its own.</summary>
+    public static string RunOf(string file)
+    {
+        const int PartSuffix = 14; // ".00000.parquet"
+        return file.Length > PartSuffix && file.EndsWith(".parquet", StringComparison.Ordinal) && file[^PartSuffix] == '.' &&
+               file.AsSpan(file.Length - PartSuffix + 1, 5).IndexOfAnyExceptInRange('0', '9') < 0
+            ? file[..^PartSuffix]
+            : file;
+    }
+
+    public async Task AddAsync(FragmentRow row, CancellationToken ct)
+    {
+        if (_writer is null) await StartPartAsync(ct);
+        await _writer!.AddAsync(row, ct);
+        if (++_rows == PartRows) await EndPartAsync(ct);
+    }
+
+    private async Task StartPartAsync(CancellationToken ct)
+    {
+        _output = File.Create(_path);
+        _writer = await FragmentFileWriter.CreateAsync(_output, ct);
+        _rows = 0;
+    }
+
+    private async Task EndPartAsync(CancellationToken ct)
+    {
+        await CloseAsync();
+        string name = PartName(run, _parts.Count);
+        await container.GetBlobClient(name).UploadAsync(_path, ct);
+        _parts.Add((name, new FileInfo(_path).Length));
+        await afterPart(ct);
+    }
+
+    private async Task CloseAsync()
+    {
+        if (_writer is not null) await _writer.DisposeAsync();
+        if (_output is not null) await _output.DisposeAsync();
+        (_writer, _output) = (null, null);
+    }
+
+    /// <summary>
+    /// Writes the last part (an empty one when the run has no row), then sets <paramref name="metadata"/> and the count
+    /// of parts on it, which makes the run whole; returns the parts and when the run was completed.
+    /// </summary>
+    public async Task<(IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Completed)> CompleteAsync(
+        IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        if (_writer is not null || _parts.Count == 0)
+        {
+            if (_writer is null) await StartPartAsync(ct);
+            await EndPartAsync(ct);
+        }
+        var last = new Dictionary<string, string>(metadata) { [PartsKey] = _parts.Count.ToString(CultureInfo.InvariantCulture) };
+        var info = await container.GetBlobClient(_parts[^1].Name).SetMetadataAsync(last, cancellationToken: ct);
+        return (_parts, info.Value.LastModified);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
+        File.Delete(_path);
+    }
+}
