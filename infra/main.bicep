@@ -66,7 +66,7 @@ param shardAttempts int = 3
 @description('Most rows in one Parquet part of an export.')
 param partRows int = 5000
 
-@description('Most fragment files a shard is read from; background compaction (or the shard activity) merges the smallest files of a shard that has more.')
+@description('Most runs of fragment files a shard is read from; the shard activity merges the smallest runs of a shard that has more, background compaction brings it down to a quarter of this.')
 param maxShardFiles int = 16
 
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')

@@ -48,9 +48,10 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(1, 1_000_000)] public int PartRows { get; set; } = 5_000;
 
     /// <summary>
-    /// Most fragment files a shard is read from: background compaction after ingestion (or, failing it, the shard
-    /// activity) merges the smallest files of a shard that has more, so the memory of an export does not grow with the
-    /// number of ingested batches.
+    /// Most runs of fragment files a shard is read from (an ingested file, or the parts of a compacted run): the shard
+    /// activity merges the smallest runs of a shard that has more, and background compaction after ingestion brings a
+    /// shard down to a quarter of it (at least 2), so the memory of an export does not grow with the number of ingested
+    /// batches nor with the data.
     /// </summary>
     [Range(2, 1_000)] public int MaxShardFiles { get; set; } = 16;
 

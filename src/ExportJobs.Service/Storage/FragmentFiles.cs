@@ -21,13 +21,13 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
 }
 
 /// <summary>
-/// The columns of a fragment file, and its row groups: a shard is read holding one of each of its files (few, as
+/// The columns of a fragment file, and its row groups: a shard is read holding one of each of its runs (few, as
 /// compaction bounds them), and a file's footer describes each of its groups (too small, and the footers grow large).
 /// </summary>
 internal static class FragmentColumns
 {
     /// <summary>
-    /// 250 rows: a running shard holds one decoded group of each of its files, so memory grows with this (at 1,000,
+    /// 250 rows: a running shard holds one decoded group of each of its runs, so memory grows with this (at 1,000,
     /// peak RSS at N = 1,000,000 was 40 MB higher); requests and footers grow as it shrinks.
     /// </summary>
     public const int RowGroupSize = 250;
