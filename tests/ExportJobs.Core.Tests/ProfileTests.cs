@@ -43,6 +43,19 @@ public class ProfileTests
     }
 
     [Fact]
+    public void Members_whose_names_are_escaped_not_ascii_or_long_merge_and_write_by_their_names()
+    {
+        string longName = new('n', 300);
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(Fragment(1, $$$"""{"qu\"ote":{"x":1},"caf\u00e9":1,"naïve":{"a":1},"{{{longName}}}":{"p":1}}"""));
+        profile.MergeNewer(Fragment(2, $$$"""{"qu\"ote":{"y":2},"café":2,"na\u00efve":{"b":2},"{{{longName}}}":{"q":2},"new":null}"""));
+
+        string merged = $$$"""{"qu\u0022ote":{"x":1,"y":2},"caf\u00E9":2,"na\u00EFve":{"a":1,"b":2},"{{{longName}}}":{"p":1,"q":2}}""";
+        Assert.Equal(merged, profile.Value.ToJsonString());
+        Assert.Equal(merged, profile.Attributes.ToJsonString());
+    }
+
+    [Fact]
     public void Projection_keeps_nested_paths_nested()
     {
         var projection = FieldProjection.Parse("personalEmail.address, person.name.firstName");

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -55,7 +57,9 @@ public readonly struct MergedValue
     public string? GetString() => Element.GetString();
 
     /// <summary>The member <paramref name="name"/>: false when no layer holds it, or only as null.</summary>
-    public bool TryGetProperty(string name, out MergedValue value)
+    public bool TryGetProperty(string name, out MergedValue value) => TryGetProperty(name.AsSpan(), out value);
+
+    private bool TryGetProperty(ReadOnlySpan<char> name, out MergedValue value)
     {
         value = default;
         if (_layers is null)
@@ -97,7 +101,7 @@ public readonly struct MergedValue
         return true;
     }
 
-    private static bool Holds(JsonElement layer, string name, out JsonElement member)
+    private static bool Holds(JsonElement layer, ReadOnlySpan<char> name, out JsonElement member)
     {
         member = default;
         return layer.ValueKind == JsonValueKind.Object && layer.TryGetProperty(name, out member) && member.ValueKind != JsonValueKind.Null;
@@ -125,6 +129,10 @@ public readonly struct MergedValue
         }
     }
 
+    /// <summary>
+    /// Writes the merged value, members in the order of <see cref="EnumerateObject"/>, without building it: names are
+    /// read from the documents into a buffer on the stack (no string, no iterator; it runs for every JSON column value).
+    /// </summary>
     public void WriteTo(Utf8JsonWriter writer)
     {
         if (Kind != JsonValueKind.Object)
@@ -132,13 +140,48 @@ public readonly struct MergedValue
             _top.WriteTo(writer);
             return;
         }
+        Span<char> buffer = stackalloc char[NameBufferChars];
         writer.WriteStartObject();
-        foreach (var (name, value) in EnumerateObject())
+        for (int i = 0; i < (_layers is null ? 1 : _count); i++)
         {
-            writer.WritePropertyName(name);
-            value.WriteTo(writer);
+            var layer = _layers is null ? _top : _layers[i];
+            if (layer.ValueKind != JsonValueKind.Object) continue;
+            foreach (var member in layer.EnumerateObject())
+            {
+                if (member.Value.ValueKind == JsonValueKind.Null) continue;
+                var name = NameOf(member, buffer);
+                if (_layers is null)
+                {
+                    writer.WritePropertyName(name);
+                    Of(member.Value).WriteTo(writer);
+                }
+                else if (!HeldBelow(i, name) && TryGetProperty(name, out var value))
+                {
+                    writer.WritePropertyName(name);
+                    value.WriteTo(writer);
+                }
+            }
         }
         writer.WriteEndObject();
+    }
+
+    private const int NameBufferChars = 256;
+
+    /// <summary>The member's name: decoded into <paramref name="buffer"/> when it is plain and fits, else as a string.</summary>
+    private static ReadOnlySpan<char> NameOf(JsonProperty member, Span<char> buffer)
+    {
+        var raw = JsonMarshal.GetRawUtf8PropertyName(member);
+        return raw.Length <= buffer.Length && raw.IndexOf((byte)'\\') < 0 && Encoding.UTF8.TryGetChars(raw, buffer, out int chars)
+            ? buffer[..chars]
+            : member.Name;
+    }
+
+    /// <summary>Whether a layer below <paramref name="layer"/> holds the member: then the merge gave it its place there.</summary>
+    private bool HeldBelow(int layer, ReadOnlySpan<char> name)
+    {
+        for (int i = 0; i < layer; i++)
+            if (Holds(_layers![i], name, out _)) return true;
+        return false;
     }
 
     public string ToJsonString() => System.Text.Encoding.UTF8.GetString(Utf8(WriteTo).WrittenSpan);

@@ -57,6 +57,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     public int ShardCount => options.Value.ShardCount;
 
+    /// <summary>How many runs background compaction leaves a shard with (at most): a <see cref="BackgroundShare"/> of <see cref="ExportStorageOptions.MaxShardFiles"/>, at least 2.</summary>
+    public int SettledShardRuns => Math.Max(2, options.Value.MaxShardFiles / BackgroundShare);
+
     private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
 
     /// <summary>
@@ -277,7 +280,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         var (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
         int max = options.Value.MaxShardFiles;
-        int bound = trigger == CompactionTrigger.Background ? Math.Max(2, max / BackgroundShare) : max;
+        int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
         var now = time.GetUtcNow();
         if (live.Count <= bound && covered.Count == 0 && !unfinished.Any(r => now - r.Written > CoveredGrace)) return default;
         if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
