@@ -75,7 +75,12 @@ public class ProfileStoreTests
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
         // The covered files stay for reads that listed them, and go once covered for longer than the grace period.
         Assert.True((await FilesAsync(harness, 0)).Count > 20);
-        Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
+        // With nothing to merge nor delete yet, a read does not take the shard's lease: it goes on while another holds it.
+        var foreign = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0000.lock").GetBlobLeaseClient();
+        await foreign.AcquireAsync(TimeSpan.FromSeconds(60));
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, deadline.Token));
+        await foreign.ReleaseAsync();
         clock.Advance(TimeSpan.FromMinutes(16));
         Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         var files = await FilesAsync(harness, 0);

@@ -282,7 +282,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         int max = options.Value.MaxShardFiles;
         int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
         var now = time.GetUtcNow();
-        if (live.Count <= bound && covered.Count == 0 && !unfinished.Any(r => now - r.Written > CoveredGrace)) return default;
+        // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
+        if (live.Count <= bound && !Expired(live, covered, unfinished, now).Any()) return default;
         if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return new ShardCompaction(0, Deferred: true);
@@ -299,9 +300,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         try
         {
             (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
-            var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
-                .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-            foreach (var run in covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).Concat(unfinished.Where(r => now - r.Written > CoveredGrace)))
+            foreach (var run in Expired(live, covered, unfinished, now))
                 foreach (var (part, _) in run.Parts)
                     await container.DeleteBlobIfExistsAsync(part, cancellationToken: ct);
 
@@ -326,6 +325,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             }
             catch (RequestFailedException) { } // The lease ran out: there is nothing to release.
         }
+    }
+
+    /// <summary>The runs to delete: covered for longer than <see cref="CoveredGrace"/>, or left unfinished for longer.</summary>
+    private static IEnumerable<ShardRun> Expired(List<ShardRun> live, List<ShardRun> covered, List<ShardRun> unfinished, DateTimeOffset now)
+    {
+        var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
+            .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
+        return covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).Concat(unfinished.Where(r => now - r.Written > CoveredGrace));
     }
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
