@@ -327,12 +327,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    /// <summary>The runs to delete: covered for longer than <see cref="CoveredGrace"/>, or left unfinished for longer.</summary>
+    /// <summary>
+    /// The runs to delete: covered for longer than <see cref="CoveredGrace"/>, earliest covered first (a run is covered
+    /// before the run covering it is, so a deletion that stops half way never uncovers a run), or left unfinished for longer.
+    /// </summary>
     private static IEnumerable<ShardRun> Expired(List<ShardRun> live, List<ShardRun> covered, List<ShardRun> unfinished, DateTimeOffset now)
     {
         var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
             .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-        return covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).Concat(unfinished.Where(r => now - r.Written > CoveredGrace));
+        return covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).OrderBy(f => coveredSince[f.Name])
+            .Concat(unfinished.Where(r => now - r.Written > CoveredGrace));
     }
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>

@@ -8,7 +8,9 @@ namespace ExportJobs.Service.Workflow;
 /// A tenant's background compaction: after the quiet period, compacts every shard (<see cref="TaskNames.CompactShard"/>),
 /// at most <see cref="CompactionInput.MaxParallelShards"/> at once, and starts over as a new generation (its history
 /// stays short) while a pass merged files or left a shard for later — files still arriving, or an export compacting
-/// it. A pass with nothing to do ends it. A shard whose activity fails is left to the exports, which compact what they read.
+/// it: after the quiet period again when it left a shard, at once when it only merged (that pass finds the batches
+/// that landed while it merged; it lists each shard and ends, instead of running beside the export that follows a bulk
+/// load). A pass with nothing to do ends it. A shard whose activity fails is left to the exports, which compact what they read.
 /// </summary>
 [DurableTask(TaskNames.CompactionOrchestrator)]
 public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, int>
@@ -17,10 +19,10 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
 
     public override async Task<int> RunAsync(TaskOrchestrationContext context, CompactionInput input)
     {
-        await context.CreateTimer(TimeSpan.FromSeconds(input.QuietSeconds), CancellationToken.None);
+        if (!input.AfterMerge) await context.CreateTimer(TimeSpan.FromSeconds(input.QuietSeconds), CancellationToken.None);
         var running = new List<Task<ShardCompaction>>();
         int next = 0, merged = 0;
-        bool again = false;
+        bool deferred = false;
         while (next < input.ShardCount || running.Count > 0)
         {
             while (next < input.ShardCount && running.Count < input.MaxParallelShards)
@@ -31,7 +33,7 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
             {
                 var shard = await finished;
                 merged += shard.Merged;
-                again |= shard.Merged > 0 || shard.Deferred;
+                deferred |= shard.Deferred;
             }
             catch (TaskFailedException failure)
             {
@@ -39,7 +41,7 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
                     input.OrgId, input.Sandbox, failure.FailureDetails.ErrorMessage);
             }
         }
-        if (again) context.ContinueAsNew(input);
+        if (deferred || merged > 0) context.ContinueAsNew(input with { AfterMerge = !deferred });
         return merged;
     }
 }

@@ -34,8 +34,11 @@ public sealed record FinalizeInput(ExportJobInput Job, IReadOnlyList<ShardResult
 
 public sealed record FailInput(ExportJobInput Job, string Code, string Message, string? CallStack);
 
-/// <summary>A tenant's background compaction: its shards, the quiet period it waits for, and how many shards it compacts at once.</summary>
-public sealed record CompactionInput(string OrgId, string Sandbox, int ShardCount, int QuietSeconds, int MaxParallelShards);
+/// <summary>
+/// A tenant's background compaction: its shards, the quiet period it waits for, and how many shards it compacts at
+/// once; <paramref name="AfterMerge"/>: the pass that follows a pass that merged and found every shard quiet, run at once.
+/// </summary>
+public sealed record CompactionInput(string OrgId, string Sandbox, int ShardCount, int QuietSeconds, int MaxParallelShards, bool AfterMerge = false);
 
 public sealed record ShardCompactionTask(string OrgId, string Sandbox, int Shard)
 {
