@@ -106,8 +106,11 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
     }
 
-    private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
-        $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}{BatchSuffix(batchId)}";
+    private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) => Stem(tenant, shard, ingestTimeMs, batchId) + ".parquet";
+
+    /// <summary>A file's name without its extension: a compacted run's name, its parts' names without their number.</summary>
+    private static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
+        $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}";
 
     /// <summary>How every file of a batch ends, whatever its shard and ingest time.</summary>
     private static string BatchSuffix(string batchId) => $"-{batchId}.parquet";
@@ -364,7 +367,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         string prefix = ShardPrefix(tenant, shard);
         long newest = group.Max(f => long.Parse(f.Name.AsSpan(prefix.Length, 15), NumberStyles.None, CultureInfo.InvariantCulture));
-        string name = $"{prefix}{newest.ToString("D15", CultureInfo.InvariantCulture)}-{CompactedBatchPrefix}{Guid.NewGuid():N}";
+        string name = Stem(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
         var metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', group.Select(f => f.Name[prefix.Length..])) };
 
         var runs = await OpenAsync(kind, group, ct);
