@@ -19,14 +19,14 @@ dotnet build ExportFunctions.sln -c Release --nologo -v quiet
 
 echo "Publishing the Function App..."
 dotnet publish src/ExportJobs.Functions/ExportJobs.Functions.csproj -c Release --no-build --nologo -v quiet -o "$WORK/publish"
-for f in ListExportJobs CreateExportJob GetExportJob DeleteExportJob CreateDataset GetDataset IngestBatch GetBatch ListBatchFiles GetBatchFile \
+for f in ListExportJobs CreateExportJob GetExportJob DeleteExportJob CreateDataset GetDataset IngestBatch GetBatch ListBatchFiles GetBatchFile AnswerUnmatched \
          ListMergePolicies CreateMergePolicy GetMergePolicy UpdateMergePolicy DeleteMergePolicy \
          GetOpenApiDocument ListSegmentDefinitions CreateSegmentDefinition GetSegmentDefinition PatchSegmentDefinition DeleteSegmentDefinition \
          ListSchedules CreateSchedule GetSchedule PatchSchedule DeleteSchedule RunDueSchedules RunWatchdog \
          ExportJobOrchestrator PrepareExport ExportShard FinalizeExport FailExport NotifyCallback; do
   grep -q "\"name\": *\"$f\"" "$WORK/publish/functions.metadata" || { echo "functions.metadata does not list $f" >&2; exit 1; }
 done
-echo "functions.metadata lists all 34 functions."
+echo "functions.metadata lists all 35 functions."
 
 set +e
 dotnet test ExportFunctions.sln -c Release --no-build --nologo 2>&1 | tee "$WORK/test.log"

@@ -31,4 +31,5 @@ public static class FunctionNames
     public const string DeleteSchedule = "DeleteSchedule";
     public const string RunDueSchedules = "RunDueSchedules";
     public const string RunWatchdog = "RunWatchdog";
+    public const string AnswerUnmatched = "AnswerUnmatched";
 }

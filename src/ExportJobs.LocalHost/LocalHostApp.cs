@@ -1,5 +1,6 @@
 using ExportJobs.Service;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Http;
 using ExportJobs.Service.Telemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -62,7 +63,10 @@ public static class LocalHostApp
             builder.Services.AddSingleton(devTokens.TrustedKey);
         }
 
+        builder.Services.AddSingleton(sp => new UnmatchedRequests(LocalRoutes.ApiRoutes(sp.GetRequiredService<EndpointDataSource>())));
+
         var app = builder.Build();
+        app.UseApiProblems();
         app.MapExportJobsApi();
         if (devTokens is not null) app.MapPost(DevelopmentTokens.Route, (HttpContext c, IOptions<ApiAccessOptions> o) => devTokens.Issue(c, o));
         return app;

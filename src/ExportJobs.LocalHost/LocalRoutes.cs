@@ -42,7 +42,14 @@ public static class LocalRoutes
         api.MapPatch(Routes.Schedule, (HttpRequest r, string id, SchedulesHandler h, CancellationToken ct) => h.PatchAsync(r, id, ct));
         api.MapDelete(Routes.Schedule, (HttpRequest r, string id, SchedulesHandler h, CancellationToken ct) => h.DeleteAsync(r, id, ct));
 
-        api.MapFallback((HttpContext c) => Problems.NotFound("path", $"There is no {c.Request.Method} {c.Request.Path}."));
+        app.MapFallback((HttpRequest r, UnmatchedRequests unmatched) => unmatched.Answer(r));
         return app;
     }
+
+    /// <summary>The API's routes as mapped: method and template under <see cref="Routes.Prefix"/>.</summary>
+    public static IEnumerable<(string Method, string Template)> ApiRoutes(EndpointDataSource endpoints) =>
+        endpoints.Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText!.TrimStart('/').StartsWith(Routes.Prefix + "/", StringComparison.Ordinal))
+            .SelectMany(e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods
+                .Select(method => (method, e.RoutePattern.RawText!.TrimStart('/')[(Routes.Prefix.Length + 1)..])));
 }

@@ -27,11 +27,14 @@ public sealed class LocalTimer(string name, string cronText, Func<DurableTaskCli
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var cron = CronSchedule.Parse(cronText);
+        DateTimeOffset? last = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             var now = time.GetUtcNow();
-            var next = cron.NextAfter(now) ?? now.AddMinutes(1);
-            await Task.Delay(next - now, time, stoppingToken);
+            // After a delay that ended a little early, the instant just run is still ahead of the clock: not again.
+            var next = cron.NextAfter(last > now ? last.Value : now) ?? now.AddMinutes(1);
+            await Task.Delay(next > now ? next - now : TimeSpan.Zero, time, stoppingToken);
+            last = next;
             try
             {
                 await run(client, stoppingToken);

@@ -51,8 +51,9 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddOptions<WatchdogOptions>().Bind(configuration.GetSection(WatchdogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<JobWatchdog>();
         services.AddOptions<CallbackOptions>().Bind(configuration.GetSection(CallbackOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        // No redirects: a callback goes where its URL says, never where an answer points.
-        services.AddHttpClient(CallbackNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new HttpClientHandler { AllowAutoRedirect = false });
+        services.TryAddSingleton<IHostResolver, DnsHostResolver>();
+        services.AddHttpClient(CallbackNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp =>
+            CallbackConnector.CreateHandler(sp.GetRequiredService<IHostResolver>(), sp.GetRequiredService<IOptions<CallbackOptions>>().Value.AllowLoopback));
         services.AddSingleton<CallbackNotifier>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();

@@ -13,22 +13,13 @@ namespace ExportJobs.Functions.Tests;
 
 public class RouteParityTests
 {
-    internal static SortedSet<string> FunctionAppRoutes() => new(
-        typeof(ExportJobFunctions).Assembly.GetTypes()
-            .SelectMany(t => t.GetMethods())
-            .SelectMany(m => m.GetParameters())
-            .Select(p => p.GetCustomAttribute<HttpTriggerAttribute>())
-            .OfType<HttpTriggerAttribute>()
-            .SelectMany(t => t.Methods!.Select(method => $"{method.ToUpperInvariant()} /{Routes.Prefix}/{t.Route}")));
+    internal static SortedSet<string> FunctionAppRoutes() =>
+        new(UnmatchedFunctions.DeclaredRoutes().Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
 
     internal static SortedSet<string> LocalHostRoutes()
     {
         var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("routes")));
-        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints)
-            .OfType<RouteEndpoint>()
-            .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText!.TrimStart('/').StartsWith(Routes.Prefix))
-            .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods
-                .Select(method => $"{method} /{e.RoutePattern.RawText!.TrimStart('/')}")));
+        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => LocalRoutes.ApiRoutes(source)).Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public class SegmentDefinitionStoreTests
         await store.AddAsync(owner, definition, CancellationToken.None);
 
         Assert.Null(await store.GetAsync(other, definition.Id!, CancellationToken.None));
-        Assert.Null(await store.UpdateAsync(other, definition.Id!, d => d with { Name = "taken" }, CancellationToken.None));
+        Assert.Equal(RecordJson.ReplaceOutcome.NotFound, (await store.ReplaceAsync(other, definition.Id!, d => d with { Name = "taken" }, null, CancellationToken.None)).Outcome);
         Assert.False(await store.DeleteAsync(other, definition.Id!, CancellationToken.None));
         Assert.Equal("mine", (await store.GetAsync(owner, definition.Id!, CancellationToken.None))!.Name);
         Assert.True(await store.DeleteAsync(owner, definition.Id!, CancellationToken.None));

@@ -9,7 +9,7 @@ public sealed class DatasetRecordReader(Dataset dataset)
 {
     private readonly SchemaNode? _schema = dataset.RecordSchema();
 
-    public bool TryRead(string line, out JsonObject record, out Identity identity, out string? reason)
+    public bool TryRead(ReadOnlySpan<byte> line, out JsonObject record, out Identity identity, out string? reason)
     {
         bool parsed = dataset.HoldsEvents
             ? ProfileRecordParser.TryParseEvent(line, out record, out identity, out reason)

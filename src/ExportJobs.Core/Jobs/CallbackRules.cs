@@ -1,38 +1,73 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace ExportJobs.Core.Jobs;
 
 /// <summary>
-/// Completion callbacks: where they may go, and how they are signed. A callback goes to an https URL on a named host
-/// (no IP literal, no credentials in the URL), or — in local runs only — to a loopback address over http or https, so the
-/// service cannot be made to post into a private network. Each post carries <c>X-Export-Timestamp</c> (Unix seconds) and
-/// <c>X-Export-Signature: sha256={hex}</c>, the HMAC-SHA256 of <c>{timestamp}.{body}</c> keyed by the job's secret.
+/// Where callbacks may go: <paramref name="AllowLoopback"/> lets a local run post to a loopback address (http or https,
+/// any port); <paramref name="Ports"/> are the ports of other URLs (null: any, for the shape check alone).
 /// </summary>
-public static class CallbackRules
+public sealed record CallbackPolicy(bool AllowLoopback, IReadOnlyCollection<int>? Ports)
+{
+    /// <summary>The shape of a callback, whatever the host allows (used where the host's policy is not known).</summary>
+    public static readonly CallbackPolicy AnyHost = new(AllowLoopback: true, Ports: null);
+}
+
+/// <summary>
+/// Completion callbacks: where they may go, and how they are signed. A callback URL is https on a fully qualified,
+/// canonical public host name (no IP literal, no credentials, no fragment, no control characters; not a name reserved
+/// for private use such as <c>localhost</c>, <c>*.internal</c> or <c>*.local</c>) and an allowed port. That is checked
+/// when a job is created; where the service connects, the address the name resolves to is checked again
+/// (<see cref="CallbackAddressRules"/>), so that a name pointing inside cannot be used. Each post carries
+/// <c>X-Export-Timestamp</c> (Unix seconds) and <c>X-Export-Signature: sha256={hex}</c>, the HMAC-SHA256 of
+/// <c>{timestamp}.{body}</c> keyed by the job's secret.
+/// </summary>
+public static partial class CallbackRules
 {
     public const string TimestampHeader = "X-Export-Timestamp";
     public const string SignatureHeader = "X-Export-Signature";
+    private const int MaxUrlLength = 2048;
 
-    public static void Check(CallbackRequest callback, bool allowLoopback, ProblemList problems)
+    /// <summary>Name suffixes reserved for private networks and hosts' own names (RFC 6761, RFC 8375, cloud and cluster conventions).</summary>
+    private static readonly string[] PrivateSuffixes = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa", ".arpa", ".lan", ".intranet", ".corp", ".svc", ".test", ".invalid", ".example"];
+
+    [GeneratedRegex("^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex CanonicalHostName();
+
+    public static void Check(CallbackRequest callback, CallbackPolicy policy, ProblemList problems)
     {
-        if (!Uri.TryCreate(callback.Url, UriKind.Absolute, out var url) || callback.Url!.Length > 2048)
-            problems.Add("callback.url", "callback.url must be an absolute URL.");
-        else if (!IsAllowed(url, allowLoopback))
-            problems.Add("callback.url", allowLoopback
-                ? "callback.url must be https on a named host, or a loopback address."
-                : "callback.url must be https on a named host (no IP address, no credentials).");
+        if (Refusal(callback.Url, policy) is { } reason) problems.Add("callback.url", reason);
         if (callback.Secret is not { Length: >= 16 and <= 256 })
             problems.Add("callback.secret", "callback.secret must be 16 to 256 characters.");
     }
 
-    public static bool IsAllowed(Uri url, bool allowLoopback)
+    /// <summary>Why a callback URL is refused under <paramref name="policy"/>, or null when it may be used.</summary>
+    public static string? Refusal(string? text, CallbackPolicy policy)
     {
-        if (!string.IsNullOrEmpty(url.UserInfo) || url.Fragment.Length > 0) return false;
-        if (url.IsLoopback) return allowLoopback && url.Scheme is "http" or "https";
-        return url.Scheme == "https" && url.HostNameType == UriHostNameType.Dns && !IPAddress.TryParse(url.Host, out _);
+        if (string.IsNullOrEmpty(text) || text.Length > MaxUrlLength || text.Any(c => c <= ' ' || c >= '\x7f'))
+            return $"callback.url must be an absolute URL of at most {MaxUrlLength} printable ASCII characters (no spaces or control characters).";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var url)) return "callback.url must be an absolute URL.";
+        if (!string.IsNullOrEmpty(url.UserInfo) || url.Fragment.Length > 0) return "callback.url must not hold credentials or a fragment.";
+        if (IsLoopback(url))
+            return policy.AllowLoopback && url.Scheme is "http" or "https" ? null : "callback.url must not be a loopback address.";
+        if (url.Scheme != "https") return "callback.url must be https.";
+        string host = url.Host;
+        if (url.HostNameType != UriHostNameType.Dns || IPAddress.TryParse(host.Trim('[', ']'), out _))
+            return "callback.url must name its host (no IP address).";
+        // The host as written must be the host as parsed: no escapes, upper case, trailing dot, or IDN forms to reinterpret.
+        if (!CanonicalHostName().IsMatch(host) || !text.Contains("://" + host, StringComparison.Ordinal) || host.Length > 253)
+            return "callback.url must name a fully qualified host in lower-case letters, digits, '-' and '.', without a trailing dot.";
+        if (PrivateSuffixes.Any(suffix => host.EndsWith(suffix, StringComparison.Ordinal)))
+            return "callback.url must name a public host, not one reserved for private networks.";
+        if (policy.Ports is { } ports && !ports.Contains(url.Port))
+            return $"callback.url must use port {string.Join(" or ", ports)}.";
+        return null;
     }
+
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || url.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || url.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
 
     public static string Sign(string secret, long timestamp, byte[] body)
     {

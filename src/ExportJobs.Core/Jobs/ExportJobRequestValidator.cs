@@ -22,7 +22,7 @@ public static class ExportJobRequestValidator
             problems.Add("mergePolicy.id", "mergePolicy.id has characters outside [A-Za-z0-9._-] or is longer than 128.");
         if (request.MergePolicy?.AttributeMerge is not null)
             problems.Add("mergePolicy.attributeMerge", "mergePolicy names a policy by id and version; its rules are the policy's.");
-        if (request.Callback is { } callback) CallbackRules.Check(callback, allowLoopback: true, problems);
+        if (request.Callback is { } callback) CallbackRules.Check(callback, CallbackPolicy.AnyHost, problems);
         if (request.EvaluationInfo?.Segmentation == true) ValidateSegmentation(request.Filter?.Segments, problems);
         if (request.Destination?.SegmentPerBatch == true && request.Filter?.Segments is not { Count: > 0 })
             problems.Add("destination.segmentPerBatch", "segmentPerBatch: true needs filter.segments: one batch is written per requested segment.");

@@ -62,6 +62,9 @@ public static class MergePolicyRules
         Default = true,
     };
 
+    /// <summary>The most datasets a <c>dataSetPrecedence</c> order names.</summary>
+    public const int MaxOrder = 100;
+
     public static ProblemList Validate(MergePolicy policy)
     {
         var problems = new ProblemList();
@@ -82,6 +85,7 @@ public static class MergePolicyRules
             case DataSetPrecedence:
                 var order = policy.AttributeMerge.Order;
                 if (order is null || order.Count == 0) problems.Add("attributeMerge.order", "dataSetPrecedence needs order: dataset ids, highest precedence first.");
+                else if (order.Count > MaxOrder) problems.Add("attributeMerge.order", $"order names at most {MaxOrder} datasets.");
                 else
                 {
                     for (int i = 0; i < order.Count; i++)

@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 
 namespace ExportJobs.Core.Profiles;
 
@@ -7,10 +9,11 @@ namespace ExportJobs.Core.Profiles;
 public static class ProfileRecordParser
 {
     private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false };
+    // Duplicate members are refused: which of two values a record "has" would otherwise depend on the reader.
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, AllowDuplicateProperties = false };
 
     /// <summary>An experience event: a record with a primary identity, a string <c>_id</c> and an RFC 3339 <c>timestamp</c>.</summary>
-    public static bool TryParseEvent(string line, out JsonObject record, out Identity primary, out string? reason)
+    public static bool TryParseEvent(ReadOnlySpan<byte> line, out JsonObject record, out Identity primary, out string? reason)
     {
         if (!TryParseObject(line, out record, out primary, out reason)) return false;
         if (record["_id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String || id.GetValue<string>().Length == 0)
@@ -26,16 +29,26 @@ public static class ProfileRecordParser
         return true;
     }
 
-    public static bool TryParse(string line, out JsonObject record, out Identity primary, out string? reason)
+    public static bool TryParse(string line, out JsonObject record, out Identity primary, out string? reason) =>
+        TryParse(Encoding.UTF8.GetBytes(line), out record, out primary, out reason);
+
+    /// <summary>A profile record from one line's UTF-8 bytes: it must be valid UTF-8, valid JSON without duplicate members or lone surrogates, and have a primary identity.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> line, out JsonObject record, out Identity primary, out string? reason)
     {
         if (!TryParseObject(line, out record, out primary, out reason)) return false;
         return SegmentMembershipIsWellFormed(record["segmentMembership"], out reason);
     }
 
-    private static bool TryParseObject(string line, out JsonObject record, out Identity primary, out string? reason)
+    private static bool TryParseObject(ReadOnlySpan<byte> line, out JsonObject record, out Identity primary, out string? reason)
     {
         record = null!;
         primary = default;
+        // Checked before parsing: a decoder would make two ids that differ only in invalid bytes one id (U+FFFD).
+        if (!Utf8.IsValid(line))
+        {
+            reason = "not valid UTF-8.";
+            return false;
+        }
         JsonNode? node;
         try
         {
@@ -44,6 +57,12 @@ public static class ProfileRecordParser
         catch (JsonException e)
         {
             reason = $"not valid JSON: {e.Message}";
+            return false;
+        }
+        catch (InvalidOperationException e)
+        {
+            // An escaped lone surrogate ("\ud800") is valid JSON syntax but not a string: it cannot be stored or compared.
+            reason = $"not valid JSON text: {e.Message}";
             return false;
         }
         if (node is not JsonObject obj)

@@ -12,6 +12,12 @@ public sealed class PqlContext(JsonObject profile, IReadOnlyList<JsonObject> eve
     public DateTimeOffset Now { get; } = now;
     public object?[] Slots { get; } = new object?[slots];
     public List<object?> Events => field ??= [.. events];
+
+    /// <summary>
+    /// The work this evaluation did, in units: one per element a quantifier visited, one per character a pattern
+    /// scanned. What a job's evaluation budget counts (see <see cref="SegmentEvaluation"/>).
+    /// </summary>
+    public long Work { get; internal set; }
 }
 
 /// <summary>A path the compiler can check against a schema: from the profile or from an event, member names in order.</summary>
@@ -215,6 +221,7 @@ public sealed class PqlCompiler
         var condition = quantifier.Condition is null ? null : Condition(quantifier.Condition, inner, "a where clause");
         bool Holds(PqlContext c, object? item)
         {
+            c.Work++;
             c.Slots[slot] = item;
             return condition is null || PqlValues.AsCondition(condition(c)) == true;
         }
@@ -379,7 +386,7 @@ public sealed class PqlCompiler
         {
             if (call.Arguments[0] is not PqlLiteral { Value: string pattern }) throw new PqlException(call.Arguments[0].Position, "matches takes a string literal pattern.");
             var regex = NewRegex(pattern, caseSensitive, call.Arguments[0].Position, "a regular expression");
-            return new(c => t(c) is string s ? Matches(regex, s) : null, Kind.Condition);
+            return new(c => t(c) is string s ? Matches(regex, s, c) : null, Kind.Condition);
         }
         var argument = Compile(call.Arguments[0], scope).Eval;
         Func<string, string, bool> test = call.Name switch
@@ -410,7 +417,7 @@ public sealed class PqlCompiler
         if (compiledTarget.Kind is not (Kind.Any or Kind.Text)) throw new PqlException(position, $"like needs a string, not {Describe(compiledTarget.Kind)}.");
         var regex = NewRegex(LikeToRegex(pattern), call is null || CaseFlag(call), patternNode.Position, "a like pattern");
         var t = compiledTarget.Eval;
-        return new(c => t(c) is string s ? Matches(regex, s) : null, Kind.Condition);
+        return new(c => t(c) is string s ? Matches(regex, s, c) : null, Kind.Condition);
     }
 
     private static string LikeToRegex(string pattern)
@@ -427,9 +434,13 @@ public sealed class PqlCompiler
         return regex.Append('$').ToString();
     }
 
+    /// <summary>
+    /// Patterns run on .NET's non-backtracking engine: matching takes time linear in the text whatever the pattern, so
+    /// <c>(a+)+$</c> cannot run away. A pattern that needs backtracking (backreferences, lookarounds, atomic groups) is refused.
+    /// </summary>
     private static Regex NewRegex(string pattern, bool caseSensitive, int position, string what)
     {
-        var options = RegexOptions.CultureInvariant | RegexOptions.Singleline | (caseSensitive ? RegexOptions.None : RegexOptions.IgnoreCase);
+        var options = RegexOptions.CultureInvariant | RegexOptions.Singleline | RegexOptions.NonBacktracking | (caseSensitive ? RegexOptions.None : RegexOptions.IgnoreCase);
         try
         {
             return new Regex(pattern, options, RegexTimeLimit);
@@ -438,11 +449,16 @@ public sealed class PqlCompiler
         {
             throw new PqlException(position, $"not {what}: {e.Message}");
         }
+        catch (NotSupportedException)
+        {
+            throw new PqlException(position, $"{what} that needs backtracking (a backreference, lookaround, atomic group or conditional) is not supported: patterns run in linear time.");
+        }
     }
 
-    /// <summary>A match, or unknown when the regular expression runs out of its time limit.</summary>
-    private static bool? Matches(Regex regex, string text)
+    /// <summary>A match (its scan counted as work), or unknown when the regular expression runs out of its time limit.</summary>
+    private static bool? Matches(Regex regex, string text, PqlContext context)
     {
+        context.Work += text.Length + 1;
         try
         {
             return regex.IsMatch(text);

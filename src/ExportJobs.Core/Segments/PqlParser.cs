@@ -222,6 +222,8 @@ public sealed class PqlParser
                     return new PqlLiteral(token.IsKeyword("true"), token.Position);
                 }
                 if (token.IsKeyword("select") || token.IsKeyword("exists") || token.IsKeyword("forall")) return Quantifier();
+                if (token.IsKeyword("null"))
+                    throw new PqlException(token.Position, "the null literal is not supported: test for a missing value with isNull() or isNotNull().");
                 if (Reserved.Contains(token.Text)) throw Unexpected("a value");
                 Take();
                 return Peek.Is("(") ? new PqlCall(null, token.Text, Arguments(), token.Position) : new PqlName(token.Text, token.Position);

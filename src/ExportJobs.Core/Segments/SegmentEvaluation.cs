@@ -22,18 +22,28 @@ public sealed class SegmentEvaluation
     private readonly DateTimeOffset _now;
     private readonly string _nowText;
     private readonly int _slots;
+    private readonly long _budget;
 
-    public SegmentEvaluation(IReadOnlyList<(string Id, CompiledPql Condition)> segments, DateTimeOffset now)
+    /// <summary>Evaluation went past its budget of work (see <see cref="PqlContext.Work"/>).</summary>
+    public sealed class BudgetExceededException(long budget)
+        : Exception($"Segment evaluation did more than its budget of {budget} units of work (quantified elements visited and characters matched) in one shard; simplify the segment definitions or raise ExportJobs:EvaluationBudget.");
+
+    /// <param name="budget">The work this evaluation may do in all (a shard's share of the job's budget).</param>
+    public SegmentEvaluation(IReadOnlyList<(string Id, CompiledPql Condition)> segments, DateTimeOffset now, long budget = long.MaxValue)
     {
         _segments = segments;
         _now = now;
         _nowText = Rfc3339.Format(now);
         _slots = segments.Count == 0 ? 0 : segments.Max(s => s.Condition.Slots);
+        _budget = budget;
     }
 
     /// <summary>Compiles each segment's expression (the job's snapshot of its definitions).</summary>
-    public static SegmentEvaluation Compile(IReadOnlyDictionary<string, string> expressions, DateTimeOffset now) =>
-        new(expressions.Select(e => (e.Key, PqlCompiler.Compile(e.Value))).ToList(), now);
+    public static SegmentEvaluation Compile(IReadOnlyDictionary<string, string> expressions, DateTimeOffset now, long budget = long.MaxValue) =>
+        new(expressions.Select(e => (e.Key, PqlCompiler.Compile(e.Value))).ToList(), now, budget);
+
+    /// <summary>The work done so far.</summary>
+    public long Work { get; private set; }
 
     public bool UsesEvents => _segments.Any(s => s.Condition.UsesEvents);
 
@@ -49,6 +59,8 @@ public sealed class SegmentEvaluation
         var context = new PqlContext(profile.Attributes, events, _now, _slots);
         var qualifies = new bool[_segments.Count];
         for (int i = 0; i < _segments.Count; i++) qualifies[i] = _segments[i].Condition.Evaluate(context) == true;
+        Work += context.Work;
+        if (Work > _budget) throw new BudgetExceededException(_budget);
         for (int i = 0; i < _segments.Count; i++)
         {
             string id = _segments[i].Id;

@@ -48,4 +48,15 @@ public sealed class ApiLimitsOptions
     /// <summary>Largest ingestion body, in bytes, counted both as sent and after gzip is inflated.</summary>
     [System.ComponentModel.DataAnnotations.Range(1_024, 16L * 1024 * 1024 * 1024)]
     public long MaxIngestBodyBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Longest NDJSON line of an ingestion body, in bytes: a longer line is rejected (with its number) without being held.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1_024, 16 * 1024 * 1024)]
+    public int MaxRecordBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How many bytes of accepted lines an ingestion holds before it writes them to the profile store as one chunk (one
+    /// file per shard): what one ingestion holds in memory, whatever its body.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(64 * 1024, 256 * 1024 * 1024)]
+    public int IngestChunkBytes { get; set; } = 16 * 1024 * 1024;
 }

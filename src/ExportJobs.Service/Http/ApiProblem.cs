@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using ExportJobs.Core;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace ExportJobs.Service.Http;
 
@@ -41,11 +42,30 @@ public static class Problems
     public static IResult Unprocessable(string field, string detail) =>
         Answer(StatusCodes.Status422UnprocessableEntity, "unprocessable", "The request cannot be processed.", detail, field, null);
 
-    public static IResult UnsupportedMediaType(string detail) =>
-        Answer(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type.", detail, "Content-Type", null);
+    public static IResult UnsupportedMediaType(string detail, string header = "Content-Type") =>
+        Answer(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type.", detail, header, null);
 
-    public static IResult Unavailable(string detail) =>
-        Answer(StatusCodes.Status503ServiceUnavailable, "unavailable", "The service could not complete the request.", detail, null, null);
+    /// <summary>503 with <c>Retry-After</c>: a store the service depends on did not answer; nothing was changed by halves.</summary>
+    public static IResult Unavailable(string detail, int retryAfterSeconds = 5) => new HeaderResult(
+        Answer(StatusCodes.Status503ServiceUnavailable, "unavailable", "The service could not complete the request.", detail, null, null),
+        "Retry-After", retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>500 for the unexpected: no internals, only the trace id to find it in the logs by.</summary>
+    public static IResult Internal(string traceId) =>
+        Answer(StatusCodes.Status500InternalServerError, "internal", "The service failed to complete the request.",
+            $"An unexpected error occurred; it was logged with trace id {traceId}.", null, null);
+
+    public static IResult MethodNotAllowed(string method, IEnumerable<string> allowed) => new HeaderResult(
+        Answer(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed.",
+            $"{method} is not allowed here; allowed: {string.Join(", ", allowed)}.", "method", null),
+        "Allow", string.Join(", ", allowed));
+
+    /// <summary>A bodiless error status the server itself produced, given a problem body.</summary>
+    public static IResult Status(int status) =>
+        Answer(status, "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture), ReasonPhrases.GetReasonPhrase(status), ReasonPhrases.GetReasonPhrase(status) + ".", null, null);
+
+    public static IResult PreconditionFailed(string detail) =>
+        Answer(StatusCodes.Status412PreconditionFailed, "precondition-failed", "The resource has changed.", detail, "If-Match", null);
 
     private static IResult Answer(int status, string type, string title, string detail, string? field, IReadOnlyList<Problem>? errors) =>
         Results.Json(new ApiProblem($"/problems/{type}", title, status, detail, field, errors), ProblemJson.Default.ApiProblem, ContentType, status);

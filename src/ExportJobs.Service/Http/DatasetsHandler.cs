@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json.Nodes;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
@@ -63,13 +61,13 @@ public sealed class DatasetsHandler(
         return dataset is null ? DatasetNotFound(datasetId) : Results.Json(dataset, CoreJson.Wire.Dataset);
     }
 
-    private static readonly byte[] NewLine = "\n"u8.ToArray();
-
     /// <summary>
-    /// Ingests an NDJSON body (gzip accepted) into a profile-enabled dataset: each good line becomes a profile fragment
-    /// (or an experience event, for a dataset of schema <see cref="Dataset.EventSchema"/>), each bad line is counted and
-    /// listed with its number and reason. Good lines are kept even when others are rejected. Then the tenant's
-    /// background compaction is asked for (<paramref name="client"/> starts it).
+    /// Ingests an NDJSON body (gzip accepted) into a profile-enabled dataset as it is read: each good line becomes a profile
+    /// fragment (or an experience event, for a dataset of schema <see cref="Dataset.EventSchema"/>), written in chunks
+    /// (<see cref="ChunkedBatchWriter"/>); each bad line — not UTF-8, not JSON, a duplicate member, a lone surrogate,
+    /// too long, not fitting the schema — is counted and listed with its number and reason, and the good lines are kept.
+    /// A body over the size limit or a gzip body cut short keeps nothing. Then the tenant's background compaction is
+    /// asked for (<paramref name="client"/> starts it).
     /// </summary>
     public async Task<IResult> IngestAsync(HttpRequest request, string datasetId, DurableTaskClient client, CancellationToken ct)
     {
@@ -81,86 +79,96 @@ public sealed class DatasetsHandler(
         if (!dataset.ProfileEnabled)
             return Problems.Invalid("datasetId", $"Dataset '{datasetId}' does not feed the profile store (profileEnabled: false); only profile datasets take ingestion.");
         if (!RequestReading.TryGetIdempotencyKey(request, out string? key, out var keyProblem)) return keyProblem!;
-        using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var (body, bodyProblem) = RequestReading.OpenNdjson(request, limits.Value.MaxIngestBodyBytes);
+        if (body is null) return bodyProblem!;
 
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        string batchId = Ids.NewBatchId();
+        var kind = dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile;
+        var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes);
         var reader = new DatasetRecordReader(dataset);
-        // The accepted lines are kept as they came, as UTF-8 (validated, not re-serialized): a batch's memory is its text.
-        var accepted = new List<(Identity, byte[])>();
         var rejected = new List<RejectedRecord>();
-        long rejectedCount = 0, lineNumber = 0;
+        long rejectedCount = 0;
+        using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        bool kept = false;
         try
         {
-            using var body = RequestReading.OpenText(request, limits.Value.MaxIngestBodyBytes);
-            while (await body.ReadLineAsync(ct) is { } line)
+            using (body)
+            using (var lines = new NdjsonLines(body, limits.Value.MaxRecordBytes, payloadHash))
             {
-                lineNumber++;
-                byte[] utf8 = Encoding.UTF8.GetBytes(line);
-                payloadHash.AppendData(utf8);
-                payloadHash.AppendData(NewLine);
-                if (string.IsNullOrWhiteSpace(line)) continue;
-                if (reader.TryRead(line, out _, out var identity, out string? reason))
+                while (await lines.ReadAsync(ct))
                 {
-                    accepted.Add((identity, utf8));
-                    continue;
+                    string? reason;
+                    if (lines.TooLong) reason = $"the line is longer than {limits.Value.MaxRecordBytes} bytes.";
+                    else if (IsBlank(lines.Line.Span)) continue;
+                    else if (reader.TryRead(lines.Line.Span, out _, out var identity, out reason))
+                    {
+                        await writer.AddAsync(identity, lines.Line.ToArray(), ct);
+                        continue;
+                    }
+                    rejectedCount++;
+                    if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lines.Number, reason!));
                 }
-                rejectedCount++;
-                if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lineNumber, reason!));
             }
+            if (writer.Accepted == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
+            await writer.CompleteAsync(ct);
+
+            string scope = $"batches|{datasetId}";
+            if (key is not null)
+            {
+                var (verdict, first) = await idempotency.BeginAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()), ct);
+                switch (verdict)
+                {
+                    case IdempotencyVerdict.Mismatch:
+                        return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another body.");
+                    case IdempotencyVerdict.InProgress:
+                        return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The batch with {RequestReading.IdempotencyKeyHeader} '{key}' is still being ingested; retry shortly.");
+                    case IdempotencyVerdict.Replay:
+                        var earlier = await datasets.GetBatchAsync(tenant, datasetId, first!, ct);
+                        if (earlier is not null) return Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
+                        break;
+                }
+            }
+            var batch = new DatasetBatch
+            {
+                Id = batchId,
+                DatasetId = datasetId,
+                Status = writer.Accepted > 0 ? BatchStatus.Success : BatchStatus.Failed,
+                RecordsAccepted = writer.Accepted,
+                RecordsRejected = rejectedCount,
+                Errors = rejected,
+                Created = now,
+                Completed = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            };
+            try
+            {
+                await datasets.SaveBatchAsync(tenant, batch, ct);
+                kept = true;
+                if (key is not null) await idempotency.CompleteAsync(tenant, scope, key, batchId, ct);
+            }
+            catch when (key is not null && !kept)
+            {
+                await idempotency.AbandonAsync(tenant, scope, key);
+                throw;
+            }
+            if (writer.Accepted > 0) await compaction.RequestAsync(client, tenant, ct);
+            return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
         }
         catch (BodyLimit.ExceededException)
         {
             return Problems.TooLarge(limits.Value.MaxIngestBodyBytes);
         }
-        catch (InvalidDataException)
+        catch (InvalidDataException e)
         {
-            return Problems.Invalid("body", "The body is declared gzip but is not valid gzip data.");
+            return Problems.Invalid("body", $"The body is declared gzip but is not whole, valid gzip data: {e.Message}");
         }
-        if (accepted.Count == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
-
-        string scope = $"batches|{datasetId}";
-        if (key is not null)
+        finally
         {
-            var (verdict, first) = await idempotency.BeginAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()), ct);
-            switch (verdict)
-            {
-                case IdempotencyVerdict.Mismatch:
-                    return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another body.");
-                case IdempotencyVerdict.InProgress:
-                    return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The batch with {RequestReading.IdempotencyKeyHeader} '{key}' is still being ingested; retry shortly.");
-                case IdempotencyVerdict.Replay:
-                    var earlier = await datasets.GetBatchAsync(tenant, datasetId, first!, ct);
-                    if (earlier is not null) return Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
-                    break;
-            }
+            if (!kept) await writer.DiscardAsync();
         }
-
-        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        string batchId = Ids.NewBatchId();
-        try
-        {
-            await profiles.WriteBatchAsync(dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile, tenant, datasetId, batchId, now, accepted, ct);
-        }
-        catch when (key is not null)
-        {
-            await idempotency.AbandonAsync(tenant, scope, key);
-            throw;
-        }
-        var batch = new DatasetBatch
-        {
-            Id = batchId,
-            DatasetId = datasetId,
-            Status = accepted.Count > 0 ? BatchStatus.Success : BatchStatus.Failed,
-            RecordsAccepted = accepted.Count,
-            RecordsRejected = rejectedCount,
-            Errors = rejected,
-            Created = now,
-            Completed = time.GetUtcNow().ToUnixTimeMilliseconds(),
-        };
-        await datasets.SaveBatchAsync(tenant, batch, ct);
-        if (key is not null) await idempotency.CompleteAsync(tenant, scope, key, batchId, ct);
-        if (accepted.Count > 0) await compaction.RequestAsync(client, tenant, ct);
-        return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
     }
+
+    private static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\r"u8) < 0;
 
     public async Task<IResult> GetBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ExportJobs.Core;
@@ -52,8 +51,9 @@ public static class RequestReading
     /// </summary>
     public static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, long maxBytes, CancellationToken ct) where T : class
     {
-        if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-            return (null, Problems.UnsupportedMediaType("The body must be application/json."));
+        if (request.ContentType?.Split(';')[0].Trim() is not { } mediaType ||
+            !(mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/merge-patch+json", StringComparison.OrdinalIgnoreCase)))
+            return (null, Problems.UnsupportedMediaType("The body must be sent as Content-Type: application/json."));
         if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
         try
         {
@@ -71,10 +71,6 @@ public static class RequestReading
         }
     }
 
-    /// <summary>
-    /// The body as text lines; a gzip body (Content-Encoding: gzip, or Content-Type application/gzip) is inflated.
-    /// Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws <see cref="BodyLimit.ExceededException"/>.
-    /// </summary>
     /// <summary>The <c>start</c>/<c>limit</c> paging of the configuration lists (schedules, segment definitions); a 400 when either is out of range.</summary>
     public static (int Start, int Limit, IResult? Problem) ReadOffsetPage(HttpRequest request, int defaultLimit, int maxLimit)
     {
@@ -95,12 +91,28 @@ public static class RequestReading
         return fallback;
     }
 
-    public static StreamReader OpenText(HttpRequest request, long maxBytes)
+    /// <summary>The media types an ingestion body may be sent as: NDJSON, or gzip of it.</summary>
+    public static readonly IReadOnlyList<string> NdjsonTypes = ["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/gzip"];
+
+    /// <summary>
+    /// An ingestion body as a stream of NDJSON bytes, or the problem with it: 415 for a media type that is not NDJSON (or
+    /// gzip) or a <c>Content-Encoding</c> other than gzip or identity; 413 when <c>Content-Length</c> is over
+    /// <paramref name="maxBytes"/>. A gzip body (Content-Encoding gzip, or Content-Type application/gzip) is inflated and
+    /// checked whole (<see cref="GzipBody"/>). Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws
+    /// <see cref="BodyLimit.ExceededException"/> as soon as it happens.
+    /// </summary>
+    public static (Stream? Body, IResult? Problem) OpenNdjson(HttpRequest request, long maxBytes)
     {
-        bool gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ||
-                    (request.ContentType?.StartsWith("application/gzip", StringComparison.OrdinalIgnoreCase) ?? false);
+        string mediaType = request.ContentType?.Split(';')[0].Trim() ?? "";
+        if (!NdjsonTypes.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
+            return (null, Problems.UnsupportedMediaType($"An ingestion body is NDJSON: Content-Type one of {string.Join(", ", NdjsonTypes)}."));
+        string encoding = request.Headers.ContentEncoding.ToString().Trim();
+        bool gzip = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/gzip", StringComparison.OrdinalIgnoreCase);
+        if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase) && !encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase))
+            return (null, Problems.UnsupportedMediaType("Content-Encoding is gzip or identity.", "Content-Encoding"));
+        if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
         Stream body = new BodyLimit(request.Body, maxBytes);
-        if (gzip) body = new BodyLimit(new GZipStream(body, CompressionMode.Decompress), maxBytes, disposeInner: true);
-        return new StreamReader(body, detectEncodingFromByteOrderMarks: true);
+        if (gzip) body = new BodyLimit(new GzipBody(body), maxBytes, disposeInner: true);
+        return (body, null);
     }
 }

@@ -35,7 +35,7 @@ public sealed class ExportJobCreator(
     public async Task<(Plan? Plan, IReadOnlyList<Problem> Problems)> CheckAsync(Tenant tenant, ExportJobRequest request, CancellationToken ct)
     {
         var problems = ExportJobRequestValidator.Validate(request);
-        if (request.Callback is { } callback) CallbackRules.Check(callback, callbacks.Value.AllowLoopback, problems);
+        if (request.Callback is { } callback) CallbackRules.Check(callback, callbacks.Value.Policy, problems);
         if (!problems.IsEmpty) return (null, problems.Items.DistinctBy(p => p.Field).ToList());
         var tenantDatasets = await datasets.ListAsync(tenant, ct);
         if (!tenantDatasets.Any(d => d.Id == request.Destination!.DatasetId))

@@ -2,13 +2,14 @@ using ExportJobs.Core;
 using ExportJobs.Core.MergePolicies;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.MergePolicies;
 
 /// <summary><c>/config/mergePolicies</c>: list, create, get, update (PUT, a new version), delete.</summary>
-public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore policies, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore policies, DatasetStore datasets, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
     {
@@ -22,7 +23,7 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
-        var (body, problem) = await ReadAsync(request, ct);
+        var (body, problem) = await ReadAsync(request, tenant, ct);
         if (body is null) return problem!;
         var policy = body with
         {
@@ -35,8 +36,8 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
             IdentityGraph = body.IdentityGraph ?? new IdentityGraph { Type = "none" },
             UpdateEpoch = time.GetUtcNow().ToUnixTimeSeconds(),
         };
-        await policies.SaveAsync(tenant, policy, ct);
-        return Results.Json(policy, CoreJson.Wire.MergePolicy, statusCode: StatusCodes.Status201Created);
+        var etag = await policies.AddAsync(tenant, policy, ct);
+        return Preconditions.WithETag(Results.Json(policy, CoreJson.Wire.MergePolicy, statusCode: StatusCodes.Status201Created), etag);
     }
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
@@ -44,23 +45,24 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
         if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
-        var policy = await policies.GetAsync(tenant, id, ct);
-        return policy is null ? NotFound(id) : Results.Json(policy, CoreJson.Wire.MergePolicy);
+        var policy = await policies.GetVersionedAsync(tenant, id, ct);
+        return policy is { } found ? Preconditions.WithETag(Results.Json(found.Value, CoreJson.Wire.MergePolicy), found.ETag) : NotFound(id);
     }
 
-    /// <summary>Replaces a policy's rules; its version goes up by one. Jobs already created keep the rules they started with.</summary>
+    /// <summary>
+    /// Replaces a policy's rules; its version goes up by one, once per rule set stored (compare-and-swap; <c>If-Match</c>
+    /// honoured). Jobs already created keep the rules they started with.
+    /// </summary>
     public async Task<IResult> UpdateAsync(HttpRequest request, string id, CancellationToken ct)
     {
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
         if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
-        var (body, problem) = await ReadAsync(request, ct);
+        var (body, problem) = await ReadAsync(request, tenant, ct);
         if (body is null) return problem!;
-        var current = await policies.GetAsync(tenant, id, ct);
-        if (current is null) return NotFound(id);
-        if (current.Id == MergePolicyRules.BuiltInId)
+        if (id == MergePolicyRules.BuiltInId)
             return Problems.Invalid("id", "The built-in policy cannot change; create a policy of your own.");
-        var updated = current with
+        var (outcome, updated) = await policies.ReplaceAsync(tenant, id, current => current with
         {
             Name = body.Name,
             Schema = body.Schema ?? current.Schema,
@@ -69,9 +71,10 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
             Default = body.Default ?? current.Default,
             Version = current.Version + 1,
             UpdateEpoch = time.GetUtcNow().ToUnixTimeSeconds(),
-        };
-        await policies.SaveAsync(tenant, updated, ct);
-        return Results.Json(updated, CoreJson.Wire.MergePolicy);
+        }, Preconditions.IfMatch(request), ct);
+        return outcome == RecordJson.ReplaceOutcome.Replaced
+            ? Preconditions.WithETag(Results.Json(updated.Value, CoreJson.Wire.MergePolicy), updated.ETag)
+            : Preconditions.Refused(outcome, () => NotFound(id));
     }
 
     public async Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct)
@@ -83,11 +86,18 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         return await policies.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
     }
 
-    private async Task<(MergePolicy? Policy, IResult? Problem)> ReadAsync(HttpRequest request, CancellationToken ct)
+    /// <summary>The body, valid, and with an <c>order</c> that names datasets of the sandbox; or the problem with it.</summary>
+    private async Task<(MergePolicy? Policy, IResult? Problem)> ReadAsync(HttpRequest request, Core.Tenancy.Tenant tenant, CancellationToken ct)
     {
         var (body, problem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.MergePolicy, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return (null, problem);
         var problems = MergePolicyRules.Validate(body);
+        if (problems.IsEmpty && body.AttributeMerge?.Order is { Count: > 0 } order)
+        {
+            var known = (await datasets.ListAsync(tenant, ct)).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+            for (int i = 0; i < order.Count; i++)
+                if (!known.Contains(order[i])) problems.Add($"attributeMerge.order[{i}]", $"There is no dataset '{order[i]}' in this sandbox.");
+        }
         return problems.IsEmpty ? (body, null) : (null, Problems.Invalid(problems.Items));
     }
 

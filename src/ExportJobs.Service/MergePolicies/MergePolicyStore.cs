@@ -22,21 +22,43 @@ public sealed class MergePolicyStore(StorageClients clients)
     }
 
     public async Task<MergePolicy?> GetAsync(Tenant tenant, string id, CancellationToken ct) =>
+        (await GetVersionedAsync(tenant, id, ct))?.Value;
+
+    /// <summary>A policy with its ETag (the built-in one's is fixed: it never changes).</summary>
+    public async Task<RecordJson.Versioned<MergePolicy>?> GetVersionedAsync(Tenant tenant, string id, CancellationToken ct) =>
         id == MergePolicyRules.BuiltInId
-            ? (await ListAsync(tenant, ct))[0]
-            : await GetStoredAsync(tenant, id, ct);
+            ? new RecordJson.Versioned<MergePolicy>((await ListAsync(tenant, ct))[0], BuiltInETag)
+            : await RecordJson.GetVersionedAsync(clients.MergePolicies, tenant.Key, id, CoreJson.Wire.MergePolicy, ct);
+
+    private static readonly ETag BuiltInETag = new("\"builtin-1\"");
 
     /// <summary>The default policy of the tenant: the one marked default, else the built-in one.</summary>
     public async Task<MergePolicy> GetDefaultAsync(Tenant tenant, CancellationToken ct) =>
         (await ListAsync(tenant, ct)).First(p => p.Default == true);
 
-    /// <summary>Stores a policy; when it is the default, the former default stops being one.</summary>
-    public async Task SaveAsync(Tenant tenant, MergePolicy policy, CancellationToken ct)
+    /// <summary>Stores a new policy; its ETag. When it is the default, the former default stops being one.</summary>
+    public async Task<ETag> AddAsync(Tenant tenant, MergePolicy policy, CancellationToken ct)
     {
-        await WriteAsync(tenant, policy, ct);
+        var etag = await RecordJson.AddAsync(clients.MergePolicies, tenant.Key, policy.Id!, policy, CoreJson.Wire.MergePolicy, ct);
+        await ClearOtherDefaultsAsync(tenant, policy, ct);
+        return etag;
+    }
+
+    /// <summary>Applies <paramref name="change"/> by compare-and-swap (see <see cref="RecordJson.ReplaceAsync"/>); when the result is the default, the former default stops being one.</summary>
+    public async Task<(RecordJson.ReplaceOutcome Outcome, RecordJson.Versioned<MergePolicy> Record)> ReplaceAsync(Tenant tenant, string id,
+        Func<MergePolicy, MergePolicy> change, ETag? ifMatch, CancellationToken ct)
+    {
+        var result = await RecordJson.ReplaceAsync(clients.MergePolicies, tenant.Key, id, CoreJson.Wire.MergePolicy, change, ifMatch, ct);
+        if (result.Outcome == RecordJson.ReplaceOutcome.Replaced) await ClearOtherDefaultsAsync(tenant, result.Record.Value, ct);
+        return result;
+    }
+
+    private async Task ClearOtherDefaultsAsync(Tenant tenant, MergePolicy policy, CancellationToken ct)
+    {
         if (policy.Default != true) return;
         foreach (var other in await ListStoredAsync(tenant, ct))
-            if (other.Default == true && other.Id != policy.Id) await WriteAsync(tenant, other with { Default = false }, ct);
+            if (other.Default == true && other.Id != policy.Id)
+                await RecordJson.ReplaceAsync(clients.MergePolicies, tenant.Key, other.Id!, CoreJson.Wire.MergePolicy, p => p with { Default = false }, null, ct);
     }
 
     public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>
@@ -44,10 +66,4 @@ public sealed class MergePolicyStore(StorageClients clients)
 
     private Task<List<MergePolicy>> ListStoredAsync(Tenant tenant, CancellationToken ct) =>
         RecordJson.ListAsync(clients.MergePolicies, tenant.Key, CoreJson.Wire.MergePolicy, ct);
-
-    private Task WriteAsync(Tenant tenant, MergePolicy policy, CancellationToken ct) =>
-        RecordJson.SaveAsync(clients.MergePolicies, tenant.Key, policy.Id!, policy, CoreJson.Wire.MergePolicy, ct);
-
-    private Task<MergePolicy?> GetStoredAsync(Tenant tenant, string id, CancellationToken ct) =>
-        RecordJson.GetAsync(clients.MergePolicies, tenant.Key, id, CoreJson.Wire.MergePolicy, ct);
 }

@@ -20,9 +20,9 @@ public sealed class CronSchedule
         schedule = null!;
         error = null;
         int fields = text?.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length ?? 0;
-        if (text is null || text.Length > 256 || fields is < 6 or > 7)
+        if (text is null || text.Length > 256 || fields is < 6 or > 7 || text.Any(c => c != ' ' && (char.IsControl(c) || char.IsWhiteSpace(c))))
         {
-            error = "schedule is a Quartz cron expression of 6 or 7 fields, seconds first (e.g. \"0 0 1 * * ?\").";
+            error = "schedule is a Quartz cron expression of 6 or 7 fields separated by spaces, seconds first (e.g. \"0 0 1 * * ?\"), without control characters.";
             return false;
         }
         try

@@ -42,7 +42,11 @@ public static class ScheduleRules
             problems.Add("schedule", error!);
             return null;
         }
-        if (cron.NextAfter(now) is null) problems.Add("schedule", "schedule never fires again.");
+        string[] fields = text!.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // Quartz's rule: day-of-month and day-of-week cannot both be set (Quartz.NET would OR them).
+        if ((fields[3] == "?") == (fields[5] == "?"))
+            problems.Add("schedule", "schedule sets exactly one of day-of-month (4th field) and day-of-week (6th field); the other is '?'.");
+        else if (cron.NextAfter(now) is null) problems.Add("schedule", "schedule never fires again.");
         else if (cron.ShortestInterval(now) < minimumInterval)
             problems.Add("schedule", $"schedule runs more often than the minimum interval of {minimumInterval.TotalSeconds:0} seconds.");
         return cron;

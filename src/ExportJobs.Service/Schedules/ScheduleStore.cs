@@ -19,8 +19,8 @@ public sealed class ScheduleStore(StorageClients clients)
     /// <summary>A stored schedule with the ETag that a compare-and-swap needs.</summary>
     public sealed record Stored(Tenant Tenant, Schedule Schedule, long? NextRunMs, ETag ETag);
 
-    public Task AddAsync(Tenant tenant, Schedule schedule, long? nextRunMs, CancellationToken ct) =>
-        clients.Schedules.AddEntityAsync(ToEntity(tenant, schedule, nextRunMs), ct);
+    public async Task<ETag> AddAsync(Tenant tenant, Schedule schedule, long? nextRunMs, CancellationToken ct) =>
+        (await clients.Schedules.AddEntityAsync(ToEntity(tenant, schedule, nextRunMs), ct)).Headers.ETag ?? default;
 
     public async Task<Stored?> GetAsync(Tenant tenant, string id, CancellationToken ct)
     {
@@ -32,29 +32,34 @@ public sealed class ScheduleStore(StorageClients clients)
         (await RecordJson.ListAsync(clients.Schedules, tenant.Key, CoreJson.Wire.Schedule, ct))
             .OrderBy(s => s.CreateEpoch).ThenBy(s => s.Id, StringComparer.Ordinal).ToList();
 
-    /// <summary>Replaces a schedule if nobody wrote it since <paramref name="etag"/>; false when someone did.</summary>
-    public async Task<bool> TryReplaceAsync(Tenant tenant, Schedule schedule, long? nextRunMs, ETag etag, CancellationToken ct)
+    /// <summary>Replaces a schedule if nobody wrote it since <paramref name="etag"/>; its new ETag, or null when someone did.</summary>
+    public async Task<ETag?> TryReplaceAsync(Tenant tenant, Schedule schedule, long? nextRunMs, ETag etag, CancellationToken ct)
     {
         try
         {
-            await clients.Schedules.UpdateEntityAsync(ToEntity(tenant, schedule, nextRunMs), etag, TableUpdateMode.Replace, ct);
-            return true;
+            return (await clients.Schedules.UpdateEntityAsync(ToEntity(tenant, schedule, nextRunMs), etag, TableUpdateMode.Replace, ct)).Headers.ETag ?? default;
         }
         catch (RequestFailedException e) when (e.Status is 412 or 404)
         {
-            return false;
+            return null;
         }
     }
 
-    /// <summary>Applies <paramref name="change"/> with optimistic concurrency, retrying a lost race; null when there is no such schedule.</summary>
-    public async Task<Schedule?> UpdateAsync(Tenant tenant, string id, Func<Stored, (Schedule Schedule, long? NextRunMs)> change, CancellationToken ct)
+    /// <summary>
+    /// Applies <paramref name="change"/> by compare-and-swap, retrying a lost race — or, with <paramref name="ifMatch"/>,
+    /// only to that version (<see cref="RecordJson.ReplaceOutcome.Stale"/> otherwise).
+    /// </summary>
+    public async Task<(RecordJson.ReplaceOutcome Outcome, ETag ETag)> UpdateAsync(Tenant tenant, string id, Func<Stored, (Schedule Schedule, long? NextRunMs)> change,
+        CancellationToken ct, ETag? ifMatch = null)
     {
         while (true)
         {
             var stored = await GetAsync(tenant, id, ct);
-            if (stored is null) return null;
+            if (stored is null) return (RecordJson.ReplaceOutcome.NotFound, default);
+            if (ifMatch is { } expected && expected != stored.ETag) return (RecordJson.ReplaceOutcome.Stale, default);
             var (schedule, nextRunMs) = change(stored);
-            if (await TryReplaceAsync(tenant, schedule, nextRunMs, stored.ETag, ct)) return schedule;
+            if (await TryReplaceAsync(tenant, schedule, nextRunMs, stored.ETag, ct) is { } etag) return (RecordJson.ReplaceOutcome.Replaced, etag);
+            if (ifMatch is not null) return (RecordJson.ReplaceOutcome.Stale, default);
         }
     }
 

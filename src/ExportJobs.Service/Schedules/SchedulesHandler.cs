@@ -4,6 +4,7 @@ using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Jobs;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -56,8 +57,8 @@ public sealed class SchedulesHandler(
             UpdateEpoch = now.ToUnixTimeSeconds(),
             NextRunTime = ScheduleRules.Rfc3339(next),
         };
-        await schedules.AddAsync(tenant, schedule, next, ct);
-        return Results.Json(schedule, CoreJson.Wire.Schedule);
+        var etag = await schedules.AddAsync(tenant, schedule, next, ct);
+        return Preconditions.WithETag(Results.Json(schedule, CoreJson.Wire.Schedule), etag);
     }
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
@@ -66,7 +67,7 @@ public sealed class SchedulesHandler(
         if (tenant is null) return denied!;
         if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         var stored = await schedules.GetAsync(tenant, id, ct);
-        return stored is null ? NotFound(id) : Results.Json(stored.Schedule, CoreJson.Wire.Schedule);
+        return stored is null ? NotFound(id) : Preconditions.WithETag(Results.Json(stored.Schedule, CoreJson.Wire.Schedule), stored.ETag);
     }
 
     /// <summary>A JSON Patch (RFC 6902) of <c>add</c>/<c>replace</c> operations on <c>/state</c> and <c>/schedule</c>; 204.</summary>
@@ -99,13 +100,15 @@ public sealed class SchedulesHandler(
         if (operations.Count == 0) problems.Add("body", "the patch has no operation.");
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
 
-        var updated = await schedules.UpdateAsync(tenant, id, stored =>
+        var (outcome, etag) = await schedules.UpdateAsync(tenant, id, stored =>
         {
             var schedule = stored.Schedule with { State = state ?? stored.Schedule.State, Cron = cronText ?? stored.Schedule.Cron, UpdateEpoch = now.ToUnixTimeSeconds() };
             long? next = ScheduleRules.NextRunMs(schedule.State, CronSchedule.Parse(schedule.Cron!), now);
             return (schedule with { NextRunTime = ScheduleRules.Rfc3339(next) }, next);
-        }, ct);
-        return updated is null ? NotFound(id) : Results.NoContent();
+        }, ct, Preconditions.IfMatch(request));
+        return outcome == RecordJson.ReplaceOutcome.Replaced
+            ? Preconditions.WithETag(Results.NoContent(), etag)
+            : Preconditions.Refused(outcome, () => NotFound(id));
     }
 
     public async Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct)

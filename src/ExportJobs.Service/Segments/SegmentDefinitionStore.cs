@@ -1,5 +1,4 @@
 using Azure;
-using Azure.Data.Tables;
 using ExportJobs.Core;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
@@ -10,42 +9,25 @@ namespace ExportJobs.Service.Segments;
 /// <summary>Segment definitions in Table Storage: PartitionKey the tenant, RowKey the id, the wire JSON.</summary>
 public sealed class SegmentDefinitionStore(StorageClients clients)
 {
-    public Task AddAsync(Tenant tenant, SegmentDefinition definition, CancellationToken ct) =>
-        clients.SegmentDefinitions.AddEntityAsync(ToEntity(tenant, definition), ct);
+    public Task<ETag> AddAsync(Tenant tenant, SegmentDefinition definition, CancellationToken ct) =>
+        RecordJson.AddAsync(clients.SegmentDefinitions, tenant.Key, definition.Id!, definition, CoreJson.Wire.SegmentDefinition, ct);
 
     public Task<SegmentDefinition?> GetAsync(Tenant tenant, string id, CancellationToken ct) =>
         RecordJson.GetAsync(clients.SegmentDefinitions, tenant.Key, id, CoreJson.Wire.SegmentDefinition, ct);
+
+    public Task<RecordJson.Versioned<SegmentDefinition>?> GetVersionedAsync(Tenant tenant, string id, CancellationToken ct) =>
+        RecordJson.GetVersionedAsync(clients.SegmentDefinitions, tenant.Key, id, CoreJson.Wire.SegmentDefinition, ct);
 
     /// <summary>Oldest first, then by id: a stable order for <c>start</c>/<c>limit</c> paging.</summary>
     public async Task<IReadOnlyList<SegmentDefinition>> ListAsync(Tenant tenant, CancellationToken ct) =>
         (await RecordJson.ListAsync(clients.SegmentDefinitions, tenant.Key, CoreJson.Wire.SegmentDefinition, ct))
             .OrderBy(d => d.CreationTime).ThenBy(d => d.Id, StringComparer.Ordinal).ToList();
 
-    /// <summary>Applies <paramref name="change"/> with optimistic concurrency, retrying a lost race; null when there is no such definition.</summary>
-    public async Task<SegmentDefinition?> UpdateAsync(Tenant tenant, string id, Func<SegmentDefinition, SegmentDefinition> change, CancellationToken ct)
-    {
-        while (true)
-        {
-            var found = await clients.SegmentDefinitions.GetEntityIfExistsAsync<TableEntity>(tenant.Key, id, cancellationToken: ct);
-            if (!found.HasValue) return null;
-            var updated = change(RecordJson.Read(found.Value!, CoreJson.Wire.SegmentDefinition));
-            try
-            {
-                await clients.SegmentDefinitions.UpdateEntityAsync(ToEntity(tenant, updated), found.Value!.ETag, TableUpdateMode.Replace, ct);
-                return updated;
-            }
-            catch (RequestFailedException e) when (e.Status is 412 or 404)
-            {
-                // Someone wrote it in between (or deleted it): read again.
-            }
-        }
-    }
+    /// <summary>Applies <paramref name="change"/> by compare-and-swap, to the <paramref name="ifMatch"/> version when given.</summary>
+    public Task<(RecordJson.ReplaceOutcome Outcome, RecordJson.Versioned<SegmentDefinition> Record)> ReplaceAsync(Tenant tenant, string id,
+        Func<SegmentDefinition, SegmentDefinition> change, ETag? ifMatch, CancellationToken ct) =>
+        RecordJson.ReplaceAsync(clients.SegmentDefinitions, tenant.Key, id, CoreJson.Wire.SegmentDefinition, change, ifMatch, ct);
 
     public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>
         RecordJson.DeleteAsync(clients.SegmentDefinitions, tenant.Key, id, ct);
-
-    private static TableEntity ToEntity(Tenant tenant, SegmentDefinition definition) => new(tenant.Key, definition.Id)
-    {
-        [RecordJson.Property] = RecordJson.Write(definition, CoreJson.Wire.SegmentDefinition),
-    };
 }

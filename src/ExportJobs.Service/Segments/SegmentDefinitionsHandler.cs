@@ -59,8 +59,8 @@ public sealed class SegmentDefinitionsHandler(
             UpdateTime = now,
             UpdateEpoch = now / 1000,
         };
-        await definitions.AddAsync(tenant, definition, ct);
-        return Results.Json(definition, CoreJson.Wire.SegmentDefinition);
+        var etag = await definitions.AddAsync(tenant, definition, ct);
+        return Preconditions.WithETag(Results.Json(definition, CoreJson.Wire.SegmentDefinition), etag);
     }
 
     public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
@@ -68,8 +68,8 @@ public sealed class SegmentDefinitionsHandler(
         var (tenant, denied) = await access.AuthorizeAsync(request);
         if (tenant is null) return denied!;
         if (!Ids.IsSegmentId(id)) return InvalidId();
-        var definition = await definitions.GetAsync(tenant, id, ct);
-        return definition is null ? NotFound(id) : Results.Json(definition, CoreJson.Wire.SegmentDefinition);
+        var definition = await definitions.GetVersionedAsync(tenant, id, ct);
+        return definition is { } found ? Preconditions.WithETag(Results.Json(found.Value, CoreJson.Wire.SegmentDefinition), found.ETag) : NotFound(id);
     }
 
     public async Task<IResult> PatchAsync(HttpRequest request, string id, CancellationToken ct)
@@ -82,7 +82,7 @@ public sealed class SegmentDefinitionsHandler(
         if (await CheckAsync(tenant, body, patch: true, ct) is { } invalid) return invalid;
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var updated = await definitions.UpdateAsync(tenant, id, d => d with
+        var (outcome, updated) = await definitions.ReplaceAsync(tenant, id, d => d with
         {
             Name = body.Name ?? d.Name,
             Description = body.Description ?? d.Description,
@@ -91,8 +91,10 @@ public sealed class SegmentDefinitionsHandler(
             Schema = body.Schema ?? d.Schema,
             UpdateTime = now,
             UpdateEpoch = now / 1000,
-        }, ct);
-        return updated is null ? NotFound(id) : Results.Json(updated, CoreJson.Wire.SegmentDefinition);
+        }, Preconditions.IfMatch(request), ct);
+        return outcome == RecordJson.ReplaceOutcome.Replaced
+            ? Preconditions.WithETag(Results.Json(updated.Value, CoreJson.Wire.SegmentDefinition), updated.ETag)
+            : Preconditions.Refused(outcome, () => NotFound(id));
     }
 
     /// <summary>200 with no body, as the platform answers. Jobs already created keep the expression they started with.</summary>

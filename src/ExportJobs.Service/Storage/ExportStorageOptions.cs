@@ -62,6 +62,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(0, 3_600)] public int CompactionQuietSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// The most work segment evaluation may do for one job, in units (an element a PQL quantifier visits, a character a
+    /// pattern scans), shared evenly by its shards; past it the job fails with <c>SEGMENT_EVALUATION_BUDGET_EXCEEDED</c>.
+    /// </summary>
+    [Range(1_000_000, 10_000_000_000_000)] public long EvaluationBudget { get; set; } = 10_000_000_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         bool byConnection = !string.IsNullOrEmpty(StorageConnection), byIdentity = !string.IsNullOrEmpty(StorageAccountName);

@@ -67,7 +67,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// identity, sorted by identity.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, byte[] Json)> records, CancellationToken ct)
+        IEnumerable<(Identity Identity, byte[] Json)> records, CancellationToken ct, int chunk = 0)
     {
         var byShard = new SortedDictionary<int, List<FragmentRow>>();
         foreach (var (identity, json) in records)
@@ -78,7 +78,15 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
         // A stable sort: fragments of one identity keep their order in the batch.
         foreach (var (shard, rows) in byShard)
-            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId), rows.OrderBy(r => r.Key, StringComparer.Ordinal), ct);
+            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId, chunk), rows.OrderBy(r => r.Key, StringComparer.Ordinal), ct);
+    }
+
+    /// <summary>Deletes the files of the first <paramref name="chunks"/> chunks of an ingested batch, in every shard (a batch that was not kept).</summary>
+    public async Task DeleteChunksAsync(FragmentKind kind, Tenant tenant, string batchId, long ingestTimeMs, int chunks, CancellationToken ct)
+    {
+        for (int shard = 0; shard < ShardCount; shard++)
+            for (int chunk = 0; chunk < chunks; chunk++)
+                await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId, chunk), cancellationToken: ct);
     }
 
     /// <summary>
@@ -106,7 +114,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
     }
 
-    private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId) => Stem(tenant, shard, ingestTimeMs, batchId) + ".parquet";
+    /// <summary>
+    /// A batch's file in a shard; a batch ingested in several chunks has one per chunk, the first named as a batch of
+    /// one chunk and the next ones <c>~{chunk:D4}</c> after it, so they sort, and so merge, in the order they came.
+    /// </summary>
+    private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId, int chunk = 0) =>
+        Stem(tenant, shard, ingestTimeMs, batchId) + (chunk == 0 ? "" : "~" + chunk.ToString("D4", CultureInfo.InvariantCulture)) + ".parquet";
 
     /// <summary>A file's name without its extension: a compacted run's name, its parts' names without their number.</summary>
     private static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>

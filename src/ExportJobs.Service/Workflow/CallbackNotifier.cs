@@ -18,6 +18,11 @@ public sealed class CallbackOptions
     /// <summary>Whether a callback may go to a loopback address (local runs). Never in Azure.</summary>
     public bool AllowLoopback { get; set; }
 
+    /// <summary>The ports a callback URL may name (loopback URLs aside).</summary>
+    [MinLength(1)] public int[] Ports { get; set; } = [443];
+
+    public CallbackPolicy Policy => new(AllowLoopback, Ports);
+
     /// <summary>Deliveries tried, with exponential backoff from one second, before giving up.</summary>
     [Range(1, 20)] public int MaxAttempts { get; set; } = 5;
 
@@ -40,13 +45,13 @@ public sealed class CallbackNotifier(JobStore jobs, IHttpClientFactory http, IOp
         var job = await jobs.GetAsync(tenant, input.JobId, ct);
         if (job?.Callback is not { } callback || callback.Attempts?.Any(a => a.Delivered) == true) return true;
         string secret = await jobs.GetHiddenAsync(tenant, job.Id, JobStore.Hidden.CallbackSecret, ct) ?? "";
+        if (CallbackRules.Refusal(callback.Url, options.Value.Policy) is { } refusal) throw new DeliveryFailedException($"callback of job {job.Id} refused: {refusal}");
         var url = new Uri(callback.Url);
-        if (!CallbackRules.IsAllowed(url, options.Value.AllowLoopback)) throw new DeliveryFailedException($"callback URL {url} is not allowed here.");
 
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(job, CoreJson.Wire.ExportJob);
         long timestamp = time.GetUtcNow().ToUnixTimeSeconds();
         int? status = null;
-        string? error = null;
+        string? failure = null;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
@@ -60,10 +65,13 @@ public sealed class CallbackNotifier(JobStore jobs, IHttpClientFactory http, IOp
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            error = e.Message;
+            failure = e.InnerException?.Message ?? e.Message;
         }
 
         bool delivered = status is >= 200 and < 300;
+        // What the job shows says only that delivery failed (and the status, when one came): telling a refused connection
+        // from a TLS failure or a refused address would make callbacks a port scanner. The log keeps the cause.
+        string? error = delivered ? null : "delivery failed";
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await jobs.UpdateAsync(tenant, job.Id, j => j.Callback is null ? null : j with
         {
@@ -72,7 +80,7 @@ public sealed class CallbackNotifier(JobStore jobs, IHttpClientFactory http, IOp
                 Attempts = [.. j.Callback.Attempts ?? [], new CallbackAttempt((j.Callback.Attempts?.Count ?? 0) + 1, now, status, error, delivered)],
             },
         }, ct);
-        log.LogInformation("Callback of export job {JobId}: status {Status} {Error}", job.Id, status, error);
+        log.LogInformation("Callback of export job {JobId}: status {Status} {Failure}", job.Id, status, failure);
         if (!delivered) throw new DeliveryFailedException($"callback to {url} answered {status?.ToString(CultureInfo.InvariantCulture) ?? error}.");
         return true;
     }

@@ -67,7 +67,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
             await Settle(running);
             return await context.CallActivityAsync<string>(TaskNames.FailExport, new FailInput(
                 input,
-                ExportErrorCodes.StepFailed,
+                failure.FailureDetails.IsCausedBy<Core.Segments.SegmentEvaluation.BudgetExceededException>() ? ExportErrorCodes.EvaluationBudgetExceeded : ExportErrorCodes.StepFailed,
                 $"{failure.TaskName} failed: {failure.FailureDetails.ErrorType}: {failure.FailureDetails.ErrorMessage}",
                 failure.FailureDetails.StackTrace), Retry);
         }

@@ -64,7 +64,7 @@ public sealed class ExportJobSteps(
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
-        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), Evaluation(job, hidden), task.Shard, ct);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount), task.Shard, ct);
 
         // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
         // It also moves the job's update time, which the watchdog reads as a sign of life.
@@ -85,10 +85,13 @@ public sealed class ExportJobSteps(
     private static SchemaNode? OutputSchema(IReadOnlyDictionary<JobStore.Hidden, string> hidden) =>
         hidden.TryGetValue(JobStore.Hidden.OutputSchema, out var json) ? SchemaNode.Parse(JsonNode.Parse(json), "outputSchema", new ProblemList()) : null;
 
-    /// <summary>The job's segments compiled once for this shard; <c>now</c> is the job's creation time, the same for every shard and retry.</summary>
-    private static SegmentEvaluation? Evaluation(ExportJob job, IReadOnlyDictionary<JobStore.Hidden, string> hidden) =>
+    /// <summary>
+    /// The job's segments compiled once for this shard, with the shard's share of the job's evaluation budget; <c>now</c>
+    /// is the job's creation time, the same for every shard and retry.
+    /// </summary>
+    private static SegmentEvaluation? Evaluation(ExportJob job, IReadOnlyDictionary<JobStore.Hidden, string> hidden, long budget) =>
         hidden.TryGetValue(JobStore.Hidden.SegmentExpressions, out var json)
-            ? SegmentEvaluation.Compile(JsonSerializer.Deserialize(json, CoreJson.Wire.DictionaryStringString)!, DateTimeOffset.FromUnixTimeMilliseconds(job.CreationTime))
+            ? SegmentEvaluation.Compile(JsonSerializer.Deserialize(json, CoreJson.Wire.DictionaryStringString)!, DateTimeOffset.FromUnixTimeMilliseconds(job.CreationTime), budget)
             : null;
 
     public async Task<string> FinalizeAsync(FinalizeInput input, CancellationToken ct)

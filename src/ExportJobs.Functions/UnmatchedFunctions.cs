@@ -1,0 +1,32 @@
+using System.Reflection;
+using ExportJobs.Service.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace ExportJobs.Functions;
+
+/// <summary>
+/// Every request no other function takes: a catch-all route, which the Functions host matches last (a literal route
+/// segment takes precedence over a catch-all parameter), so an unknown path answers 404 and a known path under another
+/// method 405, both as problem+json (<see cref="UnmatchedRequests"/>).
+/// </summary>
+public sealed class UnmatchedFunctions(UnmatchedRequests unmatched)
+{
+    public const string CatchAllRoute = "{*path}";
+
+    [Function(FunctionNames.AnswerUnmatched)]
+    public IActionResult Answer(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "put", "patch", "delete", "head", "options", Route = CatchAllRoute)] HttpRequest request) =>
+        new ResultAction(unmatched.Answer(request));
+
+    /// <summary>The API's routes as this app declares them: each HTTP trigger's methods and route, the catch-all aside.</summary>
+    public static IEnumerable<(string Method, string Template)> DeclaredRoutes() =>
+        typeof(UnmatchedFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .SelectMany(m => m.GetParameters())
+            .Select(p => p.GetCustomAttribute<HttpTriggerAttribute>())
+            .OfType<HttpTriggerAttribute>()
+            .Where(t => t.Route != CatchAllRoute)
+            .SelectMany(t => t.Methods!.Select(method => (method.ToUpperInvariant(), t.Route!)));
+}
