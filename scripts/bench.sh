@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (figures in their output, never in tests):
 #   bash scripts/bench.sh export [N] [--events]   N profiles through the API of a LocalHost on Azurite, against the floor
+#   bash scripts/bench.sh ingest                  peak RSS of 4 concurrent 256 MB bodies and of gzip bombs
 #   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),

@@ -55,7 +55,7 @@ import json
 for i in range($PROFILES):
     print(json.dumps({'identityMap': {'ecid': [{'id': str(i)}]}, 'personalEmail': {'address': 'p%d@example.com' % i},
                       'loyalty': {'points': i}, 'segmentMembership': {'ups': {'s1': {'status': 'realized' if i % 3 else 'exited'}}}}))" \
-  | curl -s "${H[@]}" -X POST $B/datasets/$PROFILE_DS/batches --data-binary @- | json '"ingested", d["recordsAccepted"], "profiles"'
+  | curl -s "${H[@]}" -H 'Content-Type: application/x-ndjson' -X POST $B/datasets/$PROFILE_DS/batches --data-binary @- | json '"ingested", d["recordsAccepted"], "profiles"'
 
 PAYLOAD='{"fields":"personalEmail.address,loyalty.points","filter":{"segments":[{"segmentId":"s1"}]},"destination":{"datasetId":"'$OUT'"},"schema":{"name":"_xdm.context.profile"}}'
 create_job() { curl -s "${H[@]}" -H 'Content-Type: application/json' -X POST $B/export/jobs -d "$PAYLOAD" | json 'd["id"]'; }

@@ -42,6 +42,9 @@ public sealed class BenchEnvironment
     /// <summary>The host's peak resident set (VmHWM) since it started or since <see cref="ResetHostPeakRss"/>.</summary>
     public long HostPeakRssBytes() => ProcStatus("VmHWM:");
 
+    /// <summary>The host's resident set now (VmRSS).</summary>
+    public long HostRssBytes() => ProcStatus("VmRSS:");
+
     /// <summary>Resets the host's VmHWM to its current RSS (writes 5 to /proc/{pid}/clear_refs).</summary>
     public void ResetHostPeakRss() => File.WriteAllText($"/proc/{HostPid}/clear_refs", "5");
 

@@ -17,8 +17,11 @@ public sealed class DurableOptions
     /// <summary>Port of the in-process gRPC sidecar on loopback; 0 picks a free one.</summary>
     public int SidecarPort { get; set; }
 
-    /// <summary>How long a message taken by a host that dies stays hidden before another host gets it.</summary>
-    public int VisibilityTimeoutSeconds { get; set; } = 300;
+    /// <summary>
+    /// How long a message taken by a host that dies stays hidden before another host (or the same one, restarted) gets
+    /// it. A running activity's lock is renewed (<see cref="ActivityLockRenewal"/>), so a shard may run longer than this.
+    /// </summary>
+    public int VisibilityTimeoutSeconds { get; set; } = 30;
 
     /// <summary>How long a partition lease lasts: a dead host's partitions move to a live one after it.</summary>
     public int LeaseIntervalSeconds { get; set; } = 30;
@@ -69,7 +72,9 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.Protocols = HttpProtocols.Http2));
         builder.Services.Configure<HostOptions>(h => h.ServicesStopConcurrently = true);
         builder.Services.AddGrpc();
-        builder.Services.AddSingleton<IOrchestrationService>(service);
+        // The client side (queries, purges) talks to the backend itself; the dispatchers go through the lock renewal.
+        builder.Services.AddSingleton<IOrchestrationService>(new ActivityLockRenewal(service, TimeSpan.FromSeconds(Math.Max(1, o.VisibilityTimeoutSeconds / 3)),
+            loggers.CreateLogger<ActivityLockRenewal>()));
         builder.Services.AddSingleton<IOrchestrationServiceClient>(service);
         builder.Services.AddSingleton<TaskHubGrpcServer>();
         _sidecar = builder.Build();

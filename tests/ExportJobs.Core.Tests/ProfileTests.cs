@@ -104,6 +104,7 @@ public class ProfileTests
 
     [Theory]
     [InlineData("not json", "not valid JSON")]
+    [InlineData("{\"a\":\"\\u00e9\" broken", "not valid JSON")]
     [InlineData("[1,2]", "JSON object")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"segmentMembership":{"ups":{"s1":{"status":"gone"}}}}""", "status")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"segmentMembership":{"ups":{"s1":{"status":"realized","lastQualificationTime":"soon"}}}}""", "lastQualificationTime")]
@@ -112,6 +113,30 @@ public class ProfileTests
     {
         Assert.False(ProfileRecordParser.TryParse(line, out _, out _, out string? error));
         Assert.Contains(reason, error);
+    }
+
+    [Theory]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"identityMap":{"ecid":[{"id":"2"}]}}""", "Duplicate property")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"a":{"b":1,"b":2}}""", "Duplicate property")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"a\ud800"}]}}""", "surrogate")]
+    [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"note":"\udc00"}""", "surrogate")]
+    public void Lines_with_duplicate_members_or_lone_surrogates_are_rejected_not_thrown(string line, string reason)
+    {
+        Assert.False(ProfileRecordParser.TryParse(System.Text.Encoding.UTF8.GetBytes(line), out _, out _, out string? error));
+        Assert.Contains(reason, error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Ids_that_differ_only_in_invalid_utf8_bytes_are_both_rejected_never_merged()
+    {
+        byte[] Line(byte bad) => [.. "{\"identityMap\":{\"ecid\":[{\"id\":\"x"u8, bad, .. "\"}]}}"u8];
+        foreach (byte bad in new byte[] { 0xFF, 0xFE, 0xC0 })
+        {
+            Assert.False(ProfileRecordParser.TryParse(Line(bad), out _, out _, out string? error));
+            Assert.Equal("not valid UTF-8.", error);
+        }
+        Assert.True(ProfileRecordParser.TryParse("{\"identityMap\":{\"ecid\":[{\"id\":\"x\u00e9\"}]}}"u8, out _, out var identity, out _));
+        Assert.Equal("x\u00e9", identity.Id);
     }
 
     [Fact]

@@ -100,19 +100,50 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
                 return new StringContent(text.ToString(), Encoding.UTF8, "application/x-ndjson");
             }
             case ["gzipZeros", var size]:
+                return Gzip(Compress(new byte[int.Parse(size)], CompressionLevel.SmallestSize));
+            case ["gzipOneLine", var size]:
             {
+                // One line of 'a's, written in pieces: a small body that inflates far past the limit.
                 var compressed = new MemoryStream();
-                using (var zip = new GZipStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) zip.Write(new byte[int.Parse(size)]);
-                var content = new ByteArrayContent(compressed.ToArray());
-                content.Headers.ContentType = new("application/x-ndjson");
-                content.Headers.ContentEncoding.Add("gzip");
-                return content;
+                var piece = Enumerable.Repeat((byte)'a', 1 << 20).ToArray();
+                using (var zip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+                    for (long written = 0; written < long.Parse(size); written += piece.Length) zip.Write(piece);
+                return Gzip(compressed.ToArray());
+            }
+            case ["gzipTruncated"]:
+            {
+                byte[] whole = Compress(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 2_000).Select(i => $$$"""{"identityMap":{"ecid":[{"id":"cut{{{i}}}"}]}}""" + "\n"))), CompressionLevel.Fastest);
+                return Gzip(whole[..(whole.Length / 2)]);
+            }
+            case ["gzipTrailingGarbage"]:
+                return Gzip([.. Compress(Encoding.UTF8.GetBytes("""{"identityMap":{"ecid":[{"id":"g"}]}}""" + "\n"), CompressionLevel.Fastest), .. "garbage"u8.ToArray()]);
+            case ["jsonWithoutType"]:
+                return new ByteArrayContent("""{"destination":{"datasetId":"x"},"schema":{"name":"s"}}"""u8.ToArray());
+            case ["mergePolicyOrder", var count]:
+            {
+                string order = string.Join(",", Enumerable.Range(0, int.Parse(count)).Select(i => $"\"ds{i}\""));
+                return Json($$$"""{"name":"p","attributeMerge":{"type":"dataSetPrecedence","order":[{{{order}}}]}}""");
             }
         }
         return test.Body is null ? null : Json(fill(test.Body));
     }
 
     private static StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");
+
+    private static byte[] Compress(byte[] data, CompressionLevel level)
+    {
+        var compressed = new MemoryStream();
+        using (var zip = new GZipStream(compressed, level, leaveOpen: true)) zip.Write(data);
+        return compressed.ToArray();
+    }
+
+    private static ByteArrayContent Gzip(byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/x-ndjson");
+        content.Headers.ContentEncoding.Add("gzip");
+        return content;
+    }
 
     private static string? Check(BadRequestCase test, HttpResponseMessage response, string text)
     {

@@ -28,6 +28,10 @@ public class ScheduleTests
     [InlineData("0 0 1 * * ? 2099 1", "6 or 7 fields")]
     [InlineData("bad", "6 or 7 fields")]
     [InlineData("0 0 25 * * ?", "not a valid Quartz cron expression")]
+    [InlineData("0 0 0 1 * MON", "exactly one of day-of-month")]
+    [InlineData("0 0 0 ? * ?", "exactly one of day-of-month")]
+    [InlineData("0 0 1 * * ?\r\n", "without control characters")]
+    [InlineData("0 0 1 * *\t* ?", "without control characters")]
     [InlineData("0 0 0 32W * ?", "not a valid Quartz cron expression")]
     [InlineData("* * * * * ?", "minimum interval")]
     [InlineData("*/30 * * * * ?", "minimum interval")]
@@ -104,6 +108,33 @@ public class ScheduleTests
         Assert.Equal(2, (await f.JobsAsync()).Count);
         Assert.Equal("2026-11-28T17:00:00Z", (string)(await f.ReadAsync(id))["nextRunTime"]!);
     }
+
+    [Fact]
+    public async Task A_tick_that_wakes_a_little_early_or_late_runs_the_due_time_of_its_instant_and_skips_none()
+    {
+        await using var f = await Fixture.StartAsync();
+        string id = (string)(await f.CreateAsync("0 * * * * ?"))["id"]!;
+        var first = new DateTimeOffset(2026, 11, 28, 10, 1, 0, TimeSpan.Zero);
+        for (int minute = 0; minute < 5; minute++)
+        {
+            var due = first.AddMinutes(minute);
+            // Timers wake a few milliseconds either side of their instant.
+            f.Clock.SetUtcNow(due + (minute % 2 == 0 ? TimeSpan.FromMilliseconds(-4) : TimeSpan.FromMilliseconds(350)));
+            Assert.Equal(1, await f.RunAsync());
+            var read = await f.ReadAsync(id);
+            Assert.Equal(ScheduleRules.Rfc3339(due.ToUnixTimeMilliseconds()), (string)read["lastRunTime"]!);
+            Assert.Equal(ScheduleRules.Rfc3339(due.AddMinutes(1).ToUnixTimeMilliseconds()), (string)read["nextRunTime"]!);
+        }
+        Assert.Equal(5, (await f.JobsAsync()).Count);
+    }
+
+    [Theory]
+    [InlineData("2026-11-28T10:00:59.996Z", "2026-11-28T10:01:00Z")]
+    [InlineData("2026-11-28T10:01:00.000Z", "2026-11-28T10:01:00Z")]
+    [InlineData("2026-11-28T10:01:29.000Z", "2026-11-28T10:01:00Z")]
+    [InlineData("2026-11-28T10:01:31.000Z", "2026-11-28T10:02:00Z")]
+    public void A_timer_run_belongs_to_its_nearest_scheduled_instant(string now, string tick) =>
+        Assert.Equal(DateTimeOffset.Parse(tick), ScheduleRunner.TickOf(DateTimeOffset.Parse(now)));
 
     [Fact]
     public async Task Concurrent_timer_runs_create_exactly_one_job_per_due_time()

@@ -66,8 +66,10 @@ public static partial class CallbackRules
         return null;
     }
 
+    /// <summary>A loopback name or address, written plainly (an IPv4-mapped IPv6 loopback is not taken as one: it is refused as an IP literal).</summary>
     private static bool IsLoopback(Uri url) =>
-        url.IsLoopback || url.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || url.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
+        url.IsLoopback && !(IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && address.IsIPv4MappedToIPv6) ||
+        url.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || url.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
 
     public static string Sign(string secret, long timestamp, byte[] body)
     {

@@ -49,6 +49,11 @@ public static class ProfileRecordParser
             reason = "not valid UTF-8.";
             return false;
         }
+        if (HasLoneSurrogate(line))
+        {
+            reason = @"not valid JSON text: a string escapes half of a surrogate pair alone (\ud800-\udfff).";
+            return false;
+        }
         JsonNode? node;
         try
         {
@@ -59,12 +64,6 @@ public static class ProfileRecordParser
             reason = $"not valid JSON: {e.Message}";
             return false;
         }
-        catch (InvalidOperationException e)
-        {
-            // An escaped lone surrogate ("\ud800") is valid JSON syntax but not a string: it cannot be stored or compared.
-            reason = $"not valid JSON text: {e.Message}";
-            return false;
-        }
         if (node is not JsonObject obj)
         {
             reason = "a record must be a JSON object.";
@@ -73,6 +72,30 @@ public static class ProfileRecordParser
         if (!IdentityMap.TryGetPrimary(obj, out primary, out reason)) return false;
         record = obj;
         return true;
+    }
+
+    /// <summary>
+    /// Whether a string or member name escapes half of a surrogate pair alone: valid JSON syntax, but no text — it could
+    /// not be compared, stored or written out. Only lines with a <c>\u</c> escape are read for it.
+    /// </summary>
+    private static bool HasLoneSurrogate(ReadOnlySpan<byte> line)
+    {
+        if (line.IndexOf("\\u"u8) < 0) return false;
+        var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth });
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped) reader.GetString();
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false; // Not JSON at all: the parse that follows says so.
+        }
     }
 
     private static bool SegmentMembershipIsWellFormed(JsonNode? membership, out string? reason)

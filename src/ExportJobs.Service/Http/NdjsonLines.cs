@@ -73,6 +73,7 @@ public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash h
         Number++;
         int length = end - _start;
         if (length > 0 && _buffer[end - 1] == '\r') length--;
+        TooLong |= length > maxLineBytes;
         Line = TooLong ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(_start, length);
         _start = next;
         _first = false;

@@ -212,13 +212,36 @@ public sealed class PqlEvaluatorTests
     }
 
     [Fact]
-    public void A_regular_expression_that_runs_too_long_is_unknown_not_a_hang()
+    public void A_catastrophic_pattern_runs_in_linear_time_and_gets_an_answer()
     {
-        var compiled = PqlCompiler.Compile("text.matches(\"^(a+)+$\")");
-        var profile = new JsonObject { ["text"] = new string('a', 40) + "!" };
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        Assert.Null(compiled.Evaluate(profile, [], Now));
-        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), "the time limit stopped the match");
+        // With backtracking, (a+)+$ over 30 KB of 'a' and a '!' would run past its time limit and answer unknown.
+        var compiled = PqlCompiler.Compile("text.matches(\"(a+)+$\") or text.like(\"%a%a%a%b\")");
+        var profile = new JsonObject { ["text"] = new string('a', 30_000) + "!" };
+        Assert.Equal(false, compiled.Evaluate(profile, [], Now));
+        Assert.Equal(true, PqlCompiler.Compile("text.matches(\"(a+)+!$\")").Evaluate(profile, [], Now));
+    }
+
+    [Theory]
+    [InlineData("text.matches(\"(a)\\\\1\")")]
+    [InlineData("text.matches(\"a(?=b)\")")]
+    [InlineData("text.matches(\"(?<!a)b\")")]
+    [InlineData("text.matches(\"(?>a+)b\")")]
+    public void A_pattern_that_needs_backtracking_is_refused_where_it_is_written(string text)
+    {
+        var e = Assert.Throws<PqlException>(() => PqlCompiler.Compile(text));
+        Assert.Contains("needs backtracking", e.Reason);
+        Assert.Equal(text.IndexOf('"'), e.Position);
+    }
+
+    [Theory]
+    [InlineData("person.name = null", 14)]
+    [InlineData("null = person.name", 0)]
+    [InlineData("person.name != NULL", 15)]
+    public void The_null_literal_is_refused_pointing_to_isNull(string text, int position)
+    {
+        var e = Assert.Throws<PqlException>(() => PqlCompiler.Compile(text));
+        Assert.Contains("isNull()", e.Reason);
+        Assert.Equal(position, e.Position);
     }
 
     [Fact]

@@ -27,6 +27,22 @@ public sealed class SegmentEvaluationTests
     private static JsonObject? Entry(MergedProfile profile, string id) => profile.Attributes["segmentMembership"]?["ups"]?[id] as JsonObject;
 
     [Fact]
+    public void Evaluation_past_its_budget_fails_instead_of_running_on()
+    {
+        var profile = ProfileWith(150);
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 2, "ds", "b", MergedValue.Of(new JsonObject { ["text"] = new string('a', 5_000) }).Element));
+        var expressions = new Dictionary<string, string> { ["slow"] = "text.matches(\"b\") or text.like(\"%b\")" };
+        var within = SegmentEvaluation.Compile(expressions, Now, budget: 1_000_000);
+        within.Apply(profile, []);
+        Assert.Equal(2 * 5_001, within.Work);
+
+        var tight = SegmentEvaluation.Compile(expressions, Now, budget: 25_000);
+        tight.Apply(profile, []);
+        tight.Apply(profile, []);
+        Assert.Throws<SegmentEvaluation.BudgetExceededException>(() => tight.Apply(profile, []));
+    }
+
+    [Fact]
     public void A_new_qualification_is_realized_now_and_recorded()
     {
         var profile = ProfileWith(150);
