@@ -72,11 +72,20 @@ param maxShardFiles int = 16
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')
 param compactionQuietSeconds int = 10
 
+@description('Most work segment evaluation may do for one job (quantified elements visited and characters matched).')
+param evaluationBudget int = 10000000000
+
 @description('Largest JSON body, bytes.')
 param maxJsonBodyBytes int = 1048576
 
 @description('Largest ingestion body, bytes (the Functions host allows at most 100 MB).')
 param maxIngestBodyBytes int = 104857600
+
+@description('Longest NDJSON line of an ingestion body, bytes; a longer line is rejected.')
+param maxRecordBytes int = 1048576
+
+@description('Bytes of accepted lines an ingestion holds before it writes them as one chunk.')
+param ingestChunkBytes int = 8388608
 
 @description('Shortest time between two runs of a schedule, seconds.')
 param scheduleMinimumIntervalSeconds int = 60
@@ -98,6 +107,9 @@ param callbackMaxAttempts int = 5
 
 @description('Timeout of one callback delivery, seconds.')
 param callbackTimeoutSeconds int = 10
+
+@description('Ports a callback URL may name.')
+param callbackPorts array = [443]
 
 var token = uniqueString(resourceGroup().id, name)
 var storageName = take('st${name}${token}', 24)
@@ -211,6 +223,7 @@ var baseSettings = {
   ExportJobs__PartRows: string(partRows)
   ExportJobs__MaxShardFiles: string(maxShardFiles)
   ExportJobs__CompactionQuietSeconds: string(compactionQuietSeconds)
+  ExportJobs__EvaluationBudget: string(evaluationBudget)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress
@@ -218,6 +231,8 @@ var baseSettings = {
   ExportJobs__Access__ClockSkewSeconds: string(accessClockSkewSeconds)
   ExportJobs__Limits__MaxJsonBodyBytes: string(maxJsonBodyBytes)
   ExportJobs__Limits__MaxIngestBodyBytes: string(maxIngestBodyBytes)
+  ExportJobs__Limits__MaxRecordBytes: string(maxRecordBytes)
+  ExportJobs__Limits__IngestChunkBytes: string(ingestChunkBytes)
   ExportJobs__Schedules__MinimumIntervalSeconds: string(scheduleMinimumIntervalSeconds)
   ExportJobs__Idempotency__WindowSeconds: string(idempotencyWindowSeconds)
   ExportJobs__Idempotency__WaitSeconds: string(idempotencyWaitSeconds)
@@ -228,10 +243,11 @@ var baseSettings = {
   ExportJobs__Callbacks__TimeoutSeconds: string(callbackTimeoutSeconds)
 }
 var clientIdSettings = toObject(range(0, length(accessAllowedClientIds)), i => 'ExportJobs__Access__AllowedClientIds__${i}', i => string(accessAllowedClientIds[i]))
+var callbackPortSettings = toObject(range(0, length(callbackPorts)), i => 'ExportJobs__Callbacks__Ports__${i}', i => string(callbackPorts[i]))
 var defaultSandboxSettings = toObject(range(0, length(accessDefaultSandboxes)), i => 'ExportJobs__Access__DefaultSandboxes__${i}', i => string(accessDefaultSandboxes[i]))
 var orgSandboxSettings = reduce(items(accessSandboxes), {}, (all, org) => union(all,
   toObject(range(0, length(org.value)), i => 'ExportJobs__Access__Sandboxes__${org.key}__${i}', i => string(org.value[i]))))
-var appSettings = union(baseSettings, clientIdSettings, defaultSandboxSettings, orgSandboxSettings)
+var appSettings = union(baseSettings, clientIdSettings, callbackPortSettings, defaultSandboxSettings, orgSandboxSettings)
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: 'func-${name}-${token}'

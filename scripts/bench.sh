@@ -2,6 +2,7 @@
 # Benchmarks (figures in their output, never in tests):
 #   bash scripts/bench.sh export [N] [--events]   N profiles through the API of a LocalHost on Azurite, against the floor
 #   bash scripts/bench.sh ingest                  peak RSS of 4 concurrent 256 MB bodies and of gzip bombs
+#   bash scripts/bench.sh schedule [M]            an every-minute schedule for M minutes: one job per due time, within 2 s
 #   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
@@ -55,6 +56,18 @@ start_host() {
 }
 
 PORT_A=$(free_port_base 22100)
+if [ "$mode" = ingest ]; then
+  # Each phase on a fresh host, so that its peak RSS is its own (a host keeps what its GC took from an earlier phase).
+  for phase in plain line-bomb lines-bomb; do
+    start_host "$PORT_A" "$WORK/host-$phase.log"
+    BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID \
+      BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
+      dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll ingest "$phase"
+    kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
+    HOST_PIDS=()
+  done
+  exit 0
+fi
 start_host "$PORT_A" "$WORK/host-a.log"
 export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
   BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"

@@ -4,8 +4,9 @@ using ExportJobs.Benchmarks;
 // dotnet run -c Release --project bench/ExportJobs.Benchmarks -- pql [profiles]
 // bash scripts/bench.sh export [profiles] [--events]      (starts Azurite and a LocalHost, then runs this program)
 // bash scripts/bench.sh ingest                            (memory of hostile and very large ingestion bodies)
+// bash scripts/bench.sh schedule [minutes]                (an every-minute schedule on the LocalHost timer, checked)
 string mode = args.Length > 0 ? args[0] : "pql";
-int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100_000;
+int count = args.Length > 1 && int.TryParse(args[1], CultureInfo.InvariantCulture, out int n) ? n : 100_000;
 switch (mode)
 {
     case "pql":
@@ -14,10 +15,12 @@ switch (mode)
     case "export":
         return await new ExportBenchmark(new BenchEnvironment()).RunAsync(count, args.Contains("--events"));
     case "ingest":
-        return await new IngestBenchmark(new BenchEnvironment()).RunAsync();
+        return await new IngestBenchmark(new BenchEnvironment()).RunAsync(args.Length > 1 ? args[1] : "plain");
+    case "schedule":
+        return await new ScheduleCheck(new BenchEnvironment()).RunAsync(args.Length > 1 ? count : 5);
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], ingest, scaleout [profiles]");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles]");
         return 2;
 }

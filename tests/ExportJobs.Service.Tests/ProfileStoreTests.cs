@@ -207,7 +207,7 @@ public class ProfileStoreTests
         string Noise() => Convert.ToBase64String(Enumerable.Range(0, 450).Select(_ => (byte)random.Next(256)).ToArray());
         var identities = Enumerable.Range(0, 3_500).Select(i => new Identity("ecid", $"id{i:D5}")).ToList();
         var large = identities.ToDictionary(id => id, id => new JsonObject { ["id"] = id.Id, ["noise"] = Noise() }.ToJsonString());
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "large", 1_000, large.Select(r => (r.Key, System.Text.Encoding.UTF8.GetBytes(r.Value))), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "large", 1_000, large.Select(r => (r.Key, (ReadOnlyMemory<byte>)System.Text.Encoding.UTF8.GetBytes(r.Value))), default);
         await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "small", 2_000, identities.Where((_, i) => i % 7 == 0).Select(id => (id, Utf8(new JsonObject { ["v"] = 1 }))), default);
         long largest = 0;
         await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
@@ -224,7 +224,7 @@ public class ProfileStoreTests
         Assert.Equal(identities.Count, read);
     }
 
-    private static byte[] Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
+    private static ReadOnlyMemory<byte> Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
 
     /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>
     private static async Task<List<string>> ReadAllAsync(ProfileStore store, Core.Tenancy.Tenant tenant, string? skipBatchId = null)

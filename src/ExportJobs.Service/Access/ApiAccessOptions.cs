@@ -55,8 +55,9 @@ public sealed class ApiLimitsOptions
 
     /// <summary>
     /// How many bytes of accepted lines an ingestion holds before it writes them to the profile store as one chunk (one
-    /// file per shard): what one ingestion holds in memory, whatever its body.
+    /// file per shard): what one ingestion holds in memory, whatever its body. 8 MB: four concurrent 256 MB bodies
+    /// peaked at 38 MB above idle per ingestion (16 MB chunks: 67–81 MB, and slower; bash scripts/bench.sh ingest).
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(64 * 1024, 256 * 1024 * 1024)]
-    public int IngestChunkBytes { get; set; } = 16 * 1024 * 1024;
+    public int IngestChunkBytes { get; set; } = 8 * 1024 * 1024;
 }

@@ -85,50 +85,17 @@ public sealed class DatasetsHandler(
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string batchId = Ids.NewBatchId();
         var kind = dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile;
-        var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes);
-        var reader = new DatasetRecordReader(dataset);
-        var rejected = new List<RejectedRecord>();
-        long rejectedCount = 0;
+        using var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes, limits.Value.MaxRecordBytes);
         using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         bool kept = false;
         try
         {
-            using (body)
-            using (var lines = new NdjsonLines(body, limits.Value.MaxRecordBytes, payloadHash))
-            {
-                while (await lines.ReadAsync(ct))
-                {
-                    string? reason;
-                    if (lines.TooLong) reason = $"the line is longer than {limits.Value.MaxRecordBytes} bytes.";
-                    else if (IsBlank(lines.Line.Span)) continue;
-                    else if (reader.TryRead(lines.Line.Span, out _, out var identity, out reason))
-                    {
-                        await writer.AddAsync(identity, lines.Line.ToArray(), ct);
-                        continue;
-                    }
-                    rejectedCount++;
-                    if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lines.Number, reason!));
-                }
-            }
+            var (rejectedCount, rejected) = await ReadLinesAsync(body, new DatasetRecordReader(dataset), writer, payloadHash, ct);
             if (writer.Accepted == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
             await writer.CompleteAsync(ct);
 
             string scope = $"batches|{datasetId}";
-            if (key is not null)
-            {
-                var (verdict, first) = await idempotency.BeginAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()), ct);
-                switch (verdict)
-                {
-                    case IdempotencyVerdict.Mismatch:
-                        return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another body.");
-                    case IdempotencyVerdict.InProgress:
-                        return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The batch with {RequestReading.IdempotencyKeyHeader} '{key}' is still being ingested; retry shortly.");
-                    case IdempotencyVerdict.Replay:
-                        var earlier = await datasets.GetBatchAsync(tenant, datasetId, first!, ct);
-                        if (earlier is not null) return Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
-                        break;
-                }
-            }
+            if (key is not null && await EarlierAnswerAsync(tenant, datasetId, scope, key, payloadHash, ct) is { } earlier) return earlier;
             var batch = new DatasetBatch
             {
                 Id = batchId,
@@ -168,7 +135,54 @@ public sealed class DatasetsHandler(
         }
     }
 
+    /// <summary>Reads the body's lines: each good one goes to <paramref name="writer"/>, each bad one is counted (and listed, up to <see cref="MaxListedRejections"/>).</summary>
+    private async Task<(long Count, List<RejectedRecord> Listed)> ReadLinesAsync(Stream body, DatasetRecordReader reader, ChunkedBatchWriter writer,
+        IncrementalHash payloadHash, CancellationToken ct)
+    {
+        var rejected = new List<RejectedRecord>();
+        long count = 0;
+        using (body)
+        using (var lines = new NdjsonLines(body, limits.Value.MaxRecordBytes, payloadHash))
+        {
+            while (await lines.ReadAsync(ct))
+            {
+                string? reason;
+                if (lines.TooLong) reason = $"the line is longer than {limits.Value.MaxRecordBytes} bytes.";
+                else if (IsBlank(lines.Line.Span)) continue;
+                else if (reader.TryRead(lines.Line.Span, out _, out var identity, out reason))
+                {
+                    await writer.AddAsync(identity, lines.Line, ct);
+                    continue;
+                }
+                count++;
+                if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lines.Number, reason!));
+            }
+        }
+        return (count, rejected);
+    }
+
     private static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\r"u8) < 0;
+
+    /// <summary>
+    /// What an <c>Idempotency-Key</c> seen before answers (the first batch, 422 for another body, 409 while the first is
+    /// still being ingested); null when this request is the one to keep.
+    /// </summary>
+    private async Task<IResult?> EarlierAnswerAsync(Tenant tenant, string datasetId, string scope, string key, IncrementalHash payloadHash, CancellationToken ct)
+    {
+        var (verdict, first) = await idempotency.BeginAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()), ct);
+        switch (verdict)
+        {
+            case IdempotencyVerdict.Mismatch:
+                return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another body.");
+            case IdempotencyVerdict.InProgress:
+                return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The batch with {RequestReading.IdempotencyKeyHeader} '{key}' is still being ingested; retry shortly.");
+            case IdempotencyVerdict.Replay:
+                var earlier = await datasets.GetBatchAsync(tenant, datasetId, first!, ct);
+                return earlier is null ? null : Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
+            default:
+                return null;
+        }
+    }
 
     public async Task<IResult> GetBatchAsync(HttpRequest request, string datasetId, string batchId, CancellationToken ct)
     {

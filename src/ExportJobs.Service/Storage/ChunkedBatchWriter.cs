@@ -1,28 +1,34 @@
+using System.Buffers;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 
 namespace ExportJobs.Service.Storage;
 
 /// <summary>
-/// Writes the accepted records of one ingested batch as they are read: once the records held reach
-/// <paramref name="chunkBytes"/> they are written as one chunk (a file per shard), so an ingestion holds at most a
-/// chunk whatever its body. A batch that is not kept (a body cut short, a replayed idempotency key) is discarded:
-/// the chunks written so far are deleted.
+/// Writes the accepted records of one ingested batch as they are read. Records are copied into one buffer of
+/// <paramref name="chunkBytes"/> (at least <paramref name="maxRecordBytes"/>); when the next one would not fit, the
+/// buffer is written as one chunk (a file per shard) and reused. So an ingestion holds one buffer whatever its body, and
+/// its records do not live on as small objects until a full collection. A batch that is not kept (a body cut short, a
+/// replayed idempotency key) is discarded: the chunks written so far are deleted.
 /// </summary>
-public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs, long chunkBytes)
+public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
+    int chunkBytes, int maxRecordBytes) : IDisposable
 {
-    private readonly List<(Identity, byte[])> _held = [];
-    private long _heldBytes;
+    private readonly List<(Identity Identity, int Offset, int Length)> _held = [];
+    private byte[]? _buffer;
+    private int _used;
     private int _chunks;
 
     public long Accepted { get; private set; }
 
-    public async Task AddAsync(Identity identity, byte[] json, CancellationToken ct)
+    public async Task AddAsync(Identity identity, ReadOnlyMemory<byte> json, CancellationToken ct)
     {
-        _held.Add((identity, json));
-        _heldBytes += json.Length;
+        _buffer ??= ArrayPool<byte>.Shared.Rent(Math.Max(chunkBytes, maxRecordBytes));
+        if (_used + json.Length > Math.Max(chunkBytes, maxRecordBytes)) await FlushAsync(ct);
+        json.Span.CopyTo(_buffer.AsSpan(_used));
+        _held.Add((identity, _used, json.Length));
+        _used += json.Length;
         Accepted++;
-        if (_heldBytes >= chunkBytes) await FlushAsync(ct);
     }
 
     /// <summary>Writes what is still held.</summary>
@@ -34,9 +40,17 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
     private async Task FlushAsync(CancellationToken ct)
     {
         if (_held.Count == 0) return;
+        var buffer = _buffer!;
         // Counted before writing, so that a chunk that fails half way is discarded too.
-        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held, ct, _chunks++);
+        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held.Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct, _chunks++);
         _held.Clear();
-        _heldBytes = 0;
+        _used = 0;
+    }
+
+    public void Dispose()
+    {
+        if (_buffer is null) return;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
     }
 }

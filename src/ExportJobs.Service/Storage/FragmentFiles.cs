@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
@@ -7,8 +8,11 @@ using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage;
 
-/// <summary>One fragment as a row of a fragment file: identity, provenance, and the record's JSON as UTF-8 (parsed as it is, never decoded to a string).</summary>
-internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, byte[] Record)
+/// <summary>
+/// One fragment as a row of a fragment file: identity, provenance, and the record's JSON as UTF-8 (parsed as it is,
+/// never decoded to a string) — an array of its own when read, a slice of an ingestion's chunk buffer when written.
+/// </summary>
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, ReadOnlyMemory<byte> Record)
 {
     public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
 
@@ -66,10 +70,14 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync<long>(FragmentColumns.IngestTime, _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
         await group.WriteAsync(FragmentColumns.Dataset, _rows.Select(r => r.DatasetId).ToList());
         await group.WriteAsync(FragmentColumns.Batch, _rows.Select(r => r.BatchId).ToList());
-        await group.WriteAsync(FragmentColumns.Record, _rows.Select(r => r.Record).ToList());
+        await group.WriteAsync(FragmentColumns.Record, _rows.Select(r => WholeArray(r.Record)).ToList());
         group.CompleteValidate();
         _rows.Clear();
     }
+
+    /// <summary>The record as the array Parquet.Net writes: the array itself when the record is a whole one (rows read back, compaction), a copy of a slice.</summary>
+    private static byte[] WholeArray(ReadOnlyMemory<byte> record) =>
+        MemoryMarshal.TryGetArray(record, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : record.ToArray();
 
     public async ValueTask DisposeAsync()
     {

@@ -67,7 +67,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// identity, sorted by identity.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, byte[] Json)> records, CancellationToken ct, int chunk = 0)
+        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0)
     {
         var byShard = new SortedDictionary<int, List<FragmentRow>>();
         foreach (var (identity, json) in records)

@@ -45,28 +45,11 @@ public sealed class CallbackNotifier(JobStore jobs, IHttpClientFactory http, IOp
         var job = await jobs.GetAsync(tenant, input.JobId, ct);
         if (job?.Callback is not { } callback || callback.Attempts?.Any(a => a.Delivered) == true) return true;
         string secret = await jobs.GetHiddenAsync(tenant, job.Id, JobStore.Hidden.CallbackSecret, ct) ?? "";
-        if (CallbackRules.Refusal(callback.Url, options.Value.Policy) is { } refusal) throw new DeliveryFailedException($"callback of job {job.Id} refused: {refusal}");
-        var url = new Uri(callback.Url);
-
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(job, CoreJson.Wire.ExportJob);
-        long timestamp = time.GetUtcNow().ToUnixTimeSeconds();
-        int? status = null;
-        string? failure = null;
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Add(CallbackRules.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
-            request.Headers.Add(CallbackRules.SignatureHeader, CallbackRules.Sign(secret, timestamp, body));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.TimeoutSeconds));
-            using var response = await http.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
-            status = (int)response.StatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            failure = e.InnerException?.Message ?? e.Message;
-        }
+        // A URL stored under other settings (a port no longer allowed, loopback off) is refused here too.
+        var (status, failure) = CallbackRules.Refusal(callback.Url, options.Value.Policy) is { } refusal
+            ? (null, refusal)
+            : await PostAsync(new Uri(callback.Url), secret, body, ct);
 
         bool delivered = status is >= 200 and < 300;
         // What the job shows says only that delivery failed (and the status, when one came): telling a refused connection
@@ -81,7 +64,28 @@ public sealed class CallbackNotifier(JobStore jobs, IHttpClientFactory http, IOp
             },
         }, ct);
         log.LogInformation("Callback of export job {JobId}: status {Status} {Failure}", job.Id, status, failure);
-        if (!delivered) throw new DeliveryFailedException($"callback to {url} answered {status?.ToString(CultureInfo.InvariantCulture) ?? error}.");
+        if (!delivered) throw new DeliveryFailedException($"callback of job {job.Id} answered {status?.ToString(CultureInfo.InvariantCulture) ?? error}.");
         return true;
+    }
+
+    /// <summary>Posts the signed body; the status that came back, or why none did.</summary>
+    private async Task<(int? Status, string? Failure)> PostAsync(Uri url, string secret, byte[] body, CancellationToken ct)
+    {
+        long timestamp = time.GetUtcNow().ToUnixTimeSeconds();
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.Add(CallbackRules.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
+            request.Headers.Add(CallbackRules.SignatureHeader, CallbackRules.Sign(secret, timestamp, body));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.TimeoutSeconds));
+            using var response = await http.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
+            return ((int)response.StatusCode, null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return (null, e.InnerException?.Message ?? e.Message);
+        }
     }
 }
