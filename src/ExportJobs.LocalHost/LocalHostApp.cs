@@ -74,11 +74,11 @@ public static class LocalHostApp
 
     /// <summary>
     /// Traces (HTTP requests, the service's job spans, the Durable Task SDK's) and the job counters, written to the
-    /// console unless <c>LocalHost:ConsoleTelemetry</c> is false; logs carry their scopes (job id, org, sandbox).
+    /// console when <c>LocalHost:ConsoleTelemetry</c> is true (off by default: thousands of lines a minute); logs carry their scopes (job id, org, sandbox).
     /// </summary>
     private static void AddTelemetry(WebApplicationBuilder builder)
     {
-        bool console = builder.Configuration.GetValue("LocalHost:ConsoleTelemetry", true);
+        bool console = builder.Configuration.GetValue("LocalHost:ConsoleTelemetry", false);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("exportjobs-localhost"))
             .WithTracing(t =>

@@ -116,8 +116,7 @@ public sealed class ExportJobsHandler(
         if (!Ids.TryParseJobId(id, out long jobId)) return InvalidJobId();
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var job = await jobs.UpdateAsync(tenant, jobId,
-            j => JobStatus.CanMove(j.Status, JobStatus.Cancelling) ? j with { Status = JobStatus.Cancelling, UpdateTime = now } : null, ct);
+        var job = await jobs.UpdateAsync(tenant, jobId, j => j.RequestCancel(now), ct);
         if (job is null) return JobNotFound(jobId);
 
         if (job.Status == JobStatus.Cancelling)

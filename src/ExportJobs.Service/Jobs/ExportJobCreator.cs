@@ -106,11 +106,8 @@ public sealed class ExportJobCreator(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             log.LogError(e, "Export job {JobId} could not be scheduled", job.Id);
-            var failed = await jobs.UpdateAsync(tenant, job.Id, j => j with
-            {
-                Status = JobStatus.Failed,
-                Errors = [new JobError(ExportErrorCodes.ScheduleFailed, "The export could not be scheduled; the job was not started.", null)],
-            }, CancellationToken.None);
+            var error = new JobError(ExportErrorCodes.ScheduleFailed, "The export could not be scheduled; the job was not started.", null);
+            var failed = await jobs.UpdateAsync(tenant, job.Id, j => j.Fail(time.GetUtcNow().ToUnixTimeMilliseconds(), error), CancellationToken.None);
             return (failed ?? job, false);
         }
     }

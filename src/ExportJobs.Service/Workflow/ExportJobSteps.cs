@@ -43,12 +43,7 @@ public sealed class ExportJobSteps(
             .Union(withEvents ? await profiles.ListShardsAsync(FragmentKind.Event, input.Tenant, ct) : [])
             .Order().ToList();
         long now = Now;
-        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Status == JobStatus.New ? j with
-        {
-            Status = JobStatus.Processing,
-            UpdateTime = now,
-            Metrics = (j.Metrics ?? new JobMetrics()) with { Progress = new JobProgress(0, shardList.Count) },
-        } : null, ct);
+        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, shardList.Count), ct);
         if (job is null || job.Status != JobStatus.Processing) return new ExportPlan(false, [], o.MaxParallelShards, o.ShardAttempts);
         if (current?.Status == JobStatus.New) telemetry.Started(input);
 
@@ -66,14 +61,8 @@ public sealed class ExportJobSteps(
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount), task.Shard, ct);
 
-        // Progress is a count of finished shards; a shard run again after a crash may count twice, so it is capped.
-        // It also moves the job's update time, which the watchdog reads as a sign of life.
         long now = Now;
-        await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.Processing && j.Metrics?.Progress is { } p ? j with
-        {
-            UpdateTime = now,
-            Metrics = j.Metrics with { Progress = p with { ShardsDone = Math.Min(p.ShardsDone + 1, p.Shards) } },
-        } : null, ct);
+        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardDone(now), ct);
         log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shard, result.Rows);
         span?.SetTag("exportjobs.rows", result.Rows);
         return result;
@@ -131,12 +120,7 @@ public sealed class ExportJobSteps(
             Bytes = bytes,
             Progress = new JobProgress(input.Shards.Count, input.Shards.Count),
         };
-        var done = await jobs.UpdateAsync(tenant, job.Id, j => JobStatus.CanMove(j.Status, JobStatus.Succeeded) ? j with
-        {
-            Status = JobStatus.Succeeded,
-            UpdateTime = now,
-            Metrics = metrics with { TotalTime = Timing.Started(j.CreationTime).EndedAt(now) },
-        } : null, ct);
+        var done = await jobs.UpdateAsync(tenant, job.Id, j => j.Succeed(now, metrics), ct);
         if (done is { Status: JobStatus.Succeeded })
         {
             telemetry.Succeeded(input.Job, metrics.TotalExportedProfileCounter ?? 0);
@@ -199,11 +183,7 @@ public sealed class ExportJobSteps(
         await DeleteOutputAsync(tenant, job, ct);
         long now = Now;
         var error = new JobError(input.Code, input.Message, Truncate(input.CallStack));
-        var failed = await jobs.UpdateAsync(tenant, job.Id, j =>
-        {
-            if (j.Status == JobStatus.Cancelling) return Ended(j, JobStatus.Cancelled, now);
-            return JobStatus.CanMove(j.Status, JobStatus.Failed) ? Ended(j, JobStatus.Failed, now) with { Errors = [.. j.Errors ?? [], error] } : null;
-        }, ct);
+        var failed = await jobs.UpdateAsync(tenant, job.Id, j => j.Fail(now, error), ct);
         log.LogWarning("Export job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, input.Job.OrgId, input.Job.Sandbox, failed?.Status, input.Message);
         if (!JobStatus.IsTerminal(job.Status) && failed?.Status == JobStatus.Failed) telemetry.Failed(input.Job);
         else if (!JobStatus.IsTerminal(job.Status) && failed?.Status == JobStatus.Cancelled) telemetry.Cancelled(input.Job);
@@ -214,8 +194,7 @@ public sealed class ExportJobSteps(
     {
         int removed = await DeleteOutputAsync(input.Tenant, job, ct);
         long now = Now;
-        var cancelled = await jobs.UpdateAsync(input.Tenant, job.Id,
-            j => JobStatus.CanMove(j.Status, JobStatus.Cancelled) ? Ended(j, JobStatus.Cancelled, now) : null, ct);
+        var cancelled = await jobs.UpdateAsync(input.Tenant, job.Id, j => j.Cancel(now), ct);
         log.LogInformation("Export job {JobId} cancelled; {Files} partial files removed", job.Id, removed);
         if (cancelled?.Status == JobStatus.Cancelled) telemetry.Cancelled(input);
         return cancelled?.Status ?? JobStatus.Cancelled;
@@ -233,12 +212,6 @@ public sealed class ExportJobSteps(
 
     private IDisposable? Scope(ExportJobInput job) => ExportTelemetry.Scope(log, job.OrgId, job.Sandbox, job.JobId);
 
-    private static ExportJob Ended(ExportJob job, string status, long now) => job with
-    {
-        Status = status,
-        UpdateTime = now,
-        Metrics = (job.Metrics ?? new JobMetrics()) with { TotalTime = Timing.Started(job.CreationTime).EndedAt(now) },
-    };
 
     private static string? Truncate(string? text) => text is { Length: > MaxCallStackLength } ? text[..MaxCallStackLength] : text;
 }

@@ -48,7 +48,7 @@ public sealed class JobWatchdog(
                 await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ExportJobOrchestrator,
                     new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts),
                     new StartOrchestrationOptions(instanceId), ct);
-                await jobs.UpdateAsync(tenant, job.Id, j => j.Status == JobStatus.New ? j with { UpdateTime = now } : null, ct);
+                await jobs.UpdateAsync(tenant, job.Id, j => j.Touch(now), ct);
                 log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} had no orchestration; started it again", job.Id, tenant.OrgId, tenant.Sandbox);
                 redriven++;
             }
