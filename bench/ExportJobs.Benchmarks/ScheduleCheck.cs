@@ -27,7 +27,8 @@ public sealed class ScheduleCheck(BenchEnvironment environment)
         Console.WriteLine($"schedule {id} created at {DateTimeOffset.UtcNow:HH:mm:ss.fff}, first due {first:HH:mm:ss}");
 
         var seen = new Dictionary<long, (string LastRun, long Created)>();
-        var end = first.AddMinutes(minutes).AddSeconds(20);
+        // Up to 20 s past the last due time checked, before the next one comes.
+        var end = first.AddMinutes(minutes - 1).AddSeconds(20);
         while (DateTimeOffset.UtcNow < end)
         {
             var read = JsonNode.Parse(await http.GetStringAsync($"config/schedules/{id}"))!;

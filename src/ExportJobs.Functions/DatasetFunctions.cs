@@ -1,4 +1,6 @@
+using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage.Output;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

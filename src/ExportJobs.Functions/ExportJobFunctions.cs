@@ -1,4 +1,5 @@
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Jobs;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

@@ -1,4 +1,4 @@
-using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;

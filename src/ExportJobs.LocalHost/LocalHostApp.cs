@@ -1,17 +1,18 @@
-using ExportJobs.Service;
+using ExportJobs.Functions;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Telemetry;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 using ExportJobs.Service.Workflow;
+using ExportJobs.Service;
 using Grpc.Net.Client;
-using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Client.Grpc;
+using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Worker.Grpc;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace ExportJobs.LocalHost;
 
@@ -63,11 +64,11 @@ public static class LocalHostApp
             builder.Services.AddSingleton(devTokens.TrustedKey);
         }
 
-        builder.Services.AddSingleton(sp => new UnmatchedRequests(LocalRoutes.ApiRoutes(sp.GetRequiredService<EndpointDataSource>())));
+        builder.Services.AddSingleton(new UnmatchedRequests(UnmatchedFunctions.DeclaredRoutes()));
 
         var app = builder.Build();
         app.UseApiProblems();
-        app.MapExportJobsApi();
+        app.MapFunctions();
         if (devTokens is not null) app.MapPost(DevelopmentTokens.Route, (HttpContext c, IOptions<ApiAccessOptions> o) => devTokens.Issue(c, o));
         return app;
     }

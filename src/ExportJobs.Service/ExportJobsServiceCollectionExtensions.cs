@@ -1,14 +1,16 @@
 using ExportJobs.Service.Access;
-using ExportJobs.Service.Http;
+using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Schedules;
+using ExportJobs.Service.Storage.Output;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,6 @@
 using ExportJobs.LocalHost;
 using ExportJobs.Service.Access;
-using ExportJobs.Service.Http;
+using ExportJobs.Service.Jobs;
 using ExportJobs.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 

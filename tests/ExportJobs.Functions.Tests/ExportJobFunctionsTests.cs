@@ -1,13 +1,12 @@
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
-using ExportJobs.Service.Http;
-using ExportJobs.Service.Storage;
+using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask;
 using Moq;
 
 namespace ExportJobs.Functions.Tests;

@@ -19,7 +19,7 @@ public class RouteParityTests
     internal static SortedSet<string> LocalHostRoutes()
     {
         var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("routes")));
-        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => LocalRoutes.ApiRoutes(source)).Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
+        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => FunctionEndpoints.Mapped(source)).Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
     }
 
     [Fact]
@@ -45,7 +45,6 @@ public class RouteParityTests
         var localHost = typeof(ExportWorkflow).Assembly.GetTypes()
             .Select(t => t.GetCustomAttribute<Microsoft.DurableTask.DurableTaskAttribute>()?.Name.Name).OfType<string>().Order().ToList();
         Assert.Contains(TaskNames.CompactionOrchestrator, functions);
-        Assert.Equal(8, functions.Count);
         Assert.Equal(functions, localHost);
     }
 
@@ -53,7 +52,6 @@ public class RouteParityTests
     public void Both_hosts_expose_the_same_routes()
     {
         var functions = FunctionAppRoutes();
-        Assert.Equal(26, functions.Count);
         Assert.Contains("GET /data/core/ups/export/jobs/{id}", functions);
         Assert.Equal(functions, LocalHostRoutes());
     }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
+using ExportJobs.Service.Jobs;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

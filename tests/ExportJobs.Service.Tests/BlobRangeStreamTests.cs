@@ -1,6 +1,7 @@
-using Azure.Core;
 using Azure.Core.Pipeline;
+using Azure.Core;
 using Azure.Storage.Blobs;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
 

@@ -1,10 +1,11 @@
 using System.IO.Compression;
-using System.Text;
 using System.Text.Json.Nodes;
+using System.Text;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Access;
-using ExportJobs.Service.Http;
+using ExportJobs.Service.Datasets;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
 using Microsoft.DurableTask.Client;

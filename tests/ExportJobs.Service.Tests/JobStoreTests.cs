@@ -1,7 +1,7 @@
-using ExportJobs.TestSupport;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Service.Storage;
+using ExportJobs.Service.Jobs;
+using ExportJobs.TestSupport;
 
 namespace ExportJobs.Service.Tests;
 

@@ -1,9 +1,9 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using ExportJobs.Core.Profiles;
-using ExportJobs.Core;
 using ExportJobs.Core.Schemas;
-using ExportJobs.Service.Storage;
+using ExportJobs.Core;
+using ExportJobs.Service.Storage.Output;
 using ExportJobs.TestSupport;
 
 namespace ExportJobs.Service.Tests;

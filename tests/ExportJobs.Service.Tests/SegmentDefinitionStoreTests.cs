@@ -1,5 +1,6 @@
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;

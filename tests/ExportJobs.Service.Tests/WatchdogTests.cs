@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
-using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Jobs;
-using ExportJobs.Service.Storage;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
-using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Moq;

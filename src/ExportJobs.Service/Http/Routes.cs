@@ -1,3 +1,4 @@
+using ExportJobs.Service.Storage.Output;
 namespace ExportJobs.Service.Http;
 
 /// <summary>Route templates, relative to <see cref="Prefix"/>: the same on the Function App and the LocalHost.</summary>

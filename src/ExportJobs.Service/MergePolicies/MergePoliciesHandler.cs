@@ -1,6 +1,7 @@
-using ExportJobs.Core;
 using ExportJobs.Core.MergePolicies;
+using ExportJobs.Core;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;

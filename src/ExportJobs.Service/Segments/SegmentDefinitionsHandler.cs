@@ -1,7 +1,8 @@
-using ExportJobs.Core;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Storage;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using ExportJobs.Service.Storage.Output;
 
 namespace ExportJobs.Service.Storage;
 

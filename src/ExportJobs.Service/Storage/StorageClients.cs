@@ -1,7 +1,8 @@
 using Azure.Data.Tables;
 using Azure.Identity;
-using Azure.Storage;
 using Azure.Storage.Blobs;
+using Azure.Storage;
+using ExportJobs.Service.Storage.Profiles;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Storage;

@@ -1,7 +1,8 @@
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
-using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -2,9 +2,9 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
-using ExportJobs.Service.Storage;
+using ExportJobs.Core;
+using ExportJobs.Service.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

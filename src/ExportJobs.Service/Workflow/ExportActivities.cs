@@ -1,4 +1,4 @@
-using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
 using Microsoft.DurableTask;
 
 namespace ExportJobs.Service.Workflow;

@@ -1,11 +1,15 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using ExportJobs.Core;
+using System.Text.Json;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core;
+using ExportJobs.Service.Datasets;
+using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Storage.Output;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Telemetry;
 using Microsoft.Extensions.Logging;

@@ -5,6 +5,8 @@ using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage.Output;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
 

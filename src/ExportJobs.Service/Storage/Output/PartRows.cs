@@ -3,7 +3,7 @@ using System.Text.Json;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Output;
 
 /// <summary>
 /// The rows of one Parquet part being gathered. With a schema the columns are known, so each row is shredded into them

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Azure.Storage.Blobs;
+using ExportJobs.Service.Storage.Output;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
 /// Writes the rows of one compaction, in identity order, as a run of part files <c>{run}.{part:D5}.parquet</c> of at

@@ -3,10 +3,11 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
-using Parquet;
+using ExportJobs.Service.Storage;
 using Parquet.Schema;
+using Parquet;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
 /// One fragment as a row of a fragment file: identity, provenance, and the record's JSON as UTF-8 (parsed as it is,

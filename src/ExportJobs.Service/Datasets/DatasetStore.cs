@@ -1,8 +1,9 @@
-using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core;
+using ExportJobs.Service.Storage;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Datasets;
 
 /// <summary>Dataset and batch records in Table Storage, partitioned by tenant (and by dataset for batches).</summary>
 public sealed class DatasetStore(StorageClients clients)

@@ -3,7 +3,7 @@ using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 using Parquet.Schema;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Output;
 
 /// <summary>
 /// The Parquet shape of a set of JSON records, inferred from the values seen: objects become structs (members in

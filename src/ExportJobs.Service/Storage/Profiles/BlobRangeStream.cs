@@ -1,11 +1,11 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using Azure;
-using Azure.Storage;
-using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs;
+using Azure.Storage;
+using Azure;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
 /// A blob read as a Parquet reader reads it, from windows of its bytes each fetched in one request (a Parquet reader on

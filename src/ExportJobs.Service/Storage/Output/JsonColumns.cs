@@ -1,14 +1,15 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
-using ExportJobs.Core;
+using System.Text;
 using ExportJobs.Core.Profiles;
-using Parquet;
+using ExportJobs.Core;
+using ExportJobs.Service.Storage;
 using Parquet.Schema;
+using Parquet;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Output;
 
 /// <summary>
 /// JSON records of one <see cref="JsonShape"/> shredded into Parquet columns as they are added, written as one row

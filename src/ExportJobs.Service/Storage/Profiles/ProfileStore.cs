@@ -1,17 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Azure;
-using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Specialized;
+using System.Text.Json;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Blobs;
+using Azure;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>Profile records, or experience events: the two kinds of fragment the store keeps, each in its container.</summary>
 public enum FragmentKind { Profile, Event }

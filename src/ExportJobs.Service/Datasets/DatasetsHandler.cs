@@ -1,17 +1,19 @@
 using System.Security.Cryptography;
-using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Http;
 using ExportJobs.Service.Idempotency;
-using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Output;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Options;
 
-namespace ExportJobs.Service.Http;
+namespace ExportJobs.Service.Datasets;
 
 /// <summary>Datasets and their batches: create a dataset, ingest NDJSON profile records into it, read both back.</summary>
 public sealed class DatasetsHandler(

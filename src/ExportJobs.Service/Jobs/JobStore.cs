@@ -1,11 +1,12 @@
 using System.Globalization;
-using Azure;
 using Azure.Data.Tables;
-using ExportJobs.Core;
+using Azure;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core;
+using ExportJobs.Service.Storage;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Jobs;
 
 /// <summary>
 /// Export job records in Table Storage. PartitionKey is the tenant; RowKey the id inverted and zero-padded, so a plain

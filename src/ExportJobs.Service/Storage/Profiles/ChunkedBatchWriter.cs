@@ -2,7 +2,7 @@ using System.Buffers;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
 /// Writes the accepted records of one ingested batch as they are read. Records are copied into one buffer of

@@ -1,17 +1,17 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
+using ExportJobs.Core;
 using ExportJobs.Service.Access;
+using ExportJobs.Service.Http;
 using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
-using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Options;
 
-namespace ExportJobs.Service.Http;
+namespace ExportJobs.Service.Jobs;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
 public sealed class ExportJobsHandler(

@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
 
-namespace ExportJobs.Service.Storage;
+namespace ExportJobs.Service.Storage.Output;
 
 /// <summary>
 /// The files of a dataset batch written by an export, at <c>{org}/{sandbox}/{datasetId}/{batchId}/</c> in the
