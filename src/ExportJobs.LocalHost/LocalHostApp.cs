@@ -1,14 +1,14 @@
 using ExportJobs.Functions;
+using ExportJobs.Service;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Telemetry;
 using ExportJobs.Service.Workflow;
-using ExportJobs.Service;
 using Grpc.Net.Client;
-using Microsoft.DurableTask.Client.Grpc;
 using Microsoft.DurableTask.Client;
-using Microsoft.DurableTask.Worker.Grpc;
+using Microsoft.DurableTask.Client.Grpc;
 using Microsoft.DurableTask.Worker;
+using Microsoft.DurableTask.Worker.Grpc;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;

@@ -1,16 +1,17 @@
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
+using ExportJobs.Service.Http;
 using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Schedules;
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
-using ExportJobs.Service.Storage;
 using ExportJobs.Service.Workflow;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -30,6 +31,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddOptions<ApiLimitsOptions>().Bind(configuration.GetSection(ApiLimitsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SigningKeyRing>();
         services.AddSingleton<ApiAccess>();
+        services.AddSingleton<ApiRequests>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<StorageClients>();
         services.AddSingleton<JobStore>();
@@ -45,6 +47,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<ExportJobCreator>();
         services.AddSingleton<ExportJobsHandler>();
+        services.AddSingleton<BatchIngestor>();
         services.AddSingleton<DatasetsHandler>();
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ScheduleStore>();

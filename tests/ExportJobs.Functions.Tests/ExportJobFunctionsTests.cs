@@ -5,8 +5,8 @@ using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Moq;
 
 namespace ExportJobs.Functions.Tests;

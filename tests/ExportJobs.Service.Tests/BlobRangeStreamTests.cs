@@ -1,8 +1,8 @@
-using Azure.Core.Pipeline;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
-using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.TestSupport;
 
 namespace ExportJobs.Service.Tests;

@@ -7,7 +7,8 @@ namespace ExportJobs.Service.Tests;
 
 /// <summary>
 /// The export orchestration's own decisions, on a mocked <see cref="TaskOrchestrationContext"/> (no engine, no storage):
-/// each activity is a task the test completes when it chooses.
+/// each activity is a task the test completes when it chooses. Their continuations run inline, so the orchestrator sees
+/// completions in the order the test makes them, as it would see the engine's history.
 /// </summary>
 public sealed class ExportJobOrchestratorTests
 {
@@ -15,7 +16,7 @@ public sealed class ExportJobOrchestratorTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     private readonly Mock<TaskOrchestrationContext> _context = new();
-    private readonly TaskCompletionSource<bool> _cancel = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<bool> _cancel = new();
     private readonly List<(int Shard, TaskOptions? Options, TaskCompletionSource<ShardResult> Result)> _shards = [];
     private FinalizeInput? _finalized;
     private FailInput? _failed;
@@ -28,7 +29,7 @@ public sealed class ExportJobOrchestratorTests
         _context.Setup(c => c.CallActivityAsync<ShardResult>(new TaskName(TaskNames.ExportShard), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? input, TaskOptions? options) =>
             {
-                var result = new TaskCompletionSource<ShardResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var result = new TaskCompletionSource<ShardResult>();
                 lock (_shards) _shards.Add((((ShardTask)input!).Shard, options, result));
                 return result.Task;
             });

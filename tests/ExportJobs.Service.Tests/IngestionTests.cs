@@ -1,12 +1,12 @@
 using System.IO.Compression;
-using System.Text.Json.Nodes;
 using System.Text;
+using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
-using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.TestSupport;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,8 +1,8 @@
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using ExportJobs.Core;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
-using ExportJobs.Core;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.TestSupport;
 

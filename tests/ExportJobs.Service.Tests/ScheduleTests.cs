@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
-using ExportJobs.Core.Jobs;
 using ExportJobs.Core;
+using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Schedules;
 using ExportJobs.TestSupport;
-using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Moq;

@@ -1,7 +1,7 @@
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Storage;
-using ExportJobs.Service;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

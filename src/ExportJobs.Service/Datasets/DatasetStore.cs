@@ -1,6 +1,6 @@
+using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Core;
 using ExportJobs.Service.Storage;
 
 namespace ExportJobs.Service.Datasets;

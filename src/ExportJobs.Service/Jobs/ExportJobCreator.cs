@@ -1,18 +1,18 @@
 using System.Text.Json;
+using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Core;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Segments;
 using ExportJobs.Service.Telemetry;
 using ExportJobs.Service.Workflow;
-using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

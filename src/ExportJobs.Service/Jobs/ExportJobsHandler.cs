@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using ExportJobs.Core.Jobs;
 using ExportJobs.Core;
+using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Idempotency;
@@ -15,7 +15,7 @@ namespace ExportJobs.Service.Jobs;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
 public sealed class ExportJobsHandler(
-    ApiAccess access, JobStore jobs, ExportJobCreator creator, IdempotencyStore idempotency, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+    ApiRequests api, JobStore jobs, ExportJobCreator creator, IdempotencyStore idempotency, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     private const string IdempotencyScope = "jobs";
 
@@ -25,10 +25,8 @@ public sealed class ExportJobsHandler(
     public const string CancellingMessage = "Export job has been marked for cancelling";
     public const string DeletedMessage = "Export job has been deleted";
 
-    public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> ListAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var problems = new ProblemList();
         var query = JobListQuery.Parse(request.Query["limit"], request.Query["offset"], request.Query["status"], problems);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
@@ -38,16 +36,14 @@ public sealed class ExportJobsHandler(
         return Results.Json(
             new ExportJobPage(page, new PageInfo("createdTime", "desc", query.RawOffset, query.Limit), new PageLink(next)),
             CoreJson.Wire.ExportJobPage);
-    }
+    });
 
     /// <summary>
     /// Creates and starts a job. With an <c>Idempotency-Key</c>, the same key and payload within the window answer the
     /// first job and start nothing; the same key with another payload answers 422.
     /// </summary>
-    public async Task<IResult> CreateAsync(HttpRequest request, DurableTaskClient client, CancellationToken ct)
+    public Task<IResult> CreateAsync(HttpRequest request, DurableTaskClient client, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         if (!RequestReading.TryGetIdempotencyKey(request, out string? key, out var keyProblem)) return keyProblem!;
         var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.ExportJobRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
@@ -57,17 +53,12 @@ public sealed class ExportJobsHandler(
         if (key is not null)
         {
             string hash = Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, CoreJson.Wire.ExportJobRequest)));
-            var (verdict, first) = await idempotency.BeginAsync(tenant, IdempotencyScope, key, hash, ct);
-            switch (verdict)
-            {
-                case IdempotencyVerdict.Mismatch:
-                    return Problems.Unprocessable(RequestReading.IdempotencyKeyHeader, $"{RequestReading.IdempotencyKeyHeader} '{key}' was used with another payload.");
-                case IdempotencyVerdict.InProgress:
-                    return Problems.Conflict(RequestReading.IdempotencyKeyHeader, $"The request with {RequestReading.IdempotencyKeyHeader} '{key}' is still being processed; retry shortly.");
-                case IdempotencyVerdict.Replay:
-                    var earlier = await jobs.GetAsync(tenant, long.Parse(first!, System.Globalization.CultureInfo.InvariantCulture), ct);
-                    return earlier is null ? JobNotFound(long.Parse(first!, System.Globalization.CultureInfo.InvariantCulture)) : Created(earlier);
-            }
+            if (await idempotency.EarlierAnswerAsync(tenant, IdempotencyScope, key, hash, async first =>
+                {
+                    long jobId = long.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
+                    return await jobs.GetAsync(tenant, jobId, ct) is { } earlier ? Created(earlier) : JobNotFound(jobId);
+                }, ct) is { } answer)
+                return answer;
         }
 
         string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
@@ -89,31 +80,25 @@ public sealed class ExportJobsHandler(
         }
         if (key is not null) await idempotency.CompleteAsync(tenant, IdempotencyScope, key, job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
         return Created(job);
-    }
+    });
 
     /// <summary>The seed's answer (200, the job), with the job's URL in <c>Location</c> and when to poll it in <c>Retry-After</c>.</summary>
     private static IResult Created(ExportJob job) =>
         new HeaderResult(new HeaderResult(Results.Json(job, CoreJson.Wire.ExportJob), "Location", $"/{Routes.Prefix}/{Routes.ExportJobs}/{job.Id}"),
             "Retry-After", PollAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.Job(id), async (tenant, jobId) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.TryParseJobId(id, out long jobId)) return InvalidJobId();
         var job = await jobs.GetAsync(tenant, jobId, ct);
         return job is null ? JobNotFound(jobId) : Results.Json(job, CoreJson.Wire.ExportJob);
-    }
+    });
 
     /// <summary>
     /// A job still running is marked CANCELLING and its orchestration told to stop; it ends CANCELLED. A job that has
     /// ended is deleted (its output stays). Answers 200 with the seed's body: the seed says 204, which cannot carry one.
     /// </summary>
-    public async Task<IResult> DeleteAsync(HttpRequest request, string id, DurableTaskClient client, CancellationToken ct)
+    public Task<IResult> DeleteAsync(HttpRequest request, string id, DurableTaskClient client, CancellationToken ct) => api.RunAsync(request, RouteIds.Job(id), async (tenant, jobId) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.TryParseJobId(id, out long jobId)) return InvalidJobId();
 
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var job = await jobs.UpdateAsync(tenant, jobId, j => j.RequestCancel(now), ct);
@@ -127,10 +112,8 @@ public sealed class ExportJobsHandler(
         return await jobs.DeleteAsync(tenant, jobId, ct)
             ? Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Wire.DeleteAnswer)
             : JobNotFound(jobId);
-    }
+    });
 
-    private static IResult InvalidJobId() =>
-        Problems.Invalid("id", "A job id is a positive integer.");
 
     private static IResult JobNotFound(long id) => Problems.NotFound("id", $"There is no export job {id} in this sandbox.");
 }

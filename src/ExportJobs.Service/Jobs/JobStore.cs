@@ -1,9 +1,9 @@
 using System.Globalization;
-using Azure.Data.Tables;
 using Azure;
+using Azure.Data.Tables;
+using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Core;
 using ExportJobs.Service.Storage;
 
 namespace ExportJobs.Service.Jobs;

@@ -1,5 +1,5 @@
-using ExportJobs.Core.MergePolicies;
 using ExportJobs.Core;
+using ExportJobs.Core.MergePolicies;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
@@ -10,20 +10,16 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.MergePolicies;
 
 /// <summary><c>/config/mergePolicies</c>: list, create, get, update (PUT, a new version), delete.</summary>
-public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore policies, DatasetStore datasets, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+public sealed class MergePoliciesHandler(ApiRequests api, MergePolicyStore policies, DatasetStore datasets, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
-    public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> ListAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var all = await policies.ListAsync(tenant, ct);
         return Results.Json(new MergePolicyList(all, new MergePolicyPage(all.Count)), CoreJson.Wire.MergePolicyList);
-    }
+    });
 
-    public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var (body, problem) = await ReadAsync(request, tenant, ct);
         if (body is null) return problem!;
         var policy = body with
@@ -39,26 +35,20 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         };
         var etag = await policies.AddAsync(tenant, policy, ct);
         return Preconditions.WithETag(Results.Json(policy, CoreJson.Wire.MergePolicy, statusCode: StatusCodes.Status201Created), etag);
-    }
+    });
 
-    public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.MergePolicy(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         var policy = await policies.GetVersionedAsync(tenant, id, ct);
         return policy is { } found ? Preconditions.WithETag(Results.Json(found.Value, CoreJson.Wire.MergePolicy), found.ETag) : NotFound(id);
-    }
+    });
 
     /// <summary>
     /// Replaces a policy's rules; its version goes up by one, once per rule set stored (compare-and-swap; <c>If-Match</c>
     /// honoured). Jobs already created keep the rules they started with.
     /// </summary>
-    public async Task<IResult> UpdateAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> UpdateAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.MergePolicy(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         var (body, problem) = await ReadAsync(request, tenant, ct);
         if (body is null) return problem!;
         if (id == MergePolicyRules.BuiltInId)
@@ -76,16 +66,13 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         return outcome == RecordJson.ReplaceOutcome.Replaced
             ? Preconditions.WithETag(Results.Json(updated.Value, CoreJson.Wire.MergePolicy), updated.ETag)
             : Preconditions.Refused(outcome, () => NotFound(id));
-    }
+    });
 
-    public async Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.MergePolicy(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsMergePolicyId(id)) return InvalidPolicyId();
         if (id == MergePolicyRules.BuiltInId) return Problems.Invalid("id", "The built-in policy cannot be deleted.");
         return await policies.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
-    }
+    });
 
     /// <summary>The body, valid, and with an <c>order</c> that names datasets of the sandbox; or the problem with it.</summary>
     private async Task<(MergePolicy? Policy, IResult? Problem)> ReadAsync(HttpRequest request, Core.Tenancy.Tenant tenant, CancellationToken ct)
@@ -102,8 +89,6 @@ public sealed class MergePoliciesHandler(ApiAccess access, MergePolicyStore poli
         return problems.IsEmpty ? (body, null) : (null, Problems.Invalid(problems.Items));
     }
 
-    private static IResult InvalidPolicyId() =>
-        Problems.Invalid("id", "A merge policy id is 1 to 128 characters of [A-Za-z0-9._-].");
 
     private static IResult NotFound(string id) => Problems.NotFound("id", $"There is no merge policy '{id}' in this sandbox.");
 }

@@ -4,8 +4,8 @@ using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
-using ExportJobs.Service.Storage;
 using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -13,16 +13,14 @@ namespace ExportJobs.Service.Schedules;
 
 /// <summary><c>/config/schedules</c>: list (<c>start</c>, <c>limit</c>), create, get, PATCH (JSON Patch on <c>/state</c> and <c>/schedule</c>), delete.</summary>
 public sealed class SchedulesHandler(
-    ApiAccess access, ScheduleStore schedules, ExportJobCreator creator, IOptions<ScheduleOptions> options, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+    ApiRequests api, ScheduleStore schedules, ExportJobCreator creator, IOptions<ScheduleOptions> options, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     private const int DefaultLimit = 20, MaxLimit = 100;
 
     private TimeSpan MinimumInterval => TimeSpan.FromSeconds(options.Value.MinimumIntervalSeconds);
 
-    public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> ListAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var (start, limit, pageProblem) = RequestReading.ReadOffsetPage(request, DefaultLimit, MaxLimit);
         if (pageProblem is not null) return pageProblem;
 
@@ -30,12 +28,10 @@ public sealed class SchedulesHandler(
         var page = all.Skip(start).Take(limit).ToList();
         var next = start + limit < all.Count ? new ScheduleLink($"/config/schedules?start={start + limit}&limit={limit}") : null;
         return Results.Json(new ScheduleList(new SchedulePage(all.Count, page.Count), page, new ScheduleLinks(next)), CoreJson.Wire.ScheduleList);
-    }
+    });
 
-    public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.Schedule, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         var now = time.GetUtcNow();
@@ -59,23 +55,17 @@ public sealed class SchedulesHandler(
         };
         var etag = await schedules.AddAsync(tenant, schedule, next, ct);
         return Preconditions.WithETag(Results.Json(schedule, CoreJson.Wire.Schedule), etag);
-    }
+    });
 
-    public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.Schedule(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         var stored = await schedules.GetAsync(tenant, id, ct);
         return stored is null ? NotFound(id) : Preconditions.WithETag(Results.Json(stored.Schedule, CoreJson.Wire.Schedule), stored.ETag);
-    }
+    });
 
     /// <summary>A JSON Patch (RFC 6902) of <c>add</c>/<c>replace</c> operations on <c>/state</c> and <c>/schedule</c>; 204.</summary>
-    public async Task<IResult> PatchAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> PatchAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.Schedule(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         if (request.ContentType is { } type && type.StartsWith("application/json-patch+json", StringComparison.OrdinalIgnoreCase)) request.ContentType = "application/json";
         var (operations, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.ListPatchOperation, limits.Value.MaxJsonBodyBytes, ct);
         if (operations is null) return bodyProblem!;
@@ -109,18 +99,13 @@ public sealed class SchedulesHandler(
         return outcome == RecordJson.ReplaceOutcome.Replaced
             ? Preconditions.WithETag(Results.NoContent(), etag)
             : Preconditions.Refused(outcome, () => NotFound(id));
-    }
+    });
 
-    public async Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.Schedule(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Guid.TryParseExact(id, "D", out _)) return InvalidScheduleId();
         return await schedules.DeleteAsync(tenant, id, ct) ? Results.NoContent() : NotFound(id);
-    }
+    });
 
-    private static IResult InvalidScheduleId() =>
-        Problems.Invalid("id", "A schedule id is a GUID.");
 
     private static IResult NotFound(string id) => Problems.NotFound("id", $"There is no schedule '{id}' in this sandbox.");
 }

@@ -1,6 +1,6 @@
+using ExportJobs.Core;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Core;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
@@ -16,15 +16,13 @@ namespace ExportJobs.Service.Segments;
 /// the stored ones), delete. An expression is compiled on every write, against the schemas of the sandbox's datasets.
 /// </summary>
 public sealed class SegmentDefinitionsHandler(
-    ApiAccess access, SegmentDefinitionStore definitions, DatasetStore datasets, MergePolicyStore mergePolicies,
+    ApiRequests api, SegmentDefinitionStore definitions, DatasetStore datasets, MergePolicyStore mergePolicies,
     IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     private const int DefaultLimit = 20, MaxLimit = 100;
 
-    public async Task<IResult> ListAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> ListAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var (start, limit, pageProblem) = RequestReading.ReadOffsetPage(request, DefaultLimit, MaxLimit);
         if (pageProblem is not null) return pageProblem;
 
@@ -35,12 +33,10 @@ public sealed class SegmentDefinitionsHandler(
         return Results.Json(
             new SegmentDefinitionList(page, new SegmentPage(all.Count, pages, page.Count, limit, start, next), new SegmentLinks(next)),
             CoreJson.Wire.SegmentDefinitionList);
-    }
+    });
 
-    public async Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct)
+    public Task<IResult> CreateAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
         var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.SegmentDefinitionRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         if (await CheckAsync(tenant, body, patch: false, ct) is { } invalid) return invalid;
@@ -62,22 +58,16 @@ public sealed class SegmentDefinitionsHandler(
         };
         var etag = await definitions.AddAsync(tenant, definition, ct);
         return Preconditions.WithETag(Results.Json(definition, CoreJson.Wire.SegmentDefinition), etag);
-    }
+    });
 
-    public async Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.SegmentDefinition(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsSegmentId(id)) return InvalidId();
         var definition = await definitions.GetVersionedAsync(tenant, id, ct);
         return definition is { } found ? Preconditions.WithETag(Results.Json(found.Value, CoreJson.Wire.SegmentDefinition), found.ETag) : NotFound(id);
-    }
+    });
 
-    public async Task<IResult> PatchAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> PatchAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.SegmentDefinition(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsSegmentId(id)) return InvalidId();
         var (body, bodyProblem) = await RequestReading.ReadJsonAsync(request, CoreJson.Requests.SegmentDefinitionRequest, limits.Value.MaxJsonBodyBytes, ct);
         if (body is null) return bodyProblem!;
         if (await CheckAsync(tenant, body, patch: true, ct) is { } invalid) return invalid;
@@ -96,16 +86,13 @@ public sealed class SegmentDefinitionsHandler(
         return outcome == RecordJson.ReplaceOutcome.Replaced
             ? Preconditions.WithETag(Results.Json(updated.Value, CoreJson.Wire.SegmentDefinition), updated.ETag)
             : Preconditions.Refused(outcome, () => NotFound(id));
-    }
+    });
 
     /// <summary>200 with no body, as the platform answers. Jobs already created keep the expression they started with.</summary>
-    public async Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct)
+    public Task<IResult> DeleteAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.SegmentDefinition(id), async (tenant, _) =>
     {
-        var (tenant, denied) = await access.AuthorizeAsync(request);
-        if (tenant is null) return denied!;
-        if (!Ids.IsSegmentId(id)) return InvalidId();
         return await definitions.DeleteAsync(tenant, id, ct) ? Results.Ok() : NotFound(id);
-    }
+    });
 
     private async Task<IResult?> CheckAsync(Tenant tenant, SegmentDefinitionRequest body, bool patch, CancellationToken ct)
     {
@@ -117,7 +104,6 @@ public sealed class SegmentDefinitionsHandler(
         return null;
     }
 
-    private static IResult InvalidId() => Problems.Invalid("id", "A segment definition id has characters outside [A-Za-z0-9._:-] or is longer than 128.");
 
     private static IResult NotFound(string id) => Problems.NotFound("id", $"There is no segment definition '{id}' in this sandbox.");
 }

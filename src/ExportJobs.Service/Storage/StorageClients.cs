@@ -1,7 +1,7 @@
 using Azure.Data.Tables;
 using Azure.Identity;
-using Azure.Storage.Blobs;
 using Azure.Storage;
+using Azure.Storage.Blobs;
 using ExportJobs.Service.Storage.Profiles;
 using Microsoft.Extensions.Options;
 

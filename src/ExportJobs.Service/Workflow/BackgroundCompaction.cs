@@ -1,8 +1,8 @@
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Storage;
-using Microsoft.DurableTask.Client;
+using ExportJobs.Service.Storage.Profiles;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

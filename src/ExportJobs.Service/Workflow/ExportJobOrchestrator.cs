@@ -48,7 +48,8 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                 while (next < plan.Shards.Count && running.Count < plan.MaxParallelShards)
                     running.Add(context.CallActivityAsync<ShardResult>(TaskNames.ExportShard, new ShardTask(input, plan.Shards[next++]), shardOptions));
 
-                var finished = await Task.WhenAny(running.Append<Task>(cancel));
+                // The cancel event first: when it and a shard have both come, the cancel wins and no further shard starts.
+                var finished = await Task.WhenAny(running.Prepend<Task>(cancel));
                 if (finished == cancel)
                 {
                     cancelled = true;

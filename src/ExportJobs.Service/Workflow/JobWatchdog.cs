@@ -1,8 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Service.Jobs;
-using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -5,9 +5,9 @@ using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
-using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Workflow;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;

@@ -1,13 +1,13 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text;
-using ExportJobs.Core.Profiles;
+using System.Text.Json;
 using ExportJobs.Core;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
-using Parquet.Schema;
 using Parquet;
+using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage.Output;
 

@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using Azure.Storage.Blobs.Models;
-using Azure.Storage.Blobs;
-using Azure.Storage;
 using Azure;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 
 namespace ExportJobs.Service.Storage.Profiles;
 

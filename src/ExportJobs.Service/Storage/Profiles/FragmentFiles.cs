@@ -4,8 +4,8 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
-using Parquet.Schema;
 using Parquet;
+using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
