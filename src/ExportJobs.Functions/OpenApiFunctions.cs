@@ -9,7 +9,7 @@ namespace ExportJobs.Functions;
 public sealed class OpenApiFunctions
 {
     [Function(FunctionNames.GetOpenApiDocument)]
-    public Task<IActionResult> Get(
+    public static Task<IActionResult> Get(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.OpenApiDocument)] HttpRequest request) =>
         Task.FromResult(OpenApiDocument.Answer()).AsAction();
 }

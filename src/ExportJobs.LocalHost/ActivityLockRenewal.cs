@@ -15,9 +15,9 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
 {
     private readonly ConcurrentDictionary<string, (CancellationTokenSource Stop, Task Loop)> _running = new();
 
-    public async Task<TaskActivityWorkItem> LockNextTaskActivityWorkItem(TimeSpan receiveTimeout, CancellationToken ct)
+    public async Task<TaskActivityWorkItem> LockNextTaskActivityWorkItem(TimeSpan receiveTimeout, CancellationToken cancellationToken)
     {
-        var workItem = await inner.LockNextTaskActivityWorkItem(receiveTimeout, ct);
+        var workItem = await inner.LockNextTaskActivityWorkItem(receiveTimeout, cancellationToken);
         if (workItem is not null)
         {
             var stop = new CancellationTokenSource();
@@ -84,7 +84,8 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     public int TaskOrchestrationDispatcherCount => inner.TaskOrchestrationDispatcherCount;
     public int MaxConcurrentTaskOrchestrationWorkItems => inner.MaxConcurrentTaskOrchestrationWorkItems;
     public BehaviorOnContinueAsNew EventBehaviourForContinueAsNew => inner.EventBehaviourForContinueAsNew;
-    public Task<TaskOrchestrationWorkItem> LockNextTaskOrchestrationWorkItemAsync(TimeSpan receiveTimeout, CancellationToken ct) => inner.LockNextTaskOrchestrationWorkItemAsync(receiveTimeout, ct);
+    public Task<TaskOrchestrationWorkItem> LockNextTaskOrchestrationWorkItemAsync(TimeSpan receiveTimeout, CancellationToken cancellationToken) =>
+        inner.LockNextTaskOrchestrationWorkItemAsync(receiveTimeout, cancellationToken);
     public Task RenewTaskOrchestrationWorkItemLockAsync(TaskOrchestrationWorkItem workItem) => inner.RenewTaskOrchestrationWorkItemLockAsync(workItem);
     public Task CompleteTaskOrchestrationWorkItemAsync(TaskOrchestrationWorkItem workItem, OrchestrationRuntimeState newOrchestrationRuntimeState,
         IList<TaskMessage> outboundMessages, IList<TaskMessage> orchestratorMessages, IList<TaskMessage> timerMessages,

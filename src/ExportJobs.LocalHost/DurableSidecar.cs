@@ -46,7 +46,7 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
 
     public string Address => $"http://127.0.0.1:{Port}";
 
-    public async Task StartAsync(CancellationToken ct)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
         var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
@@ -79,13 +79,13 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
         builder.Services.AddSingleton<TaskHubGrpcServer>();
         _sidecar = builder.Build();
         _sidecar.MapGrpcService<TaskHubGrpcServer>();
-        await _sidecar.StartAsync(ct);
+        await _sidecar.StartAsync(cancellationToken);
     }
 
-    public async Task StopAsync(CancellationToken ct)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_sidecar is null) return;
-        await _sidecar.StopAsync(ct);
+        await _sidecar.StopAsync(cancellationToken);
         await _sidecar.DisposeAsync();
     }
 

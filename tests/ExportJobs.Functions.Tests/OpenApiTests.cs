@@ -121,7 +121,7 @@ public class OpenApiTests
     [Fact]
     public async Task The_Function_App_serves_the_document()
     {
-        var result = await new OpenApiFunctions().Get(new DefaultHttpContext().Request);
+        var result = await OpenApiFunctions.Get(new DefaultHttpContext().Request);
         var context = new DefaultHttpContext { RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider() };
         context.Response.Body = new MemoryStream();
         await result.ExecuteResultAsync(new ActionContext { HttpContext = context });

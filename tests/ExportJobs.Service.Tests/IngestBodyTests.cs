@@ -45,8 +45,8 @@ public sealed class IngestBodyTests
     {
         string text = string.Concat(Enumerable.Range(0, 5_000).Select(i => $"line {i}\n"));
         byte[] whole = Gzip(text);
-        Assert.Equal(5_000, (await LinesAsync(new GzipBody(new MemoryStream(whole)), 100)).Count);
+        Assert.Equal(5_000, (await LinesAsync(new GzipBodyStream(new MemoryStream(whole)), 100)).Count);
         foreach (byte[] broken in new[] { whole[..(whole.Length / 2)], whole[..^4], whole[..^1], [.. whole, 0] })
-            await Assert.ThrowsAsync<InvalidDataException>(() => LinesAsync(new GzipBody(new MemoryStream(broken)), 100));
+            await Assert.ThrowsAsync<InvalidDataException>(() => LinesAsync(new GzipBodyStream(new MemoryStream(broken)), 100));
     }
 }

@@ -15,7 +15,7 @@ public sealed class ExportSelection
     public const string DefaultSegmentNamespace = "ups";
     private static readonly string[] DefaultStatuses = [ExportJobRequestValidator.Realized];
 
-    private readonly IReadOnlyList<(string Ns, string Id, string[] Statuses)>? _segments;
+    private readonly List<(string Ns, string Id, string[] Statuses)>? _segments;
     private readonly DateTimeOffset? _qualifiedFrom;
     private readonly DateTimeOffset? _qualifiedTo;
     private readonly long? _updatedAfterMs;

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace ExportJobs.Core.Schemas;
 
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "The JSON Schema type names a dataset schema is written in.")]
 public enum SchemaKind { Object, Map, Array, String, DateTime, Number, Integer, Boolean, Any }
 
 /// <summary>

@@ -278,7 +278,7 @@ public sealed class PqlCompiler
         if (!fits) throw new PqlException(position, $"'{op}' cannot compare {Describe(left)} with {Describe(right)}.");
     }
 
-    private Compiled Function(PqlCall call)
+    private static Compiled Function(PqlCall call)
     {
         switch (call.Name)
         {

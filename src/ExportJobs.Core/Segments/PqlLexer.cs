@@ -3,6 +3,7 @@ using System.Text;
 
 namespace ExportJobs.Core.Segments;
 
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "The PQL literal kinds.")]
 public enum PqlTokenKind { End, Identifier, Variable, String, Integer, Double, Symbol }
 
 /// <summary>One token of a PQL expression and where it starts (0-based character offset).</summary>

@@ -98,7 +98,7 @@ public sealed class PqlParser
         return left;
     }
 
-    private PqlNode Occurs(PqlNode time, PqlToken occurs)
+    private PqlOccurs Occurs(PqlNode time, PqlToken occurs)
     {
         if (Peek.IsKeyword("between"))
         {
@@ -232,7 +232,7 @@ public sealed class PqlParser
         }
     }
 
-    private PqlNode Quantifier()
+    private PqlQuantifier Quantifier()
     {
         var keyword = Take();
         if (Peek.Kind != PqlTokenKind.Identifier || Reserved.Contains(Peek.Text)) throw Unexpected("a variable name");

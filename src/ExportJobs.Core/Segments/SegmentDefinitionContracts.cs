@@ -44,6 +44,7 @@ public sealed record SegmentSandbox(string SandboxName);
 /// <summary>The answer of <c>GET /segment/definitions</c>.</summary>
 public sealed record SegmentDefinitionList(IReadOnlyList<SegmentDefinition> Segments, SegmentPage Page, SegmentLinks Link);
 
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Members of the wire contract: serialized with the page.")]
 public sealed record SegmentPage(int TotalCount, int TotalPages, int PageSize, int Limit, int Start, string? Next)
 {
     public string SortField => "creationTime";

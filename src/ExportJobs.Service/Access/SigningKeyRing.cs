@@ -12,7 +12,7 @@ public sealed record TrustedSigningKey(SecurityKey Key, string Origin);
 /// <summary>Every key whose signature a token may carry: configured PEM keys, host-trusted keys, and the issuer's metadata keys.</summary>
 public sealed class SigningKeyRing
 {
-    private readonly IReadOnlyList<SecurityKey> _static;
+    private readonly List<SecurityKey> _static;
     private readonly ConfigurationManager<OpenIdConnectConfiguration>? _metadata;
 
     public SigningKeyRing(IOptions<ApiAccessOptions> options, IEnumerable<TrustedSigningKey> trusted)

@@ -77,7 +77,7 @@ public sealed class BatchIngestor(
             if (writer.Accepted > 0) await compaction.RequestAsync(client, tenant, ct);
             return Results.Json(batch, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created);
         }
-        catch (BodyLimit.ExceededException)
+        catch (BodyLimitStream.ExceededException)
         {
             return Problems.TooLarge(limits.Value.MaxIngestBodyBytes);
         }

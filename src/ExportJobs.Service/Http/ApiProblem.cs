@@ -74,9 +74,9 @@ public static class Problems
 /// <summary>An answer with one more header.</summary>
 public sealed class HeaderResult(IResult inner, string name, string value) : IResult
 {
-    public Task ExecuteAsync(HttpContext context)
+    public Task ExecuteAsync(HttpContext httpContext)
     {
-        context.Response.Headers[name] = value;
-        return inner.ExecuteAsync(context);
+        httpContext.Response.Headers[name] = value;
+        return inner.ExecuteAsync(httpContext);
     }
 }

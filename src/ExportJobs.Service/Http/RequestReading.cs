@@ -57,10 +57,10 @@ public static class RequestReading
         if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(new BodyLimit(request.Body, maxBytes), type, ct);
+            var value = await JsonSerializer.DeserializeAsync(new BodyLimitStream(request.Body, maxBytes), type, ct);
             return value is null ? (null, Problems.Invalid("body", "The body must be a JSON object.")) : (value, null);
         }
-        catch (BodyLimit.ExceededException)
+        catch (BodyLimitStream.ExceededException)
         {
             return (null, Problems.TooLarge(maxBytes));
         }
@@ -98,8 +98,8 @@ public static class RequestReading
     /// An ingestion body as a stream of NDJSON bytes, or the problem with it: 415 for a media type that is not NDJSON (or
     /// gzip) or a <c>Content-Encoding</c> other than gzip or identity; 413 when <c>Content-Length</c> is over
     /// <paramref name="maxBytes"/>. A gzip body (Content-Encoding gzip, or Content-Type application/gzip) is inflated and
-    /// checked whole (<see cref="GzipBody"/>). Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws
-    /// <see cref="BodyLimit.ExceededException"/> as soon as it happens.
+    /// checked whole (<see cref="GzipBodyStream"/>). Reading past <paramref name="maxBytes"/>, as sent or as inflated, throws
+    /// <see cref="BodyLimitStream.ExceededException"/> as soon as it happens.
     /// </summary>
     public static (Stream? Body, IResult? Problem) OpenNdjson(HttpRequest request, long maxBytes)
     {
@@ -111,8 +111,8 @@ public static class RequestReading
         if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase) && !encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase))
             return (null, Problems.UnsupportedMediaType("Content-Encoding is gzip or identity.", "Content-Encoding"));
         if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
-        Stream body = new BodyLimit(request.Body, maxBytes);
-        if (gzip) body = new BodyLimit(new GzipBody(body), maxBytes, disposeInner: true);
+        Stream body = new BodyLimitStream(request.Body, maxBytes);
+        if (gzip) body = new BodyLimitStream(new GzipBodyStream(body), maxBytes, disposeInner: true);
         return (body, null);
     }
 }

@@ -220,6 +220,7 @@ internal sealed class JsonColumns
         value.Kind == JsonValueKind.String ? texts.AddString(value.Element) : texts.AddJson(value);
 
     /// <summary>The characters of a part's text values, in large pooled chunks returned by <see cref="Clear"/>.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Its writer is over a memory buffer: nothing to release.")]
     public sealed class TextChunks
     {
         private const int ChunkChars = 64 * 1024;

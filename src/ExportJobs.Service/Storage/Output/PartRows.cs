@@ -11,6 +11,7 @@ namespace ExportJobs.Service.Storage.Output;
 /// is observed as it comes and the row kept as its JSON text (a fraction of its nodes' memory), parsed again and
 /// shredded when the part is written.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Its writers are over memory buffers: nothing to release.")]
 public sealed class PartRows
 {
     private readonly JsonColumns? _columns;

@@ -118,6 +118,7 @@ internal sealed class BlobRangeStream : Stream
         },
     };
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5351", Justification = "The MD5 the storage service sends for a range: an integrity check, not a security measure.")]
     private Window Checked(Window window, int asked, byte[]? md5)
     {
         if (asked <= MaxHashedRange && (md5 is not { Length: > 0 } || !MD5.HashData(window.Bytes.AsSpan(0, window.Count)).AsSpan().SequenceEqual(md5)))
