@@ -24,7 +24,8 @@ public enum CompactionTrigger { BeforeRead, Background }
 public readonly record struct ShardCompaction(int Merged, bool Deferred);
 
 /// <summary>
-/// The profile store: immutable Parquet fragment files, one per shard per ingested batch, at
+/// The profile store: immutable Parquet fragment files, one per shard per ingested batch (per chunk of it, for a batch
+/// ingested in several: <c>~{chunk:D4}</c> after the first), at
 /// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c> in the container of their kind. Each file is sorted
 /// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
 /// of its runs, one row group of each in memory — with each identity's fragments oldest first. A run is an ingested
@@ -64,8 +65,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
 
     /// <summary>
-    /// Writes the records of one batch (each a JSON object's UTF-8 text, as ingested), each to the shard of its primary
-    /// identity, sorted by identity.
+    /// Writes the records of one batch, or of its chunk number <paramref name="chunk"/> (each a JSON object's UTF-8 text,
+    /// as ingested), each to the shard of its primary identity, sorted by identity.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0)
