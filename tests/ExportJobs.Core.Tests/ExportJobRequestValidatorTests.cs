@@ -51,7 +51,9 @@ public class ExportJobRequestValidatorTests
         { "filter.fromIngestTimestamp", r => r with { Filter = r.Filter! with { FromIngestTimestamp = "yesterday" } } },
         { "fields", r => r with { Fields = "identities.id,,personalEmail" } },
         { "fields", r => r with { Fields = "identities..id" } },
-        { "fields", r => r with { Fields = "a-b" } },
+        { "fields", r => r with { Fields = "a b" } },
+        { "fields", r => r with { Fields = "a.$b" } },
+        { "fields", r => r with { Fields = "segmentMembership.ups.a:b" } },
         { "additionalFields.eventList.filter.toIngestTimestamp", r => r with { AdditionalFields = new AdditionalFields { EventList = new EventList { Filter = new EventWindow { ToIngestTimestamp = "2020-13-01T00:00:00Z" } } } } },
     };
 
@@ -62,6 +64,13 @@ public class ExportJobRequestValidatorTests
         var problems = ExportJobRequestValidator.Validate(change(Seed()));
         Assert.Contains(problems.Items, p => p.Field == field);
     }
+
+    [Theory]
+    [InlineData("_tenant.loyalty-tier,person.name")]
+    [InlineData("segmentMembership.ups.52c26d0d-45f2-47a2-ab30-ed06abc981ff")]
+    [InlineData("identityMap.ECID-2,_experience.analytics")]
+    public void Fields_take_every_legal_XDM_name(string fields) =>
+        Assert.Empty(ExportJobRequestValidator.Validate(Seed() with { Fields = fields }).Items);
 
     [Fact]
     public void Blank_fields_and_a_missing_filter_are_valid()

@@ -115,6 +115,14 @@ public class ProfileTests
         Assert.Contains(reason, error);
     }
 
+    [Fact]
+    public void A_projection_can_select_one_segment_membership_by_its_id()
+    {
+        var profile = Json("""{"segmentMembership":{"ups":{"52c26d0d-45f2-47a2-ab30-ed06abc981ff":{"status":"realized"},"other":{"status":"exited"}}},"_tenant":{"loyalty-tier":"gold","x":1}}""");
+        var projected = FieldProjection.Parse("segmentMembership.ups.52c26d0d-45f2-47a2-ab30-ed06abc981ff,_tenant.loyalty-tier").Apply(profile);
+        Assert.Equal("""{"segmentMembership":{"ups":{"52c26d0d-45f2-47a2-ab30-ed06abc981ff":{"status":"realized"}}},"_tenant":{"loyalty-tier":"gold"}}""", projected.ToJsonString());
+    }
+
     [Theory]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"identityMap":{"ecid":[{"id":"2"}]}}""", "Duplicate property")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"a":{"b":1,"b":2}}""", "Duplicate property")]

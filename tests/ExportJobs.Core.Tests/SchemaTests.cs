@@ -32,6 +32,7 @@ public class SchemaTests
     [InlineData("""{"type":"array"}""", "schema.items")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}""", "schema.required")]
     [InlineData("""{"type":"object","properties":{"1a":{"type":"string"}}}""", "schema.properties.1a")]
+    [InlineData("""{"type":"object","properties":{"a b":{"type":"string"}}}""", "schema.properties.a b")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"x"}}}""", "schema.properties.a.pattern")]
     [InlineData("""{"type":"object","properties":{"a":{"oneOf":[]}}}""", "schema.properties.a.oneOf")]
     [InlineData("""[]""", "schema")]
@@ -65,6 +66,14 @@ public class SchemaTests
     [InlineData("loyalty.points.value", false)]
     public void Paths_are_checked_against_the_schema(string path, bool known) =>
         Assert.Equal(known, Parse(Person).HasPath(path.Split('.')));
+
+    [Fact]
+    public void Property_names_take_dashes_and_a_leading_underscore()
+    {
+        var schema = Parse("""{"type":"object","properties":{"_tenant":{"type":"object","properties":{"loyalty-tier":{"type":"string"}}}}}""");
+        Assert.True(schema.HasPath(["_tenant", "loyalty-tier"]));
+        Assert.Null(schema.Check(JsonNode.Parse("""{"_tenant":{"loyalty-tier":"gold"}}""")!, ""));
+    }
 
     [Fact]
     public void Unions_keep_every_property_and_widen_conflicts()

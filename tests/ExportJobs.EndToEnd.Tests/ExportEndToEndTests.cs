@@ -89,6 +89,29 @@ public class ExportEndToEndTests(LocalHostFixture host)
         Assert.Equal(id, (long)batch["relatedJobId"]!);
     }
 
+    [Fact]
+    public async Task One_segment_s_membership_is_projected_by_its_id()
+    {
+        await host.IngestProfilesOnceAsync();
+        using var client = host.Client();
+        string output = await LocalHostFixture.CreateDatasetAsync(client, profileEnabled: false);
+        var created = await LocalHostFixture.ReadAsync(
+            await client.PostAsJsonAsync("export/jobs", Payload(output, "seg-b", "personalEmail.address,segmentMembership.ups.seg-b")), HttpStatusCode.OK);
+        var job = await LocalHostFixture.WaitForJobAsync(client, (long)created["id"]!, s => s is "SUCCEEDED" or "FAILED" or "CANCELLED");
+        Assert.True((string)job["status"]! == "SUCCEEDED", job.ToJsonString());
+
+        string local = await DownloadBatchAsync(client, output, (string)job["destination"]!["batchId"]!);
+        string files = Path.Combine(local, "*.parquet").Replace("'", "''");
+        var rows = DuckDb.Query($"""
+            select personalEmail.address, segmentMembership.ups."seg-b".status, json_keys(to_json(segmentMembership.ups))
+            from read_parquet('{files}', union_by_name = true) order by 1
+            """);
+        var expected = host.Profiles.MembersOf("seg-b").Select(p => p.Email).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, rows.Select(r => (string)r[0]!));
+        Assert.All(rows, r => Assert.Equal("realized", (string)r[1]!));
+        Assert.All(rows, r => Assert.Equal("[\"seg-b\"]", System.Text.Json.JsonSerializer.Serialize(r[2])));
+    }
+
     /// <summary>Downloads every file of a batch through the API, as a user would, into a fresh local folder.</summary>
     internal static async Task<string> DownloadBatchAsync(HttpClient client, string datasetId, string batchId)
     {

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace ExportJobs.Core.Profiles;
 
@@ -8,10 +7,8 @@ namespace ExportJobs.Core.Profiles;
 /// Applied to a profile it keeps those paths and their nesting; a path through an array of objects keeps that
 /// member of each element (<c>identities.id</c>). Blank means every field.
 /// </summary>
-public sealed partial class FieldProjection
+public sealed class FieldProjection
 {
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")] private static partial Regex Segment();
-
     private readonly Dictionary<string, FieldProjection> _children = new(StringComparer.Ordinal);
     private bool _whole;
 
@@ -41,9 +38,9 @@ public sealed partial class FieldProjection
             var node = root;
             foreach (string segment in path.Split('.'))
             {
-                if (!Segment().IsMatch(segment))
+                if (!Schemas.XdmName.IsPathSegment(segment))
                 {
-                    error = $"fields path '{Truncate(path)}' is not a dotted path of names made of letters, digits and '_'.";
+                    error = $"fields path '{Truncate(path)}' is not a dotted path of XDM names ({Schemas.XdmName.PathRule} each).";
                     return false;
                 }
                 if (!node._children.TryGetValue(segment, out var child)) node._children[segment] = child = new FieldProjection();

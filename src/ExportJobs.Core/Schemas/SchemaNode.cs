@@ -57,7 +57,7 @@ public sealed class SchemaNode
                 var parsed = new Dictionary<string, SchemaNode>(StringComparer.Ordinal);
                 foreach (var (name, property) in properties)
                 {
-                    if (!FieldName(name)) problems.Add($"{path}.properties.{name}", "a property name is letters, digits and '_', not starting with a digit.");
+                    if (!XdmName.IsFieldName(name)) problems.Add($"{path}.properties.{name}", $"a property name is an XDM name: {XdmName.FieldRule}.");
                     else if (Parse(property, $"{path}.properties.{name}", problems, depth + 1) is { } node) parsed[name] = node;
                 }
                 var required = new HashSet<string>(StringComparer.Ordinal);
@@ -180,7 +180,6 @@ public sealed class SchemaNode
         _ => new JsonObject { ["type"] = Kind.ToString().ToLowerInvariant() },
     };
 
-    private static bool FieldName(string name) => name.Length is > 0 and <= 128 && (char.IsAsciiLetter(name[0]) || name[0] == '_') && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 

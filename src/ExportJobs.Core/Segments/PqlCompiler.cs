@@ -82,7 +82,7 @@ public sealed class PqlCompiler
 
     private static readonly string[] CaseFlagMethods = ["startsWith", "endsWith", "contains", "equals", "notEqualTo", "like", "matches"];
     private static readonly string[] Methods =
-        [.. CaseFlagMethods, "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "subsetOf", "supersetOf", "count", "sum", "avg", "min", "max"];
+        [.. CaseFlagMethods, "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "subsetOf", "supersetOf", "count", "sum", "avg", "average", "min", "max"];
 
     private readonly Func<PqlPath, bool>? _knownPath;
     private int _slots;
@@ -339,9 +339,9 @@ public sealed class PqlCompiler
             case "count":
                 Arity(call, 0);
                 return new(c => (double)PqlValues.AsList(t(c)).Count, Kind.Number);
-            case "sum" or "avg":
+            case "sum" or "avg" or "average":
                 Arity(call, 0);
-                bool average = call.Name == "avg";
+                bool average = call.Name is "avg" or "average";
                 return new(c =>
                 {
                     var numbers = PqlValues.AsList(t(c)).OfType<double>().ToList();

@@ -2,7 +2,7 @@ namespace ExportJobs.Core.Segments;
 
 /// <summary>
 /// A recursive-descent parser of PQL. Precedence, loosest first: <c>or</c>; <c>and</c>; <c>not</c>; a comparison,
-/// <c>like</c> or <c>occurs</c>; postfix <c>.member</c>, <c>.method(…)</c> and <c>[condition]</c> on a primary.
+/// <c>like</c>, <c>in</c>, <c>notIn</c> or <c>occurs</c>; postfix <c>.member</c>, <c>.method(…)</c> and <c>[condition]</c> on a primary.
 /// Keywords are case-insensitive. Throws <see cref="PqlException"/> with the position of the first token it cannot take.
 /// </summary>
 public sealed class PqlParser
@@ -95,6 +95,12 @@ public sealed class PqlParser
             return new PqlBinary("like", left, Postfix(), op.Position);
         }
         if (Peek.IsKeyword("occurs")) return Occurs(left, Take());
+        // The documented infix forms of membership: `x in [1, 2]`, `x notIn [1, 2]`, the same as `x.in([1, 2])`.
+        if (Peek.IsKeyword("in") || Peek.IsKeyword("notIn"))
+        {
+            var op = Take();
+            return new PqlCall(left, op.IsKeyword("in") ? "in" : "notIn", [Postfix()], op.Position);
+        }
         return left;
     }
 

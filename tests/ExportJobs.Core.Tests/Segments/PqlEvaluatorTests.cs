@@ -74,6 +74,11 @@ public sealed class PqlEvaluatorTests
         { "not not consents.marketing", true },
         { "(person.birthYear = 1 or homeAddress.city = \"New York\") and not consents.sms", true },
         // strings
+        { "person.birthYear in [1984, 1985]", true },
+        { "person.birthYear notIn [1984, 1985]", false },
+        { "homeAddress.countryCode in [\"US\", \"CA\"] and not (person.birthYear in [1990])", true },
+        { "person.nickName in [1]", null },
+        { "scores.average() > 3.3", true },
         { "person.name.firstName like \"Jo%\"", true },
         { "person.name.firstName like \"J_hn\"", true },
         { "person.name.firstName like \"j%\"", false },
