@@ -51,6 +51,14 @@ public sealed class CompiledPql
     /// <summary>Evaluates in a context that several conditions share (one per profile); it needs at least <see cref="Slots"/> slots.</summary>
     public bool? Evaluate(PqlContext context) => PqlValues.AsCondition(Root(context));
 
+    /// <summary>
+    /// What the expression computes for the profile — a number, string, date, list, object, condition, or null — for an
+    /// expression compiled with <see cref="PqlCompiler.CompileValue"/> (a segment is a condition; PQL's other
+    /// expressions, <c>orders.sum(order.price)</c>, compute values).
+    /// </summary>
+    public object? Value(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
+        Root(new PqlContext(profile, events, now, Slots));
+
     /// <summary>Whether a profile qualifies: only a condition that is true.</summary>
     public bool Qualifies(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) => Evaluate(profile, events, now) == true;
 }
@@ -80,9 +88,13 @@ public sealed class PqlCompiler
         public static readonly Scope Top = new(ImmutableDictionary<string, Binding>.Empty, null, null);
     }
 
-    private static readonly string[] CaseFlagMethods = ["startsWith", "endsWith", "contains", "equals", "notEqualTo", "like", "matches"];
+    private static readonly string[] CaseFlagMethods =
+        ["startsWith", "doesNotStartWith", "endsWith", "doesNotEndWith", "contains", "doesNotContain", "equals", "notEqualTo", "like", "matches"];
     private static readonly string[] Methods =
-        [.. CaseFlagMethods, "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "subsetOf", "supersetOf", "count", "sum", "avg", "average", "min", "max"];
+    [
+        .. CaseFlagMethods, "regexGroup", "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "intersection", "subsetOf", "supersetOf",
+        "distinct", "head", "topN", "bottomN", "count", "sum", "avg", "average", "min", "max",
+    ];
 
     private readonly Func<PqlPath, bool>? _knownPath;
     private int _slots;
@@ -95,6 +107,14 @@ public sealed class PqlCompiler
     {
         var compiler = new PqlCompiler(knownPath);
         var root = compiler.Condition(PqlParser.Parse(text), Scope.Top, "the expression");
+        return new CompiledPql(root, compiler._slots, compiler._usesEvents);
+    }
+
+    /// <summary>An expression of any kind, not only a condition (read with <see cref="CompiledPql.Value"/>).</summary>
+    public static CompiledPql CompileValue(string text)
+    {
+        var compiler = new PqlCompiler(null);
+        var root = compiler.Compile(PqlParser.Parse(text), Scope.Top).Eval;
         return new CompiledPql(root, compiler._slots, compiler._usesEvents);
     }
 
@@ -112,6 +132,7 @@ public sealed class PqlCompiler
         PqlName name => Name(name, scope),
         PqlMember member => Member(member, scope),
         PqlFilter filter => Filter(filter, scope),
+        PqlCall { Target: null, Name: "if" } call => If(call, scope),
         PqlCall { Target: null } call => Function(call),
         PqlCall call => Method(call, scope),
         PqlNot not => Not(not, scope),
@@ -119,6 +140,7 @@ public sealed class PqlCompiler
         {
             "and" or "or" => Logic(binary, scope),
             "like" => Like(binary.Left, binary.Right, null, binary.Position, scope),
+            "+" or "-" or "*" or "/" or "%" => Arithmetic(binary, scope),
             _ => Comparison(binary, scope),
         },
         PqlQuantifier quantifier => Quantifier(quantifier, scope),
@@ -306,8 +328,19 @@ public sealed class PqlCompiler
             default:
                 throw new PqlException(call.Position, Methods.Contains(call.Name)
                     ? $"{call.Name} is a method: write it after a value, as in value.{call.Name}(…)."
-                    : $"unknown function '{call.Name}'; the functions are date, now and currentDate.");
+                    : $"unknown function '{call.Name}'; the functions are date, now, currentDate and if.");
         }
+    }
+
+    /// <summary><c>if(test, a, b)</c>: <c>a</c> when the test is true, <c>b</c> when it is false, unknown when it is unknown.</summary>
+    private Compiled If(PqlCall call, Scope scope)
+    {
+        Arity(call, 3);
+        var test = Condition(call.Arguments[0], scope, "the test of if");
+        var (then, otherwise) = (Compile(call.Arguments[1], scope), Compile(call.Arguments[2], scope));
+        var (a, b) = (then.Eval, otherwise.Eval);
+        return new(c => PqlValues.AsCondition(test(c)) switch { true => a(c), false => b(c), null => null },
+            then.Kind == otherwise.Kind ? then.Kind : Kind.Any);
     }
 
     private static DateTimeOffset Today(PqlContext c) => new(c.Now.UtcDateTime.Date, TimeSpan.Zero);
@@ -340,17 +373,33 @@ public sealed class PqlCompiler
                 Arity(call, 0);
                 return new(c => (double)PqlValues.AsList(t(c)).Count, Kind.Number);
             case "sum" or "avg" or "average":
-                Arity(call, 0);
+            {
+                Arity(call, 0, 1);
+                var values = Selected(call, target, scope);
                 bool average = call.Name is "avg" or "average";
                 return new(c =>
                 {
-                    var numbers = PqlValues.AsList(t(c)).OfType<double>().ToList();
+                    var numbers = values(c).OfType<double>().ToList();
                     return numbers.Count == 0 ? null : average ? numbers.Average() : numbers.Sum();
                 }, Kind.Number);
+            }
             case "min" or "max":
-                Arity(call, 0);
+            {
+                Arity(call, 0, 1);
+                var values = Selected(call, target, scope);
                 bool max = call.Name == "max";
-                return new(c => Extreme(PqlValues.AsList(t(c)), max), Kind.Any);
+                return new(c => Extreme(values(c), max), Kind.Any);
+            }
+            case "distinct":
+                Arity(call, 0);
+                return new(c => Distinct(PqlValues.AsList(t(c))), Kind.List, target.Path);
+            case "head":
+                Arity(call, 0);
+                return new(c => PqlValues.AsList(t(c)) is { Count: > 0 } list ? list[0] : null, Kind.Any, target.Path);
+            case "topN" or "bottomN":
+                return Ranked(call, target, scope);
+            case "regexGroup":
+                return RegexGroup(call, target);
         }
         Arity(call, 1);
         var argument = Compile(call.Arguments[0], scope).Eval;
@@ -360,9 +409,113 @@ public sealed class PqlCompiler
             "notIn" => new(c => t(c) is { } v && argument(c) is { } list ? !PqlValues.Contains(PqlValues.AsList(list), v) : null, Kind.Condition),
             "includes" => new(c => t(c) is { } list && argument(c) is { } v ? PqlValues.Contains(PqlValues.AsList(list), v) : null, Kind.Condition),
             "intersects" => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(a).Any(x => PqlValues.Contains(PqlValues.AsList(b), x)) : null, Kind.Condition),
+            "intersection" => new(c => t(c) is { } a && argument(c) is { } b ? Distinct(PqlValues.AsList(a).Where(x => PqlValues.Contains(PqlValues.AsList(b), x)).ToList()) : null, Kind.List),
             "subsetOf" => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(a).All(x => PqlValues.Contains(PqlValues.AsList(b), x)) : null, Kind.Condition),
             _ => new(c => t(c) is { } a && argument(c) is { } b ? PqlValues.AsList(b).All(x => PqlValues.Contains(PqlValues.AsList(a), x)) : null, Kind.Condition),
         };
+    }
+
+    /// <summary>
+    /// What an aggregate reads of a list: its elements, or with an argument, the argument evaluated on each element. In
+    /// the argument a bare name is a member of the element (<c>orders.topN(price, 5)</c>); the first name of a longer path
+    /// names the element itself, as the documentation writes <c>orders.sum(order.price)</c>.
+    /// </summary>
+    private Func<PqlContext, List<object?>> Selected(PqlCall call, Compiled target, Scope scope)
+    {
+        var t = target.Eval;
+        if (call.Arguments.Count == 0) return c => PqlValues.AsList(t(c));
+        int slot = _slots++;
+        var element = new Binding(slot, target.Path);
+        var inner = scope with { Element = element, Implicit = element };
+        if (RootName(call.Arguments[0]) is { } alias) inner = inner with { Variables = inner.Variables.SetItem(alias, element) };
+        var select = Compile(call.Arguments[0], inner).Eval;
+        return c =>
+        {
+            var values = new List<object?>();
+            foreach (var item in PqlValues.AsList(t(c)))
+            {
+                c.Work++;
+                c.Slots[slot] = item;
+                values.Add(select(c));
+            }
+            return values;
+        };
+
+        static string? RootName(PqlNode node) => node is PqlMember member
+            ? member.Target is PqlName { Name: var name } && !name.StartsWith('$') ? name : RootName(member.Target)
+            : null;
+    }
+
+    /// <summary><c>topN(value, n)</c>: the n elements with the greatest values, greatest first; <c>bottomN</c>: the n with the least, least first.</summary>
+    private Compiled Ranked(PqlCall call, Compiled target, Scope scope)
+    {
+        Arity(call, 2);
+        if (call.Arguments[1] is not PqlLiteral { Value: double n } || n < 0 || n != Math.Floor(n))
+            throw new PqlException(call.Arguments[1].Position, $"the second argument of {call.Name} is a whole-number literal: how many elements to keep.");
+        var t = target.Eval;
+        var values = Selected(call, target, scope);
+        bool top = call.Name == "topN";
+        return new(c =>
+        {
+            var keyed = PqlValues.AsList(t(c)).Zip(values(c)).Where(p => p.Second is not null).ToList();
+            keyed.Sort((a, b) => PqlValues.Compare(a.Second, b.Second) ?? 0);
+            if (top) keyed.Reverse();
+            return keyed.Take((int)n).Select(p => p.First).ToList();
+        }, Kind.List, target.Path);
+    }
+
+    /// <summary><c>s.regexGroup(pattern, group)</c>: the text of that group of the first match (group 0 when not given), or null.</summary>
+    private static Compiled RegexGroup(PqlCall call, Compiled target)
+    {
+        Arity(call, 1, 2);
+        if (call.Arguments[0] is not PqlLiteral { Value: string pattern }) throw new PqlException(call.Arguments[0].Position, "regexGroup takes a string literal pattern.");
+        int group = 0;
+        if (call.Arguments.Count == 2)
+        {
+            if (call.Arguments[1] is not PqlLiteral { Value: double g } || g < 0 || g > 99 || g != Math.Floor(g))
+                throw new PqlException(call.Arguments[1].Position, "the second argument of regexGroup is a whole-number literal: the group to return.");
+            group = (int)g;
+        }
+        var regex = NewRegex(pattern, caseSensitive: true, call.Arguments[0].Position, "a regular expression");
+        var t = target.Eval;
+        return new(c =>
+        {
+            if (t(c) is not string s) return null;
+            c.Work += s.Length + 1;
+            var match = regex.Match(s);
+            return match.Success && group < match.Groups.Count && match.Groups[group].Success ? match.Groups[group].Value : null;
+        }, Kind.Text);
+    }
+
+    private static List<object?> Distinct(List<object?> items)
+    {
+        var kept = new List<object?>();
+        foreach (var item in items)
+            if (!PqlValues.Contains(kept, item)) kept.Add(item);
+        return kept;
+    }
+
+    /// <summary>
+    /// <c>+ - * / %</c> on numbers; anything else, or a division by zero, is unknown. Operands that cannot be numbers
+    /// (a string literal, a condition) are refused where they are written.
+    /// </summary>
+    private Compiled Arithmetic(PqlBinary binary, Scope scope)
+    {
+        var left = Compile(binary.Left, scope);
+        var right = Compile(binary.Right, scope);
+        foreach (var (side, node) in new[] { (left, binary.Left), (right, binary.Right) })
+            if (side.Kind is not (Kind.Number or Kind.Any))
+                throw new PqlException(node.Position, $"'{binary.Operator}' needs numbers, not {Describe(side.Kind)}.");
+        var (l, r) = (left.Eval, right.Eval);
+        Func<double, double, double?> op = binary.Operator switch
+        {
+            "+" => (a, b) => a + b,
+            "-" => (a, b) => a - b,
+            "*" => (a, b) => a * b,
+            "/" => (a, b) => b == 0 ? null : a / b,
+            _ => (a, b) => b == 0 ? null : a % b,
+        };
+        return new(c => l(c) is double a && r(c) is double b ? op(a, b) : null, Kind.Number);
     }
 
     /// <summary>The least or greatest number of a list; with no number, the least or greatest date; else null.</summary>
@@ -392,8 +545,11 @@ public sealed class PqlCompiler
         Func<string, string, bool> test = call.Name switch
         {
             "startsWith" => (s, a) => s.StartsWith(a, comparison),
+            "doesNotStartWith" => (s, a) => !s.StartsWith(a, comparison),
             "endsWith" => (s, a) => s.EndsWith(a, comparison),
+            "doesNotEndWith" => (s, a) => !s.EndsWith(a, comparison),
             "contains" => (s, a) => s.Contains(a, comparison),
+            "doesNotContain" => (s, a) => !s.Contains(a, comparison),
             "equals" => (s, a) => string.Equals(s, a, comparison),
             _ => (s, a) => !string.Equals(s, a, comparison),
         };

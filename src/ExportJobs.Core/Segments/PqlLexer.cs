@@ -33,7 +33,7 @@ public sealed class PqlException(int position, string reason) : Exception($"at {
 /// <summary>Splits PQL text into tokens: identifiers (letters, digits, <c>_</c>, <c>@</c>), <c>$1</c> variables, quoted strings, numbers, symbols.</summary>
 public static class PqlLexer
 {
-    private static readonly string[] Symbols = ["<=", ">=", "!=", "<>", "==", "=", "<", ">", "(", ")", "[", "]", ",", ".", "-"];
+    private static readonly string[] Symbols = ["<=", ">=", "!=", "<>", "==", "=", "<", ">", "(", ")", "[", "]", ",", ".", "-", "+", "*", "/", "%", "!"];
 
     public static List<PqlToken> Tokenize(string text)
     {
@@ -106,7 +106,8 @@ public static class PqlLexer
                     value.Append((char)code);
                     i += 4;
                     break;
-                default: throw new PqlException(i - 2, $"unknown escape '\\{escaped}' in a string.");
+                // Any other escape is kept as written, so a regular expression reads as the documentation writes it ("@(\w+)").
+                default: value.Append('\\').Append(escaped); break;
             }
         }
     }

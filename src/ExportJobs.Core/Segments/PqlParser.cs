@@ -73,7 +73,7 @@ public sealed class PqlParser
 
     private PqlNode Not()
     {
-        if (!Peek.IsKeyword("not")) return Comparison();
+        if (!Peek.IsKeyword("not") && !Peek.Is("!")) return Comparison();
         var op = Take();
         Enter(op);
         var operand = Not();
@@ -83,11 +83,11 @@ public sealed class PqlParser
 
     private PqlNode Comparison()
     {
-        var left = Postfix();
+        var left = Additive();
         if (Peek.Kind == PqlTokenKind.Symbol && Comparisons.Contains(Peek.Text))
         {
             var op = Take();
-            return new PqlBinary(op.Text, left, Postfix(), op.Position);
+            return new PqlBinary(op.Text, left, Additive(), op.Position);
         }
         if (Peek.IsKeyword("like"))
         {
@@ -100,6 +100,29 @@ public sealed class PqlParser
         {
             var op = Take();
             return new PqlCall(left, op.IsKeyword("in") ? "in" : "notIn", [Postfix()], op.Position);
+        }
+        return left;
+    }
+
+    /// <summary>Arithmetic: <c>+ -</c> over <c>* / %</c>, left to right.</summary>
+    private PqlNode Additive()
+    {
+        var left = Multiplicative();
+        while (Peek.Kind == PqlTokenKind.Symbol && (Peek.Is("+") || Peek.Is("-")))
+        {
+            var op = Take();
+            left = new PqlBinary(op.Text, left, Multiplicative(), op.Position);
+        }
+        return left;
+    }
+
+    private PqlNode Multiplicative()
+    {
+        var left = Postfix();
+        while (Peek.Kind == PqlTokenKind.Symbol && (Peek.Is("*") || Peek.Is("/") || Peek.Is("%")))
+        {
+            var op = Take();
+            left = new PqlBinary(op.Text, left, Postfix(), op.Position);
         }
         return left;
     }
