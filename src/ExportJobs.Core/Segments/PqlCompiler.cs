@@ -93,7 +93,8 @@ public sealed class PqlCompiler
     private static readonly string[] Methods =
     [
         .. CaseFlagMethods, "regexGroup", "isNull", "isNotNull", "in", "notIn", "includes", "intersects", "intersection", "subsetOf", "supersetOf",
-        "distinct", "head", "topN", "bottomN", "count", "sum", "avg", "average", "min", "max",
+        "distinct", "head", "topN", "bottomN", "count", "sum", "avg", "average", "min", "max", "getYear", "getMonth", "getDayOfMonth",
+        "get", "keys", "values",
     ];
 
     private readonly Func<PqlPath, bool>? _knownPath;
@@ -144,6 +145,7 @@ public sealed class PqlCompiler
             _ => Comparison(binary, scope),
         },
         PqlQuantifier quantifier => Quantifier(quantifier, scope),
+        PqlLambda lambda => Lambda(lambda, scope),
         PqlOccurs occurs => Occurs(occurs, scope),
         _ => throw new PqlException(node.Position, "unsupported expression."),
     };
@@ -178,10 +180,13 @@ public sealed class PqlCompiler
         }
         if (name.Name.StartsWith('$'))
         {
-            if (name.Name != "$1") throw new PqlException(name.Position, $"{name.Name} is not defined; $1 is the current element.");
-            if (scope.Element is not { } element) throw new PqlException(name.Position, "$1 is only defined inside [ ] or a where clause.");
+            if (name.Name != "$1") throw new PqlException(name.Position, $"{name.Name} is not defined; $1 is the current element (the profile, outside [ ] and where clauses).");
+            if (scope.Element is not { } element) return new(c => c.Profile, Kind.Any, new PqlPath(false, []));
             return new(c => c.Slots[element.Slot], Kind.Any, element.Path);
         }
+        // Reserved words of the documentation: the time of evaluation, and the start of its day (UTC).
+        if (name.Name == "now") return new(c => c.Now, Kind.Date);
+        if (name.Name == "today") return new(c => Today(c), Kind.Date);
         if (name.Name == EventsName)
         {
             _usesEvents = true;
@@ -310,6 +315,9 @@ public sealed class PqlCompiler
             case "currentDate":
                 Arity(call, 0);
                 return new(c => Today(c), Kind.Date);
+            case "currentYear" or "currentMonth" or "currentDayOfMonth":
+                Arity(call, 0);
+                return new(c => DatePart(call.Name, c.Now), Kind.Number);
             case "date":
                 if (call.Arguments.Count is not (3 or 6)) throw new PqlException(call.Position, "date takes (year, month, day) or (year, month, day, hour, minute, second).");
                 var parts = call.Arguments.Select(a => a is PqlLiteral { Value: double d } && d == Math.Floor(d) ? (int?)d : null).ToArray();
@@ -328,7 +336,7 @@ public sealed class PqlCompiler
             default:
                 throw new PqlException(call.Position, Methods.Contains(call.Name)
                     ? $"{call.Name} is a method: write it after a value, as in value.{call.Name}(…)."
-                    : $"unknown function '{call.Name}'; the functions are date, now, currentDate and if.");
+                    : $"unknown function '{call.Name}'; the functions are date, now, currentDate, currentYear, currentMonth, currentDayOfMonth and if.");
         }
     }
 
@@ -344,6 +352,14 @@ public sealed class PqlCompiler
     }
 
     private static DateTimeOffset Today(PqlContext c) => new(c.Now.UtcDateTime.Date, TimeSpan.Zero);
+
+    /// <summary>The year, month (1–12) or day of the month of a date, in UTC, as a number.</summary>
+    private static double DatePart(string name, DateTimeOffset date) => name switch
+    {
+        "currentYear" or "getYear" => date.UtcDateTime.Year,
+        "currentMonth" or "getMonth" => date.UtcDateTime.Month,
+        _ => date.UtcDateTime.Day,
+    };
 
     private static void Arity(PqlCall call, int min, int? max = null)
     {
@@ -400,6 +416,21 @@ public sealed class PqlCompiler
                 return Ranked(call, target, scope);
             case "regexGroup":
                 return RegexGroup(call, target);
+            case "getYear" or "getMonth" or "getDayOfMonth":
+                Arity(call, 0);
+                return new(c => PqlValues.AsDate(t(c)) is { } date ? DatePart(call.Name, date) : null, Kind.Number);
+            case "keys":
+                Arity(call, 0);
+                return new(c => t(c) is JsonObject map ? map.Select(m => (object?)m.Key).ToList() : null, Kind.List);
+            case "values":
+                Arity(call, 0);
+                return new(c => t(c) is JsonObject map ? map.Select(m => PqlValues.FromJson(m.Value)).ToList() : null, Kind.List);
+            case "get":
+            {
+                Arity(call, 1);
+                var key = Compile(call.Arguments[0], scope).Eval;
+                return new(c => t(c) is JsonObject map && key(c) is string name ? PqlValues.FromJson(map[name]) : null, Kind.Any);
+            }
         }
         Arity(call, 1);
         var argument = Compile(call.Arguments[0], scope).Eval;
@@ -640,6 +671,23 @@ public sealed class PqlCompiler
                 return new(c => PqlValues.AsDate(time(c)) is { } t ? t.UtcDateTime.Date == c.Now.UtcDateTime.Date : null, Kind.Condition);
             case OccursForm.Yesterday:
                 return new(c => PqlValues.AsDate(time(c)) is { } t ? t.UtcDateTime.Date == c.Now.UtcDateTime.Date.AddDays(-1) : null, Kind.Condition);
+            case OccursForm.Direction:
+                var side = Reference(occurs.Reference!);
+                string op = occurs.Comparison!;
+                return new(c => PqlValues.AsDate(time(c)) is { } t && PqlValues.AsDate(side(c)) is { } r
+                    ? op switch { "<" => t < r, ">" => t > r, _ => t >= r }
+                    : null, Kind.Condition);
+            case OccursForm.Tomorrow:
+                return new(c => PqlValues.AsDate(time(c)) is { } t ? t.UtcDateTime.Date == c.Now.UtcDateTime.Date.AddDays(1) : null, Kind.Condition);
+            case OccursForm.Calendar:
+                long offset = occurs.Amount;
+                string period = occurs.Unit!;
+                return new(c =>
+                {
+                    if (PqlValues.AsDate(time(c)) is not { } t) return null;
+                    var start = Shift(PeriodStart(c.Now, period), offset, period);
+                    return t >= start && t < Shift(start, 1, period);
+                }, Kind.Condition);
             case OccursForm.On:
                 var day = Reference(occurs.Reference!);
                 return new(c => PqlValues.AsDate(time(c)) is { } t && PqlValues.AsDate(day(c)) is { } d ? t.UtcDateTime.Date == d.UtcDateTime.Date : null, Kind.Condition);
@@ -651,6 +699,18 @@ public sealed class PqlCompiler
         long amount = occurs.Amount;
         string unit = occurs.Unit!, comparison = occurs.Comparison!;
         bool after = occurs.After;
+        if (comparison is "=" or "!=")
+        {
+            // Exactly n units before (after) the reference: within the unit-long span that ends (starts) n - 1 units from it.
+            bool equal = comparison == "=";
+            return new(c =>
+            {
+                if (PqlValues.AsDate(time(c)) is not { } t || PqlValues.AsDate(reference(c)) is not { } r) return null;
+                var (near, far) = (Shift(r, after ? amount - 1 : 1 - amount, unit), Shift(r, after ? amount : -amount, unit));
+                bool within = after ? t > near && t <= far : t >= far && t < near;
+                return within == equal;
+            }, Kind.Condition);
+        }
         return new(c =>
         {
             if (PqlValues.AsDate(time(c)) is not { } t || PqlValues.AsDate(reference(c)) is not { } r) return null;
@@ -660,6 +720,40 @@ public sealed class PqlCompiler
             int order = after ? t.CompareTo(bound) : bound.CompareTo(t);
             return comparison switch { "<" => order < 0, "<=" => order <= 0, ">" => order > 0, _ => order >= 0 };
         }, Kind.Condition);
+    }
+
+    /// <summary>The start of the calendar period (UTC) that holds <paramref name="time"/>: its second, minute, hour, day, ISO week (from Monday), month or year.</summary>
+    private static DateTimeOffset PeriodStart(DateTimeOffset time, string unit)
+    {
+        var t = time.UtcDateTime;
+        var start = unit switch
+        {
+            "millisecond" => new DateTime(t.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second, t.Millisecond, DateTimeKind.Utc),
+            "second" => new DateTime(t.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second, DateTimeKind.Utc),
+            "minute" => new DateTime(t.Year, t.Month, t.Day, t.Hour, t.Minute, 0, DateTimeKind.Utc),
+            "hour" => new DateTime(t.Year, t.Month, t.Day, t.Hour, 0, 0, DateTimeKind.Utc),
+            "day" => t.Date,
+            "week" => t.Date.AddDays(-(((int)t.DayOfWeek + 6) % 7)),
+            "month" => new DateTime(t.Year, t.Month, 1, 0, 0, 0, DateTimeKind.Utc),
+            "year" => new DateTime(t.Year, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+            _ => new DateTime(Math.Max(1, t.Year - t.Year % YearsOf(unit)), 1, 1, 0, 0, 0, DateTimeKind.Utc),
+        };
+        return new DateTimeOffset(start, TimeSpan.Zero);
+    }
+
+    private static int YearsOf(string unit) => unit switch { "decade" => 10, "century" => 100, "millennium" => 1000, _ => 1 };
+
+    /// <summary><c>(Name) => body</c>: the name bound to the profile for the body.</summary>
+    private Compiled Lambda(PqlLambda lambda, Scope scope)
+    {
+        int slot = _slots++;
+        var body = Compile(lambda.Body, scope with { Variables = scope.Variables.SetItem(lambda.Variable, new Binding(slot, new PqlPath(false, []))) });
+        var eval = body.Eval;
+        return new(c =>
+        {
+            c.Slots[slot] = c.Profile;
+            return eval(c);
+        }, body.Kind, body.Path);
     }
 
     /// <summary>The time <paramref name="amount"/> units later (or earlier); past the calendar's ends, its first or last instant.</summary>
@@ -675,8 +769,9 @@ public sealed class PqlCompiler
                 "hour" => time.AddHours(amount),
                 "day" => time.AddDays(amount),
                 "week" => time.AddDays(7.0 * amount),
+                "millisecond" => time.AddMilliseconds(amount),
                 "month" => time.AddMonths(bounded),
-                _ => time.AddYears(bounded),
+                _ => time.AddYears((int)Math.Clamp(amount * YearsOf(unit), -1_000_000, 1_000_000)),
             };
         }
         catch (ArgumentOutOfRangeException)

@@ -33,7 +33,7 @@ public sealed class PqlException(int position, string reason) : Exception($"at {
 /// <summary>Splits PQL text into tokens: identifiers (letters, digits, <c>_</c>, <c>@</c>), <c>$1</c> variables, quoted strings, numbers, symbols.</summary>
 public static class PqlLexer
 {
-    private static readonly string[] Symbols = ["<=", ">=", "!=", "<>", "==", "=", "<", ">", "(", ")", "[", "]", ",", ".", "-", "+", "*", "/", "%", "!"];
+    private static readonly string[] Symbols = ["<=", ">=", "!=", "<>", "==", "=>", "=", "<", ">", "(", ")", "[", "]", ",", ".", "-", "+", "*", "/", "%", "!", ":"];
 
     public static List<PqlToken> Tokenize(string text)
     {

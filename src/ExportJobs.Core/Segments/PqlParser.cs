@@ -13,7 +13,20 @@ public sealed class PqlParser
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         { "and", "or", "not", "like", "occurs", "select", "exists", "forall", "from", "where", "true", "false" };
     public static readonly IReadOnlySet<string> Units = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-        { "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years" };
+    {
+        "millisecond", "milliseconds", "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
+        "year", "years", "decade", "decades", "century", "centuries", "millennium", "millennia",
+    };
+
+    /// <summary>A time unit's one name: singular, lower case.</summary>
+    private static string Unit(string text) => text.ToLowerInvariant() switch
+    {
+        "centuries" => "century",
+        "millennia" => "millennium",
+        var unit => unit.TrimEnd('s'),
+    };
+
+    private const string UnitsExpected = "a time unit (milliseconds, seconds, minutes, hours, days, weeks, months, years, decades, centuries, millennia)";
 
     private readonly List<PqlToken> _tokens;
     private int _next;
@@ -26,9 +39,20 @@ public sealed class PqlParser
         if (string.IsNullOrWhiteSpace(text)) throw new PqlException(0, "the expression is empty.");
         if (text.Length > MaxLength) throw new PqlException(MaxLength, $"the expression is longer than {MaxLength} characters.");
         var parser = new PqlParser(PqlLexer.Tokenize(text));
-        var node = parser.Or();
+        var node = parser.Lambda() ?? parser.Or();
         if (parser.Peek.Kind != PqlTokenKind.End) throw parser.Unexpected("an operator or the end of the expression");
         return node;
+    }
+
+    /// <summary>The lambda notation, <c>(Profile) => Profile.homeAddress…</c>: the name stands for the profile in the body.</summary>
+    private PqlLambda? Lambda()
+    {
+        if (!(Peek.Is("(") && PeekAt(1).Kind == PqlTokenKind.Identifier && PeekAt(2).Is(")") && PeekAt(3).Is("=>"))) return null;
+        Take();
+        var name = Take();
+        Take();
+        Take();
+        return new PqlLambda(name.Text, Or(), name.Position);
     }
 
     private PqlToken Peek => _tokens[_next];
@@ -141,21 +165,38 @@ public sealed class PqlParser
             Take();
             return new PqlOccurs(time, OccursForm.On, null, 0, null, false, Postfix(), null, occurs.Position);
         }
-        if (Peek.IsKeyword("today") || Peek.IsKeyword("yesterday"))
-            return new PqlOccurs(time, Take().IsKeyword("today") ? OccursForm.Today : OccursForm.Yesterday, null, 0, null, false, null, null, occurs.Position);
+        if (Peek.IsKeyword("today") || Peek.IsKeyword("yesterday") || Peek.IsKeyword("tomorrow"))
+        {
+            var day = Take();
+            var form = day.IsKeyword("today") ? OccursForm.Today : day.IsKeyword("yesterday") ? OccursForm.Yesterday : OccursForm.Tomorrow;
+            return new PqlOccurs(time, form, null, 0, null, false, null, null, occurs.Position);
+        }
+        // A calendar period: `occurs last week`, `occurs this month`, `occurs next year` (Amount: -1, 0, 1).
+        if (Peek.IsKeyword("last") || Peek.IsKeyword("this") || Peek.IsKeyword("next"))
+        {
+            var which = Take();
+            if (!(Peek.Kind == PqlTokenKind.Identifier && Units.Contains(Peek.Text))) throw Unexpected(UnitsExpected);
+            string period = Unit(Take().Text);
+            return new PqlOccurs(time, OccursForm.Calendar, null, which.IsKeyword("last") ? -1 : which.IsKeyword("this") ? 0 : 1, period, false, null, null, occurs.Position);
+        }
+
+        // `occurs before today`, `occurs after X.timestamp`, `occurs from date(…)`: a side of a time.
+        if (Peek.IsKeyword("before") || Peek.IsKeyword("after") || Peek.IsKeyword("from"))
+        {
+            var direction = Take();
+            string side = direction.IsKeyword("before") ? "<" : direction.IsKeyword("after") ? ">" : ">=";
+            return new PqlOccurs(time, OccursForm.Direction, side, 0, null, false, Postfix(), null, occurs.Position);
+        }
 
         string comparison = "<=";
         if (Peek.Kind == PqlTokenKind.Symbol && Comparisons.Contains(Peek.Text))
         {
-            var op = Take();
-            if (op.Text is "=" or "!=") throw new PqlException(op.Position, "occurs compares a distance with <, <=, > or >=.");
-            comparison = op.Text;
+            comparison = Take().Text;
         }
         if (Peek.Kind != PqlTokenKind.Integer) throw Unexpected("a whole number of time units after 'occurs'");
         long amount = (long)Take().Value!;
-        if (!(Peek.Kind == PqlTokenKind.Identifier && Units.Contains(Peek.Text)))
-            throw Unexpected("a time unit (seconds, minutes, hours, days, weeks, months, years)");
-        string unit = Take().Text.ToLowerInvariant().TrimEnd('s');
+        if (!(Peek.Kind == PqlTokenKind.Identifier && Units.Contains(Peek.Text))) throw Unexpected(UnitsExpected);
+        string unit = Unit(Take().Text);
         bool after;
         if (Peek.IsKeyword("before")) after = false;
         else if (Peek.IsKeyword("after")) after = true;
@@ -251,6 +292,8 @@ public sealed class PqlParser
                     return new PqlLiteral(token.IsKeyword("true"), token.Position);
                 }
                 if (token.IsKeyword("select") || token.IsKeyword("exists") || token.IsKeyword("forall")) return Quantifier();
+                if (token.IsKeyword("let") && PeekAt(1).Kind == PqlTokenKind.Identifier)
+                    throw new PqlException(token.Position, "let … in … is not supported: write the expression where the variable is used.");
                 if (token.IsKeyword("null"))
                     throw new PqlException(token.Position, "the null literal is not supported: test for a missing value with isNull() or isNotNull().");
                 if (Reserved.Contains(token.Text)) throw Unexpected("a value");
@@ -261,19 +304,31 @@ public sealed class PqlParser
         }
     }
 
-    private PqlQuantifier Quantifier()
+    /// <summary>
+    /// <c>exists X from list [where|: condition]</c>, <c>forall …</c>, <c>select …</c>. As documented, more bindings may
+    /// follow, each after a comma (<c>exists E from xEvent where …, I from E.productListItems where I.SKU = "PS"</c>): each
+    /// is a quantifier of the same kind inside the one before, joined to its condition with <c>and</c>.
+    /// </summary>
+    private PqlQuantifier Quantifier() => Binding(Take());
+
+    private PqlQuantifier Binding(PqlToken keyword)
     {
-        var keyword = Take();
         if (Peek.Kind != PqlTokenKind.Identifier || Reserved.Contains(Peek.Text)) throw Unexpected("a variable name");
         var variable = Take();
         ExpectKeyword("from");
         Enter(keyword);
         var source = Postfix();
         PqlNode? condition = null;
-        if (Peek.IsKeyword("where"))
+        if (Peek.IsKeyword("where") || Peek.Is(":"))
         {
             Take();
             condition = Or();
+        }
+        if (!keyword.IsKeyword("select") && Peek.Is(",") && PeekAt(1).Kind == PqlTokenKind.Identifier && PeekAt(2).IsKeyword("from"))
+        {
+            var comma = Take();
+            var inner = Binding(new PqlToken(keyword.Kind, keyword.Text, comma.Position));
+            condition = condition is null ? inner : new PqlBinary("and", condition, inner, comma.Position);
         }
         _depth--;
         if (keyword.IsKeyword("forall") && condition is null) throw Unexpected("'where' and the condition every element must meet");

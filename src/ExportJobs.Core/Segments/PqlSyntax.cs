@@ -25,9 +25,12 @@ public sealed record PqlNot(PqlNode Operand, int Position) : PqlNode(Position);
 public sealed record PqlBinary(string Operator, PqlNode Left, PqlNode Right, int Position) : PqlNode(Position);
 
 /// <summary><c>select X from source where condition</c>, <c>exists …</c>, <c>forall …</c> (the condition is optional).</summary>
+/// <summary><c>(Name) => body</c>: the body, with <paramref name="Variable"/> standing for the profile.</summary>
+public sealed record PqlLambda(string Variable, PqlNode Body, int Position) : PqlNode(Position);
+
 public sealed record PqlQuantifier(string Kind, string Variable, PqlNode Source, PqlNode? Condition, int Position) : PqlNode(Position);
 
-public enum OccursForm { Relative, Between, On, Today, Yesterday }
+public enum OccursForm { Relative, Between, On, Today, Yesterday, Tomorrow, Calendar, Direction }
 
 /// <summary>
 /// <c>t occurs &lt;= 7 days before now</c> (Relative), <c>t occurs between a and b</c>, <c>t occurs on d</c>,

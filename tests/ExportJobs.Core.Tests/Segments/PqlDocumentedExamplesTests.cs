@@ -4,9 +4,9 @@ using ExportJobs.Core.Segments;
 namespace ExportJobs.Core.Tests.Segments;
 
 /// <summary>
-/// Every example expression of the public PQL pages taken so far (PqlDocumentedExamples.json: comparison, string, array,
-/// arithmetic, boolean and aggregation functions), written as the pages write them, with the profile each needs: it
-/// evaluates to what the page says, or it is refused with a 400 that names what is not supported.
+/// Every example expression of the public PQL pages (PqlDocumentedExamples.json; the filter-functions and sample-queries
+/// pages have none), written as the pages write them, with the profile and events each needs: it evaluates to what the
+/// page says, or it is refused with a 400 that names what is not supported.
 /// </summary>
 public sealed class PqlDocumentedExamplesTests
 {
@@ -35,7 +35,8 @@ public sealed class PqlDocumentedExamplesTests
             Assert.Contains((string)refused!, e.Reason);
             return;
         }
-        var result = PqlCompiler.CompileValue(expression).Value(example["profile"]!.AsObject(), [], Now);
+        var events = example["events"]?.AsArray().Select(e => e!.AsObject()).ToList() ?? [];
+        var result = PqlCompiler.CompileValue(expression).Value(example["profile"]!.AsObject(), events, Now);
         Assert.True(JsonNode.DeepEquals(example["expected"], ToJson(result)), $"{page}: {expression} gave {ToJson(result)?.ToJsonString()}");
     }
 
@@ -46,6 +47,7 @@ public sealed class PqlDocumentedExamplesTests
         bool b => JsonValue.Create(b),
         double d => d == Math.Floor(d) && Math.Abs(d) < 1e15 ? JsonValue.Create((long)d) : JsonValue.Create(d),
         string s => JsonValue.Create(s),
+        DateTimeOffset date => JsonValue.Create(date.ToString("o", System.Globalization.CultureInfo.InvariantCulture)),
         JsonNode node => node.DeepClone(),
         List<object?> list => new JsonArray(list.Select(ToJson).ToArray()),
         _ => JsonValue.Create(value.ToString()),
