@@ -1,8 +1,9 @@
 namespace ExportJobs.Core.Segments;
 
 /// <summary>
-/// A recursive-descent parser of PQL. Precedence, loosest first: <c>or</c>; <c>and</c>; <c>not</c>; a comparison,
-/// <c>like</c>, <c>in</c>, <c>notIn</c> or <c>occurs</c>; postfix <c>.member</c>, <c>.method(…)</c> and <c>[condition]</c> on a primary.
+/// A recursive-descent parser of PQL. Precedence, loosest first: <c>or</c>; <c>and</c>; <c>not</c> (or <c>!</c>); a
+/// comparison, <c>like</c>, <c>in</c>, <c>notIn</c> or <c>occurs</c>; <c>+ -</c>; <c>* / %</c>; postfix <c>.member</c>,
+/// <c>.method(…)</c> and <c>[condition]</c> on a primary. A leading <c>(Name) =&gt;</c> names the profile for the rest.
 /// Keywords are case-insensitive. Throws <see cref="PqlException"/> with the position of the first token it cannot take.
 /// </summary>
 public sealed class PqlParser
