@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Security.Cryptography;
+using ExportJobs.Service.Storage;
 
 namespace ExportJobs.Service.Http;
 
@@ -12,7 +12,7 @@ namespace ExportJobs.Service.Http;
 public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash hash) : IDisposable
 {
     private const int ReadSize = 64 * 1024;
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(maxLineBytes + ReadSize);
+    private byte[] _buffer = IngestionBuffers.Pool.Rent(maxLineBytes + ReadSize);
     private int _start, _end;
     private bool _ended, _first = true;
 
@@ -82,7 +82,7 @@ public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash h
     public void Dispose()
     {
         if (_buffer.Length == 0) return;
-        ArrayPool<byte>.Shared.Return(_buffer);
+        IngestionBuffers.Pool.Return(_buffer);
         _buffer = [];
     }
 }

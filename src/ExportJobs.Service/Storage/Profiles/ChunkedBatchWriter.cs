@@ -1,4 +1,3 @@
-using System.Buffers;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 
@@ -23,7 +22,7 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
 
     public async Task AddAsync(Identity identity, ReadOnlyMemory<byte> json, CancellationToken ct)
     {
-        _buffer ??= ArrayPool<byte>.Shared.Rent(Math.Max(chunkBytes, maxRecordBytes));
+        _buffer ??= IngestionBuffers.Pool.Rent(Math.Max(chunkBytes, maxRecordBytes));
         if (_used + json.Length > Math.Max(chunkBytes, maxRecordBytes)) await FlushAsync(ct);
         json.Span.CopyTo(_buffer.AsSpan(_used));
         _held.Add((identity, _used, json.Length));
@@ -50,7 +49,7 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
     public void Dispose()
     {
         if (_buffer is null) return;
-        ArrayPool<byte>.Shared.Return(_buffer);
+        IngestionBuffers.Pool.Return(_buffer);
         _buffer = null;
     }
 }
