@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (figures in their output, never in tests):
 #   bash scripts/bench.sh export [N] [--events]   N profiles through the API of a LocalHost on Azurite, against the floor
+#                                                 and (without --events) against DuckDB doing the same exports
 #   bash scripts/bench.sh ingest                  peak RSS of 4 concurrent 256 MB bodies and of gzip bombs
 #   bash scripts/bench.sh schedule [M]            an every-minute schedule for M minutes: one job per due time, within 2 s
 #   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
@@ -28,7 +29,7 @@ cleanup() {
   for pid in "${HOST_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${HOST_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   kill "$AZURITE_PID" 2>/dev/null || true; wait "$AZURITE_PID" 2>/dev/null || true
-  rm -rf "$WORK/azurite" 2>/dev/null || true
+  rm -rf "$WORK/azurite" "$WORK/peer" 2>/dev/null || true
 }
 trap cleanup EXIT
 SHARDS=${BENCH_SHARDS:-16}
@@ -70,7 +71,8 @@ if [ "$mode" = ingest ]; then
 fi
 start_host "$PORT_A" "$WORK/host-a.log"
 export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
-  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
+  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log" \
+  BENCH_WORK="$WORK" BENCH_PEER="$ROOT/scripts/duckdb-peer.mjs"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))
   start_host "$PORT_B" "$WORK/host-b.log"

@@ -16,6 +16,9 @@ public sealed class BenchEnvironment
     private string Storage { get; } = Required("BENCH_STORAGE");
     private string AzuriteLog { get; } = Required("BENCH_AZURITE_LOG");
     private string Autocannon { get; } = Required("BENCH_AUTOCANNON");
+    /// <summary>A folder of the run's own, for the peer's NDJSON and Parquet files.</summary>
+    public string Work { get; } = Required("BENCH_WORK");
+    private string PeerScript { get; } = Required("BENCH_PEER");
     public int ShardCount { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_SHARDS") ?? "16", CultureInfo.InvariantCulture);
     /// <summary>Shard activities the host runs at once: the floor runs as many shards at once.</summary>
     private int Activities { get; } = int.Parse(Required("BENCH_ACTIVITIES"), CultureInfo.InvariantCulture);
@@ -99,5 +102,22 @@ public sealed class BenchEnvironment
         var result = JsonNode.Parse(output)!;
         if ((long)result["non2xx"]! > 0 || (long)result["errors"]! > 0) throw new InvalidOperationException($"autocannon saw failures: {output}");
         return (double)result["latency"]!["p99"]!;
+    }
+
+    /// <summary>
+    /// Runs DuckDB (scripts/duckdb-peer.mjs) on the NDJSON files in <paramref name="dir"/>: the same exports as the
+    /// benchmark's jobs, from the raw files and from loaded tables; returns its JSON answer.
+    /// </summary>
+    public async Task<JsonNode> DuckDbPeerAsync(string dir)
+    {
+        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(PeerScript);
+        start.ArgumentList.Add(dir);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"the DuckDB peer failed: {await error}");
+        return JsonNode.Parse(output)!;
     }
 }

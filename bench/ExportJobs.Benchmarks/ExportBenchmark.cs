@@ -104,6 +104,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Add("export / floor", (export.Elapsed.TotalSeconds / floor.TotalSeconds).ToString("N2", CultureInfo.InvariantCulture));
         Add("second export / floor", (again.Elapsed.TotalSeconds / floor.TotalSeconds).ToString("N2", CultureInfo.InvariantCulture));
 
+        if (!events) await CompareWithPeerAsync(http, output, bodies, profileSets, exported, records, ingest.Elapsed, export.Elapsed, again.Elapsed);
+
         long id = (long)job["id"]!;
         double apiP99 = await env.AutocannonP99Async(env.Api + $"/export/jobs/{id}", http.DefaultRequestHeaders);
         double tableP99 = await PointReadP99Async(id);
@@ -116,6 +118,46 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Console.WriteLine("| --- | --- |");
         foreach (var (measure, value) in _rows) Console.WriteLine($"| {measure} | {value} |");
         return 0;
+    }
+
+    /// <summary>
+    /// The one-segment job through the API, then DuckDB on the same records as NDJSON files doing the same two exports
+    /// (whole store, one segment), from the raw files and from loaded tables; adds the times and the service's ratios.
+    /// Without events only: the peer's queries do not attach them.
+    /// </summary>
+    private async Task CompareWithPeerAsync(HttpClient http, string output, List<(string Dataset, byte[] Body)> bodies, string[] profileSets,
+        long exported, long records, TimeSpan ingest, TimeSpan export, TimeSpan again)
+    {
+        var segment = Stopwatch.StartNew();
+        var segmentJob = await ExportAsync(http, output, oneSegment: true);
+        segment.Stop();
+        long members = (long)segmentJob["metrics"]!["totalExportedProfileCounter"]!;
+        Add("one-segment export (s1: identityMap, personalEmail.address), s", segment.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+
+        string dir = Path.Combine(env.Work, "peer");
+        Directory.CreateDirectory(dir);
+        string[] names = ["crm", "loyalty", "preferences"];
+        for (int d = 0; d < names.Length; d++)
+        {
+            await using var file = File.Create(Path.Combine(dir, names[d] + ".ndjson"));
+            foreach (var (dataset, body) in bodies)
+                if (dataset == profileSets[d]) await file.WriteAsync(body);
+        }
+        var peer = await env.DuckDbPeerAsync(dir);
+        double Seconds(string measure) => (double)peer[measure]!["seconds"]!;
+        long Rows(string measure) => (long)peer[measure]!["rows"]!;
+        string Ratio(TimeSpan service, double peerSeconds) => (service.TotalSeconds / peerSeconds).ToString("N1", CultureInfo.InvariantCulture) + "×";
+        string S(double seconds) => seconds.ToString("N2", CultureInfo.InvariantCulture);
+        Add("rows: whole store, service / DuckDB", $"{exported:N0} / {Rows("rawWholeStore"):N0}" + (exported == Rows("rawWholeStore") ? "" : " DIFFER"));
+        Add("rows: one segment, service / DuckDB", $"{members:N0} / {Rows("rawOneSegment"):N0}" + (members == Rows("rawOneSegment") ? "" : " DIFFER"));
+        double load = (double)peer["loadSeconds"]!;
+        Add("DuckDB: load the NDJSON into tables, s (records/s)", $"{S(load)} ({records / load:N0})");
+        Add("DuckDB: whole store from raw NDJSON, from tables, s", $"{S(Seconds("rawWholeStore"))}, {S(Seconds("tableWholeStore"))}");
+        Add("DuckDB: one segment from raw NDJSON, from tables, s", $"{S(Seconds("rawOneSegment"))}, {S(Seconds("tableOneSegment"))}");
+        Add("ingest / DuckDB load", Ratio(ingest, load));
+        Add("whole store: first, second export / DuckDB from raw NDJSON", $"{Ratio(export, Seconds("rawWholeStore"))}, {Ratio(again, Seconds("rawWholeStore"))}");
+        Add("one segment / DuckDB from raw NDJSON", Ratio(segment.Elapsed, Seconds("rawOneSegment")));
+        Add("whole store, one segment / DuckDB from tables", $"{Ratio(again, Seconds("tableWholeStore"))}, {Ratio(segment.Elapsed, Seconds("tableOneSegment"))}");
     }
 
     private void Add(string measure, string value)
@@ -200,9 +242,23 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         return accepted;
     }
 
-    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output)
+    /// <summary>
+    /// Exports the whole store, or with <paramref name="oneSegment"/> the members of s1 (realized) with identityMap and
+    /// personalEmail.address — the two jobs the DuckDB peer runs too. Returns the job once it has succeeded.
+    /// </summary>
+    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output, bool oneSegment = false)
     {
-        var response = await http.PostAsJsonAsync("export/jobs", new { destination = new { datasetId = output }, schema = new { name = SegmentDefinitionRules.ProfileSchema } });
+        var request = new JsonObject
+        {
+            ["destination"] = new JsonObject { ["datasetId"] = output },
+            ["schema"] = new JsonObject { ["name"] = SegmentDefinitionRules.ProfileSchema },
+        };
+        if (oneSegment)
+        {
+            request["fields"] = "identityMap,personalEmail.address";
+            request["filter"] = new JsonObject { ["segments"] = new JsonArray(new JsonObject { ["segmentId"] = "s1" }) };
+        }
+        var response = await http.PostAsJsonAsync("export/jobs", request);
         var created = await response.Content.ReadFromJsonAsync<JsonNode>();
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"export failed to start: {created}");
         while (true)
