@@ -52,15 +52,12 @@ public sealed class ScheduleStore(StorageClients clients)
     public async Task<(RecordJson.ReplaceOutcome Outcome, ETag ETag)> UpdateAsync(Tenant tenant, string id, Func<Stored, (Schedule Schedule, long? NextRunMs)> change,
         CancellationToken ct, ETag? ifMatch = null)
     {
-        while (true)
+        var (outcome, _, etag) = await RecordJson.ReplaceEntityAsync(clients.Schedules, tenant.Key, id, entity =>
         {
-            var stored = await GetAsync(tenant, id, ct);
-            if (stored is null) return (RecordJson.ReplaceOutcome.NotFound, default);
-            if (ifMatch is { } expected && expected != stored.ETag) return (RecordJson.ReplaceOutcome.Stale, default);
-            var (schedule, nextRunMs) = change(stored);
-            if (await TryReplaceAsync(tenant, schedule, nextRunMs, stored.ETag, ct) is { } etag) return (RecordJson.ReplaceOutcome.Replaced, etag);
-            if (ifMatch is not null) return (RecordJson.ReplaceOutcome.Stale, default);
-        }
+            var (schedule, nextRunMs) = change(FromEntity(tenant, entity));
+            return (ToEntity(tenant, schedule, nextRunMs), true);
+        }, ifMatch, ct);
+        return (outcome, etag);
     }
 
     public Task<bool> DeleteAsync(Tenant tenant, string id, CancellationToken ct) =>

@@ -53,21 +53,36 @@ public static class RecordJson
     public static async Task<(ReplaceOutcome Outcome, Versioned<T> Record)> ReplaceAsync<T>(TableClient table, string partition, string row, JsonTypeInfo<T> type,
         Func<T, T> change, Azure.ETag? ifMatch, CancellationToken ct)
     {
+        var (outcome, updated, etag) = await ReplaceEntityAsync(table, partition, row, entity =>
+        {
+            var updated = change(Read(entity, type));
+            return (new TableEntity(partition, row) { [Property] = Write(updated, type) }, updated);
+        }, ifMatch, ct);
+        return (outcome, new Versioned<T>(updated, etag));
+    }
+
+    /// <summary>
+    /// The compare-and-swap of <see cref="ReplaceAsync{T}"/> for an entity that keeps more than its record (a schedule's
+    /// query columns): <paramref name="change"/> builds the whole replacement entity from the one read, and a result.
+    /// </summary>
+    public static async Task<(ReplaceOutcome Outcome, TResult Result, Azure.ETag ETag)> ReplaceEntityAsync<TResult>(TableClient table, string partition, string row,
+        Func<TableEntity, (TableEntity Entity, TResult Result)> change, Azure.ETag? ifMatch, CancellationToken ct)
+    {
         while (true)
         {
             var found = await table.GetEntityIfExistsAsync<TableEntity>(partition, row, cancellationToken: ct);
-            if (!found.HasValue) return (ReplaceOutcome.NotFound, default);
+            if (!found.HasValue) return (ReplaceOutcome.NotFound, default!, default);
             var entity = found.Value!;
-            if (ifMatch is { } expected && expected != entity.ETag) return (ReplaceOutcome.Stale, default);
-            var updated = change(Read(entity, type));
+            if (ifMatch is { } expected && expected != entity.ETag) return (ReplaceOutcome.Stale, default!, default);
+            var (replacement, result) = change(entity);
             try
             {
-                var response = await table.UpdateEntityAsync(new TableEntity(partition, row) { [Property] = Write(updated, type) }, entity.ETag, TableUpdateMode.Replace, ct);
-                return (ReplaceOutcome.Replaced, new Versioned<T>(updated, response.Headers.ETag ?? default));
+                var response = await table.UpdateEntityAsync(replacement, entity.ETag, TableUpdateMode.Replace, ct);
+                return (ReplaceOutcome.Replaced, result, response.Headers.ETag ?? default);
             }
             catch (Azure.RequestFailedException e) when (e.Status is 412 or 404)
             {
-                if (ifMatch is not null) return (ReplaceOutcome.Stale, default);
+                if (ifMatch is not null) return (ReplaceOutcome.Stale, default!, default);
             }
         }
     }
