@@ -14,6 +14,7 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
     int chunkBytes, int maxRecordBytes) : IDisposable
 {
     private readonly List<(Identity Identity, int Offset, int Length)> _held = [];
+    private readonly int _capacity = Math.Max(chunkBytes, maxRecordBytes);
     private byte[]? _buffer;
     private int _used;
     private int _chunks;
@@ -22,8 +23,8 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
 
     public async Task AddAsync(Identity identity, ReadOnlyMemory<byte> json, CancellationToken ct)
     {
-        _buffer ??= IngestionBuffers.Pool.Rent(Math.Max(chunkBytes, maxRecordBytes));
-        if (_used + json.Length > Math.Max(chunkBytes, maxRecordBytes)) await FlushAsync(ct);
+        _buffer ??= IngestionBuffers.Pool.Rent(_capacity);
+        if (_used + json.Length > _capacity) await FlushAsync(ct);
         json.Span.CopyTo(_buffer.AsSpan(_used));
         _held.Add((identity, _used, json.Length));
         _used += json.Length;
