@@ -51,7 +51,7 @@ public static class RequestReading
     /// </summary>
     public static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, long maxBytes, CancellationToken ct) where T : class
     {
-        if (request.ContentType?.Split(';')[0].Trim() is not { } mediaType ||
+        if (MediaTypeOf(request) is not { } mediaType ||
             !(mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/merge-patch+json", StringComparison.OrdinalIgnoreCase)))
             return (null, Problems.UnsupportedMediaType("The body must be sent as Content-Type: application/json."));
         if (request.ContentLength > maxBytes) return (null, Problems.TooLarge(maxBytes));
@@ -103,7 +103,7 @@ public static class RequestReading
     /// </summary>
     public static (Stream? Body, IResult? Problem) OpenNdjson(HttpRequest request, long maxBytes)
     {
-        string mediaType = request.ContentType?.Split(';')[0].Trim() ?? "";
+        string mediaType = MediaTypeOf(request) ?? "";
         if (!NdjsonTypes.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
             return (null, Problems.UnsupportedMediaType($"An ingestion body is NDJSON: Content-Type one of {string.Join(", ", NdjsonTypes)}."));
         string encoding = request.Headers.ContentEncoding.ToString().Trim();
@@ -115,4 +115,7 @@ public static class RequestReading
         if (gzip) body = new BodyLimitStream(new GzipBodyStream(body), maxBytes, disposeInner: true);
         return (body, null);
     }
+
+    /// <summary>The <c>Content-Type</c> without its parameters (<c>charset</c> and the like); null when absent.</summary>
+    private static string? MediaTypeOf(HttpRequest request) => request.ContentType?.Split(';')[0].Trim();
 }
