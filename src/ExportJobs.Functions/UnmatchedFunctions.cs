@@ -21,13 +21,18 @@ public sealed class UnmatchedFunctions(UnmatchedRequests unmatched)
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "put", "patch", "delete", "head", "options", Route = CatchAllRoute)] HttpRequest request) =>
         new ResultAction(unmatched.Answer(request));
 
+    /// <summary>The app's HTTP functions: each <c>[Function]</c> method with its trigger (what the LocalHost maps too).</summary>
+    public static IEnumerable<(MethodInfo Method, HttpTriggerAttribute Trigger)> HttpFunctions() =>
+        typeof(UnmatchedFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null)
+            .Select(m => (Method: m, Trigger: m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).OfType<HttpTriggerAttribute>().SingleOrDefault()))
+            .Where(f => f.Trigger is not null)
+            .Select(f => (f.Method, f.Trigger!));
+
     /// <summary>The API's routes as this app declares them: each HTTP trigger's methods and route, the catch-all aside.</summary>
     public static IEnumerable<(string Method, string Template)> DeclaredRoutes() =>
-        typeof(UnmatchedFunctions).Assembly.GetTypes()
-            .SelectMany(t => t.GetMethods())
-            .SelectMany(m => m.GetParameters())
-            .Select(p => p.GetCustomAttribute<HttpTriggerAttribute>())
-            .OfType<HttpTriggerAttribute>()
-            .Where(t => t.Route != CatchAllRoute)
-            .SelectMany(t => t.Methods!.Select(method => (method.ToUpperInvariant(), t.Route!)));
+        HttpFunctions()
+            .Where(f => f.Trigger.Route != CatchAllRoute)
+            .SelectMany(f => f.Trigger.Methods!.Select(method => (method.ToUpperInvariant(), f.Trigger.Route!)));
 }

@@ -16,15 +16,6 @@ namespace ExportJobs.LocalHost;
 /// </summary>
 public static class FunctionEndpoints
 {
-    /// <summary>The HTTP functions of the Function App: each method with its trigger.</summary>
-    public static IEnumerable<(MethodInfo Method, HttpTriggerAttribute Trigger)> Declared() =>
-        typeof(ExportJobFunctions).Assembly.GetTypes()
-            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
-            .Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null)
-            .Select(m => (m, m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).OfType<HttpTriggerAttribute>().SingleOrDefault()))
-            .Where(f => f.Item2 is not null)
-            .Select(f => (f.m, f.Item2!));
-
     /// <summary>
     /// Maps every HTTP function under <see cref="Routes.Prefix"/> (its catch-all among them: a known path under another
     /// method, or an unknown path, reaches it), and answers any other path as the catch-all does.
@@ -32,7 +23,7 @@ public static class FunctionEndpoints
     public static IEndpointRouteBuilder MapFunctions(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/" + Routes.Prefix);
-        foreach (var (method, trigger) in Declared())
+        foreach (var (method, trigger) in UnmatchedFunctions.HttpFunctions())
         {
             var bind = method.GetParameters().Select(Binder).ToArray();
             api.MapMethods(trigger.Route!, trigger.Methods!.Select(m => m.ToUpperInvariant()), context => InvokeAsync(context, method, bind))
