@@ -5,6 +5,8 @@
 #   bash scripts/bench.sh ingest                  peak RSS of 4 concurrent 256 MB bodies and of gzip bombs
 #   bash scripts/bench.sh schedule [M]            an every-minute schedule for M minutes: one job per due time, within 2 s
 #   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
+#   bash scripts/bench.sh small                   a one-segment export of 1,000 profiles (median of 10, POST to SUCCEEDED),
+#                                                 then 10 tenants x 5 concurrent ones over 5,000 profiles each
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints.
@@ -42,10 +44,15 @@ ACTIVITIES=${BENCH_ACTIVITIES:-4}
 # start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
 # BENCH_HEAP_LIMIT (bytes, hex) caps the host's GC heap (DOTNET_GCHeapHardLimit), as a container's memory limit does.
 start_host() {
-  local port=$1 log=$2 heap=()
-  [ -n "${BENCH_HEAP_LIMIT:-}" ] && heap=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
-  env "${heap[@]}" DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
-    DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
+  local port=$1 log=$2 settings=()
+  [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
+  # The small-jobs benchmark's tenants: sandboxes small and small0…small9 of the development organisation.
+  if [ "$mode" = small ]; then
+    settings+=("ExportJobs__Access__DefaultSandboxes__0=small")
+    for t in 0 1 2 3 4 5 6 7 8 9; do settings+=("ExportJobs__Access__DefaultSandboxes__$((t + 1))=small$t"); done
+  fi
+  env "${settings[@]}" DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
+    Logging__Console__TimestampFormat="HH:mm:ss.fff " DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
     dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
   HOST_PIDS+=("$HOST_PID")

@@ -28,8 +28,8 @@ public sealed class BenchEnvironment
 
     public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount, MaxParallelShards = Activities };
 
-    /// <summary>An API client with a development token of the LocalHost.</summary>
-    public async Task<HttpClient> ClientAsync(string api)
+    /// <summary>An API client of <paramref name="sandbox"/> with a development token of the LocalHost.</summary>
+    public async Task<HttpClient> ClientAsync(string api, string sandbox = "prod")
     {
         var http = new HttpClient { BaseAddress = new Uri(api.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
         var root = new Uri(new Uri(api), "/");
@@ -38,7 +38,7 @@ public sealed class BenchEnvironment
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)json["access_token"]!);
         http.DefaultRequestHeaders.Add("x-api-key", "local-client");
         http.DefaultRequestHeaders.Add("x-gw-ims-org-id", "1BD6382559DF0C130A49422D@AdobeOrg");
-        http.DefaultRequestHeaders.Add("x-sandbox-name", "prod");
+        http.DefaultRequestHeaders.Add("x-sandbox-name", sandbox);
         return http;
     }
 

@@ -244,9 +244,10 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     /// <summary>
     /// Exports the whole store, or with <paramref name="oneSegment"/> the members of s1 (realized) with identityMap and
-    /// personalEmail.address — the two jobs the DuckDB peer runs too. Returns the job once it has succeeded.
+    /// personalEmail.address — the two jobs the DuckDB peer runs too. Returns the job once it has succeeded, asking
+    /// for it every <paramref name="pollMs"/>.
     /// </summary>
-    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output, bool oneSegment = false)
+    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output, bool oneSegment = false, int pollMs = 200)
     {
         var request = new JsonObject
         {
@@ -263,7 +264,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"export failed to start: {created}");
         while (true)
         {
-            await Task.Delay(200);
+            await Task.Delay(pollMs);
             var job = (await http.GetFromJsonAsync<JsonNode>($"export/jobs/{(long)created!["id"]!}"))!;
             switch ((string?)job["status"])
             {

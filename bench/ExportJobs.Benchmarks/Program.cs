@@ -5,6 +5,7 @@ using ExportJobs.Benchmarks;
 // bash scripts/bench.sh export [profiles] [--events]      (starts Azurite and a LocalHost, then runs this program)
 // bash scripts/bench.sh ingest                            (memory of hostile and very large ingestion bodies)
 // bash scripts/bench.sh schedule [minutes]                (an every-minute schedule on the LocalHost timer, checked)
+// bash scripts/bench.sh small                             (latency of small exports, alone and 50 at once)
 string mode = args.Length > 0 ? args[0] : "pql";
 int count = args.Length > 1 && int.TryParse(args[1], CultureInfo.InvariantCulture, out int n) ? n : 100_000;
 switch (mode)
@@ -18,9 +19,11 @@ switch (mode)
         return await new IngestBenchmark(new BenchEnvironment()).RunAsync(args.Length > 1 ? args[1] : "plain");
     case "schedule":
         return await new ScheduleCheck(new BenchEnvironment()).RunAsync(args.Length > 1 ? count : 5);
+    case "small":
+        return await new SmallJobsBenchmark(new BenchEnvironment()).RunAsync();
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles]");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small");
         return 2;
 }

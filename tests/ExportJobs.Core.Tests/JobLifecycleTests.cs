@@ -23,7 +23,7 @@ public sealed class JobLifecycleTests
     private static readonly Dictionary<string, Func<ExportJob, ExportJob?>> Transitions = new()
     {
         ["start"] = j => j.Start(Now, 4),
-        ["shardDone"] = j => j.ShardDone(Now),
+        ["shardsDone"] = j => j.ShardsDone(Now),
         ["touch"] = j => j.Touch(Now),
         ["succeed"] = j => j.Succeed(Now, new JobMetrics { TotalExportedProfileCounter = 12 }),
         ["fail"] = j => j.Fail(Now, Error),
@@ -104,9 +104,12 @@ public sealed class JobLifecycleTests
     [Fact]
     public void Starting_sets_progress_and_shards_done_are_capped()
     {
-        var started = Job(JobStatus.New).Start(Now, 2)!;
-        Assert.Equal(new JobProgress(0, 2), started.Metrics!.Progress);
-        var twice = started.ShardDone(Now)!.ShardDone(Now)!.ShardDone(Now)!;
-        Assert.Equal(new JobProgress(2, 2), twice.Metrics!.Progress);
+        var started = Job(JobStatus.New).Start(Now, 4)!;
+        Assert.Equal(new JobProgress(0, 4), started.Metrics!.Progress);
+        var one = started.ShardsDone(Now)!;
+        Assert.Equal(new JobProgress(1, 4), one.Metrics!.Progress);
+        var group = one.ShardsDone(Now, 2)!;
+        Assert.Equal(new JobProgress(3, 4), group.Metrics!.Progress);
+        Assert.Equal(new JobProgress(4, 4), group.ShardsDone(Now, 2)!.Metrics!.Progress);
     }
 }

@@ -26,12 +26,13 @@ public sealed class ExportJobOrchestratorTests
     {
         _context.SetupGet(c => c.CurrentUtcDateTime).Returns(new DateTime(2026, 11, 30, 0, 0, 0, DateTimeKind.Utc));
         _context.Setup(c => c.WaitForExternalEvent<bool>(TaskNames.CancelEvent, It.IsAny<CancellationToken>())).Returns(_cancel.Task);
-        _context.Setup(c => c.CallActivityAsync<ShardResult>(new TaskName(TaskNames.ExportShard), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+        // Each activity of these plans has one shard.
+        _context.Setup(c => c.CallActivityAsync<ShardResult[]>(new TaskName(TaskNames.ExportShard), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? input, TaskOptions? options) =>
             {
                 var result = new TaskCompletionSource<ShardResult>();
-                lock (_shards) _shards.Add((((ShardTask)input!).Shard, options, result));
-                return result.Task;
+                lock (_shards) _shards.Add((Assert.Single(((ShardTask)input!).Shards), options, result));
+                return Group(result.Task);
             });
         _context.Setup(c => c.CallActivityAsync<string>(new TaskName(TaskNames.FinalizeExport), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? input, TaskOptions? _) =>
@@ -51,7 +52,7 @@ public sealed class ExportJobOrchestratorTests
     private Task<string> RunAsync(int shards, int parallel, int attempts = 3)
     {
         _context.Setup(c => c.CallActivityAsync<ExportPlan>(new TaskName(TaskNames.PrepareExport), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
-            .ReturnsAsync(new ExportPlan(true, Enumerable.Range(0, shards).ToList(), parallel, attempts));
+            .ReturnsAsync(new ExportPlan(true, Enumerable.Range(0, shards).Select(s => new[] { s }).ToList(), parallel, attempts));
         return new ExportJobOrchestrator().RunAsync(_context.Object, Input);
     }
 
@@ -70,6 +71,8 @@ public sealed class ExportJobOrchestratorTests
     {
         lock (_shards) return _shards[index].Result;
     }
+
+    private static async Task<ShardResult[]> Group(Task<ShardResult> shard) => [await shard];
 
     private static ShardResult Done(int shard) => new(shard, [1], new Dictionary<string, long> { ["ecid"] = 1 }, [], 10, []);
 

@@ -49,10 +49,17 @@ public class ExportOrchestrationTests
         public string BatchFolder(ExportJob job) => DatasetBatchFiles.Folder(Harness.Tenant, job.Destination.DatasetId!, job.Destination.BatchId!);
     }
 
-    /// <summary>Starts the test host with the real workflow, or with <paramref name="exportShard"/> standing in for the shard activity.</summary>
-    private async Task<Fixture> StartAsync(Func<ExportJobSteps, ShardTask, Task<ShardResult>>? exportShard = null, Action<IServiceCollection>? configure = null)
+    /// <summary>
+    /// Starts the test host with the real workflow, or with <paramref name="exportShard"/> standing in for the shard
+    /// activity, which then gets one shard at a time (no grouping of small shards).
+    /// </summary>
+    private async Task<Fixture> StartAsync(Func<ExportJobSteps, ShardTask, Task<ShardResult[]>>? exportShard = null, Action<IServiceCollection>? configure = null)
     {
-        var harness = await ServiceHarness.StartAsync(configure);
+        var harness = await ServiceHarness.StartAsync(services =>
+        {
+            if (exportShard is not null) services.Configure<ExportStorageOptions>(o => o.ShardGroupBytes = 0);
+            configure?.Invoke(services);
+        });
         var steps = harness.Get<ExportJobSteps>();
         var host = await DurableTaskTestHost.StartAsync(registry =>
         {
@@ -66,7 +73,7 @@ public class ExportOrchestrationTests
                 .AddActivity<FinalizeExportActivity>()
                 .AddActivity<FailExportActivity>()
                 .AddActivity<NotifyCallbackActivity>()
-                .AddActivityFunc<ShardTask, ShardResult>(TaskNames.ExportShard, (_, task) => exportShard(steps, task));
+                .AddActivityFunc<ShardTask, ShardResult[]>(TaskNames.ExportShard, (_, task) => exportShard(steps, task));
         }, new DurableTaskTestHostOptions
         {
             ConfigureServices = services => services.AddSingleton(steps).AddSingleton(harness.Get<CallbackNotifier>()),
@@ -136,7 +143,12 @@ public class ExportOrchestrationTests
         var trace = spans.Where(s => s.TraceId == request.TraceId).ToList();
         Assert.Contains(trace, s => s.OperationName == "export.create");
         Assert.Single(trace, s => s.OperationName == "export.prepare");
-        Assert.Equal(job.Metrics!.Progress!.Shards, trace.Count(s => s.OperationName == "export.shard"));
+        // The profiles are few: their shards are grouped into fewer activities, each span naming its shards.
+        var groups = trace.Where(s => s.OperationName == "export.shards").ToList();
+        Assert.True(groups.Count < job.Metrics!.Progress!.Shards, "small shards share an activity");
+        var shardsRun = groups.SelectMany(s => ((string)s.GetTagItem("exportjobs.shards")!).Split(',')).ToList();
+        Assert.Equal(job.Metrics.Progress.Shards, shardsRun.Count);
+        Assert.Equal(shardsRun.Count, shardsRun.Distinct().Count());
         Assert.Single(trace, s => s.OperationName == "export.finalize");
         Assert.All(trace.Where(s => s.OperationName != "export.create"), s => Assert.Equal(id, s.GetTagItem("exportjobs.job.id")));
 
@@ -215,7 +227,7 @@ public class ExportOrchestrationTests
         await using var fixture = await StartAsync(async (steps, task) =>
         {
             var result = await steps.ExportShardAsync(task, default);
-            if (task.Shard % 2 == 1) throw new IOException($"disk on fire in shard {task.Shard}");
+            if (task.Shards[0] % 2 == 1) throw new IOException($"disk on fire in shard {task.Shards[0]}");
             return result;
         });
         var created = await fixture.CreateJobAsync();

@@ -14,15 +14,15 @@ public static class JobLifecycle
             : null;
 
     /// <summary>
-    /// A shard finished while PROCESSING: progress counts it (capped, as a shard run again after a crash counts twice)
-    /// and the update time moves, which the watchdog reads as a sign of life. No status change.
+    /// <paramref name="shards"/> shards finished while PROCESSING: progress counts them (capped, as a shard run again
+    /// after a crash counts twice) and the update time moves, which the watchdog reads as a sign of life. No status change.
     /// </summary>
-    public static ExportJob? ShardDone(this ExportJob job, long now) =>
+    public static ExportJob? ShardsDone(this ExportJob job, long now, int shards = 1) =>
         job.Status == JobStatus.Processing && job.Metrics?.Progress is { } progress
             ? job with
             {
                 UpdateTime = now,
-                Metrics = job.Metrics with { Progress = progress with { ShardsDone = Math.Min(progress.ShardsDone + 1, progress.Shards) } },
+                Metrics = job.Metrics with { Progress = progress with { ShardsDone = Math.Min(progress.ShardsDone + shards, progress.Shards) } },
             }
             : null;
 

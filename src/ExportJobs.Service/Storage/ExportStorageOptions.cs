@@ -31,10 +31,18 @@ public sealed class ExportStorageOptions : IValidatableObject
     [RegularExpression("^[a-z0-9]{0,20}$")] public string NamePrefix { get; set; } = "";
 
     /// <summary>
-    /// How many shards the profile store hashes identities into; an export runs one activity per shard.
+    /// How many shards the profile store hashes identities into; an export runs one activity per group of shards
+    /// (<see cref="ShardGroupBytes"/>).
     /// Fixed for the life of the data: profiles ingested under one count are not found under another.
     /// </summary>
     [Range(1, 4096)] public int ShardCount { get; set; } = 16;
+
+    /// <summary>
+    /// Shards whose fragment files come to at most this many bytes together are exported by one activity, one after
+    /// the other: a small tenant's export is one activity, not one per shard, so its fixed cost (a queue hop, the job
+    /// record read and written) is paid once. 0: every shard in an activity of its own.
+    /// </summary>
+    [Range(0, long.MaxValue)] public long ShardGroupBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>How many shard activities of one job run at once.</summary>
     [Range(1, 256)] public int MaxParallelShards { get; set; } = 8;

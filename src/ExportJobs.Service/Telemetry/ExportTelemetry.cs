@@ -45,13 +45,13 @@ public sealed class ExportTelemetry
     /// <summary>The current span's W3C id, to carry into the orchestration; null when nothing is traced.</summary>
     public static string? CurrentTraceParent() => Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
 
-    /// <summary>A span for one step of a job, a child of the request that created it.</summary>
-    public static Activity? StartStep(string step, ExportJobInput job, int? shard = null)
+    /// <summary>A span for one step of a job (of a group of its shards), a child of the request that created it.</summary>
+    public static Activity? StartStep(string step, ExportJobInput job, int[]? shards = null)
     {
         ActivityContext.TryParse(job.TraceParent, null, out var parent);
         var span = Source.StartActivity($"export.{step}", ActivityKind.Internal, parent);
         span?.SetTag("exportjobs.job.id", job.JobId).SetTag("exportjobs.org", job.OrgId).SetTag("exportjobs.sandbox", job.Sandbox);
-        if (shard is not null) span?.SetTag("exportjobs.shard", shard);
+        if (shards is not null) span?.SetTag("exportjobs.shards", string.Join(',', shards));
         return span;
     }
 

@@ -3,7 +3,7 @@ using Microsoft.DurableTask;
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>
-/// Prepare → export each shard (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
+/// Prepare → export each group of shards (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
 /// A cancel event stops the fan-out: no new shard starts, the running ones finish, and finalize removes the partial
 /// files. A failed step ends the job FAILED with its error, after the running shards finished. Then, when the job has a
 /// callback, it is notified, retried with backoff.
@@ -32,7 +32,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
     private static async Task<string> ExportAsync(TaskOrchestrationContext context, ExportJobInput input)
     {
         var cancel = context.WaitForExternalEvent<bool>(TaskNames.CancelEvent);
-        var running = new List<Task<ShardResult>>();
+        var running = new List<Task<ShardResult[]>>();
         try
         {
             var plan = await context.CallActivityAsync<ExportPlan>(TaskNames.PrepareExport, input);
@@ -40,13 +40,13 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
 
             long exportStart = Ms(context);
             var shardOptions = TaskOptions.FromRetryPolicy(new RetryPolicy(plan.ShardAttempts, TimeSpan.FromSeconds(1)));
-            var results = new List<ShardResult>(plan.Shards.Count);
+            var results = new List<ShardResult>();
             bool cancelled = false;
             int next = 0;
-            while (!cancelled && (next < plan.Shards.Count || running.Count > 0))
+            while (!cancelled && (next < plan.ShardGroups.Count || running.Count > 0))
             {
-                while (next < plan.Shards.Count && running.Count < plan.MaxParallelShards)
-                    running.Add(context.CallActivityAsync<ShardResult>(TaskNames.ExportShard, new ShardTask(input, plan.Shards[next++]), shardOptions));
+                while (next < plan.ShardGroups.Count && running.Count < plan.MaxParallelShards)
+                    running.Add(context.CallActivityAsync<ShardResult[]>(TaskNames.ExportShard, new ShardTask(input, plan.ShardGroups[next++]), shardOptions));
 
                 // The cancel event first: when it and a shard have both come, the cancel wins and no further shard starts.
                 var finished = await Task.WhenAny(running.Prepend<Task>(cancel));
@@ -55,9 +55,9 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                     cancelled = true;
                     break;
                 }
-                var shard = (Task<ShardResult>)finished;
-                running.Remove(shard);
-                results.Add(await shard);
+                var group = (Task<ShardResult[]>)finished;
+                running.Remove(group);
+                results.AddRange(await group);
             }
 
             if (cancelled) await Settle(running);
@@ -82,7 +82,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
     private static long Ms(TaskOrchestrationContext context) => new DateTimeOffset(context.CurrentUtcDateTime).ToUnixTimeMilliseconds();
 
     /// <summary>Waits for the shards still running, whatever their outcome: their files must land before cleanup.</summary>
-    private static async Task Settle(List<Task<ShardResult>> running)
+    private static async Task Settle(List<Task<ShardResult[]>> running)
     {
         try
         {

@@ -43,33 +43,43 @@ public sealed class ExportJobSteps(
         var o = options.Value;
         var current = await jobs.GetAsync(input.Tenant, input.JobId, ct);
         bool withEvents = current?.AdditionalFields?.EventList is not null || current?.Filter?.EmptyProfiles == true;
-        var shardList = (await profiles.ListShardsAsync(FragmentKind.Profile, input.Tenant, ct))
-            .Union(withEvents ? await profiles.ListShardsAsync(FragmentKind.Event, input.Tenant, ct) : [])
-            .Order().ToList();
+        var sizes = await profiles.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
+        if (withEvents)
+            foreach (var (shard, bytes) in await profiles.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct))
+                sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        var groups = ShardGroups.Of(sizes, o.ShardGroupBytes);
         long now = Now;
-        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, shardList.Count), ct);
+        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, sizes.Count), ct);
         if (job is null || job.Status != JobStatus.Processing) return new ExportPlan(false, [], o.MaxParallelShards, o.ShardAttempts);
         if (current?.Status == JobStatus.New) telemetry.Started(input);
 
-        log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export", input.JobId, input.OrgId, input.Sandbox, shardList.Count);
-        return new ExportPlan(true, shardList, o.MaxParallelShards, o.ShardAttempts);
+        log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export in {Groups} activities",
+            input.JobId, input.OrgId, input.Sandbox, sizes.Count, groups.Count);
+        return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts);
     }
 
-    public async Task<ShardResult> ExportShardAsync(ShardTask task, CancellationToken ct)
+    /// <summary>Exports a group of shards one after the other; the job's record is read once and its progress written once.</summary>
+    public async Task<ShardResult[]> ExportShardAsync(ShardTask task, CancellationToken ct)
     {
-        using var span = ExportTelemetry.StartStep("shard", task.Job, task.Shard);
+        using var span = ExportTelemetry.StartStep("shards", task.Job, task.Shards);
         using var scope = Scope(task.Job);
         var tenant = task.Job.Tenant;
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
-        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount), task.Shard, ct);
+        var outputSchema = OutputSchema(hidden);
+        var results = new ShardResult[task.Shards.Length];
+        for (int i = 0; i < results.Length; i++)
+        {
+            var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount);
+            results[i] = await shards.ExportAsync(tenant, job, outputSchema, evaluation, task.Shards[i], ct);
+            log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shards[i], results[i].Rows);
+        }
 
         long now = Now;
-        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardDone(now), ct);
-        log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shard, result.Rows);
-        span?.SetTag("exportjobs.rows", result.Rows);
-        return result;
+        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, results.Length), ct);
+        span?.SetTag("exportjobs.rows", results.Sum(r => r.Rows));
+        return results;
     }
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>

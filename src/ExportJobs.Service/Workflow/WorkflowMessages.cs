@@ -13,10 +13,14 @@ public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, in
     public Tenant Tenant => new(OrgId, Sandbox);
 }
 
-/// <summary>What Prepare decided: whether to run, which shards, and how wide to fan out.</summary>
-public sealed record ExportPlan(bool Proceed, IReadOnlyList<int> Shards, int MaxParallelShards, int ShardAttempts);
+/// <summary>
+/// What Prepare decided: whether to run, which shards in which groups (one activity each, see
+/// <see cref="Storage.ExportStorageOptions.ShardGroupBytes"/>), and how many activities run at once.
+/// </summary>
+public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, int MaxParallelShards, int ShardAttempts);
 
-public sealed record ShardTask(ExportJobInput Job, int Shard);
+/// <summary>A group of shards one activity exports, one after the other.</summary>
+public sealed record ShardTask(ExportJobInput Job, int[] Shards);
 
 /// <summary>
 /// What one shard wrote: rows per output batch (in the job's batch order), per namespace and per requested segment,

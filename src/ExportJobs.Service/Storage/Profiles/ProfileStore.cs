@@ -159,6 +159,21 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return shards;
     }
 
+    /// <summary>The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of the tenant's files).</summary>
+    public async Task<SortedDictionary<int, long>> ListShardSizesAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
+    {
+        var sizes = new SortedDictionary<int, long>();
+        string prefix = tenant.BlobPrefix + "/" + ShardFolder;
+        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
+        {
+            var folder = blob.Name.AsSpan(prefix.Length);
+            int slash = folder.IndexOf('/');
+            if (slash > 0 && int.TryParse(folder[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out int shard))
+                sizes[shard] = sizes.GetValueOrDefault(shard) + (blob.Properties.ContentLength ?? 0);
+        }
+        return sizes;
+    }
+
     /// <summary>
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
     /// <see cref="OldestFirst"/>). A group's records are valid until the next group is asked for (their documents are
