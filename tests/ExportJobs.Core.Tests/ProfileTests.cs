@@ -80,6 +80,27 @@ public class ProfileTests
     }
 
     [Theory]
+    [InlineData("a")]
+    [InlineData("a.y,b")]
+    [InlineData("d.e.g,list.j,list.k")]
+    [InlineData("list")]
+    [InlineData("list.j,missing,a.missing,b.c")]
+    [InlineData("d,a.y")]
+    public void Projecting_a_merged_profile_reads_through_its_layers_as_projecting_its_built_attributes_does(string fields)
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(Fragment(1, """{"a":{"x":1,"keep":true},"b":1,"list":[{"k":1}]}"""));
+        profile.MergeNewer(Fragment(2, """{"a":5,"c":null,"list":[{"j":2,"n":null},{"k":3},7,{"j":{"deep":null}}]}"""));
+        profile.MergeNewer(Fragment(3, """{"a":{"y":2,"z":null},"b":null,"d":{"e":{"f":1}}}"""));
+        profile.MergeNewer(Fragment(4, """{"a":{"y":3},"d":{"e":{"g":2,"h":null}}}"""));
+
+        var projection = FieldProjection.Parse(fields);
+        string expected = projection.Apply(profile.Attributes).ToJsonString();
+        Assert.NotEqual("{}", expected);
+        Assert.Equal(expected, projection.Apply(profile.Value).ToJsonString());
+    }
+
+    [Theory]
     [InlineData("""{"identityMap":{"email":[{"id":"a@x.com","primary":true}],"ecid":[{"id":"1"}]}}""", "email", "a@x.com")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]}}""", "ecid", "1")]
     public void The_primary_identity_is_the_marked_one_or_the_only_one(string json, string ns, string id)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace ExportJobs.Core.Profiles;
@@ -74,7 +75,36 @@ public sealed class FieldProjection
         return result;
     }
 
-    /// <summary>The schema of what <see cref="Apply"/> keeps of records of <paramref name="schema"/>.</summary>
+    /// <summary>
+    /// What the merged object <paramref name="source"/> keeps of the fields, as <see cref="Apply(JsonObject)"/> keeps of
+    /// it built as nodes, but reading only the paths the fields name: a new object (with no fields, the whole value).
+    /// </summary>
+    public JsonObject Apply(MergedValue source)
+    {
+        if (_whole) return source.ToNode().AsObject();
+        var result = new JsonObject();
+        foreach (var (name, child) in _children)
+        {
+            if (!source.TryGetProperty(name, out var value)) continue;
+            var projected = child.ApplyTo(value);
+            if (projected is not null) result[name] = projected;
+        }
+        return result;
+    }
+
+    private JsonNode? ApplyTo(MergedValue value)
+    {
+        if (_whole) return value.ToNode();
+        return value.Kind switch
+        {
+            JsonValueKind.Object => Apply(value) is { Count: > 0 } projected ? projected : null,
+            // An array is one layer's value as stored: projected as its nodes are.
+            JsonValueKind.Array => ApplyTo(JsonArray.Create(value.Element.Clone())!),
+            _ => null,
+        };
+    }
+
+    /// <summary>The schema of what <see cref="Apply(JsonObject)"/> keeps of records of <paramref name="schema"/>.</summary>
     public Schemas.SchemaNode Project(Schemas.SchemaNode schema)
     {
         if (_whole) return schema;

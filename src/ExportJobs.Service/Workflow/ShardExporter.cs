@@ -68,7 +68,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
             foreach (int segment in matches) bySegment[segment]++;
 
             // Read through the fragments, unless fields ask for a projection.
-            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Attributes));
+            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
             if (events?.Attach(eventFragments) is { } attached) row = row.With(new JsonObject { [EventAttachment.Column] = attached });
             var targets = perSegment ? matches : [0];
             foreach (int target in targets)
