@@ -52,7 +52,7 @@ start_host() {
     for t in 0 1 2 3 4 5 6 7 8 9; do settings+=("ExportJobs__Access__DefaultSandboxes__$((t + 1))=small$t"); done
   fi
   env "${settings[@]}" DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
-    Logging__Console__TimestampFormat="HH:mm:ss.fff " DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
+    Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
     dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
   HOST_PIDS+=("$HOST_PID")

@@ -305,7 +305,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelShards },
-            async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, shard, ct));
+            async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, [shard], ct));
         return watch.Elapsed;
     }
 

@@ -16,7 +16,7 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
     public Task<ExportPlan> Prepare([ActivityTrigger] ExportJobInput input, CancellationToken ct) => steps.PrepareAsync(input, ct);
 
     [Function(TaskNames.ExportShard)]
-    public Task<ShardResult[]> ExportShard([ActivityTrigger] ShardTask input, CancellationToken ct) => steps.ExportShardAsync(input, ct);
+    public Task<ShardResult> ExportShard([ActivityTrigger] ShardTask input, CancellationToken ct) => steps.ExportShardAsync(input, ct);
 
     [Function(TaskNames.FinalizeExport)]
     public Task<string> Finalize([ActivityTrigger] FinalizeInput input, CancellationToken ct) => steps.FinalizeAsync(input, ct);

@@ -27,12 +27,12 @@ public sealed class ExportJobOrchestratorTests
         _context.SetupGet(c => c.CurrentUtcDateTime).Returns(new DateTime(2026, 11, 30, 0, 0, 0, DateTimeKind.Utc));
         _context.Setup(c => c.WaitForExternalEvent<bool>(TaskNames.CancelEvent, It.IsAny<CancellationToken>())).Returns(_cancel.Task);
         // Each activity of these plans has one shard.
-        _context.Setup(c => c.CallActivityAsync<ShardResult[]>(new TaskName(TaskNames.ExportShard), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+        _context.Setup(c => c.CallActivityAsync<ShardResult>(new TaskName(TaskNames.ExportShard), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? input, TaskOptions? options) =>
             {
                 var result = new TaskCompletionSource<ShardResult>();
                 lock (_shards) _shards.Add((Assert.Single(((ShardTask)input!).Shards), options, result));
-                return Group(result.Task);
+                return result.Task;
             });
         _context.Setup(c => c.CallActivityAsync<string>(new TaskName(TaskNames.FinalizeExport), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? input, TaskOptions? _) =>
@@ -72,9 +72,7 @@ public sealed class ExportJobOrchestratorTests
         lock (_shards) return _shards[index].Result;
     }
 
-    private static async Task<ShardResult[]> Group(Task<ShardResult> shard) => [await shard];
-
-    private static ShardResult Done(int shard) => new(shard, [1], new Dictionary<string, long> { ["ecid"] = 1 }, [], 10, []);
+    private static ShardResult Done(int shard) => new([shard], [1], new Dictionary<string, long> { ["ecid"] = 1 }, [], 10, []);
 
     private static TaskFailedException Failure(string errorType, string message) =>
         new(TaskNames.ExportShard, 1, new TaskFailureDetails(errorType, message, null, null, null));
@@ -91,7 +89,7 @@ public sealed class ExportJobOrchestratorTests
         }
 
         Assert.Equal("SUCCEEDED", await run.WaitAsync(Deadline));
-        Assert.Equal([0, 1, 2, 3, 4], _finalized!.Shards.Select(s => s.Shard).Order());
+        Assert.Equal([0, 1, 2, 3, 4], _finalized!.Shards.SelectMany(s => s.Shards).Order());
         Assert.False(_finalized.Cancelled);
         Assert.All(_shards, s => Assert.Equal(4, s.Options!.Retry!.Policy!.MaxNumberOfAttempts));
     }
@@ -112,7 +110,7 @@ public sealed class ExportJobOrchestratorTests
         Assert.Equal("CANCELLED", await run.WaitAsync(Deadline));
         Assert.Equal(3, _shards.Count);
         Assert.True(_finalized!.Cancelled);
-        Assert.Equal([0], _finalized.Shards.Select(s => s.Shard));
+        Assert.Equal([0], _finalized.Shards.SelectMany(s => s.Shards));
     }
 
     [Fact]

@@ -13,9 +13,9 @@ public sealed class PrepareExportActivity(ExportJobSteps steps) : TaskActivity<E
 }
 
 [DurableTask(TaskNames.ExportShard)]
-public sealed class ExportShardActivity(ExportJobSteps steps) : TaskActivity<ShardTask, ShardResult[]>
+public sealed class ExportShardActivity(ExportJobSteps steps) : TaskActivity<ShardTask, ShardResult>
 {
-    public override Task<ShardResult[]> RunAsync(TaskActivityContext context, ShardTask input) => steps.ExportShardAsync(input, CancellationToken.None);
+    public override Task<ShardResult> RunAsync(TaskActivityContext context, ShardTask input) => steps.ExportShardAsync(input, CancellationToken.None);
 }
 
 [DurableTask(TaskNames.FinalizeExport)]

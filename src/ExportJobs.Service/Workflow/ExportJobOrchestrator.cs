@@ -32,7 +32,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
     private static async Task<string> ExportAsync(TaskOrchestrationContext context, ExportJobInput input)
     {
         var cancel = context.WaitForExternalEvent<bool>(TaskNames.CancelEvent);
-        var running = new List<Task<ShardResult[]>>();
+        var running = new List<Task<ShardResult>>();
         try
         {
             var plan = await context.CallActivityAsync<ExportPlan>(TaskNames.PrepareExport, input);
@@ -46,7 +46,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
             while (!cancelled && (next < plan.ShardGroups.Count || running.Count > 0))
             {
                 while (next < plan.ShardGroups.Count && running.Count < plan.MaxParallelShards)
-                    running.Add(context.CallActivityAsync<ShardResult[]>(TaskNames.ExportShard, new ShardTask(input, plan.ShardGroups[next++]), shardOptions));
+                    running.Add(context.CallActivityAsync<ShardResult>(TaskNames.ExportShard, new ShardTask(input, plan.ShardGroups[next++]), shardOptions));
 
                 // The cancel event first: when it and a shard have both come, the cancel wins and no further shard starts.
                 var finished = await Task.WhenAny(running.Prepend<Task>(cancel));
@@ -55,9 +55,9 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                     cancelled = true;
                     break;
                 }
-                var group = (Task<ShardResult[]>)finished;
+                var group = (Task<ShardResult>)finished;
                 running.Remove(group);
-                results.AddRange(await group);
+                results.Add(await group);
             }
 
             if (cancelled) await Settle(running);
@@ -82,7 +82,7 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
     private static long Ms(TaskOrchestrationContext context) => new DateTimeOffset(context.CurrentUtcDateTime).ToUnixTimeMilliseconds();
 
     /// <summary>Waits for the shards still running, whatever their outcome: their files must land before cleanup.</summary>
-    private static async Task Settle(List<Task<ShardResult[]>> running)
+    private static async Task Settle(List<Task<ShardResult>> running)
     {
         try
         {

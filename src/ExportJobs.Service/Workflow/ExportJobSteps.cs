@@ -58,8 +58,8 @@ public sealed class ExportJobSteps(
         return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts);
     }
 
-    /// <summary>Exports a group of shards one after the other; the job's record is read once and its progress written once.</summary>
-    public async Task<ShardResult[]> ExportShardAsync(ShardTask task, CancellationToken ct)
+    /// <summary>Exports a group of shards into the same parts; the job's record is read once and its progress written once.</summary>
+    public async Task<ShardResult> ExportShardAsync(ShardTask task, CancellationToken ct)
     {
         using var span = ExportTelemetry.StartStep("shards", task.Job, task.Shards);
         using var scope = Scope(task.Job);
@@ -67,19 +67,14 @@ public sealed class ExportJobSteps(
         var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
-        var outputSchema = OutputSchema(hidden);
-        var results = new ShardResult[task.Shards.Length];
-        for (int i = 0; i < results.Length; i++)
-        {
-            var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount);
-            results[i] = await shards.ExportAsync(tenant, job, outputSchema, evaluation, task.Shards[i], ct);
-            log.LogInformation("Export job {JobId}: shard {Shard} exported {Rows} rows", task.Job.JobId, task.Shards[i], results[i].Rows);
-        }
+        var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, ct);
 
         long now = Now;
-        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, results.Length), ct);
-        span?.SetTag("exportjobs.rows", results.Sum(r => r.Rows));
-        return results;
+        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, task.Shards.Length), ct);
+        log.LogInformation("Export job {JobId}: shards {Shards} exported {Rows} rows", task.Job.JobId, string.Join(',', task.Shards), result.Rows);
+        span?.SetTag("exportjobs.rows", result.Rows);
+        return result;
     }
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
@@ -132,7 +127,7 @@ public sealed class ExportJobSteps(
                 .ToList(),
             Files = files,
             Bytes = bytes,
-            Progress = new JobProgress(input.Shards.Count, input.Shards.Count),
+            Progress = new JobProgress(input.Shards.Sum(s => s.Shards.Length), input.Shards.Sum(s => s.Shards.Length)),
         };
         var done = await jobs.UpdateAsync(tenant, job.Id, j => j.Succeed(now, metrics), ct);
         if (done is { Status: JobStatus.Succeeded })

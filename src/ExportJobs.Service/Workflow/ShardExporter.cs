@@ -13,7 +13,8 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>
-/// The work of one shard: compact its fragment files when it has too many (those background compaction has not merged
+/// The work of a group of shards (see <see cref="ExportStorageOptions.ShardGroupBytes"/>), one shard after the other
+/// into the same parts; for each shard: compact its fragment files when it has too many (those background compaction has not merged
 /// yet: <see cref="ProfileStore.CompactShardAsync"/>), stream its profile fragments (and, when the job asks for them,
 /// its events) in identity order, merge each identity's fragments by the job's merge policy, keep the profiles the
 /// filter selects, attach their events, project them, and write one part per output batch (one batch, or one per
@@ -25,7 +26,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
 
-    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int shard, CancellationToken ct)
+    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -40,10 +41,11 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();
         long bytes = 0;
-        // A batch's rows go to a part as soon as there are PartRows of them: at most that many are held per batch.
+        // A batch's rows go to a part as soon as there are PartRows of them: at most that many are held per batch. Parts
+        // are named by the group's first shard: the group is fixed by the job's plan, so a retry writes the same names.
         async Task FlushAsync(int batch)
         {
-            string name = DatasetBatchFiles.PartName(shard, parts.Count(p => p.Batch == batch));
+            string name = DatasetBatchFiles.PartName(shards[0], parts.Count(p => p.Batch == batch));
             bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[batch], name, pending[batch], ct);
             parts.Add(new PartFile(batch, name, pending[batch].Count));
             pending[batch].Clear();
@@ -52,39 +54,42 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
-        var memberships = new List<(Identity, JsonObject)>();
         bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
         string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
-        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
+        foreach (int shard in shards)
         {
-            if (fragments.Count == 0 && !emptyProfiles) continue;
-            var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
-            if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
-                memberships.Add((identity, changed));
-            if (!selection.Includes(profile)) continue;
-            selection.CollectMatches(profile, matches);
-            foreach (int segment in matches) bySegment[segment]++;
-
-            // Read through the fragments, unless fields ask for a projection.
-            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
-            if (events?.Attach(eventFragments) is { } attached) row = row.With(new JsonObject { [EventAttachment.Column] = attached });
-            var targets = perSegment ? matches : [0];
-            foreach (int target in targets)
+            var memberships = new List<(Identity, JsonObject)>();
+            await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
             {
-                pending[target].Add(row);
-                rowsByBatch[target]++;
-                if (pending[target].Count >= partRows) await FlushAsync(target);
-            }
-            byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
-        }
+                if (fragments.Count == 0 && !emptyProfiles) continue;
+                var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
+                if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
+                    memberships.Add((identity, changed));
+                if (!selection.Includes(profile)) continue;
+                selection.CollectMatches(profile, matches);
+                foreach (int segment in matches) bySegment[segment]++;
 
-        if (membershipBatch is not null)
-            await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, membershipBatch, job.CreationTime, memberships, ct);
+                // Read through the fragments, unless fields ask for a projection.
+                var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
+                if (events?.Attach(eventFragments) is { } attached) row = row.With(new JsonObject { [EventAttachment.Column] = attached });
+                var targets = perSegment ? matches : [0];
+                foreach (int target in targets)
+                {
+                    pending[target].Add(row);
+                    rowsByBatch[target]++;
+                    if (pending[target].Count >= partRows) await FlushAsync(target);
+                }
+                byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
+            }
+
+            if (membershipBatch is not null)
+                await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, membershipBatch, job.CreationTime, memberships, ct);
+        }
         for (int b = 0; b < batches.Count; b++)
             if (pending[b].Count > 0) await FlushAsync(b);
-        return new ShardResult(shard, rowsByBatch, byNamespace, bySegment, bytes, parts);
+        return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts);
     }
 
     /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>

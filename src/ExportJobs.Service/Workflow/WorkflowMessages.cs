@@ -23,10 +23,10 @@ public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, 
 public sealed record ShardTask(ExportJobInput Job, int[] Shards);
 
 /// <summary>
-/// What one shard wrote: rows per output batch (in the job's batch order), per namespace and per requested segment,
-/// and its part files.
+/// What a group of shards wrote: rows per output batch (in the job's batch order), per namespace and per requested
+/// segment, and its part files.
 /// </summary>
-public sealed record ShardResult(int Shard, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts)
+public sealed record ShardResult(int[] Shards, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts)
 {
     public long Rows => RowsByBatch.Sum();
 }
