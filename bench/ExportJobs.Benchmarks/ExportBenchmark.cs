@@ -179,7 +179,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     }
 
     /// <summary>CPU seconds of the host and of Azurite over a phase, and their sum as a share of all the cores' time.</summary>
-    private static string Cpu((double Host, double Azurite) before, (double Host, double Azurite) after, TimeSpan elapsed)
+    internal static string Cpu((double Host, double Azurite) before, (double Host, double Azurite) after, TimeSpan elapsed)
     {
         double host = after.Host - before.Host, azurite = after.Azurite - before.Azurite;
         return string.Create(CultureInfo.InvariantCulture, $"{host:N1}, {azurite:N1}, {(host + azurite) / (elapsed.TotalSeconds * Environment.ProcessorCount):P0}");

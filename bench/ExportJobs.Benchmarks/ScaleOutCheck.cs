@@ -47,7 +47,7 @@ public sealed partial class ScaleOutCheck(BenchEnvironment env)
         return byA.Count > 0 && byB.Count > 0 && byA.Union(byB).Count() == shards && identical ? 0 : 1;
     }
 
-    [GeneratedRegex(@"Export job (\d+): shard (\d+) exported")]
+    [GeneratedRegex(@"Export job (\d+): shards ([\d,]+) exported")]
     private static partial Regex ShardLine();
 
     private static SortedSet<int> ShardsRun(string log, long jobId)
@@ -56,7 +56,8 @@ public sealed partial class ScaleOutCheck(BenchEnvironment env)
         using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
         while (reader.ReadLine() is { } line)
             if (ShardLine().Match(line) is { Success: true } m && long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) == jobId)
-                shards.Add(int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+                foreach (string shard in m.Groups[2].Value.Split(','))
+                    shards.Add(int.Parse(shard, CultureInfo.InvariantCulture));
         return shards;
     }
 
