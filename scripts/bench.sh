@@ -38,7 +38,8 @@ SHARDS=${BENCH_SHARDS:-16}
 # In the scale-out check each host runs at most 2 shard activities at once (DurableTask:MaxConcurrentActivities, as
 # maxConcurrentActivityFunctions caps an instance on Azure), so the shards one host cannot take wait in the task hub's
 # work-item queue for the other.
-ACTIVITIES=${BENCH_ACTIVITIES:-4}
+# Otherwise the LocalHost's default, 8 (its shard reads are bounded apart: ExportJobs:MaxShardReadsPerHost, 4).
+ACTIVITIES=${BENCH_ACTIVITIES:-8}
 [ "$mode" = scaleout ] && ACTIVITIES=2
 
 # start_host PORT LOG: a LocalHost process on the bench's Azurite and task hub; sets HOST_PID.
@@ -70,7 +71,7 @@ if [ "$mode" = ingest ]; then
   # Each phase on a fresh host, so that its peak RSS is its own (a host keeps what its GC took from an earlier phase).
   for phase in plain line-bomb lines-bomb; do
     start_host "$PORT_A" "$WORK/host-$phase.log"
-    BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID \
+    BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID \
       BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
       dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll ingest "$phase"
     kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
@@ -79,7 +80,7 @@ if [ "$mode" = ingest ]; then
   exit 0
 fi
 start_host "$PORT_A" "$WORK/host-a.log"
-export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_ACTIVITIES=$ACTIVITIES BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
+export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
   BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log" \
   BENCH_WORK="$WORK" BENCH_PEER="$ROOT/scripts/duckdb-peer.mjs"
 if [ "$mode" = scaleout ]; then

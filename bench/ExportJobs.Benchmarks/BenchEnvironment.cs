@@ -20,13 +20,11 @@ public sealed class BenchEnvironment
     public string Work { get; } = Required("BENCH_WORK");
     private string PeerScript { get; } = Required("BENCH_PEER");
     public int ShardCount { get; } = int.Parse(Environment.GetEnvironmentVariable("BENCH_SHARDS") ?? "16", CultureInfo.InvariantCulture);
-    /// <summary>Shard activities the host runs at once: the floor runs as many shards at once.</summary>
-    private int Activities { get; } = int.Parse(Required("BENCH_ACTIVITIES"), CultureInfo.InvariantCulture);
 
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");
 
-    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount, MaxParallelShards = Activities };
+    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount };
 
     /// <summary>An API client of <paramref name="sandbox"/> with a development token of the LocalHost.</summary>
     public async Task<HttpClient> ClientAsync(string api, string sandbox = "prod")

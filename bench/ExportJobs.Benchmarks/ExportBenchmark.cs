@@ -291,20 +291,20 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             }
     }
 
-    /// <summary>The floor: every shard of the job exported by <see cref="ShardExporter"/> directly, into a scratch batch, with the job's parallelism.</summary>
+    /// <summary>The floor: every shard of the job exported by <see cref="ShardExporter"/> directly, into a scratch batch, as many at once as a host reads.</summary>
     private async Task<TimeSpan> FloorAsync(JsonNode jobJson)
     {
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options, TimeProvider.System);
-        var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), options);
+        var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), new ShardReadGate(options), options);
         var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
         job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelShards },
+        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost },
             async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, [shard], ct));
         return watch.Elapsed;
     }

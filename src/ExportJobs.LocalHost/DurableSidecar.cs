@@ -26,8 +26,12 @@ public sealed class DurableOptions
     /// <summary>How long a partition lease lasts: a dead host's partitions move to a live one after it.</summary>
     public int LeaseIntervalSeconds { get; set; } = 30;
 
-    /// <summary>Activities (shards) this host runs at once; more wait in the task hub's queue for any host (host.json: maxConcurrentActivityFunctions).</summary>
-    public int MaxConcurrentActivities { get; set; } = 4;
+    /// <summary>
+    /// Activities this host runs at once; more wait in the task hub's queue for any host (host.json:
+    /// maxConcurrentActivityFunctions). Shard reads among them are bounded apart (ExportJobs:MaxShardReadsPerHost), so
+    /// the short steps of small jobs do not queue behind long shard reads.
+    /// </summary>
+    public int MaxConcurrentActivities { get; set; } = 8;
 
     /// <summary>Orchestrations this host runs at once (host.json: maxConcurrentOrchestratorFunctions).</summary>
     public int MaxConcurrentOrchestrations { get; set; } = 8;

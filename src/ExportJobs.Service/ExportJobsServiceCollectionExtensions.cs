@@ -39,6 +39,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
+        services.AddSingleton<ShardReadGate>();
         services.AddSingleton<ExportJobSteps>();
         services.AddSingleton<BackgroundCompaction>();
         services.AddMetrics();

@@ -44,6 +44,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(0, long.MaxValue)] public long ShardGroupBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// How many shards one process reads at once (exports and compactions), whatever the activities it runs: what
+    /// bounds a host's memory (see <c>Workflow.ShardReadGate</c>).
+    /// </summary>
+    [Range(1, 256)] public int MaxShardReadsPerHost { get; set; } = 4;
+
     /// <summary>How many shard activities of one job run at once.</summary>
     [Range(1, 256)] public int MaxParallelShards { get; set; } = 8;
 

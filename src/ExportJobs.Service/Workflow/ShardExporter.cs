@@ -19,9 +19,10 @@ namespace ExportJobs.Service.Workflow;
 /// its events) in identity order, merge each identity's fragments by the job's merge policy, keep the profiles the
 /// filter selects, attach their events, project them, and write one part per output batch (one batch, or one per
 /// requested segment). With segment evaluation, each profile's requested segments are evaluated before the filter, and
-/// the memberships that changed are recorded as the shard's fragments of the job's membership batch.
+/// the memberships that changed are recorded as the shard's fragments of the job's membership batch. Each shard is read
+/// through the host's <see cref="ShardReadGate"/>.
 /// </summary>
-public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
+public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, ShardReadGate gate, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
@@ -58,6 +59,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
         foreach (int shard in shards)
         {
+            using var read = await gate.EnterAsync(ct);
             var memberships = new List<(Identity, JsonObject)>();
             await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
             if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
