@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
@@ -55,7 +56,7 @@ public class SchemaTests
     [InlineData("""{"person":{},"identities":[{"id":"1"},{"id":"2","ns":"x"}]}""", "identities[1].ns: not in the schema.")]
     [InlineData("""{"person":{},"scores":{"a":"high"}}""", "scores.a: expected a number.")]
     public void A_record_fits_or_the_first_misfit_is_named_by_its_path(string record, string? error) =>
-        Assert.Equal(error, Parse(Person).Check(JsonNode.Parse(record), ""));
+        Assert.Equal(error, Parse(Person).Check(JsonElement.Parse(record), ""));
 
     [Theory]
     [InlineData("person.name.firstName", true)]
@@ -72,7 +73,7 @@ public class SchemaTests
     {
         var schema = Parse("""{"type":"object","properties":{"_tenant":{"type":"object","properties":{"loyalty-tier":{"type":"string"}}}}}""");
         Assert.True(schema.HasPath(["_tenant", "loyalty-tier"]));
-        Assert.Null(schema.Check(JsonNode.Parse("""{"_tenant":{"loyalty-tier":"gold"}}""")!, ""));
+        Assert.Null(schema.Check(JsonElement.Parse("""{"_tenant":{"loyalty-tier":"gold"}}"""), ""));
     }
 
     [Fact]

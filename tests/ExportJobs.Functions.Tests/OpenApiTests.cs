@@ -71,7 +71,7 @@ public class OpenApiTests
         FunctionNames.CreateExportJob => ExportJobRequestValidator.Validate(Read(example, CoreJson.Requests.ExportJobRequest)).Items,
         FunctionNames.CreateDataset => DatasetRequestValidator.Validate(Read(example, CoreJson.Requests.DatasetRequest)).Items,
         FunctionNames.IngestBatch => ((string)example!).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => ProfileRecordParser.TryParse(line, out _, out _, out var reason) ? null : new Problem("body", reason!)).OfType<Problem>().ToList(),
+            .Select(line => ProfileRecordParser.TryParse(line, out _, out var reason) ? null : new Problem("body", reason!)).OfType<Problem>().ToList(),
         FunctionNames.CreateMergePolicy or FunctionNames.UpdateMergePolicy => MergePolicyRules.Validate(Read(example, CoreJson.Requests.MergePolicy)).Items,
         FunctionNames.CreateSegmentDefinition => SegmentDefinitionRules.Check(Read(example, CoreJson.Requests.SegmentDefinitionRequest), patch: false, null).Items,
         FunctionNames.PatchSegmentDefinition => SegmentDefinitionRules.Check(Read(example, CoreJson.Requests.SegmentDefinitionRequest), patch: true, null).Items,

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 
@@ -9,16 +8,6 @@ public sealed class DatasetRecordReader(Dataset dataset)
 {
     private readonly SchemaNode? _schema = dataset.RecordSchema();
 
-    public bool TryRead(ReadOnlySpan<byte> line, out JsonObject record, out Identity identity, out string? reason)
-    {
-        bool parsed = dataset.HoldsEvents
-            ? ProfileRecordParser.TryParseEvent(line, out record, out identity, out reason)
-            : ProfileRecordParser.TryParse(line, out record, out identity, out reason);
-        if (parsed && _schema?.Check(record, "") is { } misfit)
-        {
-            reason = $"does not fit the dataset's schema: {misfit}";
-            return false;
-        }
-        return parsed;
-    }
+    public bool TryRead(ReadOnlyMemory<byte> line, out Identity identity, out string? reason) =>
+        ProfileRecordParser.TryRead(line, dataset.HoldsEvents, _schema, out identity, out reason);
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace ExportJobs.Core.Profiles;
 
@@ -12,11 +11,11 @@ public static class IdentityMap
 {
     public const int MaxIdLength = 256;
 
-    public static bool TryGetPrimary(JsonObject record, out Identity primary, out string? error)
+    public static bool TryGetPrimary(JsonElement record, out Identity primary, out string? error)
     {
         primary = default;
         error = null;
-        if (record["identityMap"] is not JsonObject map || map.Count == 0)
+        if (!record.TryGetProperty("identityMap", out var map) || map.ValueKind != JsonValueKind.Object || !map.EnumerateObject().Any())
         {
             error = "identityMap is missing or empty.";
             return false;
@@ -24,22 +23,23 @@ public static class IdentityMap
 
         Identity? marked = null, only = null;
         int count = 0;
-        foreach (var (ns, entries) in map)
+        foreach (var member in map.EnumerateObject())
         {
+            string ns = member.Name;
             if (!Ids.IsNamespace(ns))
             {
                 error = "identityMap has a namespace outside [A-Za-z0-9._-] or longer than 64.";
                 return false;
             }
-            if (entries is not JsonArray list)
+            if (member.Value.ValueKind != JsonValueKind.Array)
             {
                 error = $"identityMap.{ns} must be an array of identities.";
                 return false;
             }
-            foreach (var entry in list)
+            foreach (var identity in member.Value.EnumerateArray())
             {
-                if (entry is not JsonObject identity || identity["id"] is not JsonValue idValue ||
-                    idValue.GetValueKind() != JsonValueKind.String || idValue.GetValue<string>() is not { Length: > 0 and <= MaxIdLength } id)
+                if (identity.ValueKind != JsonValueKind.Object || !identity.TryGetProperty("id", out var idValue) ||
+                    idValue.ValueKind != JsonValueKind.String || idValue.GetString() is not { Length: > 0 and <= MaxIdLength } id)
                 {
                     error = $"identityMap.{ns} has an entry without a string id of 1 to {MaxIdLength} characters.";
                     return false;
@@ -51,7 +51,7 @@ public static class IdentityMap
                 }
                 count++;
                 only = new Identity(ns, id);
-                if (identity["primary"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True)
+                if (identity.TryGetProperty("primary", out var flag) && flag.ValueKind == JsonValueKind.True)
                 {
                     if (marked is not null)
                     {

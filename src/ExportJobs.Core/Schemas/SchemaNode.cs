@@ -86,40 +86,44 @@ public sealed class SchemaNode
         }
     }
 
-    /// <summary>The first way <paramref name="value"/> does not fit, as "path: reason", or null when it fits.</summary>
-    public string? Check(JsonNode? value, string path)
+    /// <summary>The first way <paramref name="value"/> does not fit, as "path: reason", or null when it fits (a JSON null fits anything).</summary>
+    public string? Check(JsonElement value, string path)
     {
-        if (value is null || Kind == SchemaKind.Any) return null;
+        if (value.ValueKind == JsonValueKind.Null || Kind == SchemaKind.Any) return null;
         switch (Kind)
         {
             case SchemaKind.Object:
-                if (value is not JsonObject obj) return $"{path}: expected an object.";
-                foreach (var (name, member) in obj)
+                if (value.ValueKind != JsonValueKind.Object) return $"{path}: expected an object.";
+                foreach (var member in value.EnumerateObject())
                 {
-                    if (!Properties.TryGetValue(name, out var property)) return $"{Join(path, name)}: not in the schema.";
-                    if (property.Check(member, Join(path, name)) is { } error) return error;
+                    if (!Properties.TryGetValue(member.Name, out var property)) return $"{Join(path, member.Name)}: not in the schema.";
+                    if (property.Check(member.Value, Join(path, member.Name)) is { } error) return error;
                 }
                 foreach (string name in Required)
-                    if (obj[name] is null) return $"{Join(path, name)}: required.";
+                    if (!value.TryGetProperty(name, out var required) || required.ValueKind == JsonValueKind.Null) return $"{Join(path, name)}: required.";
                 return null;
             case SchemaKind.Map:
-                if (value is not JsonObject map) return $"{path}: expected an object.";
-                foreach (var (name, member) in map)
-                    if (Items!.Check(member, Join(path, name)) is { } error) return error;
+                if (value.ValueKind != JsonValueKind.Object) return $"{path}: expected an object.";
+                foreach (var member in value.EnumerateObject())
+                    if (Items!.Check(member.Value, Join(path, member.Name)) is { } error) return error;
                 return null;
             case SchemaKind.Array:
-                if (value is not JsonArray array) return $"{path}: expected an array.";
-                for (int i = 0; i < array.Count; i++)
-                    if (Items!.Check(array[i], $"{path}[{i}]") is { } error) return error;
+                if (value.ValueKind != JsonValueKind.Array) return $"{path}: expected an array.";
+                int i = 0;
+                foreach (var item in value.EnumerateArray())
+                {
+                    if (Items!.Check(item, $"{path}[{i}]") is { } error) return error;
+                    i++;
+                }
                 return null;
         }
-        var kind = value is JsonValue scalar ? scalar.GetValueKind() : JsonValueKind.Object;
+        var kind = value.ValueKind;
         return Kind switch
         {
             SchemaKind.String when kind == JsonValueKind.String => null,
-            SchemaKind.DateTime when kind == JsonValueKind.String && Rfc3339.TryParse(value.GetValue<string>(), out _) => null,
+            SchemaKind.DateTime when kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out _) => null,
             SchemaKind.Number when kind == JsonValueKind.Number => null,
-            SchemaKind.Integer when kind == JsonValueKind.Number && long.TryParse(value.ToJsonString(), out _) => null,
+            SchemaKind.Integer when kind == JsonValueKind.Number && value.TryGetInt64(out _) => null,
             SchemaKind.Boolean when kind is JsonValueKind.True or JsonValueKind.False => null,
             _ => $"{path}: expected {Describe(Kind)}.",
         };

@@ -105,7 +105,7 @@ public sealed class BatchIngestor(
                 string? reason;
                 if (lines.TooLong) reason = $"the line is longer than {limits.Value.MaxRecordBytes} bytes.";
                 else if (IsBlank(lines.Line.Span)) continue;
-                else if (reader.TryRead(lines.Line.Span, out _, out var identity, out reason))
+                else if (reader.TryRead(lines.Line, out var identity, out reason))
                 {
                     await writer.AddAsync(identity, lines.Line, ct);
                     continue;
