@@ -16,12 +16,10 @@ public static class ProfileRecordParser
 
     public static bool TryParse(string line, out Identity primary, out string? reason) => TryParse(Encoding.UTF8.GetBytes(line), out primary, out reason);
 
-    /// <summary>An experience event: a record with a primary identity, a string <c>_id</c> and an RFC 3339 <c>timestamp</c>.</summary>
-    public static bool TryParseEvent(ReadOnlyMemory<byte> line, out Identity primary, out string? reason) => TryRead(line, isEvent: true, null, out primary, out reason);
-
     /// <summary>
-    /// A line of a dataset, a profile record or an event, which must fit <paramref name="schema"/> when there is one. Read
-    /// through a pooled document, never built as nodes: ingestion reads every line this way.
+    /// A line of a dataset, a profile record or an event (which also needs a string <c>_id</c> and an RFC 3339
+    /// <c>timestamp</c>), which must fit <paramref name="schema"/> when there is one. Read through a pooled document,
+    /// never built as nodes: ingestion reads every line this way.
     /// </summary>
     public static bool TryRead(ReadOnlyMemory<byte> line, bool isEvent, SchemaNode? schema, out Identity primary, out string? reason)
     {

@@ -78,10 +78,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
             rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, json));
         }
-        // A stable sort: fragments of one identity keep their order in the batch.
-        foreach (var (shard, rows) in byShard)
-            await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId, chunk), rows.OrderBy(r => r.Key, StringComparer.Ordinal), ct);
+        // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once, so that
+        // their uploads overlap each other and the encoding of the next.
+        await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
+            await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), entry.Value.OrderBy(r => r.Key, StringComparer.Ordinal), c));
     }
+
+    /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>
+    private const int ConcurrentChunkFiles = 4;
 
     /// <summary>Deletes the files of the first <paramref name="chunks"/> chunks of an ingested batch, in every shard (a batch that was not kept).</summary>
     public async Task DeleteChunksAsync(FragmentKind kind, Tenant tenant, string batchId, long ingestTimeMs, int chunks, CancellationToken ct)
@@ -143,21 +147,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>The shards of a tenant that hold any fragment of this kind, in order.</summary>
-    public async Task<IReadOnlyList<int>> ListShardsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
-    {
-        var shards = new List<int>();
-        string prefix = tenant.BlobPrefix + "/";
-        await foreach (var item in Container(kind).GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Prefix = prefix, Delimiter = "/" }, ct))
-        {
-            if (!item.IsPrefix) continue;
-            string folder = item.Prefix[prefix.Length..].TrimEnd('/');
-            if (folder.StartsWith(ShardFolder, StringComparison.Ordinal) &&
-                int.TryParse(folder.AsSpan(ShardFolder.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int shard))
-                shards.Add(shard);
-        }
-        shards.Sort();
-        return shards;
-    }
+    public async Task<IReadOnlyList<int>> ListShardsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct) =>
+        [.. (await ListShardSizesAsync(kind, tenant, ct)).Keys];
 
     /// <summary>The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of the tenant's files).</summary>
     public async Task<SortedDictionary<int, long>> ListShardSizesAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
