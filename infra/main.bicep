@@ -60,6 +60,15 @@ param shardCount int = 16
 @description('Shard activities of one job that run at once.')
 param maxParallelShards int = 8
 
+@description('Shards whose fragment files come to at most this many bytes together are exported by one activity; 0: one activity per shard.')
+@minValue(0)
+param shardGroupBytes int = 16777216
+
+@description('Shards one instance reads at once (exports and compactions): what bounds its memory.')
+@minValue(1)
+@maxValue(256)
+param maxShardReadsPerHost int = 4
+
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3
 
@@ -219,6 +228,8 @@ var baseSettings = {
   ExportJobs__NamePrefix: ''
   ExportJobs__ShardCount: string(shardCount)
   ExportJobs__MaxParallelShards: string(maxParallelShards)
+  ExportJobs__ShardGroupBytes: string(shardGroupBytes)
+  ExportJobs__MaxShardReadsPerHost: string(maxShardReadsPerHost)
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
   ExportJobs__MaxShardFiles: string(maxShardFiles)
