@@ -31,8 +31,11 @@ public sealed class LocalHostFixture : IAsyncLifetime
     {
         int port = FreePort();
         BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/");
-        _app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"],
-            b => b.Configuration.AddInMemoryCollection(TestStorage.Settings(Prefix)));
+        // Parts of 100 rows: the test data's shards are grouped into few activities (ShardGroupBytes), and each group
+        // still writes several parts, as a large export does.
+        var settings = TestStorage.Settings(Prefix);
+        settings["ExportJobs:PartRows"] = "100";
+        _app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(settings));
         await _app.StartAsync();
     }
 
