@@ -67,6 +67,7 @@ start_host() {
 }
 
 PORT_A=$(free_port_base 22100)
+export BENCH_WORK="$WORK" BENCH_PEER="$ROOT/scripts/duckdb-peer.mjs"
 if [ "$mode" = ingest ]; then
   # Each phase on a fresh host, so that its peak RSS is its own (a host keeps what its GC took from an earlier phase).
   for phase in plain line-bomb lines-bomb; do
@@ -81,8 +82,7 @@ if [ "$mode" = ingest ]; then
 fi
 start_host "$PORT_A" "$WORK/host-a.log"
 export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
-  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log" \
-  BENCH_WORK="$WORK" BENCH_PEER="$ROOT/scripts/duckdb-peer.mjs"
+  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))
   start_host "$PORT_B" "$WORK/host-b.log"
