@@ -55,6 +55,8 @@ public class SchemaTests
     [InlineData("""{"person":{},"tags":["x",3]}""", "tags[1]: expected a string.")]
     [InlineData("""{"person":{},"identities":[{"id":"1"},{"id":"2","ns":"x"}]}""", "identities[1].ns: not in the schema.")]
     [InlineData("""{"person":{},"scores":{"a":"high"}}""", "scores.a: expected a number.")]
+    [InlineData("""{"person":{},"[x":1}""", "[x: not in the schema.")]
+    [InlineData("""[1]""", ": expected an object.")]
     public void A_record_fits_or_the_first_misfit_is_named_by_its_path(string record, string? error) =>
         Assert.Equal(error, Parse(Person).Check(JsonElement.Parse(record), ""));
 

@@ -87,46 +87,54 @@ public sealed class SchemaNode
     }
 
     /// <summary>The first way <paramref name="value"/> does not fit, as "path: reason", or null when it fits (a JSON null fits anything).</summary>
-    public string? Check(JsonElement value, string path)
+    public string? Check(JsonElement value, string path) =>
+        Misfit(value) is { } misfit ? $"{(path.Length == 0 && misfit.Path.StartsWith('.') ? misfit.Path[1..] : path + misfit.Path)}: {misfit.Reason}" : null;
+
+    /// <summary>
+    /// The first way <paramref name="value"/> does not fit: where, relative to it (empty for itself, <c>.a.b</c>,
+    /// <c>[2].c</c>…), and why. Paths are built only for a value that does not fit: every ingested line is checked.
+    /// </summary>
+    private (string Path, string Reason)? Misfit(JsonElement value)
     {
         if (value.ValueKind == JsonValueKind.Null || Kind == SchemaKind.Any) return null;
         switch (Kind)
         {
             case SchemaKind.Object:
-                if (value.ValueKind != JsonValueKind.Object) return $"{path}: expected an object.";
+                if (value.ValueKind != JsonValueKind.Object) return ("", "expected an object.");
                 foreach (var member in value.EnumerateObject())
                 {
-                    if (!Properties.TryGetValue(member.Name, out var property)) return $"{Join(path, member.Name)}: not in the schema.";
-                    if (property.Check(member.Value, Join(path, member.Name)) is { } error) return error;
+                    if (!Properties.TryGetValue(member.Name, out var property)) return ("." + member.Name, "not in the schema.");
+                    if (property.Misfit(member.Value) is { } inner) return ("." + member.Name + inner.Path, inner.Reason);
                 }
                 foreach (string name in Required)
-                    if (!value.TryGetProperty(name, out var required) || required.ValueKind == JsonValueKind.Null) return $"{Join(path, name)}: required.";
+                    if (!value.TryGetProperty(name, out var required) || required.ValueKind == JsonValueKind.Null) return ("." + name, "required.");
                 return null;
             case SchemaKind.Map:
-                if (value.ValueKind != JsonValueKind.Object) return $"{path}: expected an object.";
+                if (value.ValueKind != JsonValueKind.Object) return ("", "expected an object.");
                 foreach (var member in value.EnumerateObject())
-                    if (Items!.Check(member.Value, Join(path, member.Name)) is { } error) return error;
+                    if (Items!.Misfit(member.Value) is { } inner) return ("." + member.Name + inner.Path, inner.Reason);
                 return null;
             case SchemaKind.Array:
-                if (value.ValueKind != JsonValueKind.Array) return $"{path}: expected an array.";
+                if (value.ValueKind != JsonValueKind.Array) return ("", "expected an array.");
                 int i = 0;
                 foreach (var item in value.EnumerateArray())
                 {
-                    if (Items!.Check(item, $"{path}[{i}]") is { } error) return error;
+                    if (Items!.Misfit(item) is { } inner) return ($"[{i}]{inner.Path}", inner.Reason);
                     i++;
                 }
                 return null;
         }
         var kind = value.ValueKind;
-        return Kind switch
+        bool fits = Kind switch
         {
-            SchemaKind.String when kind == JsonValueKind.String => null,
-            SchemaKind.DateTime when kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out _) => null,
-            SchemaKind.Number when kind == JsonValueKind.Number => null,
-            SchemaKind.Integer when kind == JsonValueKind.Number && value.TryGetInt64(out _) => null,
-            SchemaKind.Boolean when kind is JsonValueKind.True or JsonValueKind.False => null,
-            _ => $"{path}: expected {Describe(Kind)}.",
+            SchemaKind.String => kind == JsonValueKind.String,
+            SchemaKind.DateTime => kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out _),
+            SchemaKind.Number => kind == JsonValueKind.Number,
+            SchemaKind.Integer => kind == JsonValueKind.Number && value.TryGetInt64(out _),
+            SchemaKind.Boolean => kind is JsonValueKind.True or JsonValueKind.False,
+            _ => false,
         };
+        return fits ? null : ("", $"expected {Describe(Kind)}.");
     }
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
@@ -185,7 +193,6 @@ public sealed class SchemaNode
     };
 
 
-    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 
     private static string Describe(SchemaKind kind) => kind switch
     {
