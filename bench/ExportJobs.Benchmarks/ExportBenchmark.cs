@@ -226,6 +226,14 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         }).ToList();
     }
 
+    /// <summary>A tenant's datasets (no events) with <paramref name="profiles"/> profiles ingested, untimed; returns its output dataset.</summary>
+    internal static async Task<string> PrepareTenantAsync(HttpClient http, int profiles)
+    {
+        var (profileSets, _, output) = await CreateDatasetsAsync(http, events: false);
+        await IngestAsync(http, Bodies(profileSets, null, profiles));
+        return output;
+    }
+
     /// <summary>Posts the bodies, <see cref="IngestConcurrency"/> at a time; returns the records accepted.</summary>
     internal static async Task<long> IngestAsync(HttpClient http, List<(string Dataset, byte[] Body)> bodies)
     {

@@ -16,8 +16,7 @@ public sealed partial class ScaleOutCheck(BenchEnvironment env)
     public async Task<int> RunAsync(int count)
     {
         using var http = await env.ClientAsync(env.Api);
-        var (profiles, _, output) = await ExportBenchmark.CreateDatasetsAsync(http, events: false);
-        await ExportBenchmark.IngestAsync(http, ExportBenchmark.Bodies(profiles, null, count));
+        string output = await ExportBenchmark.PrepareTenantAsync(http, count);
 
         var shared = await ExportBenchmark.ExportAsync(http, output);
         long id = (long)shared["id"]!;

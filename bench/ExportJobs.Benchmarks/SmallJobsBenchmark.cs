@@ -18,7 +18,7 @@ public sealed class SmallJobsBenchmark(BenchEnvironment env)
     public async Task<int> RunAsync()
     {
         using var small = await env.ClientAsync(env.Api, "small");
-        string smallOutput = await PrepareAsync(small, SmallProfiles);
+        string smallOutput = await ExportBenchmark.PrepareTenantAsync(small, SmallProfiles);
         // The first job warms the host (its JIT, connections, the queues' polling); the next ones are measured.
         var warm = await ExportBenchmark.ExportAsync(small, smallOutput, oneSegment: true, pollMs: 10);
         var latencies = new List<double>();
@@ -36,7 +36,7 @@ public sealed class SmallJobsBenchmark(BenchEnvironment env)
         for (int t = 0; t < Tenants; t++)
         {
             var http = await env.ClientAsync(env.Api, $"small{t}");
-            tenants.Add((http, await PrepareAsync(http, TenantProfiles)));
+            tenants.Add((http, await ExportBenchmark.PrepareTenantAsync(http, TenantProfiles)));
         }
         string probe = env.Api + $"/export/jobs/{(long)warm["id"]!}";
         double idleP99 = await env.AutocannonP99Async(probe, small.DefaultRequestHeaders);
@@ -67,14 +67,6 @@ public sealed class SmallJobsBenchmark(BenchEnvironment env)
     /// <summary>Starts every tenant's jobs at once, each polled once a second (as a client watching 50 jobs would, not 50 times faster).</summary>
     private static List<Task<JsonNode>> StartAll(List<(HttpClient Http, string Output)> tenants) =>
         tenants.SelectMany(t => Enumerable.Range(0, JobsPerTenant).Select(_ => ExportBenchmark.ExportAsync(t.Http, t.Output, oneSegment: true, pollMs: 1_000))).ToList();
-
-    /// <summary>The tenant's datasets and <paramref name="profiles"/> profiles ingested; returns its output dataset.</summary>
-    private static async Task<string> PrepareAsync(HttpClient http, int profiles)
-    {
-        var (profileSets, _, output) = await ExportBenchmark.CreateDatasetsAsync(http, events: false);
-        await ExportBenchmark.IngestAsync(http, ExportBenchmark.Bodies(profileSets, null, profiles));
-        return output;
-    }
 
     private static double Median(List<double> values)
     {
