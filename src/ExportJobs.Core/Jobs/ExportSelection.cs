@@ -30,6 +30,11 @@ public sealed class ExportSelection
         _updatedAfterMs = Rfc3339.ToEpochMs(filter?.FromIngestTimestamp);
     }
 
+    /// <summary>The top-level members of a profile the selection reads.</summary>
+    public IEnumerable<string> MembersRead => _segments is null ? [] : [SegmentMembership];
+
+    private const string SegmentMembership = "segmentMembership";
+
     public bool Includes(MergedProfile profile)
     {
         if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
@@ -51,7 +56,7 @@ public sealed class ExportSelection
     private bool Qualifies(MergedProfile profile, int segment)
     {
         var (ns, id, statuses) = _segments![segment];
-        return profile.Value.TryGetProperty("segmentMembership", out var membership) && membership.TryGetProperty(ns, out var inNamespace) &&
+        return profile.Value.TryGetProperty(SegmentMembership, out var membership) && membership.TryGetProperty(ns, out var inNamespace) &&
                inNamespace.TryGetProperty(id, out var entry) && entry.Kind == JsonValueKind.Object && Qualifies(entry, statuses);
     }
 

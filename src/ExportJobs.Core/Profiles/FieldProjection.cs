@@ -17,6 +17,9 @@ public sealed class FieldProjection
 
     public bool IsAll => _whole;
 
+    /// <summary>The top-level members the fields go through (none when <see cref="IsAll"/>).</summary>
+    public IEnumerable<string> TopLevelNames => _children.Keys;
+
     /// <summary>The top-level paths, as given, in order (for documentation and manifests).</summary>
     public IReadOnlyList<string> Paths { get; private set; } = [];
 

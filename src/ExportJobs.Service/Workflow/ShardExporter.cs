@@ -27,6 +27,14 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
 
+    /// <summary>
+    /// The top-level members of profile records a job reads: those its fields go through and those its filter reads;
+    /// all (null) when it exports every field or evaluates segments (PQL reads any attribute). The merge policies and
+    /// the ingest-time filter read no member.
+    /// </summary>
+    public static IReadOnlySet<string>? MembersRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation) =>
+        projection.IsAll || evaluation is not null ? null : projection.TopLevelNames.Concat(selection.MembersRead).ToHashSet(StringComparer.Ordinal);
+
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
@@ -57,13 +65,14 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         var matches = new List<int>();
         bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
         string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
+        var members = MembersRead(projection, selection, evaluation);
         foreach (int shard in shards)
         {
             using var read = await gate.EnterAsync(ct);
             var memberships = new List<(Identity, JsonObject)>();
             await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
             if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, ct))
+            await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, members, ct))
             {
                 if (fragments.Count == 0 && !emptyProfiles) continue;
                 var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
@@ -96,9 +105,9 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
 
     /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
     private async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
-        Tenant tenant, int shard, bool withEvents, string? skipBatchId, [EnumeratorCancellation] CancellationToken ct)
+        Tenant tenant, int shard, bool withEvents, string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
     {
-        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, skipBatchId).GetAsyncEnumerator(ct);
+        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, skipBatchId, members).GetAsyncEnumerator(ct);
         await using var events = (withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty()).GetAsyncEnumerator(ct);
         bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
         while (hasProfile || hasEvent)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -10,17 +11,17 @@ using Parquet.Schema;
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
-/// One fragment as a row of a fragment file: identity, provenance, and the record's JSON as UTF-8 (parsed as it is,
-/// never decoded to a string) — an array of its own when read, a slice of an ingestion's chunk buffer when written.
+/// One fragment as a row of a fragment file: identity, provenance, and the record (its members' JSON as UTF-8, parsed
+/// as it is, never decoded to strings) — arrays of their own when read, slices of an ingestion's chunk buffer when written.
 /// </summary>
-internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, ReadOnlyMemory<byte> Record)
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record)
 {
     public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
 
-    /// <summary>The fragment, its record parsed into <paramref name="document"/> (pooled: the caller disposes it when done with the fragment).</summary>
+    /// <summary>The fragment, its record (the members read) parsed into <paramref name="document"/> (pooled: the caller disposes it when done with the fragment).</summary>
     public ProfileFragment ToFragment(out JsonDocument document)
     {
-        document = JsonDocument.Parse(Record);
+        document = JsonDocument.Parse(Record.ToJson());
         return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement);
     }
 }
@@ -28,6 +29,10 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
 /// <summary>
 /// The columns of a fragment file, and its row groups: a shard is read holding one of each of its runs (few, as
 /// compaction bounds them), and a file's footer describes each of its groups (too small, and the footers grow large).
+/// Each top-level member name of the file's records has a column <c>m{i}</c> of its values' JSON text, its name the
+/// i-th of the file's <see cref="MembersKey"/> metadata (so any name is allowed); <see cref="Order"/> holds, per row,
+/// the indexes of its members in the record's order; <see cref="Record"/> the whole text of a record kept whole
+/// (<see cref="StoredRecord"/>). A file of an earlier build has only <see cref="Record"/>: every row is whole.
 /// </summary>
 internal static class FragmentColumns
 {
@@ -37,25 +42,67 @@ internal static class FragmentColumns
     /// </summary>
     public const int RowGroupSize = 250;
 
-    public static readonly DataField Namespace = new(nameof(FragmentRow.IdentityNamespace), typeof(string));
-    public static readonly DataField Id = new(nameof(FragmentRow.IdentityId), typeof(string));
-    public static readonly DataField IngestTime = new(nameof(FragmentRow.IngestTimeMs), typeof(long));
-    public static readonly DataField Dataset = new(nameof(FragmentRow.DatasetId), typeof(string));
-    public static readonly DataField Batch = new(nameof(FragmentRow.BatchId), typeof(string));
-    public static readonly DataField Record = new(nameof(FragmentRow.Record), typeof(byte[]));
-    public static readonly ParquetSchema Schema = new(Namespace, Id, IngestTime, Dataset, Batch, Record);
+    /// <summary>The most member columns a file has (an index of <see cref="Order"/> is a byte); records with other names are kept whole.</summary>
+    public const int MaxMembers = 64;
+
+    /// <summary>The file metadata that names the member columns: a JSON array, the i-th name that of column <c>m{i}</c>.</summary>
+    public const string MembersKey = "exportjobs.members";
+
+    public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
+        Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members";
+
+    public static string MemberColumn(int index) => "m" + index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A file's schema, with <paramref name="members"/> member columns: fields of its own (Parquet.Net sets a field's
+    /// levels and path when a schema takes it, so schemas built at once must not share them).
+    /// </summary>
+    public static ParquetSchema Schema(int members) => new(
+    [
+        new DataField(Namespace, typeof(string)), new DataField(Id, typeof(string)), new DataField(IngestTime, typeof(long)),
+        new DataField(Dataset, typeof(string)), new DataField(Batch, typeof(string)),
+        new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
+        .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
+    ]);
+
+    /// <summary>The member names of the rows, first seen first, as many as a file has columns for.</summary>
+    public static IReadOnlyList<MemberName> NamesOf(IEnumerable<MemberName> names)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var table = new List<MemberName>();
+        foreach (var name in names)
+        {
+            if (table.Count == MaxMembers) break;
+            if (seen.Add(name.Text)) table.Add(name);
+        }
+        return table;
+    }
 }
 
-/// <summary>Writes fragment rows, already in file order, row group by row group.</summary>
+/// <summary>Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c>.</summary>
 internal sealed class FragmentFileWriter : IAsyncDisposable
 {
     private readonly ParquetWriter _writer;
+    private readonly DataField[] _fields;
+    private readonly Dictionary<string, int> _columns;
     private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
+    /// <summary>Where the member columns start among the fields of <see cref="FragmentColumns.Schema"/>.</summary>
+    private const int FirstMemberField = 7;
 
-    private FragmentFileWriter(ParquetWriter writer) => _writer = writer;
+    private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members)
+    {
+        _writer = writer;
+        _fields = schema.GetDataFields();
+        _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
+        writer.CustomMetadata = new Dictionary<string, string> { [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)) };
+    }
 
-    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, CancellationToken ct) =>
-        new(await ParquetWriter.CreateAsync(FragmentColumns.Schema, stream, ParquetSettings.Options, cancellationToken: ct));
+    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct)
+    {
+        members = members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members;
+        var schema = FragmentColumns.Schema(members.Count);
+        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members);
+    }
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {
@@ -65,20 +112,51 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
     private async Task FlushAsync(CancellationToken ct)
     {
+        int rows = _rows.Count;
+        var wholes = new byte[]?[rows];
+        var orders = new byte[]?[rows];
+        var values = new byte[]?[_columns.Count][];
+        for (int c = 0; c < values.Length; c++) values[c] = new byte[]?[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var record = _rows[r].Record;
+            if (ColumnsOf(record) is { } order)
+            {
+                orders[r] = order;
+                for (int m = 0; m < order.Length; m++) values[order[m]][r] = WholeArray(record.Members[m].Value);
+            }
+            else wholes[r] = WholeArray(record.ToJson());
+        }
+
         using var group = _writer.CreateRowGroup();
-        await group.WriteAsync(FragmentColumns.Namespace, _rows.Select(r => r.IdentityNamespace).ToList());
-        await group.WriteAsync(FragmentColumns.Id, _rows.Select(r => r.IdentityId).ToList());
-        await group.WriteAsync<long>(FragmentColumns.IngestTime, _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
-        await group.WriteAsync(FragmentColumns.Dataset, _rows.Select(r => r.DatasetId).ToList());
-        await group.WriteAsync(FragmentColumns.Batch, _rows.Select(r => r.BatchId).ToList());
-        await group.WriteAsync(FragmentColumns.Record, _rows.Select(r => WholeArray(r.Record)).ToList());
+        await group.WriteAsync(_fields[0], _rows.Select(r => r.IdentityNamespace).ToList());
+        await group.WriteAsync(_fields[1], _rows.Select(r => r.IdentityId).ToList());
+        await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
+        await group.WriteAsync(_fields[3], _rows.Select(r => r.DatasetId).ToList());
+        await group.WriteAsync(_fields[4], _rows.Select(r => r.BatchId).ToList());
+        await group.WriteAsync(_fields[5], wholes);
+        await group.WriteAsync(_fields[6], orders);
+        for (int c = 0; c < values.Length; c++) await group.WriteAsync(_fields[FirstMemberField + c], values[c]);
         group.CompleteValidate();
         _rows.Clear();
     }
 
-    /// <summary>The record as the array Parquet.Net writes: the array itself when the record is a whole one (rows read back, compaction), a copy of a slice.</summary>
-    private static byte[] WholeArray(ReadOnlyMemory<byte> record) =>
-        MemoryMarshal.TryGetArray(record, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : record.ToArray();
+    /// <summary>The columns of a record's members, in its order; null when it is kept whole (or has a name the file has no column for).</summary>
+    private byte[]? ColumnsOf(StoredRecord record)
+    {
+        if (record.IsWhole) return null;
+        var order = new byte[record.Members.Count];
+        for (int m = 0; m < order.Length; m++)
+        {
+            if (!_columns.TryGetValue(record.Members[m].Name.Text, out int column)) return null;
+            order[m] = (byte)column;
+        }
+        return order;
+    }
+
+    /// <summary>The text as the array Parquet.Net writes: the array itself when it is a whole one (rows read back, compaction), a copy of a slice.</summary>
+    private static byte[] WholeArray(ReadOnlyMemory<byte> text) =>
+        MemoryMarshal.TryGetArray(text, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : text.ToArray();
 
     public async ValueTask DisposeAsync()
     {
@@ -89,38 +167,58 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
 /// <summary>
 /// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
-/// one group to the next.
+/// one group to the next; of the member columns, only those of the names asked for (all when none are named).
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
     private readonly BlobRangeStream _stream;
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
+    private readonly DataField? _order;
+    /// <summary>The member columns read: their index among the file's names, and their field.</summary>
+    private readonly (int Index, DataField Field)[] _read;
+    /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
+    private readonly int[] _slotOf;
+    private readonly HashSet<string> _readColumns;
     private int _group = -1;
     private int _rows;
     private int _row = -1;
     private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
-    private byte[]?[] _records = [];
+    private byte[]?[] _records = [], _orders = [];
+    private byte[]?[][] _values;
     private long[] _ingestTimes = [];
 
-    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader)
+    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, IReadOnlySet<string>? members)
     {
         _stream = stream;
         _reader = reader;
         var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
-        (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace.Name], fields[FragmentColumns.Id.Name], fields[FragmentColumns.IngestTime.Name]);
-        (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset.Name], fields[FragmentColumns.Batch.Name], fields[FragmentColumns.Record.Name]);
+        (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace], fields[FragmentColumns.Id], fields[FragmentColumns.IngestTime]);
+        (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset], fields[FragmentColumns.Batch], fields[FragmentColumns.Record]);
+        _order = fields.GetValueOrDefault(FragmentColumns.Order);
+        Members = reader.CustomMetadata.TryGetValue(FragmentColumns.MembersKey, out string? names)
+            ? JsonSerializer.Deserialize<string[]>(names)!.Select(MemberName.Of).ToArray()
+            : [];
+        _read = Members.Select((name, i) => (i, name)).Where(m => members is null || members.Contains(m.name.Text))
+            .Select(m => (m.i, fields[FragmentColumns.MemberColumn(m.i)])).ToArray();
+        _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
+        for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
+        _values = new byte[]?[_read.Length][];
+        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record }.Concat(_order is null ? [] : [_order]).Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
+
+    /// <summary>The file's member names (none in a file of an earlier build).</summary>
+    public IReadOnlyList<MemberName> Members { get; }
 
     public FragmentRow Current { get; private set; } = null!;
 
-    /// <summary>The file (of <paramref name="length"/> bytes), before its first row.</summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, CancellationToken ct)
+    /// <summary>The file (of <paramref name="length"/> bytes), before its first row; it reads the member columns of <paramref name="members"/> (all when null).</summary>
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, IReadOnlySet<string>? members, CancellationToken ct)
     {
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         try
         {
-            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct));
+            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members);
         }
         catch
         {
@@ -137,9 +235,22 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             await ReadGroupAsync(ct);
             _row = -1;
         }
-        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, _records[_row]!);
+        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row));
         _records[_row] = null;
         return true;
+    }
+
+    private StoredRecord RecordAt(int row)
+    {
+        if (_orders[row] is not { } order) return StoredRecord.OfWhole(_records[row]!);
+        var members = new List<Member>(order.Length);
+        foreach (byte index in order)
+            if (_slotOf[index] is >= 0 and var slot && _values[slot][row] is { } value)
+            {
+                members.Add(new Member(Members[index], value));
+                _values[slot][row] = null;
+            }
+        return StoredRecord.OfMembers([.. members]);
     }
 
     private async Task ReadGroupAsync(CancellationToken ct)
@@ -149,23 +260,30 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         var group = _reader.OpenRowGroupReader(_group);
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
-            (_namespaces, _ids, _datasets, _batches, _records, _ingestTimes) =
-                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new byte[]?[_rows], new long[_rows]);
+        {
+            (_namespaces, _ids, _datasets, _batches, _records, _orders, _ingestTimes) =
+                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new byte[]?[_rows], new byte[]?[_rows], new long[_rows]);
+            for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new byte[]?[_rows];
+        }
         await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
+        if (_order is null) Array.Clear(_orders);
+        else await group.ReadAsync(_order, _orders.AsMemory(0, _rows), null, ct);
+        for (int slot = 0; slot < _read.Length; slot++) await group.ReadAsync(_read[slot].Field, _values[slot].AsMemory(0, _rows), null, ct);
     }
 
-    /// <summary>Where a row group's column chunks lie in the file.</summary>
+    /// <summary>Where the column chunks read of a row group lie in the file.</summary>
     private (long Start, int Count) BytesOf(int group)
     {
         long start = long.MaxValue, end = 0;
         foreach (var column in _reader.Metadata!.RowGroups[group].Columns)
         {
             var chunk = column.MetaData!;
+            if (!_readColumns.Contains(chunk.PathInSchema[0])) continue;
             long first = chunk.DictionaryPageOffset is > 0 and var dictionary ? Math.Min(dictionary, chunk.DataPageOffset) : chunk.DataPageOffset;
             start = Math.Min(start, first);
             end = Math.Max(end, first + chunk.TotalCompressedSize);
@@ -183,27 +301,32 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 /// <summary>
 /// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
 /// each other — as one stream of rows, holding one part open at a time (its footer, a window of its bytes, one row
-/// group), and none once the run is read. <see cref="Index"/> is the run's place among the runs read with it (older
-/// runs first).
+/// group), and none once the run is read; of its records, the members of <c>members</c> (all when null).
+/// <see cref="Index"/> is the run's place among the runs read with it (older runs first).
 /// </summary>
 internal sealed class FragmentCursor : IAsyncDisposable
 {
     private readonly Queue<(BlobClient Blob, long Length)> _parts;
+    private readonly IReadOnlySet<string>? _members;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members)
     {
         _parts = new(parts);
         Index = index;
+        _members = members;
     }
 
     public int Index { get; }
     public FragmentRow Current { get; private set; } = null!;
 
+    /// <summary>The member names of the run's parts read so far (a compacted run's parts all have the same; the first is read on opening).</summary>
+    public IReadOnlyList<MemberName> Members { get; private set; } = [];
+
     /// <summary>The run of files (in part order, each with its length) positioned on its first row; null when it has none.</summary>
-    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, CancellationToken ct)
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members, CancellationToken ct)
     {
-        var cursor = new FragmentCursor(parts, index);
+        var cursor = new FragmentCursor(parts, index, members);
         try
         {
             if (await cursor.MoveNextAsync(ct)) return cursor;
@@ -228,7 +351,8 @@ internal sealed class FragmentCursor : IAsyncDisposable
             }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, ct);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, _members, ct);
+            if (Members.Count == 0) Members = _file.Members;
         }
     }
 

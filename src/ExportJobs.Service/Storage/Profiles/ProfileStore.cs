@@ -71,17 +71,19 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0)
     {
-        var byShard = new SortedDictionary<int, List<FragmentRow>>();
+        var byShard = new SortedDictionary<int, List<(string Key, Identity Identity, ReadOnlyMemory<byte> Json)>>();
         foreach (var (identity, json) in records)
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, json));
+            rows.Add((IdentityKey.Of(identity), identity, json));
         }
-        // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once, so that
-        // their uploads overlap each other and the encoding of the next.
+        // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once (each
+        // record split into its members there), so that their uploads overlap each other and the encoding of the next.
         await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
-            await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), entry.Value.OrderBy(r => r.Key, StringComparer.Ordinal), c));
+            await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
+                entry.Value.OrderBy(r => r.Key, StringComparer.Ordinal)
+                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json))).ToList(), c));
     }
 
     /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>
@@ -108,13 +110,15 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             return;
         }
         await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
-            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, JsonSerializer.SerializeToUtf8Bytes(r.Record))), ct);
+            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId,
+                StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)))).ToList(), ct);
     }
 
-    private async Task WriteFileAsync(FragmentKind kind, string name, IEnumerable<FragmentRow> sorted, CancellationToken ct)
+    private async Task WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
-        await using (var writer = await FragmentFileWriter.CreateAsync(buffer, ct))
+        var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
+        await using (var writer = await FragmentFileWriter.CreateAsync(buffer, members, ct))
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
         await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
@@ -169,14 +173,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
     /// <see cref="OldestFirst"/>). A group's records are valid until the next group is asked for (their documents are
     /// pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote
-    /// there itself), and so are the files a compacted file covers.
+    /// there itself), and so are the files a compacted file covers. With <paramref name="members"/>, each record holds
+    /// only those of its top-level members: the other columns are neither decoded nor parsed.
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
-        FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null)
+        FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
+        IReadOnlySet<string>? members = null)
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), ct);
+        var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
         var documents = new List<JsonDocument>();
         try
         {
@@ -270,14 +276,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     public async Task<int> CountLiveFilesAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct) =>
         (await ListRunsAsync(kind, tenant, shard, ct)).Live.Count;
 
-    /// <summary>Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given.</summary>
-    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, CancellationToken ct)
+    /// <summary>
+    /// Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given,
+    /// reading the members of <paramref name="members"/> (all when null).
+    /// </summary>
+    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct)
     {
         var cursors = new List<FragmentCursor>();
         try
         {
             foreach (var run in runs)
-                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), cursors.Count, ct) is { } cursor)
+                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), cursors.Count, members, ct) is { } cursor)
                     cursors.Add(cursor);
             return cursors;
         }
@@ -391,10 +400,11 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string name = Stem(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
         var metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', group.Select(f => f.Name[prefix.Length..])) };
 
-        var runs = await OpenAsync(kind, group, ct);
+        var runs = await OpenAsync(kind, group, members: null, ct);
         try
         {
-            await using var writer = new RunWriter(Container(kind), name, async c => await lease.RenewAsync(cancellationToken: c));
+            await using var writer = new RunWriter(Container(kind), name, FragmentColumns.NamesOf(runs.SelectMany(r => r.Members)),
+                async c => await lease.RenewAsync(cancellationToken: c));
             await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
                 await writer.AddAsync(run.Current, ct);
             var (parts, completed) = await writer.CompleteAsync(metadata, ct);

@@ -8,9 +8,9 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// Writes the rows of one compaction, in identity order, as a run of part files <c>{run}.{part:D5}.parquet</c> of at
 /// most <see cref="PartRows"/> rows each, each through a local file (a run can be larger than a shard's share of
 /// memory). The run becomes whole when <see cref="CompleteAsync"/> sets the metadata of its last part; until then a
-/// read leaves its parts out (see <see cref="ProfileStore"/>).
+/// read leaves its parts out (see <see cref="ProfileStore"/>). Every part has a column for each of <c>members</c>.
 /// </summary>
-internal sealed class RunWriter(BlobContainerClient container, string run, Func<CancellationToken, Task> afterPart) : IAsyncDisposable
+internal sealed class RunWriter(BlobContainerClient container, string run, IReadOnlyList<MemberName> members, Func<CancellationToken, Task> afterPart) : IAsyncDisposable
 {
     /// <summary>
     /// 16,000 rows (64 row groups): a read holds the footer of one part per run,
@@ -50,7 +50,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, Func<
     private async Task StartPartAsync(CancellationToken ct)
     {
         _output = File.Create(_path);
-        _writer = await FragmentFileWriter.CreateAsync(_output, ct);
+        _writer = await FragmentFileWriter.CreateAsync(_output, members, ct);
         _rows = 0;
     }
 

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>A top-level member name of records, with its JSON text (quoted, escaped, followed by a colon) to write it back.</summary>
+internal sealed class MemberName
+{
+    private static readonly ConcurrentDictionary<string, MemberName> Known = new(StringComparer.Ordinal);
+    /// <summary>How many names <see cref="Of"/> keeps for reuse (hostile data can have any number of them).</summary>
+    private const int KnownLimit = 4096;
+
+    private MemberName(string text)
+    {
+        Text = text;
+        Json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(text, NameOptions) + ":");
+    }
+
+    private static readonly JsonSerializerOptions NameOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public string Text { get; }
+    public byte[] Json { get; }
+
+    public static MemberName Of(string text)
+    {
+        if (Known.TryGetValue(text, out var name)) return name;
+        name = new MemberName(text);
+        return Known.Count < KnownLimit ? Known.GetOrAdd(text, name) : name;
+    }
+
+    public override string ToString() => Text;
+}
+
+/// <summary>One top-level member of a record: its name and its value's JSON text, as ingested.</summary>
+internal readonly record struct Member(MemberName Name, ReadOnlyMemory<byte> Value);
+
+/// <summary>
+/// A record as fragment files keep it: its top-level members in the record's order, each value's JSON text stored in a
+/// column of the member's own (<see cref="FragmentColumns"/>), so that a read decodes and parses only the members a job
+/// needs; or its whole JSON text, for a record that cannot be split so (not an object, a member name repeated, more
+/// names in a file than it has member columns) and in files of earlier builds.
+/// </summary>
+internal sealed class StoredRecord
+{
+    private readonly ReadOnlyMemory<byte> _whole;
+
+    private StoredRecord(Member[] members, ReadOnlyMemory<byte> whole, bool isWhole) => (Members, _whole, IsWhole) = (members, whole, isWhole);
+
+    /// <summary>The members (in the record's order), or, when read, those of them that were asked for; none when <see cref="IsWhole"/>.</summary>
+    public IReadOnlyList<Member> Members { get; }
+
+    public bool IsWhole { get; }
+
+    public static StoredRecord OfMembers(Member[] members) => new(members, default, false);
+
+    public static StoredRecord OfWhole(ReadOnlyMemory<byte> json) => new([], json, true);
+
+    /// <summary>
+    /// A JSON object's text split into its top-level members; kept whole when it is not an object, repeats a name or
+    /// has more members than a file has member columns.
+    /// </summary>
+    public static StoredRecord Split(ReadOnlyMemory<byte> json)
+    {
+        var reader = new Utf8JsonReader(json.Span);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return OfWhole(json);
+        var members = new List<Member>();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = MemberName.Of(reader.GetString()!);
+            reader.Read();
+            int start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            members.Add(new Member(name, json[start..(int)reader.BytesConsumed]));
+            if (members.Count > FragmentColumns.MaxMembers) return OfWhole(json);
+            for (int i = 0; i < members.Count - 1; i++)
+                if (ReferenceEquals(members[i].Name, name) || members[i].Name.Text == name.Text) return OfWhole(json);
+        }
+        return OfMembers([.. members]);
+    }
+
+    /// <summary>The record's JSON text: the whole text, or an object of its members (those read) in their order.</summary>
+    public ReadOnlyMemory<byte> ToJson()
+    {
+        if (IsWhole) return _whole;
+        int length = 2 + Math.Max(0, Members.Count - 1);
+        foreach (var member in Members) length += member.Name.Json.Length + member.Value.Length;
+        var json = new byte[length];
+        json[0] = (byte)'{';
+        int at = 1;
+        for (int i = 0; i < Members.Count; i++)
+        {
+            if (i > 0) json[at++] = (byte)',';
+            Members[i].Name.Json.CopyTo(json, at);
+            at += Members[i].Name.Json.Length;
+            Members[i].Value.Span.CopyTo(json.AsSpan(at));
+            at += Members[i].Value.Length;
+        }
+        json[at] = (byte)'}';
+        return json;
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text;
+using System.Text.Json;
+using ExportJobs.Core.Jobs;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Segments;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
+using ExportJobs.Service.Workflow;
+using ExportJobs.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExportJobs.Service.Tests;
+
+/// <summary>Fragment files keep each top-level member of a record in a column of its own, and a read decodes only the members it names.</summary>
+public class FragmentColumnsTests
+{
+    private static readonly string Wide = "{" + string.Join(",", Enumerable.Range(0, FragmentColumns.MaxMembers + 1).Select(i => $"\"w{i}\":{i}")) + "}";
+
+    /// <summary>Records of every shape: nested, null, odd names, repeated names and too many names (kept whole), empty.</summary>
+    private static readonly string[] Shapes =
+    [
+        """{"b":1,"a":{"x":[1,2],"y":"z"},"c":null}""",
+        """{"a":"é\"q","weird.name":true,"":0,"b":[{"a":1}]}""",
+        """{"a":1,"a":2,"b":3}""",
+        "{}",
+        Wide,
+        """{"c":{"deep":{"er":"est"}},"a":false}""",
+    ];
+
+    [Fact]
+    public async Task Records_read_back_as_written_and_a_read_that_names_members_gets_only_those_in_the_records_order()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        var store = harness.Get<ProfileStore>();
+        var written = new Dictionary<(string Id, string Batch), string>();
+        // Three batches whose files have different member names; each identity in two of them.
+        for (int b = 0; b < 3; b++)
+        {
+            var records = Enumerable.Range(0, 600).Where(i => i % 3 != b)
+                .Select(i => (Id: $"u{i:D4}", Json: Shapes[(i + b) % Shapes.Length].Replace("\"b\"", $"\"b{b}\"", StringComparison.Ordinal))).ToList();
+            foreach (var (id, json) in records) written[(id, $"batch{b}")] = json;
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", $"batch{b}", 1_000 + b,
+                records.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        }
+
+        // The files have a column per member name, first seen first, named in their metadata; records kept whole add none.
+        Assert.Equal(["a", "weird.name", "", "b0", "c"], await MemberNamesAsync(harness, "batch0"));
+
+        await AssertReadsAsync(store, harness, written);
+        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default));
+        await AssertReadsAsync(store, harness, written);
+    }
+
+    [Fact]
+    public async Task A_fragment_file_of_an_earlier_build_with_the_whole_record_in_one_column_reads_and_compacts_as_before()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        var store = harness.Get<ProfileStore>();
+        var written = new Dictionary<(string Id, string Batch), string>();
+        for (int i = 0; i < 300; i++) written[($"u{i:D4}", "old")] = Shapes[i % Shapes.Length];
+        await UploadEarlierBuildFileAsync(harness, "old", 1_000, written);
+        var newer = Enumerable.Range(0, 300).Where(i => i % 2 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"a":"new","z":1}""")).ToList();
+        foreach (var (id, json) in newer) written[(id, "new")] = json;
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "new", 2_000,
+            newer.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+
+        await AssertReadsAsync(store, harness, written);
+        // A third batch puts the shard over its bound: its two smallest runs merge, the file of the earlier build among them.
+        var third = Enumerable.Range(0, 300).Where(i => i % 5 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"weird.name":5}""")).ToList();
+        foreach (var (id, json) in third) written[(id, "third")] = json;
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "third", 3_000,
+            third.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        await AssertReadsAsync(store, harness, written);
+    }
+
+    [Fact]
+    public void An_export_reads_the_members_its_fields_and_filter_name_and_every_member_when_it_exports_all_or_evaluates_segments()
+    {
+        var segments = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] });
+        var everyone = new ExportSelection(null);
+        var fields = FieldProjection.Parse("identityMap,personalEmail.address,person.name.lastName");
+
+        Assert.Equal(["identityMap", "person", "personalEmail", "segmentMembership"], ShardExporter.MembersRead(fields, segments, null)!.Order());
+        Assert.Equal(["identityMap", "person", "personalEmail"], ShardExporter.MembersRead(fields, everyone, null)!.Order());
+        Assert.Null(ShardExporter.MembersRead(FieldProjection.All, segments, null));
+        Assert.Null(ShardExporter.MembersRead(fields, segments, new SegmentEvaluation([], DateTimeOffset.UtcNow)));
+    }
+
+    /// <summary>Every record reads back as written (its members in its order; a record kept whole, whole), and a read naming members gets only those.</summary>
+    private static async Task AssertReadsAsync(ProfileStore store, ServiceHarness harness, Dictionary<(string Id, string Batch), string> written)
+    {
+        var asked = new HashSet<string>(StringComparer.Ordinal) { "a", "weird.name", "w3" };
+        foreach (var members in new[] { null, asked })
+        {
+            int read = 0;
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: members))
+                foreach (var fragment in fragments)
+                {
+                    string original = written[(identity.Id, fragment.BatchId)];
+                    // Rows of a file of an earlier build stay whole, compacted or not: read as before, without the columns' gain.
+                    if (IsKeptWhole(original) || fragment.BatchId == "old") Assert.Equal(original, fragment.Record.GetRawText());
+                    else Assert.Equal(MembersOf(original).Where(m => members is null || members.Contains(m.Name)), MembersOf(fragment.Record.GetRawText()));
+                    read++;
+                }
+            Assert.Equal(written.Count, read);
+        }
+    }
+
+    private static bool IsKeptWhole(string json) => json.StartsWith("""{"a":1,"a":2""", StringComparison.Ordinal) || json == Wide;
+
+    /// <summary>A record's members, in order, each with its value's text.</summary>
+    private static List<(string Name, string Value)> MembersOf(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.EnumerateObject().Select(p => (p.Name, p.Value.GetRawText())).ToList();
+    }
+
+    private static async Task<List<string>> MemberNamesAsync(ServiceHarness harness, string batch)
+    {
+        var container = harness.Get<StorageClients>().Profiles;
+        await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
+            if (blob.Name.EndsWith($"-{batch}.parquet", StringComparison.Ordinal))
+            {
+                using var stream = new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray());
+                await using var reader = await ParquetReader.CreateAsync(stream);
+                var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+                Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(7).Select(f => f.Name));
+                return names;
+            }
+        throw new InvalidOperationException($"No file of {batch}.");
+    }
+
+    /// <summary>A fragment file as builds before the member columns wrote it: identity, provenance, and the whole record in one column.</summary>
+    private static async Task UploadEarlierBuildFileAsync(ServiceHarness harness, string batch, long ingestTimeMs, Dictionary<(string Id, string Batch), string> records)
+    {
+        var rows = records.Where(r => r.Key.Batch == batch).OrderBy(r => IdentityKey.Of("email", r.Key.Id), StringComparer.Ordinal).ToList();
+        var fields = new DataField[]
+        {
+            new("IdentityNamespace", typeof(string)), new("IdentityId", typeof(string)), new("IngestTimeMs", typeof(long)),
+            new("DatasetId", typeof(string)), new("BatchId", typeof(string)), new("Record", typeof(byte[])),
+        };
+        using var buffer = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), buffer))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(fields[0], rows.Select(_ => "email").ToList());
+            await group.WriteAsync(fields[1], rows.Select(r => r.Key.Id).ToList());
+            await group.WriteAsync<long>(fields[2], rows.Select(_ => ingestTimeMs).ToArray().AsMemory(), null, null, default);
+            await group.WriteAsync(fields[3], rows.Select(_ => "ds").ToList());
+            await group.WriteAsync(fields[4], rows.Select(_ => batch).ToList());
+            await group.WriteAsync(fields[5], rows.Select(r => Encoding.UTF8.GetBytes(r.Value)).ToList());
+        }
+        buffer.Position = 0;
+        await harness.Get<StorageClients>().Profiles.GetBlobClient($"{harness.Tenant.BlobPrefix}/shard-0000/{ingestTimeMs:D15}-{batch}.parquet").UploadAsync(buffer);
+    }
+}
