@@ -8,6 +8,8 @@
 #   bash scripts/bench.sh small                   a one-segment export of 1,000 profiles (median of 10, POST to SUCCEEDED),
 #                                                 then 10 tenants x 5 concurrent ones over 5,000 profiles each
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
+#   BENCH_KEEP=1 bash scripts/bench.sh export N   keeps the store; then the two floors alone on it, R times each:
+#   BENCH_STORE=… bash scripts/bench.sh floors [R]
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,16 +26,26 @@ dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --n
 WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
-start_azurite "$BASE" "$WORK/azurite" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
+STORE="$WORK/azurite"
+[ "$mode" = floors ] && STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
+start_azurite "$BASE" "$STORE" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
 cleanup() {
   for pid in "${HOST_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${HOST_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   kill "$AZURITE_PID" 2>/dev/null || true; wait "$AZURITE_PID" 2>/dev/null || true
-  rm -rf "$WORK/azurite" "$WORK/peer" 2>/dev/null || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "Store kept: BENCH_STORE=$STORE bash scripts/bench.sh floors"; else rm -rf "$WORK/azurite"; fi
+  rm -rf "$WORK/peer" 2>/dev/null || true
 }
 trap cleanup EXIT
+if [ "$mode" = floors ]; then
+  # No host: the floors run the shard work in the benchmark's process.
+  BENCH_STORAGE="$CONN" BENCH_SHARDS="${BENCH_SHARDS:-16}" BENCH_API=http://127.0.0.1:9 BENCH_HOST_PID=$AZURITE_PID BENCH_AZURITE_PID=$AZURITE_PID \
+    BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON=none BENCH_WORK="$WORK" BENCH_PEER=none \
+    dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll floors "$@"
+  exit 0
+fi
 SHARDS=${BENCH_SHARDS:-16}
 # In the scale-out check each host runs at most 2 shard activities at once (DurableTask:MaxConcurrentActivities, as
 # maxConcurrentActivityFunctions caps an instance on Azure), so the shards one host cannot take wait in the task hub's

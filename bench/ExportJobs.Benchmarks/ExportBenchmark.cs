@@ -133,6 +133,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         segment.Stop();
         long members = (long)segmentJob["metrics"]!["totalExportedProfileCounter"]!;
         Add("one-segment export (s1: identityMap, personalEmail.address), s", segment.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+        var gcBefore = GcFigures.Now();
+        var floor = await FloorAsync(segmentJob);
+        Add("one-segment floor, s; GC gen0/gen1/gen2, pause s, allocated GB", $"{floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {GcFigures.Now() - gcBefore}");
 
         string dir = Path.Combine(env.Work, "peer");
         Directory.CreateDirectory(dir);
@@ -299,15 +302,64 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             }
     }
 
+    /// <summary>
+    /// The two floors (whole store, one segment), <paramref name="repeats"/> times each, on the store a run of the export
+    /// benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then <c>bash scripts/bench.sh floors</c>): a
+    /// quick loop for work on the shard reads.
+    /// </summary>
+    public async Task<int> FloorsAsync(int repeats)
+    {
+        var clients = new StorageClients(Options.Create(env.StorageOptions()));
+        string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
+        for (int r = 0; r < repeats; r++)
+            foreach (bool oneSegment in new[] { false, true })
+            {
+                var job = new ExportJob
+                {
+                    Id = r, Destination = new JobDestination { DatasetId = output, BatchId = $"floors{r}{oneSegment}" },
+                    Schema = new SchemaRef { Name = SegmentDefinitionRules.ProfileSchema }, ImsOrgId = Org, Status = "PROCESSING",
+                    Fields = oneSegment ? "identityMap,personalEmail.address" : null,
+                    Filter = oneSegment ? new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] } : null,
+                };
+                var gcBefore = GcFigures.Now();
+                var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
+                var floor = await FloorAsync(job);
+                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}");
+                gcBefore = GcFigures.Now();
+                (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
+                var read = await ReadOnlyAsync(oneSegment ? new HashSet<string> { "identityMap", "personalEmail", "segmentMembership" } : null);
+                Console.WriteLine($"  of which the shard reads alone (no merge, no output): {read.TotalSeconds:N1} s; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
+            }
+        return 0;
+    }
+
+    /// <summary>Every shard read through, as a floor reads it, with nothing done with its fragments.</summary>
+    private async Task<TimeSpan> ReadOnlyAsync(IReadOnlySet<string>? members)
+    {
+        var options = Options.Create(env.StorageOptions());
+        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
+        var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost }, async (shard, ct) =>
+        {
+            await foreach (var _ in store.ReadShardAsync(FragmentKind.Profile, _tenant, shard, ct, members: members)) { }
+        });
+        return watch.Elapsed;
+    }
+
     /// <summary>The floor: every shard of the job exported by <see cref="ShardExporter"/> directly, into a scratch batch, as many at once as a host reads.</summary>
-    private async Task<TimeSpan> FloorAsync(JsonNode jobJson)
+    private Task<TimeSpan> FloorAsync(JsonNode jobJson)
+    {
+        var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
+        return FloorAsync(job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } });
+    }
+
+    private async Task<TimeSpan> FloorAsync(ExportJob job)
     {
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options, TimeProvider.System);
         var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), new ShardReadGate(options), options);
-        var job = JsonSerializer.Deserialize(jobJson.ToJsonString(), CoreJson.Wire.ExportJob)!;
-        job = job with { Destination = job.Destination with { BatchId = "floor" + job.Destination.BatchId } };
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);

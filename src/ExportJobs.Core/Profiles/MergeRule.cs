@@ -23,11 +23,26 @@ public sealed class MergeRule
     /// <summary>Whether fragments read oldest first can be folded as they come, without holding them.</summary>
     public bool FollowsIngestOrder => _rank is null;
 
-    public MergedProfile Merge(Identity identity, IEnumerable<ProfileFragment> fragments)
+    /// <summary>The fragments folded by rank, then ingest time, in their order otherwise (the list is sorted so, in place).</summary>
+    public MergedProfile Merge(Identity identity, List<ProfileFragment> fragments)
     {
+        // An insertion sort: stable, and a profile has a few fragments, most often in order already.
+        for (int i = 1; i < fragments.Count; i++)
+        {
+            var fragment = fragments[i];
+            int j = i - 1;
+            for (; j >= 0 && Compare(fragments[j], fragment) > 0; j--) fragments[j + 1] = fragments[j];
+            fragments[j + 1] = fragment;
+        }
         var profile = new MergedProfile(identity);
-        foreach (var fragment in fragments.OrderBy(Rank).ThenBy(f => f.IngestTimeMs)) profile.MergeNewer(fragment);
+        foreach (var fragment in fragments) profile.MergeNewer(fragment);
         return profile;
+    }
+
+    private int Compare(ProfileFragment a, ProfileFragment b)
+    {
+        int byRank = Rank(a).CompareTo(Rank(b));
+        return byRank != 0 ? byRank : a.IngestTimeMs.CompareTo(b.IngestTimeMs);
     }
 
     private int Rank(ProfileFragment fragment) =>

@@ -74,4 +74,18 @@ public static class IdentityKey
 {
     public static string Of(string ns, string id) => ns + "\u0001" + id;
     public static string Of(Identity identity) => Of(identity.Namespace, identity.Id);
+
+    /// <summary>
+    /// The order of <see cref="Of(string, string)"/> without building the keys: namespaces hold no control character
+    /// (<see cref="Ids.IsNamespace"/>), so a namespace that is a prefix of another sorts first, as its key does.
+    /// </summary>
+    public static int Compare(string nsA, string idA, string nsB, string idB)
+    {
+        int byNamespace = string.CompareOrdinal(nsA, nsB);
+        return byNamespace != 0 ? byNamespace : string.CompareOrdinal(idA, idB);
+    }
+
+    public static int Compare(Identity a, Identity b) => Compare(a.Namespace, a.Id, b.Namespace, b.Id);
+
+    public static readonly IComparer<Identity> Order = Comparer<Identity>.Create(Compare);
 }

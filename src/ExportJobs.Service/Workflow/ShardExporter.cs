@@ -113,7 +113,7 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         while (hasProfile || hasEvent)
         {
             int order = !hasEvent ? -1 : !hasProfile ? 1
-                : string.CompareOrdinal(IdentityKey.Of(profiles.Current.Identity), IdentityKey.Of(events.Current.Identity));
+                : IdentityKey.Compare(profiles.Current.Identity, events.Current.Identity);
             if (order < 0)
             {
                 yield return (profiles.Current.Identity, profiles.Current.Fragments, []);

@@ -16,12 +16,17 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// </summary>
 internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record)
 {
-    public string Key { get; } = IdentityKey.Of(IdentityNamespace, IdentityId);
+    /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
+    public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
 
-    /// <summary>The fragment, its record (the members read) parsed into <paramref name="document"/> (pooled: the caller disposes it when done with the fragment).</summary>
-    public ProfileFragment ToFragment(out JsonDocument document)
+    /// <summary>
+    /// The fragment, its record (the members read) parsed into <paramref name="document"/>, from a text in
+    /// <paramref name="rented"/> when it was put together from members (both pooled: when done with the fragment,
+    /// the caller disposes the one and returns the other to the shared pool).
+    /// </summary>
+    public ProfileFragment ToFragment(out JsonDocument document, out byte[]? rented)
     {
-        document = JsonDocument.Parse(Record.ToJson());
+        document = JsonDocument.Parse(Record.ToJson(out rented));
         return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement);
     }
 }
@@ -184,9 +189,15 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private int _rows;
     private int _row = -1;
     private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
-    private byte[]?[] _records = [], _orders = [];
-    private byte[]?[][] _values;
+    private ReadOnlyMemory<byte>?[] _records = [], _orders = [];
+    private ReadOnlyMemory<byte>?[][] _values;
     private long[] _ingestTimes = [];
+    /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
+    private ReadOnlyMemory<byte>[] _bytes = [];
+    private ReadOnlyMemory<char>[] _chars = [];
+    private int[] _levels = [];
+    /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
+    private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
     private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, IReadOnlySet<string>? members)
     {
@@ -203,7 +214,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             .Select(m => (m.i, fields[FragmentColumns.MemberColumn(m.i)])).ToArray();
         _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
-        _values = new byte[]?[_read.Length][];
+        _values = new ReadOnlyMemory<byte>?[_read.Length][];
         _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record }.Concat(_order is null ? [] : [_order]).Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
 
@@ -236,44 +247,68 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             _row = -1;
         }
         Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row));
-        _records[_row] = null;
         return true;
     }
 
     private StoredRecord RecordAt(int row)
     {
-        if (_orders[row] is not { } order) return StoredRecord.OfWhole(_records[row]!);
-        var members = new List<Member>(order.Length);
-        foreach (byte index in order)
-            if (_slotOf[index] is >= 0 and var slot && _values[slot][row] is { } value)
-            {
-                members.Add(new Member(Members[index], value));
-                _values[slot][row] = null;
-            }
-        return StoredRecord.OfMembers([.. members]);
+        if (_orders[row] is not { } order) return StoredRecord.OfWhole(_records[row]!.Value);
+        int count = 0;
+        foreach (byte index in order.Span)
+            if (_slotOf[index] is >= 0 and var slot && _values[slot][row].HasValue) count++;
+        var members = new Member[count];
+        count = 0;
+        foreach (byte index in order.Span)
+            if (_slotOf[index] is >= 0 and var slot && _values[slot][row] is { } value) members[count++] = new Member(Members[index], value);
+        return StoredRecord.OfMembers(members);
     }
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
         var (start, count) = BytesOf(_group);
         await _stream.LoadAsync(start, count, ct);
-        var group = _reader.OpenRowGroupReader(_group);
+        using var group = _reader.OpenRowGroupReader(_group);
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
         {
-            (_namespaces, _ids, _datasets, _batches, _records, _orders, _ingestTimes) =
-                (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new byte[]?[_rows], new byte[]?[_rows], new long[_rows]);
-            for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new byte[]?[_rows];
+            (_namespaces, _ids, _datasets, _batches, _ingestTimes) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows]);
+            (_records, _orders, _bytes, _chars, _levels) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows]);
+            for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
         }
-        await group.ReadAsync(_namespace, _namespaces.AsMemory(0, _rows), null, ct);
+        await ReadFewAsync(group, _namespace, _namespaces, ct);
         await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
         await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
-        await group.ReadAsync(_dataset, _datasets.AsMemory(0, _rows), null, ct);
-        await group.ReadAsync(_batch, _batches.AsMemory(0, _rows), null, ct);
-        await group.ReadAsync(_record, _records.AsMemory(0, _rows), null, ct);
+        await ReadFewAsync(group, _dataset, _datasets, ct);
+        await ReadFewAsync(group, _batch, _batches, ct);
+        await ReadBytesAsync(group, _record, _records, ct);
         if (_order is null) Array.Clear(_orders);
-        else await group.ReadAsync(_order, _orders.AsMemory(0, _rows), null, ct);
-        for (int slot = 0; slot < _read.Length; slot++) await group.ReadAsync(_read[slot].Field, _values[slot].AsMemory(0, _rows), null, ct);
+        else await ReadBytesAsync(group, _order, _orders, ct);
+        for (int slot = 0; slot < _read.Length; slot++) await ReadBytesAsync(group, _read[slot].Field, _values[slot], ct);
+    }
+
+    /// <summary>
+    /// A binary column, each value as Parquet.Net decodes it (read as <c>byte[]</c>, it copies every value once more);
+    /// null for a row without one.
+    /// </summary>
+    private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, CancellationToken ct)
+    {
+        await group.ReadRawAsync(field, _bytes.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
+        for (int row = 0, value = 0; row < _rows; row++)
+            into[row] = field.IsNullable && _levels[row] == 0 ? (ReadOnlyMemory<byte>?)null : _bytes[value++];
+    }
+
+    /// <summary>A string column of few distinct values (never null), each value's string taken from <see cref="_few"/>.</summary>
+    private async Task ReadFewAsync(ParquetRowGroupReader group, DataField field, string?[] into, CancellationToken ct)
+    {
+        await group.ReadRawAsync(field, _chars.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
+        var few = _few.GetAlternateLookup<ReadOnlySpan<char>>();
+        for (int row = 0, value = 0; row < _rows; row++)
+        {
+            if (field.IsNullable && _levels[row] == 0) throw new InvalidDataException($"Column {field.Name} of a fragment file has a null.");
+            var text = _chars[value++].Span;
+            if (!few.TryGetValue(text, out string? known)) few[text] = known = new string(text);
+            into[row] = known;
+        }
     }
 
     /// <summary>Where the column chunks read of a row group lie in the file.</summary>
@@ -368,22 +403,22 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// </summary>
     public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
     {
-        var queue = new PriorityQueue<FragmentCursor, (string Key, int Run)>(KeyThenRun.Instance);
-        foreach (var run in runs) queue.Enqueue(run, (run.Current.Key, run.Index));
+        var queue = new PriorityQueue<FragmentCursor, (FragmentRow Row, int Run)>(KeyThenRun.Instance);
+        foreach (var run in runs) queue.Enqueue(run, (run.Current, run.Index));
         while (queue.TryDequeue(out var run, out _))
         {
             yield return run;
-            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, (run.Current.Key, run.Index));
+            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, (run.Current, run.Index));
         }
     }
 
-    private sealed class KeyThenRun : IComparer<(string Key, int Run)>
+    private sealed class KeyThenRun : IComparer<(FragmentRow Row, int Run)>
     {
         public static readonly KeyThenRun Instance = new();
 
-        public int Compare((string Key, int Run) x, (string Key, int Run) y)
+        public int Compare((FragmentRow Row, int Run) x, (FragmentRow Row, int Run) y)
         {
-            int byKey = string.CompareOrdinal(x.Key, y.Key);
+            int byKey = FragmentRow.CompareIdentities(x.Row, y.Row);
             return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
         }
     }

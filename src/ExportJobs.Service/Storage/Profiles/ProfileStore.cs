@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
@@ -71,18 +72,18 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0)
     {
-        var byShard = new SortedDictionary<int, List<(string Key, Identity Identity, ReadOnlyMemory<byte> Json)>>();
+        var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json)>>();
         foreach (var (identity, json) in records)
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add((IdentityKey.Of(identity), identity, json));
+            rows.Add((identity, json));
         }
         // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once (each
         // record split into its members there), so that their uploads overlap each other and the encoding of the next.
         await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
             await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
-                entry.Value.OrderBy(r => r.Key, StringComparer.Ordinal)
+                entry.Value.OrderBy(r => r.Identity, IdentityKey.Order)
                     .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json))).ToList(), c));
     }
 
@@ -183,22 +184,22 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
         var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
-        var documents = new List<JsonDocument>();
+        var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
         {
             List<ProfileFragment>? group = null;
-            string? key = null;
+            FragmentRow? first = null;
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
-                if (group is not null && file.Current.Key != key)
+                if (group is not null && FragmentRow.CompareIdentities(file.Current, first!) != 0)
                 {
                     yield return (group[0].Identity, OldestFirst(group));
                     Release(documents);
                     group = null;
                 }
-                if (group is null) (group, key) = ([], file.Current.Key);
-                group.Add(file.Current.ToFragment(out var document));
-                documents.Add(document);
+                if (group is null) (group, first) = ([], file.Current);
+                group.Add(file.Current.ToFragment(out var document, out byte[]? text));
+                documents.Add((document, text));
             }
             if (group is not null) yield return (group[0].Identity, OldestFirst(group));
         }
@@ -209,9 +210,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    private static void Release(List<JsonDocument> documents)
+    private static void Release(List<(JsonDocument Document, byte[]? Text)> documents)
     {
-        foreach (var document in documents) document.Dispose();
+        foreach (var (document, text) in documents)
+        {
+            document.Dispose();
+            if (text is not null) ArrayPool<byte>.Shared.Return(text);
+        }
         documents.Clear();
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -84,20 +85,41 @@ internal sealed class StoredRecord
     public ReadOnlyMemory<byte> ToJson()
     {
         if (IsWhole) return _whole;
+        var json = new byte[JsonLength()];
+        WriteJson(json);
+        return json;
+    }
+
+    /// <summary>As <see cref="ToJson()"/>, an object written into a buffer rented from the shared pool, which the caller returns once done with the text.</summary>
+    public ReadOnlyMemory<byte> ToJson(out byte[]? rented)
+    {
+        rented = null;
+        if (IsWhole) return _whole;
+        int length = JsonLength();
+        rented = ArrayPool<byte>.Shared.Rent(length);
+        WriteJson(rented);
+        return rented.AsMemory(0, length);
+    }
+
+    private int JsonLength()
+    {
         int length = 2 + Math.Max(0, Members.Count - 1);
         foreach (var member in Members) length += member.Name.Json.Length + member.Value.Length;
-        var json = new byte[length];
+        return length;
+    }
+
+    private void WriteJson(Span<byte> json)
+    {
         json[0] = (byte)'{';
         int at = 1;
         for (int i = 0; i < Members.Count; i++)
         {
             if (i > 0) json[at++] = (byte)',';
-            Members[i].Name.Json.CopyTo(json, at);
+            Members[i].Name.Json.CopyTo(json[at..]);
             at += Members[i].Name.Json.Length;
-            Members[i].Value.Span.CopyTo(json.AsSpan(at));
+            Members[i].Value.Span.CopyTo(json[at..]);
             at += Members[i].Value.Length;
         }
         json[at] = (byte)'}';
-        return json;
     }
 }
