@@ -8,6 +8,7 @@
 #   bash scripts/bench.sh small                   a one-segment export of 1,000 profiles (median of 10, POST to SUCCEEDED),
 #                                                 then 10 tenants x 5 concurrent ones over 5,000 profiles each
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
+#   bash scripts/bench.sh engines [N]             Parquet.Net, ParquetSharp and DuckDB decoding one fragment file (no storage)
 #   BENCH_KEEP=1 bash scripts/bench.sh export N   keeps the store; then the two floors alone on it, R times each:
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
@@ -18,8 +19,8 @@ ensure_tools
 mode=${1:-export}
 shift || true
 dotnet build bench/ExportJobs.Benchmarks/ExportJobs.Benchmarks.csproj -c Release --nologo -v quiet
-if [ "$mode" = pql ]; then
-  exec dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll pql "$@"
+if [ "$mode" = pql ] || [ "$mode" = engines ]; then
+  exec dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"
 fi
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
 

@@ -15,6 +15,8 @@ switch (mode)
         return 0;
     case "export":
         return await new ExportBenchmark(new BenchEnvironment()).RunAsync(count, args.Contains("--events"));
+    case "engines":
+        return await EngineBenchmark.RunAsync(args.Length > 1 ? count : 200_000);
     case "floors":
         return await new ExportBenchmark(new BenchEnvironment()).FloorsAsync(args.Length > 1 ? count : 2);
     case "ingest":
@@ -26,6 +28,6 @@ switch (mode)
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats], engines [profiles], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small");
         return 2;
 }
