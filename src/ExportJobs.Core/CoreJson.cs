@@ -29,6 +29,7 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(Segments.SegmentDefinition))]
 [JsonSerializable(typeof(Segments.SegmentDefinitionRequest))]
 [JsonSerializable(typeof(Segments.SegmentDefinitionList))]
+[JsonSerializable(typeof(Identities.IdentitySettings))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class CoreJson : JsonSerializerContext
 {

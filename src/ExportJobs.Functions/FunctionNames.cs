@@ -18,6 +18,8 @@ public static class FunctionNames
     public const string GetMergePolicy = "GetMergePolicy";
     public const string UpdateMergePolicy = "UpdateMergePolicy";
     public const string DeleteMergePolicy = "DeleteMergePolicy";
+    public const string GetIdentitySettings = "GetIdentitySettings";
+    public const string PutIdentitySettings = "PutIdentitySettings";
     public const string GetOpenApiDocument = "GetOpenApiDocument";
     public const string ListSegmentDefinitions = "ListSegmentDefinitions";
     public const string CreateSegmentDefinition = "CreateSegmentDefinition";

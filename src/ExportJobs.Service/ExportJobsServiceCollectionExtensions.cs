@@ -3,6 +3,7 @@ using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Idempotency;
 using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.MergePolicies;
 using ExportJobs.Service.Schedules;
 using ExportJobs.Service.Storage;
@@ -63,6 +64,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<CallbackNotifier>();
         services.AddSingleton<MergePolicyStore>();
         services.AddSingleton<MergePoliciesHandler>();
+        services.AddSingleton<IdentitySettingsStore>();
+        services.AddSingleton<IdentitySettingsHandler>();
         services.AddSingleton<Segments.SegmentDefinitionStore>();
         services.AddSingleton<Segments.SegmentDefinitionsHandler>();
         services.AddHostedService<StorageInitializer>();

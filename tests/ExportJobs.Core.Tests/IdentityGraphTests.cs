@@ -113,12 +113,13 @@ public class IdentityGraphTests
     [Fact]
     public void Identity_settings_name_the_field_that_is_wrong()
     {
-        Assert.Empty(IdentitySettings.Problems(IdentitySettings.Default));
-        Assert.Empty(IdentitySettings.Problems(CrmUnique));
-        Assert.Equal(["namespacePriority"], IdentitySettings.Problems(new IdentitySettings { UniqueNamespaces = ["CRMID"] }).Keys);
-        Assert.Equal(["uniqueNamespaces"], IdentitySettings.Problems(new IdentitySettings { NamespacePriority = ["CRMID"], UniqueNamespaces = ["CRM ID"] }).Keys);
-        Assert.Contains("more than once", IdentitySettings.Problems(new IdentitySettings { NamespacePriority = ["CRMID", "crmid"] })["namespacePriority"]);
-        Assert.Equal(["namespacePriority"], IdentitySettings.Problems(new IdentitySettings { NamespacePriority = [.. Enumerable.Range(0, 65).Select(i => $"ns{i}")] }).Keys);
-        Assert.Equal(["body"], IdentitySettings.Problems(null).Keys);
+        static List<string> Fields(IdentitySettings? settings) => IdentitySettings.Check(settings).Items.Select(p => p.Field).ToList();
+        Assert.Empty(Fields(IdentitySettings.Default));
+        Assert.Empty(Fields(CrmUnique));
+        Assert.Equal(["namespacePriority"], Fields(new IdentitySettings { UniqueNamespaces = ["CRMID"] }));
+        Assert.Equal(["uniqueNamespaces[1]"], Fields(new IdentitySettings { NamespacePriority = ["CRMID"], UniqueNamespaces = ["Email", "CRM ID"] }));
+        Assert.Contains("more than once", IdentitySettings.Check(new IdentitySettings { NamespacePriority = ["CRMID", "crmid"] }).Items.Single().Message);
+        Assert.Equal(["namespacePriority"], Fields(new IdentitySettings { NamespacePriority = [.. Enumerable.Range(0, 65).Select(i => $"ns{i}")] }));
+        Assert.Equal(["body"], Fields(null));
     }
 }

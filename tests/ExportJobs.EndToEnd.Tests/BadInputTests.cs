@@ -45,6 +45,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         int datasetsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.DatasetsTable);
         int batchesBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable);
         int definitionsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable);
+        int settingsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.IdentitySettingsTable);
 
         using var plain = new HttpClient { BaseAddress = host.BaseAddress };
         var failures = new List<string>();
@@ -67,6 +68,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         Assert.Equal(datasetsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.DatasetsTable));
         Assert.Equal(batchesBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable));
         Assert.Equal(definitionsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable));
+        Assert.Equal(settingsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.IdentitySettingsTable));
     }
 
     /// <summary>The case's request: the valid headers of the tenant, less or replaced by those the case names.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core;
+using ExportJobs.Core.Identities;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.MergePolicies;
@@ -63,7 +64,7 @@ public class OpenApiTests
                 checkedExamples++;
             }
         }
-        Assert.Equal(9, checkedExamples);
+        Assert.Equal(10, checkedExamples);
     }
 
     private static IReadOnlyList<Problem> RequestProblems(string operationId, JsonNode example) => operationId switch
@@ -76,6 +77,7 @@ public class OpenApiTests
         FunctionNames.CreateSegmentDefinition => SegmentDefinitionRules.Check(Read(example, CoreJson.Requests.SegmentDefinitionRequest), patch: false, null).Items,
         FunctionNames.PatchSegmentDefinition => SegmentDefinitionRules.Check(Read(example, CoreJson.Requests.SegmentDefinitionRequest), patch: true, null).Items,
         FunctionNames.CreateSchedule => ScheduleProblems(Read(example, CoreJson.Requests.Schedule)),
+        FunctionNames.PutIdentitySettings => IdentitySettings.Check(Read(example, CoreJson.Requests.IdentitySettings)).Items,
         FunctionNames.PatchSchedule => Read(example, CoreJson.Requests.ListPatchOperation)
             .Where(op => op.Op is not ("replace" or "add") || op.Path is not ("/state" or "/schedule")).Select(op => new Problem("op", $"{op.Op} {op.Path}")).ToList(),
         _ => [new Problem("operationId", $"no validator is known for {operationId}'s request example")],
@@ -104,6 +106,7 @@ public class OpenApiTests
             ["SegmentDefinition"] = json => Read(JsonNode.Parse(json)!, CoreJson.Requests.SegmentDefinition),
             ["SegmentDefinitionList"] = json => Read(JsonNode.Parse(json)!, CoreJson.Requests.SegmentDefinitionList),
             ["Schedule"] = json => Read(JsonNode.Parse(json)!, CoreJson.Requests.Schedule),
+            ["IdentitySettings"] = json => Read(JsonNode.Parse(json)!, CoreJson.Requests.IdentitySettings),
         };
         int checkedExamples = 0;
         foreach (var (route, _, operation) in Operations())

@@ -34,13 +34,15 @@ public sealed record IdentitySettings
 
     public bool IsUnique(string ns) => (UniqueNamespaces ?? []).Any(u => string.Equals(u, ns, StringComparison.OrdinalIgnoreCase));
 
+    private static string Shown(string? text) => text is null ? "null" : text.Length > 64 ? text[..64] + "…" : text;
+
     /// <summary>What is wrong with a <c>PUT /config/identitySettings</c> body, field by field.</summary>
-    public static Dictionary<string, string> Problems(IdentitySettings? settings)
+    public static ProblemList Check(IdentitySettings? settings)
     {
-        var problems = new Dictionary<string, string>(StringComparer.Ordinal);
+        var problems = new ProblemList();
         if (settings is null)
         {
-            problems["body"] = "The body must be a JSON object with namespacePriority and uniqueNamespaces.";
+            problems.Add("body", "The body must be a JSON object with namespacePriority and uniqueNamespaces.");
             return problems;
         }
         Check("namespacePriority", settings.NamespacePriority, required: true);
@@ -51,14 +53,15 @@ public sealed record IdentitySettings
         {
             if (namespaces is null)
             {
-                if (required) problems[field] = $"{field} is required: a list of identity namespace codes, most important first.";
+                if (required) problems.Add(field, $"{field} is required: a list of identity namespace codes, most important first.");
                 return;
             }
-            if (namespaces.Count > MaxNamespaces) problems[field] = $"{field} holds at most {MaxNamespaces} namespaces.";
-            else if (namespaces.FirstOrDefault(ns => !Ids.IsNamespace(ns)) is { } bad)
-                problems[field] = $"{field} has '{(bad is null ? "null" : bad.Length > 64 ? bad[..64] + "…" : bad)}', not a namespace code ([A-Za-z0-9._-], at most 64).";
+            int bad = namespaces.FindIndex(ns => !Ids.IsNamespace(ns));
+            if (namespaces.Count > MaxNamespaces) problems.Add(field, $"{field} holds at most {MaxNamespaces} namespaces.");
+            else if (bad >= 0)
+                problems.Add($"{field}[{bad}]", $"'{Shown(namespaces[bad])}' is not a namespace code: 1 to 64 of [A-Za-z0-9._-].");
             else if (namespaces.GroupBy(ns => ns, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
-                problems[field] = $"{field} names '{twice.Key}' more than once.";
+                problems.Add(field, $"{field} names '{twice.Key}' more than once.");
         }
     }
 }

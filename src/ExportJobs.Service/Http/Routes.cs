@@ -17,6 +17,7 @@ public static class Routes
     public const string DatasetBatchFile = "datasets/{datasetId}/batches/{batchId}/files/{name}";
     public const string MergePolicies = "config/mergePolicies";
     public const string MergePolicy = "config/mergePolicies/{id}";
+    public const string IdentitySettings = "config/identitySettings";
     public const string Schedules = "config/schedules";
     public const string Schedule = "config/schedules/{id}";
     public const string OpenApiDocument = "openapi.json";

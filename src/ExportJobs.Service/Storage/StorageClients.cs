@@ -40,6 +40,7 @@ public sealed class StorageClients
         Datasets = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.DatasetsTable));
         Batches = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.BatchesTable));
         MergePolicies = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.MergePoliciesTable));
+        IdentitySettings = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.IdentitySettingsTable));
         Schedules = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SchedulesTable));
         Idempotency = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.IdempotencyTable));
         SegmentDefinitions = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SegmentDefinitionsTable));
@@ -53,6 +54,7 @@ public sealed class StorageClients
     public TableClient Datasets { get; }
     public TableClient Batches { get; }
     public TableClient MergePolicies { get; }
+    public TableClient IdentitySettings { get; }
     public TableClient Schedules { get; }
     public TableClient Idempotency { get; }
     public TableClient SegmentDefinitions { get; }
@@ -62,7 +64,7 @@ public sealed class StorageClients
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
-        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, Schedules, Idempotency, SegmentDefinitions }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, IdentitySettings, Schedules, Idempotency, SegmentDefinitions }) await table.CreateIfNotExistsAsync(ct);
         foreach (var container in new[] { Profiles, Events, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }

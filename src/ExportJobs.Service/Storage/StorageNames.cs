@@ -11,6 +11,7 @@ public static class StorageNames
     public const string SchedulesTable = "schedules";
     public const string IdempotencyTable = "idempotencykeys";
     public const string SegmentDefinitionsTable = "segmentdefinitions";
+    public const string IdentitySettingsTable = "identitysettings";
     public const string ProfilesContainer = "profiles";
     public const string EventsContainer = "events";
     public const string DatasetsContainer = "datasets";
