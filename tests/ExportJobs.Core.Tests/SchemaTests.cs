@@ -56,6 +56,10 @@ public class SchemaTests
     [InlineData("""{"person":{},"identities":[{"id":"1"},{"id":"2","ns":"x"}]}""", "identities[1].ns: not in the schema.")]
     [InlineData("""{"person":{},"scores":{"a":"high"}}""", "scores.a: expected a number.")]
     [InlineData("""{"person":{},"[x":1}""", "[x: not in the schema.")]
+    [InlineData("""{"pers\u006fn":{"name":{"first\u004eame":"A"}},"lo\u0079alty":{"points":3}}""", null)]
+    [InlineData("""{"person":{"name":{"firstN\u0061me":7}}}""", "person.name.firstName: expected a string.")]
+    [InlineData("""{"person":{"nick\u006eame":"x","名前":1}}""", "person.nickname: not in the schema.")]
+    [InlineData("""{"person":{"名前":1}}""", "person.名前: not in the schema.")]
     [InlineData("""[1]""", ": expected an object.")]
     public void A_record_fits_or_the_first_misfit_is_named_by_its_path(string record, string? error) =>
         Assert.Equal(error, Parse(Person).Check(JsonElement.Parse(record), ""));

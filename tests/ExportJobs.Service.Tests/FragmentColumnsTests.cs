@@ -18,7 +18,7 @@ public class FragmentColumnsTests
 {
     private static readonly string Wide = "{" + string.Join(",", Enumerable.Range(0, FragmentColumns.MaxMembers + 1).Select(i => $"\"w{i}\":{i}")) + "}";
 
-    /// <summary>Records of every shape: nested, null, odd names, repeated names and too many names (kept whole), empty.</summary>
+    /// <summary>Records of every shape: nested, null, odd and escaped names, repeated names and too many names (kept whole), empty.</summary>
     private static readonly string[] Shapes =
     [
         """{"b":1,"a":{"x":[1,2],"y":"z"},"c":null}""",
@@ -27,6 +27,7 @@ public class FragmentColumnsTests
         "{}",
         Wide,
         """{"c":{"deep":{"er":"est"}},"a":false}""",
+        """{"\u0061":[true],"weird.name":null}""",
     ];
 
     [Fact]

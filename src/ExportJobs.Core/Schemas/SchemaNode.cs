@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -103,7 +105,7 @@ public sealed class SchemaNode
                 if (value.ValueKind != JsonValueKind.Object) return ("", "expected an object.");
                 foreach (var member in value.EnumerateObject())
                 {
-                    if (!Properties.TryGetValue(member.Name, out var property)) return ("." + member.Name, "not in the schema.");
+                    if (PropertyOf(member) is not { } property) return ("." + member.Name, "not in the schema.");
                     if (property.Misfit(member.Value) is { } inner) return ("." + member.Name + inner.Path, inner.Reason);
                 }
                 foreach (string name in Required)
@@ -136,6 +138,24 @@ public sealed class SchemaNode
         };
         return fits ? null : ("", $"expected {Describe(Kind)}.");
     }
+
+    /// <summary>
+    /// The schema of an object's member, found by its name's UTF-8 text as the document holds it: a line's member names
+    /// are not made into strings (every ingested line is checked), unless escaped.
+    /// </summary>
+    private SchemaNode? PropertyOf(JsonProperty member)
+    {
+        var raw = JsonMarshal.GetRawUtf8PropertyName(member);
+        if (raw.Length > MaxUnescapedName || raw.IndexOf((byte)'\\') >= 0)
+            return Properties.TryGetValue(member.Name, out var named) ? named : null;
+        Span<char> name = stackalloc char[MaxUnescapedName];
+        int length = Encoding.UTF8.GetChars(raw, name);
+        _byName ??= Properties.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        return _byName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var property) ? property : null;
+    }
+
+    private const int MaxUnescapedName = 256;
+    private Dictionary<string, SchemaNode>? _byName;
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
     public bool HasPath(IReadOnlyList<string> path, int from = 0)

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
@@ -94,10 +93,15 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     /// <summary>Where the member columns start among the fields of <see cref="FragmentColumns.Schema"/>.</summary>
     private const int FirstMemberField = 7;
 
+    /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
+    private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ReadOnlyMemory<byte>?[][] _values;
+
     private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members)
     {
         _writer = writer;
         _fields = schema.GetDataFields();
+        _values = members.Select(_ => new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize]).ToArray();
         _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
         writer.CustomMetadata = new Dictionary<string, string> { [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)) };
     }
@@ -118,19 +122,16 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private async Task FlushAsync(CancellationToken ct)
     {
         int rows = _rows.Count;
-        var wholes = new byte[]?[rows];
-        var orders = new byte[]?[rows];
-        var values = new byte[]?[_columns.Count][];
-        for (int c = 0; c < values.Length; c++) values[c] = new byte[]?[rows];
+        var (wholes, orders, values) = (_wholes, _orders, _values);
         for (int r = 0; r < rows; r++)
         {
             var record = _rows[r].Record;
             if (ColumnsOf(record) is { } order)
             {
                 orders[r] = order;
-                for (int m = 0; m < order.Length; m++) values[order[m]][r] = WholeArray(record.Members[m].Value);
+                for (int m = 0; m < order.Length; m++) values[order[m]][r] = record.Members[m].Value;
             }
-            else wholes[r] = WholeArray(record.ToJson());
+            else wholes[r] = record.ToJson();
         }
 
         using var group = _writer.CreateRowGroup();
@@ -139,11 +140,12 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
         await group.WriteAsync(_fields[3], _rows.Select(r => r.DatasetId).ToList());
         await group.WriteAsync(_fields[4], _rows.Select(r => r.BatchId).ToList());
-        await group.WriteAsync(_fields[5], wholes);
-        await group.WriteAsync(_fields[6], orders);
-        for (int c = 0; c < values.Length; c++) await group.WriteAsync(_fields[FirstMemberField + c], values[c]);
+        await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[5], wholes.AsMemory(0, rows), null, null, ct);
+        await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[6], orders.AsMemory(0, rows), null, null, ct);
+        for (int c = 0; c < values.Length; c++) await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[FirstMemberField + c], values[c].AsMemory(0, rows), null, null, ct);
         group.CompleteValidate();
         _rows.Clear();
+        foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
     }
 
     /// <summary>The columns of a record's members, in its order; null when it is kept whole (or has a name the file has no column for).</summary>
@@ -158,10 +160,6 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         }
         return order;
     }
-
-    /// <summary>The text as the array Parquet.Net writes: the array itself when it is a whole one (rows read back, compaction), a copy of a slice.</summary>
-    private static byte[] WholeArray(ReadOnlyMemory<byte> text) =>
-        MemoryMarshal.TryGetArray(text, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : text.ToArray();
 
     public async ValueTask DisposeAsync()
     {

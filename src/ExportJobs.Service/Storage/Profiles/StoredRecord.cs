@@ -31,6 +31,20 @@ internal sealed class MemberName
         return Known.Count < KnownLimit ? Known.GetOrAdd(text, name) : name;
     }
 
+    /// <summary>The name a reader is on (a property name), made into a string only the first time it is seen unescaped.</summary>
+    public static MemberName Of(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueSpan.Length <= MaxLookedUp)
+        {
+            Span<char> text = stackalloc char[MaxLookedUp];
+            int length = Encoding.UTF8.GetChars(reader.ValueSpan, text);
+            if (Known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text[..length], out var known)) return known;
+        }
+        return Of(reader.GetString()!);
+    }
+
+    private const int MaxLookedUp = 256;
+
     public override string ToString() => Text;
 }
 
@@ -66,10 +80,11 @@ internal sealed class StoredRecord
     {
         var reader = new Utf8JsonReader(json.Span);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return OfWhole(json);
-        var members = new List<Member>();
+        var members = SplitMembers ??= new List<Member>(16);
+        members.Clear();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = MemberName.Of(reader.GetString()!);
+            var name = MemberName.Of(ref reader);
             reader.Read();
             int start = (int)reader.TokenStartIndex;
             reader.Skip();
@@ -80,6 +95,9 @@ internal sealed class StoredRecord
         }
         return OfMembers([.. members]);
     }
+
+    /// <summary>The members a split collects on this thread before they become the record's array.</summary>
+    [ThreadStatic] private static List<Member>? SplitMembers;
 
     /// <summary>The record's JSON text: the whole text, or an object of its members (those read) in their order.</summary>
     public ReadOnlyMemory<byte> ToJson()
