@@ -177,6 +177,23 @@ public class ProfileTests
         Assert.Equal(16, used);
     }
 
+    [Fact]
+    public void An_identity_goes_to_the_shard_of_the_FNV_1a_hash_of_its_namespace_a_unit_separator_and_its_id_in_UTF_8()
+    {
+        // The placement stored data was written with: a change would leave earlier fragments in the wrong shards.
+        static int Reference(Identity identity, int shards)
+        {
+            uint hash = 2166136261;
+            foreach (byte b in System.Text.Encoding.UTF8.GetBytes(identity.Namespace + "\u001f" + identity.Id)) hash = (hash ^ b) * 16777619;
+            return (int)(hash % (uint)shards);
+        }
+        string[] ids = ["a@x.com", "1", "", "x\u00e9", "名前", "\ud83d\ude00 smile", new string('z', 2000), "tab\there"];
+        foreach (var identity in ids.SelectMany(id => new[] { new Identity("email", id), new Identity("ECID", id) }))
+            foreach (int shards in new[] { 1, 16, 97 })
+                Assert.Equal(Reference(identity, shards), ShardRouter.ShardOf(identity, shards));
+        Assert.Equal([4, 9], new[] { new Identity("email", "a@x.com"), new Identity("ecid", "90000000003") }.Select(i => ShardRouter.ShardOf(i, 16)));
+    }
+
     private static MergedProfile Profile(string membershipJson, long updated = 10)
     {
         var profile = new MergedProfile(new Identity("email", "a@x.com"));

@@ -117,12 +117,20 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     private async Task WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
-        using var buffer = new MemoryStream();
+        // Sized once for the file (its rows compress to well under half their text), not grown by doubling as it is written.
+        using var buffer = new MemoryStream(FileBufferBytes(sorted));
         var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
         await using (var writer = await FragmentFileWriter.CreateAsync(buffer, members, ct))
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
         await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+    }
+
+    private static int FileBufferBytes(IReadOnlyList<FragmentRow> rows)
+    {
+        long text = 0;
+        foreach (var row in rows) text += row.Record.IsWhole ? row.Record.ToJson().Length : row.Record.Members.Sum(m => m.Name.Json.Length + m.Value.Length);
+        return (int)Math.Min(text / 2 + 64 * 1024, 64 * 1024 * 1024);
     }
 
     /// <summary>
