@@ -17,8 +17,9 @@ namespace ExportJobs.Service.Tests;
 public class FragmentColumnsTests
 {
     private static readonly string Wide = "{" + string.Join(",", Enumerable.Range(0, FragmentColumns.MaxMembers + 1).Select(i => $"\"w{i}\":{i}")) + "}";
+    private static readonly string LongName = "{\"a\":1,\"" + new string('n', FragmentColumns.MaxMemberName + 1) + "\":2}";
 
-    /// <summary>Records of every shape: nested, null, odd and escaped names, repeated names and too many names (kept whole), empty.</summary>
+    /// <summary>Records of every shape: nested, null, odd and escaped names, repeated names, too many names and too long a name (kept whole), empty.</summary>
     private static readonly string[] Shapes =
     [
         """{"b":1,"a":{"x":[1,2],"y":"z"},"c":null}""",
@@ -28,6 +29,7 @@ public class FragmentColumnsTests
         Wide,
         """{"c":{"deep":{"er":"est"}},"a":false}""",
         """{"\u0061":[true],"weird.name":null}""",
+        LongName,
     ];
 
     [Fact]
@@ -111,7 +113,7 @@ public class FragmentColumnsTests
         }
     }
 
-    private static bool IsKeptWhole(string json) => json.StartsWith("""{"a":1,"a":2""", StringComparison.Ordinal) || json == Wide;
+    private static bool IsKeptWhole(string json) => json.StartsWith("""{"a":1,"a":2""", StringComparison.Ordinal) || json == Wide || json == LongName;
 
     /// <summary>A record's members, in order, each with its value's text.</summary>
     private static List<(string Name, string Value)> MembersOf(string json)

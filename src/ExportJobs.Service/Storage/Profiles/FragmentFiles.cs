@@ -49,6 +49,9 @@ internal static class FragmentColumns
     /// <summary>The most member columns a file has (an index of <see cref="Order"/> is a byte); records with other names are kept whole.</summary>
     public const int MaxMembers = 64;
 
+    /// <summary>The longest member name (UTF-8 bytes, as written) that gets a column: a file's metadata names at most 64 × 256 bytes.</summary>
+    public const int MaxMemberName = 256;
+
     /// <summary>The file metadata that names the member columns: a JSON array, the i-th name that of column <c>m{i}</c>.</summary>
     public const string MembersKey = "exportjobs.members";
 

@@ -10,8 +10,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal sealed class MemberName
 {
     private static readonly ConcurrentDictionary<string, MemberName> Known = new(StringComparer.Ordinal);
-    /// <summary>How many names <see cref="Of"/> keeps for reuse (hostile data can have any number of them).</summary>
-    private const int KnownLimit = 4096;
+    /// <summary>
+    /// How many names <see cref="Of(string)"/> keeps for reuse, and how long a name it keeps may be (hostile data can have
+    /// any number of names, each as long as a record): at most 4,096 × 256 characters, whatever the data.
+    /// </summary>
+    private const int KnownLimit = 4096, MaxLookedUp = 256;
 
     private MemberName(string text)
     {
@@ -28,7 +31,7 @@ internal sealed class MemberName
     {
         if (Known.TryGetValue(text, out var name)) return name;
         name = new MemberName(text);
-        return Known.Count < KnownLimit ? Known.GetOrAdd(text, name) : name;
+        return Known.Count < KnownLimit && text.Length <= MaxLookedUp ? Known.GetOrAdd(text, name) : name;
     }
 
     /// <summary>The name a reader is on (a property name), made into a string only the first time it is seen unescaped.</summary>
@@ -43,7 +46,6 @@ internal sealed class MemberName
         return Of(reader.GetString()!);
     }
 
-    private const int MaxLookedUp = 256;
 
     public override string ToString() => Text;
 }
@@ -73,8 +75,8 @@ internal sealed class StoredRecord
     public static StoredRecord OfWhole(ReadOnlyMemory<byte> json) => new([], json, true);
 
     /// <summary>
-    /// A JSON object's text split into its top-level members; kept whole when it is not an object, repeats a name or
-    /// has more members than a file has member columns.
+    /// A JSON object's text split into its top-level members; kept whole when it is not an object, repeats a name, has
+    /// a name longer than <see cref="FragmentColumns.MaxMemberName"/> or more members than a file has member columns.
     /// </summary>
     public static StoredRecord Split(ReadOnlyMemory<byte> json)
     {
@@ -84,6 +86,7 @@ internal sealed class StoredRecord
         members.Clear();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
+            if (reader.ValueSpan.Length > FragmentColumns.MaxMemberName) return OfWhole(json);
             var name = MemberName.Of(ref reader);
             reader.Read();
             int start = (int)reader.TokenStartIndex;
