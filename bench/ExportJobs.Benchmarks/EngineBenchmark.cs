@@ -31,7 +31,7 @@ public static class EngineBenchmark
                 var fields = reader.Schema.GetDataFields();
                 var members = System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
                 var all = Enumerable.Range(0, fields.Length).ToArray();
-                var segment = Enumerable.Range(0, 7).Concat(new[] { "identityMap", "personalEmail", "segmentMembership" }.Select(m => 7 + Array.IndexOf(members, m))).ToArray();
+                var segment = Enumerable.Range(0, FragmentColumns.FirstMember).Concat(new[] { "identityMap", "personalEmail", "segmentMembership" }.Select(m => FragmentColumns.FirstMember + Array.IndexOf(members, m))).ToArray();
                 Console.WriteLine($"Engines, one fragment file of {rows:N0} rows ({profiles:N0} profiles' records), {new FileInfo(path).Length / 1e6:N1} MB; best of {Passes} passes");
                 Console.WriteLine("| engine | columns | ns per row | CPU ms | allocated MB |");
                 Console.WriteLine("| --- | --- | --- | --- | --- |");
@@ -97,7 +97,7 @@ public static class EngineBenchmark
             foreach (int c in columns)
             {
                 var field = fields[c];
-                if (field.Name == FragmentColumns.IngestTime)
+                if (field.Name is FragmentColumns.IngestTime or FragmentColumns.Sequence)
                 {
                     await group.ReadAsync(field, longs.AsMemory(0, rows));
                     continue;
@@ -142,7 +142,7 @@ public static class EngineBenchmark
         using var connection = new DuckDBConnection("Data Source=:memory:");
         connection.Open();
         using var command = connection.CreateCommand();
-        var sums = columns.Where(c => c != FragmentColumns.IngestTime).Select(c => $"coalesce(sum(octet_length(\"{c}\"::BLOB)), 0)");
+        var sums = columns.Where(c => c is not (FragmentColumns.IngestTime or FragmentColumns.Sequence)).Select(c => $"coalesce(sum(octet_length(\"{c}\"::BLOB)), 0)");
         command.CommandText = $"SELECT {string.Join(" + ", sums)} FROM read_parquet('{path.Replace("'", "''", StringComparison.Ordinal)}')";
         return long.Parse(command.ExecuteScalar()!.ToString()!, CultureInfo.InvariantCulture);
     }

@@ -131,7 +131,7 @@ public class FragmentColumnsTests
                 using var stream = new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray());
                 await using var reader = await ParquetReader.CreateAsync(stream);
                 var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
-                Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(7).Select(f => f.Name));
+                Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
                 return names;
             }
         throw new InvalidOperationException($"No file of {batch}.");

@@ -10,10 +10,11 @@ public readonly record struct Identity(string Namespace, string Id)
 }
 
 /// <summary>
-/// One ingested record of a profile: its identity, when it was ingested, where from, and its attributes (a JSON object,
-/// valid as long as the document it was read from: see the reader).
+/// One ingested record of a profile: its identity, when it was ingested, where from, its attributes (a JSON object,
+/// valid as long as the document it was read from: see the reader), and its place in its batch (0 for data stored
+/// before places were kept).
 /// </summary>
-public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, string DatasetId, string BatchId, JsonElement Record)
+public sealed record ProfileFragment(Identity Identity, long IngestTimeMs, string DatasetId, string BatchId, JsonElement Record, long Sequence = 0)
 {
     /// <summary>The record as nodes of its own, which outlive the document it was read from.</summary>
     public JsonObject RecordObject() => JsonObject.Create(Record.Clone())!;

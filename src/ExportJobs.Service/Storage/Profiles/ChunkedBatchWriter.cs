@@ -42,7 +42,8 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
         if (_held.Count == 0) return;
         var buffer = _buffer!;
         // Counted before writing, so that a chunk that fails half way is discarded too.
-        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held.Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct, _chunks++);
+        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held.Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct,
+            _chunks++, firstSequence: Accepted - _held.Count);
         _held.Clear();
         _used = 0;
     }

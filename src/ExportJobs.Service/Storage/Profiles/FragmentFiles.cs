@@ -13,7 +13,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// One fragment as a row of a fragment file: identity, provenance, and the record (its members' JSON as UTF-8, parsed
 /// as it is, never decoded to strings) — arrays of their own when read, slices of an ingestion's chunk buffer when written.
 /// </summary>
-internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record)
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0)
 {
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
@@ -26,7 +26,7 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
     public ProfileFragment ToFragment(out JsonDocument document, out byte[]? rented)
     {
         document = JsonDocument.Parse(Record.ToJson(out rented));
-        return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement);
+        return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement, Sequence);
     }
 }
 
@@ -36,7 +36,8 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
 /// Each top-level member name of the file's records has a column <c>m{i}</c> of its values' JSON text, its name the
 /// i-th of the file's <see cref="MembersKey"/> metadata (so any name is allowed); <see cref="Order"/> holds, per row,
 /// the indexes of its members in the record's order; <see cref="Record"/> the whole text of a record kept whole
-/// (<see cref="StoredRecord"/>). A file of an earlier build has only <see cref="Record"/>: every row is whole.
+/// (<see cref="StoredRecord"/>); <see cref="Sequence"/> the record's place in its batch. A file of an earlier build has
+/// only <see cref="Record"/> (every row is whole) and no <see cref="Sequence"/> (every row's is 0).
 /// </summary>
 internal static class FragmentColumns
 {
@@ -56,7 +57,11 @@ internal static class FragmentColumns
     public const string MembersKey = "exportjobs.members";
 
     public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
-        Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members";
+        Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
+        Sequence = nameof(FragmentRow.Sequence);
+
+    /// <summary>Where the member columns start among the fields of <see cref="Schema"/>.</summary>
+    public const int FirstMember = 8;
 
     public static string MemberColumn(int index) => "m" + index.ToString(CultureInfo.InvariantCulture);
 
@@ -69,6 +74,7 @@ internal static class FragmentColumns
         new DataField(Namespace, typeof(string)), new DataField(Id, typeof(string)), new DataField(IngestTime, typeof(long)),
         new DataField(Dataset, typeof(string)), new DataField(Batch, typeof(string)),
         new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
+        new DataField(Sequence, typeof(long)),
         .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
     ]);
 
@@ -93,8 +99,6 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly DataField[] _fields;
     private readonly Dictionary<string, int> _columns;
     private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
-    /// <summary>Where the member columns start among the fields of <see cref="FragmentColumns.Schema"/>.</summary>
-    private const int FirstMemberField = 7;
 
     /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
     private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
@@ -145,7 +149,8 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync(_fields[4], _rows.Select(r => r.BatchId).ToList());
         await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[5], wholes.AsMemory(0, rows), null, null, ct);
         await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[6], orders.AsMemory(0, rows), null, null, ct);
-        for (int c = 0; c < values.Length; c++) await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[FirstMemberField + c], values[c].AsMemory(0, rows), null, null, ct);
+        await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
+        for (int c = 0; c < values.Length; c++) await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[FragmentColumns.FirstMember + c], values[c].AsMemory(0, rows), null, null, ct);
         group.CompleteValidate();
         _rows.Clear();
         foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
@@ -180,7 +185,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private readonly BlobRangeStream _stream;
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
-    private readonly DataField? _order;
+    private readonly DataField? _order, _sequence;
     /// <summary>The member columns read: their index among the file's names, and their field.</summary>
     private readonly (int Index, DataField Field)[] _read;
     /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
@@ -192,7 +197,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
     private ReadOnlyMemory<byte>?[] _records = [], _orders = [];
     private ReadOnlyMemory<byte>?[][] _values;
-    private long[] _ingestTimes = [];
+    private long[] _ingestTimes = [], _sequences = [];
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
     private ReadOnlyMemory<byte>[] _bytes = [];
     private ReadOnlyMemory<char>[] _chars = [];
@@ -208,6 +213,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace], fields[FragmentColumns.Id], fields[FragmentColumns.IngestTime]);
         (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset], fields[FragmentColumns.Batch], fields[FragmentColumns.Record]);
         _order = fields.GetValueOrDefault(FragmentColumns.Order);
+        _sequence = fields.GetValueOrDefault(FragmentColumns.Sequence);
         Members = reader.CustomMetadata.TryGetValue(FragmentColumns.MembersKey, out string? names)
             ? JsonSerializer.Deserialize<string[]>(names)!.Select(MemberName.Of).ToArray()
             : [];
@@ -216,7 +222,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
         _values = new ReadOnlyMemory<byte>?[_read.Length][];
-        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record }.Concat(_order is null ? [] : [_order]).Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
+        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
 
     /// <summary>The file's member names (none in a file of an earlier build).</summary>
@@ -247,7 +253,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             await ReadGroupAsync(ct);
             _row = -1;
         }
-        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row));
+        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row), _sequences[_row]);
         return true;
     }
 
@@ -272,7 +278,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         _rows = checked((int)group.RowCount);
         if (_records.Length < _rows)
         {
-            (_namespaces, _ids, _datasets, _batches, _ingestTimes) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows]);
+            (_namespaces, _ids, _datasets, _batches, _ingestTimes, _sequences) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new long[_rows]);
             (_records, _orders, _bytes, _chars, _levels) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows]);
             for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
         }
@@ -284,6 +290,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         await ReadBytesAsync(group, _record, _records, ct);
         if (_order is null) Array.Clear(_orders);
         else await ReadBytesAsync(group, _order, _orders, ct);
+        if (_sequence is not null) await group.ReadAsync(_sequence, _sequences.AsMemory(0, _rows), null, ct);
         for (int slot = 0; slot < _read.Length; slot++) await ReadBytesAsync(group, _read[slot].Field, _values[slot], ct);
     }
 

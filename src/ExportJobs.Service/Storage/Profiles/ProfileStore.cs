@@ -67,24 +67,26 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// Writes the records of one batch, or of its chunk number <paramref name="chunk"/> (each a JSON object's UTF-8 text,
-    /// as ingested), each to the shard of its primary identity, sorted by identity.
+    /// as ingested), each to the shard of its primary identity, sorted by identity. Each keeps its place in the batch:
+    /// <paramref name="firstSequence"/> for the first record given, and so on.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0)
+        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0)
     {
-        var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json)>>();
+        var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>>();
+        long sequence = firstSequence;
         foreach (var (identity, json) in records)
         {
             int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add((identity, json));
+            rows.Add((identity, json, sequence++));
         }
         // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once (each
         // record split into its members there), so that their uploads overlap each other and the encoding of the next.
         await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
             await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
                 entry.Value.OrderBy(r => r.Identity, IdentityKey.Order)
-                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json))).ToList(), c));
+                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList(), c));
     }
 
     /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>
@@ -111,8 +113,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             return;
         }
         await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
-            records.Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId,
-                StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)))).ToList(), ct);
+            records.Select((r, i) => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId,
+                StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)), i)).ToList(), ct);
     }
 
     private async Task WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
