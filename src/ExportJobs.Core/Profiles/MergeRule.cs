@@ -26,16 +26,8 @@ public sealed class MergeRule
     /// <summary>The fragments folded by rank, then ingest time, in their order otherwise (the list is sorted so, in place).</summary>
     public MergedProfile Merge(Identity identity, List<ProfileFragment> fragments)
     {
-        // An insertion sort: stable, and a profile has a few fragments, most often in order already.
-        for (int i = 1; i < fragments.Count; i++)
-        {
-            var fragment = fragments[i];
-            int j = i - 1;
-            for (; j >= 0 && Compare(fragments[j], fragment) > 0; j--) fragments[j + 1] = fragments[j];
-            fragments[j + 1] = fragment;
-        }
         var profile = new MergedProfile(identity);
-        foreach (var fragment in fragments) profile.MergeNewer(fragment);
+        foreach (var fragment in fragments.SortStable(Compare)) profile.MergeNewer(fragment);
         return profile;
     }
 

@@ -8,6 +8,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using ExportJobs.Core;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
@@ -131,7 +132,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private static int FileBufferBytes(IReadOnlyList<FragmentRow> rows)
     {
         long text = 0;
-        foreach (var row in rows) text += row.Record.IsWhole ? row.Record.ToJson().Length : row.Record.Members.Sum(m => m.Name.Json.Length + m.Value.Length);
+        foreach (var row in rows) text += row.Record.JsonLength;
         return (int)Math.Min(text / 2 + 64 * 1024, 64 * 1024 * 1024);
     }
 
@@ -234,21 +235,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// An identity's fragments by ingest time, then batch id, each batch's in its order: the order of its files' names,
     /// whichever files (ingested or compacted) hold them.
     /// </summary>
-    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group)
-    {
-        // An insertion sort, in place: stable (fragments of one batch keep their order), and a group holds a few.
-        for (int i = 1; i < group.Count; i++)
-        {
-            var fragment = group[i];
-            int j = i - 1;
-            for (; j >= 0 && Compare(group[j], fragment) > 0; j--) group[j + 1] = group[j];
-            group[j + 1] = fragment;
-        }
-        return group;
-
-        static int Compare(ProfileFragment a, ProfileFragment b) =>
-            a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs) : string.CompareOrdinal(a.BatchId, b.BatchId);
-    }
+    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group) =>
+        group.SortStable((a, b) => a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs) : string.CompareOrdinal(a.BatchId, b.BatchId));
 
     /// <summary>
     /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their

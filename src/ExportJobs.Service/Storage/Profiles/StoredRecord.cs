@@ -106,7 +106,7 @@ internal sealed class StoredRecord
     public ReadOnlyMemory<byte> ToJson()
     {
         if (IsWhole) return _whole;
-        var json = new byte[JsonLength()];
+        var json = new byte[JsonLength];
         WriteJson(json);
         return json;
     }
@@ -116,17 +116,22 @@ internal sealed class StoredRecord
     {
         rented = null;
         if (IsWhole) return _whole;
-        int length = JsonLength();
+        int length = JsonLength;
         rented = ArrayPool<byte>.Shared.Rent(length);
         WriteJson(rented);
         return rented.AsMemory(0, length);
     }
 
-    private int JsonLength()
+    /// <summary>How many bytes <see cref="ToJson()"/> gives.</summary>
+    public int JsonLength
     {
-        int length = 2 + Math.Max(0, Members.Count - 1);
-        foreach (var member in Members) length += member.Name.Json.Length + member.Value.Length;
-        return length;
+        get
+        {
+            if (IsWhole) return _whole.Length;
+            int length = 2 + Math.Max(0, Members.Count - 1);
+            foreach (var member in Members) length += member.Name.Json.Length + member.Value.Length;
+            return length;
+        }
     }
 
     private void WriteJson(Span<byte> json)
