@@ -19,7 +19,14 @@ public sealed class SchemaNode
     private static readonly HashSet<string> Keywords = ["type", "properties", "required", "additionalProperties", "items", "format", "description", "title"];
 
     public SchemaKind Kind { get; private init; }
-    public IReadOnlyDictionary<string, SchemaNode> Properties { get; private init; } = new Dictionary<string, SchemaNode>();
+    private readonly Dictionary<string, SchemaNode> _properties = [];
+
+    public IReadOnlyDictionary<string, SchemaNode> Properties
+    {
+        get => _properties;
+        private init => _properties = value as Dictionary<string, SchemaNode> ?? new(value, StringComparer.Ordinal);
+    }
+
     public IReadOnlySet<string> Required { get; private init; } = new HashSet<string>();
     /// <summary>The items of an array, or the values of a map.</summary>
     public SchemaNode? Items { get; private init; }
@@ -150,12 +157,10 @@ public sealed class SchemaNode
             return Properties.TryGetValue(member.Name, out var named) ? named : null;
         Span<char> name = stackalloc char[MaxUnescapedName];
         int length = Encoding.UTF8.GetChars(raw, name);
-        _byName ??= Properties.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        return _byName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var property) ? property : null;
+        return _properties.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var property) ? property : null;
     }
 
     private const int MaxUnescapedName = 256;
-    private Dictionary<string, SchemaNode>? _byName;
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
     public bool HasPath(IReadOnlyList<string> path, int from = 0)
@@ -211,8 +216,6 @@ public sealed class SchemaNode
         SchemaKind.Any => new JsonObject(),
         _ => new JsonObject { ["type"] = Kind.ToString().ToLowerInvariant() },
     };
-
-
 
     private static string Describe(SchemaKind kind) => kind switch
     {
