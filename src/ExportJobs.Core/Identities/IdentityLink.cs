@@ -21,23 +21,10 @@ public readonly record struct IdentityLink(Identity A, Identity B, long IngestTi
     /// <summary>Whether this link is newer than <paramref name="other"/>.</summary>
     public bool IsNewerThan(IdentityLink other) => NewestFirst(this, other) < 0;
 
-    /// <summary>
-    /// The identities of a record's <c>identityMap</c> (already checked at ingestion), each linked to every other one:
-    /// none for a record of one identity.
-    /// </summary>
+    /// <summary>The identities of a record's <c>identityMap</c>, each linked to every other one: none for a record of one identity.</summary>
     public static List<IdentityLink> Of(JsonElement record, long ingestTimeMs, long order)
     {
-        var identities = new List<Identity>();
-        if (record.TryGetProperty("identityMap", out var map) && map.ValueKind == JsonValueKind.Object)
-            foreach (var ns in map.EnumerateObject())
-                if (ns.Value.ValueKind == JsonValueKind.Array)
-                    foreach (var entry in ns.Value.EnumerateArray())
-                        if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-                        {
-                            var identity = new Identity(ns.Name, id.GetString()!);
-                            if (!identities.Contains(identity)) identities.Add(identity);
-                        }
-        identities.Sort(IdentityKey.Order);
+        var identities = IdentityMap.All(record);
         var links = new List<IdentityLink>();
         for (int i = 0; i < identities.Count; i++)
             for (int j = i + 1; j < identities.Count; j++)

@@ -72,4 +72,21 @@ public static class IdentityMap
         }
         return true;
     }
+
+    /// <summary>Every identity of a stored record's <c>identityMap</c> (checked by <see cref="TryGetPrimary"/> at ingestion), each once, in identity order.</summary>
+    public static List<Identity> All(JsonElement record)
+    {
+        var identities = new List<Identity>();
+        if (record.TryGetProperty("identityMap", out var map) && map.ValueKind == JsonValueKind.Object)
+            foreach (var ns in map.EnumerateObject())
+                if (ns.Value.ValueKind == JsonValueKind.Array)
+                    foreach (var entry in ns.Value.EnumerateArray())
+                        if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                        {
+                            var identity = new Identity(ns.Name, id.GetString()!);
+                            if (!identities.Contains(identity)) identities.Add(identity);
+                        }
+        identities.Sort(IdentityKey.Order);
+        return identities;
+    }
 }
