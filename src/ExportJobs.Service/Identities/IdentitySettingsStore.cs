@@ -28,14 +28,7 @@ public sealed class IdentitySettingsStore(StorageClients clients)
     public async Task<(RecordJson.ReplaceOutcome Outcome, ETag ETag)> PutAsync(Tenant tenant, IdentitySettings settings, ETag? ifMatch, CancellationToken ct)
     {
         var table = clients.IdentitySettings;
-        if (ifMatch is null)
-        {
-            var response = await table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity(tenant.Key, Row)
-            {
-                [RecordJson.Property] = RecordJson.Write(settings, CoreJson.Wire.IdentitySettings),
-            }, Azure.Data.Tables.TableUpdateMode.Replace, ct);
-            return (RecordJson.ReplaceOutcome.Replaced, response.Headers.ETag ?? default);
-        }
+        if (ifMatch is null) return (RecordJson.ReplaceOutcome.Replaced, await RecordJson.SaveAsync(table, tenant.Key, Row, settings, CoreJson.Wire.IdentitySettings, ct));
         if (ifMatch == DefaultETag)
         {
             try

@@ -27,8 +27,9 @@ public static class RecordJson
     public static T Read<T>(TableEntity entity, JsonTypeInfo<T> type) =>
         JsonSerializer.Deserialize(entity.GetString(Property), type)!;
 
-    public static Task SaveAsync<T>(TableClient table, string partition, string row, T value, JsonTypeInfo<T> type, CancellationToken ct) =>
-        table.UpsertEntityAsync(new TableEntity(partition, row) { [Property] = Write(value, type) }, TableUpdateMode.Replace, ct);
+    /// <summary>Writes the record whatever is there; its ETag.</summary>
+    public static async Task<Azure.ETag> SaveAsync<T>(TableClient table, string partition, string row, T value, JsonTypeInfo<T> type, CancellationToken ct) =>
+        (await table.UpsertEntityAsync(new TableEntity(partition, row) { [Property] = Write(value, type) }, TableUpdateMode.Replace, ct)).Headers.ETag ?? default;
 
     /// <summary>A record and the ETag it was read or written with (the HTTP <c>ETag</c> of a replaceable resource).</summary>
     public readonly record struct Versioned<T>(T Value, Azure.ETag ETag);
