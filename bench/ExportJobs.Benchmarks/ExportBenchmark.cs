@@ -15,6 +15,7 @@ using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
@@ -363,13 +364,13 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options, TimeProvider.System);
-        var exporter = new ShardExporter(store, new DatasetBatchFiles(clients), new ShardReadGate(options), options);
+        var exporter = new ShardExporter(store, new GraphShuffle(store, new GraphFiles(clients)), new DatasetBatchFiles(clients), new ShardReadGate(options), options);
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost },
-            async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, [shard], ct));
+            async (shard, ct) => await exporter.ExportAsync(_tenant, job, outputSchema, null, [shard], graphs: null, ct));
         return watch.Elapsed;
     }
 

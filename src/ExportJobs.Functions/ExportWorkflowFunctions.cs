@@ -1,3 +1,4 @@
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using Microsoft.Azure.Functions.Worker;
@@ -6,7 +7,7 @@ using Microsoft.DurableTask;
 namespace ExportJobs.Functions;
 
 /// <summary>The export and background compaction orchestrations and their activities as Durable Functions: adapters onto the Service's workflow.</summary>
-public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier, BackgroundCompaction compaction)
+public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier, BackgroundCompaction compaction, IdentityGraphBuilder graphs)
 {
     [Function(TaskNames.ExportJobOrchestrator)]
     public static Task<string> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -17,6 +18,9 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
 
     [Function(TaskNames.ExportShard)]
     public Task<ShardResult> ExportShard([ActivityTrigger] ShardTask input, CancellationToken ct) => steps.ExportShardAsync(input, ct);
+
+    [Function(TaskNames.RouteShards)]
+    public Task<RouteResult> RouteShards([ActivityTrigger] ShardTask input, CancellationToken ct) => steps.RouteShardsAsync(input, ct);
 
     [Function(TaskNames.FinalizeExport)]
     public Task<string> Finalize([ActivityTrigger] FinalizeInput input, CancellationToken ct) => steps.FinalizeAsync(input, ct);
@@ -33,4 +37,25 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
 
     [Function(TaskNames.CompactShard)]
     public Task<ShardCompaction> CompactShard([ActivityTrigger] ShardCompactionTask input, CancellationToken ct) => compaction.CompactShardAsync(input, ct);
+
+    [Function(TaskNames.PrepareGraphBuild)]
+    public Task<GraphBuildPlan> PrepareGraphBuild([ActivityTrigger] GraphBuildInput input, CancellationToken ct) => graphs.PrepareAsync(input, ct);
+
+    [Function(TaskNames.GraphLinks)]
+    public Task<int> GraphLinks([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.LinksAsync(input, ct);
+
+    [Function(TaskNames.GraphRound)]
+    public Task<int> GraphRound([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.RoundAsync(input, ct);
+
+    [Function(TaskNames.GraphGroup)]
+    public Task<int> GraphGroup([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.GroupAsync(input, ct);
+
+    [Function(TaskNames.GraphRules)]
+    public Task<int> GraphRules([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.RulesAsync(input, ct);
+
+    [Function(TaskNames.CompleteGraphBuild)]
+    public Task<bool> CompleteGraphBuild([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.CompleteAsync(input, ct);
+
+    [Function(TaskNames.AbandonGraphBuild)]
+    public Task<bool> AbandonGraphBuild([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.AbandonAsync(input, ct);
 }

@@ -66,6 +66,10 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<MergePoliciesHandler>();
         services.AddSingleton<IdentitySettingsStore>();
         services.AddSingleton<IdentitySettingsHandler>();
+        services.AddSingleton<ShardLinks>();
+        services.AddSingleton<GraphFiles>();
+        services.AddSingleton<GraphShuffle>();
+        services.AddSingleton<IdentityGraphBuilder>();
         services.AddSingleton<Segments.SegmentDefinitionStore>();
         services.AddSingleton<Segments.SegmentDefinitionsHandler>();
         services.AddHostedService<StorageInitializer>();

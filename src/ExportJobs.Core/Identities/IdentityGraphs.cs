@@ -1,9 +1,25 @@
+using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Identities;
 
 /// <summary>One stitched profile: the identities of a graph, in identity order, and the one the profile is keyed by.</summary>
-public sealed record IdentityGraph(Identity Primary, IReadOnlyList<Identity> Identities);
+public sealed record IdentityGraph(Identity Primary, IReadOnlyList<Identity> Identities)
+{
+    /// <summary>A record of the graph's <c>identityMap</c> alone: every identity by namespace, the primary marked.</summary>
+    public JsonObject ToRecord()
+    {
+        var map = new JsonObject();
+        foreach (var identity in Identities)
+        {
+            if (map[identity.Namespace] is not JsonArray entries) map[identity.Namespace] = entries = [];
+            var entry = new JsonObject { ["id"] = identity.Id };
+            if (identity == Primary) entry["primary"] = true;
+            entries.Add(entry);
+        }
+        return new JsonObject { ["identityMap"] = map };
+    }
+}
 
 /// <summary>
 /// Builds the graphs of a set of links (a connected component, or any set of them) by the sandbox's linking rules.

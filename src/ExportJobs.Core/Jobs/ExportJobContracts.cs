@@ -37,6 +37,12 @@ public sealed record MergePolicyRef
 
     /// <summary>Set by the service when the job is created: how the policy merges, as it was then.</summary>
     public MergePolicies.AttributeMerge? AttributeMerge { get; init; }
+
+    /// <summary>Set by the service when the job is created: whether profiles are stitched (<c>pdg</c>) or not (<c>none</c>).</summary>
+    public MergePolicies.IdentityGraph? IdentityGraph { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Stitched => IdentityGraph?.Type == MergePolicies.MergePolicyRules.Pdg;
 }
 
 public sealed record JobFilter

@@ -22,7 +22,10 @@ public sealed record MergePolicySchema
 
 public sealed record IdentityGraph
 {
-    /// <summary><c>none</c> or <c>pdg</c>; profiles are keyed by primary identity either way (no identity stitching here).</summary>
+    /// <summary>
+    /// <c>none</c>: a profile is the fragments of one primary identity; <c>pdg</c>: the fragments of every identity of
+    /// an identity graph (docs/identity.md).
+    /// </summary>
     public string? Type { get; init; }
 }
 
@@ -47,6 +50,7 @@ public static class MergePolicyRules
     public const string TimestampOrdered = "timestampOrdered";
     public const string DataSetPrecedence = "dataSetPrecedence";
     public const string BuiltInId = "timestampOrdered-none-mp";
+    public const string Pdg = "pdg", NoGraph = "none";
 
     /// <summary>The policy every tenant has without creating one: the seed's <c>timestampOrdered-none-mp</c>.</summary>
     public static MergePolicy BuiltIn(string orgId, string sandbox) => new()
@@ -57,7 +61,7 @@ public static class MergePolicyRules
         Sandbox = sandbox,
         Schema = new MergePolicySchema { Name = "_xdm.context.profile" },
         Version = 1,
-        IdentityGraph = new IdentityGraph { Type = "none" },
+        IdentityGraph = new IdentityGraph { Type = NoGraph },
         AttributeMerge = new AttributeMerge { Type = TimestampOrdered },
         Default = true,
     };
@@ -72,7 +76,7 @@ public static class MergePolicyRules
             problems.Add("id", "id, version, imsOrgId, sandbox and updateEpoch are set by the service.");
         if (string.IsNullOrWhiteSpace(policy.Name) || policy.Name.Length > 256) problems.Add("name", "name is required, at most 256 characters.");
         if (policy.Schema?.Name is { Length: > 256 }) problems.Add("schema.name", "schema.name is longer than 256 characters.");
-        if (policy.IdentityGraph?.Type is { } graph && graph is not ("none" or "pdg"))
+        if (policy.IdentityGraph?.Type is { } graph && graph is not (NoGraph or Pdg))
             problems.Add("identityGraph.type", "identityGraph.type is none or pdg.");
         switch (policy.AttributeMerge?.Type)
         {

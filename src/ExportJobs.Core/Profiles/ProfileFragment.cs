@@ -62,6 +62,12 @@ public sealed class MergedProfile(Identity identity)
         if (fragment.DatasetId != Segments.SegmentEvaluation.MembershipDatasetId) UpdateTimeMs = Math.Max(UpdateTimeMs, fragment.IngestTimeMs);
     }
 
+    /// <summary>
+    /// Lays a stitched profile's <c>identityMap</c> (a record of it alone) over its fragments, which were read without
+    /// theirs: the profile's identities are its graph's.
+    /// </summary>
+    public void Stitch(JsonElement identityMapRecord) => Push(identityMapRecord);
+
     private void Push(JsonElement record)
     {
         if (_count == _layers.Length) Array.Resize(ref _layers, _count * 2);

@@ -54,7 +54,7 @@ public sealed class ExportJobCreator(
         if (policy is null) return (null, [new Problem("mergePolicy.id", $"There is no merge policy '{policyId}' in this sandbox.")]);
         if (request.MergePolicy?.Version is { } version && version != policy.Version)
             return (null, [new Problem("mergePolicy.version", $"Merge policy '{policy.Id}' is at version {policy.Version}, not {version}.")]);
-        return (new Plan(request, new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge }, outputSchema, expressions), []);
+        return (new Plan(request, new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge, IdentityGraph = policy.IdentityGraph }, outputSchema, expressions), []);
     }
 
     /// <summary>

@@ -30,7 +30,7 @@ public sealed class MergePoliciesHandler(ApiRequests api, MergePolicyStore polic
             Version = 1,
             Default = body.Default ?? false,
             Schema = body.Schema ?? new MergePolicySchema { Name = "_xdm.context.profile" },
-            IdentityGraph = body.IdentityGraph ?? new IdentityGraph { Type = "none" },
+            IdentityGraph = body.IdentityGraph ?? new IdentityGraph { Type = MergePolicyRules.NoGraph },
             UpdateEpoch = time.GetUtcNow().ToUnixTimeSeconds(),
         };
         var etag = await policies.AddAsync(tenant, policy, ct);

@@ -1,3 +1,4 @@
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Storage.Profiles;
 using Microsoft.DurableTask;
 
@@ -16,6 +17,12 @@ public sealed class PrepareExportActivity(ExportJobSteps steps) : TaskActivity<E
 public sealed class ExportShardActivity(ExportJobSteps steps) : TaskActivity<ShardTask, ShardResult>
 {
     public override Task<ShardResult> RunAsync(TaskActivityContext context, ShardTask input) => steps.ExportShardAsync(input, CancellationToken.None);
+}
+
+[DurableTask(TaskNames.RouteShards)]
+public sealed class RouteShardsActivity(ExportJobSteps steps) : TaskActivity<ShardTask, RouteResult>
+{
+    public override Task<RouteResult> RunAsync(TaskActivityContext context, ShardTask input) => steps.RouteShardsAsync(input, CancellationToken.None);
 }
 
 [DurableTask(TaskNames.FinalizeExport)]
@@ -44,14 +51,22 @@ public sealed class CompactShardActivity(BackgroundCompaction compaction) : Task
 
 public static class ExportWorkflow
 {
-    /// <summary>Registers the orchestrations (export, background compaction) and their activities with a Durable Task worker.</summary>
+    /// <summary>Registers the orchestrations (export, identity graph build, background compaction) and their activities with a Durable Task worker.</summary>
     public static void Register(DurableTaskRegistry registry) => registry
         .AddOrchestrator<ExportJobOrchestrator>()
         .AddActivity<PrepareExportActivity>()
+        .AddActivity<RouteShardsActivity>()
         .AddActivity<ExportShardActivity>()
         .AddActivity<FinalizeExportActivity>()
         .AddActivity<FailExportActivity>()
         .AddActivity<NotifyCallbackActivity>()
+        .AddActivity<PrepareGraphBuildActivity>()
+        .AddActivity<GraphLinksActivity>()
+        .AddActivity<GraphRoundActivity>()
+        .AddActivity<GraphGroupActivity>()
+        .AddActivity<GraphRulesActivity>()
+        .AddActivity<CompleteGraphBuildActivity>()
+        .AddActivity<AbandonGraphBuildActivity>()
         .AddOrchestrator<CompactionOrchestrator>()
         .AddActivity<CompactShardActivity>();
 }

@@ -1,9 +1,12 @@
+using ExportJobs.Service.Identities;
 using Microsoft.DurableTask;
 
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>
 /// Prepare → export each group of shards (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
+/// A <c>pdg</c> export builds its graphs first (<see cref="IdentityGraphBuild"/>, unless a build of the same data
+/// exists) and routes each shard's fragments to the partitions of their graphs, then exports the partitions.
 /// A cancel event stops the fan-out: no new shard starts, the running ones finish, and finalize removes the partial
 /// files. A failed step ends the job FAILED with its error, after the running shards finished. Then, when the job has a
 /// callback, it is notified, retried with backoff.
@@ -32,7 +35,6 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
     private static async Task<string> ExportAsync(TaskOrchestrationContext context, ExportJobInput input)
     {
         var cancel = context.WaitForExternalEvent<bool>(TaskNames.CancelEvent);
-        var running = new List<Task<ShardResult>>();
         try
         {
             var plan = await context.CallActivityAsync<ExportPlan>(TaskNames.PrepareExport, input);
@@ -40,32 +42,25 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
 
             long exportStart = Ms(context);
             var shardOptions = TaskOptions.FromRetryPolicy(new RetryPolicy(plan.ShardAttempts, TimeSpan.FromSeconds(1)));
-            var results = new List<ShardResult>();
-            bool cancelled = false;
-            int next = 0;
-            while (!cancelled && (next < plan.ShardGroups.Count || running.Count > 0))
+            var tasks = plan.ShardGroups.Select(group => new ShardTask(input, group)).ToList();
+            if (plan.Stitched)
             {
-                while (next < plan.ShardGroups.Count && running.Count < plan.MaxParallelShards)
-                    running.Add(context.CallActivityAsync<ShardResult>(TaskNames.ExportShard, new ShardTask(input, plan.ShardGroups[next++]), shardOptions));
-
-                // The cancel event first: when it and a shard have both come, the cancel wins and no further shard starts.
-                var finished = await Task.WhenAny(running.Prepend<Task>(cancel));
-                if (finished == cancel)
-                {
-                    cancelled = true;
-                    break;
-                }
-                var group = (Task<ShardResult>)finished;
-                running.Remove(group);
-                results.Add(await group);
+                // The graphs as of the data, then each shard's fragments routed to the partitions of their graphs; the
+                // partitions are then exported as shards are, grouped by the bytes routed to them.
+                string graphs = await IdentityGraphBuild.RunAsync(context,
+                    new GraphBuildInput(input.OrgId, input.Sandbox, $"job{input.JobId}", plan.MaxParallelShards, plan.ShardAttempts, plan.ShardGroupBytes));
+                var routed = await FanOut.RunAsync<ShardTask, RouteResult>(context, TaskNames.RouteShards,
+                    tasks.Select(t => t with { Graphs = graphs }).ToList(), plan.MaxParallelShards, shardOptions, cancel);
+                if (routed is null) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
+                var bytes = Enumerable.Range(0, plan.Partitions)
+                    .Select(p => KeyValuePair.Create(p, routed.Sum(r => r.BytesByPartition[p])));
+                tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
             }
-
-            if (cancelled) await Settle(running);
-            return await Finalize(context, input, results, exportStart, Ms(context), cancelled);
+            var results = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
+            return await Finalize(context, input, results ?? [], exportStart, Ms(context), cancelled: results is null);
         }
         catch (TaskFailedException failure)
         {
-            await Settle(running);
             return await context.CallActivityAsync<string>(TaskNames.FailExport, new FailInput(
                 input,
                 failure.FailureDetails.IsCausedBy<Core.Segments.SegmentEvaluation.BudgetExceededException>() ? ExportErrorCodes.EvaluationBudgetExceeded : ExportErrorCodes.StepFailed,
@@ -80,17 +75,4 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
         context.CallActivityAsync<string>(TaskNames.FinalizeExport, new FinalizeInput(input, shards, start, end, cancelled), Retry);
 
     private static long Ms(TaskOrchestrationContext context) => new DateTimeOffset(context.CurrentUtcDateTime).ToUnixTimeMilliseconds();
-
-    /// <summary>Waits for the shards still running, whatever their outcome: their files must land before cleanup.</summary>
-    private static async Task Settle(List<Task<ShardResult>> running)
-    {
-        try
-        {
-            await Task.WhenAll(running);
-        }
-        catch (TaskFailedException)
-        {
-            // Only their completion matters here; the job already ends cancelled or failed.
-        }
-    }
 }

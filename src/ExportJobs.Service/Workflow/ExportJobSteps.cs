@@ -6,7 +6,9 @@ using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Datasets;
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
@@ -26,6 +28,7 @@ public sealed class ExportJobSteps(
     DatasetStore datasets,
     ProfileStore profiles,
     ShardExporter shards,
+    GraphShuffle shuffle,
     DatasetBatchFiles batchFiles,
     IOptions<ExportStorageOptions> options,
     ExportTelemetry telemetry,
@@ -48,14 +51,42 @@ public sealed class ExportJobSteps(
             foreach (var (shard, bytes) in await profiles.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct))
                 sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
         var groups = ShardGroups.Of(sizes, o.ShardGroupBytes);
+        bool stitched = current?.MergePolicy?.Stitched == true;
         long now = Now;
-        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, sizes.Count), ct);
+        // A pdg export's progress counts the shards it routes, then the partitions it exports.
+        var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, sizes.Count + (stitched ? o.ShardCount : 0)), ct);
         if (job is null || job.Status != JobStatus.Processing) return new ExportPlan(false, [], o.MaxParallelShards, o.ShardAttempts);
         if (current?.Status == JobStatus.New) telemetry.Started(input);
 
         log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export in {Groups} activities",
             input.JobId, input.OrgId, input.Sandbox, sizes.Count, groups.Count);
-        return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts);
+        return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts, stitched, o.ShardGroupBytes, o.ShardCount);
+    }
+
+    /// <summary>The first stage of a <c>pdg</c> export: a group of shards' fragments written to the partitions of their graphs.</summary>
+    public async Task<RouteResult> RouteShardsAsync(ShardTask task, CancellationToken ct)
+    {
+        using var span = ExportTelemetry.StartStep("route", task.Job, task.Shards);
+        using var scope = Scope(task.Job);
+        var tenant = task.Job.Tenant;
+        var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
+                  ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
+        bool evaluates = job.EvaluationInfo?.Segmentation == true;
+        var members = evaluates ? null : ShardExporter.MembersRead(FieldProjection.Parse(job.Fields), new ExportSelection(job.Filter), null);
+        // Events when the job attaches them, exports profiles of events alone, or evaluates segments (which may read them).
+        bool withEvents = job.AdditionalFields?.EventList is not null || job.Filter?.EmptyProfiles == true || evaluates;
+        var kinds = withEvents ? new[] { FragmentKind.Profile, FragmentKind.Event } : [FragmentKind.Profile];
+        var bytes = new long[options.Value.ShardCount];
+        foreach (int shard in task.Shards)
+        {
+            foreach (var kind in kinds) await profiles.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            var written = await shuffle.RouteShardAsync(tenant, job.Id, task.Graphs!, shard, kinds, evaluates ? ShardExporter.MembershipBatchId(job.Id) : null, members, ct);
+            for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
+        }
+        long now = Now;
+        await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, task.Shards.Length), ct);
+        log.LogInformation("Export job {JobId}: shards {Shards} routed to the partitions of their graphs", task.Job.JobId, string.Join(',', task.Shards));
+        return new RouteResult(task.Shards, bytes);
     }
 
     /// <summary>Exports a group of shards into the same parts; the job's record is read once and its progress written once.</summary>
@@ -68,7 +99,7 @@ public sealed class ExportJobSteps(
                   ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
-        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, ct);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, ct);
 
         long now = Now;
         await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, task.Shards.Length), ct);
@@ -127,9 +158,10 @@ public sealed class ExportJobSteps(
                 .ToList(),
             Files = files,
             Bytes = bytes,
-            Progress = new JobProgress(input.Shards.Sum(s => s.Shards.Length), input.Shards.Sum(s => s.Shards.Length)),
+            Progress = job.Metrics?.Progress is { } progress ? progress with { ShardsDone = progress.Shards } : null,
         };
         var done = await jobs.UpdateAsync(tenant, job.Id, j => j.Succeed(now, metrics), ct);
+        if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
         if (done is { Status: JobStatus.Succeeded })
         {
             telemetry.Succeeded(input.Job, metrics.TotalExportedProfileCounter ?? 0);
@@ -216,6 +248,7 @@ public sealed class ExportJobSteps(
         if (job.EvaluationInfo?.Segmentation == true)
             removed += await profiles.DeleteBatchAsync(FragmentKind.Profile, tenant, ShardExporter.MembershipBatchId(job.Id), ct);
         foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
+        if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
         return removed;
     }
 

@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Identities;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
@@ -22,7 +24,9 @@ namespace ExportJobs.Service.Workflow;
 /// the memberships that changed are recorded as the shard's fragments of the job's membership batch. Each shard is read
 /// through the host's <see cref="ShardReadGate"/>.
 /// </summary>
-public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFiles, ShardReadGate gate, IOptions<ExportStorageOptions> options)
+/// With <c>graphs</c> (a <c>pdg</c> export's graph build), the "shards" are the partitions of the job's shuffle
+/// (<see cref="GraphShuffle"/>): each group is a graph, keyed by its primary, given the graph's <c>identityMap</c>.
+public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, DatasetBatchFiles batchFiles, ShardReadGate gate, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
@@ -35,7 +39,8 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
     public static IReadOnlySet<string>? MembersRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation) =>
         projection.IsAll || evaluation is not null ? null : projection.TopLevelNames.Concat(selection.MembersRead).ToHashSet(StringComparer.Ordinal);
 
-    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards, CancellationToken ct)
+    public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards,
+        string? graphs, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -70,12 +75,23 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         {
             using var read = await gate.EnterAsync(ct);
             var memberships = new List<(Identity, JsonObject)>();
-            await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            await foreach (var (identity, fragments, eventFragments) in JoinAsync(tenant, shard, withEvents, membershipBatch, members, ct))
+            var stitched = graphs is null ? null : await shuffle.GraphsAsync(tenant, graphs, shard, ct);
+            if (stitched is null)
+            {
+                await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+                if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            }
+            var source = stitched is null
+                ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, membershipBatch, members),
+                    withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
+                : JoinAsync(store.ReadFolderAsync(FragmentKind.Profile, GraphShuffle.PartitionFolder(tenant, job.Id, shard), members, ct),
+                    withEvents ? store.ReadFolderAsync(FragmentKind.Event, GraphShuffle.PartitionFolder(tenant, job.Id, shard), null, ct) : Empty());
+            await foreach (var (identity, fragments, eventFragments) in source)
             {
                 if (fragments.Count == 0 && !emptyProfiles) continue;
                 var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
+                if (stitched is not null)
+                    profile.Stitch(stitched.TryGetValue(identity, out var graph) ? graph : GraphShuffle.IdentityMapOf(new IdentityGraph(identity, [identity])));
                 if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
                     memberships.Add((identity, changed));
                 if (!selection.Includes(profile)) continue;
@@ -103,12 +119,13 @@ public sealed class ShardExporter(ProfileStore store, DatasetBatchFiles batchFil
         return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts);
     }
 
-    /// <summary>Each identity of the shard with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
-    private async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
-        Tenant tenant, int shard, bool withEvents, string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>Each identity with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
+        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profileStream,
+        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> eventStream)
     {
-        await using var profiles = store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, skipBatchId, members).GetAsyncEnumerator(ct);
-        await using var events = (withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty()).GetAsyncEnumerator(ct);
+        await using var profiles = profileStream.GetAsyncEnumerator();
+        await using var events = eventStream.GetAsyncEnumerator();
         bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
         while (hasProfile || hasEvent)
         {

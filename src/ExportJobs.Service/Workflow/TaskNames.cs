@@ -12,6 +12,14 @@ public static class TaskNames
     public const string CancelEvent = "cancel";
     public const string CompactionOrchestrator = "CompactionOrchestrator";
     public const string CompactShard = "CompactShard";
+    public const string RouteShards = "RouteShards";
+    public const string PrepareGraphBuild = "PrepareGraphBuild";
+    public const string GraphLinks = "GraphLinks";
+    public const string GraphRound = "GraphRound";
+    public const string GraphGroup = "GraphGroup";
+    public const string GraphRules = "GraphRules";
+    public const string CompleteGraphBuild = "CompleteGraphBuild";
+    public const string AbandonGraphBuild = "AbandonGraphBuild";
 
     /// <summary>The orchestration instance of a job; also shown as the job's <c>computeGatewayJobId.exportJob</c>.</summary>
     public static string InstanceIdOf(string orgId, string sandbox, long jobId) => $"export-{orgId}-{sandbox}-{jobId}";

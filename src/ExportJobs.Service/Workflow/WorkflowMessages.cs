@@ -15,12 +15,21 @@ public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, in
 
 /// <summary>
 /// What Prepare decided: whether to run, which shards in which groups (one activity each, see
-/// <see cref="Storage.ExportStorageOptions.ShardGroupBytes"/>), and how many activities run at once.
+/// <see cref="Storage.ExportStorageOptions.ShardGroupBytes"/>), and how many activities run at once; <c>Stitched</c>:
+/// the job's merge policy stitches profiles (<c>pdg</c>), so a graph build and a shuffle come first, and the shuffle's
+/// partitions are grouped by the same bytes (<c>ShardGroupBytes</c>) over <c>Partitions</c>.
 /// </summary>
-public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, int MaxParallelShards, int ShardAttempts);
+public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, int MaxParallelShards, int ShardAttempts,
+    bool Stitched = false, long ShardGroupBytes = 0, int Partitions = 0);
 
-/// <summary>A group of shards one activity exports, one after the other.</summary>
-public sealed record ShardTask(ExportJobInput Job, int[] Shards);
+/// <summary>
+/// A group of shards one activity exports (or routes, in a shuffle), one after the other; <c>Graphs</c>: the key of
+/// the graph build a <c>pdg</c> export uses — then the shards an export activity is given are the shuffle's partitions.
+/// </summary>
+public sealed record ShardTask(ExportJobInput Job, int[] Shards, string? Graphs = null);
+
+/// <summary>What the first stage of a <c>pdg</c> export wrote from a group of shards: its bytes in each partition.</summary>
+public sealed record RouteResult(int[] Shards, long[] BytesByPartition);
 
 /// <summary>
 /// What a group of shards wrote: rows per output batch (in the job's batch order), per namespace and per requested

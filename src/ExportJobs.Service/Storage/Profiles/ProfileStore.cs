@@ -118,7 +118,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)), i)).ToList(), ct);
     }
 
-    private async Task WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
+    /// <summary>Writes rows sorted by identity as one fragment file of this kind's container (a shard's, or a job's own); returns its bytes.</summary>
+    internal async Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
         // Sized once for the file (its rows compress to well under half their text), not grown by doubling as it is written.
         using var buffer = new MemoryStream(FileBufferBytes(sorted));
@@ -127,6 +128,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
         await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+        return buffer.Length;
     }
 
     private static int FileBufferBytes(IReadOnlyList<FragmentRow> rows)
@@ -192,9 +194,65 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
         IReadOnlySet<string>? members = null)
     {
+        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        await foreach (var group in GroupAsync(files, ct)) yield return group;
+    }
+
+    /// <summary>The rows of one shard as stored, in identity-key order, with the members of <paramref name="members"/> (all when null).</summary>
+    internal async IAsyncEnumerable<FragmentRow> ReadShardRowsAsync(
+        FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        try
+        {
+            await foreach (var file in FragmentCursor.MergeAsync(files, ct)) yield return file.Current;
+        }
+        finally
+        {
+            foreach (var file in files) await file.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="ReadShardAsync"/>, the fragments of the files in a folder of this kind's container that are not a
+    /// shard's (a job's own: those a <c>pdg</c> export regroups by graph), each file a run, in name order.
+    /// </summary>
+    public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadFolderAsync(
+        FragmentKind kind, string folder, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var runs = new List<ShardRun>();
+        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            runs.Add(new ShardRun(blob.Name, [(blob.Name, blob.Properties.ContentLength ?? 0)], default, []));
+        var files = await OpenAsync(kind, runs, members, ct);
+        await foreach (var group in GroupAsync(files, ct)) yield return group;
+    }
+
+    /// <summary>Removes every file of a folder of this kind's container (a job's own).</summary>
+    public async Task DeleteFolderAsync(FragmentKind kind, string folder, CancellationToken ct)
+    {
+        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            await Container(kind).DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
+    }
+
+    /// <summary>The names of the runs a read of every shard of this kind would merge now, segment memberships aside.</summary>
+    public async Task<List<string>> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
+    {
+        var names = new List<string>();
+        foreach (int shard in await ListShardsAsync(kind, tenant, ct))
+            names.AddRange((await ListRunsAsync(kind, tenant, shard, ct)).Live.Where(r => !r.KeptApart).Select(r => r.Name));
+        return names;
+    }
+
+    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
+    {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        var files = await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
+        return await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
+    }
+
+    /// <summary>The rows of the runs merged, grouped by identity, each group oldest first; disposes the runs at the end.</summary>
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files, [EnumeratorCancellation] CancellationToken ct)
+    {
         var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
         {
@@ -232,11 +290,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// An identity's fragments by ingest time, then batch id, each batch's in its order: the order of its files' names,
-    /// whichever files (ingested or compacted) hold them.
+    /// An identity's fragments by ingest time, then batch id, each batch's in its order: its records' places in it (a
+    /// stitched profile's fragments of one batch come from several identities), and for records of earlier builds,
+    /// which kept no place, the order of their files' names, whichever files (ingested or compacted) hold them.
     /// </summary>
     private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group) =>
-        group.SortStable((a, b) => a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs) : string.CompareOrdinal(a.BatchId, b.BatchId));
+        group.SortStable((a, b) => a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs)
+            : string.CompareOrdinal(a.BatchId, b.BatchId) is var byBatch and not 0 ? byBatch : a.Sequence.CompareTo(b.Sequence));
 
     /// <summary>
     /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their

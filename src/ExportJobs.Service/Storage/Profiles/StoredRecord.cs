@@ -99,6 +99,17 @@ internal sealed class StoredRecord
         return OfMembers([.. members]);
     }
 
+    /// <summary>
+    /// This record without its member <paramref name="name"/>; a record kept whole is split first, and one that cannot be
+    /// split stays as it is.
+    /// </summary>
+    public StoredRecord Without(string name)
+    {
+        var record = IsWhole ? Split(_whole) : this;
+        if (record.IsWhole || !record.Members.Any(m => m.Name.Text == name)) return record;
+        return OfMembers(record.Members.Where(m => m.Name.Text != name).ToArray());
+    }
+
     /// <summary>The members a split collects on this thread before they become the record's array.</summary>
     [ThreadStatic] private static List<Member>? SplitMembers;
 

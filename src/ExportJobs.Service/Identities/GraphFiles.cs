@@ -1,0 +1,104 @@
+using System.Globalization;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
+using Parquet.Serialization;
+
+namespace ExportJobs.Service.Identities;
+
+/// <summary>A link as a partition of the graph build keeps it: from an identity of the partition to another.</summary>
+public sealed class LinkRow
+{
+    public string Ns { get; set; } = "";
+    public string Id { get; set; } = "";
+    public string ToNs { get; set; } = "";
+    public string ToId { get; set; } = "";
+    public long Time { get; set; }
+    public long Order { get; set; }
+}
+
+/// <summary>An identity and another identity it is paired with: its component's label, or its graph's primary.</summary>
+public sealed class PairRow
+{
+    public string Ns { get; set; } = "";
+    public string Id { get; set; } = "";
+    public string ToNs { get; set; } = "";
+    public string ToId { get; set; } = "";
+
+    public Identity Identity => new(Ns, Id);
+    public Identity To => new(ToNs, ToId);
+
+    public static PairRow Of(Identity identity, Identity to) => new() { Ns = identity.Namespace, Id = identity.Id, ToNs = to.Namespace, ToId = to.Id };
+}
+
+/// <summary>
+/// Where a tenant's graph builds keep their files, in the profiles container beside the shards:
+/// <c>{org}/{sandbox}/graphs/{key}/</c>, <c>key</c> naming what the build saw (see <see cref="IdentityGraphBuilder"/>).
+/// What exports read stays: <c>map/p{k}/</c> (each identity of a partition that is not its own graph's primary, with
+/// its primary) and <c>graph/p{k}/</c> (each graph whose primary is of the partition, one row per identity), and
+/// <c>complete</c> once both are whole. Each build run works in <c>work/{run}/</c> of its own, removed at its end, so
+/// that two runs of one key (two exports at once) never read each other's half-written files. Rows go in Parquet
+/// files written by <see cref="ParquetSerializer"/>, one per (partition, writer) pair, so a retried activity replaces its own.
+/// </summary>
+public sealed class GraphFiles(StorageClients clients)
+{
+    private BlobContainerClient Container => clients.Profiles;
+
+    public static string Root(Tenant tenant, string key) => $"{tenant.BlobPrefix}/graphs/{key}/";
+
+    public static string Folder(string root, string set, int partition) => $"{root}{set}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+
+    public static string Name(string root, string set, int partition, int writer) =>
+        $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+
+    public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : class, new()
+    {
+        var blob = Container.GetBlobClient(name);
+        if (rows.Count == 0)
+        {
+            await blob.DeleteIfExistsAsync(cancellationToken: ct);
+            return;
+        }
+        using var buffer = new MemoryStream();
+        await ParquetSerializer.SerializeAsync(rows, buffer, cancellationToken: ct);
+        buffer.Position = 0;
+        await blob.UploadAsync(buffer, overwrite: true, ct);
+    }
+
+    /// <summary>The rows of every file in a folder (a partition's share of one set), file after file.</summary>
+    public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : class, new()
+    {
+        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        {
+            using var buffer = new MemoryStream();
+            await Container.GetBlobClient(item.Name).DownloadToAsync(buffer, ct);
+            buffer.Position = 0;
+            foreach (var row in (await ParquetSerializer.DeserializeAsync<T>(buffer, cancellationToken: ct)).Data) yield return row;
+        }
+    }
+
+    public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await Container.GetBlobClient(name).ExistsAsync(ct);
+
+    public Task MarkAsync(string name, CancellationToken ct) => Container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);
+
+    public async Task DeleteFolderAsync(string folder, CancellationToken ct)
+    {
+        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            await Container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
+    }
+
+    /// <summary>The builds of a tenant with when each completed (none yet: left out).</summary>
+    public async Task<List<(string Root, DateTimeOffset Completed)>> ListCompleteAsync(Tenant tenant, CancellationToken ct)
+    {
+        var builds = new List<(string, DateTimeOffset)>();
+        string prefix = $"{tenant.BlobPrefix}/graphs/";
+        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
+            if (item.Name.EndsWith("/" + CompleteName, StringComparison.Ordinal))
+                builds.Add((item.Name[..^CompleteName.Length], item.Properties.LastModified ?? DateTimeOffset.MinValue));
+        return builds;
+    }
+
+    public const string CompleteName = "complete";
+}

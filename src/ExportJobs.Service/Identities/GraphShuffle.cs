@@ -1,0 +1,84 @@
+using System.Globalization;
+using ExportJobs.Core;
+using System.Text.Json;
+using ExportJobs.Core.Identities;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage.Profiles;
+
+namespace ExportJobs.Service.Identities;
+
+/// <summary>
+/// The shuffle of a <c>pdg</c> export (docs/identity.md): the first stage reads each shard's fragments and writes each,
+/// keyed by its graph's primary identity and without its own <c>identityMap</c>, to the partition of that primary; the
+/// second reads a partition's files as one stream grouped by primary, so a graph's fragments meet whatever shards they
+/// came from. The files are the job's own, at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}.parquet</c> in the
+/// container of their kind, removed when the job ends.
+/// </summary>
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files)
+{
+    private const string IdentityMapMember = "identityMap";
+
+    public static string JobFolder(Tenant tenant, long jobId) => $"{tenant.BlobPrefix}/pdg/job{jobId.ToString(CultureInfo.InvariantCulture)}/";
+
+    public static string PartitionFolder(Tenant tenant, long jobId, int partition) =>
+        $"{JobFolder(tenant, jobId)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+
+    /// <summary>
+    /// Writes a shard's fragments of each kind asked for to the partitions of their graphs; returns the bytes written
+    /// to each partition. The shard's rows are held once, as read (only <paramref name="members"/> of them).
+    /// </summary>
+    public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IEnumerable<FragmentKind> kinds,
+        string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
+    {
+        var primaries = new Dictionary<Identity, Identity>();
+        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
+            primaries[row.Identity] = row.To;
+
+        var bytes = new long[store.ShardCount];
+        foreach (var kind in kinds)
+        {
+            var byPartition = new Dictionary<int, List<FragmentRow>>();
+            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, ct))
+            {
+                var identity = new Identity(row.IdentityNamespace, row.IdentityId);
+                var primary = primaries.GetValueOrDefault(identity, identity);
+                int partition = ShardRouter.ShardOf(primary, store.ShardCount);
+                if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
+                rows.Add(row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember) });
+            }
+            foreach (var (partition, rows) in byPartition)
+            {
+                // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
+                var sorted = rows.SortStable(FragmentRow.CompareIdentities);
+                bytes[partition] += await store.WriteFileAsync(kind, FileName(tenant, jobId, partition, shard), sorted, ct);
+            }
+        }
+        return bytes;
+    }
+
+    private static string FileName(Tenant tenant, long jobId, int partition, int shard) =>
+        $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+
+    /// <summary>The graphs whose primary is of the partition: primary → the graph as a record of its <c>identityMap</c>.</summary>
+    public async Task<Dictionary<Identity, JsonElement>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
+    {
+        var identities = new Dictionary<Identity, List<Identity>>();
+        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct))
+        {
+            if (!identities.TryGetValue(row.To, out var list)) identities[row.To] = list = [];
+            list.Add(row.Identity);
+        }
+        return identities.ToDictionary(g => g.Key, g => IdentityMapOf(new IdentityGraph(g.Key, g.Value.Order(IdentityKey.Order).ToList())));
+    }
+
+    /// <summary>The record of a graph's <c>identityMap</c>; for an identity of no graph, of itself alone.</summary>
+    public static JsonElement IdentityMapOf(IdentityGraph graph) => JsonSerializer.SerializeToElement(graph.ToRecord());
+
+    /// <summary>Removes a job's shuffle files of both kinds.</summary>
+    public async Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct)
+    {
+        foreach (var kind in new[] { FragmentKind.Profile, FragmentKind.Event })
+            await store.DeleteFolderAsync(kind, JobFolder(tenant, jobId), ct);
+    }
+}

@@ -1,0 +1,236 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using ExportJobs.Core;
+using ExportJobs.Core.Identities;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage.Profiles;
+using ExportJobs.Service.Workflow;
+using Microsoft.Extensions.Logging;
+
+namespace ExportJobs.Service.Identities;
+
+/// <summary>A link with the label of its component, as the rules stage reads it.</summary>
+public sealed class ComponentLinkRow
+{
+    public string LabelNs { get; set; } = "";
+    public string LabelId { get; set; } = "";
+    public string Ns { get; set; } = "";
+    public string Id { get; set; } = "";
+    public string ToNs { get; set; } = "";
+    public string ToId { get; set; } = "";
+    public long Time { get; set; }
+    public long Order { get; set; }
+}
+
+/// <summary>
+/// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each
+/// over a group of partitions, one after the other; a partition is the identities whose shard (<see cref="ShardRouter"/>) it is. Every step writes files named by
+/// its partition, so a retry replaces what it wrote; no step holds more than its partition's links.
+/// <list type="number">
+/// <item><see cref="LinksAsync"/>: a shard's links (<see cref="ShardLinks"/>), each sent to both its identities' partitions.</item>
+/// <item><see cref="RoundAsync"/>: connected components by rounds of smallest-label propagation ("hash-to-min"): each
+/// identity takes the smallest label among its own and those its neighbours sent, and sends a label that went down to
+/// its neighbours; a round that lowers none ends them (as many rounds as the longest shortest path of a component).</item>
+/// <item><see cref="GroupAsync"/>: each link, once, to the partition of its component's label.</item>
+/// <item><see cref="RulesAsync"/>: the linking rules on each component (<see cref="IdentityGraphs.Build"/>); the result,
+/// identity → primary and primary → identities, where exports read it.</item>
+/// </list>
+/// </summary>
+public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore, ILogger<IdentityGraphBuilder> log)
+{
+    /// <summary>Rounds a build runs at most: a component whose links need more hops to cross fails the build (and its export), with this said.</summary>
+    public const int MaxRounds = 64;
+
+    private const string Links = "links", Labels = "labels-", Messages = "messages-", Components = "components";
+    public const string Map = "map", Graph = "graph";
+
+    /// <summary>
+    /// Names the build the tenant's data calls for: a hash of the identity settings and of the runs a read of every
+    /// shard would read now. Ingestion and compaction both change the runs, so a build is reused only as long as the
+    /// store is as it saw it.
+    /// </summary>
+    public async Task<GraphBuildPlan> PrepareAsync(GraphBuildInput input, CancellationToken ct)
+    {
+        var settings = (await settingsStore.GetAsync(input.Tenant, ct)).Value;
+        var text = new StringBuilder(JsonSerializer.Serialize(settings, CoreJson.Wire.IdentitySettings)).Append('\n');
+        foreach (var kind in new[] { FragmentKind.Profile, FragmentKind.Event })
+            foreach (string run in await store.ListLiveRunsAsync(kind, input.Tenant, ct))
+                text.Append(kind).Append(' ').Append(run).Append('\n');
+        string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
+        bool complete = await files.ExistsAsync(GraphFiles.Root(input.Tenant, key) + GraphFiles.CompleteName, ct);
+        // A partition holds about the links of its shard: partitions are grouped as an export groups shards.
+        var sizes = await store.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
+        foreach (var (shard, bytes) in await store.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct)) sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        var partitions = Enumerable.Range(0, store.ShardCount).Select(p => KeyValuePair.Create(p, sizes.GetValueOrDefault(p)));
+        return new GraphBuildPlan(key, complete, ShardGroups.Of(partitions, input.GroupBytes), settings);
+    }
+
+    private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
+
+    public Task<int> LinksAsync(GraphTask task, CancellationToken ct) => EachAsync(task, LinksAsync, ct);
+
+    private async Task<int> LinksAsync(GraphTask task, int partition, CancellationToken ct)
+    {
+        var byPartition = new Dictionary<int, List<LinkRow>>();
+        void Send(Identity from, Identity to, IdentityLink link)
+        {
+            int target = ShardRouter.ShardOf(from, store.ShardCount);
+            if (!byPartition.TryGetValue(target, out var rows)) byPartition[target] = rows = [];
+            rows.Add(new LinkRow { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order });
+        }
+        int count = 0;
+        await foreach (var link in shardLinks.ReadAsync(task.Tenant, partition, ct))
+        {
+            Send(link.A, link.B, link);
+            Send(link.B, link.A, link);
+            count++;
+        }
+        for (int p = 0; p < store.ShardCount; p++)
+            await files.WriteAsync(GraphFiles.Name(Work(task), Links, p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
+        return count;
+    }
+
+    /// <summary>One round on one partition; returns how many of its identities' labels went down (in round 0: how many it has).</summary>
+    public Task<int> RoundAsync(GraphTask task, CancellationToken ct) => EachAsync(task, RoundAsync, ct);
+
+    private async Task<int> RoundAsync(GraphTask task, int partition, CancellationToken ct)
+    {
+        if (task.Round >= MaxRounds)
+            throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
+        string work = Work(task);
+        var neighbours = new Dictionary<Identity, List<Identity>>();
+        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, partition), ct))
+        {
+            var from = new Identity(link.Ns, link.Id);
+            if (!neighbours.TryGetValue(from, out var list)) neighbours[from] = list = [];
+            list.Add(new Identity(link.ToNs, link.ToId));
+        }
+
+        var labels = new Dictionary<Identity, Identity>();
+        var lowered = new HashSet<Identity>();
+        if (task.Round == 0)
+        {
+            foreach (var node in neighbours.Keys) labels[node] = node;
+            lowered.UnionWith(neighbours.Keys);
+        }
+        else
+        {
+            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + (task.Round - 1), partition), ct))
+                labels[row.Identity] = row.To;
+            await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, partition), ct))
+                if (labels.TryGetValue(message.Identity, out var label) && IdentityKey.Compare(message.To, label) < 0)
+                {
+                    labels[message.Identity] = message.To;
+                    lowered.Add(message.Identity);
+                }
+        }
+
+        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, partition, 0), labels.Select(l => PairRow.Of(l.Key, l.Value)).ToList(), ct);
+        // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
+        var sent = new Dictionary<Identity, Identity>();
+        foreach (var node in lowered)
+            foreach (var neighbour in neighbours[node])
+                if (!sent.TryGetValue(neighbour, out var least) || IdentityKey.Compare(labels[node], least) < 0) sent[neighbour] = labels[node];
+        var byPartition = sent.GroupBy(s => ShardRouter.ShardOf(s.Key, store.ShardCount)).ToDictionary(g => g.Key, g => g.Select(s => PairRow.Of(s.Key, s.Value)).ToList());
+        for (int p = 0; p < store.ShardCount; p++)
+            await files.WriteAsync(GraphFiles.Name(work, Messages + (task.Round + 1), p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
+        return lowered.Count;
+    }
+
+    /// <summary>Sends each link of the partition, once (from its smaller identity), to the partition of its component's label (of round <see cref="GraphTask.Round"/>, the last).</summary>
+    public Task<int> GroupAsync(GraphTask task, CancellationToken ct) => EachAsync(task, GroupAsync, ct);
+
+    private async Task<int> GroupAsync(GraphTask task, int partition, CancellationToken ct)
+    {
+        string work = Work(task);
+        var labels = new Dictionary<Identity, Identity>();
+        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + task.Round, partition), ct))
+            labels[row.Identity] = row.To;
+        var byPartition = new Dictionary<int, List<ComponentLinkRow>>();
+        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, partition), ct))
+        {
+            var from = new Identity(link.Ns, link.Id);
+            if (IdentityKey.Compare(from, new Identity(link.ToNs, link.ToId)) > 0) continue;
+            var label = labels[from];
+            int target = ShardRouter.ShardOf(label, store.ShardCount);
+            if (!byPartition.TryGetValue(target, out var rows)) byPartition[target] = rows = [];
+            rows.Add(new ComponentLinkRow
+            {
+                LabelNs = label.Namespace, LabelId = label.Id, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
+            });
+        }
+        for (int p = 0; p < store.ShardCount; p++)
+            await files.WriteAsync(GraphFiles.Name(work, Components, p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
+        return byPartition.Values.Sum(r => r.Count);
+    }
+
+    /// <summary>The rules on each component of the partition; returns how many graphs of more than one identity it made.</summary>
+    public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => EachAsync(task, RulesAsync, ct);
+
+    private async Task<int> RulesAsync(GraphTask task, int partition, CancellationToken ct)
+    {
+        var settings = task.Settings ?? IdentitySettings.Default;
+        var components = new Dictionary<Identity, List<IdentityLink>>();
+        await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, partition), ct))
+        {
+            var label = new Identity(row.LabelNs, row.LabelId);
+            if (!components.TryGetValue(label, out var links)) components[label] = links = [];
+            links.Add(new IdentityLink(new Identity(row.Ns, row.Id), new Identity(row.ToNs, row.ToId), row.Time, row.Order));
+        }
+
+        var map = new Dictionary<int, List<PairRow>>();
+        var graphs = new Dictionary<int, List<PairRow>>();
+        void Add(Dictionary<int, List<PairRow>> set, Identity by, PairRow row)
+        {
+            int target = ShardRouter.ShardOf(by, store.ShardCount);
+            if (!set.TryGetValue(target, out var rows)) set[target] = rows = [];
+            rows.Add(row);
+        }
+        int stitched = 0;
+        foreach (var links in components.Values)
+            foreach (var graph in IdentityGraphs.Build(links, [], settings))
+            {
+                if (graph.Identities.Count < 2) continue;
+                stitched++;
+                foreach (var identity in graph.Identities)
+                {
+                    var row = PairRow.Of(identity, graph.Primary);
+                    Add(graphs, graph.Primary, row);
+                    if (identity != graph.Primary) Add(map, identity, row);
+                }
+            }
+        string root = GraphFiles.Root(task.Tenant, task.Key);
+        for (int p = 0; p < store.ShardCount; p++)
+        {
+            await files.WriteAsync(GraphFiles.Name(root, Map, p, partition), map.GetValueOrDefault(p) ?? [], ct);
+            await files.WriteAsync(GraphFiles.Name(root, Graph, p, partition), graphs.GetValueOrDefault(p) ?? [], ct);
+        }
+        return stitched;
+    }
+
+    /// <summary>A stage's work on each partition of the task's group, one after the other; returns the sum of their counts.</summary>
+    private static async Task<int> EachAsync(GraphTask task, Func<GraphTask, int, CancellationToken, Task<int>> stage, CancellationToken ct)
+    {
+        int count = 0;
+        foreach (int partition in task.Partitions) count += await stage(task, partition, ct);
+        return count;
+    }
+
+    /// <summary>Marks the build whole (exports of the same data use it from then on) and removes the run's work files.</summary>
+    public async Task<bool> CompleteAsync(GraphTask task, CancellationToken ct)
+    {
+        await files.MarkAsync(GraphFiles.Root(task.Tenant, task.Key) + GraphFiles.CompleteName, ct);
+        await files.DeleteFolderAsync(Work(task), ct);
+        log.LogInformation("Identity graph build {Key} of {Org}/{Sandbox} complete", task.Key, task.OrgId, task.Sandbox);
+        return true;
+    }
+
+    /// <summary>Removes the work files of a run that did not complete.</summary>
+    public async Task<bool> AbandonAsync(GraphTask task, CancellationToken ct)
+    {
+        await files.DeleteFolderAsync(Work(task), ct);
+        return true;
+    }
+}
