@@ -5,6 +5,7 @@
 #   bash scripts/bench.sh ingest                  peak RSS of 4 concurrent 256 MB bodies and of gzip bombs
 #   bash scripts/bench.sh schedule [M]            an every-minute schedule for M minutes: one job per due time, within 2 s
 #   bash scripts/bench.sh scaleout [N]            two LocalHosts on one task hub share the shards of one export
+#   bash scripts/bench.sh stitched [N]            N people of 1-4 identities: graph build, pdg export against none
 #   bash scripts/bench.sh small                   a one-segment export of 1,000 profiles (median of 10, POST to SUCCEEDED),
 #                                                 then 10 tenants x 5 concurrent ones over 5,000 profiles each
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)

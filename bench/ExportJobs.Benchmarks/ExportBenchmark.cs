@@ -262,13 +262,14 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// personalEmail.address — the two jobs the DuckDB peer runs too. Returns the job once it has succeeded, asking
     /// for it every <paramref name="pollMs"/>.
     /// </summary>
-    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output, bool oneSegment = false, int pollMs = 200)
+    internal static async Task<JsonNode> ExportAsync(HttpClient http, string output, bool oneSegment = false, int pollMs = 200, string? mergePolicyId = null)
     {
         var request = new JsonObject
         {
             ["destination"] = new JsonObject { ["datasetId"] = output },
             ["schema"] = new JsonObject { ["name"] = SegmentDefinitionRules.ProfileSchema },
         };
+        if (mergePolicyId is not null) request["mergePolicy"] = new JsonObject { ["id"] = mergePolicyId };
         if (oneSegment)
         {
             request["fields"] = OneSegmentFields;
@@ -290,7 +291,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     }
 
     /// <summary>Waits until no shard has more files than an export reads (what background compaction brings about).</summary>
-    private async Task WaitForCompactedShardsAsync()
+    internal async Task WaitForCompactedShardsAsync()
     {
         var options = Options.Create(env.StorageOptions());
         var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);

@@ -6,6 +6,7 @@ using ExportJobs.Benchmarks;
 // bash scripts/bench.sh ingest                            (memory of hostile and very large ingestion bodies)
 // bash scripts/bench.sh schedule [minutes]                (an every-minute schedule on the LocalHost timer, checked)
 // bash scripts/bench.sh small                             (latency of small exports, alone and 50 at once)
+// bash scripts/bench.sh stitched [people]                 (identity graph build, pdg export against none)
 string mode = args.Length > 0 ? args[0] : "pql";
 int count = args.Length > 1 && int.TryParse(args[1], CultureInfo.InvariantCulture, out int n) ? n : 100_000;
 switch (mode)
@@ -25,9 +26,11 @@ switch (mode)
         return await new ScheduleCheck(new BenchEnvironment()).RunAsync(args.Length > 1 ? count : 5);
     case "small":
         return await new SmallJobsBenchmark(new BenchEnvironment()).RunAsync();
+    case "stitched":
+        return await new StitchedBenchmark(new BenchEnvironment()).RunAsync(count);
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats], engines [profiles], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats], engines [profiles], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small, stitched [people]");
         return 2;
 }

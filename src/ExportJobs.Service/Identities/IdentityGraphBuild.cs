@@ -50,7 +50,7 @@ public static class IdentityGraphBuild
             while (true)
             {
                 var lowered = await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRound, partitions.Select(p => Task(p, round)).ToList(), input.MaxParallel, options);
-                if (round > 0 && lowered!.Sum() == 0) break;
+                if (round > 0 && lowered.Results.Sum() == 0) break;
                 round++;
             }
             await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, partitions.Select(p => Task(p, round)).ToList(), input.MaxParallel, options);

@@ -49,15 +49,15 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                 // partitions are then exported as shards are, grouped by the bytes routed to them.
                 string graphs = await IdentityGraphBuild.RunAsync(context,
                     new GraphBuildInput(input.OrgId, input.Sandbox, $"job{input.JobId}", plan.MaxParallelShards, plan.ShardAttempts, plan.ShardGroupBytes));
-                var routed = await FanOut.RunAsync<ShardTask, RouteResult>(context, TaskNames.RouteShards,
+                var (routed, cancelled) = await FanOut.RunAsync<ShardTask, RouteResult>(context, TaskNames.RouteShards,
                     tasks.Select(t => t with { Graphs = graphs }).ToList(), plan.MaxParallelShards, shardOptions, cancel);
-                if (routed is null) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
+                if (cancelled) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
                 var bytes = Enumerable.Range(0, plan.Partitions)
                     .Select(p => KeyValuePair.Create(p, routed.Sum(r => r.BytesByPartition[p])));
                 tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
             }
-            var results = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
-            return await Finalize(context, input, results ?? [], exportStart, Ms(context), cancelled: results is null);
+            var (results, stopped) = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
+            return await Finalize(context, input, results, exportStart, Ms(context), stopped);
         }
         catch (TaskFailedException failure)
         {

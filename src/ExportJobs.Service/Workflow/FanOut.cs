@@ -6,11 +6,12 @@ namespace ExportJobs.Service.Workflow;
 public static class FanOut
 {
     /// <summary>
-    /// The results of all the activities (in the order they finished), or null when <paramref name="cancel"/> came first:
-    /// then no activity starts after it, and the running ones are waited for (their files must land before cleanup). When
-    /// one fails, the running ones are waited for too, then its failure is thrown.
+    /// The results of the activities (in the order they finished), and whether <paramref name="cancel"/> came first:
+    /// then no activity starts after it, the running ones are waited for (their files must land before cleanup), and
+    /// the results are those that came before it. When one fails, the running ones are waited for too, then its failure
+    /// is thrown.
     /// </summary>
-    public static async Task<List<TOut>?> RunAsync<TIn, TOut>(TaskOrchestrationContext context, string activity, IReadOnlyList<TIn> inputs, int maxParallel,
+    public static async Task<(List<TOut> Results, bool Cancelled)> RunAsync<TIn, TOut>(TaskOrchestrationContext context, string activity, IReadOnlyList<TIn> inputs, int maxParallel,
         TaskOptions options, Task? cancel = null)
     {
         var running = new List<Task<TOut>>();
@@ -28,13 +29,13 @@ public static class FanOut
                 if (finished == cancel)
                 {
                     await SettleAsync(running);
-                    return null;
+                    return (results, true);
                 }
                 var done = (Task<TOut>)finished;
                 running.Remove(done);
                 results.Add(await done);
             }
-            return results;
+            return (results, false);
         }
         catch (TaskFailedException)
         {
