@@ -36,9 +36,9 @@ public sealed class PairRow
 /// <summary>
 /// Where a tenant's graph builds keep their files, in the profiles container beside the shards:
 /// <c>{org}/{sandbox}/graphs/{key}/</c>, <c>key</c> naming what the build saw (see <see cref="IdentityGraphBuilder"/>).
-/// What exports read stays: <c>map/p{k}/</c> (each identity of a partition that is not its own graph's primary, with
-/// its primary) and <c>graph/p{k}/</c> (each graph whose primary is of the partition, one row per identity), and
-/// <c>complete</c> once both are whole. Each build run works in <c>work/{run}/</c> of its own, removed at its end, so
+/// What exports read stays: <c>map/p{k}/</c> (each identity of shard k that is not its own graph's primary, with its
+/// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k, one row per identity), and <c>complete</c>
+/// once both are whole. Each build run works in <c>work/{run}/</c> of its own, removed at its end, so
 /// that two runs of one key (two exports at once) never read each other's half-written files. Rows go in Parquet
 /// files written by <see cref="ParquetSerializer"/>, one per (partition, writer) pair, so a retried activity replaces its own.
 /// </summary>
@@ -56,11 +56,6 @@ public sealed class GraphFiles(StorageClients clients)
     public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : class, new()
     {
         var blob = Container.GetBlobClient(name);
-        if (rows.Count == 0)
-        {
-            await blob.DeleteIfExistsAsync(cancellationToken: ct);
-            return;
-        }
         using var buffer = new MemoryStream();
         await ParquetSerializer.SerializeAsync(rows, buffer, cancellationToken: ct);
         buffer.Position = 0;
@@ -87,17 +82,6 @@ public sealed class GraphFiles(StorageClients clients)
     {
         await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
             await Container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
-    }
-
-    /// <summary>The builds of a tenant with when each completed (none yet: left out).</summary>
-    public async Task<List<(string Root, DateTimeOffset Completed)>> ListCompleteAsync(Tenant tenant, CancellationToken ct)
-    {
-        var builds = new List<(string, DateTimeOffset)>();
-        string prefix = $"{tenant.BlobPrefix}/graphs/";
-        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
-            if (item.Name.EndsWith("/" + CompleteName, StringComparison.Ordinal))
-                builds.Add((item.Name[..^CompleteName.Length], item.Properties.LastModified ?? DateTimeOffset.MinValue));
-        return builds;
     }
 
     public const string CompleteName = "complete";

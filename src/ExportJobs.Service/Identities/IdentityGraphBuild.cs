@@ -6,19 +6,26 @@ using Microsoft.DurableTask;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// A graph build a <c>pdg</c> export asks for; <c>RunId</c> names its work files (the export's job id); partitions are
-/// grouped into activities of about <c>GroupBytes</c> of stored fragments (as an export's shards are).
+/// A graph build a <c>pdg</c> export asks for; <c>RunId</c> names its work files (the export's job id); the build has
+/// one partition per group of shards of about <c>GroupBytes</c> of stored fragments (as an export groups them).
 /// </summary>
 public sealed record GraphBuildInput(string OrgId, string Sandbox, string RunId, int MaxParallel, int Attempts, long GroupBytes)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
 
-/// <summary>The build the tenant's data calls for, whether it is already whole, its partitions in groups (one activity each), by which settings.</summary>
-public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> Groups, IdentitySettings Settings);
+/// <summary>
+/// The build the tenant's data calls for, whether it is already whole, its shards in groups (one partition of the
+/// build each), by which settings.
+/// </summary>
+public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, IdentitySettings Settings);
 
-/// <summary>One activity of a build: a group of partitions (in the links stage, of shards), the round, and the settings for the rules stage.</summary>
-public sealed record GraphTask(string OrgId, string Sandbox, string Key, string RunId, int[] Partitions, int Round = 0, IdentitySettings? Settings = null)
+/// <summary>
+/// One activity of a build: its partition of <c>Partitions</c> (in the links stage, the index of its group of
+/// <c>Shards</c>), the round, and the settings for the rules stage.
+/// </summary>
+public sealed record GraphTask(string OrgId, string Sandbox, string Key, string RunId, int Partition, int Partitions, int[] Shards,
+    int Round = 0, IdentitySettings? Settings = null)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
@@ -26,8 +33,8 @@ public sealed record GraphTask(string OrgId, string Sandbox, string Key, string 
 /// <summary>
 /// Builds a tenant's identity graphs as of its data, unless a whole build of the same data and settings exists, and
 /// returns the build's key (see <see cref="IdentityGraphBuilder"/> for the stages). Each stage is a fan-out of one
-/// activity per group of partitions, at most <see cref="GraphBuildInput.MaxParallel"/> at once; rounds repeat until one
-/// lowers no label. The history holds counts only. It runs within the export's orchestration, not as a
+/// activity per partition, at most <see cref="GraphBuildInput.MaxParallel"/> at once; rounds repeat until one lowers no
+/// label. The history holds counts only. It runs within the export's orchestration, not as a
 /// sub-orchestration: the LocalHost's gRPC sidecar (Microsoft.DurableTask.InProcessTestHost 0.2.3-preview.1) hands a
 /// sub-orchestration's tags to the Azure Storage backend as a protobuf map, which the backend cannot read back, and the
 /// sub-orchestration never starts.
@@ -40,27 +47,27 @@ public static class IdentityGraphBuild
         var plan = await context.CallActivityAsync<GraphBuildPlan>(TaskNames.PrepareGraphBuild, input, options);
         if (plan.Complete) return plan.Key;
 
-        GraphTask Task(int[] partitions, int round = 0, IdentitySettings? settings = null) =>
-            new(input.OrgId, input.Sandbox, plan.Key, input.RunId, partitions, round, settings);
-        var partitions = plan.Groups;
+        int count = plan.ShardGroups.Count;
+        List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, count)
+            .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, count, plan.ShardGroups[p], round, settings)).ToList();
         try
         {
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, partitions.Select(p => Task(p)).ToList(), input.MaxParallel, options);
+            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, Stage(), input.MaxParallel, options);
             int round = 0;
             while (true)
             {
-                var lowered = await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRound, partitions.Select(p => Task(p, round)).ToList(), input.MaxParallel, options);
+                var lowered = await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRound, Stage(round), input.MaxParallel, options);
                 if (round > 0 && lowered.Results.Sum() == 0) break;
                 round++;
             }
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, partitions.Select(p => Task(p, round)).ToList(), input.MaxParallel, options);
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, partitions.Select(p => Task(p, settings: plan.Settings)).ToList(), input.MaxParallel, options);
-            await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Task([]), options);
+            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, Stage(round), input.MaxParallel, options);
+            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Stage(settings: plan.Settings), input.MaxParallel, options);
+            await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Stage()[0], options);
             return plan.Key;
         }
         catch (TaskFailedException)
         {
-            await context.CallActivityAsync<bool>(TaskNames.AbandonGraphBuild, Task([]), options);
+            await context.CallActivityAsync<bool>(TaskNames.AbandonGraphBuild, Stage()[0], options);
             throw;
         }
     }

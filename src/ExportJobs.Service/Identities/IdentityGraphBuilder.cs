@@ -25,11 +25,13 @@ public sealed class ComponentLinkRow
 }
 
 /// <summary>
-/// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each
-/// over a group of partitions, one after the other; a partition is the identities whose shard (<see cref="ShardRouter"/>) it is. Every step writes files named by
-/// its partition, so a retry replaces what it wrote; no step holds more than its partition's links.
+/// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each over one
+/// partition of the build: the identities <see cref="ShardRouter"/> hashes to it among the build's partitions, one per
+/// group of shards. Every step writes one file per partition it sends rows to, named by its own partition, so a retry
+/// replaces what it wrote; no step holds more than its partition's links. The result is written by shard, where the
+/// export's stages read it.
 /// <list type="number">
-/// <item><see cref="LinksAsync"/>: a shard's links (<see cref="ShardLinks"/>), each sent to both its identities' partitions.</item>
+/// <item><see cref="LinksAsync"/>: a group of shards' links (<see cref="ShardLinks"/>), each sent to both its identities' partitions.</item>
 /// <item><see cref="RoundAsync"/>: connected components by rounds of smallest-label propagation ("hash-to-min"): each
 /// identity takes the smallest label among its own and those its neighbours sent, and sends a label that went down to
 /// its neighbours; a round that lowers none ends them (as many rounds as the longest shortest path of a component).</item>
@@ -60,53 +62,52 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 text.Append(kind).Append(' ').Append(run).Append('\n');
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
         bool complete = await files.ExistsAsync(GraphFiles.Root(input.Tenant, key) + GraphFiles.CompleteName, ct);
-        // A partition holds about the links of its shard: partitions are grouped as an export groups shards.
+        // A partition per group of shards, as an export groups them: the links of a group are about its fragments' share.
         var sizes = await store.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
         foreach (var (shard, bytes) in await store.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct)) sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
         var partitions = Enumerable.Range(0, store.ShardCount).Select(p => KeyValuePair.Create(p, sizes.GetValueOrDefault(p)));
         return new GraphBuildPlan(key, complete, ShardGroups.Of(partitions, input.GroupBytes), settings);
     }
 
+    /// <summary>The build's partition of an identity (not its shard: a build has as many partitions as activities).</summary>
+    private static int PartitionOf(Identity identity, GraphTask task) => ShardRouter.ShardOf(identity, task.Partitions);
+
+    /// <summary>Writes each partition's rows to its file of this set from this writer; a partition with none gets no file.</summary>
+    private async Task WriteAsync<T>(string root, string set, int writer, Dictionary<int, List<T>> byPartition, CancellationToken ct) where T : class, new()
+    {
+        foreach (var (partition, rows) in byPartition)
+            if (rows.Count > 0) await files.WriteAsync(GraphFiles.Name(root, set, partition, writer), rows, ct);
+    }
+
     private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
 
-    public Task<int> LinksAsync(GraphTask task, CancellationToken ct) => EachAsync(task, LinksAsync, ct);
-
-    private async Task<int> LinksAsync(GraphTask task, int partition, CancellationToken ct)
+    /// <summary>The links of the task's shards, each sent to both its identities' partitions; returns how many.</summary>
+    public async Task<int> LinksAsync(GraphTask task, CancellationToken ct)
     {
         var byPartition = new Dictionary<int, List<LinkRow>>();
-        void Send(Identity from, Identity to, IdentityLink link)
-        {
-            int target = ShardRouter.ShardOf(from, store.ShardCount);
-            if (!byPartition.TryGetValue(target, out var rows)) byPartition[target] = rows = [];
-            rows.Add(new LinkRow { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order });
-        }
+        void Send(Identity from, Identity to, IdentityLink link) =>
+            Add(byPartition, PartitionOf(from, task), new LinkRow { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order });
         int count = 0;
-        await foreach (var link in shardLinks.ReadAsync(task.Tenant, partition, ct))
-        {
-            Send(link.A, link.B, link);
-            Send(link.B, link.A, link);
-            count++;
-        }
-        for (int p = 0; p < store.ShardCount; p++)
-            await files.WriteAsync(GraphFiles.Name(Work(task), Links, p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
+        foreach (int shard in task.Shards)
+            await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
+            {
+                Send(link.A, link.B, link);
+                Send(link.B, link.A, link);
+                count++;
+            }
+        await WriteAsync(Work(task), Links, task.Partition, byPartition, ct);
         return count;
     }
 
-    /// <summary>One round on one partition; returns how many of its identities' labels went down (in round 0: how many it has).</summary>
-    public Task<int> RoundAsync(GraphTask task, CancellationToken ct) => EachAsync(task, RoundAsync, ct);
-
-    private async Task<int> RoundAsync(GraphTask task, int partition, CancellationToken ct)
+    /// <summary>One round on the task's partition; returns how many of its identities' labels went down (in round 0: how many it has).</summary>
+    public async Task<int> RoundAsync(GraphTask task, CancellationToken ct)
     {
         if (task.Round >= MaxRounds)
             throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
         string work = Work(task);
         var neighbours = new Dictionary<Identity, List<Identity>>();
-        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, partition), ct))
-        {
-            var from = new Identity(link.Ns, link.Id);
-            if (!neighbours.TryGetValue(from, out var list)) neighbours[from] = list = [];
-            list.Add(new Identity(link.ToNs, link.ToId));
-        }
+        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
+            Add(neighbours, new Identity(link.Ns, link.Id), new Identity(link.ToNs, link.ToId));
 
         var labels = new Dictionary<Identity, Identity>();
         var lowered = new HashSet<Identity>();
@@ -117,9 +118,9 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         }
         else
         {
-            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + (task.Round - 1), partition), ct))
+            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + (task.Round - 1), task.Partition), ct))
                 labels[row.Identity] = row.To;
-            await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, partition), ct))
+            await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
                 if (labels.TryGetValue(message.Identity, out var label) && IdentityKey.Compare(message.To, label) < 0)
                 {
                     labels[message.Identity] = message.To;
@@ -127,67 +128,58 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 }
         }
 
-        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, partition, 0), labels.Select(l => PairRow.Of(l.Key, l.Value)).ToList(), ct);
+        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, task.Partition, 0), labels.Select(l => PairRow.Of(l.Key, l.Value)).ToList(), ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
         var sent = new Dictionary<Identity, Identity>();
         foreach (var node in lowered)
             foreach (var neighbour in neighbours[node])
                 if (!sent.TryGetValue(neighbour, out var least) || IdentityKey.Compare(labels[node], least) < 0) sent[neighbour] = labels[node];
-        var byPartition = sent.GroupBy(s => ShardRouter.ShardOf(s.Key, store.ShardCount)).ToDictionary(g => g.Key, g => g.Select(s => PairRow.Of(s.Key, s.Value)).ToList());
-        for (int p = 0; p < store.ShardCount; p++)
-            await files.WriteAsync(GraphFiles.Name(work, Messages + (task.Round + 1), p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
+        var byPartition = new Dictionary<int, List<PairRow>>();
+        foreach (var (neighbour, label) in sent) Add(byPartition, PartitionOf(neighbour, task), PairRow.Of(neighbour, label));
+        await WriteAsync(work, Messages + (task.Round + 1), task.Partition, byPartition, ct);
         return lowered.Count;
     }
 
-    /// <summary>Sends each link of the partition, once (from its smaller identity), to the partition of its component's label (of round <see cref="GraphTask.Round"/>, the last).</summary>
-    public Task<int> GroupAsync(GraphTask task, CancellationToken ct) => EachAsync(task, GroupAsync, ct);
-
-    private async Task<int> GroupAsync(GraphTask task, int partition, CancellationToken ct)
+    /// <summary>
+    /// Sends each link of the partition, once (from its smaller identity), to the partition of its component's label (of
+    /// round <see cref="GraphTask.Round"/>, the last); returns how many it sent.
+    /// </summary>
+    public async Task<int> GroupAsync(GraphTask task, CancellationToken ct)
     {
         string work = Work(task);
         var labels = new Dictionary<Identity, Identity>();
-        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + task.Round, partition), ct))
+        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + task.Round, task.Partition), ct))
             labels[row.Identity] = row.To;
         var byPartition = new Dictionary<int, List<ComponentLinkRow>>();
-        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, partition), ct))
+        int count = 0;
+        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
         {
             var from = new Identity(link.Ns, link.Id);
             if (IdentityKey.Compare(from, new Identity(link.ToNs, link.ToId)) > 0) continue;
             var label = labels[from];
-            int target = ShardRouter.ShardOf(label, store.ShardCount);
-            if (!byPartition.TryGetValue(target, out var rows)) byPartition[target] = rows = [];
-            rows.Add(new ComponentLinkRow
+            Add(byPartition, PartitionOf(label, task), new ComponentLinkRow
             {
                 LabelNs = label.Namespace, LabelId = label.Id, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
             });
+            count++;
         }
-        for (int p = 0; p < store.ShardCount; p++)
-            await files.WriteAsync(GraphFiles.Name(work, Components, p, partition), byPartition.GetValueOrDefault(p) ?? [], ct);
-        return byPartition.Values.Sum(r => r.Count);
+        await WriteAsync(work, Components, task.Partition, byPartition, ct);
+        return count;
     }
 
-    /// <summary>The rules on each component of the partition; returns how many graphs of more than one identity it made.</summary>
-    public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => EachAsync(task, RulesAsync, ct);
-
-    private async Task<int> RulesAsync(GraphTask task, int partition, CancellationToken ct)
+    /// <summary>
+    /// The rules on each component of the partition, the result written by shard: identity → primary by the identity's,
+    /// the graph by its primary's. Returns how many graphs of more than one identity it made.
+    /// </summary>
+    public async Task<int> RulesAsync(GraphTask task, CancellationToken ct)
     {
         var settings = task.Settings ?? IdentitySettings.Default;
         var components = new Dictionary<Identity, List<IdentityLink>>();
-        await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, partition), ct))
-        {
-            var label = new Identity(row.LabelNs, row.LabelId);
-            if (!components.TryGetValue(label, out var links)) components[label] = links = [];
-            links.Add(new IdentityLink(new Identity(row.Ns, row.Id), new Identity(row.ToNs, row.ToId), row.Time, row.Order));
-        }
+        await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, task.Partition), ct))
+            Add(components, new Identity(row.LabelNs, row.LabelId), new IdentityLink(new Identity(row.Ns, row.Id), new Identity(row.ToNs, row.ToId), row.Time, row.Order));
 
         var map = new Dictionary<int, List<PairRow>>();
         var graphs = new Dictionary<int, List<PairRow>>();
-        void Add(Dictionary<int, List<PairRow>> set, Identity by, PairRow row)
-        {
-            int target = ShardRouter.ShardOf(by, store.ShardCount);
-            if (!set.TryGetValue(target, out var rows)) set[target] = rows = [];
-            rows.Add(row);
-        }
         int stitched = 0;
         foreach (var links in components.Values)
             foreach (var graph in IdentityGraphs.Build(links, [], settings))
@@ -197,25 +189,20 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 foreach (var identity in graph.Identities)
                 {
                     var row = PairRow.Of(identity, graph.Primary);
-                    Add(graphs, graph.Primary, row);
-                    if (identity != graph.Primary) Add(map, identity, row);
+                    Add(graphs, ShardRouter.ShardOf(graph.Primary, store.ShardCount), row);
+                    if (identity != graph.Primary) Add(map, ShardRouter.ShardOf(identity, store.ShardCount), row);
                 }
             }
         string root = GraphFiles.Root(task.Tenant, task.Key);
-        for (int p = 0; p < store.ShardCount; p++)
-        {
-            await files.WriteAsync(GraphFiles.Name(root, Map, p, partition), map.GetValueOrDefault(p) ?? [], ct);
-            await files.WriteAsync(GraphFiles.Name(root, Graph, p, partition), graphs.GetValueOrDefault(p) ?? [], ct);
-        }
+        await WriteAsync(root, Map, task.Partition, map, ct);
+        await WriteAsync(root, Graph, task.Partition, graphs, ct);
         return stitched;
     }
 
-    /// <summary>A stage's work on each partition of the task's group, one after the other; returns the sum of their counts.</summary>
-    private static async Task<int> EachAsync(GraphTask task, Func<GraphTask, int, CancellationToken, Task<int>> stage, CancellationToken ct)
+    private static void Add<TKey, T>(Dictionary<TKey, List<T>> lists, TKey key, T item) where TKey : notnull
     {
-        int count = 0;
-        foreach (int partition in task.Partitions) count += await stage(task, partition, ct);
-        return count;
+        if (!lists.TryGetValue(key, out var list)) lists[key] = list = [];
+        list.Add(item);
     }
 
     /// <summary>Marks the build whole (exports of the same data use it from then on) and removes the run's work files.</summary>

@@ -52,9 +52,12 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                 var (routed, cancelled) = await FanOut.RunAsync<ShardTask, RouteResult>(context, TaskNames.RouteShards,
                     tasks.Select(t => t with { Graphs = graphs }).ToList(), plan.MaxParallelShards, shardOptions, cancel);
                 if (cancelled) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
-                var bytes = Enumerable.Range(0, plan.Partitions)
-                    .Select(p => KeyValuePair.Create(p, routed.Sum(r => r.BytesByPartition[p])));
-                tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
+                var bytes = Enumerable.Range(0, plan.Partitions).Select(p => KeyValuePair.Create(p, routed.Sum(r => r.BytesByPartition[p]))).ToList();
+                // Routed fragments are smaller than stored ones (projected, without identityMap): at least as many
+                // groups as the shards had, so the partitions spread over as many activities.
+                long groupBytes = plan.ShardGroupBytes == 0 ? 0
+                    : Math.Clamp(bytes.Sum(b => b.Value) / Math.Max(1, tasks.Count) + 1, 1, plan.ShardGroupBytes);
+                tasks = ShardGroups.Of(bytes, groupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
             }
             var (results, stopped) = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
             return await Finalize(context, input, results, exportStart, Ms(context), stopped);
