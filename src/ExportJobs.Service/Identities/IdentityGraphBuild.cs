@@ -15,10 +15,10 @@ public sealed record GraphBuildInput(string OrgId, string Sandbox, string RunId,
 }
 
 /// <summary>
-/// The build the tenant's data calls for, whether it is already whole, its shards in groups (one partition of the
-/// build each), by which settings.
+/// The build the tenant's data calls for, whether it is already whole, its shards in groups (one links activity each),
+/// its partitions, and by which settings.
 /// </summary>
-public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, IdentitySettings Settings);
+public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, int Partitions, IdentitySettings Settings);
 
 /// <summary>
 /// One activity of a build: its partition of <c>Partitions</c> (in the links stage, the index of its group of
@@ -47,12 +47,12 @@ public static class IdentityGraphBuild
         var plan = await context.CallActivityAsync<GraphBuildPlan>(TaskNames.PrepareGraphBuild, input, options);
         if (plan.Complete) return plan.Key;
 
-        int count = plan.ShardGroups.Count;
-        List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, count)
-            .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, count, plan.ShardGroups[p], round, settings)).ToList();
+        List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, plan.Partitions)
+            .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, plan.Partitions, [], round, settings)).ToList();
         try
         {
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, Stage(), input.MaxParallel, options);
+            var links = plan.ShardGroups.Select((shards, group) => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, group, plan.Partitions, shards)).ToList();
+            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, links, input.MaxParallel, options);
             int round = 0;
             while (true)
             {

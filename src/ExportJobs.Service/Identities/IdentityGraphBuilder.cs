@@ -5,9 +5,11 @@ using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Identities;
 
@@ -26,8 +28,8 @@ public sealed class ComponentLinkRow
 
 /// <summary>
 /// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each over one
-/// partition of the build: the identities <see cref="ShardRouter"/> hashes to it among the build's partitions, one per
-/// group of shards. Every step writes one file per partition it sends rows to, named by its own partition, so a retry
+/// partition of the build: the identities <see cref="ShardRouter"/> hashes to it among the build's partitions (one per
+/// <see cref="ExportStorageOptions.GraphPartitionBytes"/> of fragment files). Every step writes one file per partition it sends rows to, named by its own partition, so a retry
 /// replaces what it wrote; no step holds more than its partition's links. The result is written by shard, where the
 /// export's stages read it.
 /// <list type="number">
@@ -40,8 +42,12 @@ public sealed class ComponentLinkRow
 /// identity → primary and primary → identities, where exports read it.</item>
 /// </list>
 /// </summary>
-public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore, ILogger<IdentityGraphBuilder> log)
+public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore,
+    IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
 {
+    /// <summary>Partitions a build has at most: each stage writes a file per pair of partitions.</summary>
+    public const int MaxPartitions = 32;
+
     /// <summary>Rounds a build runs at most: a component whose links need more hops to cross fails the build (and its export), with this said.</summary>
     public const int MaxRounds = 64;
 
@@ -62,11 +68,11 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 text.Append(kind).Append(' ').Append(run).Append('\n');
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
         bool complete = await files.ExistsAsync(GraphFiles.Root(input.Tenant, key) + GraphFiles.CompleteName, ct);
-        // A partition per group of shards, as an export groups them: the links of a group are about its fragments' share.
+        // Links are read by group of shards, as an export reads them; a partition per GraphPartitionBytes of files.
         var sizes = await store.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
         foreach (var (shard, bytes) in await store.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct)) sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
-        var partitions = Enumerable.Range(0, store.ShardCount).Select(p => KeyValuePair.Create(p, sizes.GetValueOrDefault(p)));
-        return new GraphBuildPlan(key, complete, ShardGroups.Of(partitions, input.GroupBytes), settings);
+        int partitions = (int)Math.Clamp(sizes.Values.Sum() / options.Value.GraphPartitionBytes + 1, 1, MaxPartitions);
+        return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), partitions, settings);
     }
 
     /// <summary>The build's partition of an identity (not its shard: a build has as many partitions as activities).</summary>
