@@ -50,8 +50,9 @@ public sealed class GraphFiles(StorageClients clients)
 
     public static string Folder(string root, string set, int partition) => $"{root}{set}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 
-    public static string Name(string root, string set, int partition, int writer) =>
-        $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+    /// <summary>A writer's file of a partition of a set; a writer that sends a partition many rows writes them to several, numbered.</summary>
+    public static string Name(string root, string set, int partition, int writer, int file = 0) =>
+        $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
     public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : class, new()
     {

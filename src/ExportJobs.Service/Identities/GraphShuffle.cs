@@ -5,6 +5,7 @@ using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage.Profiles;
+using ExportJobs.Service.Workflow;
 
 namespace ExportJobs.Service.Identities;
 
@@ -15,7 +16,7 @@ namespace ExportJobs.Service.Identities;
 /// came from. The files are the job's own, at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}.parquet</c> in the
 /// container of their kind, removed when the job ends.
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files)
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
 {
     private const string IdentityMapMember = "identityMap";
 
@@ -25,12 +26,15 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files)
         $"{JobFolder(tenant, jobId)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 
     /// <summary>
-    /// Writes a shard's fragments of each kind asked for to the partitions of their graphs; returns the bytes written
-    /// to each partition. The shard's rows are held once, as read (only <paramref name="members"/> of them).
+    /// Writes a shard's fragments of each kind asked for to the partitions of their graphs, after compacting it as an
+    /// export does, through the host's <see cref="ShardReadGate"/>; returns the bytes written to each partition. The
+    /// shard's rows are held once, as read (only <paramref name="members"/> of them).
     /// </summary>
-    public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IEnumerable<FragmentKind> kinds,
+    public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
     {
+        using var read = await gate.EnterAsync(ct);
+        foreach (var kind in kinds) await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var primaries = new Dictionary<Identity, Identity>();
         await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
             primaries[row.Identity] = row.To;

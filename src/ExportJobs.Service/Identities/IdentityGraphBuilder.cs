@@ -43,8 +43,11 @@ public sealed class ComponentLinkRow
 /// </list>
 /// </summary>
 public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore,
-    IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
+    ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
 {
+    /// <summary>Rows a stage holds for one partition before it writes them as a file of their own.</summary>
+    private const int RowsPerFile = 20_000;
+
     /// <summary>Partitions a build has at most: each stage writes a file per pair of partitions.</summary>
     public const int MaxPartitions = 32;
 
@@ -78,72 +81,118 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>The build's partition of an identity (not its shard: a build has as many partitions as activities).</summary>
     private static int PartitionOf(Identity identity, GraphTask task) => ShardRouter.ShardOf(identity, task.Partitions);
 
-    /// <summary>Writes each partition's rows to its file of this set from this writer; a partition with none gets no file.</summary>
-    private async Task WriteAsync<T>(string root, string set, int writer, Dictionary<int, List<T>> byPartition, CancellationToken ct) where T : class, new()
-    {
-        foreach (var (partition, rows) in byPartition)
-            if (rows.Count > 0) await files.WriteAsync(GraphFiles.Name(root, set, partition, writer), rows, ct);
-    }
-
     private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
 
     /// <summary>The links of the task's shards, each sent to both its identities' partitions; returns how many.</summary>
     public async Task<int> LinksAsync(GraphTask task, CancellationToken ct)
     {
-        var byPartition = new Dictionary<int, List<LinkRow>>();
-        void Send(Identity from, Identity to, IdentityLink link) =>
-            Add(byPartition, PartitionOf(from, task), new LinkRow { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order });
+        using var read = await gate.EnterAsync(ct);
+        var output = new PartitionedFiles<LinkRow>(files, Work(task), Links, task.Partition);
         int count = 0;
         foreach (int shard in task.Shards)
             await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
             {
-                Send(link.A, link.B, link);
-                Send(link.B, link.A, link);
+                await output.AddAsync(PartitionOf(link.A, task), new LinkRow { Ns = link.A.Namespace, Id = link.A.Id, ToNs = link.B.Namespace, ToId = link.B.Id, Time = link.IngestTimeMs, Order = link.Order }, ct);
+                await output.AddAsync(PartitionOf(link.B, task), new LinkRow { Ns = link.B.Namespace, Id = link.B.Id, ToNs = link.A.Namespace, ToId = link.A.Id, Time = link.IngestTimeMs, Order = link.Order }, ct);
                 count++;
             }
-        await WriteAsync(Work(task), Links, task.Partition, byPartition, ct);
+        await output.FlushAsync(ct);
         return count;
     }
 
-    /// <summary>One round on the task's partition; returns how many of its identities' labels went down (in round 0: how many it has).</summary>
+    /// <summary>
+    /// One round on the task's partition; returns how many of its identities' labels went down (in round 0: how many it
+    /// has). Held compactly: each identity once, as its key (<see cref="IdentityKey"/>: comparing keys compares
+    /// identities), its neighbours as indexes.
+    /// </summary>
     public async Task<int> RoundAsync(GraphTask task, CancellationToken ct)
     {
         if (task.Round >= MaxRounds)
             throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
+        using var read = await gate.EnterAsync(ct);
         string work = Work(task);
-        var neighbours = new Dictionary<Identity, List<Identity>>();
-        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
-            Add(neighbours, new Identity(link.Ns, link.Id), new Identity(link.ToNs, link.ToId));
+        var graph = await AdjacencyAsync(GraphFiles.Folder(work, Links, task.Partition), ct);
 
-        var labels = new Dictionary<Identity, Identity>();
-        var lowered = new HashSet<Identity>();
+        var labels = new string[graph.Nodes];
+        var lowered = new List<int>();
         if (task.Round == 0)
-        {
-            foreach (var node in neighbours.Keys) labels[node] = node;
-            lowered.UnionWith(neighbours.Keys);
-        }
+            for (int node = 0; node < graph.Nodes; node++)
+            {
+                labels[node] = graph.Keys[node];
+                lowered.Add(node);
+            }
         else
         {
             await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + (task.Round - 1), task.Partition), ct))
-                labels[row.Identity] = row.To;
+                labels[graph.Index[IdentityKey.Of(row.Identity)]] = IdentityKey.Of(row.To);
+            var wasLowered = new bool[graph.Nodes];
             await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
-                if (labels.TryGetValue(message.Identity, out var label) && IdentityKey.Compare(message.To, label) < 0)
+                if (graph.Index.TryGetValue(IdentityKey.Of(message.Identity), out int node) && node < graph.Nodes &&
+                    string.CompareOrdinal(IdentityKey.Of(message.To), labels[node]) < 0)
                 {
-                    labels[message.Identity] = message.To;
-                    lowered.Add(message.Identity);
+                    labels[node] = IdentityKey.Of(message.To);
+                    if (!wasLowered[node]) lowered.Add(node);
+                    wasLowered[node] = true;
                 }
         }
 
-        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, task.Partition, 0), labels.Select(l => PairRow.Of(l.Key, l.Value)).ToList(), ct);
+        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, task.Partition, 0),
+            labels.Select((label, node) => PairRow.Of(Unkey(graph.Keys[node]), Unkey(label))).ToList(), ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
-        var sent = new Dictionary<Identity, Identity>();
-        foreach (var node in lowered)
-            foreach (var neighbour in neighbours[node])
-                if (!sent.TryGetValue(neighbour, out var least) || IdentityKey.Compare(labels[node], least) < 0) sent[neighbour] = labels[node];
-        var byPartition = new Dictionary<int, List<PairRow>>();
-        foreach (var (neighbour, label) in sent) Add(byPartition, PartitionOf(neighbour, task), PairRow.Of(neighbour, label));
-        await WriteAsync(work, Messages + (task.Round + 1), task.Partition, byPartition, ct);
+        var sent = new Dictionary<int, string>();
+        foreach (int node in lowered)
+            for (int e = graph.Offsets[node]; e < graph.Offsets[node + 1]; e++)
+                if (!sent.TryGetValue(graph.Targets[e], out var least) || string.CompareOrdinal(labels[node], least) < 0) sent[graph.Targets[e]] = labels[node];
+        var output = new PartitionedFiles<PairRow>(files, work, Messages + (task.Round + 1), task.Partition);
+        foreach (var (neighbour, label) in sent)
+        {
+            var identity = Unkey(graph.Keys[neighbour]);
+            await output.AddAsync(PartitionOf(identity, task), PairRow.Of(identity, Unkey(label)), ct);
+        }
+        await output.FlushAsync(ct);
         return lowered.Count;
+    }
+
+    /// <summary>
+    /// A partition's links as an adjacency: its identities first (indexes below <see cref="Adjacency.Nodes"/>), then the
+    /// other identities they link to; each identity's neighbours are <c>Targets[Offsets[i]..Offsets[i + 1]]</c>.
+    /// </summary>
+    private sealed record Adjacency(Dictionary<string, int> Index, List<string> Keys, int Nodes, int[] Offsets, int[] Targets);
+
+    private async Task<Adjacency> AdjacencyAsync(string folder, CancellationToken ct)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var keys = new List<string>();
+        var from = new List<int>();
+        var to = new List<int>();
+        int IndexOf(string key)
+        {
+            if (index.TryGetValue(key, out int i)) return i;
+            index[key] = keys.Count;
+            keys.Add(key);
+            return keys.Count - 1;
+        }
+        var targets = new List<string>();
+        await foreach (var link in files.ReadAsync<LinkRow>(folder, ct))
+        {
+            from.Add(IndexOf(IdentityKey.Of(link.Ns, link.Id)));
+            targets.Add(IdentityKey.Of(link.ToNs, link.ToId));
+        }
+        int nodes = keys.Count;
+        foreach (string target in targets) to.Add(IndexOf(target));
+        var offsets = new int[nodes + 1];
+        foreach (int f in from) offsets[f + 1]++;
+        for (int i = 0; i < nodes; i++) offsets[i + 1] += offsets[i];
+        var edges = new int[from.Count];
+        var next = offsets[..^1].ToArray();
+        for (int e = 0; e < from.Count; e++) edges[next[from[e]]++] = to[e];
+        return new Adjacency(index, keys, nodes, offsets, edges);
+    }
+
+    private static Identity Unkey(string key)
+    {
+        int separator = key.IndexOf('\u0001');
+        return new Identity(key[..separator], key[(separator + 1)..]);
     }
 
     /// <summary>
@@ -152,24 +201,24 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     public async Task<int> GroupAsync(GraphTask task, CancellationToken ct)
     {
+        using var read = await gate.EnterAsync(ct);
         string work = Work(task);
-        var labels = new Dictionary<Identity, Identity>();
+        var labels = new Dictionary<string, Identity>(StringComparer.Ordinal);
         await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + task.Round, task.Partition), ct))
-            labels[row.Identity] = row.To;
-        var byPartition = new Dictionary<int, List<ComponentLinkRow>>();
+            labels[IdentityKey.Of(row.Identity)] = row.To;
+        var output = new PartitionedFiles<ComponentLinkRow>(files, work, Components, task.Partition);
         int count = 0;
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
         {
-            var from = new Identity(link.Ns, link.Id);
-            if (IdentityKey.Compare(from, new Identity(link.ToNs, link.ToId)) > 0) continue;
-            var label = labels[from];
-            Add(byPartition, PartitionOf(label, task), new ComponentLinkRow
+            if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
+            var label = labels[IdentityKey.Of(link.Ns, link.Id)];
+            await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow
             {
                 LabelNs = label.Namespace, LabelId = label.Id, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
-            });
+            }, ct);
             count++;
         }
-        await WriteAsync(work, Components, task.Partition, byPartition, ct);
+        await output.FlushAsync(ct);
         return count;
     }
 
@@ -179,13 +228,24 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     public async Task<int> RulesAsync(GraphTask task, CancellationToken ct)
     {
+        using var read = await gate.EnterAsync(ct);
         var settings = task.Settings ?? IdentitySettings.Default;
+        // Each identity's strings once, however many links it has.
+        var known = new Dictionary<string, Identity>(StringComparer.Ordinal);
+        Identity Known(string ns, string id)
+        {
+            string key = IdentityKey.Of(ns, id);
+            if (!known.TryGetValue(key, out var identity)) known[key] = identity = new Identity(ns, id);
+            return identity;
+        }
         var components = new Dictionary<Identity, List<IdentityLink>>();
         await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, task.Partition), ct))
-            Add(components, new Identity(row.LabelNs, row.LabelId), new IdentityLink(new Identity(row.Ns, row.Id), new Identity(row.ToNs, row.ToId), row.Time, row.Order));
+            Add(components, Known(row.LabelNs, row.LabelId), new IdentityLink(Known(row.Ns, row.Id), Known(row.ToNs, row.ToId), row.Time, row.Order));
+        known.Clear();
 
-        var map = new Dictionary<int, List<PairRow>>();
-        var graphs = new Dictionary<int, List<PairRow>>();
+        string root = GraphFiles.Root(task.Tenant, task.Key);
+        var map = new PartitionedFiles<PairRow>(files, root, Map, task.Partition);
+        var graphs = new PartitionedFiles<PairRow>(files, root, Graph, task.Partition);
         int stitched = 0;
         foreach (var links in components.Values)
             foreach (var graph in IdentityGraphs.Build(links, [], settings))
@@ -195,13 +255,12 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 foreach (var identity in graph.Identities)
                 {
                     var row = PairRow.Of(identity, graph.Primary);
-                    Add(graphs, ShardRouter.ShardOf(graph.Primary, store.ShardCount), row);
-                    if (identity != graph.Primary) Add(map, ShardRouter.ShardOf(identity, store.ShardCount), row);
+                    await graphs.AddAsync(ShardRouter.ShardOf(graph.Primary, store.ShardCount), row, ct);
+                    if (identity != graph.Primary) await map.AddAsync(ShardRouter.ShardOf(identity, store.ShardCount), row, ct);
                 }
             }
-        string root = GraphFiles.Root(task.Tenant, task.Key);
-        await WriteAsync(root, Map, task.Partition, map, ct);
-        await WriteAsync(root, Graph, task.Partition, graphs, ct);
+        await map.FlushAsync(ct);
+        await graphs.FlushAsync(ct);
         return stitched;
     }
 
@@ -209,6 +268,36 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         if (!lists.TryGetValue(key, out var list)) lists[key] = list = [];
         list.Add(item);
+    }
+
+    /// <summary>
+    /// The rows one writer sends to each partition of a set, written as they come, <see cref="RowsPerFile"/> to a file:
+    /// the writer's files of a partition are numbered in order, so a retry, which sends the same rows in the same order,
+    /// writes the same files.
+    /// </summary>
+    private sealed class PartitionedFiles<T>(GraphFiles files, string root, string set, int writer) where T : class, new()
+    {
+        private readonly Dictionary<int, (List<T> Rows, int Written)> _partitions = [];
+
+        public async Task AddAsync(int partition, T row, CancellationToken ct)
+        {
+            if (!_partitions.TryGetValue(partition, out var pending)) _partitions[partition] = pending = ([], 0);
+            pending.Rows.Add(row);
+            if (pending.Rows.Count >= RowsPerFile) await WriteAsync(partition, ct);
+        }
+
+        public async Task FlushAsync(CancellationToken ct)
+        {
+            foreach (int partition in _partitions.Keys.ToList())
+                if (_partitions[partition].Rows.Count > 0) await WriteAsync(partition, ct);
+        }
+
+        private async Task WriteAsync(int partition, CancellationToken ct)
+        {
+            var (rows, written) = _partitions[partition];
+            await files.WriteAsync(GraphFiles.Name(root, set, partition, writer, written), rows, ct);
+            _partitions[partition] = ([], written + 1);
+        }
     }
 
     /// <summary>Marks the build whole (exports of the same data use it from then on) and removes the run's work files.</summary>

@@ -79,7 +79,6 @@ public sealed class ExportJobSteps(
         var bytes = new long[options.Value.ShardCount];
         foreach (int shard in task.Shards)
         {
-            foreach (var kind in kinds) await profiles.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
             var written = await shuffle.RouteShardAsync(tenant, job.Id, task.Graphs!, shard, kinds, evaluates ? ShardExporter.MembershipBatchId(job.Id) : null, members, ct);
             for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
         }

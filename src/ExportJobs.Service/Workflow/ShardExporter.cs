@@ -22,10 +22,10 @@ namespace ExportJobs.Service.Workflow;
 /// filter selects, attach their events, project them, and write one part per output batch (one batch, or one per
 /// requested segment). With segment evaluation, each profile's requested segments are evaluated before the filter, and
 /// the memberships that changed are recorded as the shard's fragments of the job's membership batch. Each shard is read
-/// through the host's <see cref="ShardReadGate"/>.
+/// through the host's <see cref="ShardReadGate"/>. With <c>graphs</c> (a <c>pdg</c> export's graph build), the "shards"
+/// are the partitions of the job's shuffle (<see cref="GraphShuffle"/>): each identity is a graph's primary, and its
+/// profile gets the graph's <c>identityMap</c>.
 /// </summary>
-/// With <c>graphs</c> (a <c>pdg</c> export's graph build), the "shards" are the partitions of the job's shuffle
-/// (<see cref="GraphShuffle"/>): each group is a graph, keyed by its primary, given the graph's <c>identityMap</c>.
 public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, DatasetBatchFiles batchFiles, ShardReadGate gate, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
