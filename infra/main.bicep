@@ -69,6 +69,10 @@ param shardGroupBytes int = 16777216
 @maxValue(256)
 param maxShardReadsPerHost int = 4
 
+@description('A pdg export\'s identity graph build has a partition per this many bytes of fragment files (1 to 32 partitions).')
+@minValue(1)
+param graphPartitionBytes int = 4194304
+
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3
 
@@ -230,6 +234,7 @@ var baseSettings = {
   ExportJobs__MaxParallelShards: string(maxParallelShards)
   ExportJobs__ShardGroupBytes: string(shardGroupBytes)
   ExportJobs__MaxShardReadsPerHost: string(maxShardReadsPerHost)
+  ExportJobs__GraphPartitionBytes: string(graphPartitionBytes)
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
   ExportJobs__MaxShardFiles: string(maxShardFiles)

@@ -1,4 +1,5 @@
 using ExportJobs.Core.Segments;
+using ExportJobs.Service.Identities;
 using ExportJobs.Service.Workflow;
 using Microsoft.DurableTask;
 using Moq;
@@ -139,4 +140,45 @@ public sealed class ExportJobOrchestratorTests
         Assert.Equal("FAILED", await run.WaitAsync(Deadline));
         Assert.Equal(ExportErrorCodes.EvaluationBudgetExceeded, _failed!.Code);
     }
+
+    [Fact]
+    public async Task A_pdg_export_builds_its_graphs_in_rounds_until_none_lowers_a_label_routes_every_shard_group_then_exports_the_partitions()
+    {
+        var calls = new List<string>();
+        void Returns<TIn, TOut>(string activity, Func<TIn, TOut> answer) =>
+            _context.Setup(c => c.CallActivityAsync<TOut>(new TaskName(activity), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+                .Returns((TaskName _, object? input, TaskOptions? _) =>
+                {
+                    lock (calls) calls.Add($"{activity} {Describe(input)}");
+                    return Task.FromResult(answer((TIn)input!));
+                });
+        Returns<ExportJobInput, ExportPlan>(TaskNames.PrepareExport, _ => new ExportPlan(true, [[0, 1], [2, 3]], 2, 3, Stitched: true, ShardGroupBytes: 100, Partitions: 4));
+        Returns<GraphBuildInput, GraphBuildPlan>(TaskNames.PrepareGraphBuild, _ => new GraphBuildPlan("k1", false, [[0, 1, 2, 3]], 2, Core.Identities.IdentitySettings.Default));
+        Returns<GraphTask, int>(TaskNames.GraphLinks, _ => 7);
+        // Round 0 counts every identity, round 1 lowers some labels, round 2 none: three rounds.
+        Returns<GraphTask, int>(TaskNames.GraphRound, task => task.Round switch { 0 => 10, 1 => 2, _ => 0 });
+        Returns<GraphTask, int>(TaskNames.GraphGroup, _ => 7);
+        Returns<GraphTask, int>(TaskNames.GraphRules, _ => 3);
+        Returns<GraphTask, bool>(TaskNames.CompleteGraphBuild, _ => true);
+        // Bytes routed to the 4 partitions: 20, 0, 600 and 10 — 630, over two groups of shards: groups of at most 100.
+        Returns<ShardTask, RouteResult>(TaskNames.RouteShards, task => new RouteResult(task.Shards, [10, 0, 300, 5]));
+        Returns<ShardTask, ShardResult>(TaskNames.ExportShard, task => new ShardResult(task.Shards, [1], [], [], 1, []));
+
+        Assert.Equal("SUCCEEDED", await new ExportJobOrchestrator().RunAsync(_context.Object, Input).WaitAsync(Deadline));
+        Assert.Equal(
+        [
+            "PrepareExport", "PrepareGraphBuild",
+            "GraphLinks p0/2 [0,1,2,3] r0", "GraphRound p0/2 r0", "GraphRound p1/2 r0", "GraphRound p0/2 r1", "GraphRound p1/2 r1",
+            "GraphRound p0/2 r2", "GraphRound p1/2 r2", "GraphGroup p0/2 r2", "GraphGroup p1/2 r2", "GraphRules p0/2 r0 settings", "GraphRules p1/2 r0 settings",
+            "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1", "ExportShard [0,1] k1", "ExportShard [2] k1", "ExportShard [3] k1",
+        ], calls.Select(c => c.TrimEnd()));
+        Assert.Equal([0, 1, 2, 3], _finalized!.Shards.SelectMany(s => s.Shards).Order());
+    }
+
+    private static string Describe(object? input) => input switch
+    {
+        GraphTask t => $"p{t.Partition}/{t.Partitions}{(t.Shards.Length > 0 ? $" [{string.Join(',', t.Shards)}]" : "")} r{t.Round}{(t.Settings is null ? "" : " settings")}",
+        ShardTask t => $"[{string.Join(',', t.Shards)}] {t.Graphs}",
+        _ => "",
+    };
 }

@@ -28,7 +28,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>
     /// Writes a shard's fragments of each kind asked for to the partitions of their graphs, after compacting it as an
     /// export does, through the host's <see cref="ShardReadGate"/>; returns the bytes written to each partition. The
-    /// shard's rows are held once, as read (only <paramref name="members"/> of them).
+    /// shard's rows are written in runs of at most <see cref="RowsHeld"/>, each holding only <paramref name="members"/>.
     /// </summary>
     public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
@@ -43,6 +43,19 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         foreach (var kind in kinds)
         {
             var byPartition = new Dictionary<int, List<FragmentRow>>();
+            int held = 0, runs = 0;
+            // Written as sorted runs of at most RowsHeld rows over all partitions, so a shard's rows are never all held.
+            async Task FlushAsync()
+            {
+                foreach (var (partition, rows) in byPartition.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
+                {
+                    // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
+                    var sorted = rows.SortStable(FragmentRow.CompareIdentities);
+                    bytes[partition] += await store.WriteFileAsync(kind, FileName(tenant, jobId, partition, shard, runs), sorted, ct);
+                }
+                byPartition.Clear();
+                (held, runs) = (0, runs + 1);
+            }
             await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, ct))
             {
                 var identity = new Identity(row.IdentityNamespace, row.IdentityId);
@@ -50,22 +63,21 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
                 rows.Add(row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember) });
+                if (++held >= RowsHeld) await FlushAsync();
             }
-            foreach (var (partition, rows) in byPartition)
-            {
-                // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
-                var sorted = rows.SortStable(FragmentRow.CompareIdentities);
-                bytes[partition] += await store.WriteFileAsync(kind, FileName(tenant, jobId, partition, shard), sorted, ct);
-            }
+            await FlushAsync();
         }
         return bytes;
     }
 
-    private static string FileName(Tenant tenant, long jobId, int partition, int shard) =>
-        $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+    private static string FileName(Tenant tenant, long jobId, int partition, int shard, int run) =>
+        $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>The graphs whose primary is of the partition: primary → the graph as a record of its <c>identityMap</c>.</summary>
-    public async Task<Dictionary<Identity, JsonElement>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
+    /// <summary>Rows a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
+    private const int RowsHeld = 20_000;
+
+    /// <summary>The graphs whose primary is of the partition: primary → its identities (the primary among them).</summary>
+    public async Task<Dictionary<Identity, List<Identity>>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
         var identities = new Dictionary<Identity, List<Identity>>();
         await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct))
@@ -73,11 +85,13 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             if (!identities.TryGetValue(row.To, out var list)) identities[row.To] = list = [];
             list.Add(row.Identity);
         }
-        return identities.ToDictionary(g => g.Key, g => IdentityMapOf(new IdentityGraph(g.Key, g.Value.Order(IdentityKey.Order).ToList())));
+        return identities;
     }
 
-    /// <summary>The record of a graph's <c>identityMap</c>; for an identity of no graph, of itself alone.</summary>
-    public static JsonElement IdentityMapOf(IdentityGraph graph) => JsonSerializer.SerializeToElement(graph.ToRecord());
+    /// <summary>The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none).</summary>
+    public static JsonElement IdentityMapOf(Identity primary, Dictionary<Identity, List<Identity>> graphs) =>
+        JsonSerializer.SerializeToElement(new IdentityGraph(primary,
+            graphs.TryGetValue(primary, out var identities) ? identities.Order(IdentityKey.Order).ToList() : [primary]).ToRecord());
 
     /// <summary>Removes a job's shuffle files of both kinds.</summary>
     public async Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct)

@@ -45,8 +45,8 @@ public sealed class ComponentLinkRow
 public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore,
     ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
 {
-    /// <summary>Rows a stage holds for one partition before it writes them as a file of their own.</summary>
-    private const int RowsPerFile = 20_000;
+    /// <summary>Rows a stage's writer holds, over all partitions, before it writes them out, a file per partition.</summary>
+    private const int RowsHeld = 50_000;
 
     /// <summary>Partitions a build has at most: each stage writes a file per pair of partitions.</summary>
     public const int MaxPartitions = 32;
@@ -271,32 +271,33 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     }
 
     /// <summary>
-    /// The rows one writer sends to each partition of a set, written as they come, <see cref="RowsPerFile"/> to a file:
-    /// the writer's files of a partition are numbered in order, so a retry, which sends the same rows in the same order,
-    /// writes the same files.
+    /// The rows one writer sends to the partitions of a set, held until <see cref="RowsHeld"/> of them, then written a
+    /// file per partition: the writer's files of a partition are numbered in order, so a retry, which sends the same rows
+    /// in the same order, writes the same files.
     /// </summary>
     private sealed class PartitionedFiles<T>(GraphFiles files, string root, string set, int writer) where T : class, new()
     {
-        private readonly Dictionary<int, (List<T> Rows, int Written)> _partitions = [];
+        private readonly Dictionary<int, List<T>> _pending = [];
+        private readonly Dictionary<int, int> _written = [];
+        private int _held;
 
         public async Task AddAsync(int partition, T row, CancellationToken ct)
         {
-            if (!_partitions.TryGetValue(partition, out var pending)) _partitions[partition] = pending = ([], 0);
-            pending.Rows.Add(row);
-            if (pending.Rows.Count >= RowsPerFile) await WriteAsync(partition, ct);
+            if (!_pending.TryGetValue(partition, out var rows)) _pending[partition] = rows = [];
+            rows.Add(row);
+            if (++_held >= RowsHeld) await FlushAsync(ct);
         }
 
         public async Task FlushAsync(CancellationToken ct)
         {
-            foreach (int partition in _partitions.Keys.ToList())
-                if (_partitions[partition].Rows.Count > 0) await WriteAsync(partition, ct);
-        }
-
-        private async Task WriteAsync(int partition, CancellationToken ct)
-        {
-            var (rows, written) = _partitions[partition];
-            await files.WriteAsync(GraphFiles.Name(root, set, partition, writer, written), rows, ct);
-            _partitions[partition] = ([], written + 1);
+            foreach (var (partition, rows) in _pending.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
+            {
+                int file = _written.GetValueOrDefault(partition);
+                await files.WriteAsync(GraphFiles.Name(root, set, partition, writer, file), rows, ct);
+                _written[partition] = file + 1;
+            }
+            _pending.Clear();
+            _held = 0;
         }
     }
 

@@ -90,8 +90,7 @@ public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, Data
             {
                 if (fragments.Count == 0 && !emptyProfiles) continue;
                 var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
-                if (stitched is not null)
-                    profile.Stitch(stitched.TryGetValue(identity, out var graph) ? graph : GraphShuffle.IdentityMapOf(new IdentityGraph(identity, [identity])));
+                if (stitched is not null) profile.Stitch(GraphShuffle.IdentityMapOf(identity, stitched));
                 if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
                     memberships.Add((identity, changed));
                 if (!selection.Includes(profile)) continue;
