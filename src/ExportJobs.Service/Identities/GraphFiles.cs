@@ -75,6 +75,15 @@ public sealed class GraphFiles(StorageClients clients)
         }
     }
 
+    /// <summary>A partition's file of a set a stage keeps for itself (an adjacency, labels), in a binary form of its own.</summary>
+    public static string BinaryName(string root, string set, int partition) => $"{Folder(root, set, partition)}data.bin";
+
+    public Task WriteBytesAsync(string name, byte[] bytes, CancellationToken ct) =>
+        Container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, ct);
+
+    public async Task<byte[]> ReadBytesAsync(string name, CancellationToken ct) =>
+        (await Container.GetBlobClient(name).DownloadContentAsync(ct)).Value.Content.ToArray();
+
     public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await Container.GetBlobClient(name).ExistsAsync(ct);
 
     public Task MarkAsync(string name, CancellationToken ct) => Container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);

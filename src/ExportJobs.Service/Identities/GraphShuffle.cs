@@ -74,7 +74,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
     /// <summary>Rows a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
-    private const int RowsHeld = 20_000;
+    private const int RowsHeld = 100_000;
 
     /// <summary>The graphs whose primary is of the partition: primary → its identities (the primary among them).</summary>
     public async Task<Dictionary<Identity, List<Identity>>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)

@@ -46,7 +46,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
 {
     /// <summary>Rows a stage's writer holds, over all partitions, before it writes them out, a file per partition.</summary>
-    private const int RowsHeld = 50_000;
+    private const int RowsHeld = 200_000;
 
     /// <summary>Partitions a build has at most: each stage writes a file per pair of partitions.</summary>
     public const int MaxPartitions = 32;
@@ -54,7 +54,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>Rounds a build runs at most: a component whose links need more hops to cross fails the build (and its export), with this said.</summary>
     public const int MaxRounds = 64;
 
-    private const string Links = "links", Labels = "labels-", Messages = "messages-", Components = "components";
+    private const string Links = "links", Adjacencies = "adjacency", Labels = "labels-", Messages = "messages-", Components = "components";
     public const string Map = "map", Graph = "graph";
 
     /// <summary>
@@ -111,7 +111,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
         using var read = await gate.EnterAsync(ct);
         string work = Work(task);
-        var graph = await AdjacencyAsync(GraphFiles.Folder(work, Links, task.Partition), ct);
+        var graph = await AdjacencyAsync(task, ct);
 
         var labels = new string[graph.Nodes];
         var lowered = new List<int>();
@@ -123,8 +123,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             }
         else
         {
-            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + (task.Round - 1), task.Partition), ct))
-                labels[graph.Index[IdentityKey.Of(row.Identity)]] = IdentityKey.Of(row.To);
+            labels = await LabelsAsync(task, task.Round - 1, ct);
             var wasLowered = new bool[graph.Nodes];
             await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
                 if (graph.Index.TryGetValue(IdentityKey.Of(message.Identity), out int node) && node < graph.Nodes &&
@@ -136,8 +135,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 }
         }
 
-        await files.WriteAsync(GraphFiles.Name(work, Labels + task.Round, task.Partition, 0),
-            labels.Select((label, node) => PairRow.Of(Unkey(graph.Keys[node]), Unkey(label))).ToList(), ct);
+        await files.WriteBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), Strings.ToBytes(labels), ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
         var sent = new Dictionary<int, string>();
         foreach (int node in lowered)
@@ -156,11 +154,66 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>
     /// A partition's links as an adjacency: its identities first (indexes below <see cref="Adjacency.Nodes"/>), then the
     /// other identities they link to; each identity's neighbours are <c>Targets[Offsets[i]..Offsets[i + 1]]</c>.
+    /// Built from the links in round 0 and kept as a file of its own, which the later rounds and the grouping read
+    /// instead of the links.
     /// </summary>
-    private sealed record Adjacency(Dictionary<string, int> Index, List<string> Keys, int Nodes, int[] Offsets, int[] Targets);
-
-    private async Task<Adjacency> AdjacencyAsync(string folder, CancellationToken ct)
+    private sealed record Adjacency(Dictionary<string, int> Index, List<string> Keys, int Nodes, int[] Offsets, int[] Targets)
     {
+        public byte[] ToBytes()
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer))
+            {
+                writer.Write(Strings.ToBytes(Keys));
+                writer.Write(Nodes);
+                foreach (int offset in Offsets) writer.Write(offset);
+                writer.Write(Targets.Length);
+                foreach (int target in Targets) writer.Write(target);
+            }
+            return buffer.ToArray();
+        }
+
+        public static Adjacency Of(byte[] bytes)
+        {
+            using var reader = new BinaryReader(new MemoryStream(bytes));
+            var keys = Strings.Read(reader);
+            int nodes = reader.ReadInt32();
+            var offsets = new int[nodes + 1];
+            for (int i = 0; i <= nodes; i++) offsets[i] = reader.ReadInt32();
+            var targets = new int[reader.ReadInt32()];
+            for (int i = 0; i < targets.Length; i++) targets[i] = reader.ReadInt32();
+            var index = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
+            for (int i = 0; i < keys.Count; i++) index[keys[i]] = i;
+            return new Adjacency(index, keys, nodes, offsets, targets);
+        }
+    }
+
+    /// <summary>A list of strings as bytes: its count, then each string.</summary>
+    private static class Strings
+    {
+        public static byte[] ToBytes(IReadOnlyCollection<string> strings)
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer))
+            {
+                writer.Write(strings.Count);
+                foreach (string text in strings) writer.Write(text);
+            }
+            return buffer.ToArray();
+        }
+
+        public static List<string> Read(BinaryReader reader)
+        {
+            var strings = new List<string>(reader.ReadInt32());
+            for (int i = strings.Capacity; i > 0; i--) strings.Add(reader.ReadString());
+            return strings;
+        }
+    }
+
+    private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
+    {
+        string name = GraphFiles.BinaryName(Work(task), Adjacencies, task.Partition);
+        if (task.Round > 0) return Adjacency.Of(await files.ReadBytesAsync(name, ct));
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var keys = new List<string>();
         var from = new List<int>();
@@ -173,7 +226,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             return keys.Count - 1;
         }
         var targets = new List<string>();
-        await foreach (var link in files.ReadAsync<LinkRow>(folder, ct))
+        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(Work(task), Links, task.Partition), ct))
         {
             from.Add(IndexOf(IdentityKey.Of(link.Ns, link.Id)));
             targets.Add(IdentityKey.Of(link.ToNs, link.ToId));
@@ -186,7 +239,16 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var edges = new int[from.Count];
         var next = offsets[..^1].ToArray();
         for (int e = 0; e < from.Count; e++) edges[next[from[e]]++] = to[e];
-        return new Adjacency(index, keys, nodes, offsets, edges);
+        var adjacency = new Adjacency(index, keys, nodes, offsets, edges);
+        await files.WriteBytesAsync(name, adjacency.ToBytes(), ct);
+        return adjacency;
+    }
+
+    /// <summary>The labels a round wrote, in the order of the partition's identities in its adjacency.</summary>
+    private async Task<string[]> LabelsAsync(GraphTask task, int round, CancellationToken ct)
+    {
+        using var reader = new BinaryReader(new MemoryStream(await files.ReadBytesAsync(GraphFiles.BinaryName(Work(task), Labels + round, task.Partition), ct)));
+        return [.. Strings.Read(reader)];
     }
 
     private static Identity Unkey(string key)
@@ -203,15 +265,14 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         using var read = await gate.EnterAsync(ct);
         string work = Work(task);
-        var labels = new Dictionary<string, Identity>(StringComparer.Ordinal);
-        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Labels + task.Round, task.Partition), ct))
-            labels[IdentityKey.Of(row.Identity)] = row.To;
+        var graph = await AdjacencyAsync(task, ct);
+        var labels = await LabelsAsync(task, task.Round, ct);
         var output = new PartitionedFiles<ComponentLinkRow>(files, work, Components, task.Partition);
         int count = 0;
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
         {
             if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
-            var label = labels[IdentityKey.Of(link.Ns, link.Id)];
+            var label = Unkey(labels[graph.Index[IdentityKey.Of(link.Ns, link.Id)]]);
             await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow
             {
                 LabelNs = label.Namespace, LabelId = label.Id, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
