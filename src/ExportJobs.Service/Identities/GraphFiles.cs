@@ -9,7 +9,7 @@ using Parquet.Serialization;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>A link as a partition of the graph build keeps it: from an identity of the partition to another.</summary>
-public sealed class LinkRow
+public class LinkRow
 {
     public string Ns { get; set; } = "";
     public string Id { get; set; } = "";
@@ -17,6 +17,13 @@ public sealed class LinkRow
     public string ToId { get; set; } = "";
     public long Time { get; set; }
     public long Order { get; set; }
+}
+
+/// <summary>A link with the label of its component, as the rules stage reads it.</summary>
+public sealed class ComponentLinkRow : LinkRow
+{
+    public string LabelNs { get; set; } = "";
+    public string LabelId { get; set; } = "";
 }
 
 /// <summary>An identity and another identity it is paired with: its component's label, or its graph's primary.</summary>

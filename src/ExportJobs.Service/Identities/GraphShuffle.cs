@@ -28,7 +28,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>
     /// Writes a shard's fragments of each kind asked for to the partitions of their graphs, after compacting it as an
     /// export does, through the host's <see cref="ShardReadGate"/>; returns the bytes written to each partition. The
-    /// shard's rows are written in runs of at most <see cref="RowsHeld"/>, each holding only <paramref name="members"/>.
+    /// shard's rows are written in runs of at most <see cref="BytesHeld"/>, each holding only <paramref name="members"/>.
     /// </summary>
     public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
@@ -43,8 +43,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         foreach (var kind in kinds)
         {
             var byPartition = new Dictionary<int, List<FragmentRow>>();
-            int held = 0, runs = 0;
-            // Written as sorted runs of at most RowsHeld rows over all partitions, so a shard's rows are never all held.
+            long held = 0;
+            int runs = 0;
+            // Written as sorted runs of at most BytesHeld of records over all partitions, so a shard's rows are never all held.
             async Task FlushAsync()
             {
                 foreach (var (partition, rows) in byPartition.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
@@ -62,8 +63,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 var primary = primaries.GetValueOrDefault(identity, identity);
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-                rows.Add(row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember) });
-                if (++held >= RowsHeld) await FlushAsync();
+                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember) };
+                rows.Add(routed);
+                if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
             }
             await FlushAsync();
         }
@@ -73,8 +75,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private static string FileName(Tenant tenant, long jobId, int partition, int shard, int run) =>
         $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>Rows a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
-    private const int RowsHeld = 100_000;
+    /// <summary>Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
+    private const long BytesHeld = 16 * 1024 * 1024;
 
     /// <summary>The graphs whose primary is of the partition: primary → its identities (the primary among them).</summary>
     public async Task<Dictionary<Identity, List<Identity>>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -12,19 +13,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Identities;
-
-/// <summary>A link with the label of its component, as the rules stage reads it.</summary>
-public sealed class ComponentLinkRow
-{
-    public string LabelNs { get; set; } = "";
-    public string LabelId { get; set; } = "";
-    public string Ns { get; set; } = "";
-    public string Id { get; set; } = "";
-    public string ToNs { get; set; } = "";
-    public string ToId { get; set; } = "";
-    public long Time { get; set; }
-    public long Order { get; set; }
-}
 
 /// <summary>
 /// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each over one
@@ -46,7 +34,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<IdentityGraphBuilder> log)
 {
     /// <summary>Rows a stage's writer holds, over all partitions, before it writes them out, a file per partition.</summary>
-    private const int RowsHeld = 200_000;
+    private const int RowsHeld = 100_000;
 
     /// <summary>Partitions a build has at most: each stage writes a file per pair of partitions.</summary>
     public const int MaxPartitions = 32;
@@ -84,9 +72,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
 
     /// <summary>The links of the task's shards, each sent to both its identities' partitions; returns how many.</summary>
-    public async Task<int> LinksAsync(GraphTask task, CancellationToken ct)
+    public Task<int> LinksAsync(GraphTask task, CancellationToken ct) => LoggedAsync("links", task, LinksPartitionAsync, ct);
+
+    private async Task<int> LinksPartitionAsync(GraphTask task, CancellationToken ct)
     {
-        using var read = await gate.EnterAsync(ct);
         var output = new PartitionedFiles<LinkRow>(files, Work(task), Links, task.Partition);
         int count = 0;
         foreach (int shard in task.Shards)
@@ -105,11 +94,12 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// has). Held compactly: each identity once, as its key (<see cref="IdentityKey"/>: comparing keys compares
     /// identities), its neighbours as indexes.
     /// </summary>
-    public async Task<int> RoundAsync(GraphTask task, CancellationToken ct)
+    public Task<int> RoundAsync(GraphTask task, CancellationToken ct) => LoggedAsync("round", task, RoundPartitionAsync, ct);
+
+    private async Task<int> RoundPartitionAsync(GraphTask task, CancellationToken ct)
     {
         if (task.Round >= MaxRounds)
             throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
-        using var read = await gate.EnterAsync(ct);
         string work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
 
@@ -261,9 +251,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// Sends each link of the partition, once (from its smaller identity), to the partition of its component's label (of
     /// round <see cref="GraphTask.Round"/>, the last); returns how many it sent.
     /// </summary>
-    public async Task<int> GroupAsync(GraphTask task, CancellationToken ct)
+    public Task<int> GroupAsync(GraphTask task, CancellationToken ct) => LoggedAsync("grouping", task, GroupPartitionAsync, ct);
+
+    private async Task<int> GroupPartitionAsync(GraphTask task, CancellationToken ct)
     {
-        using var read = await gate.EnterAsync(ct);
         string work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
         var labels = await LabelsAsync(task, task.Round, ct);
@@ -287,9 +278,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// The rules on each component of the partition, the result written by shard: identity → primary by the identity's,
     /// the graph by its primary's. Returns how many graphs of more than one identity it made.
     /// </summary>
-    public async Task<int> RulesAsync(GraphTask task, CancellationToken ct)
+    public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => LoggedAsync("rules", task, RulesPartitionAsync, ct);
+
+    private async Task<int> RulesPartitionAsync(GraphTask task, CancellationToken ct)
     {
-        using var read = await gate.EnterAsync(ct);
         var settings = task.Settings ?? IdentitySettings.Default;
         // Each identity's strings once, however many links it has.
         var known = new Dictionary<string, Identity>(StringComparer.Ordinal);
@@ -323,6 +315,17 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         await map.FlushAsync(ct);
         await graphs.FlushAsync(ct);
         return stitched;
+    }
+
+    /// <summary>A stage's work on one partition, through the host's shard-read gate, logged with its count and time.</summary>
+    private async Task<int> LoggedAsync(string stage, GraphTask task, Func<GraphTask, CancellationToken, Task<int>> run, CancellationToken ct)
+    {
+        using var read = await gate.EnterAsync(ct);
+        var watch = Stopwatch.StartNew();
+        int count = await run(task, ct);
+        log.LogInformation("Identity graph build {Key} of {Org}/{Sandbox}: {Stage} of partition {Partition} (round {Round}): {Count} in {Ms} ms",
+            task.Key, task.OrgId, task.Sandbox, stage, task.Partition, task.Round, count, watch.ElapsedMilliseconds);
+        return count;
     }
 
     private static void Add<TKey, T>(Dictionary<TKey, List<T>> lists, TKey key, T item) where TKey : notnull

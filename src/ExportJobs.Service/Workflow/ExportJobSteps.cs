@@ -69,8 +69,7 @@ public sealed class ExportJobSteps(
         using var span = ExportTelemetry.StartStep("route", task.Job, task.Shards);
         using var scope = Scope(task.Job);
         var tenant = task.Job.Tenant;
-        var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
-                  ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
+        var job = await RecordOfAsync(task.Job, ct);
         bool evaluates = job.EvaluationInfo?.Segmentation == true;
         var members = evaluates ? null : ShardExporter.MembersRead(FieldProjection.Parse(job.Fields), new ExportSelection(job.Filter), null);
         // Events when the job attaches them, exports profiles of events alone, or evaluates segments (which may read them).
@@ -94,8 +93,7 @@ public sealed class ExportJobSteps(
         using var span = ExportTelemetry.StartStep("shards", task.Job, task.Shards);
         using var scope = Scope(task.Job);
         var tenant = task.Job.Tenant;
-        var job = await jobs.GetAsync(tenant, task.Job.JobId, ct)
-                  ?? throw new InvalidOperationException($"Export job {task.Job.JobId} has no record.");
+        var job = await RecordOfAsync(task.Job, ct);
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
         var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, ct);
@@ -106,6 +104,10 @@ public sealed class ExportJobSteps(
         span?.SetTag("exportjobs.rows", result.Rows);
         return result;
     }
+
+    /// <summary>The record of a running job, which its shard activities read (a job is never deleted while it runs).</summary>
+    private async Task<ExportJob> RecordOfAsync(ExportJobInput input, CancellationToken ct) =>
+        await jobs.GetAsync(input.Tenant, input.JobId, ct) ?? throw new InvalidOperationException($"Export job {input.JobId} has no record.");
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
         OutputSchema(await jobs.GetHiddenAsync(tenant, jobId, [JobStore.Hidden.OutputSchema], ct));
