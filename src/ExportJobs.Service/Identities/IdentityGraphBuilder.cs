@@ -17,9 +17,9 @@ namespace ExportJobs.Service.Identities;
 /// <summary>
 /// The work of each activity of a graph build (see <see cref="IdentityGraphBuild"/> and docs/identity.md), each over one
 /// partition of the build: the identities <see cref="ShardRouter"/> hashes to it among the build's partitions (one per
-/// <see cref="ExportStorageOptions.GraphPartitionBytes"/> of fragment files). Every step writes one file per partition it sends rows to, named by its own partition, so a retry
-/// replaces what it wrote; no step holds more than its partition's links. The result is written by shard, where the
-/// export's stages read it.
+/// <see cref="ExportStorageOptions.GraphPartitionBytes"/> of fragment files). Every step writes the rows it sends each
+/// partition to files named by its own partition and numbered, so a retry replaces what it wrote; no step holds more than
+/// its partition's links. The result is written by shard, where the export's stages read it.
 /// <list type="number">
 /// <item><see cref="LinksAsync"/>: a group of shards' links (<see cref="ShardLinks"/>), each sent to both its identities' partitions.</item>
 /// <item><see cref="RoundAsync"/>: connected components by rounds of smallest-label propagation ("hash-to-min"): each
