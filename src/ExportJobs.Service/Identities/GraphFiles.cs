@@ -47,7 +47,8 @@ public sealed class PairRow
 /// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k, one row per identity), and <c>complete</c>
 /// once both are whole. Each build run works in <c>work/{run}/</c> of its own, removed at its end, so
 /// that two runs of one key (two exports at once) never read each other's half-written files. Rows go in Parquet
-/// files written by <see cref="ParquetSerializer"/>, one per (partition, writer) pair, so a retried activity replaces its own.
+/// files written by <see cref="ParquetSerializer"/>, named by partition and writer and numbered, so a retried activity
+/// replaces its own.
 /// </summary>
 public sealed class GraphFiles(StorageClients clients)
 {

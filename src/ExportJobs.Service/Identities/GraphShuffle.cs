@@ -1,6 +1,6 @@
 using System.Globalization;
-using ExportJobs.Core;
 using System.Text.Json;
+using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
@@ -13,8 +13,8 @@ namespace ExportJobs.Service.Identities;
 /// The shuffle of a <c>pdg</c> export (docs/identity.md): the first stage reads each shard's fragments and writes each,
 /// keyed by its graph's primary identity and without its own <c>identityMap</c>, to the partition of that primary; the
 /// second reads a partition's files as one stream grouped by primary, so a graph's fragments meet whatever shards they
-/// came from. The files are the job's own, at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}.parquet</c> in the
-/// container of their kind, removed when the job ends.
+/// came from. The files are the job's own, sorted runs at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}-{run}.parquet</c>
+/// in the container of their kind, removed when the job ends.
 /// </summary>
 public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
 {
