@@ -1,6 +1,4 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
-using ExportJobs.Core.Identities;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Schemas;
