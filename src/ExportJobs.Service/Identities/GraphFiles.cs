@@ -1,6 +1,7 @@
 using System.Globalization;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
@@ -17,6 +18,10 @@ public class LinkRow
     public string ToId { get; set; } = "";
     public long Time { get; set; }
     public long Order { get; set; }
+
+    /// <summary>The link from one of its identities to the other, as of the link.</summary>
+    public static LinkRow Of(Identity from, Identity to, IdentityLink link) =>
+        new() { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order };
 }
 
 /// <summary>A link with the label of its component, as the rules stage reads it.</summary>
@@ -96,11 +101,7 @@ public sealed class GraphFiles(StorageClients clients)
 
     public Task MarkAsync(string name, CancellationToken ct) => Container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);
 
-    public async Task DeleteFolderAsync(string folder, CancellationToken ct)
-    {
-        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            await Container.DeleteBlobIfExistsAsync(item.Name, cancellationToken: ct);
-    }
+    public Task DeleteFolderAsync(string folder, CancellationToken ct) => Container.DeleteFolderAsync(folder, ct);
 
     public const string CompleteName = "complete";
 }

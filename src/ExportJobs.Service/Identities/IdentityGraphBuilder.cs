@@ -60,8 +60,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
         bool complete = await files.ExistsAsync(GraphFiles.Root(input.Tenant, key) + GraphFiles.CompleteName, ct);
         // Links are read by group of shards, as an export reads them; a partition per GraphPartitionBytes of files.
-        var sizes = await store.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
-        foreach (var (shard, bytes) in await store.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct)) sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        var sizes = await store.ListShardSizesAsync([FragmentKind.Profile, FragmentKind.Event], input.Tenant, ct);
         int partitions = (int)Math.Clamp(sizes.Values.Sum() / options.Value.GraphPartitionBytes + 1, 1, MaxPartitions);
         return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), partitions, settings);
     }
@@ -81,8 +80,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         foreach (int shard in task.Shards)
             await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
             {
-                await output.AddAsync(PartitionOf(link.A, task), new LinkRow { Ns = link.A.Namespace, Id = link.A.Id, ToNs = link.B.Namespace, ToId = link.B.Id, Time = link.IngestTimeMs, Order = link.Order }, ct);
-                await output.AddAsync(PartitionOf(link.B, task), new LinkRow { Ns = link.B.Namespace, Id = link.B.Id, ToNs = link.A.Namespace, ToId = link.A.Id, Time = link.IngestTimeMs, Order = link.Order }, ct);
+                await output.AddAsync(PartitionOf(link.A, task), LinkRow.Of(link.A, link.B, link), ct);
+                await output.AddAsync(PartitionOf(link.B, task), LinkRow.Of(link.B, link.A, link), ct);
                 count++;
             }
         await output.FlushAsync(ct);
@@ -103,17 +102,11 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         string work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
 
-        var labels = new string[graph.Nodes];
-        var lowered = new List<int>();
-        if (task.Round == 0)
-            for (int node = 0; node < graph.Nodes; node++)
-            {
-                labels[node] = graph.Keys[node];
-                lowered.Add(node);
-            }
-        else
+        // Round 0: each identity is its own label, and every one is sent.
+        var labels = task.Round == 0 ? graph.Keys.Take(graph.Nodes).ToArray() : await LabelsAsync(task, task.Round - 1, ct);
+        var lowered = task.Round == 0 ? Enumerable.Range(0, graph.Nodes).ToList() : [];
+        if (task.Round > 0)
         {
-            labels = await LabelsAsync(task, task.Round - 1, ct);
             var wasLowered = new bool[graph.Nodes];
             await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
                 if (graph.Index.TryGetValue(IdentityKey.Of(message.Identity), out int node) && node < graph.Nodes &&
@@ -154,7 +147,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             using var buffer = new MemoryStream();
             using (var writer = new BinaryWriter(buffer))
             {
-                writer.Write(Strings.ToBytes(Keys));
+                Strings.Write(writer, Keys);
                 writer.Write(Nodes);
                 foreach (int offset in Offsets) writer.Write(offset);
                 writer.Write(Targets.Length);
@@ -184,12 +177,14 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         public static byte[] ToBytes(IReadOnlyCollection<string> strings)
         {
             using var buffer = new MemoryStream();
-            using (var writer = new BinaryWriter(buffer))
-            {
-                writer.Write(strings.Count);
-                foreach (string text in strings) writer.Write(text);
-            }
+            using (var writer = new BinaryWriter(buffer)) Write(writer, strings);
             return buffer.ToArray();
+        }
+
+        public static void Write(BinaryWriter writer, IReadOnlyCollection<string> strings)
+        {
+            writer.Write(strings.Count);
+            foreach (string text in strings) writer.Write(text);
         }
 
         public static List<string> Read(BinaryReader reader)

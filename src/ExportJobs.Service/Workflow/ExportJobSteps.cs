@@ -46,10 +46,7 @@ public sealed class ExportJobSteps(
         var o = options.Value;
         var current = await jobs.GetAsync(input.Tenant, input.JobId, ct);
         bool withEvents = current?.AdditionalFields?.EventList is not null || current?.Filter?.EmptyProfiles == true;
-        var sizes = await profiles.ListShardSizesAsync(FragmentKind.Profile, input.Tenant, ct);
-        if (withEvents)
-            foreach (var (shard, bytes) in await profiles.ListShardSizesAsync(FragmentKind.Event, input.Tenant, ct))
-                sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        var sizes = await profiles.ListShardSizesAsync(withEvents ? [FragmentKind.Profile, FragmentKind.Event] : [FragmentKind.Profile], input.Tenant, ct);
         var groups = ShardGroups.Of(sizes, o.ShardGroupBytes);
         bool stitched = current?.MergePolicy?.Stitched == true;
         long now = Now;

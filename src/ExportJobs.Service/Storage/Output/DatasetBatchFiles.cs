@@ -74,14 +74,6 @@ public sealed class DatasetBatchFiles(StorageClients clients)
     }
 
     /// <summary>Removes every file of the batch (a cancelled or failed export leaves none behind).</summary>
-    public async Task<int> DeleteAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct)
-    {
-        int deleted = 0;
-        await foreach (var blob in clients.DatasetFiles.GetBlobsAsync(new GetBlobsOptions { Prefix = Folder(tenant, datasetId, batchId) }, ct))
-        {
-            await clients.DatasetFiles.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
-            deleted++;
-        }
-        return deleted;
-    }
+    public Task<int> DeleteAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct) =>
+        clients.DatasetFiles.DeleteFolderAsync(Folder(tenant, datasetId, batchId), ct);
 }

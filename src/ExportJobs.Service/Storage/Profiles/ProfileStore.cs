@@ -168,6 +168,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     public async Task<IReadOnlyList<int>> ListShardsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct) =>
         [.. (await ListShardSizesAsync(kind, tenant, ct)).Keys];
 
+    /// <summary>The bytes of fragment files of these kinds together in each shard of a tenant that has any, in shard order.</summary>
+    public async Task<SortedDictionary<int, long>> ListShardSizesAsync(IEnumerable<FragmentKind> kinds, Tenant tenant, CancellationToken ct)
+    {
+        var sizes = new SortedDictionary<int, long>();
+        foreach (var kind in kinds)
+            foreach (var (shard, bytes) in await ListShardSizesAsync(kind, tenant, ct))
+                sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        return sizes;
+    }
+
     /// <summary>The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of the tenant's files).</summary>
     public async Task<SortedDictionary<int, long>> ListShardSizesAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
@@ -228,11 +238,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>Removes every file of a folder of this kind's container (a job's own).</summary>
-    public async Task DeleteFolderAsync(FragmentKind kind, string folder, CancellationToken ct)
-    {
-        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            await Container(kind).DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
-    }
+    public Task DeleteFolderAsync(FragmentKind kind, string folder, CancellationToken ct) => Container(kind).DeleteFolderAsync(folder, ct);
 
     /// <summary>The names of the runs a read of every shard of this kind would merge now, segment memberships aside.</summary>
     public async Task<List<string>> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
