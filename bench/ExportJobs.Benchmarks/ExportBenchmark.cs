@@ -197,33 +197,44 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     internal static async Task<(string[] Profiles, string? Events, string Output)> CreateDatasetsAsync(HttpClient http, bool events)
     {
-        async Task<string> CreateAsync(string name, string schema, string? definition, bool profileEnabled)
-        {
-            var response = await http.PostAsJsonAsync("datasets", new { name, schema = new { name = schema, definition = definition is null ? null : JsonNode.Parse(definition) }, profileEnabled });
-            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"dataset refused: {await response.Content.ReadAsStringAsync()}");
-            return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
-        }
         const string profile = SegmentDefinitionRules.ProfileSchema;
-        var profiles = new[] { await CreateAsync("crm", profile, BenchProfiles.CrmSchema, true), await CreateAsync("loyalty", profile, BenchProfiles.LoyaltySchema, true),
-            await CreateAsync("preferences", profile, BenchProfiles.PreferencesSchema, true) };
-        string? eventSet = events ? await CreateAsync("events", Dataset.EventSchema, BenchProfiles.EventSchema, true) : null;
-        return (profiles, eventSet, await CreateAsync("export", profile, null, false));
+        var profiles = new[] { await CreateDatasetAsync(http, "crm", profile, BenchProfiles.CrmSchema, true), await CreateDatasetAsync(http, "loyalty", profile, BenchProfiles.LoyaltySchema, true),
+            await CreateDatasetAsync(http, "preferences", profile, BenchProfiles.PreferencesSchema, true) };
+        string? eventSet = events ? await CreateDatasetAsync(http, "events", Dataset.EventSchema, BenchProfiles.EventSchema, true) : null;
+        return (profiles, eventSet, await CreateDatasetAsync(http, "export", profile, null, false));
+    }
+
+    /// <summary>Creates a dataset of the schema (with its definition, when given); returns its id.</summary>
+    internal static async Task<string> CreateDatasetAsync(HttpClient http, string name, string schema, string? definition, bool profileEnabled)
+    {
+        var response = await http.PostAsJsonAsync("datasets", new { name, schema = new { name = schema, definition = definition is null ? null : JsonNode.Parse(definition) }, profileEnabled });
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"dataset refused: {await response.Content.ReadAsStringAsync()}");
+        return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
+    }
+
+    /// <summary>The benchmark's population (<see cref="BenchProfiles"/>) as bodies of <see cref="IngestBatch"/> profiles.</summary>
+    internal static List<(string Dataset, byte[] Body)> Bodies(string[] profileSets, string? eventSet, int count)
+    {
+        var datasets = new List<(string, Func<int, IEnumerable<string>>)>
+        {
+            (profileSets[0], i => [BenchProfiles.Crm(i)]),
+            (profileSets[1], i => [BenchProfiles.Loyalty(i)]),
+            (profileSets[2], i => BenchProfiles.Preferences(i) is { } line ? [line] : []),
+        };
+        if (eventSet is not null) datasets.Add((eventSet, BenchProfiles.Events));
+        return Bodies(count, datasets);
     }
 
     /// <summary>
-    /// The population as NDJSON bodies of <see cref="IngestBatch"/> lines, generated before any is posted (so the
-    /// generator's work is not timed as ingestion).
+    /// The lines of people 0 to <paramref name="count"/> − 1 of each dataset as NDJSON bodies of <see cref="IngestBatch"/>
+    /// people, in turn by dataset within each range of people, generated before any is posted (so the generator's work is
+    /// not timed as ingestion).
     /// </summary>
-    internal static List<(string Dataset, byte[] Body)> Bodies(string[] profileSets, string? eventSet, int count)
+    internal static List<(string Dataset, byte[] Body)> Bodies(int count, IReadOnlyList<(string Dataset, Func<int, IEnumerable<string>> Lines)> datasets)
     {
         var batches = new List<(string Dataset, int From, Func<int, IEnumerable<string>> Lines)>();
         for (int from = 0; from < count; from += IngestBatch)
-        {
-            batches.Add((profileSets[0], from, i => [BenchProfiles.Crm(i)]));
-            batches.Add((profileSets[1], from, i => [BenchProfiles.Loyalty(i)]));
-            batches.Add((profileSets[2], from, i => BenchProfiles.Preferences(i) is { } line ? [line] : []));
-            if (eventSet is not null) batches.Add((eventSet, from, BenchProfiles.Events));
-        }
+            foreach (var (dataset, lines) in datasets) batches.Add((dataset, from, lines));
         return batches.AsParallel().AsOrdered().Select(batch =>
         {
             var body = new StringBuilder();

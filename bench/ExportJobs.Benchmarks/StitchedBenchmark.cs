@@ -17,25 +17,17 @@ namespace ExportJobs.Benchmarks;
 /// </summary>
 public sealed class StitchedBenchmark(BenchEnvironment env)
 {
-    private const int IngestBatch = 25_000;
     private readonly List<(string Measure, string Value)> _rows = [];
 
     public async Task<int> RunAsync(int people)
     {
         using var http = await env.ClientAsync(env.Api);
-        async Task<string> CreateAsync(string name, string? definition, bool profileEnabled)
-        {
-            var response = await http.PostAsJsonAsync("datasets", new
-            {
-                name, schema = new { name = SegmentDefinitionRules.ProfileSchema, definition = definition is null ? null : JsonNode.Parse(definition) }, profileEnabled,
-            });
-            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"dataset refused: {await response.Content.ReadAsStringAsync()}");
-            return (string)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"]!;
-        }
-        string crm = await CreateAsync("crm", BenchProfiles.CrmSchema, true), web = await CreateAsync("web", BenchProfiles.LoyaltySchema, true);
-        string output = await CreateAsync("export", null, false);
+        const string profile = SegmentDefinitionRules.ProfileSchema;
+        string crm = await ExportBenchmark.CreateDatasetAsync(http, "crm", profile, BenchProfiles.CrmSchema, true);
+        string web = await ExportBenchmark.CreateDatasetAsync(http, "web", profile, BenchProfiles.LoyaltySchema, true);
+        string output = await ExportBenchmark.CreateDatasetAsync(http, "export", profile, null, false);
 
-        var bodies = Bodies(crm, web, people);
+        var bodies = ExportBenchmark.Bodies(people, [(crm, i => [Crm(i)]), (web, i => Web(i, people))]);
         var ingest = Stopwatch.StartNew();
         long records = await ExportBenchmark.IngestAsync(http, bodies);
         ingest.Stop();
@@ -103,23 +95,6 @@ public sealed class StitchedBenchmark(BenchEnvironment env)
             yield return "{\"identityMap\":" + Map(("ECID", $"c{i}-{c}", true), ("CRMID", "crm" + i, false)) + body;
         if (i % 50 == 0 && i % 3 > 0 && i + 1 < people)
             yield return "{\"identityMap\":" + Map(("ECID", $"c{i}-0", true), ("CRMID", "crm" + (i + 1), false)) + body;
-    }
-
-    private static List<(string Dataset, byte[] Body)> Bodies(string crm, string web, int people)
-    {
-        var batches = new List<(string Dataset, int From, Func<int, IEnumerable<string>> Lines)>();
-        for (int from = 0; from < people; from += IngestBatch)
-        {
-            batches.Add((crm, from, i => [Crm(i)]));
-            batches.Add((web, from, i => Web(i, people)));
-        }
-        return batches.AsParallel().AsOrdered().Select(batch =>
-        {
-            var body = new StringBuilder();
-            for (int i = batch.From; i < Math.Min(people, batch.From + IngestBatch); i++)
-                foreach (var line in batch.Lines(i)) body.Append(line).Append('\n');
-            return (batch.Dataset, Encoding.UTF8.GetBytes(body.ToString()));
-        }).ToList();
     }
 
     private void Add(string measure, string value)
