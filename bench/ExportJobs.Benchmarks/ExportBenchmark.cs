@@ -376,7 +376,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options, TimeProvider.System);
-        var exporter = new ShardExporter(store, new GraphShuffle(store, new GraphFiles(clients), new ShardReadGate(options)), new DatasetBatchFiles(clients), new ShardReadGate(options), options);
+        var gate = new ShardReadGate(options);
+        var exporter = new ShardExporter(new ShardProfiles(store, new GraphShuffle(store, new GraphFiles(clients), gate), gate), new DatasetBatchFiles(clients), options);
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);

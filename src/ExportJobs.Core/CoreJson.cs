@@ -29,6 +29,11 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(Segments.SegmentDefinition))]
 [JsonSerializable(typeof(Segments.SegmentDefinitionRequest))]
 [JsonSerializable(typeof(Segments.SegmentDefinitionList))]
+[JsonSerializable(typeof(Segments.SegmentJob))]
+[JsonSerializable(typeof(Segments.SegmentJobRequest))]
+[JsonSerializable(typeof(List<Segments.SegmentJobSegmentRequest>))]
+[JsonSerializable(typeof(Segments.SegmentJobList))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 [JsonSerializable(typeof(Identities.IdentitySettings))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class CoreJson : JsonSerializerContext

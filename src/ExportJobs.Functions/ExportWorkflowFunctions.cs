@@ -1,4 +1,5 @@
 using ExportJobs.Service.Identities;
+using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using Microsoft.Azure.Functions.Worker;
@@ -6,8 +7,8 @@ using Microsoft.DurableTask;
 
 namespace ExportJobs.Functions;
 
-/// <summary>The export and background compaction orchestrations and their activities as Durable Functions: adapters onto the Service's workflow.</summary>
-public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier, BackgroundCompaction compaction, IdentityGraphBuilder graphs)
+/// <summary>The export, segment job and background compaction orchestrations and their activities as Durable Functions: adapters onto the Service's workflow.</summary>
+public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifier notifier, BackgroundCompaction compaction, IdentityGraphBuilder graphs, SegmentJobSteps segmentJobs)
 {
     [Function(TaskNames.ExportJobOrchestrator)]
     public static Task<string> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -58,4 +59,20 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
 
     [Function(TaskNames.AbandonGraphBuild)]
     public Task<bool> AbandonGraphBuild([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.AbandonAsync(input, ct);
+
+    [Function(TaskNames.SegmentJobOrchestrator)]
+    public static Task<string> OrchestrateSegmentJob([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new SegmentJobOrchestrator().RunAsync(context, context.GetInput<SegmentJobInput>()!);
+
+    [Function(TaskNames.PrepareSegmentJob)]
+    public Task<SegmentJobPlan> PrepareSegmentJob([ActivityTrigger] SegmentJobInput input, CancellationToken ct) => segmentJobs.PrepareAsync(input, ct);
+
+    [Function(TaskNames.EvaluateShards)]
+    public Task<SegmentShardResult> EvaluateShards([ActivityTrigger] SegmentShardTask input, CancellationToken ct) => segmentJobs.EvaluateShardsAsync(input, ct);
+
+    [Function(TaskNames.FinalizeSegmentJob)]
+    public Task<string> FinalizeSegmentJob([ActivityTrigger] SegmentFinalizeInput input, CancellationToken ct) => segmentJobs.FinalizeAsync(input, ct);
+
+    [Function(TaskNames.FailSegmentJob)]
+    public Task<string> FailSegmentJob([ActivityTrigger] SegmentFailInput input, CancellationToken ct) => segmentJobs.FailAsync(input, ct);
 }

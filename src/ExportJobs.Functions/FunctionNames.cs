@@ -26,6 +26,10 @@ public static class FunctionNames
     public const string GetSegmentDefinition = "GetSegmentDefinition";
     public const string PatchSegmentDefinition = "PatchSegmentDefinition";
     public const string DeleteSegmentDefinition = "DeleteSegmentDefinition";
+    public const string ListSegmentJobs = "ListSegmentJobs";
+    public const string CreateSegmentJob = "CreateSegmentJob";
+    public const string GetSegmentJob = "GetSegmentJob";
+    public const string DeleteSegmentJob = "DeleteSegmentJob";
     public const string ListSchedules = "ListSchedules";
     public const string CreateSchedule = "CreateSchedule";
     public const string GetSchedule = "GetSchedule";

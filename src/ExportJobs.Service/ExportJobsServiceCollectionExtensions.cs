@@ -40,6 +40,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
+        services.AddSingleton<ShardProfiles>();
         services.AddSingleton<ShardReadGate>();
         services.AddSingleton<ExportJobSteps>();
         services.AddSingleton<BackgroundCompaction>();
@@ -72,6 +73,10 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<IdentityGraphBuilder>();
         services.AddSingleton<Segments.SegmentDefinitionStore>();
         services.AddSingleton<Segments.SegmentDefinitionsHandler>();
+        services.AddSingleton<Segments.SegmentJobStore>();
+        services.AddSingleton<Segments.SegmentJobCreator>();
+        services.AddSingleton<Segments.SegmentJobSteps>();
+        services.AddSingleton<Segments.SegmentJobsHandler>();
         services.AddHostedService<StorageInitializer>();
         return services;
     }

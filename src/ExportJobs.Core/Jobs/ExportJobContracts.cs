@@ -1,7 +1,7 @@
 namespace ExportJobs.Core.Jobs;
 
-/// <summary>The body of <c>POST /export/jobs</c>, as the seed documents it.</summary>
-public sealed record ExportJobRequest
+/// <summary>The body of <c>POST /export/jobs</c>, as the seed documents it (and an export schedule's properties).</summary>
+public record ExportJobRequest
 {
     public string? Fields { get; init; }
     public MergePolicyRef? MergePolicy { get; init; }

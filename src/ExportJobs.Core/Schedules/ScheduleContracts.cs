@@ -16,14 +16,23 @@ public sealed record Schedule
     /// <summary>Quartz-style cron with seconds: 6 or 7 fields, <c>? L W #</c> allowed. Evaluated in UTC.</summary>
     [JsonPropertyName("schedule")]
     public string? Cron { get; init; }
-    /// <summary>For <c>export</c>: the export job payload, exactly as <c>POST /export/jobs</c> takes it.</summary>
-    public ExportJobRequest? Properties { get; init; }
+    /// <summary>
+    /// For <c>export</c>: the export job payload, exactly as <c>POST /export/jobs</c> takes it; for
+    /// <c>batch_segmentation</c>: <c>segments</c> alone.
+    /// </summary>
+    public ScheduleProperties? Properties { get; init; }
     public long? CreateEpoch { get; init; }
     public long? UpdateEpoch { get; init; }
     public string? NextRunTime { get; init; }
     public string? LastRunTime { get; init; }
     public long? LastJobId { get; init; }
     public string? LastError { get; init; }
+}
+
+/// <summary>A schedule's properties: an export job payload, or the segments a <c>batch_segmentation</c> schedule evaluates (ids, or <c>["*"]</c>).</summary>
+public sealed record ScheduleProperties : ExportJobRequest
+{
+    public List<string>? Segments { get; init; }
 }
 
 public static class ScheduleStates

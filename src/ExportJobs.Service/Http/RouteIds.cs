@@ -15,6 +15,9 @@ public static class RouteIds
     public static RouteId<long> Job(string id) =>
         Ids.TryParseJobId(id, out long value) ? new(value, null) : new(0, Problems.Invalid("id", "A job id is a positive integer."));
 
+    public static RouteId<long> SegmentJob(string id) =>
+        Ids.TryParseJobId(id, out long value) ? new(value, null) : new(0, Problems.Invalid("id", "A segment job id is a positive integer."));
+
     public static RouteId<string> Dataset(string id) => Checked(id, Ids.IsDatasetId(id), "datasetId", "A dataset id is 1 to 64 letters or digits.");
 
     public static RouteId<string> Batch(string id) => Checked(id, Ids.IsBatchId(id), "batchId", "A batch id is 1 to 64 letters or digits.");

@@ -23,4 +23,6 @@ public static class Routes
     public const string OpenApiDocument = "openapi.json";
     public const string SegmentDefinitions = "segment/definitions";
     public const string SegmentDefinition = "segment/definitions/{id}";
+    public const string SegmentJobs = "segment/jobs";
+    public const string SegmentJob = "segment/jobs/{id}";
 }

@@ -25,7 +25,7 @@ public sealed class JobStore(StorageClients clients)
     /// <summary>Creates a job with the next id, with what is kept beside it (the schema of its rows, its callback's secret).</summary>
     public async Task<ExportJob> CreateAsync(Tenant tenant, Func<long, ExportJob> build, CancellationToken ct, IReadOnlyDictionary<Hidden, string>? hidden = null)
     {
-        long id = await NextIdAsync(tenant, ct);
+        long id = await IdSequence.NextAsync(clients.Sequences, tenant, SequenceRow, ct);
         var job = build(id);
         var entity = ToEntity(tenant, job);
         foreach (var (name, value) in hidden ?? new Dictionary<Hidden, string>()) entity[name.ToString()] = value;
@@ -95,30 +95,6 @@ public sealed class JobStore(StorageClients clients)
 
     public Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct) =>
         RecordJson.DeleteAsync(clients.Jobs, tenant.Key, RowKeyOf(id), ct);
-
-    private async Task<long> NextIdAsync(Tenant tenant, CancellationToken ct)
-    {
-        while (true)
-        {
-            var found = await clients.Sequences.GetEntityIfExistsAsync<TableEntity>(tenant.Key, SequenceRow, cancellationToken: ct);
-            try
-            {
-                if (!found.HasValue)
-                {
-                    await clients.Sequences.AddEntityAsync(new TableEntity(tenant.Key, SequenceRow) { ["Last"] = 1L }, ct);
-                    return 1;
-                }
-                long next = found.Value!.GetInt64("Last")!.Value + 1;
-                var entity = new TableEntity(tenant.Key, SequenceRow) { ["Last"] = next };
-                await clients.Sequences.UpdateEntityAsync(entity, found.Value.ETag, TableUpdateMode.Replace, ct);
-                return next;
-            }
-            catch (RequestFailedException e) when (e.Status is 409 or 412)
-            {
-                // Another request took this id first: try the next one.
-            }
-        }
-    }
 
     /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
     public async Task<IReadOnlyList<(Tenant Tenant, ExportJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)

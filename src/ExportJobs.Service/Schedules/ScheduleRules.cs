@@ -1,6 +1,7 @@
 using System.Globalization;
 using ExportJobs.Core;
 using ExportJobs.Core.Schedules;
+using ExportJobs.Core.Segments;
 
 namespace ExportJobs.Service.Schedules;
 
@@ -22,13 +23,35 @@ public static class ScheduleRules
             schedule.UpdateEpoch is not null || schedule.NextRunTime is not null || schedule.LastRunTime is not null || schedule.LastJobId is not null || schedule.LastError is not null)
             problems.Add("id", "id, imsOrgId, sandbox, the epochs and the run fields are set by the service.");
         if (string.IsNullOrWhiteSpace(schedule.Name) || schedule.Name.Length > 256) problems.Add("name", "name is required, at most 256 characters.");
-        if (schedule.Type == ScheduleTypes.BatchSegmentation)
-            problems.Add("type", "batch_segmentation schedules need segment evaluation, which this version does not have yet; use export.");
-        else if (schedule.Type != ScheduleTypes.Export) problems.Add("type", "type is export.");
         CheckState(schedule.State ?? ScheduleStates.Inactive, problems);
-        if (schedule.Properties is null) problems.Add("properties", "an export schedule's properties are the export job payload.");
+        var properties = schedule.Properties;
+        switch (schedule.Type)
+        {
+            case ScheduleTypes.Export:
+                if (properties is null) problems.Add("properties", "an export schedule's properties are the export job payload.");
+                else if (properties.Segments is not null) problems.Add("properties.segments", "properties.segments is for batch_segmentation schedules; an export schedule's properties are the export job payload.");
+                break;
+            case ScheduleTypes.BatchSegmentation:
+                if (properties?.Segments is null) problems.Add("properties.segments", "a batch_segmentation schedule's properties are {\"segments\": [\"*\"]}, or a list of segment definition ids.");
+                else if (properties with { Segments = null } != new ScheduleProperties())
+                    problems.Add("properties", "a batch_segmentation schedule's properties hold segments alone.");
+                else
+                    foreach (var problem in SegmentJobRules.Check(SegmentJobRequestOf(properties)).Items)
+                        problems.Add(PropertyOf(problem.Field), problem.Message);
+                break;
+            default:
+                problems.Add("type", "type is export or batch_segmentation.");
+                break;
+        }
         return problems;
     }
+
+    /// <summary>The field of a schedule's properties a problem of its export job payload or segment list names.</summary>
+    public static string PropertyOf(string field) => "properties." + field.Replace("].segmentId", "]", StringComparison.Ordinal);
+
+    /// <summary>The segment job a <c>batch_segmentation</c> schedule's properties ask for.</summary>
+    public static SegmentJobRequest SegmentJobRequestOf(ScheduleProperties properties) =>
+        new() { Segments = properties.Segments?.Select(id => new SegmentJobSegmentRequest { SegmentId = id }).ToList() };
 
     public static void CheckState(string? state, ProblemList problems)
     {

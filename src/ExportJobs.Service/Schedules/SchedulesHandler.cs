@@ -5,6 +5,7 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,7 @@ namespace ExportJobs.Service.Schedules;
 
 /// <summary><c>/config/schedules</c>: list (<c>start</c>, <c>limit</c>), create, get, PATCH (JSON Patch on <c>/state</c> and <c>/schedule</c>), delete.</summary>
 public sealed class SchedulesHandler(
-    ApiRequests api, ScheduleStore schedules, ExportJobCreator creator, IOptions<ScheduleOptions> options, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+    ApiRequests api, ScheduleStore schedules, ExportJobCreator creator, SegmentJobCreator segmentJobs, IOptions<ScheduleOptions> options, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     private const int DefaultLimit = 20, MaxLimit = 100;
 
@@ -38,8 +39,10 @@ public sealed class SchedulesHandler(
         var problems = ScheduleRules.CheckFields(body);
         var cron = ScheduleRules.CheckCron(body.Cron, now, MinimumInterval, problems);
         if (!problems.IsEmpty) return Problems.Invalid(problems.Items);
-        var (_, payloadProblems) = await creator.CheckAsync(tenant, body.Properties!, ct);
-        if (payloadProblems.Count > 0) return Problems.Invalid(payloadProblems.Select(p => new Problem($"properties.{p.Field}", p.Message)).ToList());
+        var payloadProblems = body.Type == ScheduleTypes.BatchSegmentation
+            ? (await segmentJobs.ResolveAsync(tenant, ScheduleRules.SegmentJobRequestOf(body.Properties!), ct)).Problems
+            : (await creator.CheckAsync(tenant, body.Properties!, ct)).Problems;
+        if (payloadProblems.Count > 0) return Problems.Invalid(payloadProblems.Select(p => new Problem(ScheduleRules.PropertyOf(p.Field), p.Message)).ToList());
 
         string state = body.State ?? ScheduleStates.Inactive;
         long? next = ScheduleRules.NextRunMs(state, cron!, now);

@@ -44,6 +44,7 @@ public sealed class StorageClients
         Schedules = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SchedulesTable));
         Idempotency = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.IdempotencyTable));
         SegmentDefinitions = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SegmentDefinitionsTable));
+        SegmentJobs = tables.GetTableClient(StorageNames.Table(o.NamePrefix, StorageNames.SegmentJobsTable));
         Profiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.ProfilesContainer));
         Events = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.EventsContainer));
         DatasetFiles = blobs.GetBlobContainerClient(StorageNames.Container(o.NamePrefix, StorageNames.DatasetsContainer));
@@ -58,13 +59,14 @@ public sealed class StorageClients
     public TableClient Schedules { get; }
     public TableClient Idempotency { get; }
     public TableClient SegmentDefinitions { get; }
+    public TableClient SegmentJobs { get; }
     public BlobContainerClient Profiles { get; }
     public BlobContainerClient Events { get; }
     public BlobContainerClient DatasetFiles { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken ct)
     {
-        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, IdentitySettings, Schedules, Idempotency, SegmentDefinitions }) await table.CreateIfNotExistsAsync(ct);
+        foreach (var table in new[] { Jobs, Sequences, Datasets, Batches, MergePolicies, IdentitySettings, Schedules, Idempotency, SegmentDefinitions, SegmentJobs }) await table.CreateIfNotExistsAsync(ct);
         foreach (var container in new[] { Profiles, Events, DatasetFiles }) await container.CreateIfNotExistsAsync(cancellationToken: ct);
     }
 }

@@ -12,6 +12,7 @@ public static class StorageNames
     public const string IdempotencyTable = "idempotencykeys";
     public const string SegmentDefinitionsTable = "segmentdefinitions";
     public const string IdentitySettingsTable = "identitysettings";
+    public const string SegmentJobsTable = "segmentjobs";
     public const string ProfilesContainer = "profiles";
     public const string EventsContainer = "events";
     public const string DatasetsContainer = "datasets";

@@ -51,7 +51,7 @@ public sealed class CompactShardActivity(BackgroundCompaction compaction) : Task
 
 public static class ExportWorkflow
 {
-    /// <summary>Registers the orchestrations (export, identity graph build, background compaction) and their activities with a Durable Task worker.</summary>
+    /// <summary>Registers the orchestrations (export, segment job, background compaction) and their activities with a Durable Task worker.</summary>
     public static void Register(DurableTaskRegistry registry) => registry
         .AddOrchestrator<ExportJobOrchestrator>()
         .AddActivity<PrepareExportActivity>()
@@ -67,6 +67,11 @@ public static class ExportWorkflow
         .AddActivity<GraphRulesActivity>()
         .AddActivity<CompleteGraphBuildActivity>()
         .AddActivity<AbandonGraphBuildActivity>()
+        .AddOrchestrator<Segments.SegmentJobOrchestrator>()
+        .AddActivity<Segments.PrepareSegmentJobActivity>()
+        .AddActivity<Segments.EvaluateShardsActivity>()
+        .AddActivity<Segments.FinalizeSegmentJobActivity>()
+        .AddActivity<Segments.FailSegmentJobActivity>()
         .AddOrchestrator<CompactionOrchestrator>()
         .AddActivity<CompactShardActivity>();
 }

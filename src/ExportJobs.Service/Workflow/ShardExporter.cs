@@ -14,17 +14,12 @@ namespace ExportJobs.Service.Workflow;
 
 /// <summary>
 /// The work of a group of shards (see <see cref="ExportStorageOptions.ShardGroupBytes"/>), one shard after the other
-/// into the same parts; for each shard: compact its fragment files when it has too many (those background compaction has not merged
-/// yet: <see cref="ProfileStore.CompactShardAsync"/>), stream its profile fragments (and, when the job asks for them,
-/// its events) in identity order, merge each identity's fragments by the job's merge policy, keep the profiles the
-/// filter selects, attach their events, project them, and write one part per output batch (one batch, or one per
-/// requested segment). With segment evaluation, each profile's requested segments are evaluated before the filter, and
-/// the memberships that changed are recorded as the shard's fragments of the job's membership batch. Each shard is read
-/// through the host's <see cref="ShardReadGate"/>. With <c>graphs</c> (a <c>pdg</c> export's graph build), the "shards"
-/// are the partitions of the job's shuffle (<see cref="GraphShuffle"/>): each identity is a graph's primary, and its
-/// profile gets the graph's <c>identityMap</c>.
+/// into the same parts: each shard's merged (and, with segment evaluation, evaluated) profiles as
+/// <see cref="ShardProfiles"/> reads them, those the filter selects, their events attached, projected, written to one
+/// part per output batch (one batch, or one per requested segment). With <c>graphs</c> (a <c>pdg</c> export's graph
+/// build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>).
 /// </summary>
-public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, DatasetBatchFiles batchFiles, ShardReadGate gate, IOptions<ExportStorageOptions> options)
+public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
@@ -66,31 +61,11 @@ public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, Data
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
-        bool withEvents = events is not null || emptyProfiles || evaluation?.UsesEvents == true;
-        string? membershipBatch = evaluation is null ? null : MembershipBatchId(job.Id);
-        var members = MembersRead(projection, selection, evaluation);
+        var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
+            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), job.Id, graphs);
         foreach (int shard in shards)
-        {
-            using var read = await gate.EnterAsync(ct);
-            var memberships = new List<(Identity, JsonObject)>();
-            var stitched = graphs is null ? null : await shuffle.GraphsAsync(tenant, graphs, shard, ct);
-            if (stitched is null)
+            await foreach (var (identity, profile, eventFragments, _) in profiles.ReadAsync(tenant, shard, reading, ct))
             {
-                await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-                if (withEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            }
-            var source = stitched is null
-                ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, membershipBatch, members),
-                    withEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
-                : JoinAsync(store.ReadFolderAsync(FragmentKind.Profile, GraphShuffle.PartitionFolder(tenant, job.Id, shard), members, ct),
-                    withEvents ? store.ReadFolderAsync(FragmentKind.Event, GraphShuffle.PartitionFolder(tenant, job.Id, shard), null, ct) : Empty());
-            await foreach (var (identity, fragments, eventFragments) in source)
-            {
-                if (fragments.Count == 0 && !emptyProfiles) continue;
-                var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : rule.Merge(identity, fragments);
-                if (stitched is not null) profile.Stitch(GraphShuffle.IdentityMapOf(identity, stitched));
-                if (evaluation is not null && fragments.Count > 0 && evaluation.Apply(profile, eventFragments.Select(e => e.RecordObject()).ToList()) is { } changed)
-                    memberships.Add((identity, changed));
                 if (!selection.Includes(profile)) continue;
                 selection.CollectMatches(profile, matches);
                 foreach (int segment in matches) bySegment[segment]++;
@@ -107,49 +82,8 @@ public sealed class ShardExporter(ProfileStore store, GraphShuffle shuffle, Data
                 }
                 byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
             }
-
-            if (membershipBatch is not null)
-                await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, membershipBatch, job.CreationTime, memberships, ct);
-        }
         for (int b = 0; b < batches.Count; b++)
             if (pending[b].Count > 0) await FlushAsync(b);
         return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts);
-    }
-
-    /// <summary>Each identity with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
-        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profileStream,
-        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> eventStream)
-    {
-        await using var profiles = profileStream.GetAsyncEnumerator();
-        await using var events = eventStream.GetAsyncEnumerator();
-        bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
-        while (hasProfile || hasEvent)
-        {
-            int order = !hasEvent ? -1 : !hasProfile ? 1
-                : IdentityKey.Compare(profiles.Current.Identity, events.Current.Identity);
-            if (order < 0)
-            {
-                yield return (profiles.Current.Identity, profiles.Current.Fragments, []);
-                hasProfile = await profiles.MoveNextAsync();
-            }
-            else if (order > 0)
-            {
-                yield return (events.Current.Identity, [], events.Current.Fragments);
-                hasEvent = await events.MoveNextAsync();
-            }
-            else
-            {
-                yield return (profiles.Current.Identity, profiles.Current.Fragments, events.Current.Fragments);
-                hasProfile = await profiles.MoveNextAsync();
-                hasEvent = await events.MoveNextAsync();
-            }
-        }
-    }
-
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> Empty()
-    {
-        await Task.CompletedTask;
-        yield break;
     }
 }

@@ -1,0 +1,98 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Segments;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Identities;
+using ExportJobs.Service.Storage.Profiles;
+
+namespace ExportJobs.Service.Workflow;
+
+/// <summary>
+/// How a shard's profiles are read: by which merge rule; with segment evaluation, recording what changed as the
+/// shard's fragments of <c>MembershipBatch</c> (and skipping that batch when reading, so that a retry reads what the
+/// first try read); with events; with profiles of events alone; only <c>Members</c> of each record (null: all).
+/// <c>Graphs</c>: the graph build of a <c>pdg</c> export, whose shard is then a partition of the job's shuffle.
+/// </summary>
+public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation, string? MembershipBatch, long MembershipTime, bool WithEvents,
+    bool EmptyProfiles, IReadOnlySet<string>? Members, long JobId = 0, string? Graphs = null);
+
+/// <summary>
+/// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
+/// changed, as recorded (<see cref="SegmentEvaluation.Apply"/>), or null.
+/// </summary>
+public sealed record ShardProfile(Identity Identity, MergedProfile Profile, List<ProfileFragment> Events, JsonObject? Changed = null);
+
+/// <summary>
+/// The one path by which exports and segment jobs read a shard's profiles: compact the shard's fragment files when it
+/// has too many (those background compaction has not merged yet), stream its profile fragments (and events) in identity
+/// order through the host's <see cref="ShardReadGate"/>, merge each identity's fragments, and evaluate the segments, so
+/// memberships are recorded the same way whoever asked for them.
+/// </summary>
+public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, ShardReadGate gate)
+{
+    public async IAsyncEnumerable<ShardProfile> ReadAsync(Tenant tenant, int shard, ShardReading reading, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var read = await gate.EnterAsync(ct);
+        var memberships = new List<(Identity, JsonObject)>();
+        var stitched = reading.Graphs is null ? null : await shuffle.GraphsAsync(tenant, reading.Graphs, shard, ct);
+        if (stitched is null)
+        {
+            await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        }
+        var source = stitched is null
+            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, reading.Members),
+                reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
+            : JoinAsync(store.ReadFolderAsync(FragmentKind.Profile, GraphShuffle.PartitionFolder(tenant, reading.JobId, shard), reading.Members, ct),
+                reading.WithEvents ? store.ReadFolderAsync(FragmentKind.Event, GraphShuffle.PartitionFolder(tenant, reading.JobId, shard), null, ct) : Empty());
+        await foreach (var (identity, fragments, events) in source)
+        {
+            if (fragments.Count == 0 && !reading.EmptyProfiles) continue;
+            var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : reading.Rule.Merge(identity, fragments);
+            if (stitched is not null) profile.Stitch(GraphShuffle.IdentityMapOf(identity, stitched));
+            var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Select(e => e.RecordObject()).ToList()) : null;
+            if (changed is not null) memberships.Add((identity, changed));
+            yield return new ShardProfile(identity, profile, events, changed);
+        }
+        if (reading.MembershipBatch is not null)
+            await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, memberships, ct);
+    }
+
+    /// <summary>Each identity with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
+        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profileStream,
+        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> eventStream)
+    {
+        await using var profiles = profileStream.GetAsyncEnumerator();
+        await using var events = eventStream.GetAsyncEnumerator();
+        bool hasProfile = await profiles.MoveNextAsync(), hasEvent = await events.MoveNextAsync();
+        while (hasProfile || hasEvent)
+        {
+            int order = !hasEvent ? -1 : !hasProfile ? 1
+                : IdentityKey.Compare(profiles.Current.Identity, events.Current.Identity);
+            if (order < 0)
+            {
+                yield return (profiles.Current.Identity, profiles.Current.Fragments, []);
+                hasProfile = await profiles.MoveNextAsync();
+            }
+            else if (order > 0)
+            {
+                yield return (events.Current.Identity, [], events.Current.Fragments);
+                hasEvent = await events.MoveNextAsync();
+            }
+            else
+            {
+                yield return (profiles.Current.Identity, profiles.Current.Fragments, events.Current.Fragments);
+                hasProfile = await profiles.MoveNextAsync();
+                hasEvent = await events.MoveNextAsync();
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> Empty()
+    {
+        await Task.CompletedTask;
+        yield break;
+    }
+}
