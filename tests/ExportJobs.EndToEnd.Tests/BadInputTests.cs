@@ -46,6 +46,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         int batchesBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable);
         int definitionsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable);
         int settingsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.IdentitySettingsTable);
+        int segmentJobsBefore = await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentJobsTable);
 
         using var plain = new HttpClient { BaseAddress = host.BaseAddress };
         var failures = new List<string>();
@@ -69,6 +70,7 @@ public class BadInputTests(LocalHostFixture host, ITestOutputHelper output)
         Assert.Equal(batchesBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.BatchesTable));
         Assert.Equal(definitionsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentDefinitionsTable));
         Assert.Equal(settingsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.IdentitySettingsTable));
+        Assert.Equal(segmentJobsBefore, await TestStorage.CountRowsAsync(host.Prefix, StorageNames.SegmentJobsTable));
     }
 
     /// <summary>The case's request: the valid headers of the tenant, less or replaced by those the case names.</summary>

@@ -17,7 +17,7 @@ public class SegmentationTests(LocalHostFixture host)
     private const long Day = 86_400_000;
 
     /// <summary>A definition and the same condition in SQL over <c>profiles p</c> and <c>events e</c>; <c>{now}</c> is the evaluation time in ms.</summary>
-    private static readonly (string Name, string Pql, string Sql)[] Definitions =
+    internal static readonly (string Name, string Pql, string Sql)[] Definitions =
     [
         ("born 1980 or later", "person.birthYear >= 1980", "birthYear >= 1980"),
         ("US and born before 1990", "homeAddress.countryCode = \"US\" and person.birthYear < 1990", "countryCode = 'US' and birthYear < 1990"),
@@ -88,7 +88,7 @@ public class SegmentationTests(LocalHostFixture host)
         }
     }
 
-    private static object Definition(string name, string pql) => new
+    internal static object Definition(string name, string pql) => new
     {
         name,
         expression = new { type = "PQL", format = "pql/text", value = pql },
@@ -106,7 +106,7 @@ public class SegmentationTests(LocalHostFixture host)
         int nonTrivial = 0;
         for (int i = 0; i < Definitions.Length; i++)
         {
-            var expected = Expected(s, Definitions[i].Sql, now);
+            var expected = Expected(s.ModelFolder, Definitions[i].Sql, now);
             var actual = await EmailsAsync(s, (string)batches[i]!["batchId"]!);
             Assert.True(expected.SequenceEqual(actual), $"{Definitions[i].Name}: expected {expected.Count} members, exported {actual.Count}: " +
                 $"missing [{string.Join(", ", expected.Except(actual).Take(5))}], extra [{string.Join(", ", actual.Except(expected).Take(5))}]");
@@ -126,7 +126,7 @@ public class SegmentationTests(LocalHostFixture host)
         var evaluated = await RunAsync(s, [bornLate], segmentation: true);
         long evaluatedAt = (long)evaluated["creationTime"]!;
         var members = await EmailsAsync(s, (string)evaluated["destination"]!["batches"]![0]!["batchId"]!);
-        Assert.Equal(Expected(s, Definitions[0].Sql, evaluatedAt), members);
+        Assert.Equal(Expected(s.ModelFolder, Definitions[0].Sql, evaluatedAt), members);
 
         // A job that does not evaluate sees the memberships recorded.
         var recorded = await RunAsync(s, [bornLate], segmentation: false);
@@ -207,9 +207,9 @@ public class SegmentationTests(LocalHostFixture host)
         Assert.Equal("filter.segments[0].segmentId", (string)problem["field"]!);
     }
 
-    private static List<string> Expected(Setup s, string sql, long now)
+    internal static List<string> Expected(string modelFolder, string sql, long now)
     {
-        string folder = s.ModelFolder.Replace("'", "''");
+        string folder = modelFolder.Replace("'", "''");
         return DuckDb.Query($"""
             with profiles as (select * from read_json('{folder}/profiles.json', format = 'newline_delimited', columns = {"{"}
                     email: 'VARCHAR', firstName: 'VARCHAR', birthYear: 'BIGINT', countryCode: 'VARCHAR', city: 'VARCHAR', points: 'DOUBLE',

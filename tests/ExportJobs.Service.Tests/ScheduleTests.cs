@@ -187,6 +187,10 @@ public class ScheduleTests
         (status, problem) = await f.Harness.Call.SendAsync(r => f.Harness.Get<SchedulesHandler>().CreateAsync(r, default),
             """{"name":"n","type":"batch_segmentation","schedule":"0 0 1 * * ?","properties":{}}""");
         Assert.Equal(400, status);
-        Assert.Equal("type", (string)problem!["field"]!);
+        Assert.Equal("properties.segments", (string)problem!["field"]!);
+        (status, problem) = await f.Harness.Call.SendAsync(r => f.Harness.Get<SchedulesHandler>().CreateAsync(r, default),
+            """{"name":"n","type":"batch_segmentation","schedule":"0 0 1 * * ?","properties":{"segments":["nosuch"]}}""");
+        Assert.Equal(400, status);
+        Assert.Equal("properties.segments[0]", (string)problem!["field"]!);
     }
 }
