@@ -15,6 +15,7 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(ExportJobRequest))]
 [JsonSerializable(typeof(ExportJob))]
 [JsonSerializable(typeof(ExportJobPage))]
+[JsonSerializable(typeof(AudienceKey))]
 [JsonSerializable(typeof(DeleteAnswer))]
 [JsonSerializable(typeof(DatasetRequest))]
 [JsonSerializable(typeof(Dataset))]

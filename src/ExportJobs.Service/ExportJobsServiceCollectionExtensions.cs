@@ -41,6 +41,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();
         services.AddSingleton<ShardProfiles>();
+        services.AddSingleton<ChangeStates>();
         services.AddSingleton<ShardReadGate>();
         services.AddSingleton<ExportJobSteps>();
         services.AddSingleton<BackgroundCompaction>();

@@ -13,6 +13,29 @@ public record ExportJobRequest
 
     /// <summary>Beyond the seed: where to post the job when it ends, and the secret that signs the post.</summary>
     public CallbackRequest? Callback { get; init; }
+
+    /// <summary>Beyond the seed: export the changes of the audience since a predecessor job (see <see cref="IncrementalRequest"/>).</summary>
+    public IncrementalRequest? Incremental { get; init; }
+}
+
+/// <summary>
+/// An incremental export (docs/api.md, "Incremental exports"): <c>{}</c> starts a chain (every member, as
+/// <c>entered</c>); <c>afterJobId</c> names the job whose audience this one diffs against: each row then carries
+/// <see cref="ChangeColumn"/>, <c>entered</c>, <c>exited</c> or <c>updated</c>, and unchanged members are left out.
+/// </summary>
+public sealed record IncrementalRequest
+{
+    public long? AfterJobId { get; init; }
+
+    /// <summary>The column each row of an incremental export carries.</summary>
+    public const string ChangeColumn = "_change";
+    public const string Entered = "entered", Exited = "exited", Updated = "updated";
+}
+
+/// <summary>The rows of an incremental export by change.</summary>
+public sealed record ChangeCounts(long Entered, long Exited, long Updated)
+{
+    public static ChangeCounts operator +(ChangeCounts a, ChangeCounts b) => new(a.Entered + b.Entered, a.Exited + b.Exited, a.Updated + b.Updated);
 }
 
 public sealed record CallbackRequest
@@ -137,6 +160,27 @@ public sealed record ExportJob
     /// <summary>Beyond the seed: the completion callback and its delivery attempts.</summary>
     public JobCallback? Callback { get; init; }
 
+    /// <summary>Beyond the seed: an incremental export, and the job it diffs against.</summary>
+    public IncrementalRequest? Incremental { get; init; }
+
+    /// <summary>
+    /// Whether <paramref name="request"/> asks for the same rows as this job (fields, merge policy, filter, events,
+    /// batches): only then can one diff against the other.
+    /// </summary>
+    public bool SameAudienceAs(ExportJobRequest request)
+    {
+        static string Key(string? fields, string? policy, JobFilter? filter, AdditionalFields? additional, bool perSegment) =>
+            System.Text.Json.JsonSerializer.Serialize(new AudienceKey(fields, policy, filter, additional, perSegment), CoreJson.Wire.AudienceKey);
+        var segments = request.Filter?.Segments?.Select(s => s with
+        {
+            SegmentNs = s.SegmentNs ?? ExportSelection.DefaultSegmentNamespace,
+            Status = s.Status ?? [ExportJobRequestValidator.Realized],
+        }).ToList();
+        return Key(Fields, MergePolicy?.Id, Filter, AdditionalFields, Destination.SegmentPerBatch == true)
+            == Key(request.Fields, request.MergePolicy?.Id ?? MergePolicy?.Id, request.Filter is null ? null : request.Filter with { Segments = segments },
+                request.AdditionalFields, request.Destination?.SegmentPerBatch == true);
+    }
+
     /// <summary>The batches the job writes: one, or one per requested segment (<c>segmentPerBatch</c>), in request order.</summary>
     public IReadOnlyList<string> OutputBatchIds() =>
         Destination.Batches is { } batches ? batches.Select(b => b.BatchId!).ToList() : [Destination.BatchId!];
@@ -156,7 +200,12 @@ public sealed record JobMetrics
     public long? Files { get; init; }
     public long? Bytes { get; init; }
     public JobProgress? Progress { get; init; }
+    /// <summary>Of an incremental export: its rows by change.</summary>
+    public ChangeCounts? Changes { get; init; }
 }
+
+/// <summary>What makes two jobs' audiences the same (compared as JSON).</summary>
+public sealed record AudienceKey(string? Fields, string? MergePolicyId, JobFilter? Filter, AdditionalFields? AdditionalFields, bool SegmentPerBatch);
 
 public sealed record SegmentCount(string SegmentId, string SegmentNs, long Count);
 

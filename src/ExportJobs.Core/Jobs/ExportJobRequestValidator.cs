@@ -24,6 +24,7 @@ public static class ExportJobRequestValidator
             problems.Add("mergePolicy.attributeMerge", "mergePolicy names a policy by id and version; its rules are the policy's.");
         if (request.Callback is { } callback) CallbackRules.Check(callback, CallbackPolicy.AnyHost, problems);
         if (request.EvaluationInfo?.Segmentation == true) ValidateSegmentation(request.Filter?.Segments, problems);
+        if (request.Incremental?.AfterJobId is <= 0) problems.Add("incremental.afterJobId", "incremental.afterJobId is the id of an earlier job (a positive integer).");
         if (request.Destination?.SegmentPerBatch == true && request.Filter?.Segments is not { Count: > 0 })
             problems.Add("destination.segmentPerBatch", "segmentPerBatch: true needs filter.segments: one batch is written per requested segment.");
         return problems;

@@ -7,8 +7,8 @@ namespace ExportJobs.Core.Schemas;
 /// <summary>
 /// What the schemas of a tenant's datasets say about a job: whether its <c>fields</c> (and <c>eventList.fields</c>) name
 /// paths the data can hold, and the schema of the rows it writes — the union of the profile datasets' schemas,
-/// projected by <c>fields</c>, with the <c>events</c> column. Only when every profile dataset has a schema; otherwise
-/// nothing is checked and the output's types are inferred from the data.
+/// projected by <c>fields</c>, with the <c>events</c> column (and an incremental export's <c>_change</c>). Only when
+/// every profile dataset has a schema; otherwise nothing is checked and the output's types are inferred from the data.
 /// </summary>
 public static class ExportSchema
 {
@@ -28,6 +28,7 @@ public static class ExportSchema
         var output = projection.Project(profiles);
         if (eventList is not null)
             output = output.With(EventAttachment.Column, SchemaNode.Of(SchemaKind.Array, events is null ? SchemaNode.Any : eventProjection.Project(events)));
+        if (request.Incremental is not null) output = output.With(IncrementalRequest.ChangeColumn, SchemaNode.Of(SchemaKind.String));
         return (output, null);
     }
 

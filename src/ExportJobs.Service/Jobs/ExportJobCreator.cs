@@ -20,7 +20,7 @@ namespace ExportJobs.Service.Jobs;
 
 /// <summary>How a job comes to be, from the API or from a schedule: checked against the tenant's data, recorded, started.</summary>
 public sealed class ExportJobCreator(
-    JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, SegmentDefinitionStore segmentDefinitions,
+    JobStore jobs, DatasetStore datasets, MergePolicyStore mergePolicies, SegmentDefinitionStore segmentDefinitions, ChangeStates changeStates,
     IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<ExportJobCreator> log)
 {
     /// <summary>The most PQL text one job can carry (its segments' expressions, kept beside the job in one Table property).</summary>
@@ -49,12 +49,32 @@ public sealed class ExportJobCreator(
         if (expressions is not null && expressions.Sum(e => e.Key.Length + e.Value.Length) > MaxSegmentExpressionsLength)
             return (null, [new Problem("filter.segments", $"The requested segments' expressions are longer than {MaxSegmentExpressionsLength} characters together; evaluate them in several jobs.")]);
 
+        if (await PredecessorProblemAsync(tenant, request, ct) is { } predecessorProblem) return (null, [predecessorProblem]);
+
         string? policyId = request.MergePolicy?.Id ?? definitions.Select(d => d.MergePolicyId).FirstOrDefault(id => id is not null);
         var policy = policyId is not null ? await mergePolicies.GetAsync(tenant, policyId, ct) : await mergePolicies.GetDefaultAsync(tenant, ct);
         if (policy is null) return (null, [new Problem("mergePolicy.id", $"There is no merge policy '{policyId}' in this sandbox.")]);
         if (request.MergePolicy?.Version is { } version && version != policy.Version)
             return (null, [new Problem("mergePolicy.version", $"Merge policy '{policy.Id}' is at version {policy.Version}, not {version}.")]);
         return (new Plan(request, new MergePolicyRef { Id = policy.Id, Version = policy.Version, AttributeMerge = policy.AttributeMerge, IdentityGraph = policy.IdentityGraph }, outputSchema, expressions), []);
+    }
+
+    /// <summary>
+    /// An incremental export's predecessor must be a job of the sandbox that succeeded as an incremental export of the
+    /// same audience, its state still kept (docs/api.md, "Incremental exports").
+    /// </summary>
+    private async Task<Problem?> PredecessorProblemAsync(Tenant tenant, ExportJobRequest request, CancellationToken ct)
+    {
+        if (request.Incremental?.AfterJobId is not { } after) return null;
+        const string field = "incremental.afterJobId";
+        var predecessor = await jobs.GetAsync(tenant, after, ct);
+        if (predecessor is null) return new Problem(field, $"There is no export job {after} in this sandbox.");
+        if (predecessor.Incremental is null) return new Problem(field, $"Export job {after} was not incremental: it kept no state to diff against. Start a chain with \"incremental\": {{}}.");
+        if (predecessor.Status != JobStatus.Succeeded || !await changeStates.IsCompleteAsync(tenant, after, ct))
+            return new Problem(field, $"Export job {after} did not succeed, or its state was released (a later run of its schedule succeeded); name the latest successful run.");
+        if (!predecessor.SameAudienceAs(request))
+            return new Problem(field, $"Export job {after} exported another audience: its fields, merge policy, filter, eventList and segmentPerBatch must be the same.");
+        return null;
     }
 
     /// <summary>
@@ -149,6 +169,7 @@ public sealed class ExportJobCreator(
             RequestId = requestId,
             ScheduleId = scheduleId,
             Callback = body.Callback is { } callback ? new JobCallback { Url = callback.Url!, Attempts = [] } : null,
+            Incremental = body.Incremental,
         };
     }
 }

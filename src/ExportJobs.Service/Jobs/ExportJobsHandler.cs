@@ -15,7 +15,7 @@ namespace ExportJobs.Service.Jobs;
 
 /// <summary>The four <c>/export/jobs</c> endpoints, host-neutral: each host maps its routes onto these methods.</summary>
 public sealed class ExportJobsHandler(
-    ApiRequests api, JobStore jobs, ExportJobCreator creator, IdempotencyStore idempotency, IOptions<ApiLimitsOptions> limits, TimeProvider time)
+    ApiRequests api, JobStore jobs, ExportJobCreator creator, ChangeStates changeStates, IdempotencyStore idempotency, IOptions<ApiLimitsOptions> limits, TimeProvider time)
 {
     private const string IdempotencyScope = "jobs";
 
@@ -95,7 +95,7 @@ public sealed class ExportJobsHandler(
 
     /// <summary>
     /// A job still running is marked CANCELLING and its orchestration told to stop; it ends CANCELLED. A job that has
-    /// ended is deleted (its output stays). Answers 200 with the seed's body: the seed says 204, which cannot carry one.
+    /// ended is deleted (its output stays; an incremental export's change state goes with it). Answers 200 with the seed's body: the seed says 204, which cannot carry one.
     /// </summary>
     public Task<IResult> DeleteAsync(HttpRequest request, string id, DurableTaskClient client, CancellationToken ct) => api.RunAsync(request, RouteIds.Job(id), async (tenant, jobId) =>
     {
@@ -109,9 +109,9 @@ public sealed class ExportJobsHandler(
             await client.RaiseEventAsync(job.ComputeGatewayJobId!.ExportJob, TaskNames.CancelEvent, true, ct);
             return Results.Json(new DeleteAnswer(true, CancellingMessage), CoreJson.Wire.DeleteAnswer);
         }
-        return await jobs.DeleteAsync(tenant, jobId, ct)
-            ? Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Wire.DeleteAnswer)
-            : JobNotFound(jobId);
+        if (!await jobs.DeleteAsync(tenant, jobId, ct)) return JobNotFound(jobId);
+        if (job.Incremental is not null) await changeStates.DeleteAsync(tenant, jobId, ct);
+        return Results.Json(new DeleteAnswer(true, DeletedMessage), CoreJson.Wire.DeleteAnswer);
     });
 
 

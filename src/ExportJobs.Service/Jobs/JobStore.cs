@@ -11,7 +11,7 @@ namespace ExportJobs.Service.Jobs;
 /// <summary>
 /// Export job records in Table Storage. PartitionKey is the tenant; RowKey the id inverted and zero-padded, so a plain
 /// range query returns the newest job first and a point read finds a job by id. Ids come from a per-tenant sequence
-/// advanced with an ETag compare-and-swap.
+/// advanced with an ETag compare-and-swap. Status, times and the schedule are columns of their own, for the filters.
 /// </summary>
 public sealed class JobStore(StorageClients clients)
 {
@@ -110,11 +110,25 @@ public sealed class JobStore(StorageClients clients)
         return found;
     }
 
-    private static TableEntity ToEntity(Tenant tenant, ExportJob job) => new(tenant.Key, RowKeyOf(job.Id))
+    /// <summary>The newest job of a schedule that succeeded, if any.</summary>
+    public async Task<ExportJob?> LatestSucceededAsync(Tenant tenant, string scheduleId, CancellationToken ct)
     {
-        ["Status"] = job.Status,
-        ["CreationTime"] = job.CreationTime,
-        ["UpdateTime"] = job.UpdateTime,
-        [RecordJson.Property] = RecordJson.Write(job, CoreJson.Wire.ExportJob),
-    };
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenant.Key} and ScheduleId eq {scheduleId} and Status eq {JobStatus.Succeeded}");
+        await foreach (var entity in clients.Jobs.QueryAsync<TableEntity>(filter, maxPerPage: 1, cancellationToken: ct))
+            return RecordJson.Read(entity, CoreJson.Wire.ExportJob);
+        return null;
+    }
+
+    private static TableEntity ToEntity(Tenant tenant, ExportJob job)
+    {
+        var entity = new TableEntity(tenant.Key, RowKeyOf(job.Id))
+        {
+            ["Status"] = job.Status,
+            ["CreationTime"] = job.CreationTime,
+            ["UpdateTime"] = job.UpdateTime,
+            [RecordJson.Property] = RecordJson.Write(job, CoreJson.Wire.ExportJob),
+        };
+        if (job.ScheduleId is not null) entity["ScheduleId"] = job.ScheduleId;
+        return entity;
+    }
 }

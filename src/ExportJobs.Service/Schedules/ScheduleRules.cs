@@ -30,6 +30,8 @@ public static class ScheduleRules
             case ScheduleTypes.Export:
                 if (properties is null) problems.Add("properties", "an export schedule's properties are the export job payload.");
                 else if (properties.Segments is not null) problems.Add("properties.segments", "properties.segments is for batch_segmentation schedules; an export schedule's properties are the export job payload.");
+                else if (properties.Incremental?.AfterJobId is not null)
+                    problems.Add("properties.incremental.afterJobId", "an incremental schedule chains its own runs: give \"incremental\": {} without afterJobId.");
                 break;
             case ScheduleTypes.BatchSegmentation:
                 if (properties?.Segments is null) problems.Add("properties.segments", "a batch_segmentation schedule's properties are {\"segments\": [\"*\"]}, or a list of segment definition ids.");

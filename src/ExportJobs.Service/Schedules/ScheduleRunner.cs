@@ -1,3 +1,4 @@
+using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schedules;
 using ExportJobs.Core.Segments;
 using ExportJobs.Service.Jobs;
@@ -16,7 +17,8 @@ namespace ExportJobs.Service.Schedules;
 /// schedule that missed several runs runs once (for the first due time missed), and its next run is the next one after
 /// the tick.
 /// </summary>
-public sealed class ScheduleRunner(ScheduleStore schedules, ExportJobCreator creator, SegmentJobCreator segmentJobs, TimeProvider time, ILogger<ScheduleRunner> log)
+public sealed class ScheduleRunner(ScheduleStore schedules, ExportJobCreator creator, SegmentJobCreator segmentJobs, JobStore jobs, ChangeStates changeStates,
+    TimeProvider time, ILogger<ScheduleRunner> log)
 {
     private static readonly CronSchedule Timer = CronSchedule.Parse(CronSchedule.TimerCron);
 
@@ -60,10 +62,23 @@ public sealed class ScheduleRunner(ScheduleStore schedules, ExportJobCreator cre
 
     private async Task<(long? JobId, bool Started, string? Error)> StartExportJobAsync(ScheduleStore.Stored due, DurableTaskClient client, CancellationToken ct)
     {
-        var (plan, problems) = await creator.CheckAsync(due.Tenant, due.Schedule.Properties!, ct);
+        var (plan, problems) = await creator.CheckAsync(due.Tenant, await ChainedAsync(due, ct), ct);
         if (plan is null) return (null, false, Describe(problems));
         var (job, started) = await creator.CreateAsync(due.Tenant, plan, client, $"schedule-{due.NextRunMs}", due.Schedule.Id, ct);
         return (job.Id, started, null);
+    }
+
+    /// <summary>
+    /// An incremental schedule's run diffs against the schedule's latest run that succeeded, while its state is kept;
+    /// its first run, or one after the state was lost, exports every member.
+    /// </summary>
+    private async Task<ExportJobRequest> ChainedAsync(ScheduleStore.Stored due, CancellationToken ct)
+    {
+        var properties = due.Schedule.Properties!;
+        if (properties.Incremental is null) return properties;
+        var latest = await jobs.LatestSucceededAsync(due.Tenant, due.Schedule.Id!, ct);
+        bool chained = latest?.Incremental is not null && latest.SameAudienceAs(properties) && await changeStates.IsCompleteAsync(due.Tenant, latest.Id, ct);
+        return properties with { Incremental = new IncrementalRequest { AfterJobId = chained ? latest!.Id : null } };
     }
 
     /// <summary>A <c>batch_segmentation</c> schedule's run: a segment job of its segments as they are defined now.</summary>

@@ -29,6 +29,7 @@ public sealed class ExportJobSteps(
     ProfileStore profiles,
     ShardExporter shards,
     GraphShuffle shuffle,
+    ChangeStates changeStates,
     DatasetBatchFiles batchFiles,
     IOptions<ExportStorageOptions> options,
     ExportTelemetry telemetry,
@@ -157,8 +158,11 @@ public sealed class ExportJobSteps(
             Files = files,
             Bytes = bytes,
             Progress = job.Metrics?.Progress is { } progress ? progress with { ShardsDone = progress.Shards } : null,
+            Changes = job.Incremental is null ? null : input.Shards.Aggregate(new ChangeCounts(0, 0, 0), (sum, s) => sum + (s.Changes ?? new ChangeCounts(0, 0, 0))),
         };
+        if (job.Incremental is not null) await changeStates.MarkCompleteAsync(tenant, job.Id, ct);
         var done = await jobs.UpdateAsync(tenant, job.Id, j => j.Succeed(now, metrics), ct);
+        if (done is { Status: JobStatus.Succeeded }) await ReleasePredecessorAsync(tenant, job, ct);
         if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
         if (done is { Status: JobStatus.Succeeded })
         {
@@ -167,6 +171,16 @@ public sealed class ExportJobSteps(
             return JobStatus.Succeeded;
         }
         return done is null ? JobStatus.Cancelled : await CancelAsync(input.Job, done, ct);
+    }
+
+    /// <summary>
+    /// A scheduled incremental run that succeeded releases the state of the run it diffed against: the schedule's next
+    /// run diffs against this one. (A job created by hand keeps its predecessor's state until that job is deleted.)
+    /// </summary>
+    private async Task ReleasePredecessorAsync(Tenant tenant, ExportJob job, CancellationToken ct)
+    {
+        if (job.ScheduleId is null || job.Incremental?.AfterJobId is not { } after) return;
+        if ((await jobs.GetAsync(tenant, after, ct))?.ScheduleId == job.ScheduleId) await changeStates.DeleteAsync(tenant, after, ct);
     }
 
     /// <summary>Writes a batch's manifest and its batch record; returns how many part files it has and their bytes.</summary>
@@ -188,6 +202,7 @@ public sealed class ExportJobSteps(
             ["schemaDefinition"] = outputSchema?.ToJson(),
             ["fields"] = job.Fields,
             ["mergePolicy"] = JsonSerializer.SerializeToNode(job.MergePolicy, CoreJson.Wire.MergePolicyRef),
+            ["incremental"] = job.Incremental is { } incremental ? new JsonObject { ["afterJobId"] = incremental.AfterJobId, ["changeColumn"] = IncrementalRequest.ChangeColumn } : null,
             ["format"] = "parquet",
             ["totalRows"] = rows,
             ["files"] = new JsonArray(parts.Select(p => (JsonNode)new JsonObject
@@ -239,7 +254,7 @@ public sealed class ExportJobSteps(
         return cancelled?.Status ?? JobStatus.Cancelled;
     }
 
-    /// <summary>Removes what a job that did not succeed wrote: its batches' files, and the memberships it recorded.</summary>
+    /// <summary>Removes what a job that did not succeed wrote: its batches' files, the memberships it recorded, its change state.</summary>
     private async Task<int> DeleteOutputAsync(Tenant tenant, ExportJob job, CancellationToken ct)
     {
         int removed = 0;
@@ -247,6 +262,7 @@ public sealed class ExportJobSteps(
             removed += await profiles.DeleteBatchAsync(FragmentKind.Profile, tenant, ShardExporter.MembershipBatchId(job.Id), ct);
         foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
         if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
+        if (job.Incremental is not null) await changeStates.DeleteAsync(tenant, job.Id, ct);
         return removed;
     }
 

@@ -5,6 +5,7 @@ using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Identities;
+using ExportJobs.Service.Jobs;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
@@ -16,10 +17,11 @@ namespace ExportJobs.Service.Workflow;
 /// The work of a group of shards (see <see cref="ExportStorageOptions.ShardGroupBytes"/>), one shard after the other
 /// into the same parts: each shard's merged (and, with segment evaluation, evaluated) profiles as
 /// <see cref="ShardProfiles"/> reads them, those the filter selects, their events attached, projected, written to one
-/// part per output batch (one batch, or one per requested segment). With <c>graphs</c> (a <c>pdg</c> export's graph
+/// part per output batch (one batch, or one per requested segment); an incremental export writes the changes against its
+/// predecessor's state instead, and its own state (<see cref="ChangeStates"/>). With <c>graphs</c> (a <c>pdg</c> export's graph
 /// build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>).
 /// </summary>
-public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, IOptions<ExportStorageOptions> options)
+public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, ChangeStates states, IOptions<ExportStorageOptions> options)
 {
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
@@ -63,27 +65,105 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var matches = new List<int>();
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), job.Id, graphs);
+        async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
+        {
+            foreach (int target in targets)
+            {
+                pending[target].Add(row);
+                rowsByBatch[target]++;
+                if (pending[target].Count >= partRows) await FlushAsync(target);
+            }
+            byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
+        }
+        // Read through the fragments, unless fields ask for a projection.
+        MergedValue RowOf(MergedProfile profile, List<ProfileFragment> eventFragments)
+        {
+            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
+            return events?.Attach(eventFragments) is { } attached ? row.With(new JsonObject { [EventAttachment.Column] = attached }) : row;
+        }
+
+        var changes = job.Incremental is null ? null : new ChangeRows(perSegment, bySegment);
         foreach (int shard in shards)
+        {
+            using var previous = job.Incremental?.AfterJobId is { } after ? await states.ReadAsync(tenant, after, shard, ct) : null;
+            using var kept = changes is null ? null : new ChangeStates.Writer();
             await foreach (var (identity, profile, eventFragments, _) in profiles.ReadAsync(tenant, shard, reading, ct))
             {
-                if (!selection.Includes(profile)) continue;
-                selection.CollectMatches(profile, matches);
-                foreach (int segment in matches) bySegment[segment]++;
-
-                // Read through the fragments, unless fields ask for a projection.
-                var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
-                if (events?.Attach(eventFragments) is { } attached) row = row.With(new JsonObject { [EventAttachment.Column] = attached });
-                var targets = perSegment ? matches : [0];
-                foreach (int target in targets)
+                bool included = selection.Includes(profile);
+                if (included) selection.CollectMatches(profile, matches);
+                else matches.Clear();
+                if (changes is null)
                 {
-                    pending[target].Add(row);
-                    rowsByBatch[target]++;
-                    if (pending[target].Count >= partRows) await FlushAsync(target);
+                    if (!included) continue;
+                    foreach (int segment in matches) bySegment[segment]++;
+                    await WriteAsync(identity, RowOf(profile, eventFragments), perSegment ? matches : [0]);
+                    continue;
                 }
-                byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
+                foreach (var gone in previous?.Before(identity) ?? [])
+                    foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), [], [], gone))
+                        await WriteAsync(gone.Identity, row, [target]);
+                var was = previous?.Take(identity);
+                var now = included ? (perSegment ? matches.ToArray() : [0]) : [];
+                if (now.Length == 0 && was is null) continue;
+                var current = RowOf(profile, eventFragments);
+                foreach (var (target, row) in changes.Of(current, now, matches, was))
+                    await WriteAsync(identity, row, [target]);
+                if (now.Length > 0) kept!.Add(identity, ChangeRows.Hash(current), now);
             }
+            if (changes is null) continue;
+            foreach (var gone in previous?.Before(null) ?? [])
+                foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), [], [], gone))
+                    await WriteAsync(gone.Identity, row, [target]);
+            await states.WriteAsync(tenant, job.Id, shard, kept!, ct);
+        }
         for (int b = 0; b < batches.Count; b++)
             if (pending[b].Count > 0) await FlushAsync(b);
-        return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts);
+        return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts, changes?.Counts);
+    }
+
+    /// <summary>
+    /// The rows an incremental export writes for a member (docs/api.md, "Incremental exports"): to each output batch it
+    /// is in now and was not in the predecessor's, <c>entered</c>; in both with another row, <c>updated</c>; in the
+    /// predecessor's only, <c>exited</c> (its row as it is now, or its identity alone when it has no profile left).
+    /// </summary>
+    private sealed class ChangeRows(bool perSegment, long[] bySegment)
+    {
+        public ChangeCounts Counts { get; private set; } = new(0, 0, 0);
+
+        public IEnumerable<(int Target, MergedValue Row)> Of(MergedValue current, int[] now, List<int> matches, ChangeStates.Entry? was)
+        {
+            var before = was?.Batches ?? [];
+            ulong hash = before.Length > 0 && now.Length > 0 ? Hash(current) : 0;
+            bool counted = false;
+            foreach (int target in now.Union(before).Order())
+            {
+                bool isNow = now.Contains(target), wasThen = before.Contains(target);
+                string? change = isNow && !wasThen ? IncrementalRequest.Entered
+                    : !isNow ? IncrementalRequest.Exited
+                    : hash != was!.Hash ? IncrementalRequest.Updated : null;
+                if (change is null) continue;
+                Counts += change switch
+                {
+                    IncrementalRequest.Entered => new ChangeCounts(1, 0, 0),
+                    IncrementalRequest.Exited => new ChangeCounts(0, 1, 0),
+                    _ => new ChangeCounts(0, 0, 1),
+                };
+                if (change != IncrementalRequest.Exited)
+                {
+                    if (perSegment) bySegment[target]++;
+                    else if (!counted) foreach (int segment in matches) bySegment[segment]++;
+                    counted = true;
+                }
+                yield return (target, current.With(new JsonObject { [IncrementalRequest.ChangeColumn] = change }));
+            }
+        }
+
+        /// <summary>The row's JSON, hashed: what tells an updated member from an unchanged one.</summary>
+        public static ulong Hash(MergedValue row)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var writer = new System.Text.Json.Utf8JsonWriter(buffer)) row.WriteTo(writer);
+            return System.IO.Hashing.XxHash64.HashToUInt64(buffer.WrittenSpan);
+        }
     }
 }

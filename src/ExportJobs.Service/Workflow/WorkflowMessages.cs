@@ -33,9 +33,10 @@ public sealed record RouteResult(int[] Shards, long[] BytesByPartition);
 
 /// <summary>
 /// What a group of shards wrote: rows per output batch (in the job's batch order), per namespace and per requested
-/// segment, and its part files.
+/// segment, its part files, and (of an incremental export) its rows by change.
 /// </summary>
-public sealed record ShardResult(int[] Shards, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts)
+public sealed record ShardResult(int[] Shards, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts,
+    Core.Jobs.ChangeCounts? Changes = null)
 {
     public long Rows => RowsByBatch.Sum();
 }
