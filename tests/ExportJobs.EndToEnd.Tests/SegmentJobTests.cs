@@ -25,14 +25,7 @@ public class SegmentJobTests(LocalHostFixture host)
     private static async Task<Population> PopulateAsync(HttpClient client, int people)
     {
         var data = new SegmentationData(people, DateTimeOffset.UtcNow);
-        var profiles = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets", new
-        {
-            name = "profiles", schema = new { name = "_xdm.context.profile", definition = JsonNode.Parse(SegmentationData.ProfileSchema) }, profileEnabled = true,
-        }), HttpStatusCode.Created))["id"]!;
-        var events = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets",
-            new { name = "events", schema = new { name = "_xdm.context.experienceevent" }, profileEnabled = true }), HttpStatusCode.Created))["id"]!;
-        await LocalHostFixture.PostLinesAsync(client, profiles, data.ProfileLines(), gzip: false);
-        await LocalHostFixture.PostLinesAsync(client, events, data.EventLines(), gzip: true);
+        string profiles = await data.IngestAsync(client);
         return new Population(client, data, profiles, await LocalHostFixture.CreateDatasetAsync(client, profileEnabled: false), data.WriteFlatFiles());
     }
 

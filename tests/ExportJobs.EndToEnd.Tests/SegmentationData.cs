@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -68,6 +70,20 @@ public sealed class SegmentationData
     private static JsonObject Identity(string email) => new() { ["email"] = new JsonArray(new JsonObject { ["id"] = email, ["primary"] = true }) };
 
     /// <summary>The profile records as the service ingests them: a missing value is a missing member.</summary>
+    /// <summary>A profile dataset (with <see cref="ProfileSchema"/>) and an event dataset of the sandbox, fed with these people and their events; the profile dataset's id.</summary>
+    public async Task<string> IngestAsync(HttpClient client)
+    {
+        var profiles = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets", new
+        {
+            name = "profiles", schema = new { name = "_xdm.context.profile", definition = JsonNode.Parse(ProfileSchema) }, profileEnabled = true,
+        }), HttpStatusCode.Created))["id"]!;
+        var events = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets",
+            new { name = "events", schema = new { name = "_xdm.context.experienceevent" }, profileEnabled = true }), HttpStatusCode.Created))["id"]!;
+        await LocalHostFixture.PostLinesAsync(client, profiles, ProfileLines(), gzip: false);
+        await LocalHostFixture.PostLinesAsync(client, events, EventLines(), gzip: true);
+        return profiles;
+    }
+
     public IEnumerable<string> ProfileLines() => People.Select(p =>
     {
         var record = new JsonObject { ["identityMap"] = Identity(p.Email), ["personalEmail"] = new JsonObject { ["address"] = p.Email } };

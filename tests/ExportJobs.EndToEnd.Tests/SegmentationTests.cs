@@ -65,14 +65,7 @@ public class SegmentationTests(LocalHostFixture host)
             if (_setup is not null) return _setup;
             var client = host.Client(Sandbox);
             var data = new SegmentationData(400, DateTimeOffset.UtcNow);
-            var profiles = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets", new
-            {
-                name = "profiles", schema = new { name = "_xdm.context.profile", definition = JsonNode.Parse(SegmentationData.ProfileSchema) }, profileEnabled = true,
-            }), HttpStatusCode.Created))["id"]!;
-            var events = (string)(await LocalHostFixture.ReadAsync(await client.PostAsJsonAsync("datasets",
-                new { name = "events", schema = new { name = "_xdm.context.experienceevent" }, profileEnabled = true }), HttpStatusCode.Created))["id"]!;
-            await LocalHostFixture.PostLinesAsync(client, profiles, data.ProfileLines(), gzip: false);
-            await LocalHostFixture.PostLinesAsync(client, events, data.EventLines(), gzip: true);
+            string profiles = await data.IngestAsync(client);
 
             var ids = new List<string>();
             foreach (var (name, pql, _) in Definitions)
