@@ -14,6 +14,16 @@ ensure_tools() {
   fi
 }
 
+# The browser the console's tests drive: Debian's Chromium (Playwright's own browser download cannot be reached here).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  echo "Installing Chromium (Debian package)..."
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+    || { echo "could not install chromium (apt-get install chromium)" >&2; exit 1; }
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A run of three free consecutive ports at or above $1.

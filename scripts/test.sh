@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: compiles the Bicep (no linter warning allowed), starts an Azurite of its own on free ports,
-# builds, publishes the Function App (its functions.metadata must be the built one, which a test compares with the
-# code), runs every test project, stops Azurite.
+# The whole test suite: installs Chromium when it is missing (the console's tests drive it), compiles the Bicep (no
+# linter warning allowed), starts an Azurite of its own on free ports, builds, publishes the Function App (its
+# functions.metadata must be the built one, which a test compares with the code), runs every test project, stops
+# Azurite. The console's tests leave their screenshots in artifacts/console/.
 # Prints "tests: N passed, N failed" last.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools
+ensure_chromium
 bash scripts/check-infra.sh
 
 WORK="$(mktemp -d)"

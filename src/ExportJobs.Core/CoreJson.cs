@@ -20,6 +20,8 @@ namespace ExportJobs.Core;
 [JsonSerializable(typeof(DatasetRequest))]
 [JsonSerializable(typeof(Dataset))]
 [JsonSerializable(typeof(DatasetBatch))]
+[JsonSerializable(typeof(DatasetList))]
+[JsonSerializable(typeof(DatasetBatchList))]
 [JsonSerializable(typeof(BatchFileList))]
 [JsonSerializable(typeof(MergePolicies.MergePolicy))]
 [JsonSerializable(typeof(MergePolicies.MergePolicyList))]

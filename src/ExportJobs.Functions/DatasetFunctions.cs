@@ -11,6 +11,17 @@ namespace ExportJobs.Functions;
 /// <summary>The dataset and batch HTTP functions: adapters onto <see cref="DatasetsHandler"/>.</summary>
 public sealed class DatasetFunctions(DatasetsHandler handler)
 {
+    [Function(FunctionNames.ListDatasets)]
+    public Task<IActionResult> List(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.Datasets)] HttpRequest request,
+        CancellationToken ct) => handler.ListAsync(request, ct).AsAction();
+
+    [Function(FunctionNames.ListBatches)]
+    public Task<IActionResult> ListBatches(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DatasetBatches)] HttpRequest request,
+        string datasetId,
+        CancellationToken ct) => handler.ListBatchesAsync(request, datasetId, ct).AsAction();
+
     [Function(FunctionNames.CreateDataset)]
     public Task<IActionResult> Create(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.Datasets)] HttpRequest request,

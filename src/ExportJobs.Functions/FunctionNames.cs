@@ -7,7 +7,9 @@ public static class FunctionNames
     public const string CreateExportJob = "CreateExportJob";
     public const string GetExportJob = "GetExportJob";
     public const string DeleteExportJob = "DeleteExportJob";
+    public const string ListDatasets = "ListDatasets";
     public const string CreateDataset = "CreateDataset";
+    public const string ListBatches = "ListBatches";
     public const string GetDataset = "GetDataset";
     public const string IngestBatch = "IngestBatch";
     public const string GetBatch = "GetBatch";
@@ -38,4 +40,5 @@ public static class FunctionNames
     public const string RunDueSchedules = "RunDueSchedules";
     public const string RunWatchdog = "RunWatchdog";
     public const string AnswerUnmatched = "AnswerUnmatched";
+    public const string GetConsoleFile = "GetConsoleFile";
 }

@@ -7,14 +7,14 @@ using Microsoft.Azure.Functions.Worker;
 namespace ExportJobs.Functions;
 
 /// <summary>
-/// Every request under the route prefix that no other function takes: a catch-all route, which the Functions host
+/// Every request under the API's prefix that no other function takes: a catch-all route, which the Functions host
 /// matches last (a literal route segment takes precedence over a catch-all parameter), so an unknown path answers 404
 /// and a known path under another method 405, both as problem+json (<see cref="UnmatchedRequests"/>). Paths outside
 /// <c>data/core/ups</c> are the Functions host's own.
 /// </summary>
 public sealed class UnmatchedFunctions(UnmatchedRequests unmatched)
 {
-    public const string CatchAllRoute = "{*path}";
+    public const string CatchAllRoute = Routes.Prefix + "/{*path}";
 
     [Function(FunctionNames.AnswerUnmatched)]
     public IActionResult Answer(

@@ -48,7 +48,7 @@ public sealed class DevelopmentTokens
             SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
         });
 
-    /// <summary><c>POST /dev/token?org={orgId}[&amp;client={clientId}][&amp;minutes=60]</c> → <c>{access_token, token_type, expires_in}</c>.</summary>
+    /// <summary><c>POST /dev/token?org={orgId}[&amp;client={clientId}][&amp;minutes=60]</c> → <c>{access_token, token_type, expires_in, client_id}</c>.</summary>
     public IResult Issue(HttpContext context, IOptions<ApiAccessOptions> access)
     {
         if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
@@ -58,6 +58,6 @@ public sealed class DevelopmentTokens
         string client = context.Request.Query["client"].FirstOrDefault() ?? access.Value.AllowedClientIds.FirstOrDefault() ?? "local-client";
         int minutes = int.TryParse(context.Request.Query["minutes"], out int m) && m is > 0 and <= 1440 ? m : 60;
         string token = Mint(access.Value, org!, client, TimeSpan.FromMinutes(minutes));
-        return Results.Json(new Dictionary<string, object> { ["access_token"] = token, ["token_type"] = "Bearer", ["expires_in"] = minutes * 60 });
+        return Results.Json(new Dictionary<string, object> { ["access_token"] = token, ["token_type"] = "Bearer", ["expires_in"] = minutes * 60, ["client_id"] = client });
     }
 }

@@ -17,27 +17,26 @@ namespace ExportJobs.LocalHost;
 public static class FunctionEndpoints
 {
     /// <summary>
-    /// Maps every HTTP function under <see cref="Routes.Prefix"/> (its catch-all among them: a known path under another
-    /// method, or an unknown path, reaches it), and answers any other path as the catch-all does.
+    /// Maps every HTTP function at its route (the API's catch-all among them: a known path under another method, or an
+    /// unknown path, reaches it), and answers any other path as the catch-all does.
     /// </summary>
     public static IEndpointRouteBuilder MapFunctions(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/" + Routes.Prefix);
         foreach (var (method, trigger) in UnmatchedFunctions.HttpFunctions())
         {
             var bind = method.GetParameters().Select(Binder).ToArray();
-            api.MapMethods(trigger.Route!, trigger.Methods!.Select(m => m.ToUpperInvariant()), context => InvokeAsync(context, method, bind))
+            app.MapMethods("/" + trigger.Route!, trigger.Methods!.Select(m => m.ToUpperInvariant()), context => InvokeAsync(context, method, bind))
                 .WithName(method.GetCustomAttribute<FunctionAttribute>()!.Name);
         }
         app.MapFallback((HttpRequest r, UnmatchedRequests unmatched) => unmatched.Answer(r));
         return app;
     }
 
-    /// <summary>The API's routes as mapped (method and template under <see cref="Routes.Prefix"/>), the catch-all aside.</summary>
+    /// <summary>The app's routes as mapped (method and template), the catch-all and the development sign-in aside.</summary>
     public static IEnumerable<(string Method, string Template)> Mapped(EndpointDataSource endpoints) =>
         endpoints.Endpoints.OfType<RouteEndpoint>()
-            .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText!.TrimStart('/').StartsWith(Routes.Prefix + "/", StringComparison.Ordinal))
-            .Select(e => (Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods, Template: e.RoutePattern.RawText!.TrimStart('/')[(Routes.Prefix.Length + 1)..]))
+            .Where(e => e.Metadata.GetMetadata<HttpMethodMetadata>() is not null && e.RoutePattern.RawText != DevelopmentTokens.Route)
+            .Select(e => (Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods, Template: e.RoutePattern.RawText!.TrimStart('/')))
             .Where(e => e.Template != UnmatchedFunctions.CatchAllRoute)
             .SelectMany(e => e.Methods.Select(method => (method, e.Template)));
 

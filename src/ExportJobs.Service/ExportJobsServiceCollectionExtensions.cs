@@ -78,6 +78,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<Segments.SegmentJobCreator>();
         services.AddSingleton<Segments.SegmentJobSteps>();
         services.AddSingleton<Segments.SegmentJobsHandler>();
+        services.AddSingleton<Console.ConsoleFiles>();
         services.AddHostedService<StorageInitializer>();
         return services;
     }

@@ -38,8 +38,9 @@ public class OpenApiTests
     public void Every_route_both_hosts_expose_is_documented_and_nothing_else()
     {
         var documented = Operations().Select(o => o.Route).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(RouteParityTests.FunctionAppRoutes(), documented);
-        Assert.Equal(RouteParityTests.LocalHostRoutes(), documented);
+        static List<string> Api(IEnumerable<string> routes) => routes.Where(r => r.Contains($" /{Routes.Prefix}/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Api(RouteParityTests.FunctionAppRoutes()), documented);
+        Assert.Equal(Api(RouteParityTests.LocalHostRoutes()), documented);
     }
 
     [Fact]

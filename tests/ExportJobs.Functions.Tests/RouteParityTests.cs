@@ -14,12 +14,12 @@ namespace ExportJobs.Functions.Tests;
 public class RouteParityTests
 {
     internal static SortedSet<string> FunctionAppRoutes() =>
-        new(UnmatchedFunctions.DeclaredRoutes().Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
+        new(UnmatchedFunctions.DeclaredRoutes().Select(r => $"{r.Method} /{r.Template}"));
 
     internal static SortedSet<string> LocalHostRoutes()
     {
         var app = LocalHostApp.Build([], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings("routes")));
-        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => FunctionEndpoints.Mapped(source)).Select(r => $"{r.Method} /{Routes.Prefix}/{r.Template}"));
+        return new(((IEndpointRouteBuilder)app).DataSources.SelectMany(source => FunctionEndpoints.Mapped(source)).Select(r => $"{r.Method} /{r.Template}"));
     }
 
     [Fact]

@@ -61,6 +61,12 @@ public sealed record DatasetBatch
 
 public sealed record RejectedRecord(long Line, string Reason);
 
+/// <summary>The answer of <c>GET /datasets</c> (an extension).</summary>
+public sealed record DatasetList(IReadOnlyList<Dataset> Datasets);
+
+/// <summary>The answer of <c>GET /datasets/{id}/batches</c> (an extension).</summary>
+public sealed record DatasetBatchList(IReadOnlyList<DatasetBatch> Batches);
+
 /// <summary>The answer of <c>GET /datasets/{id}/batches/{batchId}/files</c>.</summary>
 public sealed record BatchFileList(IReadOnlyList<BatchFile> Files);
 

@@ -202,7 +202,11 @@ public sealed record JobMetrics
     public JobProgress? Progress { get; init; }
     /// <summary>Of an incremental export: its rows by change.</summary>
     public ChangeCounts? Changes { get; init; }
+    /// <summary>Each export activity of the job: its shards (a <c>pdg</c> export's: partitions), rows written and time taken.</summary>
+    public List<ShardFigure>? Shards { get; init; }
 }
+
+public sealed record ShardFigure(int[] Shards, long Rows, long Ms);
 
 /// <summary>What makes two jobs' audiences the same (compared as JSON).</summary>
 public sealed record AudienceKey(string? Fields, string? MergePolicyId, JobFilter? Filter, AdditionalFields? AdditionalFields, bool SegmentPerBatch);

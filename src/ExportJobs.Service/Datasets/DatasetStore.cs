@@ -23,5 +23,8 @@ public sealed class DatasetStore(StorageClients clients)
     public Task<DatasetBatch?> GetBatchAsync(Tenant tenant, string datasetId, string batchId, CancellationToken ct) =>
         RecordJson.GetAsync(clients.Batches, BatchPartition(tenant, datasetId), batchId, CoreJson.Wire.DatasetBatch, ct);
 
+    public async Task<IReadOnlyList<DatasetBatch>> ListBatchesAsync(Tenant tenant, string datasetId, CancellationToken ct) =>
+        await RecordJson.ListAsync(clients.Batches, BatchPartition(tenant, datasetId), CoreJson.Wire.DatasetBatch, ct);
+
     private static string BatchPartition(Tenant tenant, string datasetId) => $"{tenant.Key}|{datasetId}";
 }

@@ -47,6 +47,21 @@ public sealed class DatasetsHandler(
         return Results.Json(dataset, CoreJson.Wire.Dataset, statusCode: StatusCodes.Status201Created);
     });
 
+    /// <summary>Extension: the sandbox's datasets, newest first, as <c>{datasets: […]}</c>.</summary>
+    public Task<IResult> ListAsync(HttpRequest request, CancellationToken ct) => api.RunAsync(request, async tenant =>
+        Results.Json(new DatasetList([.. (await datasets.ListAsync(tenant, ct)).OrderByDescending(d => d.Created).ThenBy(d => d.Id, StringComparer.Ordinal)]),
+            CoreJson.Wire.DatasetList));
+
+    /// <summary>Extension: a dataset's batches, newest first, at most <c>limit</c> (1 to 100, 20), as <c>{batches: […]}</c>.</summary>
+    public Task<IResult> ListBatchesAsync(HttpRequest request, string datasetId, CancellationToken ct) => api.RunAsync(request, RouteIds.Dataset(datasetId), async (tenant, _) =>
+    {
+        var (_, limit, pageProblem) = RequestReading.ReadOffsetPage(request, 20, 100);
+        if (pageProblem is not null) return pageProblem;
+        if (await datasets.GetAsync(tenant, datasetId, ct) is null) return DatasetNotFound(datasetId);
+        var batches = (await datasets.ListBatchesAsync(tenant, datasetId, ct)).OrderByDescending(b => b.Created).ThenBy(b => b.Id, StringComparer.Ordinal).Take(limit).ToList();
+        return Results.Json(new DatasetBatchList(batches), CoreJson.Wire.DatasetBatchList);
+    });
+
     public Task<IResult> GetAsync(HttpRequest request, string datasetId, CancellationToken ct) => api.RunAsync(request, RouteIds.Dataset(datasetId), async (tenant, _) =>
     {
         var dataset = await datasets.GetAsync(tenant, datasetId, ct);

@@ -6,8 +6,8 @@ namespace ExportJobs.Service.Http;
 
 /// <summary>
 /// The answer to a request no endpoint took: 405 with <c>Allow</c> when its path is a route of the API under another
-/// method, else 404, both as problem+json. Each host gives the routes it serves (method and template under
-/// <see cref="Routes.Prefix"/>), read from its own endpoint declarations.
+/// method, else 404, both as problem+json. Each host gives the routes it serves (method and template), read from its
+/// own endpoint declarations.
 /// </summary>
 public sealed class UnmatchedRequests(IEnumerable<(string Method, string Template)> routes)
 {
@@ -19,14 +19,9 @@ public sealed class UnmatchedRequests(IEnumerable<(string Method, string Templat
     public IResult Answer(HttpRequest request)
     {
         string path = request.PathBase.Add(request.Path).Value ?? "/";
-        string prefix = "/" + Routes.Prefix;
-        if (path.StartsWith(prefix + "/", StringComparison.OrdinalIgnoreCase))
-        {
-            var relative = new PathString(path[prefix.Length..]);
-            var allowed = _routes.Where(r => r.Matcher.TryMatch(relative, new RouteValueDictionary())).SelectMany(r => r.Methods).Distinct().Order().ToList();
-            if (allowed.Count > 0 && !allowed.Contains(request.Method, StringComparer.OrdinalIgnoreCase))
-                return Problems.MethodNotAllowed(request.Method, allowed);
-        }
+        var allowed = _routes.Where(r => r.Matcher.TryMatch(new PathString(path), new RouteValueDictionary())).SelectMany(r => r.Methods).Distinct().Order().ToList();
+        if (allowed.Count > 0 && !allowed.Contains(request.Method, StringComparer.OrdinalIgnoreCase))
+            return Problems.MethodNotAllowed(request.Method, allowed);
         return Problems.NotFound("path", $"There is no {request.Method} {path}.");
     }
 }

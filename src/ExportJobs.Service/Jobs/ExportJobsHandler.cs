@@ -84,7 +84,7 @@ public sealed class ExportJobsHandler(
 
     /// <summary>The seed's answer (200, the job), with the job's URL in <c>Location</c> and when to poll it in <c>Retry-After</c>.</summary>
     private static HeaderResult Created(ExportJob job) =>
-        new HeaderResult(new HeaderResult(Results.Json(job, CoreJson.Wire.ExportJob), "Location", $"/{Routes.Prefix}/{Routes.ExportJobs}/{job.Id}"),
+        new HeaderResult(new HeaderResult(Results.Json(job, CoreJson.Wire.ExportJob), "Location", $"/{Routes.ExportJobs}/{job.Id}"),
             "Retry-After", PollAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public Task<IResult> GetAsync(HttpRequest request, string id, CancellationToken ct) => api.RunAsync(request, RouteIds.Job(id), async (tenant, jobId) =>

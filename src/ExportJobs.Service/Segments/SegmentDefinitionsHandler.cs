@@ -28,7 +28,7 @@ public sealed class SegmentDefinitionsHandler(
 
         var all = await definitions.ListAsync(tenant, ct);
         var page = all.Skip(start).Take(limit).ToList();
-        string? next = start + limit < all.Count ? $"/{Routes.SegmentDefinitions}?start={start + limit}&limit={limit}" : null;
+        string? next = start + limit < all.Count ? $"/segment/definitions?start={start + limit}&limit={limit}" : null;
         int pages = (all.Count + limit - 1) / limit;
         return Results.Json(
             new SegmentDefinitionList(page, new SegmentPage(all.Count, pages, page.Count, limit, start, next), new SegmentLinks(next)),

@@ -51,7 +51,7 @@ public sealed class SegmentJobsHandler(ApiRequests api, SegmentJobStore jobs, Se
         string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
         var (job, started) = await creator.CreateAsync(tenant, segments, client, requestId, null, ct);
         if (!started) return Problems.Unavailable($"Segment job {job.Id} was recorded but could not be started; it is marked FAILED. Try again.");
-        return new HeaderResult(Results.Json(job, CoreJson.Wire.SegmentJob), "Location", $"/{Routes.Prefix}/segment/jobs/{job.Id}");
+        return new HeaderResult(Results.Json(job, CoreJson.Wire.SegmentJob), "Location", $"/{Routes.SegmentJobs}/{job.Id}");
     });
 
     private static (SegmentJobRequest? Payload, IResult? Problem) Payload(JsonNode body)

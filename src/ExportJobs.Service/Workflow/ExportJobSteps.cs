@@ -94,7 +94,9 @@ public sealed class ExportJobSteps(
         var job = await RecordOfAsync(task.Job, ct);
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, ct);
+        result = result with { Ms = watch.ElapsedMilliseconds };
 
         long now = Now;
         await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, task.Shards.Length), ct);
@@ -158,6 +160,7 @@ public sealed class ExportJobSteps(
             Files = files,
             Bytes = bytes,
             Progress = job.Metrics?.Progress is { } progress ? progress with { ShardsDone = progress.Shards } : null,
+            Shards = [.. input.Shards.OrderBy(s => s.Shards.Length == 0 ? -1 : s.Shards[0]).Select(s => new ShardFigure(s.Shards, s.Rows, s.Ms))],
             Changes = job.Incremental is null ? null : input.Shards.Aggregate(new ChangeCounts(0, 0, 0), (sum, s) => sum + (s.Changes ?? new ChangeCounts(0, 0, 0))),
         };
         if (job.Incremental is not null) await changeStates.MarkCompleteAsync(tenant, job.Id, ct);

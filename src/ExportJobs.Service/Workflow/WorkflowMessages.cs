@@ -33,10 +33,10 @@ public sealed record RouteResult(int[] Shards, long[] BytesByPartition);
 
 /// <summary>
 /// What a group of shards wrote: rows per output batch (in the job's batch order), per namespace and per requested
-/// segment, its part files, and (of an incremental export) its rows by change.
+/// segment, its part files, (of an incremental export) its rows by change, and how long it took.
 /// </summary>
 public sealed record ShardResult(int[] Shards, long[] RowsByBatch, Dictionary<string, long> RowsByNamespace, long[] RowsBySegment, long Bytes, IReadOnlyList<PartFile> Parts,
-    Core.Jobs.ChangeCounts? Changes = null)
+    Core.Jobs.ChangeCounts? Changes = null, long Ms = 0)
 {
     public long Rows => RowsByBatch.Sum();
 }
