@@ -59,6 +59,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<ScheduleRunner>();
         services.AddOptions<WatchdogOptions>().Bind(configuration.GetSection(WatchdogOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<JobWatchdog>();
+        services.AddSingleton<IWatchedJobs, WatchedExportJobs>();
+        services.AddSingleton<IWatchedJobs, Segments.WatchedSegmentJobs>();
         services.AddOptions<CallbackOptions>().Bind(configuration.GetSection(CallbackOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IHostResolver, DnsHostResolver>();
         services.AddHttpClient(CallbackNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp =>

@@ -1,8 +1,11 @@
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Segments;
 using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage.Output;
+using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
 using Microsoft.DurableTask;
@@ -79,6 +82,44 @@ public class WatchdogTests
 
         // The re-driven job was touched, so the next run leaves it be.
         Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+    }
+
+    [Fact]
+    public async Task Stuck_segment_jobs_are_redriven_or_failed_with_their_memberships_removed()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var harness = await ServiceHarness.StartAsync(s => s.AddSingleton<TimeProvider>(clock));
+        var store = harness.Get<SegmentJobStore>();
+        var tenant = harness.Tenant;
+        long t0 = Start.ToUnixTimeMilliseconds();
+        SegmentJob Segment(long id, string status) => new()
+        {
+            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox), Source = "api", Status = status,
+            Segments = [new SegmentJobSegment { SegmentId = "s1", Segment = new SegmentJobDefinition { Id = "s1", Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = "a = 1" },
+                MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
+            CreationTime = t0, UpdateTime = t0,
+        };
+        var orphan = await store.CreateAsync(tenant, id => Segment(id, JobStatus.New), default);
+        var stalled = await store.CreateAsync(tenant, id => Segment(id, JobStatus.Processing), default);
+        string membership = SegmentJobSteps.MembershipBatchIds(stalled)[0];
+        await harness.Get<ProfileStore>().WriteShardAsync(FragmentKind.Profile, tenant, 0, "_segmentation", membership, t0,
+            [(new Identity("email", "a@example.com"), new JsonObject { ["segmentMembership"] = new JsonObject() })], default);
+
+        var client = new Mock<DurableTaskClient>("test");
+        client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>())).ReturnsAsync((OrchestrationMetadata?)null);
+        client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
+        clock.Advance(TimeSpan.FromMinutes(45));
+        Assert.Equal((1, 1), await harness.Get<JobWatchdog>().RunAsync(client.Object, default));
+
+        string instance = TaskNames.SegmentJobInstanceIdOf(tenant.OrgId, tenant.Sandbox, orphan.Number);
+        client.Verify(c => c.ScheduleNewOrchestrationInstanceAsync(It.Is<TaskName>(n => n.Name == TaskNames.SegmentJobOrchestrator), It.IsAny<object?>(),
+            It.Is<StartOrchestrationOptions?>(o => o!.InstanceId == instance), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.Equal(JobStatus.New, (await store.GetAsync(tenant, orphan.Number, default))!.Status);
+        var failed = (await store.GetAsync(tenant, stalled.Number, default))!;
+        Assert.Equal(JobStatus.Failed, failed.Status);
+        Assert.Equal(ExportErrorCodes.Stalled, Assert.Single(failed.Errors!).Code);
+        Assert.Equal(0, await harness.Get<ProfileStore>().DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
     }
 
     private static PartRows OnePart()

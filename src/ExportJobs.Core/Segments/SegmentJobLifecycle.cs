@@ -20,6 +20,9 @@ public static class SegmentJobLifecycle
             ? Touched(job, now) with { Metrics = job.Metrics with { Progress = progress with { ShardsDone = Math.Min(progress.ShardsDone + shards, progress.Shards) } } }
             : null;
 
+    /// <summary>A NEW job looked at again (the watchdog re-drives it): only its update time moves.</summary>
+    public static SegmentJob? Touch(this SegmentJob job, long now) => job.Status == JobStatus.New ? Touched(job, now) : null;
+
     /// <summary>PROCESSING → SUCCEEDED with its figures.</summary>
     public static SegmentJob? Succeed(this SegmentJob job, long now, SegmentJobMetrics metrics) =>
         Move(job, JobStatus.Succeeded, now) is { } done

@@ -9,8 +9,8 @@ namespace ExportJobs.Service.Segments;
 
 /// <summary>
 /// Segment job records in Table Storage, as export jobs are kept (<see cref="JobStore"/>): PartitionKey the tenant,
-/// RowKey the id inverted and zero-padded (newest first), the wire JSON, and the status as a column of its own for the
-/// list filter. Ids come from the tenant's own sequence of segment jobs.
+/// RowKey the id inverted and zero-padded (newest first), the wire JSON, and the status and update time as columns of
+/// their own for the list filter and the watchdog. Ids come from the tenant's own sequence of segment jobs.
 /// </summary>
 public sealed class SegmentJobStore(StorageClients clients)
 {
@@ -57,9 +57,24 @@ public sealed class SegmentJobStore(StorageClients clients)
     public Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct) =>
         RecordJson.DeleteAsync(clients.SegmentJobs, tenant.Key, JobStore.RowKeyOf(id), ct);
 
+    /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
+    public async Task<IReadOnlyList<(Tenant Tenant, SegmentJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
+    {
+        string byStatus = string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
+        string filter = $"({byStatus}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
+        var found = new List<(Tenant, SegmentJob)>();
+        await foreach (var entity in clients.SegmentJobs.QueryAsync<TableEntity>(filter, cancellationToken: ct))
+        {
+            string[] tenant = entity.PartitionKey.Split('|');
+            found.Add((new Tenant(tenant[0], tenant[1]), RecordJson.Read(entity, CoreJson.Wire.SegmentJob)));
+        }
+        return found;
+    }
+
     private static TableEntity ToEntity(Tenant tenant, SegmentJob job) => new(tenant.Key, JobStore.RowKeyOf(job.Number))
     {
         ["Status"] = job.Status,
+        ["UpdateTime"] = job.UpdateTime,
         [RecordJson.Property] = RecordJson.Write(job, CoreJson.Wire.SegmentJob),
     };
 }

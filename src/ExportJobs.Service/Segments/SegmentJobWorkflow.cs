@@ -2,6 +2,7 @@ using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Workflow;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 
 namespace ExportJobs.Service.Segments;
 
@@ -56,6 +57,26 @@ public sealed class SegmentJobOrchestrator : TaskOrchestrator<SegmentJobInput, s
                 $"{failure.TaskName} failed: {failure.FailureDetails.ErrorType}: {failure.FailureDetails.ErrorMessage}", failure.FailureDetails.StackTrace), Retry);
         }
     }
+}
+
+/// <summary>Segment jobs, as the watchdog sees them.</summary>
+public sealed class WatchedSegmentJobs(SegmentJobStore jobs, SegmentJobSteps steps) : IWatchedJobs
+{
+    public string Kind => "segment job";
+
+    public async Task<IReadOnlyList<WatchedJob>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct) =>
+        [.. (await jobs.ListQuietAsync(statuses, updatedBeforeMs, ct)).Select(j =>
+            new WatchedJob(j.Tenant, j.Job.Number, TaskNames.SegmentJobInstanceIdOf(j.Tenant.OrgId, j.Tenant.Sandbox, j.Job.Number)))];
+
+    public async Task RestartAsync(DurableTaskClient client, WatchedJob job, long now, CancellationToken ct)
+    {
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.SegmentJobOrchestrator, new SegmentJobInput(job.Tenant.OrgId, job.Tenant.Sandbox, job.Id),
+            new StartOrchestrationOptions(job.InstanceId), ct);
+        await jobs.UpdateAsync(job.Tenant, job.Id, j => j.Touch(now), ct);
+    }
+
+    public Task<string> FailAsync(WatchedJob job, string message, CancellationToken ct) =>
+        steps.FailAsync(new SegmentFailInput(new SegmentJobInput(job.Tenant.OrgId, job.Tenant.Sandbox, job.Id), ExportErrorCodes.Stalled, message, null), ct);
 }
 
 [DurableTask(TaskNames.PrepareSegmentJob)]

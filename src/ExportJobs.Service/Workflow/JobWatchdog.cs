@@ -23,49 +23,85 @@ public sealed class WatchdogOptions
     [Range(1, 300)] public int EngineTimeoutSeconds { get; set; } = 20;
 }
 
+/// <summary>A job the watchdog looks after: its tenant, id and orchestration instance.</summary>
+public sealed record WatchedJob(Core.Tenancy.Tenant Tenant, long Id, string InstanceId);
+
+/// <summary>A kind of job the watchdog looks after (export jobs, segment jobs): how to find, restart and fail one.</summary>
+public interface IWatchedJobs
+{
+    string Kind { get; }
+
+    /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
+    Task<IReadOnlyList<WatchedJob>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct);
+
+    /// <summary>Starts the orchestration of a NEW job again, under its own instance id, and touches the job.</summary>
+    Task RestartAsync(DurableTaskClient client, WatchedJob job, long now, CancellationToken ct);
+
+    /// <summary>Ends the job FAILED with <see cref="ExportErrorCodes.Stalled"/>, what it wrote removed; its status afterwards.</summary>
+    Task<string> FailAsync(WatchedJob job, string message, CancellationToken ct);
+}
+
+/// <summary>Export jobs, as the watchdog sees them.</summary>
+public sealed class WatchedExportJobs(JobStore jobs, ExportJobSteps steps, IOptions<CallbackOptions> callbacks) : IWatchedJobs
+{
+    public string Kind => "export job";
+
+    public async Task<IReadOnlyList<WatchedJob>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct) =>
+        [.. (await jobs.ListQuietAsync(statuses, updatedBeforeMs, ct)).Select(j => new WatchedJob(j.Tenant, j.Job.Id, j.Job.ComputeGatewayJobId!.ExportJob))];
+
+    public async Task RestartAsync(DurableTaskClient client, WatchedJob job, long now, CancellationToken ct)
+    {
+        var record = await jobs.GetAsync(job.Tenant, job.Id, ct);
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ExportJobOrchestrator,
+            new ExportJobInput(job.Tenant.OrgId, job.Tenant.Sandbox, job.Id, record?.Callback is null ? 0 : callbacks.Value.MaxAttempts),
+            new StartOrchestrationOptions(job.InstanceId), ct);
+        await jobs.UpdateAsync(job.Tenant, job.Id, j => j.Touch(now), ct);
+    }
+
+    public Task<string> FailAsync(WatchedJob job, string message, CancellationToken ct) =>
+        steps.FailAsync(new FailInput(new ExportJobInput(job.Tenant.OrgId, job.Tenant.Sandbox, job.Id), ExportErrorCodes.Stalled, message, null), ct);
+}
+
 /// <summary>
-/// Runs with the schedule timer: no job stays stuck. A NEW job whose orchestration never started is started again
-/// (same instance id); one whose orchestration has already ended is failed. A job without progress for
-/// <see cref="WatchdogOptions.StalledAfterSeconds"/> is failed with <see cref="ExportErrorCodes.Stalled"/>, its partial
-/// files removed, and its orchestration, if still there, terminated.
+/// Runs with the schedule timer: no job stays stuck, of any kind (<see cref="IWatchedJobs"/>). A NEW job whose
+/// orchestration never started is started again (same instance id); one whose orchestration has already ended is
+/// failed. A job without progress for <see cref="WatchdogOptions.StalledAfterSeconds"/> is failed with
+/// <see cref="ExportErrorCodes.Stalled"/>, what it wrote removed, and its orchestration, if still there, terminated.
 /// </summary>
-public sealed class JobWatchdog(
-    JobStore jobs, ExportJobSteps steps, IOptions<WatchdogOptions> options, IOptions<CallbackOptions> callbacks, TimeProvider time, ILogger<JobWatchdog> log)
+public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<WatchdogOptions> options, TimeProvider time, ILogger<JobWatchdog> log)
 {
     public async Task<(int Redriven, int Failed)> RunAsync(DurableTaskClient client, CancellationToken ct)
     {
         var o = options.Value;
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         int redriven = 0, failed = 0;
-
-        foreach (var (tenant, job) in await jobs.ListQuietAsync([JobStatus.New], now - o.StuckNewAfterSeconds * 1000L, ct))
+        foreach (var kind in kinds)
         {
-            string instanceId = job.ComputeGatewayJobId!.ExportJob;
-            var (answered, instance) = await AskEngineAsync(client, instanceId, ct);
-            if (!answered) continue;
-            if (instance is null)
+            foreach (var job in await kind.ListQuietAsync([JobStatus.New], now - o.StuckNewAfterSeconds * 1000L, ct))
             {
-                await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ExportJobOrchestrator,
-                    new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id, job.Callback is null ? 0 : callbacks.Value.MaxAttempts),
-                    new StartOrchestrationOptions(instanceId), ct);
-                await jobs.UpdateAsync(tenant, job.Id, j => j.Touch(now), ct);
-                log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} had no orchestration; started it again", job.Id, tenant.OrgId, tenant.Sandbox);
-                redriven++;
+                var (answered, instance) = await AskEngineAsync(client, job.InstanceId, ct);
+                if (!answered) continue;
+                if (instance is null)
+                {
+                    await kind.RestartAsync(client, job, now, ct);
+                    log.LogWarning("Watchdog: {Kind} {JobId} of {Org}/{Sandbox} had no orchestration; started it again", kind.Kind, job.Id, job.Tenant.OrgId, job.Tenant.Sandbox);
+                    redriven++;
+                }
+                else if (!IsAlive(instance))
+                {
+                    await FailAsync(client, kind, job, $"The job stayed NEW while its orchestration ended ({instance.RuntimeStatus}).", terminate: false, ct);
+                    failed++;
+                }
             }
-            else if (!IsAlive(instance))
+
+            foreach (var job in await kind.ListQuietAsync([JobStatus.Processing, JobStatus.Cancelling], now - o.StalledAfterSeconds * 1000L, ct))
             {
-                await FailAsync(client, tenant, job, $"The job stayed NEW while its orchestration ended ({instance.RuntimeStatus}).", terminate: false, ct);
+                var (answered, instance) = await AskEngineAsync(client, job.InstanceId, ct);
+                string state = !answered ? "not answering" : instance is null ? "gone" : IsAlive(instance) ? $"still {instance.RuntimeStatus}" : $"ended ({instance.RuntimeStatus})";
+                await FailAsync(client, kind, job, $"No progress for {o.StalledAfterSeconds} seconds; its orchestration is {state}.",
+                    terminate: instance is not null && IsAlive(instance), ct);
                 failed++;
             }
-        }
-
-        foreach (var (tenant, job) in await jobs.ListQuietAsync([JobStatus.Processing, JobStatus.Cancelling], now - o.StalledAfterSeconds * 1000L, ct))
-        {
-            var (answered, instance) = await AskEngineAsync(client, job.ComputeGatewayJobId!.ExportJob, ct);
-            string state = !answered ? "not answering" : instance is null ? "gone" : IsAlive(instance) ? $"still {instance.RuntimeStatus}" : $"ended ({instance.RuntimeStatus})";
-            await FailAsync(client, tenant, job, $"No progress for {o.StalledAfterSeconds} seconds; its orchestration is {state}.",
-                terminate: instance is not null && IsAlive(instance), ct);
-            failed++;
         }
         return (redriven, failed);
     }
@@ -93,7 +129,7 @@ public sealed class JobWatchdog(
         }
     }
 
-    private async Task FailAsync(DurableTaskClient client, Core.Tenancy.Tenant tenant, ExportJob job, string message, bool terminate, CancellationToken ct)
+    private async Task FailAsync(DurableTaskClient client, IWatchedJobs kind, WatchedJob job, string message, bool terminate, CancellationToken ct)
     {
         if (terminate)
         {
@@ -101,14 +137,14 @@ public sealed class JobWatchdog(
             timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
             try
             {
-                await client.TerminateInstanceAsync(job.ComputeGatewayJobId!.ExportJob, (object?)message, timeout.Token);
+                await client.TerminateInstanceAsync(job.InstanceId, (object?)message, timeout.Token);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                log.LogWarning("Watchdog: could not terminate {InstanceId}: {Error}", job.ComputeGatewayJobId!.ExportJob, e.Message);
+                log.LogWarning("Watchdog: could not terminate {InstanceId}: {Error}", job.InstanceId, e.Message);
             }
         }
-        string status = await steps.FailAsync(new FailInput(new ExportJobInput(tenant.OrgId, tenant.Sandbox, job.Id), ExportErrorCodes.Stalled, message, null), ct);
-        log.LogWarning("Watchdog: export job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, tenant.OrgId, tenant.Sandbox, status, message);
+        string status = await kind.FailAsync(job, message, ct);
+        log.LogWarning("Watchdog: {Kind} {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", kind.Kind, job.Id, job.Tenant.OrgId, job.Tenant.Sandbox, status, message);
     }
 }
