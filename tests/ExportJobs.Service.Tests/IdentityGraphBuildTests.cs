@@ -71,7 +71,9 @@ public class IdentityGraphBuildTests
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 2));
         var store = harness.Get<ProfileStore>();
-        var chain = Enumerable.Range(0, IdentityGraphBuilder.MaxRounds + 3)
+        // Labels spread from the identity of the smallest fingerprint, wherever it is in the chain: twice the rounds
+        // and more is too long from any place.
+        var chain = Enumerable.Range(0, 2 * IdentityGraphBuilder.MaxRounds + 3)
             .Select(i => (new Identity("ECID", $"chain{i}"), Record(new("ECID", $"chain{i}"), [$"ECID:chain{i + 1}"])));
         await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "web", "b", 1_000, chain, default);
 

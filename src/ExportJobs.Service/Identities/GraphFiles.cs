@@ -24,11 +24,10 @@ public class LinkRow
         new() { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order };
 }
 
-/// <summary>A link with the label of its component, as the rules stage reads it.</summary>
+/// <summary>A link with the label of its component (the smallest fingerprint of its identities), as the rules stage reads it.</summary>
 public sealed class ComponentLinkRow : LinkRow
 {
-    public string LabelNs { get; set; } = "";
-    public string LabelId { get; set; } = "";
+    public long Label { get; set; }
 }
 
 /// <summary>An identity and another identity it is paired with: its component's label, or its graph's primary.</summary>
@@ -88,14 +87,25 @@ public sealed class GraphFiles(StorageClients clients)
         }
     }
 
-    /// <summary>A partition's file of a set a stage keeps for itself (an adjacency, labels), in a binary form of its own.</summary>
-    public static string BinaryName(string root, string set, int partition) => $"{Folder(root, set, partition)}data.bin";
+    /// <summary>
+    /// A partition's file of a set in a binary form of its own: one a stage keeps for itself (an adjacency, labels), or,
+    /// with <paramref name="writer"/>, what that partition sent this one (a round's messages).
+    /// </summary>
+    public static string BinaryName(string root, string set, int partition, int? writer = null) =>
+        $"{Folder(root, set, partition)}{(writer is { } w ? "w" + w.ToString("D4", CultureInfo.InvariantCulture) : "data")}.bin";
 
     public Task WriteBytesAsync(string name, byte[] bytes, CancellationToken ct) =>
         Container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, ct);
 
     public async Task<byte[]> ReadBytesAsync(string name, CancellationToken ct) =>
         (await Container.GetBlobClient(name).DownloadContentAsync(ct)).Value.Content.ToArray();
+
+    /// <summary>The contents of every file in a folder, file after file.</summary>
+    public async IAsyncEnumerable<byte[]> ReadFolderBytesAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            yield return await ReadBytesAsync(item.Name, ct);
+    }
 
     public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await Container.GetBlobClient(name).ExistsAsync(ct);
 

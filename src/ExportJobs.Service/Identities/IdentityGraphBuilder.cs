@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using System.IO.Hashing;
 using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Identities;
@@ -65,8 +66,14 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), partitions, settings);
     }
 
-    /// <summary>The build's partition of an identity (not its shard: a build has as many partitions as activities).</summary>
-    private static int PartitionOf(Identity identity, GraphTask task) => ShardRouter.ShardOf(identity, task.Partitions);
+    /// <summary>
+    /// An identity's fingerprint in the build: 64 bits of XxHash64 over its key. Rounds compare and send fingerprints,
+    /// not texts; two identities with one fingerprint stop the build (round 0 checks each partition's identities).
+    /// </summary>
+    public static long Fingerprint(string ns, string id) => (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(IdentityKey.Of(ns, id)));
+
+    /// <summary>The build's partition of a fingerprint (of an identity, or of a component's label).</summary>
+    private static int PartitionOf(long fingerprint, GraphTask task) => (int)((ulong)fingerprint % (ulong)task.Partitions);
 
     private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
 
@@ -80,8 +87,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         foreach (int shard in task.Shards)
             await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
             {
-                await output.AddAsync(PartitionOf(link.A, task), LinkRow.Of(link.A, link.B, link), ct);
-                await output.AddAsync(PartitionOf(link.B, task), LinkRow.Of(link.B, link.A, link), ct);
+                await output.AddAsync(PartitionOf(Fingerprint(link.A.Namespace, link.A.Id), task), LinkRow.Of(link.A, link.B, link), ct);
+                await output.AddAsync(PartitionOf(Fingerprint(link.B.Namespace, link.B.Id), task), LinkRow.Of(link.B, link.A, link), ct);
                 count++;
             }
         await output.FlushAsync(ct);
@@ -90,8 +97,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
 
     /// <summary>
     /// One round on the task's partition; returns how many of its identities' labels went down (in round 0: how many it
-    /// has). Held compactly: each identity once, as its key (<see cref="IdentityKey"/>: comparing keys compares
-    /// identities), its neighbours as indexes.
+    /// has). Held compactly: each identity once, as its fingerprint, its neighbours as indexes; a label is the smallest
+    /// fingerprint of the component seen so far.
     /// </summary>
     public Task<int> RoundAsync(GraphTask task, CancellationToken ct) => LoggedAsync("round", task, RoundPartitionAsync, ct);
 
@@ -103,51 +110,59 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var graph = await AdjacencyAsync(task, ct);
 
         // Round 0: each identity is its own label, and every one is sent.
-        var labels = task.Round == 0 ? graph.Keys.Take(graph.Nodes).ToArray() : await LabelsAsync(task, task.Round - 1, ct);
+        var labels = task.Round == 0 ? graph.Keys[..graph.Nodes] : Longs.Of(await files.ReadBytesAsync(GraphFiles.BinaryName(work, Labels + (task.Round - 1), task.Partition), ct));
         var lowered = task.Round == 0 ? Enumerable.Range(0, graph.Nodes).ToList() : [];
         if (task.Round > 0)
         {
             var wasLowered = new bool[graph.Nodes];
-            await foreach (var message in files.ReadAsync<PairRow>(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
-                if (graph.Index.TryGetValue(IdentityKey.Of(message.Identity), out int node) && node < graph.Nodes &&
-                    string.CompareOrdinal(IdentityKey.Of(message.To), labels[node]) < 0)
-                {
-                    labels[node] = IdentityKey.Of(message.To);
-                    if (!wasLowered[node]) lowered.Add(node);
-                    wasLowered[node] = true;
-                }
+            await foreach (var pairs in files.ReadFolderBytesAsync(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
+            {
+                var message = Longs.Of(pairs);
+                for (int i = 0; i < message.Length; i += 2)
+                    if (graph.Index.TryGetValue(message[i], out int node) && node < graph.Nodes && message[i + 1] < labels[node])
+                    {
+                        labels[node] = message[i + 1];
+                        if (!wasLowered[node]) lowered.Add(node);
+                        wasLowered[node] = true;
+                    }
+            }
         }
 
-        await files.WriteBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), Strings.ToBytes(labels), ct);
+        await files.WriteBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), Longs.ToBytes(labels), ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
-        var sent = new Dictionary<int, string>();
+        var sent = new Dictionary<int, long>();
         foreach (int node in lowered)
             for (int e = graph.Offsets[node]; e < graph.Offsets[node + 1]; e++)
-                if (!sent.TryGetValue(graph.Targets[e], out var least) || string.CompareOrdinal(labels[node], least) < 0) sent[graph.Targets[e]] = labels[node];
-        var output = new PartitionedFiles<PairRow>(files, work, Messages + (task.Round + 1), task.Partition);
+                if (!sent.TryGetValue(graph.Targets[e], out long least) || labels[node] < least) sent[graph.Targets[e]] = labels[node];
+        var messages = new Dictionary<int, List<long>>();
         foreach (var (neighbour, label) in sent)
         {
-            var identity = Unkey(graph.Keys[neighbour]);
-            await output.AddAsync(PartitionOf(identity, task), PairRow.Of(identity, Unkey(label)), ct);
+            long key = graph.Keys[neighbour];
+            int partition = PartitionOf(key, task);
+            if (!messages.TryGetValue(partition, out var list)) messages[partition] = list = [];
+            list.Add(key);
+            list.Add(label);
         }
-        await output.FlushAsync(ct);
+        foreach (var (partition, list) in messages)
+            await files.WriteBytesAsync(GraphFiles.BinaryName(work, Messages + (task.Round + 1), partition, task.Partition), Longs.ToBytes(list.ToArray()), ct);
         return lowered.Count;
     }
 
     /// <summary>
-    /// A partition's links as an adjacency: its identities first (indexes below <see cref="Adjacency.Nodes"/>), then the
-    /// other identities they link to; each identity's neighbours are <c>Targets[Offsets[i]..Offsets[i + 1]]</c>.
-    /// Built from the links in round 0 and kept as a file of its own, which the later rounds and the grouping read
-    /// instead of the links.
+    /// A partition's links as an adjacency: its identities' fingerprints first (indexes below <see cref="Adjacency.Nodes"/>),
+    /// then those of the other identities they link to; each identity's neighbours are
+    /// <c>Targets[Offsets[i]..Offsets[i + 1]]</c>. Built from the links in round 0 and kept as a file of its own, which the
+    /// later rounds and the grouping read instead of the links.
     /// </summary>
-    private sealed record Adjacency(Dictionary<string, int> Index, List<string> Keys, int Nodes, int[] Offsets, int[] Targets)
+    private sealed record Adjacency(Dictionary<long, int> Index, long[] Keys, int Nodes, int[] Offsets, int[] Targets)
     {
         public byte[] ToBytes()
         {
             using var buffer = new MemoryStream();
             using (var writer = new BinaryWriter(buffer))
             {
-                Strings.Write(writer, Keys);
+                writer.Write(Keys.Length);
+                foreach (long key in Keys) writer.Write(key);
                 writer.Write(Nodes);
                 foreach (int offset in Offsets) writer.Write(offset);
                 writer.Write(Targets.Length);
@@ -159,87 +174,66 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         public static Adjacency Of(byte[] bytes)
         {
             using var reader = new BinaryReader(new MemoryStream(bytes));
-            var keys = Strings.Read(reader);
+            var keys = new long[reader.ReadInt32()];
+            for (int i = 0; i < keys.Length; i++) keys[i] = reader.ReadInt64();
             int nodes = reader.ReadInt32();
             var offsets = new int[nodes + 1];
             for (int i = 0; i <= nodes; i++) offsets[i] = reader.ReadInt32();
             var targets = new int[reader.ReadInt32()];
             for (int i = 0; i < targets.Length; i++) targets[i] = reader.ReadInt32();
-            var index = new Dictionary<string, int>(keys.Count, StringComparer.Ordinal);
-            for (int i = 0; i < keys.Count; i++) index[keys[i]] = i;
+            var index = new Dictionary<long, int>(keys.Length);
+            for (int i = 0; i < keys.Length; i++) index[keys[i]] = i;
             return new Adjacency(index, keys, nodes, offsets, targets);
         }
     }
 
-    /// <summary>A list of strings as bytes: its count, then each string.</summary>
-    private static class Strings
+    /// <summary>An array of longs as bytes, and back (labels, and messages of fingerprint and label pairs).</summary>
+    private static class Longs
     {
-        public static byte[] ToBytes(IReadOnlyCollection<string> strings)
-        {
-            using var buffer = new MemoryStream();
-            using (var writer = new BinaryWriter(buffer)) Write(writer, strings);
-            return buffer.ToArray();
-        }
+        public static byte[] ToBytes(long[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 
-        public static void Write(BinaryWriter writer, IReadOnlyCollection<string> strings)
-        {
-            writer.Write(strings.Count);
-            foreach (string text in strings) writer.Write(text);
-        }
-
-        public static List<string> Read(BinaryReader reader)
-        {
-            var strings = new List<string>(reader.ReadInt32());
-            for (int i = strings.Capacity; i > 0; i--) strings.Add(reader.ReadString());
-            return strings;
-        }
+        public static long[] Of(byte[] bytes) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes).ToArray();
     }
 
     private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
     {
         string name = GraphFiles.BinaryName(Work(task), Adjacencies, task.Partition);
         if (task.Round > 0) return Adjacency.Of(await files.ReadBytesAsync(name, ct));
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        var keys = new List<string>();
+        var index = new Dictionary<long, int>();
+        var keys = new List<long>();
         var from = new List<int>();
         var to = new List<int>();
-        int IndexOf(string key)
+        int IndexOf(long key)
         {
             if (index.TryGetValue(key, out int i)) return i;
             index[key] = keys.Count;
             keys.Add(key);
             return keys.Count - 1;
         }
-        var targets = new List<string>();
+        // The partition holds every identity of its fingerprints, so one fingerprint of two identities shows here.
+        var named = new Dictionary<long, string>();
+        var targets = new List<long>();
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(Work(task), Links, task.Partition), ct))
         {
-            from.Add(IndexOf(IdentityKey.Of(link.Ns, link.Id)));
-            targets.Add(IdentityKey.Of(link.ToNs, link.ToId));
+            long key = Fingerprint(link.Ns, link.Id);
+            string text = IdentityKey.Of(link.Ns, link.Id);
+            if (!named.TryAdd(key, text) && named[key] != text)
+                throw new InvalidOperationException($"Two identities have the same 64-bit fingerprint ({link.Ns}:{link.Id} and another); the graphs were not built.");
+            from.Add(IndexOf(key));
+            targets.Add(Fingerprint(link.ToNs, link.ToId));
         }
+        named.Clear();
         int nodes = keys.Count;
-        foreach (string target in targets) to.Add(IndexOf(target));
+        foreach (long target in targets) to.Add(IndexOf(target));
         var offsets = new int[nodes + 1];
         foreach (int f in from) offsets[f + 1]++;
         for (int i = 0; i < nodes; i++) offsets[i + 1] += offsets[i];
         var edges = new int[from.Count];
         var next = offsets[..^1].ToArray();
         for (int e = 0; e < from.Count; e++) edges[next[from[e]]++] = to[e];
-        var adjacency = new Adjacency(index, keys, nodes, offsets, edges);
+        var adjacency = new Adjacency(index, [.. keys], nodes, offsets, edges);
         await files.WriteBytesAsync(name, adjacency.ToBytes(), ct);
         return adjacency;
-    }
-
-    /// <summary>The labels a round wrote, in the order of the partition's identities in its adjacency.</summary>
-    private async Task<string[]> LabelsAsync(GraphTask task, int round, CancellationToken ct)
-    {
-        using var reader = new BinaryReader(new MemoryStream(await files.ReadBytesAsync(GraphFiles.BinaryName(Work(task), Labels + round, task.Partition), ct)));
-        return [.. Strings.Read(reader)];
-    }
-
-    private static Identity Unkey(string key)
-    {
-        int separator = key.IndexOf('\u0001');
-        return new Identity(key[..separator], key[(separator + 1)..]);
     }
 
     /// <summary>
@@ -252,16 +246,16 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         string work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
-        var labels = await LabelsAsync(task, task.Round, ct);
+        var labels = Longs.Of(await files.ReadBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), ct));
         var output = new PartitionedFiles<ComponentLinkRow>(files, work, Components, task.Partition);
         int count = 0;
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
         {
             if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
-            var label = Unkey(labels[graph.Index[IdentityKey.Of(link.Ns, link.Id)]]);
+            long label = labels[graph.Index[Fingerprint(link.Ns, link.Id)]];
             await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow
             {
-                LabelNs = label.Namespace, LabelId = label.Id, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
+                Label = label, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
             }, ct);
             count++;
         }
@@ -286,9 +280,9 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             if (!known.TryGetValue(key, out var identity)) known[key] = identity = new Identity(ns, id);
             return identity;
         }
-        var components = new Dictionary<Identity, List<IdentityLink>>();
+        var components = new Dictionary<long, List<IdentityLink>>();
         await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, task.Partition), ct))
-            Add(components, Known(row.LabelNs, row.LabelId), new IdentityLink(Known(row.Ns, row.Id), Known(row.ToNs, row.ToId), row.Time, row.Order));
+            Add(components, row.Label, new IdentityLink(Known(row.Ns, row.Id), Known(row.ToNs, row.ToId), row.Time, row.Order));
         known.Clear();
 
         string root = GraphFiles.Root(task.Tenant, task.Key);
