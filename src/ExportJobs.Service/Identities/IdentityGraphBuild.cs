@@ -22,10 +22,10 @@ public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int
 
 /// <summary>
 /// One activity of a build: its partition of <c>Partitions</c> (in the links stage, the index of its group of
-/// <c>Shards</c>), the round, and the settings for the rules stage.
+/// <c>Shards</c>), the round, the settings for the rules stage, and the seed of the identities' fingerprints.
 /// </summary>
 public sealed record GraphTask(string OrgId, string Sandbox, string Key, string RunId, int Partition, int Partitions, int[] Shards,
-    int Round = 0, IdentitySettings? Settings = null)
+    int Round = 0, IdentitySettings? Settings = null, long Seed = 0)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
@@ -47,30 +47,38 @@ public static class IdentityGraphBuild
         var plan = await context.CallActivityAsync<GraphBuildPlan>(TaskNames.PrepareGraphBuild, input, options);
         if (plan.Complete) return plan.Key;
 
-        List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, plan.Partitions)
-            .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, plan.Partitions, [], round, settings)).ToList();
-        try
+        // A fingerprint shared by two identities (about one chance in a million at 5 M identities) starts the build
+        // again under another seed.
+        for (long seed = 0; ; seed++)
         {
-            var links = plan.ShardGroups.Select((shards, group) => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, group, plan.Partitions, shards)).ToList();
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, links, input.MaxParallel, options);
-            int round = 0;
-            while (true)
+            List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, plan.Partitions)
+                .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, plan.Partitions, [], round, settings, seed)).ToList();
+            try
             {
-                var lowered = await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRound, Stage(round), input.MaxParallel, options);
-                if (round > 0 && lowered.Results.Sum() == 0) break;
-                round++;
+                var links = plan.ShardGroups.Select((shards, group) => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, group, plan.Partitions, shards, Seed: seed)).ToList();
+                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphLinks, links, input.MaxParallel, options);
+                int round = 0;
+                while (true)
+                {
+                    var lowered = await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRound, Stage(round), input.MaxParallel, options);
+                    if (round > 0 && lowered.Results.Sum() == 0) break;
+                    round++;
+                }
+                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, Stage(round), input.MaxParallel, options);
+                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Stage(settings: plan.Settings), input.MaxParallel, options);
+                await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Stage()[0], options);
+                return plan.Key;
             }
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, Stage(round), input.MaxParallel, options);
-            await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Stage(settings: plan.Settings), input.MaxParallel, options);
-            await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Stage()[0], options);
-            return plan.Key;
-        }
-        catch (TaskFailedException)
-        {
-            await context.CallActivityAsync<bool>(TaskNames.AbandonGraphBuild, Stage()[0], options);
-            throw;
+            catch (TaskFailedException failure)
+            {
+                await context.CallActivityAsync<bool>(TaskNames.AbandonGraphBuild, Stage()[0], options);
+                if (seed >= MaxSeeds - 1 || !failure.FailureDetails.IsCausedBy<IdentityGraphBuilder.FingerprintCollisionException>()) throw;
+            }
         }
     }
+
+    /// <summary>How many seeds a build tries before it fails.</summary>
+    private const int MaxSeeds = 3;
 }
 
 [DurableTask(TaskNames.PrepareGraphBuild)]

@@ -67,10 +67,15 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     }
 
     /// <summary>
-    /// An identity's fingerprint in the build: 64 bits of XxHash64 over its key. Rounds compare and send fingerprints,
-    /// not texts; two identities with one fingerprint stop the build (round 0 checks each partition's identities).
+    /// An identity's fingerprint in a build: 64 bits of XxHash64 over its key, seeded by the build's attempt. Rounds
+    /// compare and send fingerprints, not texts; two identities with one fingerprint make round 0 throw
+    /// <see cref="FingerprintCollisionException"/>, and the build starts again with the next seed.
     /// </summary>
-    public static long Fingerprint(string ns, string id) => (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(IdentityKey.Of(ns, id)));
+    public static long Fingerprint(string ns, string id, long seed) => (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(IdentityKey.Of(ns, id)), seed);
+
+    /// <summary>Two identities of a build have the same fingerprint under its seed.</summary>
+    public sealed class FingerprintCollisionException(string identity, long seed)
+        : Exception($"The identity {identity} and another have the same 64-bit fingerprint under seed {seed}.");
 
     /// <summary>The build's partition of a fingerprint (of an identity, or of a component's label).</summary>
     private static int PartitionOf(long fingerprint, GraphTask task) => (int)((ulong)fingerprint % (ulong)task.Partitions);
@@ -87,8 +92,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         foreach (int shard in task.Shards)
             await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
             {
-                await output.AddAsync(PartitionOf(Fingerprint(link.A.Namespace, link.A.Id), task), LinkRow.Of(link.A, link.B, link), ct);
-                await output.AddAsync(PartitionOf(Fingerprint(link.B.Namespace, link.B.Id), task), LinkRow.Of(link.B, link.A, link), ct);
+                await output.AddAsync(PartitionOf(Fingerprint(link.A.Namespace, link.A.Id, task.Seed), task), LinkRow.Of(link.A, link.B, link), ct);
+                await output.AddAsync(PartitionOf(Fingerprint(link.B.Namespace, link.B.Id, task.Seed), task), LinkRow.Of(link.B, link.A, link), ct);
                 count++;
             }
         await output.FlushAsync(ct);
@@ -215,12 +220,11 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var targets = new List<long>();
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(Work(task), Links, task.Partition), ct))
         {
-            long key = Fingerprint(link.Ns, link.Id);
+            long key = Fingerprint(link.Ns, link.Id, task.Seed);
             string text = IdentityKey.Of(link.Ns, link.Id);
-            if (!named.TryAdd(key, text) && named[key] != text)
-                throw new InvalidOperationException($"Two identities have the same 64-bit fingerprint ({link.Ns}:{link.Id} and another); the graphs were not built.");
+            if (!named.TryAdd(key, text) && named[key] != text) throw new FingerprintCollisionException($"{link.Ns}:{link.Id}", task.Seed);
             from.Add(IndexOf(key));
-            targets.Add(Fingerprint(link.ToNs, link.ToId));
+            targets.Add(Fingerprint(link.ToNs, link.ToId, task.Seed));
         }
         named.Clear();
         int nodes = keys.Count;
@@ -252,7 +256,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
         {
             if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
-            long label = labels[graph.Index[Fingerprint(link.Ns, link.Id)]];
+            long label = labels[graph.Index[Fingerprint(link.Ns, link.Id, task.Seed)]];
             await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow
             {
                 Label = label, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
