@@ -17,9 +17,9 @@ namespace ExportJobs.Service.Workflow;
 /// The work of a group of shards (see <see cref="ExportStorageOptions.ShardGroupBytes"/>), one shard after the other
 /// into the same parts: each shard's merged (and, with segment evaluation, evaluated) profiles as
 /// <see cref="ShardProfiles"/> reads them, those the filter selects, their events attached, projected, written to one
-/// part per output batch (one batch, or one per requested segment); an incremental export writes the changes against its
-/// predecessor's state instead, and its own state (<see cref="ChangeStates"/>). With <c>graphs</c> (a <c>pdg</c> export's graph
-/// build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>).
+/// part per output batch (one batch, or one per requested segment). An incremental export writes the changes against
+/// its predecessor's state instead, and its own state (<see cref="ChangeStates"/>). With <c>graphs</c> (a <c>pdg</c>
+/// export's graph build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>).
 /// </summary>
 public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, ChangeStates states, IOptions<ExportStorageOptions> options)
 {
@@ -100,19 +100,20 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                     continue;
                 }
                 foreach (var gone in previous?.Before(identity) ?? [])
-                    foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), [], [], gone))
+                    foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), 0, [], [], gone))
                         await WriteAsync(gone.Identity, row, [target]);
                 var was = previous?.Take(identity);
                 var now = included ? (perSegment ? matches.ToArray() : [0]) : [];
                 if (now.Length == 0 && was is null) continue;
                 var current = RowOf(profile, eventFragments);
-                foreach (var (target, row) in changes.Of(current, now, matches, was))
+                ulong hash = ChangeRows.Hash(current);
+                foreach (var (target, row) in changes.Of(current, hash, now, matches, was))
                     await WriteAsync(identity, row, [target]);
-                if (now.Length > 0) kept!.Add(identity, ChangeRows.Hash(current), now);
+                if (now.Length > 0) kept!.Add(identity, hash, now);
             }
             if (changes is null) continue;
             foreach (var gone in previous?.Before(null) ?? [])
-                foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), [], [], gone))
+                foreach (var (target, row) in changes.Of(RowOf(MergedProfile.Empty(gone.Identity), []), 0, [], [], gone))
                     await WriteAsync(gone.Identity, row, [target]);
             await states.WriteAsync(tenant, job.Id, shard, kept!, ct);
         }
@@ -130,10 +131,10 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     {
         public ChangeCounts Counts { get; private set; } = new(0, 0, 0);
 
-        public IEnumerable<(int Target, MergedValue Row)> Of(MergedValue current, int[] now, List<int> matches, ChangeStates.Entry? was)
+        /// <param name="hash">The hash of <paramref name="current"/>, the member's row now.</param>
+        public IEnumerable<(int Target, MergedValue Row)> Of(MergedValue current, ulong hash, int[] now, List<int> matches, ChangeStates.Entry? was)
         {
             var before = was?.Batches ?? [];
-            ulong hash = before.Length > 0 && now.Length > 0 ? Hash(current) : 0;
             bool counted = false;
             foreach (int target in now.Union(before).Order())
             {
