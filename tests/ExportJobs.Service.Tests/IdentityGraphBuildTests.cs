@@ -63,7 +63,9 @@ public class IdentityGraphBuildTests
 
         // A second build of the same data finds the first one whole and reuses it.
         Assert.Equal(key, await BuildAsync(harness, groupBytes));
-        Assert.Empty(await TestStorage.ListBlobsAsync(harness.Prefix, GraphFiles.Root(harness.Tenant, key) + "work/"));
+        // The run's work container is gone with its files.
+        var workContainers = new Azure.Storage.Blobs.BlobServiceClient(TestStorage.ConnectionString).GetBlobContainersAsync(prefix: StorageNames.Container(harness.Prefix, "graphwork-"));
+        Assert.Empty(await workContainers.ToListAsync());
     }
 
     [Fact]

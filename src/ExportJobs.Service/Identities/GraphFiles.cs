@@ -1,10 +1,12 @@
 using System.Globalization;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
+using Microsoft.Extensions.Options;
 using Parquet.Serialization;
 
 namespace ExportJobs.Service.Identities;
@@ -49,14 +51,35 @@ public sealed class PairRow
 /// <c>{org}/{sandbox}/graphs/{key}/</c>, <c>key</c> naming what the build saw (see <see cref="IdentityGraphBuilder"/>).
 /// What exports read stays: <c>map/p{k}/</c> (each identity of shard k that is not its own graph's primary, with its
 /// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k, one row per identity), and <c>complete</c>
-/// once both are whole. Each build run works in <c>work/{run}/</c> of its own, removed at its end, so
-/// that two runs of one key (two exports at once) never read each other's half-written files. Rows go in Parquet
-/// files written by <see cref="ParquetSerializer"/>, named by partition and writer and numbered, so a retried activity
-/// replaces its own.
+/// once both are whole. Each build run works in a container of its own (<see cref="Work"/>), deleted at its end in one
+/// request whatever the thousands of files it holds, so that two runs of one key (two exports at once) never read each
+/// other's half-written files. Rows go in Parquet files written by <see cref="ParquetSerializer"/>, named by partition
+/// and writer and numbered, so a retried activity replaces its own.
 /// </summary>
-public sealed class GraphFiles(StorageClients clients)
+public sealed class GraphFiles
 {
-    private BlobContainerClient Container => clients.Profiles;
+    private readonly BlobContainerClient Container;
+    private readonly string _namePrefix;
+
+    public GraphFiles(StorageClients clients, IOptions<ExportStorageOptions> options) : this(clients.Profiles, options.Value.NamePrefix) { }
+
+    private GraphFiles(BlobContainerClient container, string namePrefix) => (Container, _namePrefix) = (container, namePrefix);
+
+    /// <summary>
+    /// The files of one run of a build (one seed of it), in a container of its own named by a hash of the tenant, the
+    /// build, the run and the seed; paths in it start at its root.
+    /// </summary>
+    public GraphFiles Work(Tenant tenant, string key, string runId, long seed)
+    {
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{key}/{runId}/{seed}")).AsSpan(0, 16));
+        return new(Container.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(_namePrefix, "graphwork-" + hash)), _namePrefix);
+    }
+
+    public Task CreateAsync(CancellationToken ct) => Container.CreateIfNotExistsAsync(cancellationToken: ct);
+
+    /// <summary>Deletes this container and every file in it.</summary>
+    public Task DeleteAsync(CancellationToken ct) => Container.DeleteIfExistsAsync(cancellationToken: ct);
 
     public static string Root(Tenant tenant, string key) => $"{tenant.BlobPrefix}/graphs/{key}/";
 

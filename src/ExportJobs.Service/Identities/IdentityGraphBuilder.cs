@@ -80,14 +80,17 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>The build's partition of a fingerprint (of an identity, or of a component's label).</summary>
     private static int PartitionOf(long fingerprint, GraphTask task) => (int)((ulong)fingerprint % (ulong)task.Partitions);
 
-    private static string Work(GraphTask task) => $"{GraphFiles.Root(task.Tenant, task.Key)}work/{task.RunId}/";
+    /// <summary>The run's own files (its links, adjacencies, labels, messages and components), at the root of their container.</summary>
+    private GraphFiles Work(GraphTask task) => files.Work(task.Tenant, task.Key, task.RunId, task.Seed);
 
     /// <summary>The links of the task's shards, each sent to both its identities' partitions; returns how many.</summary>
     public Task<int> LinksAsync(GraphTask task, CancellationToken ct) => LoggedAsync("links", task, LinksPartitionAsync, ct);
 
     private async Task<int> LinksPartitionAsync(GraphTask task, CancellationToken ct)
     {
-        var output = new PartitionedFiles<LinkRow>(files, Work(task), Links, task.Partition);
+        var work = Work(task);
+        await work.CreateAsync(ct);
+        var output = new PartitionedFiles<LinkRow>(work, "", Links, task.Partition);
         int count = 0;
         foreach (int shard in task.Shards)
             await foreach (var link in shardLinks.ReadAsync(task.Tenant, shard, ct))
@@ -111,16 +114,16 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         if (task.Round >= MaxRounds)
             throw new InvalidOperationException($"The identity links hold a component whose identities are more than {MaxRounds} links apart; the graphs were not built.");
-        string work = Work(task);
+        var work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
 
         // Round 0: each identity is its own label, and every one is sent.
-        var labels = task.Round == 0 ? graph.Keys[..graph.Nodes] : Longs.Of(await files.ReadBytesAsync(GraphFiles.BinaryName(work, Labels + (task.Round - 1), task.Partition), ct));
+        var labels = task.Round == 0 ? graph.Keys[..graph.Nodes] : Longs.Of(await work.ReadBytesAsync(GraphFiles.BinaryName("", Labels + (task.Round - 1), task.Partition), ct));
         var lowered = task.Round == 0 ? Enumerable.Range(0, graph.Nodes).ToList() : [];
         if (task.Round > 0)
         {
             var wasLowered = new bool[graph.Nodes];
-            await foreach (var pairs in files.ReadFolderBytesAsync(GraphFiles.Folder(work, Messages + task.Round, task.Partition), ct))
+            await foreach (var pairs in work.ReadFolderBytesAsync(GraphFiles.Folder("", Messages + task.Round, task.Partition), ct))
             {
                 var message = Longs.Of(pairs);
                 for (int i = 0; i < message.Length; i += 2)
@@ -133,7 +136,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             }
         }
 
-        await files.WriteBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), Longs.ToBytes(labels), ct);
+        await work.WriteBytesAsync(GraphFiles.BinaryName("", Labels + task.Round, task.Partition), Longs.ToBytes(labels), ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
         var sent = new Dictionary<int, long>();
         foreach (int node in lowered)
@@ -149,7 +152,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             list.Add(label);
         }
         foreach (var (partition, list) in messages)
-            await files.WriteBytesAsync(GraphFiles.BinaryName(work, Messages + (task.Round + 1), partition, task.Partition), Longs.ToBytes(list.ToArray()), ct);
+            await work.WriteBytesAsync(GraphFiles.BinaryName("", Messages + (task.Round + 1), partition, task.Partition), Longs.ToBytes(list.ToArray()), ct);
         return lowered.Count;
     }
 
@@ -202,8 +205,9 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
 
     private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
     {
-        string name = GraphFiles.BinaryName(Work(task), Adjacencies, task.Partition);
-        if (task.Round > 0) return Adjacency.Of(await files.ReadBytesAsync(name, ct));
+        var work = Work(task);
+        string name = GraphFiles.BinaryName("", Adjacencies, task.Partition);
+        if (task.Round > 0) return Adjacency.Of(await work.ReadBytesAsync(name, ct));
         var index = new Dictionary<long, int>();
         var keys = new List<long>();
         var from = new List<int>();
@@ -218,7 +222,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         // The partition holds every identity of its fingerprints, so one fingerprint of two identities shows here.
         var named = new Dictionary<long, string>();
         var targets = new List<long>();
-        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(Work(task), Links, task.Partition), ct))
+        await foreach (var link in work.ReadAsync<LinkRow>(GraphFiles.Folder("", Links, task.Partition), ct))
         {
             long key = Fingerprint(link.Ns, link.Id, task.Seed);
             string text = IdentityKey.Of(link.Ns, link.Id);
@@ -236,7 +240,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var next = offsets[..^1].ToArray();
         for (int e = 0; e < from.Count; e++) edges[next[from[e]]++] = to[e];
         var adjacency = new Adjacency(index, [.. keys], nodes, offsets, edges);
-        await files.WriteBytesAsync(name, adjacency.ToBytes(), ct);
+        await work.WriteBytesAsync(name, adjacency.ToBytes(), ct);
         return adjacency;
     }
 
@@ -248,12 +252,12 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
 
     private async Task<int> GroupPartitionAsync(GraphTask task, CancellationToken ct)
     {
-        string work = Work(task);
+        var work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
-        var labels = Longs.Of(await files.ReadBytesAsync(GraphFiles.BinaryName(work, Labels + task.Round, task.Partition), ct));
-        var output = new PartitionedFiles<ComponentLinkRow>(files, work, Components, task.Partition);
+        var labels = Longs.Of(await work.ReadBytesAsync(GraphFiles.BinaryName("", Labels + task.Round, task.Partition), ct));
+        var output = new PartitionedFiles<ComponentLinkRow>(work, "", Components, task.Partition);
         int count = 0;
-        await foreach (var link in files.ReadAsync<LinkRow>(GraphFiles.Folder(work, Links, task.Partition), ct))
+        await foreach (var link in work.ReadAsync<LinkRow>(GraphFiles.Folder("", Links, task.Partition), ct))
         {
             if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
             long label = labels[graph.Index[Fingerprint(link.Ns, link.Id, task.Seed)]];
@@ -285,7 +289,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             return identity;
         }
         var components = new Dictionary<long, List<IdentityLink>>();
-        await foreach (var row in files.ReadAsync<ComponentLinkRow>(GraphFiles.Folder(Work(task), Components, task.Partition), ct))
+        await foreach (var row in Work(task).ReadAsync<ComponentLinkRow>(GraphFiles.Folder("", Components, task.Partition), ct))
             Add(components, row.Label, new IdentityLink(Known(row.Ns, row.Id), Known(row.ToNs, row.ToId), row.Time, row.Order));
         known.Clear();
 
@@ -362,7 +366,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     public async Task<bool> CompleteAsync(GraphTask task, CancellationToken ct)
     {
         await files.MarkAsync(GraphFiles.Root(task.Tenant, task.Key) + GraphFiles.CompleteName, ct);
-        await files.DeleteFolderAsync(Work(task), ct);
+        await Work(task).DeleteAsync(ct);
         log.LogInformation("Identity graph build {Key} of {Org}/{Sandbox} complete", task.Key, task.OrgId, task.Sandbox);
         return true;
     }
@@ -370,7 +374,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>Removes the work files of a run that did not complete.</summary>
     public async Task<bool> AbandonAsync(GraphTask task, CancellationToken ct)
     {
-        await files.DeleteFolderAsync(Work(task), ct);
+        await Work(task).DeleteAsync(ct);
         return true;
     }
 }
