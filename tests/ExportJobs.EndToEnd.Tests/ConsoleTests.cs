@@ -163,6 +163,8 @@ public class ConsoleTests(LocalHostFixture host) : IAsyncLifetime
         await page.GetByLabel("Name", new() { Exact = true }).FillAsync("gold members");
         await page.GetByRole(AriaRole.Button, new() { Name = "Create" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "gold members" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("pre")).ToHaveTextAsync("loyalty.tier = \"gold\"");
+        await CheckAndSaveAsync(page, "segment");
         await OpenAsync(page, "#/segments");
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "gold members" })).ToBeVisibleAsync();
         await CheckAndSaveAsync(page, "segments");
