@@ -66,10 +66,16 @@ public static class RequestReading
         }
         catch (JsonException e)
         {
-            string path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(path, $"The body is not JSON of the expected shape at '{e.Path ?? "$"}'."));
+            return (null, Problems.Invalid(FieldOf(e), $"The body is not JSON of the expected shape at '{e.Path ?? "$"}'."));
         }
     }
+
+    /// <summary>The field a JSON reading error names: its path without the leading <c>$.</c>, or <c>body</c>.</summary>
+    public static string FieldOf(JsonException e) => string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
+
+    /// <summary>The request's <c>x-request-id</c> when it gives one well formed, else a new one.</summary>
+    public static string RequestIdOf(HttpRequest request) =>
+        request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
 
     /// <summary>The <c>start</c>/<c>limit</c> paging of the configuration lists (schedules, segment definitions); a 400 when either is out of range.</summary>
     public static (int Start, int Limit, IResult? Problem) ReadOffsetPage(HttpRequest request, int defaultLimit, int maxLimit)

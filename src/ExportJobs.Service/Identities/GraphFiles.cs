@@ -58,12 +58,12 @@ public sealed class PairRow
 /// </summary>
 public sealed class GraphFiles
 {
-    private readonly BlobContainerClient Container;
+    private readonly BlobContainerClient _container;
     private readonly string _namePrefix;
 
     public GraphFiles(StorageClients clients, IOptions<ExportStorageOptions> options) : this(clients.Profiles, options.Value.NamePrefix) { }
 
-    private GraphFiles(BlobContainerClient container, string namePrefix) => (Container, _namePrefix) = (container, namePrefix);
+    private GraphFiles(BlobContainerClient container, string namePrefix) => (_container, _namePrefix) = (container, namePrefix);
 
     /// <summary>
     /// The files of one run of a build (one seed of it), in a container of its own named by a hash of the tenant, the
@@ -73,13 +73,13 @@ public sealed class GraphFiles
     {
         string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
             System.Text.Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{key}/{runId}/{seed}")).AsSpan(0, 16));
-        return new(Container.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(_namePrefix, "graphwork-" + hash)), _namePrefix);
+        return new(_container.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(_namePrefix, "graphwork-" + hash)), _namePrefix);
     }
 
-    public Task CreateAsync(CancellationToken ct) => Container.CreateIfNotExistsAsync(cancellationToken: ct);
+    public Task CreateAsync(CancellationToken ct) => _container.CreateIfNotExistsAsync(cancellationToken: ct);
 
     /// <summary>Deletes this container and every file in it.</summary>
-    public Task DeleteAsync(CancellationToken ct) => Container.DeleteIfExistsAsync(cancellationToken: ct);
+    public Task DeleteAsync(CancellationToken ct) => _container.DeleteIfExistsAsync(cancellationToken: ct);
 
     public static string Root(Tenant tenant, string key) => $"{tenant.BlobPrefix}/graphs/{key}/";
 
@@ -91,7 +91,7 @@ public sealed class GraphFiles
 
     public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : class, new()
     {
-        var blob = Container.GetBlobClient(name);
+        var blob = _container.GetBlobClient(name);
         using var buffer = new MemoryStream();
         await ParquetSerializer.SerializeAsync(rows, buffer, cancellationToken: ct);
         buffer.Position = 0;
@@ -101,10 +101,10 @@ public sealed class GraphFiles
     /// <summary>The rows of every file in a folder (a partition's share of one set), file after file.</summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : class, new()
     {
-        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
         {
             using var buffer = new MemoryStream();
-            await Container.GetBlobClient(item.Name).DownloadToAsync(buffer, ct);
+            await _container.GetBlobClient(item.Name).DownloadToAsync(buffer, ct);
             buffer.Position = 0;
             foreach (var row in (await ParquetSerializer.DeserializeAsync<T>(buffer, cancellationToken: ct)).Data) yield return row;
         }
@@ -118,23 +118,23 @@ public sealed class GraphFiles
         $"{Folder(root, set, partition)}{(writer is { } w ? "w" + w.ToString("D4", CultureInfo.InvariantCulture) : "data")}.bin";
 
     public Task WriteBytesAsync(string name, byte[] bytes, CancellationToken ct) =>
-        Container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, ct);
+        _container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, ct);
 
     public async Task<byte[]> ReadBytesAsync(string name, CancellationToken ct) =>
-        (await Container.GetBlobClient(name).DownloadContentAsync(ct)).Value.Content.ToArray();
+        (await _container.GetBlobClient(name).DownloadContentAsync(ct)).Value.Content.ToArray();
 
     /// <summary>The contents of every file in a folder, file after file.</summary>
     public async IAsyncEnumerable<byte[]> ReadFolderBytesAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var item in Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
             yield return await ReadBytesAsync(item.Name, ct);
     }
 
-    public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await Container.GetBlobClient(name).ExistsAsync(ct);
+    public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await _container.GetBlobClient(name).ExistsAsync(ct);
 
-    public Task MarkAsync(string name, CancellationToken ct) => Container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);
+    public Task MarkAsync(string name, CancellationToken ct) => _container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);
 
-    public Task DeleteFolderAsync(string folder, CancellationToken ct) => Container.DeleteFolderAsync(folder, ct);
+    public Task DeleteFolderAsync(string folder, CancellationToken ct) => _container.DeleteFolderAsync(folder, ct);
 
     public const string CompleteName = "complete";
 }

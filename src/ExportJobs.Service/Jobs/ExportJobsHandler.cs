@@ -61,7 +61,7 @@ public sealed class ExportJobsHandler(
                 return answer;
         }
 
-        string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
+        string requestId = RequestReading.RequestIdOf(request);
         ExportJob job;
         bool started;
         try

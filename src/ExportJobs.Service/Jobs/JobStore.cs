@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization.Metadata;
 using Azure;
 using Azure.Data.Tables;
 using ExportJobs.Core;
@@ -97,15 +98,23 @@ public sealed class JobStore(StorageClients clients)
         RecordJson.DeleteAsync(clients.Jobs, tenant.Key, RowKeyOf(id), ct);
 
     /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
-    public async Task<IReadOnlyList<(Tenant Tenant, ExportJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
+    public Task<IReadOnlyList<(Tenant Tenant, ExportJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct) =>
+        ListQuietAsync(clients.Jobs, CoreJson.Wire.ExportJob, statuses, updatedBeforeMs, ct);
+
+    /// <summary>
+    /// The records of a table of jobs (PartitionKey the tenant, <c>Status</c> and <c>UpdateTime</c> columns), of every
+    /// tenant, in one of <paramref name="statuses"/> and unchanged since <paramref name="updatedBeforeMs"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<(Tenant Tenant, T Job)>> ListQuietAsync<T>(TableClient table, JsonTypeInfo<T> type,
+        IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
     {
         string byStatus = string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
         string filter = $"({byStatus}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
-        var found = new List<(Tenant, ExportJob)>();
-        await foreach (var entity in clients.Jobs.QueryAsync<TableEntity>(filter, cancellationToken: ct))
+        var found = new List<(Tenant, T)>();
+        await foreach (var entity in table.QueryAsync<TableEntity>(filter, cancellationToken: ct))
         {
             string[] tenant = entity.PartitionKey.Split('|');
-            found.Add((new Tenant(tenant[0], tenant[1]), RecordJson.Read(entity, CoreJson.Wire.ExportJob)));
+            found.Add((new Tenant(tenant[0], tenant[1]), RecordJson.Read(entity, type)));
         }
         return found;
     }

@@ -11,8 +11,8 @@ namespace ExportJobs.Service.Schedules;
 /// <summary>
 /// What the timer does each minute: every active schedule whose next run has come by the tick gets one job for that due
 /// time (an export job, or a segment job for a <c>batch_segmentation</c> schedule). The tick is the timer's own
-/// scheduled instant (<see cref="TickOf"/>), not the clock read when it runs: a timer that wakes a few milliseconds early still sees the schedules due at its instant, and one that wakes late does
-/// not move a schedule past a due time. A host claims the due time by moving the schedule's next run forward with an
+/// scheduled instant (<see cref="TickOf"/>), not the clock read when it runs: a timer that wakes a few milliseconds
+/// early still sees the schedules due at its instant, and one that wakes late does not move a schedule past a due time. A host claims the due time by moving the schedule's next run forward with an
 /// ETag compare-and-swap, so two hosts running the timer at once create one job between them; after downtime, a
 /// schedule that missed several runs runs once (for the first due time missed), and its next run is the next one after
 /// the tick.

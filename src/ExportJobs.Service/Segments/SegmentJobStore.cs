@@ -49,27 +49,17 @@ public sealed class SegmentJobStore(StorageClients clients)
         {
             var current = RecordJson.Read(entity, CoreJson.Wire.SegmentJob);
             var changed = change(current);
-            return (changed is null ? entity : ToEntity(tenant, changed), changed ?? current);
+            return (changed is null ? null : ToEntity(tenant, changed), changed ?? current);
         }, null, ct);
-        return outcome == RecordJson.ReplaceOutcome.Replaced ? job : null;
+        return outcome is RecordJson.ReplaceOutcome.Replaced or RecordJson.ReplaceOutcome.Unchanged ? job : null;
     }
 
     public Task<bool> DeleteAsync(Tenant tenant, long id, CancellationToken ct) =>
         RecordJson.DeleteAsync(clients.SegmentJobs, tenant.Key, JobStore.RowKeyOf(id), ct);
 
     /// <summary>Jobs of every tenant in one of <paramref name="statuses"/> whose record has not changed since <paramref name="updatedBeforeMs"/>.</summary>
-    public async Task<IReadOnlyList<(Tenant Tenant, SegmentJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
-    {
-        string byStatus = string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
-        string filter = $"({byStatus}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
-        var found = new List<(Tenant, SegmentJob)>();
-        await foreach (var entity in clients.SegmentJobs.QueryAsync<TableEntity>(filter, cancellationToken: ct))
-        {
-            string[] tenant = entity.PartitionKey.Split('|');
-            found.Add((new Tenant(tenant[0], tenant[1]), RecordJson.Read(entity, CoreJson.Wire.SegmentJob)));
-        }
-        return found;
-    }
+    public Task<IReadOnlyList<(Tenant Tenant, SegmentJob Job)>> ListQuietAsync(IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct) =>
+        JobStore.ListQuietAsync(clients.SegmentJobs, CoreJson.Wire.SegmentJob, statuses, updatedBeforeMs, ct);
 
     private static TableEntity ToEntity(Tenant tenant, SegmentJob job) => new(tenant.Key, JobStore.RowKeyOf(job.Number))
     {

@@ -48,7 +48,7 @@ public sealed class SegmentJobsHandler(ApiRequests api, SegmentJobStore jobs, Se
         var (segments, problems) = await creator.ResolveAsync(tenant, payload, ct);
         if (segments is null) return Problems.Invalid(problems);
 
-        string requestId = request.Headers["x-request-id"] is { Count: 1 } given && Ids.IsRequestId(given.ToString()) ? given.ToString() : Guid.NewGuid().ToString();
+        string requestId = RequestReading.RequestIdOf(request);
         var (job, started) = await creator.CreateAsync(tenant, segments, client, requestId, null, ct);
         if (!started) return Problems.Unavailable($"Segment job {job.Id} was recorded but could not be started; it is marked FAILED. Try again.");
         return new HeaderResult(Results.Json(job, CoreJson.Wire.SegmentJob), "Location", $"/{Routes.SegmentJobs}/{job.Id}");
@@ -64,8 +64,7 @@ public sealed class SegmentJobsHandler(ApiRequests api, SegmentJobStore jobs, Se
         }
         catch (JsonException e)
         {
-            string path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(path, "The body is an array of {\"segmentId\": \"…\"}, or {\"schema\": {\"name\": \"_xdm.context.profile\"}, \"segments\": […]}."));
+            return (null, Problems.Invalid(RequestReading.FieldOf(e), "The body is an array of {\"segmentId\": \"…\"}, or {\"schema\": {\"name\": \"_xdm.context.profile\"}, \"segments\": […]}."));
         }
     }
 

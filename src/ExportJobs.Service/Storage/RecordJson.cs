@@ -34,7 +34,8 @@ public static class RecordJson
     /// <summary>A record and the ETag it was read or written with (the HTTP <c>ETag</c> of a replaceable resource).</summary>
     public readonly record struct Versioned<T>(T Value, Azure.ETag ETag);
 
-    public enum ReplaceOutcome { Replaced, NotFound, Stale }
+    /// <summary>What a compare-and-swap did; <c>Unchanged</c>: the change asked for no write.</summary>
+    public enum ReplaceOutcome { Replaced, Unchanged, NotFound, Stale }
 
     public static async Task<Versioned<T>?> GetVersionedAsync<T>(TableClient table, string partition, string row, JsonTypeInfo<T> type, CancellationToken ct)
     {
@@ -67,7 +68,7 @@ public static class RecordJson
     /// query columns): <paramref name="change"/> builds the whole replacement entity from the one read, and a result.
     /// </summary>
     public static async Task<(ReplaceOutcome Outcome, TResult Result, Azure.ETag ETag)> ReplaceEntityAsync<TResult>(TableClient table, string partition, string row,
-        Func<TableEntity, (TableEntity Entity, TResult Result)> change, Azure.ETag? ifMatch, CancellationToken ct)
+        Func<TableEntity, (TableEntity? Entity, TResult Result)> change, Azure.ETag? ifMatch, CancellationToken ct)
     {
         while (true)
         {
@@ -76,6 +77,7 @@ public static class RecordJson
             var entity = found.Value!;
             if (ifMatch is { } expected && expected != entity.ETag) return (ReplaceOutcome.Stale, default!, default);
             var (replacement, result) = change(entity);
+            if (replacement is null) return (ReplaceOutcome.Unchanged, result, entity.ETag);
             try
             {
                 var response = await table.UpdateEntityAsync(replacement, entity.ETag, TableUpdateMode.Replace, ct);
