@@ -10,11 +10,14 @@ using ExportJobs.Service.Workflow;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// The shuffle of a <c>pdg</c> export (docs/identity.md): the first stage reads each shard's fragments and writes each,
-/// keyed by its graph's primary identity and without its own <c>identityMap</c>, to the partition of that primary; the
-/// second reads a partition's files as one stream grouped by primary, so a graph's fragments meet whatever shards they
-/// came from. The files are the job's own, sorted runs at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}-{run}.parquet</c>
-/// in the container of their kind, removed when the job ends.
+/// The shuffle of a <c>pdg</c> export (docs/identity.md). A graph's profile is read where its primary identity's own
+/// fragments are stored: in the shard of the primary, which is also the shuffle's partition of the graph. So the first
+/// stage moves only the fragments of identities that are not their graph's primary: it reads each shard and writes
+/// those, keyed by their primary and without their own <c>identityMap</c>, to the partition of that primary; the second
+/// reads a partition as its shard's own fragments (less those moved away, each without its <c>identityMap</c>) merged
+/// with the files moved to it, so a graph's fragments meet whatever shards they came from. The moved files are the
+/// job's own, sorted runs at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}-{run}.parquet</c> in the container of
+/// their kind, removed when the job ends.
 /// </summary>
 public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
 {
@@ -26,18 +29,17 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         $"{JobFolder(tenant, jobId)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 
     /// <summary>
-    /// Writes a shard's fragments of each kind asked for to the partitions of their graphs, after compacting it as an
-    /// export does, through the host's <see cref="ShardReadGate"/>; returns the bytes written to each partition. The
-    /// shard's rows are written in runs of at most <see cref="BytesHeld"/>, each holding only <paramref name="members"/>.
+    /// Writes the fragments of a shard's identities that are not their graph's primary, of each kind asked for, to the
+    /// partitions of their graphs, after compacting the shard as an export does, through the host's
+    /// <see cref="ShardReadGate"/>; returns the bytes written to each partition. They are written in runs of at most
+    /// <see cref="BytesHeld"/>, each holding only <paramref name="members"/>.
     /// </summary>
     public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
     {
         using var read = await gate.EnterAsync(ct);
         foreach (var kind in kinds) await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        var primaries = new Dictionary<Identity, Identity>();
-        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
-            primaries[row.Identity] = row.To;
+        var primaries = await MovedAsync(tenant, graphs, shard, ct);
 
         var bytes = new long[store.ShardCount];
         foreach (var kind in kinds)
@@ -59,17 +61,38 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             }
             await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, ct))
             {
-                var identity = new Identity(row.IdentityNamespace, row.IdentityId);
-                var primary = primaries.GetValueOrDefault(identity, identity);
+                if (!primaries.TryGetValue(new Identity(row.IdentityNamespace, row.IdentityId), out var primary)) continue;
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember) };
+                var routed = WithoutIdentityMap(row) with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id };
                 rows.Add(routed);
                 if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
             }
             await FlushAsync();
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// A partition's fragments of one kind, grouped by graph primary in identity order: its shard's own, less those of
+    /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those moved to it; none
+    /// with its own <c>identityMap</c>, which is the graph's (<see cref="IdentityMapOf"/>).
+    /// </summary>
+    public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
+        int partition, IReadOnlyDictionary<Identity, Identity> moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
+        store.ReadShardWithFolderAsync(kind, tenant, partition, PartitionFolder(tenant, jobId, partition),
+            row => moved.ContainsKey(new Identity(row.IdentityNamespace, row.IdentityId)) ? null : WithoutIdentityMap(row), skipBatchId, members, ct);
+
+    private static FragmentRow WithoutIdentityMap(FragmentRow row) =>
+        row.Record.Without(IdentityMapMember) is var record && ReferenceEquals(record, row.Record) ? row : row with { Record = record };
+
+    /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
+    public async Task<Dictionary<Identity, Identity>> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
+    {
+        var primaries = new Dictionary<Identity, Identity>();
+        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
+            primaries[row.Identity] = row.To;
+        return primaries;
     }
 
     private static string FileName(Tenant tenant, long jobId, int partition, int shard, int run) =>

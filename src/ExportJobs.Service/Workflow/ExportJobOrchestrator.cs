@@ -6,7 +6,8 @@ namespace ExportJobs.Service.Workflow;
 /// <summary>
 /// Prepare → export each group of shards (fanned out, at most <see cref="ExportPlan.MaxParallelShards"/> at once) → finalize.
 /// A <c>pdg</c> export builds its graphs first (<see cref="IdentityGraphBuild"/>, unless a build of the same data
-/// exists) and routes each shard's fragments to the partitions of their graphs, then exports the partitions.
+/// exists) and moves the fragments of identities that are not their graph's primary to the partitions of their
+/// graphs (<see cref="GraphShuffle"/>), then exports the partitions.
 /// A cancel event stops the fan-out: no new shard starts, the running ones finish, and finalize removes the partial
 /// files. A failed step ends the job FAILED with its error, after the running shards finished. Then, when the job has a
 /// callback, it is notified, retried with backoff.
@@ -45,19 +46,16 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
             var tasks = plan.ShardGroups.Select(group => new ShardTask(input, group)).ToList();
             if (plan.Stitched)
             {
-                // The graphs as of the data, then each shard's fragments routed to the partitions of their graphs; the
-                // partitions are then exported as shards are, grouped by the bytes routed to them.
+                // The graphs as of the data, then the fragments of identities that are not their graph's primary
+                // moved to the partitions of their graphs (a partition is the shard of its graphs' primaries); the
+                // partitions are then exported as shards are, grouped by their stored and moved bytes.
                 string graphs = await IdentityGraphBuild.RunAsync(context,
                     new GraphBuildInput(input.OrgId, input.Sandbox, $"job{input.JobId}", plan.MaxParallelShards, plan.ShardAttempts, plan.ShardGroupBytes));
                 var (routed, cancelled) = await FanOut.RunAsync<ShardTask, RouteResult>(context, TaskNames.RouteShards,
                     tasks.Select(t => t with { Graphs = graphs }).ToList(), plan.MaxParallelShards, shardOptions, cancel);
                 if (cancelled) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
-                var bytes = Enumerable.Range(0, plan.Partitions).Select(p => KeyValuePair.Create(p, routed.Sum(r => r.BytesByPartition[p]))).ToList();
-                // Routed fragments are smaller than stored ones (projected, without identityMap): at least as many
-                // groups as the shards had, so the partitions spread over as many activities.
-                long groupBytes = plan.ShardGroupBytes == 0 ? 0
-                    : Math.Clamp(bytes.Sum(b => b.Value) / Math.Max(1, tasks.Count) + 1, 1, plan.ShardGroupBytes);
-                tasks = ShardGroups.Of(bytes, groupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
+                var bytes = Enumerable.Range(0, plan.Partitions).Select(p => KeyValuePair.Create(p, plan.ShardBytes![p] + routed.Sum(r => r.BytesByPartition[p])));
+                tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
             }
             var (results, stopped) = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
             return await Finalize(context, input, results, exportStart, Ms(context), stopped);

@@ -58,7 +58,8 @@ public sealed class ExportJobSteps(
 
         log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export in {Groups} activities",
             input.JobId, input.OrgId, input.Sandbox, sizes.Count, groups.Count);
-        return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts, stitched, o.ShardGroupBytes, o.ShardCount);
+        return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts, stitched, o.ShardGroupBytes, o.ShardCount,
+            stitched ? [.. Enumerable.Range(0, o.ShardCount).Select(s => sizes.GetValueOrDefault(s))] : null);
     }
 
     /// <summary>The first stage of a <c>pdg</c> export: a group of shards' fragments written to the partitions of their graphs.</summary>

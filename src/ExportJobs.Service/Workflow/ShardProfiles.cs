@@ -36,16 +36,14 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         using var read = await gate.EnterAsync(ct);
         var memberships = new List<(Identity, JsonObject)>();
         var stitched = reading.Graphs is null ? null : await shuffle.GraphsAsync(tenant, reading.Graphs, shard, ct);
-        if (stitched is null)
-        {
-            await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        }
-        var source = stitched is null
+        var moved = reading.Graphs is null ? null : await shuffle.MovedAsync(tenant, reading.Graphs, shard, ct);
+        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        var source = moved is null
             ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, reading.Members),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
-            : JoinAsync(store.ReadFolderAsync(FragmentKind.Profile, GraphShuffle.PartitionFolder(tenant, reading.JobId, shard), reading.Members, ct),
-                reading.WithEvents ? store.ReadFolderAsync(FragmentKind.Event, GraphShuffle.PartitionFolder(tenant, reading.JobId, shard), null, ct) : Empty());
+            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.JobId, shard, moved, reading.MembershipBatch, reading.Members, ct),
+                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.JobId, shard, moved, null, null, ct) : Empty());
         await foreach (var (identity, fragments, events) in source)
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;

@@ -17,10 +17,11 @@ public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, in
 /// What Prepare decided: whether to run, which shards in which groups (one activity each, see
 /// <see cref="Storage.ExportStorageOptions.ShardGroupBytes"/>), and how many activities run at once; <c>Stitched</c>:
 /// the job's merge policy stitches profiles (<c>pdg</c>), so a graph build and a shuffle come first, and the shuffle's
-/// partitions are grouped by the same bytes (<c>ShardGroupBytes</c>) over <c>Partitions</c>.
+/// <c>Partitions</c> (each a shard with the fragments moved to it) are grouped by the same bytes
+/// (<c>ShardGroupBytes</c>): each shard's stored bytes (<c>ShardBytes</c>) and those moved to it.
 /// </summary>
 public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, int MaxParallelShards, int ShardAttempts,
-    bool Stitched = false, long ShardGroupBytes = 0, int Partitions = 0);
+    bool Stitched = false, long ShardGroupBytes = 0, int Partitions = 0, long[]? ShardBytes = null);
 
 /// <summary>
 /// A group of shards one activity exports (or routes, in a shuffle), one after the other; <c>Graphs</c>: the key of

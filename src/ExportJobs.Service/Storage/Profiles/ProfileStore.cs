@@ -224,17 +224,30 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// As <see cref="ReadShardAsync"/>, the fragments of the files in a folder of this kind's container that are not a
-    /// shard's (a job's own: those a <c>pdg</c> export regroups by graph), each file a run, in name order.
+    /// As <see cref="ReadShardAsync"/>, with the files of a folder of this kind's container that is not a shard's read as
+    /// runs beside the shard's own (a <c>pdg</c> export's fragments routed to the shard, each file a run), and each of
+    /// the shard's own rows passed through <paramref name="ownRow"/> first: it returns the row as it is to be read, or
+    /// null to leave it out.
     /// </summary>
-    public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadFolderAsync(
-        FragmentKind kind, string folder, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFolderAsync(
+        FragmentKind kind, Tenant tenant, int shard, string folder, Func<FragmentRow, FragmentRow?> ownRow, string? skipBatchId,
+        IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
     {
-        var runs = new List<ShardRun>();
-        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            runs.Add(new ShardRun(blob.Name, [(blob.Name, blob.Properties.ContentLength ?? 0)], default, []));
-        var files = await OpenAsync(kind, runs, members, ct);
-        await foreach (var group in GroupAsync(files, ct)) yield return group;
+        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        int own = files.Count;
+        var routed = new List<ShardRun>();
+        try
+        {
+            await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+                routed.Add(new ShardRun(blob.Name, [(blob.Name, blob.Properties.ContentLength ?? 0)], default, []));
+            files.AddRange(await OpenAsync(kind, routed, members, ct, firstIndex: own));
+        }
+        catch
+        {
+            foreach (var file in files) await file.DisposeAsync();
+            throw;
+        }
+        await foreach (var group in GroupAsync(files, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
     }
 
     /// <summary>Removes every file of a folder of this kind's container (a job's own).</summary>
@@ -256,8 +269,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
     }
 
-    /// <summary>The rows of the runs merged, grouped by identity, each group oldest first; disposes the runs at the end.</summary>
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
+    /// makes it from its run's index (left out when null); disposes the runs at the end.
+    /// </summary>
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
+        [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow?>? rewrite = null)
     {
         var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
@@ -266,14 +283,15 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             FragmentRow? first = null;
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
-                if (group is not null && FragmentRow.CompareIdentities(file.Current, first!) != 0)
+                if ((rewrite is null ? file.Current : rewrite(file.Index, file.Current)) is not { } row) continue;
+                if (group is not null && FragmentRow.CompareIdentities(row, first!) != 0)
                 {
                     yield return (group[0].Identity, OldestFirst(group));
                     Release(documents);
                     group = null;
                 }
-                if (group is null) (group, first) = ([], file.Current);
-                group.Add(file.Current.ToFragment(out var document, out byte[]? text));
+                if (group is null) (group, first) = ([], row);
+                group.Add(row.ToFragment(out var document, out byte[]? text));
                 documents.Add((document, text));
             }
             if (group is not null) yield return (group[0].Identity, OldestFirst(group));
@@ -349,13 +367,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given,
     /// reading the members of <paramref name="members"/> (all when null).
     /// </summary>
-    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct)
+    /// <summary>The runs that have rows, opened, indexed from <paramref name="firstIndex"/> in the order given.</summary>
+    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct, int firstIndex = 0)
     {
         var cursors = new List<FragmentCursor>();
         try
         {
             foreach (var run in runs)
-                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), cursors.Count, members, ct) is { } cursor)
+                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, ct) is { } cursor)
                     cursors.Add(cursor);
             return cursors;
         }
