@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Identities;
@@ -123,9 +124,21 @@ public class IdentityGraphBuildTests
         for (int shard = 0; shard < harness.Get<ProfileStore>().ShardCount; shard++)
         {
             await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Map, shard), default)) map.Add(Row(shard, row.Identity, row.To));
-            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Graph, shard), default)) graphs.Add(Row(shard, row.Identity, row.To));
+            await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Graph, shard), default))
+                graphs.AddRange(IdentitiesOf(row.IdentityMap, row.Primary).Select(identity => Row(shard, identity, row.Primary)));
         }
         return ([.. map.Order(StringComparer.Ordinal)], [.. graphs.Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>The identities of an <c>identityMap</c> record, checking that its primary is the one marked.</summary>
+    private static IEnumerable<Identity> IdentitiesOf(byte[] record, Identity primary)
+    {
+        var identities = new List<(Identity Identity, bool Primary)>();
+        foreach (var ns in JsonDocument.Parse(record).RootElement.GetProperty("identityMap").EnumerateObject())
+            foreach (var entry in ns.Value.EnumerateArray())
+                identities.Add((new(ns.Name, entry.GetProperty("id").GetString()!), entry.TryGetProperty("primary", out var marked) && marked.GetBoolean()));
+        Assert.Equal(primary, identities.Single(i => i.Primary).Identity);
+        return identities.Select(i => i.Identity);
     }
 
     /// <summary>Runs a build to its end on the test host; its failure, if it fails, as an <see cref="InvalidOperationException"/> with its message.</summary>

@@ -1,4 +1,5 @@
-using System.Text.Json.Nodes;
+using System.Buffers;
+using System.Text.Json;
 using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Identities;
@@ -6,18 +7,33 @@ namespace ExportJobs.Core.Identities;
 /// <summary>One stitched profile: the identities of a graph, in identity order, and the one the profile is keyed by.</summary>
 public sealed record IdentityGraph(Identity Primary, IReadOnlyList<Identity> Identities)
 {
-    /// <summary>A record of the graph's <c>identityMap</c> alone: every identity by namespace, the primary marked.</summary>
-    public JsonObject ToRecord()
+    /// <summary>
+    /// A record of the graph's <c>identityMap</c> alone, as UTF-8 JSON: every identity by namespace (namespaces in the
+    /// order of their first identity), the primary marked.
+    /// </summary>
+    public byte[] ToRecord()
     {
-        var map = new JsonObject();
-        foreach (var identity in Identities)
+        var buffer = new ArrayBufferWriter<byte>(64 + 48 * Identities.Count);
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            if (map[identity.Namespace] is not JsonArray entries) map[identity.Namespace] = entries = [];
-            var entry = new JsonObject { ["id"] = identity.Id };
-            if (identity == Primary) entry["primary"] = true;
-            entries.Add(entry);
+            writer.WriteStartObject();
+            writer.WriteStartObject("identityMap");
+            foreach (var group in Identities.GroupBy(i => i.Namespace))
+            {
+                writer.WriteStartArray(group.Key);
+                foreach (var identity in group)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("id", identity.Id);
+                    if (identity == Primary) writer.WriteBoolean("primary", true);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            }
+            writer.WriteEndObject();
+            writer.WriteEndObject();
         }
-        return new JsonObject { ["identityMap"] = map };
+        return buffer.WrittenSpan.ToArray();
     }
 }
 

@@ -7,54 +7,18 @@ using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
-using Parquet.Serialization;
 
 namespace ExportJobs.Service.Identities;
-
-/// <summary>A link as a partition of the graph build keeps it: from an identity of the partition to another.</summary>
-public class LinkRow
-{
-    public string Ns { get; set; } = "";
-    public string Id { get; set; } = "";
-    public string ToNs { get; set; } = "";
-    public string ToId { get; set; } = "";
-    public long Time { get; set; }
-    public long Order { get; set; }
-
-    /// <summary>The link from one of its identities to the other, as of the link.</summary>
-    public static LinkRow Of(Identity from, Identity to, IdentityLink link) =>
-        new() { Ns = from.Namespace, Id = from.Id, ToNs = to.Namespace, ToId = to.Id, Time = link.IngestTimeMs, Order = link.Order };
-}
-
-/// <summary>A link with the label of its component (the smallest fingerprint of its identities), as the rules stage reads it.</summary>
-public sealed class ComponentLinkRow : LinkRow
-{
-    public long Label { get; set; }
-}
-
-/// <summary>An identity and another identity it is paired with: its component's label, or its graph's primary.</summary>
-public sealed class PairRow
-{
-    public string Ns { get; set; } = "";
-    public string Id { get; set; } = "";
-    public string ToNs { get; set; } = "";
-    public string ToId { get; set; } = "";
-
-    public Identity Identity => new(Ns, Id);
-    public Identity To => new(ToNs, ToId);
-
-    public static PairRow Of(Identity identity, Identity to) => new() { Ns = identity.Namespace, Id = identity.Id, ToNs = to.Namespace, ToId = to.Id };
-}
 
 /// <summary>
 /// Where a tenant's graph builds keep their files, in the profiles container beside the shards:
 /// <c>{org}/{sandbox}/graphs/{key}/</c>, <c>key</c> naming what the build saw (see <see cref="IdentityGraphBuilder"/>).
 /// What exports read stays: <c>map/p{k}/</c> (each identity of shard k that is not its own graph's primary, with its
-/// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k, one row per identity), and <c>complete</c>
+/// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k: its primary and its <c>identityMap</c>), and <c>complete</c>
 /// once both are whole. Each build run works in a container of its own (<see cref="Work"/>), deleted at its end in one
 /// request whatever the thousands of files it holds, so that two runs of one key (two exports at once) never read each
-/// other's half-written files. Rows go in Parquet files written by <see cref="ParquetSerializer"/>, named by partition
-/// and writer and numbered, so a retried activity replaces its own.
+/// other's half-written files. Rows go in files of their own binary form (<see cref="IGraphRow{TSelf}"/>), named by
+/// partition and writer and numbered, so a retried activity replaces its own.
 /// </summary>
 public sealed class GraphFiles
 {
@@ -87,26 +51,29 @@ public sealed class GraphFiles
 
     /// <summary>A writer's file of a partition of a set; a writer that sends a partition many rows writes them to several, numbered.</summary>
     public static string Name(string root, string set, int partition, int writer, int file = 0) =>
-        $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+        $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.rows";
 
-    public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : class, new()
+    public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : IGraphRow<T>
     {
-        var blob = _container.GetBlobClient(name);
         using var buffer = new MemoryStream();
-        await ParquetSerializer.SerializeAsync(rows, buffer, cancellationToken: ct);
+        using (var binary = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            binary.Write(rows.Count);
+            var writer = new GraphRowWriter(binary);
+            foreach (var row in rows) row.WriteTo(writer);
+        }
         buffer.Position = 0;
-        await blob.UploadAsync(buffer, overwrite: true, ct);
+        await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
     }
 
-    /// <summary>The rows of every file in a folder (a partition's share of one set), file after file.</summary>
-    public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : class, new()
+    /// <summary>The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are read.</summary>
+    public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {
         await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
         {
-            using var buffer = new MemoryStream();
-            await _container.GetBlobClient(item.Name).DownloadToAsync(buffer, ct);
-            buffer.Position = 0;
-            foreach (var row in (await ParquetSerializer.DeserializeAsync<T>(buffer, cancellationToken: ct)).Data) yield return row;
+            using var binary = new BinaryReader(new MemoryStream(await ReadBytesAsync(item.Name, ct)), System.Text.Encoding.UTF8);
+            var reader = new GraphRowReader(binary);
+            for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
         }
     }
 

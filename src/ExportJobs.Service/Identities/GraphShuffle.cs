@@ -59,9 +59,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 byPartition.Clear();
                 (held, runs) = (0, runs + 1);
             }
-            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, ct))
+            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, (ns, id) => primaries.ContainsKey(new(ns, id)), ct))
             {
-                if (!primaries.TryGetValue(new Identity(row.IdentityNamespace, row.IdentityId), out var primary)) continue;
+                var primary = primaries[new Identity(row.IdentityNamespace, row.IdentityId)];
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
                 var routed = WithoutIdentityMap(row) with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id };
@@ -81,7 +81,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
         int partition, IReadOnlyDictionary<Identity, Identity> moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
         store.ReadShardWithFolderAsync(kind, tenant, partition, PartitionFolder(tenant, jobId, partition),
-            row => moved.ContainsKey(new Identity(row.IdentityNamespace, row.IdentityId)) ? null : WithoutIdentityMap(row), skipBatchId, members, ct);
+            (ns, id) => !moved.ContainsKey(new(ns, id)), WithoutIdentityMap, skipBatchId, members, ct);
 
     private static FragmentRow WithoutIdentityMap(FragmentRow row) =>
         row.Record.Without(IdentityMapMember) is var record && ReferenceEquals(record, row.Record) ? row : row with { Record = record };
@@ -101,22 +101,18 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
     private const long BytesHeld = 16 * 1024 * 1024;
 
-    /// <summary>The graphs whose primary is of the partition: primary → its identities (the primary among them).</summary>
-    public async Task<Dictionary<Identity, List<Identity>>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
+    /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its <c>identityMap</c> record (UTF-8 JSON).</summary>
+    public async Task<Dictionary<Identity, byte[]>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
-        var identities = new Dictionary<Identity, List<Identity>>();
-        await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct))
-        {
-            if (!identities.TryGetValue(row.To, out var list)) identities[row.To] = list = [];
-            list.Add(row.Identity);
-        }
-        return identities;
+        var identityMaps = new Dictionary<Identity, byte[]>();
+        await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct))
+            identityMaps[row.Primary] = row.IdentityMap;
+        return identityMaps;
     }
 
     /// <summary>The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none).</summary>
-    public static JsonElement IdentityMapOf(Identity primary, Dictionary<Identity, List<Identity>> graphs) =>
-        JsonSerializer.SerializeToElement(new IdentityGraph(primary,
-            graphs.TryGetValue(primary, out var identities) ? identities.Order(IdentityKey.Order).ToList() : [primary]).ToRecord());
+    public static JsonElement IdentityMapOf(Identity primary, Dictionary<Identity, byte[]> graphs) =>
+        JsonSerializer.Deserialize<JsonElement>(graphs.TryGetValue(primary, out var record) ? record : new IdentityGraph(primary, [primary]).ToRecord());
 
     /// <summary>Removes a job's shuffle files of both kinds.</summary>
     public async Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct)

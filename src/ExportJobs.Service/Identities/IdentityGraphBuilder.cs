@@ -261,10 +261,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         {
             if (IdentityKey.Compare(link.Ns, link.Id, link.ToNs, link.ToId) > 0) continue;
             long label = labels[graph.Index[Fingerprint(link.Ns, link.Id, task.Seed)]];
-            await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow
-            {
-                Label = label, Ns = link.Ns, Id = link.Id, ToNs = link.ToNs, ToId = link.ToId, Time = link.Time, Order = link.Order,
-            }, ct);
+            await output.AddAsync(PartitionOf(label, task), new ComponentLinkRow(label, link), ct);
             count++;
         }
         await output.FlushAsync(ct);
@@ -272,8 +269,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     }
 
     /// <summary>
-    /// The rules on each component of the partition, the result written by shard: identity → primary by the identity's,
-    /// the graph by its primary's. Returns how many graphs of more than one identity it made.
+    /// The rules on each component of the partition, the result written by shard: identity → primary by the identity's
+    /// (for identities that are not their graph's primary), the graph (its primary and <c>identityMap</c>) by its primary's. Returns how many graphs of more than one identity it made.
     /// </summary>
     public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => LoggedAsync("rules", task, RulesPartitionAsync, ct);
 
@@ -290,24 +287,21 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         }
         var components = new Dictionary<long, List<IdentityLink>>();
         await foreach (var row in Work(task).ReadAsync<ComponentLinkRow>(GraphFiles.Folder("", Components, task.Partition), ct))
-            Add(components, row.Label, new IdentityLink(Known(row.Ns, row.Id), Known(row.ToNs, row.ToId), row.Time, row.Order));
+            Add(components, row.Label, new IdentityLink(Known(row.Link.Ns, row.Link.Id), Known(row.Link.ToNs, row.Link.ToId), row.Link.Time, row.Link.Order));
         known.Clear();
 
         string root = GraphFiles.Root(task.Tenant, task.Key);
         var map = new PartitionedFiles<PairRow>(files, root, Map, task.Partition);
-        var graphs = new PartitionedFiles<PairRow>(files, root, Graph, task.Partition);
+        var graphs = new PartitionedFiles<GraphRow>(files, root, Graph, task.Partition);
         int stitched = 0;
         foreach (var links in components.Values)
             foreach (var graph in IdentityGraphs.Build(links, [], settings))
             {
                 if (graph.Identities.Count < 2) continue;
                 stitched++;
+                await graphs.AddAsync(ShardRouter.ShardOf(graph.Primary, store.ShardCount), new GraphRow(graph.Primary, graph.ToRecord()), ct);
                 foreach (var identity in graph.Identities)
-                {
-                    var row = PairRow.Of(identity, graph.Primary);
-                    await graphs.AddAsync(ShardRouter.ShardOf(graph.Primary, store.ShardCount), row, ct);
-                    if (identity != graph.Primary) await map.AddAsync(ShardRouter.ShardOf(identity, store.ShardCount), row, ct);
-                }
+                    if (identity != graph.Primary) await map.AddAsync(ShardRouter.ShardOf(identity, store.ShardCount), new PairRow(identity, graph.Primary), ct);
             }
         await map.FlushAsync(ct);
         await graphs.FlushAsync(ct);
@@ -336,7 +330,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// file per partition: the writer's files of a partition are numbered in order, so a retry, which sends the same rows
     /// in the same order, writes the same files.
     /// </summary>
-    private sealed class PartitionedFiles<T>(GraphFiles files, string root, string set, int writer) where T : class, new()
+    private sealed class PartitionedFiles<T>(GraphFiles files, string root, string set, int writer) where T : IGraphRow<T>
     {
         private readonly Dictionary<int, List<T>> _pending = [];
         private readonly Dictionary<int, int> _written = [];

@@ -178,7 +178,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
 /// <summary>
 /// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
-/// one group to the next; of the member columns, only those of the names asked for (all when none are named).
+/// one group to the next; of the member columns, only those of the names asked for (all when none are named). With a
+/// filter of identities, the rows of other identities are left out, and a row group that holds none of its identities
+/// is not decoded past its identity columns (a shard's rows are in identity order, so a namespace's are together).
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
@@ -191,6 +193,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
     private readonly int[] _slotOf;
     private readonly HashSet<string> _readColumns;
+    private readonly Func<string, string, bool>? _keep;
+    private bool[] _kept = [];
     private int _group = -1;
     private int _rows;
     private int _row = -1;
@@ -205,10 +209,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
-    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, IReadOnlySet<string>? members)
+    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, IReadOnlySet<string>? members, Func<string, string, bool>? keep)
     {
         _stream = stream;
         _reader = reader;
+        _keep = keep;
         var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name, StringComparer.Ordinal);
         (_namespace, _id, _ingestTime) = (fields[FragmentColumns.Namespace], fields[FragmentColumns.Id], fields[FragmentColumns.IngestTime]);
         (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset], fields[FragmentColumns.Batch], fields[FragmentColumns.Record]);
@@ -230,13 +235,17 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     public FragmentRow Current { get; private set; } = null!;
 
-    /// <summary>The file (of <paramref name="length"/> bytes), before its first row; it reads the member columns of <paramref name="members"/> (all when null).</summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, IReadOnlySet<string>? members, CancellationToken ct)
+    /// <summary>
+    /// The file (of <paramref name="length"/> bytes), before its first row; it reads the member columns of
+    /// <paramref name="members"/> (all when null), and the rows of the identities (namespace, id) <paramref name="keep"/>
+    /// keeps (all when null).
+    /// </summary>
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, IReadOnlySet<string>? members, Func<string, string, bool>? keep, CancellationToken ct)
     {
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         try
         {
-            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members);
+            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
         }
         catch
         {
@@ -247,12 +256,15 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     public async Task<bool> MoveNextAsync(CancellationToken ct)
     {
-        while (++_row >= _rows)
+        do
         {
-            if (++_group >= _reader.RowGroupCount) return false;
-            await ReadGroupAsync(ct);
-            _row = -1;
-        }
+            while (++_row >= _rows)
+            {
+                if (++_group >= _reader.RowGroupCount) return false;
+                await ReadGroupAsync(ct);
+                _row = -1;
+            }
+        } while (_keep is not null && !_kept[_row]);
         Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row), _sequences[_row]);
         return true;
     }
@@ -281,9 +293,20 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             (_namespaces, _ids, _datasets, _batches, _ingestTimes, _sequences) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new long[_rows]);
             (_records, _orders, _bytes, _chars, _levels) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows]);
             for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
+            _kept = new bool[_rows];
         }
         await ReadFewAsync(group, _namespace, _namespaces, ct);
         await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+        if (_keep is not null)
+        {
+            bool any = false;
+            for (int row = 0; row < _rows; row++) any |= _kept[row] = _keep(_namespaces[row]!, _ids[row]!);
+            if (!any)
+            {
+                _rows = 0;
+                return;
+            }
+        }
         await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
         await ReadFewAsync(group, _dataset, _datasets, ct);
         await ReadFewAsync(group, _batch, _batches, ct);
@@ -351,13 +374,15 @@ internal sealed class FragmentCursor : IAsyncDisposable
 {
     private readonly Queue<(BlobClient Blob, long Length)> _parts;
     private readonly IReadOnlySet<string>? _members;
+    private readonly Func<string, string, bool>? _keep;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members, Func<string, string, bool>? keep)
     {
         _parts = new(parts);
         Index = index;
         _members = members;
+        _keep = keep;
     }
 
     public int Index { get; }
@@ -366,10 +391,14 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// <summary>The member names of the run's parts read so far (a compacted run's parts all have the same; the first is read on opening).</summary>
     public IReadOnlyList<MemberName> Members { get; private set; } = [];
 
-    /// <summary>The run of files (in part order, each with its length) positioned on its first row; null when it has none.</summary>
-    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members, CancellationToken ct)
+    /// <summary>
+    /// The run of files (in part order, each with its length) positioned on its first row (of an identity
+    /// <paramref name="keep"/> keeps, when given); null when it has none.
+    /// </summary>
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members,
+        Func<string, string, bool>? keep, CancellationToken ct)
     {
-        var cursor = new FragmentCursor(parts, index, members);
+        var cursor = new FragmentCursor(parts, index, members, keep);
         try
         {
             if (await cursor.MoveNextAsync(ct)) return cursor;
@@ -394,7 +423,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
             }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, _members, ct);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, _members, _keep, ct);
             if (Members.Count == 0) Members = _file.Members;
         }
     }

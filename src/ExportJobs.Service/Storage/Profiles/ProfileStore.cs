@@ -208,11 +208,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await foreach (var group in GroupAsync(files, ct)) yield return group;
     }
 
-    /// <summary>The rows of one shard as stored, in identity-key order, with the members of <paramref name="members"/> (all when null).</summary>
-    internal async IAsyncEnumerable<FragmentRow> ReadShardRowsAsync(
-        FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// The rows of one shard as stored, in identity-key order, with the members of <paramref name="members"/> (all when
+    /// null), of the identities (namespace, id) <paramref name="keep"/> keeps.
+    /// </summary>
+    internal async IAsyncEnumerable<FragmentRow> ReadShardRowsAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId,
+        IReadOnlySet<string>? members, Func<string, string, bool> keep, [EnumeratorCancellation] CancellationToken ct)
     {
-        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, keep);
         try
         {
             await foreach (var file in FragmentCursor.MergeAsync(files, ct)) yield return file.Current;
@@ -225,15 +228,15 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// As <see cref="ReadShardAsync"/>, with the files of a folder of this kind's container that is not a shard's read as
-    /// runs beside the shard's own (a <c>pdg</c> export's fragments routed to the shard, each file a run), and each of
-    /// the shard's own rows passed through <paramref name="ownRow"/> first: it returns the row as it is to be read, or
-    /// null to leave it out.
+    /// runs beside the shard's own (a <c>pdg</c> export's fragments moved to the shard, each file a run); of the shard's
+    /// own rows, those of the identities (namespace, id) <paramref name="ownKeep"/> keeps, each as
+    /// <paramref name="ownRow"/> makes it.
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFolderAsync(
-        FragmentKind kind, Tenant tenant, int shard, string folder, Func<FragmentRow, FragmentRow?> ownRow, string? skipBatchId,
-        IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+        FragmentKind kind, Tenant tenant, int shard, string folder, Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow,
+        string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
     {
-        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
         int own = files.Count;
         var routed = new List<ShardRun>();
         try
@@ -262,19 +265,20 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return names;
     }
 
-    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
+    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members,
+        CancellationToken ct, Func<string, string, bool>? keep = null)
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        return await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct);
+        return await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct, keep: keep);
     }
 
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
-    /// makes it from its run's index (left out when null); disposes the runs at the end.
+    /// makes it from its run's index; disposes the runs at the end.
     /// </summary>
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
-        [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow?>? rewrite = null)
+        [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
     {
         var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
@@ -283,7 +287,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             FragmentRow? first = null;
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
-                if ((rewrite is null ? file.Current : rewrite(file.Index, file.Current)) is not { } row) continue;
+                var row = rewrite is null ? file.Current : rewrite(file.Index, file.Current);
                 if (group is not null && FragmentRow.CompareIdentities(row, first!) != 0)
                 {
                     yield return (group[0].Identity, OldestFirst(group));
@@ -367,14 +371,18 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given,
     /// reading the members of <paramref name="members"/> (all when null).
     /// </summary>
-    /// <summary>The runs that have rows, opened, indexed from <paramref name="firstIndex"/> in the order given.</summary>
-    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct, int firstIndex = 0)
+    /// <summary>
+    /// The runs that have rows (of identities <paramref name="keep"/> keeps, when given), opened, indexed from
+    /// <paramref name="firstIndex"/> in the order given.
+    /// </summary>
+    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct,
+        int firstIndex = 0, Func<string, string, bool>? keep = null)
     {
         var cursors = new List<FragmentCursor>();
         try
         {
             foreach (var run in runs)
-                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, ct) is { } cursor)
+                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, keep, ct) is { } cursor)
                     cursors.Add(cursor);
             return cursors;
         }

@@ -1,0 +1,120 @@
+using ExportJobs.Core.Identities;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Service.Identities;
+
+/// <summary>
+/// A row of the graph build's files (<see cref="GraphFiles"/>), in a binary form of its own: a file is its row count,
+/// then its rows, each field after the other, a namespace written once per file and then by its number.
+/// </summary>
+public interface IGraphRow<TSelf> where TSelf : IGraphRow<TSelf>
+{
+    void WriteTo(GraphRowWriter writer);
+
+    static abstract TSelf ReadFrom(GraphRowReader reader);
+}
+
+public sealed class GraphRowWriter(BinaryWriter writer)
+{
+    private readonly Dictionary<string, int> _namespaces = new(StringComparer.Ordinal);
+
+    public void Namespace(string ns)
+    {
+        if (_namespaces.TryGetValue(ns, out int number))
+        {
+            writer.Write7BitEncodedInt(number + 1);
+            return;
+        }
+        writer.Write7BitEncodedInt(0);
+        writer.Write(ns);
+        _namespaces[ns] = _namespaces.Count;
+    }
+
+    public void Text(string text) => writer.Write(text);
+
+    public void Number(long value) => writer.Write(value);
+
+    public void Bytes(byte[] bytes)
+    {
+        writer.Write7BitEncodedInt(bytes.Length);
+        writer.Write(bytes);
+    }
+}
+
+public sealed class GraphRowReader(BinaryReader reader)
+{
+    private readonly List<string> _namespaces = [];
+
+    public string Namespace()
+    {
+        int number = reader.Read7BitEncodedInt();
+        if (number > 0) return _namespaces[number - 1];
+        string ns = reader.ReadString();
+        _namespaces.Add(ns);
+        return ns;
+    }
+
+    public string Text() => reader.ReadString();
+
+    public long Number() => reader.ReadInt64();
+
+    public byte[] Bytes() => reader.ReadBytes(reader.Read7BitEncodedInt());
+}
+
+/// <summary>A link as a partition of the graph build keeps it: from an identity of the partition to another.</summary>
+public sealed record LinkRow(string Ns, string Id, string ToNs, string ToId, long Time, long Order) : IGraphRow<LinkRow>
+{
+    /// <summary>The link from one of its identities to the other, as of the link.</summary>
+    public static LinkRow Of(Identity from, Identity to, IdentityLink link) => new(from.Namespace, from.Id, to.Namespace, to.Id, link.IngestTimeMs, link.Order);
+
+    public void WriteTo(GraphRowWriter writer)
+    {
+        writer.Namespace(Ns);
+        writer.Text(Id);
+        writer.Namespace(ToNs);
+        writer.Text(ToId);
+        writer.Number(Time);
+        writer.Number(Order);
+    }
+
+    public static LinkRow ReadFrom(GraphRowReader reader) => new(reader.Namespace(), reader.Text(), reader.Namespace(), reader.Text(), reader.Number(), reader.Number());
+}
+
+/// <summary>A link with the label of its component (the smallest fingerprint of its identities), as the rules stage reads it.</summary>
+public sealed record ComponentLinkRow(long Label, LinkRow Link) : IGraphRow<ComponentLinkRow>
+{
+    public void WriteTo(GraphRowWriter writer)
+    {
+        writer.Number(Label);
+        Link.WriteTo(writer);
+    }
+
+    public static ComponentLinkRow ReadFrom(GraphRowReader reader) => new(reader.Number(), LinkRow.ReadFrom(reader));
+}
+
+/// <summary>An identity that is not its graph's primary, with the primary.</summary>
+public sealed record PairRow(Identity Identity, Identity To) : IGraphRow<PairRow>
+{
+    public void WriteTo(GraphRowWriter writer)
+    {
+        writer.Namespace(Identity.Namespace);
+        writer.Text(Identity.Id);
+        writer.Namespace(To.Namespace);
+        writer.Text(To.Id);
+    }
+
+    public static PairRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), new(reader.Namespace(), reader.Text()));
+}
+
+/// <summary>A graph of more than one identity: its primary, and the record of its <c>identityMap</c> as UTF-8 JSON (<see cref="IdentityGraph.ToRecord"/>).</summary>
+public sealed record GraphRow(Identity Primary, byte[] IdentityMap) : IGraphRow<GraphRow>
+{
+    public void WriteTo(GraphRowWriter writer)
+    {
+        writer.Namespace(Primary.Namespace);
+        writer.Text(Primary.Id);
+        writer.Bytes(IdentityMap);
+    }
+
+    public static GraphRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), reader.Bytes());
+}
