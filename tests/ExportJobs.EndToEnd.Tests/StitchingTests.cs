@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -42,6 +43,15 @@ public class StitchingTests(LocalHostFixture host)
         ], rows);
         Assert.Equal("""{"CRMID":2,"ECID":1}""", job["metrics"]!["exportedProfileByNamespaceCounter"]!.ToJsonString());
         Assert.Equal("pdg", (string)job["mergePolicy"]!["identityGraph"]!["type"]!);
+        // The fragments the job moved were in a container of its own, deleted once the job ended.
+        var containers = new Azure.Storage.Blobs.BlobServiceClient(TestStorage.ConnectionString);
+        async Task<int> JobContainersAsync()
+        {
+            int count = 0;
+            await foreach (var _ in containers.GetBlobContainersAsync(prefix: StorageNames.Container(host.Prefix, "pdgjob-"))) count++;
+            return count;
+        }
+        await Poll.UntilAsync(JobContainersAsync, left => left == 0, TimeSpan.FromSeconds(30), "the pdg job's container deleted");
 
         // The same data under `none`: one profile per primary identity, each with its own identityMap.
         var (_, apart) = await ExportAsync(s, MergePolicyBuiltIn, "coalesce(loyalty.tier, person.name.firstName, personalEmail.address)");

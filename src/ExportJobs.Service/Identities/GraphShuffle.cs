@@ -1,11 +1,17 @@
 using System.Globalization;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Identities;
 
@@ -15,18 +21,23 @@ namespace ExportJobs.Service.Identities;
 /// stage moves only the fragments of identities that are not their graph's primary: it reads each shard and writes
 /// those, keyed by their primary and without their own <c>identityMap</c>, to the partition of that primary; the second
 /// reads a partition as its shard's own fragments (less those moved away, each without its <c>identityMap</c>) merged
-/// with the files moved to it, so a graph's fragments meet whatever shards they came from. The moved files are the
-/// job's own, sorted runs at <c>{org}/{sandbox}/pdg/job{id}/p{partition}/s{shard}-{run}.parquet</c> in the container of
-/// their kind, removed when the job ends.
+/// with the files moved to it, so a graph's fragments meet whatever shards they came from. The moved files are sorted
+/// runs at <c>{kind}/p{partition}/s{shard}-{run}.parquet</c> in a container of the job's own (named by a hash of the
+/// tenant and the job), deleted in one request when the job ends, however many files it holds.
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, StorageClients clients, IOptions<ExportStorageOptions> options)
 {
     private const string IdentityMapMember = "identityMap";
 
-    public static string JobFolder(Tenant tenant, long jobId) => $"{tenant.BlobPrefix}/pdg/job{jobId.ToString(CultureInfo.InvariantCulture)}/";
+    /// <summary>The container of a job's moved fragments.</summary>
+    public BlobContainerClient Container(Tenant tenant, long jobId)
+    {
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{jobId.ToString(CultureInfo.InvariantCulture)}")).AsSpan(0, 16));
+        return clients.Profiles.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(options.Value.NamePrefix, "pdgjob-" + hash));
+    }
 
-    public static string PartitionFolder(Tenant tenant, long jobId, int partition) =>
-        $"{JobFolder(tenant, jobId)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+    private static string PartitionFolder(FragmentKind kind, int partition) =>
+        $"{kind.ToString().ToLowerInvariant()}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 
     /// <summary>
     /// Writes the fragments of a shard's identities that are not their graph's primary, of each kind asked for, to the
@@ -40,6 +51,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         using var read = await gate.EnterAsync(ct);
         foreach (var kind in kinds) await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var primaries = await MovedAsync(tenant, graphs, shard, ct);
+        var container = Container(tenant, jobId);
+        await container.CreateIfNotExistsAsync(cancellationToken: ct);
 
         var bytes = new long[store.ShardCount];
         foreach (var kind in kinds)
@@ -54,7 +67,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 {
                     // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
                     var sorted = rows.SortStable(FragmentRow.CompareIdentities);
-                    bytes[partition] += await store.WriteFileAsync(kind, FileName(tenant, jobId, partition, shard, runs), sorted, ct);
+                    bytes[partition] += await ProfileStore.WriteFileAsync(container, FileName(kind, partition, shard, runs), sorted, ct);
                 }
                 byPartition.Clear();
                 (held, runs) = (0, runs + 1);
@@ -80,7 +93,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// </summary>
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
         int partition, IReadOnlyDictionary<Identity, Identity> moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
-        store.ReadShardWithFolderAsync(kind, tenant, partition, PartitionFolder(tenant, jobId, partition),
+        store.ReadShardWithFolderAsync(kind, tenant, partition, Container(tenant, jobId), PartitionFolder(kind, partition),
             (ns, id) => !moved.ContainsKey(new(ns, id)), WithoutIdentityMap, skipBatchId, members, ct);
 
     private static FragmentRow WithoutIdentityMap(FragmentRow row) =>
@@ -95,8 +108,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         return primaries;
     }
 
-    private static string FileName(Tenant tenant, long jobId, int partition, int shard, int run) =>
-        $"{PartitionFolder(tenant, jobId, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+    private static string FileName(FragmentKind kind, int partition, int shard, int run) =>
+        $"{PartitionFolder(kind, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
     /// <summary>Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
     private const long BytesHeld = 16 * 1024 * 1024;
@@ -114,10 +127,6 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     public static JsonElement IdentityMapOf(Identity primary, Dictionary<Identity, byte[]> graphs) =>
         JsonSerializer.Deserialize<JsonElement>(graphs.TryGetValue(primary, out var record) ? record : new IdentityGraph(primary, [primary]).ToRecord());
 
-    /// <summary>Removes a job's shuffle files of both kinds.</summary>
-    public async Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct)
-    {
-        foreach (var kind in new[] { FragmentKind.Profile, FragmentKind.Event })
-            await store.DeleteFolderAsync(kind, JobFolder(tenant, jobId), ct);
-    }
+    /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
+    public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);
 }

@@ -118,8 +118,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)), i)).ToList(), ct);
     }
 
-    /// <summary>Writes rows sorted by identity as one fragment file of this kind's container (a shard's, or a job's own); returns its bytes.</summary>
-    internal async Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
+    /// <summary>Writes rows sorted by identity as one fragment file of this kind's container; returns its bytes.</summary>
+    internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct) =>
+        WriteFileAsync(Container(kind), name, sorted, ct);
+
+    /// <summary>Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own); returns its bytes.</summary>
+    internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
         // Sized once for the file (its rows compress to well under half their text), not grown by doubling as it is written.
         using var buffer = new MemoryStream(FileBufferBytes(sorted));
@@ -127,7 +131,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await using (var writer = await FragmentFileWriter.CreateAsync(buffer, members, ct))
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
-        await Container(kind).GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+        await container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
         return buffer.Length;
     }
 
@@ -227,13 +231,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// As <see cref="ReadShardAsync"/>, with the files of a folder of this kind's container that is not a shard's read as
-    /// runs beside the shard's own (a <c>pdg</c> export's fragments moved to the shard, each file a run); of the shard's
+    /// As <see cref="ReadShardAsync"/>, with the files of a folder of another container read as runs beside the shard's
+    /// own (a <c>pdg</c> export's fragments moved to the shard, each file a run); of the shard's
     /// own rows, those of the identities (namespace, id) <paramref name="ownKeep"/> keeps, each as
     /// <paramref name="ownRow"/> makes it.
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFolderAsync(
-        FragmentKind kind, Tenant tenant, int shard, string folder, Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow,
+        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, string folder, Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow,
         string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
@@ -241,9 +245,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var routed = new List<ShardRun>();
         try
         {
-            await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
                 routed.Add(new ShardRun(blob.Name, [(blob.Name, blob.Properties.ContentLength ?? 0)], default, []));
-            files.AddRange(await OpenAsync(kind, routed, members, ct, firstIndex: own));
+            files.AddRange(await OpenAsync(container, routed, members, ct, firstIndex: own));
         }
         catch
         {
@@ -252,9 +256,6 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
         await foreach (var group in GroupAsync(files, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
     }
-
-    /// <summary>Removes every file of a folder of this kind's container (a job's own).</summary>
-    public Task DeleteFolderAsync(FragmentKind kind, string folder, CancellationToken ct) => Container(kind).DeleteFolderAsync(folder, ct);
 
     /// <summary>The names of the runs a read of every shard of this kind would merge now, segment memberships aside.</summary>
     public async Task<List<string>> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
@@ -270,7 +271,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
         var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        return await OpenAsync(kind, live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct, keep: keep);
+        return await OpenAsync(Container(kind), live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct, keep: keep);
     }
 
     /// <summary>
@@ -375,14 +376,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The runs that have rows (of identities <paramref name="keep"/> keeps, when given), opened, indexed from
     /// <paramref name="firstIndex"/> in the order given.
     /// </summary>
-    private async Task<List<FragmentCursor>> OpenAsync(FragmentKind kind, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct,
+    private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct,
         int firstIndex = 0, Func<string, string, bool>? keep = null)
     {
         var cursors = new List<FragmentCursor>();
         try
         {
             foreach (var run in runs)
-                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (Container(kind).GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, keep, ct) is { } cursor)
+                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (container.GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, keep, ct) is { } cursor)
                     cursors.Add(cursor);
             return cursors;
         }
@@ -496,7 +497,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string name = Stem(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
         var metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', group.Select(f => f.Name[prefix.Length..])) };
 
-        var runs = await OpenAsync(kind, group, members: null, ct);
+        var runs = await OpenAsync(Container(kind), group, members: null, ct);
         try
         {
             await using var writer = new RunWriter(Container(kind), name, FragmentColumns.NamesOf(runs.SelectMany(r => r.Members)),
