@@ -69,6 +69,18 @@ public class IdentityGraphBuildTests
         Assert.Empty(await workContainers.ToListAsync());
     }
 
+    [Theory]
+    [InlineData("ECID", "c1")]
+    [InlineData("Email", "zoë@example.com")]
+    [InlineData("CRMID", null)]   // an id longer than the fingerprint's stack buffer
+    public void A_fingerprint_is_the_seeded_XxHash64_of_the_identity_key(string ns, string? id)
+    {
+        id ??= new string('x', 600);
+        foreach (long seed in new[] { 0L, 1L, 2L })
+            Assert.Equal((long)System.IO.Hashing.XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(IdentityKey.Of(ns, id)), seed), IdentityGraphBuilder.Fingerprint(ns, id, seed));
+        Assert.NotEqual(IdentityGraphBuilder.Fingerprint(ns, id, 0), IdentityGraphBuilder.Fingerprint(ns, id, 1));
+    }
+
     [Fact]
     public async Task A_component_wider_than_the_rounds_allow_fails_the_build_saying_so()
     {

@@ -81,9 +81,10 @@ public static class IdentityGraphs
     {
         private Graph? _parent;
         private readonly List<Identity> _identities = [first];
-        private readonly Dictionary<string, Identity> _unique = settings.IsUnique(first.Namespace)
+        /// <summary>The graph's identity of each unique namespace; null while it has none (most graphs, without unique namespaces).</summary>
+        private Dictionary<string, Identity>? _unique = settings.IsUnique(first.Namespace)
             ? new(StringComparer.OrdinalIgnoreCase) { [first.Namespace] = first }
-            : new(StringComparer.OrdinalIgnoreCase);
+            : null;
 
         public bool IsRoot => _parent is null;
 
@@ -97,14 +98,15 @@ public static class IdentityGraphs
         /// <summary>Whether joining would break a rule: too many identities, or two identities of a unique namespace.</summary>
         public bool Conflicts(Graph other) =>
             _identities.Count + other._identities.Count > MaxIdentities ||
-            other._unique.Any(u => _unique.TryGetValue(u.Key, out var mine) && mine != u.Value);
+            (_unique is not null && other._unique is not null && other._unique.Any(u => _unique.TryGetValue(u.Key, out var mine) && mine != u.Value));
 
         /// <summary>Takes the other graph in (at most <see cref="MaxIdentities"/> identities move, so no balancing is needed).</summary>
         public void Join(Graph other)
         {
             other._parent = this;
             _identities.AddRange(other._identities);
-            foreach (var (ns, identity) in other._unique) _unique[ns] = identity;
+            if (other._unique is not null)
+                foreach (var (ns, identity) in other._unique) (_unique ??= new(StringComparer.OrdinalIgnoreCase))[ns] = identity;
             other._identities.Clear();
         }
 

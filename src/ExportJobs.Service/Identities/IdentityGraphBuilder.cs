@@ -71,7 +71,19 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// compare and send fingerprints, not texts; two identities with one fingerprint make round 0 throw
     /// <see cref="FingerprintCollisionException"/>, and the build starts again with the next seed.
     /// </summary>
-    public static long Fingerprint(string ns, string id, long seed) => (long)XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(IdentityKey.Of(ns, id)), seed);
+    public static long Fingerprint(string ns, string id, long seed)
+    {
+        // The UTF-8 of the identity's key (IdentityKey.Of) put together in place: a build hashes every link's identities.
+        int most = Encoding.UTF8.GetMaxByteCount(ns.Length + id.Length + 1);
+        byte[]? rented = null;
+        Span<byte> key = most <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(most));
+        int length = Encoding.UTF8.GetBytes(ns, key);
+        key[length++] = 1;
+        length += Encoding.UTF8.GetBytes(id, key[length..]);
+        long fingerprint = (long)XxHash64.HashToUInt64(key[..length], seed);
+        if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        return fingerprint;
+    }
 
     /// <summary>Two identities of a build have the same fingerprint under its seed.</summary>
     public sealed class FingerprintCollisionException(string identity, long seed)
@@ -220,13 +232,12 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             return keys.Count - 1;
         }
         // The partition holds every identity of its fingerprints, so one fingerprint of two identities shows here.
-        var named = new Dictionary<long, string>();
+        var named = new Dictionary<long, (string Ns, string Id)>();
         var targets = new List<long>();
         await foreach (var link in work.ReadAsync<LinkRow>(GraphFiles.Folder("", Links, task.Partition), ct))
         {
             long key = Fingerprint(link.Ns, link.Id, task.Seed);
-            string text = IdentityKey.Of(link.Ns, link.Id);
-            if (!named.TryAdd(key, text) && named[key] != text) throw new FingerprintCollisionException($"{link.Ns}:{link.Id}", task.Seed);
+            if (!named.TryAdd(key, (link.Ns, link.Id)) && named[key] != (link.Ns, link.Id)) throw new FingerprintCollisionException($"{link.Ns}:{link.Id}", task.Seed);
             from.Add(IndexOf(key));
             targets.Add(Fingerprint(link.ToNs, link.ToId, task.Seed));
         }
@@ -278,11 +289,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         var settings = task.Settings ?? IdentitySettings.Default;
         // Each identity's strings once, however many links it has.
-        var known = new Dictionary<string, Identity>(StringComparer.Ordinal);
+        var known = new Dictionary<(string Ns, string Id), Identity>();
         Identity Known(string ns, string id)
         {
-            string key = IdentityKey.Of(ns, id);
-            if (!known.TryGetValue(key, out var identity)) known[key] = identity = new Identity(ns, id);
+            if (!known.TryGetValue((ns, id), out var identity)) known[(ns, id)] = identity = new Identity(ns, id);
             return identity;
         }
         var components = new Dictionary<long, List<IdentityLink>>();
