@@ -1,9 +1,9 @@
 using System.Globalization;
-using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Specialized;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
@@ -30,7 +30,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private const string IdentityMapMember = "identityMap";
 
     /// <summary>The container of a job's moved fragments.</summary>
-    public BlobContainerClient Container(Tenant tenant, long jobId)
+    private BlobContainerClient Container(Tenant tenant, long jobId)
     {
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{jobId.ToString(CultureInfo.InvariantCulture)}")).AsSpan(0, 16));
         return clients.Profiles.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(options.Value.NamePrefix, "pdgjob-" + hash));
