@@ -76,8 +76,9 @@ public class IncrementalScheduleTests
         int renamed = generator.Profiles.Count(p => p.Index % 3 == 0 && p.Index % 7 == 0);
         Assert.Equal(new ChangeCounts(0, exited, renamed), third.Metrics!.Changes);
 
-        // The chain moved on: the first run's state is released, and the next run diffs against the third.
-        Assert.False(await harness.Get<ChangeStates>().IsCompleteAsync(harness.Tenant, first.Id, default));
+        // The chain moved on: the first run's state is released (once the third is SUCCEEDED, so polled), and the next
+        // run diffs against the third.
+        await Poll.UntilAsync(() => harness.Get<ChangeStates>().IsCompleteAsync(harness.Tenant, first.Id, default), kept => !kept, Deadline, "the first run's state released");
         var fourth = await RunAsync();
         Assert.Equal(third.Id, fourth.Incremental!.AfterJobId);
         Assert.Equal(new ChangeCounts(0, 0, 0), fourth.Metrics!.Changes);
