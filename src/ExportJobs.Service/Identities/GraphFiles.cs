@@ -69,9 +69,9 @@ public sealed class GraphFiles
     /// <summary>The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are read.</summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        await foreach (var bytes in ReadFolderBytesAsync(folder, ct))
         {
-            using var binary = new BinaryReader(new MemoryStream(await ReadBytesAsync(item.Name, ct)), System.Text.Encoding.UTF8);
+            using var binary = new BinaryReader(new MemoryStream(bytes), System.Text.Encoding.UTF8);
             var reader = new GraphRowReader(binary);
             for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
         }
@@ -100,8 +100,6 @@ public sealed class GraphFiles
     public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await _container.GetBlobClient(name).ExistsAsync(ct);
 
     public Task MarkAsync(string name, CancellationToken ct) => _container.GetBlobClient(name).UploadAsync(BinaryData.Empty, overwrite: true, ct);
-
-    public Task DeleteFolderAsync(string folder, CancellationToken ct) => _container.DeleteFolderAsync(folder, ct);
 
     public const string CompleteName = "complete";
 }

@@ -106,7 +106,8 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                 var now = included ? (perSegment ? matches.ToArray() : [0]) : [];
                 if (now.Length == 0 && was is null) continue;
                 var current = RowOf(profile, eventFragments);
-                ulong hash = ChangeRows.Hash(current);
+                // Only a member now is compared (updated or not) or kept.
+                ulong hash = now.Length > 0 ? ChangeRows.Hash(current) : 0;
                 foreach (var (target, row) in changes.Of(current, hash, now, matches, was))
                     await WriteAsync(identity, row, [target]);
                 if (now.Length > 0) kept!.Add(identity, hash, now);
@@ -131,7 +132,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     {
         public ChangeCounts Counts { get; private set; } = new(0, 0, 0);
 
-        /// <param name="hash">The hash of <paramref name="current"/>, the member's row now.</param>
+        /// <param name="hash">The hash of <paramref name="current"/>, the member's row now (any value when it is no member now).</param>
         public IEnumerable<(int Target, MergedValue Row)> Of(MergedValue current, ulong hash, int[] now, List<int> matches, ChangeStates.Entry? was)
         {
             var before = was?.Batches ?? [];
