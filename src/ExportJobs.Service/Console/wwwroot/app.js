@@ -219,11 +219,8 @@ async function schedulesPage(view) {
     const next = schedule.state === 'active' ? 'inactive' : 'active';
     return h('button', { type: 'button', class: 'secondary', onclick: async () => {
       try {
-        const response = await fetch(`${API}config/schedules/${schedule.id}`, { method: 'PATCH', headers: {
-          Authorization: `Bearer ${credentials.token}`, 'x-api-key': credentials.apiKey, 'x-gw-ims-org-id': credentials.org,
-          'x-sandbox-name': credentials.sandbox, 'Content-Type': 'application/json-patch+json' },
-          body: JSON.stringify([{ op: 'replace', path: '/state', value: next }]) });
-        if (!response.ok) throw new ApiError(response.status, await response.json());
+        await api(`config/schedules/${schedule.id}`, { method: 'PATCH', body: [{ op: 'replace', path: '/state', value: next }],
+          contentType: 'application/json-patch+json' });
         say(`Schedule ${schedule.name} is ${next}`);
       } catch (error) {
         say(error.message);
