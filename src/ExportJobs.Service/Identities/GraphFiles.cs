@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -53,25 +54,21 @@ public sealed class GraphFiles
     public static string Name(string root, string set, int partition, int writer, int file = 0) =>
         $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.rows";
 
-    public async Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : IGraphRow<T>
-    {
-        using var buffer = new MemoryStream();
-        using (var binary = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+    public Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : IGraphRow<T> =>
+        WriteFileAsync(name, 0, binary =>
         {
             binary.Write(rows.Count);
             var writer = new GraphRowWriter(binary);
             foreach (var row in rows) row.WriteTo(writer);
-        }
-        buffer.Position = 0;
-        await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
-    }
+        }, ct);
 
     /// <summary>The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are read.</summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {
-        await foreach (var bytes in ReadFolderBytesAsync(folder, ct))
+        await foreach (string name in ListAsync(folder, ct))
         {
-            using var binary = new BinaryReader(new MemoryStream(bytes), System.Text.Encoding.UTF8);
+            using var file = await DownloadAsync(name, ct);
+            using var binary = file.Reader();
             var reader = new GraphRowReader(binary);
             for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
         }
@@ -84,17 +81,62 @@ public sealed class GraphFiles
     public static string BinaryName(string root, string set, int partition, int? writer = null) =>
         $"{Folder(root, set, partition)}{(writer is { } w ? "w" + w.ToString("D4", CultureInfo.InvariantCulture) : "data")}.bin";
 
-    public Task WriteBytesAsync(string name, byte[] bytes, CancellationToken ct) =>
-        _container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, ct);
-
-    public async Task<byte[]> ReadBytesAsync(string name, CancellationToken ct) =>
-        (await _container.GetBlobClient(name).DownloadContentAsync(ct)).Value.Content.ToArray();
-
-    /// <summary>The contents of every file in a folder, file after file.</summary>
-    public async IAsyncEnumerable<byte[]> ReadFolderBytesAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// Writes a file as <paramref name="write"/> makes it, in one buffer of <paramref name="bytes"/> (when known, so
+    /// that it is allocated once rather than grown by doubling).
+    /// </summary>
+    public async Task WriteFileAsync(string name, int bytes, Action<BinaryWriter> write, CancellationToken ct)
     {
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            yield return await ReadBytesAsync(item.Name, ct);
+        using var buffer = new MemoryStream(bytes);
+        using (var binary = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) write(binary);
+        buffer.Position = 0;
+        await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+    }
+
+    /// <summary>A file read whole by <paramref name="read"/> (which makes what it keeps of it: the buffer is pooled).</summary>
+    public async Task<T> ReadFileAsync<T>(string name, Func<BinaryReader, T> read, CancellationToken ct)
+    {
+        using var file = await DownloadAsync(name, ct);
+        using var binary = file.Reader();
+        return read(binary);
+    }
+
+    /// <summary>The names of the files in a folder.</summary>
+    public async IAsyncEnumerable<string> ListAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct)) yield return item.Name;
+    }
+
+    /// <summary>
+    /// Buffers files are read into, whole: a build's files are up to a few MB, read and dropped by the thousand, and as
+    /// arrays of their own they would churn the large object heap. Bounded apart from the shared pool, which keeps
+    /// arrays per processor.
+    /// </summary>
+    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 8);
+
+    private async Task<PooledFile> DownloadAsync(string name, CancellationToken ct)
+    {
+        using var download = (await _container.GetBlobClient(name).DownloadStreamingAsync(cancellationToken: ct)).Value;
+        int length = checked((int)download.Details.ContentLength);
+        var buffer = Buffers.Rent(length);
+        try
+        {
+            await download.Content.ReadExactlyAsync(buffer.AsMemory(0, length), ct);
+            return new PooledFile(buffer, length);
+        }
+        catch
+        {
+            Buffers.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>A file's bytes in a buffer of <see cref="Buffers"/>, returned to it on disposal.</summary>
+    private sealed class PooledFile(byte[] buffer, int length) : IDisposable
+    {
+        public BinaryReader Reader() => new(new MemoryStream(buffer, 0, length, writable: false), System.Text.Encoding.UTF8);
+
+        public void Dispose() => Buffers.Return(buffer);
     }
 
     public async Task<bool> ExistsAsync(string name, CancellationToken ct) => await _container.GetBlobClient(name).ExistsAsync(ct);

@@ -77,7 +77,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 var primary = primaries[new Identity(row.IdentityNamespace, row.IdentityId)];
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-                var routed = WithoutIdentityMap(row) with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id };
+                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember).Detached() };
                 rows.Add(routed);
                 if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
             }

@@ -130,14 +130,14 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var graph = await AdjacencyAsync(task, ct);
 
         // Round 0: each identity is its own label, and every one is sent.
-        var labels = task.Round == 0 ? graph.Keys[..graph.Nodes] : Longs.Of(await work.ReadBytesAsync(GraphFiles.BinaryName("", Labels + (task.Round - 1), task.Partition), ct));
+        var labels = task.Round == 0 ? graph.Keys[..graph.Nodes] : await work.ReadFileAsync(GraphFiles.BinaryName("", Labels + (task.Round - 1), task.Partition), Longs.Read, ct);
         var lowered = task.Round == 0 ? Enumerable.Range(0, graph.Nodes).ToList() : [];
         if (task.Round > 0)
         {
             var wasLowered = new bool[graph.Nodes];
-            await foreach (var pairs in work.ReadFolderBytesAsync(GraphFiles.Folder("", Messages + task.Round, task.Partition), ct))
+            await foreach (string name in work.ListAsync(GraphFiles.Folder("", Messages + task.Round, task.Partition), ct))
             {
-                var message = Longs.Of(pairs);
+                var message = await work.ReadFileAsync(name, Longs.Read, ct);
                 for (int i = 0; i < message.Length; i += 2)
                     if (graph.Index.TryGetValue(message[i], out int node) && node < graph.Nodes && message[i + 1] < labels[node])
                     {
@@ -148,7 +148,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             }
         }
 
-        await work.WriteBytesAsync(GraphFiles.BinaryName("", Labels + task.Round, task.Partition), Longs.ToBytes(labels), ct);
+        await Longs.WriteAsync(work, GraphFiles.BinaryName("", Labels + task.Round, task.Partition), labels, ct);
         // Each neighbour is sent the smallest label only (several of its neighbours may send it one).
         var sent = new Dictionary<int, long>();
         foreach (int node in lowered)
@@ -164,7 +164,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             list.Add(label);
         }
         foreach (var (partition, list) in messages)
-            await work.WriteBytesAsync(GraphFiles.BinaryName("", Messages + (task.Round + 1), partition, task.Partition), Longs.ToBytes(list.ToArray()), ct);
+            await Longs.WriteAsync(work, GraphFiles.BinaryName("", Messages + (task.Round + 1), partition, task.Partition), list.ToArray(), ct);
         return lowered.Count;
     }
 
@@ -176,10 +176,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     private sealed record Adjacency(Dictionary<long, int> Index, long[] Keys, int Nodes, int[] Offsets, int[] Targets)
     {
-        public byte[] ToBytes()
-        {
-            using var buffer = new MemoryStream();
-            using (var writer = new BinaryWriter(buffer))
+        public Task WriteAsync(GraphFiles work, string name, CancellationToken ct) =>
+            work.WriteFileAsync(name, 12 + 8 * Keys.Length + 4 * Offsets.Length + 4 * Targets.Length, writer =>
             {
                 writer.Write(Keys.Length);
                 foreach (long key in Keys) writer.Write(key);
@@ -187,13 +185,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 foreach (int offset in Offsets) writer.Write(offset);
                 writer.Write(Targets.Length);
                 foreach (int target in Targets) writer.Write(target);
-            }
-            return buffer.ToArray();
-        }
+            }, ct);
 
-        public static Adjacency Of(byte[] bytes)
+        public static Adjacency Read(BinaryReader reader)
         {
-            using var reader = new BinaryReader(new MemoryStream(bytes));
             var keys = new long[reader.ReadInt32()];
             for (int i = 0; i < keys.Length; i++) keys[i] = reader.ReadInt64();
             int nodes = reader.ReadInt32();
@@ -210,16 +205,22 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>An array of longs as bytes, and back (labels, and messages of fingerprint and label pairs).</summary>
     private static class Longs
     {
-        public static byte[] ToBytes(long[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        public static Task WriteAsync(GraphFiles work, string name, long[] values, CancellationToken ct) =>
+            work.WriteFileAsync(name, 8 * values.Length, writer => writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())), ct);
 
-        public static long[] Of(byte[] bytes) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes).ToArray();
+        public static long[] Read(BinaryReader reader)
+        {
+            var values = new long[reader.BaseStream.Length / sizeof(long)];
+            reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+            return values;
+        }
     }
 
     private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
     {
         var work = Work(task);
         string name = GraphFiles.BinaryName("", Adjacencies, task.Partition);
-        if (task.Round > 0) return Adjacency.Of(await work.ReadBytesAsync(name, ct));
+        if (task.Round > 0) return await work.ReadFileAsync(name, Adjacency.Read, ct);
         var index = new Dictionary<long, int>();
         var keys = new List<long>();
         var from = new List<int>();
@@ -251,7 +252,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var next = offsets[..^1].ToArray();
         for (int e = 0; e < from.Count; e++) edges[next[from[e]]++] = to[e];
         var adjacency = new Adjacency(index, [.. keys], nodes, offsets, edges);
-        await work.WriteBytesAsync(name, adjacency.ToBytes(), ct);
+        await adjacency.WriteAsync(work, name, ct);
         return adjacency;
     }
 
@@ -265,7 +266,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         var work = Work(task);
         var graph = await AdjacencyAsync(task, ct);
-        var labels = Longs.Of(await work.ReadBytesAsync(GraphFiles.BinaryName("", Labels + task.Round, task.Partition), ct));
+        var labels = await work.ReadFileAsync(GraphFiles.BinaryName("", Labels + task.Round, task.Partition), Longs.Read, ct);
         var output = new PartitionedFiles<ComponentLinkRow>(work, "", Components, task.Partition);
         int count = 0;
         await foreach (var link in work.ReadAsync<LinkRow>(GraphFiles.Folder("", Links, task.Partition), ct))
