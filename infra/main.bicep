@@ -71,7 +71,7 @@ param maxShardReadsPerHost int = 4
 
 @description('A pdg export\'s identity graph build has a partition per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
-param graphPartitionBytes int = 4194304
+param graphPartitionBytes int = 16777216
 
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3

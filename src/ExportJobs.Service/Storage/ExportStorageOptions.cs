@@ -48,7 +48,7 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// A <c>pdg</c> export's graph build has a partition per this many bytes of the tenant's fragment files (at least
     /// 1, at most 32): each of its activities holds one partition's links, so this bounds their memory (see docs/identity.md).
     /// </summary>
-    [Range(1, long.MaxValue)] public long GraphPartitionBytes { get; set; } = 4 * 1024 * 1024;
+    [Range(1, long.MaxValue)] public long GraphPartitionBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// How many shards one process reads at once (exports and compactions), whatever the activities it runs: what
