@@ -65,6 +65,7 @@ public static class ExportWorkflow
         .AddActivity<GraphRoundActivity>()
         .AddActivity<GraphGroupActivity>()
         .AddActivity<GraphRulesActivity>()
+        .AddActivity<GraphGatherActivity>()
         .AddActivity<CompleteGraphBuildActivity>()
         .AddActivity<AbandonGraphBuildActivity>()
         .AddOrchestrator<Segments.SegmentJobOrchestrator>()
