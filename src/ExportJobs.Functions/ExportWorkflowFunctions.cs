@@ -54,9 +54,6 @@ public sealed class ExportWorkflowFunctions(ExportJobSteps steps, CallbackNotifi
     [Function(TaskNames.GraphRules)]
     public Task<int> GraphRules([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.RulesAsync(input, ct);
 
-    [Function(TaskNames.GraphGather)]
-    public Task<int> GraphGather([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.GatherAsync(input, ct);
-
     [Function(TaskNames.CompleteGraphBuild)]
     public Task<bool> CompleteGraphBuild([ActivityTrigger] GraphTask input, CancellationToken ct) => graphs.CompleteAsync(input, ct);
 

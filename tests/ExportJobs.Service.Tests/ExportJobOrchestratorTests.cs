@@ -154,13 +154,12 @@ public sealed class ExportJobOrchestratorTests
                 });
         Returns<ExportJobInput, ExportPlan>(TaskNames.PrepareExport, _ => new ExportPlan(true, [[0, 1], [2, 3]], 2, 3, Stitched: true, ShardGroupBytes: 100, Partitions: 4,
             ShardBytes: [30, 80, 20, 50]));
-        Returns<GraphBuildInput, GraphBuildPlan>(TaskNames.PrepareGraphBuild, _ => new GraphBuildPlan("k1", false, [[0, 1, 2, 3]], 2, Core.Identities.IdentitySettings.Default, ShardCount: 4));
+        Returns<GraphBuildInput, GraphBuildPlan>(TaskNames.PrepareGraphBuild, _ => new GraphBuildPlan("k1", false, [[0, 1, 2, 3]], 2, Core.Identities.IdentitySettings.Default));
         Returns<GraphTask, int>(TaskNames.GraphLinks, _ => 7);
         // Round 0 counts every identity, round 1 lowers some labels, round 2 none: three rounds.
         Returns<GraphTask, int>(TaskNames.GraphRound, task => task.Round switch { 0 => 10, 1 => 2, _ => 0 });
         Returns<GraphTask, int>(TaskNames.GraphGroup, _ => 7);
         Returns<GraphTask, int>(TaskNames.GraphRules, _ => 3);
-        Returns<GraphTask, int>(TaskNames.GraphGather, _ => 2);
         Returns<GraphTask, bool>(TaskNames.CompleteGraphBuild, _ => true);
         // Bytes moved to the 4 partitions: 20, 0, 600 and 10; with each shard's own, 50, 80, 620 and 60: groups of at most
         // 100 hold one partition each (without the stored bytes, 0 and 1 would have been one group).
@@ -173,7 +172,7 @@ public sealed class ExportJobOrchestratorTests
             "PrepareExport", "PrepareGraphBuild",
             "GraphLinks p0/2 [0,1,2,3] r0", "GraphRound p0/2 r0", "GraphRound p1/2 r0", "GraphRound p0/2 r1", "GraphRound p1/2 r1",
             "GraphRound p0/2 r2", "GraphRound p1/2 r2", "GraphGroup p0/2 r2", "GraphGroup p1/2 r2", "GraphRules p0/2 r0 settings", "GraphRules p1/2 r0 settings",
-            "GraphGather p0/2 r0", "GraphGather p1/2 r0", "GraphGather p2/2 r0", "GraphGather p3/2 r0", "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1", "ExportShard [0] k1", "ExportShard [1] k1", "ExportShard [2] k1",
+            "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1", "ExportShard [0] k1", "ExportShard [1] k1", "ExportShard [2] k1",
             "ExportShard [3] k1",
         ], calls.Select(c => c.TrimEnd()));
         Assert.Equal([0, 1, 2, 3], _finalized!.Shards.SelectMany(s => s.Shards).Order());

@@ -69,28 +69,9 @@ public sealed class GraphFiles
         {
             using var file = await DownloadAsync(name, ct);
             using var binary = file.Reader();
-            while (binary.BaseStream.Position < binary.BaseStream.Length)
-            {
-                var reader = new GraphRowReader(binary);
-                for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
-            }
+            var reader = new GraphRowReader(binary);
+            for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
         }
-    }
-
-    /// <summary>
-    /// Writes the files of a folder of <paramref name="source"/> laid end to end as one file <paramref name="name"/> here
-    /// (each a block <see cref="ReadAsync{T}"/> reads as it read the file); returns how many there were. None: no file.
-    /// </summary>
-    public async Task<int> GatherAsync(GraphFiles source, string folder, string name, CancellationToken ct)
-    {
-        var parts = new List<(string Name, long Bytes)>();
-        await foreach (var item in source._container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct)) parts.Add((item.Name, item.Properties.ContentLength ?? 0));
-        if (parts.Count == 0) return 0;
-        using var buffer = new MemoryStream(checked((int)parts.Sum(p => p.Bytes)));
-        foreach (var part in parts) await source._container.GetBlobClient(part.Name).DownloadToAsync(buffer, ct);
-        buffer.Position = 0;
-        await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
-        return parts.Count;
     }
 
     /// <summary>

@@ -4,9 +4,8 @@ using ExportJobs.Core.Profiles;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// A row of the graph build's files (<see cref="GraphFiles"/>), in a binary form of its own: a file is one or more
-/// blocks (files gathered into one are laid end to end), a block its row count, then its rows, each field after the
-/// other, a namespace written once per block and then by its number.
+/// A row of the graph build's files (<see cref="GraphFiles"/>), in a binary form of its own: a file is its row count,
+/// then its rows, each field after the other, a namespace written once per file and then by its number.
 /// </summary>
 public interface IGraphRow<TSelf> where TSelf : IGraphRow<TSelf>
 {

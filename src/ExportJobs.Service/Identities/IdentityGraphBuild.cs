@@ -16,13 +16,13 @@ public sealed record GraphBuildInput(string OrgId, string Sandbox, string RunId,
 
 /// <summary>
 /// The build the tenant's data calls for, whether it is already whole, its shards in groups (one links activity each),
-/// its partitions, by which settings, and the store's shard count (the result is gathered by shard).
+/// its partitions, and by which settings.
 /// </summary>
-public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, int Partitions, IdentitySettings Settings, int ShardCount);
+public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, int Partitions, IdentitySettings Settings);
 
 /// <summary>
 /// One activity of a build: its partition of <c>Partitions</c> (in the links stage, the index of its group of
-/// <c>Shards</c>; in the gathering, its shard), the round, the settings for the rules stage, and the seed of the identities' fingerprints.
+/// <c>Shards</c>), the round, the settings for the rules stage, and the seed of the identities' fingerprints.
 /// </summary>
 public sealed record GraphTask(string OrgId, string Sandbox, string Key, string RunId, int Partition, int Partitions, int[] Shards,
     int Round = 0, IdentitySettings? Settings = null, long Seed = 0)
@@ -66,8 +66,6 @@ public static class IdentityGraphBuild
                 }
                 await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, Stage(round), input.MaxParallel, options);
                 await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Stage(settings: plan.Settings), input.MaxParallel, options);
-                var shards = Enumerable.Range(0, plan.ShardCount).Select(shard => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, shard, plan.Partitions, [], Seed: seed)).ToList();
-                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGather, shards, input.MaxParallel, options);
                 await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Stage()[0], options);
                 return plan.Key;
             }
@@ -111,12 +109,6 @@ public sealed class GraphGroupActivity(IdentityGraphBuilder builder) : TaskActiv
 public sealed class GraphRulesActivity(IdentityGraphBuilder builder) : TaskActivity<GraphTask, int>
 {
     public override Task<int> RunAsync(TaskActivityContext context, GraphTask input) => builder.RulesAsync(input, CancellationToken.None);
-}
-
-[DurableTask(TaskNames.GraphGather)]
-public sealed class GraphGatherActivity(IdentityGraphBuilder builder) : TaskActivity<GraphTask, int>
-{
-    public override Task<int> RunAsync(TaskActivityContext context, GraphTask input) => builder.GatherAsync(input, CancellationToken.None);
 }
 
 [DurableTask(TaskNames.CompleteGraphBuild)]

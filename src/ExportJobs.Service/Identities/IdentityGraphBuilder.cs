@@ -28,8 +28,7 @@ namespace ExportJobs.Service.Identities;
 /// its neighbours; a round that lowers none ends them (as many rounds as the longest shortest path of a component).</item>
 /// <item><see cref="GroupAsync"/>: each link, once, to the partition of its component's label.</item>
 /// <item><see cref="RulesAsync"/>: the linking rules on each component (<see cref="IdentityGraphs.Build"/>); the result,
-/// identity → primary and primary → identities, sent to the shards where exports read it.</item>
-/// <item><see cref="GatherAsync"/>: each shard's result, a file from each partition, gathered into one file per set.</item>
+/// identity → primary and primary → identities, where exports read it.</item>
 /// </list>
 /// </summary>
 public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLinks, GraphFiles files, IdentitySettingsStore settingsStore,
@@ -64,7 +63,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         // Links are read by group of shards, as an export reads them; a partition per GraphPartitionBytes of files.
         var sizes = await store.ListShardSizesAsync([FragmentKind.Profile, FragmentKind.Event], input.Tenant, ct);
         int partitions = (int)Math.Clamp(sizes.Values.Sum() / options.Value.GraphPartitionBytes + 1, 1, MaxPartitions);
-        return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), partitions, settings, store.ShardCount);
+        return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), partitions, settings);
     }
 
     /// <summary>
@@ -282,9 +281,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     }
 
     /// <summary>
-    /// The rules on each component of the partition, the result sent by shard (gathered by <see cref="GatherAsync"/>):
-    /// identity → primary by the identity's (for identities that are not their graph's primary), the graph (its primary
-    /// and <c>identityMap</c>) by its primary's. Returns how many graphs of more than one identity it made.
+    /// The rules on each component of the partition, the result written by shard: identity → primary by the identity's
+    /// (for identities that are not their graph's primary), the graph (its primary and <c>identityMap</c>) by its primary's. Returns how many graphs of more than one identity it made.
     /// </summary>
     public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => LoggedAsync("rules", task, RulesPartitionAsync, ct);
 
@@ -303,8 +301,9 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             Add(components, row.Label, new IdentityLink(Known(row.Link.Ns, row.Link.Id), Known(row.Link.ToNs, row.Link.ToId), row.Link.Time, row.Link.Order));
         known.Clear();
 
-        var map = new PartitionedFiles<PairRow>(Work(task), "", Map, task.Partition);
-        var graphs = new PartitionedFiles<GraphRow>(Work(task), "", Graph, task.Partition);
+        string root = GraphFiles.Root(task.Tenant, task.Key);
+        var map = new PartitionedFiles<PairRow>(files, root, Map, task.Partition);
+        var graphs = new PartitionedFiles<GraphRow>(files, root, Graph, task.Partition);
         int stitched = 0;
         foreach (var links in components.Values)
             foreach (var graph in IdentityGraphs.Build(links, [], settings))
@@ -366,22 +365,6 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             _pending.Clear();
             _held = 0;
         }
-    }
-
-    /// <summary>
-    /// The result of one shard (the task's partition is the shard), a file from each rules partition, gathered into one
-    /// file per set where exports read it: an export reads each shard's map twice and its graphs once, so this saves it
-    /// two requests per partition and set for each shard. Returns how many files it gathered.
-    /// </summary>
-    public Task<int> GatherAsync(GraphTask task, CancellationToken ct) => LoggedAsync("gathering", task, GatherShardAsync, ct);
-
-    private async Task<int> GatherShardAsync(GraphTask task, CancellationToken ct)
-    {
-        string root = GraphFiles.Root(task.Tenant, task.Key);
-        int gathered = 0;
-        foreach (string set in new[] { Map, Graph })
-            gathered += await files.GatherAsync(Work(task), GraphFiles.Folder("", set, task.Partition), GraphFiles.Name(root, set, task.Partition, 0), ct);
-        return gathered;
     }
 
     /// <summary>Marks the build whole (exports of the same data use it from then on) and removes the run's work files.</summary>

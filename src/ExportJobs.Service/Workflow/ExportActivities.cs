@@ -65,7 +65,6 @@ public static class ExportWorkflow
         .AddActivity<GraphRoundActivity>()
         .AddActivity<GraphGroupActivity>()
         .AddActivity<GraphRulesActivity>()
-        .AddActivity<GraphGatherActivity>()
         .AddActivity<CompleteGraphBuildActivity>()
         .AddActivity<AbandonGraphBuildActivity>()
         .AddOrchestrator<Segments.SegmentJobOrchestrator>()

@@ -18,7 +18,6 @@ public static class TaskNames
     public const string GraphRound = "GraphRound";
     public const string GraphGroup = "GraphGroup";
     public const string GraphRules = "GraphRules";
-    public const string GraphGather = "GraphGather";
     public const string CompleteGraphBuild = "CompleteGraphBuild";
     public const string AbandonGraphBuild = "AbandonGraphBuild";
     public const string SegmentJobOrchestrator = "SegmentJobOrchestrator";
