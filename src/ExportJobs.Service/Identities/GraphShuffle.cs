@@ -72,9 +72,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 byPartition.Clear();
                 (held, runs) = (0, runs + 1);
             }
-            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, (ns, id) => primaries.ContainsKey(new(ns, id)), ct))
+            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, primaries.Contains, ct))
             {
-                var primary = primaries[new Identity(row.IdentityNamespace, row.IdentityId)];
+                var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
                 var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember).Detached() };
@@ -92,20 +92,20 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// with its own <c>identityMap</c>, which is the graph's (<see cref="IdentityMapOf"/>).
     /// </summary>
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
-        int partition, IReadOnlyDictionary<Identity, Identity> moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
+        int partition, MovedIdentities moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
         store.ReadShardWithFolderAsync(kind, tenant, partition, Container(tenant, jobId), PartitionFolder(kind, partition),
-            (ns, id) => !moved.ContainsKey(new(ns, id)), WithoutIdentityMap, skipBatchId, members, ct);
+            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, members, ct);
 
     private static FragmentRow WithoutIdentityMap(FragmentRow row) =>
         row.Record.Without(IdentityMapMember) is var record && ReferenceEquals(record, row.Record) ? row : row with { Record = record };
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
-    public async Task<Dictionary<Identity, Identity>> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
+    public async Task<MovedIdentities> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
     {
-        var primaries = new Dictionary<Identity, Identity>();
+        var moved = new MovedIdentities();
         await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
-            primaries[row.Identity] = row.To;
-        return primaries;
+            moved.Add(row.Identity, row.To);
+        return moved;
     }
 
     private static string FileName(FragmentKind kind, int partition, int shard, int run) =>

@@ -1,0 +1,59 @@
+using ExportJobs.Core.Profiles;
+using ExportJobs.Service.Identities;
+
+namespace ExportJobs.Service.Tests;
+
+/// <summary>A shard's moved identities, held as UTF-8 and found by hash, answer as a dictionary of them would.</summary>
+public class MovedIdentitiesTests
+{
+    /// <summary>Identities that differ only where a careless encoding would join them, ids of every length and script.</summary>
+    private static readonly (Identity Identity, Identity Primary)[] Pairs =
+    [
+        (new("ECID", "c1"), new("CRMID", "crm1")),
+        (new("Email", "p1@example.com"), new("CRMID", "crm1")),
+        (new("ECID", "a\u0001b"), new("CRMID", "crm2")),
+        (new("ECID\u0001a", "b"), new("CRMID", "crm3")),
+        (new("ECID", "é\"ü漢字"), new("Phone", "+1 555 0100")),
+        (new("ECID", ""), new("CRMID", "empty-id")),
+        (new("", "no-namespace"), new("CRMID", "crm4")),
+        (new("ECID", new string('x', 700)), new("CRMID", new string('y', 700))),
+        .. Enumerable.Range(0, 300).Select(i => (new Identity($"ns{i % 7}", $"id{i}"), new Identity("CRMID", $"p{i / 3}"))),
+    ];
+
+    /// <summary>Identities not added: an unknown namespace, a known namespace with an unknown id, near misses.</summary>
+    private static readonly Identity[] Absent = [new("Nope", "c1"), new("ECID", "c2"), new("ECID", "a"), new("ECID\u0001a", "c"), new("ECID", "x"), new("CRMID", "crm1")];
+
+    [Fact]
+    public void Each_identity_finds_its_primary_and_no_other_is_found() => AssertHolds(new MovedIdentities());
+
+    [Fact]
+    public void Identities_of_one_hash_are_told_apart_by_their_bytes() => AssertHolds(new MovedIdentities(_ => 42));
+
+    [Fact]
+    public void An_identity_added_again_takes_the_newer_primary()
+    {
+        var moved = new MovedIdentities(_ => 7);
+        moved.Add(new("ECID", "c1"), new("CRMID", "old"));
+        moved.Add(new("ECID", "c2"), new("CRMID", "other"));
+        moved.Add(new("ECID", "c1"), new("CRMID", "new"));
+        Assert.Equal(2, moved.Count);
+        Assert.Equal(new Identity("CRMID", "new"), moved.PrimaryOf("ECID", "c1"));
+        Assert.Equal(new Identity("CRMID", "other"), moved.PrimaryOf("ECID", "c2"));
+    }
+
+    private static void AssertHolds(MovedIdentities moved)
+    {
+        foreach (var (identity, primary) in Pairs) moved.Add(identity, primary);
+        Assert.Equal(Pairs.Length, moved.Count);
+        foreach (var (identity, primary) in Pairs)
+        {
+            Assert.True(moved.Contains(identity.Namespace, identity.Id), identity.ToString());
+            Assert.Equal(primary, moved.PrimaryOf(identity.Namespace, identity.Id));
+        }
+        foreach (var identity in Absent)
+        {
+            Assert.False(moved.Contains(identity.Namespace, identity.Id), identity.ToString());
+            Assert.Throws<KeyNotFoundException>(() => moved.PrimaryOf(identity.Namespace, identity.Id));
+        }
+    }
+}
