@@ -92,7 +92,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// with its own <c>identityMap</c>, which is the graph's (<see cref="IdentityMapOf"/>).
     /// </summary>
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
-        int partition, MovedIdentities moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
+        int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
         store.ReadShardWithFolderAsync(kind, tenant, partition, Container(tenant, jobId), PartitionFolder(kind, partition),
             (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, members, ct);
 
@@ -100,11 +100,11 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         row.Record.Without(IdentityMapMember) is var record && ReferenceEquals(record, row.Record) ? row : row with { Record = record };
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
-    public async Task<MovedIdentities> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
+    public async Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
     {
-        var moved = new MovedIdentities();
+        var moved = new IdentityTable();
         await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct))
-            moved.Add(row.Identity, row.To);
+            moved.AddPrimary(row.Identity, row.To);
         return moved;
     }
 
@@ -115,17 +115,19 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private const long BytesHeld = 16 * 1024 * 1024;
 
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its <c>identityMap</c> record (UTF-8 JSON).</summary>
-    public async Task<Dictionary<Identity, byte[]>> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
+    public async Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
-        var identityMaps = new Dictionary<Identity, byte[]>();
+        var identityMaps = new IdentityTable();
         await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct))
-            identityMaps[row.Primary] = row.IdentityMap;
+            identityMaps.AddValue(row.Primary, row.IdentityMap);
         return identityMaps;
     }
 
     /// <summary>The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none).</summary>
-    public static JsonElement IdentityMapOf(Identity primary, Dictionary<Identity, byte[]> graphs) =>
-        JsonSerializer.Deserialize<JsonElement>(graphs.TryGetValue(primary, out var record) ? record : new IdentityGraph(primary, [primary]).ToRecord());
+    public static JsonElement IdentityMapOf(Identity primary, IdentityTable graphs) =>
+        graphs.TryGetValue(primary.Namespace, primary.Id, out var record)
+            ? JsonSerializer.Deserialize<JsonElement>(record)
+            : JsonSerializer.Deserialize<JsonElement>(new IdentityGraph(primary, [primary]).ToRecord());
 
     /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
     public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);

@@ -6,13 +6,14 @@ using ExportJobs.Core.Profiles;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// The identities of a shard that are not their graph's primary, each with its primary (a build's <c>map/</c> rows of
-/// the shard), held compactly: a <c>pdg</c> export's route and export stage hold one per shard they read, and as a
-/// dictionary of identity strings they were the largest part of its memory (docs/performance.md). Each identity and
-/// its primary are kept as UTF-8 in one growing buffer, a namespace by its number; an identity is found by a 64-bit
-/// hash of its bytes and checked byte for byte, so two identities with one hash are both kept.
+/// Identities with a value each, held compactly: a <c>pdg</c> export's route and export stage hold, per shard they read,
+/// the build's rows of the shard — each identity that is not its graph's primary with its primary (<see cref="PrimaryOf"/>),
+/// each graph's primary with its <c>identityMap</c> record (<see cref="TryGetValue"/>) — and as dictionaries of identity
+/// strings and arrays they were the largest part of its memory (docs/performance.md). Each identity and its value are
+/// kept in one growing buffer, the identity as its namespace's number and its id's UTF-8; an identity is found by a
+/// 64-bit hash of those bytes and checked byte for byte, so two identities with one hash are both kept.
 /// </summary>
-public sealed class MovedIdentities
+public sealed class IdentityTable
 {
     /// <summary>The hash an identity is found by; replaceable so that a test can make every identity collide.</summary>
     internal delegate long KeyHash(ReadOnlySpan<byte> key);
@@ -25,42 +26,66 @@ public sealed class MovedIdentities
     private byte[] _bytes = new byte[64 * 1024];
     private int _used;
 
-    /// <summary>Where an identity's key and its primary are in the buffer, and the next entry of the same hash (or -1).</summary>
-    private readonly record struct Entry(int Start, int KeyLength, int PrimaryLength, int Next);
+    /// <summary>Where an identity's key and its value are in the buffer, and the next entry of the same hash (or -1).</summary>
+    private readonly record struct Entry(int Start, int KeyLength, int ValueLength, int Next);
 
-    public MovedIdentities() : this(key => (long)XxHash64.HashToUInt64(key)) { }
+    public IdentityTable() : this(key => (long)XxHash64.HashToUInt64(key)) { }
 
-    internal MovedIdentities(KeyHash hash) => _hash = hash;
+    internal IdentityTable(KeyHash hash) => _hash = hash;
 
     public int Count => _entries.Count;
 
-    /// <summary>Adds an identity with its primary; an identity added again takes the newer primary.</summary>
-    public void Add(Identity identity, Identity primary)
+    /// <summary>Adds an identity with another (its primary: <see cref="PrimaryOf"/>); an identity added again takes the newer value.</summary>
+    public void AddPrimary(Identity identity, Identity primary)
     {
         int start = _used;
         int keyLength = Append(identity);
-        int primaryLength = Append(primary);
-        var key = _bytes.AsSpan(start, keyLength);
-        int found = Find(key, out long hash);
+        Enter(start, keyLength, Append(primary));
+    }
+
+    /// <summary>Adds an identity with bytes of its own (<see cref="TryGetValue"/>); an identity added again takes the newer value.</summary>
+    public void AddValue(Identity identity, ReadOnlySpan<byte> value)
+    {
+        int start = _used;
+        int keyLength = Append(identity);
+        Reserve(value.Length);
+        value.CopyTo(_bytes.AsSpan(_used));
+        _used += value.Length;
+        Enter(start, keyLength, value.Length);
+    }
+
+    private void Enter(int start, int keyLength, int valueLength)
+    {
+        int found = Find(_bytes.AsSpan(start, keyLength), out long hash);
         if (found >= 0)
         {
-            _entries[found] = _entries[found] with { Start = start, PrimaryLength = primaryLength };
+            _entries[found] = _entries[found] with { Start = start, ValueLength = valueLength };
             return;
         }
-        _entries.Add(new Entry(start, keyLength, primaryLength, _firstOf.TryGetValue(hash, out int first) ? first : -1));
+        _entries.Add(new Entry(start, keyLength, valueLength, _firstOf.TryGetValue(hash, out int first) ? first : -1));
         _firstOf[hash] = _entries.Count - 1;
     }
 
     public bool Contains(string ns, string id) => Find(ns, id) >= 0;
 
-    /// <summary>The primary of an identity this holds.</summary>
+    /// <summary>The identity an identity was added with.</summary>
     public Identity PrimaryOf(string ns, string id)
     {
         int found = Find(ns, id);
-        if (found < 0) throw new KeyNotFoundException($"The identity {ns}:{id} is not one that moves.");
-        var entry = _entries[found];
-        return Decode(_bytes.AsSpan(entry.Start + entry.KeyLength, entry.PrimaryLength));
+        if (found < 0) throw new KeyNotFoundException($"The identity {ns}:{id} is not in the table.");
+        return Decode(ValueAt(found));
     }
+
+    /// <summary>The bytes an identity was added with, valid until the next <see cref="AddValue"/>.</summary>
+    public bool TryGetValue(string ns, string id, out ReadOnlySpan<byte> value)
+    {
+        int found = Find(ns, id);
+        value = found < 0 ? default : ValueAt(found);
+        return found >= 0;
+    }
+
+    private ReadOnlySpan<byte> ValueAt(int entry) =>
+        _bytes.AsSpan(_entries[entry].Start + _entries[entry].KeyLength, _entries[entry].ValueLength);
 
     private int Find(string ns, string id)
     {
@@ -95,11 +120,15 @@ public sealed class MovedIdentities
             _namespaceNumbers[identity.Namespace] = number = _namespaces.Count;
             _namespaces.Add(identity.Namespace);
         }
-        int most = 5 + Encoding.UTF8.GetMaxByteCount(identity.Id.Length);
-        if (_bytes.Length - _used < most) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + most));
+        Reserve(5 + Encoding.UTF8.GetMaxByteCount(identity.Id.Length));
         int length = Encode(number, identity.Id, _bytes.AsSpan(_used));
         _used += length;
         return length;
+    }
+
+    private void Reserve(int bytes)
+    {
+        if (_bytes.Length - _used < bytes) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + bytes));
     }
 
     private static int Encode(int number, string id, Span<byte> into)

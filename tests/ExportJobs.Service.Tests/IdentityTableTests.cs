@@ -3,8 +3,8 @@ using ExportJobs.Service.Identities;
 
 namespace ExportJobs.Service.Tests;
 
-/// <summary>A shard's moved identities, held as UTF-8 and found by hash, answer as a dictionary of them would.</summary>
-public class MovedIdentitiesTests
+/// <summary>Identities held as UTF-8 with their values, found by hash, answer as a dictionary of them would.</summary>
+public class IdentityTableTests
 {
     /// <summary>Identities that differ only where a careless encoding would join them, ids of every length and script.</summary>
     private static readonly (Identity Identity, Identity Primary)[] Pairs =
@@ -24,26 +24,41 @@ public class MovedIdentitiesTests
     private static readonly Identity[] Absent = [new("Nope", "c1"), new("ECID", "c2"), new("ECID", "a"), new("ECID\u0001a", "c"), new("ECID", "x"), new("CRMID", "crm1")];
 
     [Fact]
-    public void Each_identity_finds_its_primary_and_no_other_is_found() => AssertHolds(new MovedIdentities());
+    public void Each_identity_finds_its_primary_and_no_other_is_found() => AssertHolds(new IdentityTable());
 
     [Fact]
-    public void Identities_of_one_hash_are_told_apart_by_their_bytes() => AssertHolds(new MovedIdentities(_ => 42));
+    public void Identities_of_one_hash_are_told_apart_by_their_bytes() => AssertHolds(new IdentityTable(_ => 42));
 
     [Fact]
     public void An_identity_added_again_takes_the_newer_primary()
     {
-        var moved = new MovedIdentities(_ => 7);
-        moved.Add(new("ECID", "c1"), new("CRMID", "old"));
-        moved.Add(new("ECID", "c2"), new("CRMID", "other"));
-        moved.Add(new("ECID", "c1"), new("CRMID", "new"));
+        var moved = new IdentityTable(_ => 7);
+        moved.AddPrimary(new("ECID", "c1"), new("CRMID", "old"));
+        moved.AddPrimary(new("ECID", "c2"), new("CRMID", "other"));
+        moved.AddPrimary(new("ECID", "c1"), new("CRMID", "new"));
         Assert.Equal(2, moved.Count);
         Assert.Equal(new Identity("CRMID", "new"), moved.PrimaryOf("ECID", "c1"));
         Assert.Equal(new Identity("CRMID", "other"), moved.PrimaryOf("ECID", "c2"));
     }
 
-    private static void AssertHolds(MovedIdentities moved)
+    [Fact]
+    public void Bytes_added_with_an_identity_come_back_as_they_were_whatever_the_hash()
     {
-        foreach (var (identity, primary) in Pairs) moved.Add(identity, primary);
+        foreach (var table in new[] { new IdentityTable(), new IdentityTable(_ => 3) })
+        {
+            for (int i = 0; i < Pairs.Length; i++) table.AddValue(Pairs[i].Identity, System.Text.Encoding.UTF8.GetBytes($"{{\"record\":{i}}}"));
+            for (int i = 0; i < Pairs.Length; i++)
+            {
+                Assert.True(table.TryGetValue(Pairs[i].Identity.Namespace, Pairs[i].Identity.Id, out var value));
+                Assert.Equal($"{{\"record\":{i}}}", System.Text.Encoding.UTF8.GetString(value));
+            }
+            Assert.All(Absent, identity => Assert.False(table.TryGetValue(identity.Namespace, identity.Id, out _)));
+        }
+    }
+
+    private static void AssertHolds(IdentityTable moved)
+    {
+        foreach (var (identity, primary) in Pairs) moved.AddPrimary(identity, primary);
         Assert.Equal(Pairs.Length, moved.Count);
         foreach (var (identity, primary) in Pairs)
         {
