@@ -34,12 +34,9 @@ public sealed class GraphFiles
     /// The files of one run of a build (one seed of it), in a container of its own named by a hash of the tenant, the
     /// build, the run and the seed; paths in it start at its root.
     /// </summary>
-    public GraphFiles Work(Tenant tenant, string key, string runId, long seed)
-    {
-        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{key}/{runId}/{seed}")).AsSpan(0, 16));
-        return new(_container.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(_namePrefix, "graphwork-" + hash)), _namePrefix);
-    }
+    public GraphFiles Work(Tenant tenant, string key, string runId, long seed) =>
+        new(_container.GetParentBlobServiceClient().GetBlobContainerClient(
+            StorageNames.WorkContainer(_namePrefix, "graphwork-", $"{tenant.BlobPrefix}/{key}/{runId}/{seed}")), _namePrefix);
 
     public Task CreateAsync(CancellationToken ct) => _container.CreateIfNotExistsAsync(cancellationToken: ct);
 

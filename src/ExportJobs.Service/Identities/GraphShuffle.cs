@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Specialized;
@@ -30,11 +28,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private const string IdentityMapMember = "identityMap";
 
     /// <summary>The container of a job's moved fragments.</summary>
-    private BlobContainerClient Container(Tenant tenant, long jobId)
-    {
-        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{tenant.BlobPrefix}/{jobId.ToString(CultureInfo.InvariantCulture)}")).AsSpan(0, 16));
-        return clients.Profiles.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.Container(options.Value.NamePrefix, "pdgjob-" + hash));
-    }
+    private BlobContainerClient Container(Tenant tenant, long jobId) => clients.Profiles.GetParentBlobServiceClient().GetBlobContainerClient(
+        StorageNames.WorkContainer(options.Value.NamePrefix, "pdgjob-", $"{tenant.BlobPrefix}/{jobId.ToString(CultureInfo.InvariantCulture)}"));
 
     private static string PartitionFolder(FragmentKind kind, int partition) =>
         $"{kind.ToString().ToLowerInvariant()}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";

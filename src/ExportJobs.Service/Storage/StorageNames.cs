@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace ExportJobs.Service.Storage;
 
 /// <summary>The one place where table and container names are decided.</summary>
@@ -19,4 +22,12 @@ public static class StorageNames
 
     public static string Table(string prefix, string name) => prefix + name;
     public static string Container(string prefix, string name) => prefix.Length == 0 ? name : $"{prefix}-{name}";
+
+    /// <summary>
+    /// The container of one piece of work's files (a graph build's run, a <c>pdg</c> job's moved fragments), deleted in
+    /// one request when the work ends: <paramref name="kind"/> and 128 bits of SHA-256 over <paramref name="identity"/>,
+    /// the text that names the work (tenant and ids), in the characters a container name allows.
+    /// </summary>
+    public static string WorkContainer(string prefix, string kind, string identity) =>
+        Container(prefix, kind + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)).AsSpan(0, 16)));
 }

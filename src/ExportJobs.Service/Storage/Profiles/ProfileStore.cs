@@ -369,12 +369,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         (await ListRunsAsync(kind, tenant, shard, ct)).Live.Count;
 
     /// <summary>
-    /// Opens the runs, each positioned on its first row (runs without rows are left out), indexed in the order given,
-    /// reading the members of <paramref name="members"/> (all when null).
-    /// </summary>
-    /// <summary>
-    /// The runs that have rows (of identities <paramref name="keep"/> keeps, when given), opened, indexed from
-    /// <paramref name="firstIndex"/> in the order given.
+    /// Opens the runs, each positioned on its first row (runs without rows, or without rows of identities
+    /// <paramref name="keep"/> keeps when given, are left out), indexed from <paramref name="firstIndex"/> in the order
+    /// given, reading the members of <paramref name="members"/> (all when null).
     /// </summary>
     private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct,
         int firstIndex = 0, Func<string, string, bool>? keep = null)
