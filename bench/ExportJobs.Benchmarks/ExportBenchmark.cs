@@ -359,7 +359,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost }, async (shard, ct) =>
         {
-            await foreach (var _ in store.ReadShardAsync(FragmentKind.Profile, _tenant, shard, ct, members: members)) { }
+            await foreach (var _ in store.ReadShardAsync(FragmentKind.Profile, _tenant, shard, ct, members: MemberSelection.Of(members))) { }
         });
         return watch.Elapsed;
     }

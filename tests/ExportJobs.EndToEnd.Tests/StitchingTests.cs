@@ -169,6 +169,22 @@ public class StitchingTests(LocalHostFixture host)
         Assert.Empty(apart);
     }
 
+    [Fact]
+    public async Task Events_of_every_identity_keep_their_fields_when_the_job_names_the_profile_fields()
+    {
+        var s = await SetUpAsync("stitch-8");
+        await IngestAsync(s, s.Crm, Record(("CRMID", "x"), [], """{"person":{"name":{"firstName":"Xena"}}}"""));
+        await IngestAsync(s, s.Web, Record(("ECID", "c1"), [("CRMID", "x")], """{"loyalty":{"tier":"gold"}}"""));
+        await IngestAsync(s, s.Events, Event(("ECID", "c1"), "e1", "2026-11-01T10:00:00Z"), Event(("CRMID", "x"), "e2", "2026-11-02T10:00:00Z"));
+        string pdg = await PolicyAsync(s, "pdg");
+
+        // The fields name profile members only; the events of c1 are moved to x's partition with every member of theirs.
+        var projected = new { fields = "identityMap,loyalty", additionalFields = new { eventList = new { fields = "_id,eventType" } } };
+        var (_, rows) = await ExportAsync(s, pdg,
+            "loyalty.tier || ' ' || array_to_string(list_sort(list_transform(events, e -> e._id || ':' || e.eventType)), ',')", projected);
+        Assert.Equal([new Row("CRMID:x", "CRMID:x ECID:c1", "gold e1:view,e2:view")], rows);
+    }
+
     private const string MergePolicyBuiltIn = "timestampOrdered-none-mp";
 
     private async Task<Sandbox> SetUpAsync(string sandbox, object? settings = null)

@@ -50,7 +50,7 @@ public class IdentityTableTests
             for (int i = 0; i < Pairs.Length; i++)
             {
                 Assert.True(table.TryGetValue(Pairs[i].Identity.Namespace, Pairs[i].Identity.Id, out var value));
-                Assert.Equal($"{{\"record\":{i}}}", System.Text.Encoding.UTF8.GetString(value));
+                Assert.Equal($"{{\"record\":{i}}}", System.Text.Encoding.UTF8.GetString(value.Span));
             }
             Assert.All(Absent, identity => Assert.False(table.TryGetValue(identity.Namespace, identity.Id, out _)));
         }

@@ -12,7 +12,7 @@ public static class TestAccess
     public const string ClientId = "test-client";
     public const string OtherClientId = "other-client";
     public const string OrgClaim = "orgs";
-    public static readonly string[] Sandboxes = ["prod", "dev", "paging", "deleting", "tenant-a", "tenant-b", "semantics", "schemas", "scheduled", "idem", "segmentation", "identities", "stitch-1", "stitch-2", "stitch-3", "stitch-4", "stitch-5", "stitch-6", "stitch-7", "segment-jobs", "segment-list", "segment-schedule", "incremental", "console-jobs", "console-cancel", "console-segments", "console-config"];
+    public static readonly string[] Sandboxes = ["prod", "dev", "paging", "deleting", "tenant-a", "tenant-b", "semantics", "schemas", "scheduled", "idem", "segmentation", "identities", "stitch-1", "stitch-2", "stitch-3", "stitch-4", "stitch-5", "stitch-6", "stitch-7", "stitch-8", "segment-jobs", "segment-list", "segment-schedule", "incremental", "console-jobs", "console-cancel", "console-segments", "console-config"];
 
     public static RsaSecurityKey Key { get; } = new(RSA.Create(2048)) { KeyId = "test-key" };
 

@@ -38,7 +38,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// Writes the fragments of a shard's identities that are not their graph's primary, of each kind asked for, to the
     /// partitions of their graphs, after compacting the shard as an export does, through the host's
     /// <see cref="ShardReadGate"/>; returns the bytes written to each partition. They are written in runs of at most
-    /// <see cref="BytesHeld"/>, each holding only <paramref name="members"/>.
+    /// <see cref="BytesHeld"/>, profiles holding only <paramref name="members"/> (events every member).
     /// </summary>
     public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
@@ -67,12 +67,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 byPartition.Clear();
                 (held, runs) = (0, runs + 1);
             }
-            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, members, primaries.Contains, ct))
+            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, Read(kind == FragmentKind.Profile ? members : null), primaries.Contains, ct))
             {
                 var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
                 int partition = ShardRouter.ShardOf(primary, store.ShardCount);
                 if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = row.Record.Without(IdentityMapMember).Detached() };
+                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = WithoutIdentityMap(row.Record).Detached() };
                 rows.Add(routed);
                 if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
             }
@@ -89,10 +89,18 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
         int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
         store.ReadShardWithFolderAsync(kind, tenant, partition, Container(tenant, jobId), PartitionFolder(kind, partition),
-            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, members, ct);
+            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, Read(members), ct);
 
-    private static FragmentRow WithoutIdentityMap(FragmentRow row) =>
-        row.Record.Without(IdentityMapMember) is var record && ReferenceEquals(record, row.Record) ? row : row with { Record = record };
+    /// <summary>
+    /// The members a stage reads of <paramref name="members"/> (all when null): never a fragment's own
+    /// <c>identityMap</c>, which its graph's replaces, so that column is not even decoded.
+    /// </summary>
+    private static MemberSelection Read(IReadOnlySet<string>? members) => new(members, IdentityMapMember);
+
+    /// <summary>A row without its own <c>identityMap</c>: only a record kept whole still has one once read (<see cref="Read"/>).</summary>
+    private static FragmentRow WithoutIdentityMap(FragmentRow row) => row.Record.IsWhole ? row with { Record = WithoutIdentityMap(row.Record) } : row;
+
+    private static StoredRecord WithoutIdentityMap(StoredRecord record) => record.IsWhole ? record.Without(IdentityMapMember) : record;
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public async Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
@@ -118,11 +126,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         return identityMaps;
     }
 
-    /// <summary>The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none).</summary>
-    public static JsonElement IdentityMapOf(Identity primary, IdentityTable graphs) =>
-        graphs.TryGetValue(primary.Namespace, primary.Id, out var record)
-            ? JsonSerializer.Deserialize<JsonElement>(record)
-            : JsonSerializer.Deserialize<JsonElement>(new IdentityGraph(primary, [primary]).ToRecord());
+    /// <summary>
+    /// The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none), parsed in place from
+    /// <paramref name="graphs"/>' bytes into a pooled document the caller disposes once done with the profile.
+    /// </summary>
+    public static JsonDocument IdentityMapOf(Identity primary, IdentityTable graphs) =>
+        JsonDocument.Parse(graphs.TryGetValue(primary.Namespace, primary.Id, out var record) ? record : new IdentityGraph(primary, [primary]).ToRecord());
 
     /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
     public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);

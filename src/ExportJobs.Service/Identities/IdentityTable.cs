@@ -73,19 +73,19 @@ public sealed class IdentityTable
     {
         int found = Find(ns, id);
         if (found < 0) throw new KeyNotFoundException($"The identity {ns}:{id} is not in the table.");
-        return Decode(ValueAt(found));
+        return Decode(ValueAt(found).Span);
     }
 
     /// <summary>The bytes an identity was added with, valid until the next <see cref="AddValue"/>.</summary>
-    public bool TryGetValue(string ns, string id, out ReadOnlySpan<byte> value)
+    public bool TryGetValue(string ns, string id, out ReadOnlyMemory<byte> value)
     {
         int found = Find(ns, id);
         value = found < 0 ? default : ValueAt(found);
         return found >= 0;
     }
 
-    private ReadOnlySpan<byte> ValueAt(int entry) =>
-        _bytes.AsSpan(_entries[entry].Start + _entries[entry].KeyLength, _entries[entry].ValueLength);
+    private ReadOnlyMemory<byte> ValueAt(int entry) =>
+        _bytes.AsMemory(_entries[entry].Start + _entries[entry].KeyLength, _entries[entry].ValueLength);
 
     private int Find(string ns, string id)
     {

@@ -12,7 +12,7 @@ namespace ExportJobs.Service.Identities;
 /// </summary>
 public sealed class ShardLinks(ProfileStore store)
 {
-    private static readonly HashSet<string> IdentityMapOnly = ["identityMap"];
+    private static readonly MemberSelection IdentityMapOnly = new(new HashSet<string> { "identityMap" });
 
     public async IAsyncEnumerable<IdentityLink> ReadAsync(Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct)
     {

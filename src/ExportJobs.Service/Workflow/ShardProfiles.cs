@@ -40,7 +40,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
         if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var source = moved is null
-            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, reading.Members),
+            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members)),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
             : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.JobId, shard, moved, reading.MembershipBatch, reading.Members, ct),
                 reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.JobId, shard, moved, null, null, ct) : Empty());
@@ -48,7 +48,8 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;
             var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : reading.Rule.Merge(identity, fragments);
-            if (stitched is not null) profile.Stitch(GraphShuffle.IdentityMapOf(identity, stitched));
+            using var identityMap = stitched is null ? null : GraphShuffle.IdentityMapOf(identity, stitched);
+            if (identityMap is not null) profile.Stitch(identityMap.RootElement);
             var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Select(e => e.RecordObject()).ToList()) : null;
             if (changed is not null) memberships.Add((identity, changed));
             yield return new ShardProfile(identity, profile, events, changed);

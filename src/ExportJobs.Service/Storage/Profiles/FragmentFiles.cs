@@ -209,7 +209,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
-    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, IReadOnlySet<string>? members, Func<string, string, bool>? keep)
+    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, MemberSelection? members, Func<string, string, bool>? keep)
     {
         _stream = stream;
         _reader = reader;
@@ -222,7 +222,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         Members = reader.CustomMetadata.TryGetValue(FragmentColumns.MembersKey, out string? names)
             ? JsonSerializer.Deserialize<string[]>(names)!.Select(MemberName.Of).ToArray()
             : [];
-        _read = Members.Select((name, i) => (i, name)).Where(m => members is null || members.Contains(m.name.Text))
+        _read = Members.Select((name, i) => (i, name)).Where(m => members is null || members.Reads(m.name.Text))
             .Select(m => (m.i, fields[FragmentColumns.MemberColumn(m.i)])).ToArray();
         _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
@@ -240,7 +240,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <paramref name="members"/> (all when null), and the rows of the identities (namespace, id) <paramref name="keep"/>
     /// keeps (all when null).
     /// </summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, IReadOnlySet<string>? members, Func<string, string, bool>? keep, CancellationToken ct)
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, MemberSelection? members, Func<string, string, bool>? keep, CancellationToken ct)
     {
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         try
@@ -373,11 +373,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 internal sealed class FragmentCursor : IAsyncDisposable
 {
     private readonly Queue<(BlobClient Blob, long Length)> _parts;
-    private readonly IReadOnlySet<string>? _members;
+    private readonly MemberSelection? _members;
     private readonly Func<string, string, bool>? _keep;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members, Func<string, string, bool>? keep)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members, Func<string, string, bool>? keep)
     {
         _parts = new(parts);
         Index = index;
@@ -395,7 +395,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// The run of files (in part order, each with its length) positioned on its first row (of an identity
     /// <paramref name="keep"/> keeps, when given); null when it has none.
     /// </summary>
-    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, IReadOnlySet<string>? members,
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members,
         Func<string, string, bool>? keep, CancellationToken ct)
     {
         var cursor = new FragmentCursor(parts, index, members, keep);

@@ -206,7 +206,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
-        IReadOnlySet<string>? members = null)
+        MemberSelection? members = null)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
         await foreach (var group in GroupAsync(files, ct)) yield return group;
@@ -217,7 +217,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// null), of the identities (namespace, id) <paramref name="keep"/> keeps.
     /// </summary>
     internal async IAsyncEnumerable<FragmentRow> ReadShardRowsAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId,
-        IReadOnlySet<string>? members, Func<string, string, bool> keep, [EnumeratorCancellation] CancellationToken ct)
+        MemberSelection? members, Func<string, string, bool> keep, [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, keep);
         try
@@ -238,7 +238,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFolderAsync(
         FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, string folder, Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow,
-        string? skipBatchId, IReadOnlySet<string>? members, [EnumeratorCancellation] CancellationToken ct)
+        string? skipBatchId, MemberSelection? members, [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
         int own = files.Count;
@@ -266,7 +266,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return names;
     }
 
-    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, IReadOnlySet<string>? members,
+    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, MemberSelection? members,
         CancellationToken ct, Func<string, string, bool>? keep = null)
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
@@ -373,7 +373,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <paramref name="keep"/> keeps when given, are left out), indexed from <paramref name="firstIndex"/> in the order
     /// given, reading the members of <paramref name="members"/> (all when null).
     /// </summary>
-    private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, IReadOnlySet<string>? members, CancellationToken ct,
+    private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
         int firstIndex = 0, Func<string, string, bool>? keep = null)
     {
         var cursors = new List<FragmentCursor>();
