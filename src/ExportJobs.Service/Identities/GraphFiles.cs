@@ -59,17 +59,41 @@ public sealed class GraphFiles
             foreach (var row in rows) row.WriteTo(writer);
         }, ct);
 
-    /// <summary>The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are read.</summary>
+    /// <summary>
+    /// The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are
+    /// read. The next <see cref="FilesAhead"/> files are downloaded while one is read: an export stage reads a folder of
+    /// a file per build partition, each a request, and one after the other they took most of its tables' loading.
+    /// </summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {
-        await foreach (string name in ListAsync(folder, ct))
+        var names = new List<string>();
+        await foreach (string name in ListAsync(folder, ct)) names.Add(name);
+        var downloads = new Queue<Task<PooledFile>>();
+        try
         {
-            using var file = await DownloadAsync(name, ct);
-            using var binary = file.Reader();
-            var reader = new GraphRowReader(binary);
-            for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
+            for (int next = 0; next < names.Count || downloads.Count > 0;)
+            {
+                while (downloads.Count <= FilesAhead && next < names.Count) downloads.Enqueue(DownloadAsync(names[next++], ct));
+                using var file = await downloads.Dequeue();
+                using var binary = file.Reader();
+                var reader = new GraphRowReader(binary);
+                for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
+            }
+        }
+        finally
+        {
+            // Downloads left when the reading stopped early (a fault, or the reader done): their buffers go back to the
+            // pool; a fault of theirs is moot, as what stopped the reading is what the caller sees.
+            while (downloads.TryDequeue(out var download))
+            {
+                await Task.WhenAny(download);
+                if (download.IsCompletedSuccessfully) download.Result.Dispose();
+            }
         }
     }
+
+    /// <summary>Files a folder's reading downloads ahead of the one it reads.</summary>
+    private const int FilesAhead = 3;
 
     /// <summary>
     /// A partition's file of a set in a binary form of its own: one a stage keeps for itself (an adjacency, labels), or,
@@ -108,7 +132,8 @@ public sealed class GraphFiles
     /// Buffers files are read into, whole: a build's files are up to a few MB, read and dropped by the thousand, and as
     /// arrays of their own they would churn the large object heap. Four of a size are kept, one per read the host's
     /// <see cref="Workflow.ShardReadGate"/> lets run at once (a heap dump in a <c>pdg</c> export at N = 1,000,000 found
-    /// 31 MB kept with eight); bounded apart from the shared pool, which keeps arrays per processor.
+    /// 31 MB kept with eight: the build's files are the large ones, read one at a time; an export's files, read
+    /// <see cref="FilesAhead"/> at once, are a few hundred KB); bounded apart from the shared pool, which keeps arrays per processor.
     /// </summary>
     private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 4);
 

@@ -102,6 +102,14 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     private static StoredRecord WithoutIdentityMap(StoredRecord record) => record.IsWhole ? record.Without(IdentityMapMember) : record;
 
+    /// <summary>What the export stage reads of a partition's build, loaded at once: its graphs (<see cref="GraphsAsync"/>) and its moved identities (<see cref="MovedAsync"/>).</summary>
+    public async Task<(IdentityTable Graphs, IdentityTable Moved)> TablesAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
+    {
+        var stitched = GraphsAsync(tenant, graphs, partition, ct);
+        var moved = MovedAsync(tenant, graphs, partition, ct);
+        return (await stitched, await moved);
+    }
+
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public async Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
     {

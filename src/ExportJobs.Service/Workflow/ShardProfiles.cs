@@ -35,8 +35,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
     {
         using var read = await gate.EnterAsync(ct);
         var memberships = new List<(Identity, JsonObject)>();
-        var stitched = reading.Graphs is null ? null : await shuffle.GraphsAsync(tenant, reading.Graphs, shard, ct);
-        var moved = reading.Graphs is null ? null : await shuffle.MovedAsync(tenant, reading.Graphs, shard, ct);
+        var (stitched, moved) = reading.Graphs is null ? (null, null) : await shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
         if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var source = moved is null
