@@ -30,6 +30,10 @@ public class IdentityTableTests
     public void Identities_of_one_hash_are_told_apart_by_their_bytes() => AssertHolds(new IdentityTable(_ => 42));
 
     [Fact]
+    public void Identities_whose_hashes_share_their_low_bits_are_each_found() =>
+        AssertHolds(new IdentityTable(key => (long)System.IO.Hashing.XxHash64.HashToUInt64(key) << 40));
+
+    [Fact]
     public void An_identity_added_again_takes_the_newer_primary()
     {
         var moved = new IdentityTable(_ => 7);
