@@ -122,6 +122,14 @@ public sealed class GraphFiles
         return read(binary);
     }
 
+    /// <summary>The bytes of the files in a folder, together.</summary>
+    public async Task<long> BytesAsync(string folder, CancellationToken ct)
+    {
+        long bytes = 0;
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct)) bytes += item.Properties.ContentLength ?? 0;
+        return bytes;
+    }
+
     /// <summary>The names of the files in a folder.</summary>
     public async IAsyncEnumerable<string> ListAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {

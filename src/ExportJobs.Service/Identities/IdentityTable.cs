@@ -29,7 +29,7 @@ public sealed class IdentityTable
     /// read looks up every row's identity, so this is a hot path of a <c>pdg</c> export.
     /// </summary>
     private Slot[] _slots = new Slot[128];
-    private byte[] _bytes = new byte[64 * 1024];
+    private byte[] _bytes;
     private int _used;
 
     /// <summary>Where an identity's key and its value are in the buffer.</summary>
@@ -38,9 +38,13 @@ public sealed class IdentityTable
     /// <summary>An entry's hash and its number plus one (0: an empty slot).</summary>
     private readonly record struct Slot(long Hash, int EntryPlusOne);
 
-    public IdentityTable() : this(key => (long)XxHash64.HashToUInt64(key)) { }
+    /// <summary>
+    /// A table whose identities and values come to about <paramref name="bytes"/>: its buffer is allocated once at that
+    /// size (grown by doubling beyond it), as each read of a <c>pdg</c> export makes its tables anew, of many MB each.
+    /// </summary>
+    public IdentityTable(long bytes = 64 * 1024) : this(key => (long)XxHash64.HashToUInt64(key), bytes) { }
 
-    internal IdentityTable(KeyHash hash) => _hash = hash;
+    internal IdentityTable(KeyHash hash, long bytes = 64 * 1024) => (_hash, _bytes) = (hash, new byte[(int)Math.Clamp(bytes, 1024, Array.MaxLength)]);
 
     public int Count => _count;
 
