@@ -61,7 +61,7 @@ public class ExportOrchestrationTests
             configure?.Invoke(services);
         });
         var steps = harness.Get<ExportJobSteps>();
-        var host = await DurableTaskTestHost.StartAsync(registry =>
+        var host = await DurableTestHost.StartAsync(registry =>
         {
             if (exportShard is null)
             {

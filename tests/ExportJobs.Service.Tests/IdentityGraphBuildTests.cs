@@ -156,7 +156,7 @@ public class IdentityGraphBuildTests
     /// <summary>Runs a build to its end on the test host; its failure, if it fails, as an <see cref="InvalidOperationException"/> with its message.</summary>
     private static async Task<string> BuildAsync(ServiceHarness harness, long groupBytes)
     {
-        await using var host = await DurableTaskTestHost.StartAsync(registry =>
+        await using var host = await DurableTestHost.StartAsync(registry =>
         {
             ExportWorkflow.Register(registry);
             registry.AddOrchestratorFunc<GraphBuildInput, string>(Orchestration, (context, input) => IdentityGraphBuild.RunAsync(context, input));

@@ -25,7 +25,7 @@ public class IncrementalScheduleTests
         long failing = 0;
         await using var harness = await ServiceHarness.StartAsync(s => s.AddSingleton<TimeProvider>(clock));
         var steps = harness.Get<ExportJobSteps>();
-        await using var host = await DurableTaskTestHost.StartAsync(registry => registry
+        await using var host = await DurableTestHost.StartAsync(registry => registry
             .AddOrchestrator<ExportJobOrchestrator>()
             .AddActivity<PrepareExportActivity>()
             .AddActivity<FinalizeExportActivity>()

@@ -177,7 +177,7 @@ public class ProfileStoreTests
     {
         await using var harness = await ServiceHarness.StartAsync(s => s
             .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 4, 3)));
-        await using var host = await DurableTaskTestHost.StartAsync(ExportWorkflow.Register, new DurableTaskTestHostOptions
+        await using var host = await DurableTestHost.StartAsync(ExportWorkflow.Register, new DurableTaskTestHostOptions
         {
             ConfigureServices = services => services.AddSingleton(harness.Get<BackgroundCompaction>()),
         });

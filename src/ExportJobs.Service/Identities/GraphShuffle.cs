@@ -107,7 +107,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     {
         var stitched = GraphsAsync(tenant, graphs, partition, ct);
         var moved = MovedAsync(tenant, graphs, partition, ct);
-        return (await stitched, await moved);
+        await Task.WhenAll(stitched, moved);
+        return (stitched.Result, moved.Result);
     }
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
