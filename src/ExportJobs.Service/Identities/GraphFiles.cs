@@ -59,15 +59,19 @@ public sealed class GraphFiles
             foreach (var row in rows) row.WriteTo(writer);
         }, ct);
 
-    /// <summary>
-    /// The rows of every file in a folder (a partition's share of one set), file after file, each file's as they are
-    /// read. The next <see cref="FilesAhead"/> files are downloaded while one is read: an export stage reads a folder of
-    /// a file per build partition, each a request, and one after the other they took most of its tables' loading.
-    /// </summary>
+    /// <summary>The rows of every file in a folder (a partition's share of one set), file after file (<see cref="ReadAsync{T}(IReadOnlyList{string}, CancellationToken)"/>).</summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {
-        var names = new List<string>();
-        await foreach (string name in ListAsync(folder, ct)) names.Add(name);
+        await foreach (var row in ReadAsync<T>((await ListFolderAsync(folder, ct)).Names, ct)) yield return row;
+    }
+
+    /// <summary>
+    /// The rows of the files named, file after file, each file's as they are read. The next <see cref="FilesAhead"/>
+    /// files are downloaded while one is read: an export stage reads a folder of a file per build partition, each a
+    /// request, and one after the other they took most of its tables' loading.
+    /// </summary>
+    public async IAsyncEnumerable<T> ReadAsync<T>(IReadOnlyList<string> names, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
+    {
         var downloads = new Queue<Task<PooledFile>>();
         try
         {
@@ -122,12 +126,17 @@ public sealed class GraphFiles
         return read(binary);
     }
 
-    /// <summary>The bytes of the files in a folder, together.</summary>
-    public async Task<long> BytesAsync(string folder, CancellationToken ct)
+    /// <summary>The names of the files in a folder, and their bytes together.</summary>
+    public async Task<(List<string> Names, long Bytes)> ListFolderAsync(string folder, CancellationToken ct)
     {
+        var names = new List<string>();
         long bytes = 0;
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct)) bytes += item.Properties.ContentLength ?? 0;
-        return bytes;
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        {
+            names.Add(item.Name);
+            bytes += item.Properties.ContentLength ?? 0;
+        }
+        return (names, bytes);
     }
 
     /// <summary>The names of the files in a folder.</summary>

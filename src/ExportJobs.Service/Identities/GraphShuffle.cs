@@ -114,10 +114,10 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public async Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
     {
-        string folder = GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard);
+        var (names, bytes) = await files.ListFolderAsync(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct);
         // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
-        var moved = new IdentityTable(await files.BytesAsync(folder, ct));
-        await foreach (var row in files.ReadAsync<PairRow>(folder, ct))
+        var moved = new IdentityTable(bytes);
+        await foreach (var row in files.ReadAsync<PairRow>(names, ct))
             moved.AddPrimary(row.Identity, row.To);
         return moved;
     }
@@ -131,9 +131,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its <c>identityMap</c> record (UTF-8 JSON).</summary>
     public async Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
-        string folder = GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition);
-        var identityMaps = new IdentityTable(await files.BytesAsync(folder, ct));
-        await foreach (var row in files.ReadAsync<GraphRow>(folder, ct))
+        var (names, bytes) = await files.ListFolderAsync(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct);
+        var identityMaps = new IdentityTable(bytes);
+        await foreach (var row in files.ReadAsync<GraphRow>(names, ct))
             identityMaps.AddValue(row.Primary, row.IdentityMap);
         return identityMaps;
     }
