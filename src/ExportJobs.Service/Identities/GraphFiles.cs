@@ -139,12 +139,6 @@ public sealed class GraphFiles
         return (names, bytes);
     }
 
-    /// <summary>The names of the files in a folder.</summary>
-    public async IAsyncEnumerable<string> ListAsync(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
-    {
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct)) yield return item.Name;
-    }
-
     /// <summary>
     /// Buffers files are read into, whole: a build's files are up to a few MB, read and dropped by the thousand, and as
     /// arrays of their own they would churn the large object heap. Four of a size are kept, one per read the host's

@@ -112,14 +112,17 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     }
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
-    public async Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct)
+    public Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct) =>
+        TableAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), (table, row) => table.AddPrimary(row.Identity, row.To), ct);
+
+    /// <summary>The rows of a folder of the build, each added to one table by <paramref name="add"/>.</summary>
+    private async Task<IdentityTable> TableAsync<T>(string folder, Action<IdentityTable, T> add, CancellationToken ct) where T : IGraphRow<T>
     {
-        var (names, bytes) = await files.ListFolderAsync(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), ct);
+        var (names, bytes) = await files.ListFolderAsync(folder, ct);
         // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
-        var moved = new IdentityTable(bytes);
-        await foreach (var row in files.ReadAsync<PairRow>(names, ct))
-            moved.AddPrimary(row.Identity, row.To);
-        return moved;
+        var table = new IdentityTable(bytes);
+        await foreach (var row in files.ReadAsync<T>(names, ct)) add(table, row);
+        return table;
     }
 
     private static string FileName(FragmentKind kind, int partition, int shard, int run) =>
@@ -129,14 +132,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private const long BytesHeld = 16 * 1024 * 1024;
 
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its <c>identityMap</c> record (UTF-8 JSON).</summary>
-    public async Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
-    {
-        var (names, bytes) = await files.ListFolderAsync(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), ct);
-        var identityMaps = new IdentityTable(bytes);
-        await foreach (var row in files.ReadAsync<GraphRow>(names, ct))
-            identityMaps.AddValue(row.Primary, row.IdentityMap);
-        return identityMaps;
-    }
+    public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
+        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.IdentityMap), ct);
 
     /// <summary>
     /// The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none), parsed in place from

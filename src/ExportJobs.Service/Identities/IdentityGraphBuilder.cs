@@ -135,7 +135,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         if (task.Round > 0)
         {
             var wasLowered = new bool[graph.Nodes];
-            await foreach (string name in work.ListAsync(GraphFiles.Folder("", Messages + task.Round, task.Partition), ct))
+            foreach (string name in (await work.ListFolderAsync(GraphFiles.Folder("", Messages + task.Round, task.Partition), ct)).Names)
             {
                 var message = await work.ReadFileAsync(name, Longs.Read, ct);
                 for (int i = 0; i < message.Length; i += 2)
