@@ -60,9 +60,11 @@ ACTIVITIES=${BENCH_ACTIVITIES:-8}
 # BENCH_HEAP_LIMIT (bytes, hex) caps the host's GC heap (DOTNET_GCHeapHardLimit), as a container's memory limit does.
 # BENCH_SHARD_GROUP_BYTES sets ExportJobs:ShardGroupBytes (0: an activity per shard, so that N = 100,000 reads as many
 # shards at once as N = 1,000,000 and their peak RSS compare).
+# BENCH_HOST_ENV adds settings of its own to the hosts' environment (space-separated NAME=VALUE: a GC setting to try).
 start_host() {
   local port=$1 log=$2 settings=()
-  [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
+  read -r -a settings <<< "${BENCH_HOST_ENV:-}"
+  [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings+=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
   [ -n "${BENCH_SHARD_GROUP_BYTES:-}" ] && settings+=("ExportJobs__ShardGroupBytes=$BENCH_SHARD_GROUP_BYTES")
   # The small-jobs benchmark's tenants: sandboxes small and small0…small9 of the development organisation.
   # In the scale-out check every shard is an activity of its own (no grouping of small shards), for the hosts to share.

@@ -34,6 +34,10 @@ public class IdentityTableTests
         AssertHolds(new IdentityTable(key => (long)System.IO.Hashing.XxHash64.HashToUInt64(key) << 40));
 
     [Fact]
+    public void Identities_whose_hashes_share_their_high_bits_are_each_found() =>
+        AssertHolds(new IdentityTable(key => (long)(System.IO.Hashing.XxHash64.HashToUInt64(key) & 0xFFFF_FFFF)));
+
+    [Fact]
     public void An_identity_added_again_takes_the_newer_primary()
     {
         var moved = new IdentityTable(_ => 7);

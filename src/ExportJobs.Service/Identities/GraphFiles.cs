@@ -52,7 +52,7 @@ public sealed class GraphFiles
         $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.rows";
 
     public Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : IGraphRow<T> =>
-        WriteFileAsync(name, 0, binary =>
+        WriteFileAsync(name, binary =>
         {
             binary.Write(rows.Count);
             var writer = new GraphRowWriter(binary);
@@ -106,13 +106,10 @@ public sealed class GraphFiles
     public static string BinaryName(string root, string set, int partition, int? writer = null) =>
         $"{Folder(root, set, partition)}{(writer is { } w ? "w" + w.ToString("D4", CultureInfo.InvariantCulture) : "data")}.bin";
 
-    /// <summary>
-    /// Writes a file as <paramref name="write"/> makes it, in one buffer of <paramref name="bytes"/> (when known, so
-    /// that it is allocated once rather than grown by doubling).
-    /// </summary>
-    public async Task WriteFileAsync(string name, int bytes, Action<BinaryWriter> write, CancellationToken ct)
+    /// <summary>Writes a file as <paramref name="write"/> makes it, in a pooled stream (<see cref="PooledStreams"/>).</summary>
+    public async Task WriteFileAsync(string name, Action<BinaryWriter> write, CancellationToken ct)
     {
-        using var buffer = new MemoryStream(bytes);
+        using var buffer = PooledStreams.Get();
         using (var binary = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) write(binary);
         buffer.Position = 0;
         await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
@@ -144,9 +141,10 @@ public sealed class GraphFiles
     /// arrays of their own they would churn the large object heap. Four of a size are kept, one per read the host's
     /// <see cref="Workflow.ShardReadGate"/> lets run at once (a heap dump in a <c>pdg</c> export at N = 1,000,000 found
     /// 31 MB kept with eight: the build's files are the large ones, read one at a time; an export's files, read
-    /// <see cref="FilesAhead"/> at once, are a few hundred KB); bounded apart from the shared pool, which keeps arrays per processor.
+    /// <see cref="FilesAhead"/> at once, are a few hundred KB); bounded apart from the shared pool, which keeps arrays per
+    /// processor, and let go of, a size at a time, when not rented for a while (the build's sizes through the exports after it).
     /// </summary>
-    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 4);
+    private static readonly ArrayPool<byte> Buffers = new IdleTrimmedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
 
     private async Task<PooledFile> DownloadAsync(string name, CancellationToken ct)
     {

@@ -177,7 +177,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     private sealed record Adjacency(Dictionary<long, int> Index, long[] Keys, int Nodes, int[] Offsets, int[] Targets)
     {
         public Task WriteAsync(GraphFiles work, string name, CancellationToken ct) =>
-            work.WriteFileAsync(name, 12 + 8 * Keys.Length + 4 * Offsets.Length + 4 * Targets.Length, writer =>
+            work.WriteFileAsync(name, writer =>
             {
                 writer.Write(Keys.Length);
                 foreach (long key in Keys) writer.Write(key);
@@ -206,7 +206,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     private static class Longs
     {
         public static Task WriteAsync(GraphFiles work, string name, long[] values, CancellationToken ct) =>
-            work.WriteFileAsync(name, 8 * values.Length, writer => writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())), ct);
+            work.WriteFileAsync(name, writer => writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())), ct);
 
         public static long[] Read(BinaryReader reader)
         {

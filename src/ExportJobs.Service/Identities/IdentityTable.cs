@@ -25,8 +25,9 @@ public sealed class IdentityTable
     private int _count;
     /// <summary>
     /// Open addressing over the entries, probed one slot after another from a hash's low bits, at most half full: a
-    /// slot holds the hash, so a lookup touches the buffer only for an identity of the same 64-bit hash. Each shard
-    /// read looks up every row's identity, so this is a hot path of a <c>pdg</c> export.
+    /// slot holds the hash's high 32 bits, so a lookup touches the buffer only for an identity whose hash agrees in
+    /// both. Each shard read looks up every row's identity, so this is a hot path of a <c>pdg</c> export; 8 bytes a
+    /// slot, as the slots are the table's largest array after its buffer (4 MB of 16-byte slots per shard at N = 1,000,000).
     /// </summary>
     private Slot[] _slots = new Slot[128];
     private byte[] _bytes;
@@ -35,8 +36,8 @@ public sealed class IdentityTable
     /// <summary>Where an identity's key and its value are in the buffer.</summary>
     private record struct Entry(int Start, int KeyLength, int ValueLength);
 
-    /// <summary>An entry's hash and its number plus one (0: an empty slot).</summary>
-    private readonly record struct Slot(long Hash, int EntryPlusOne);
+    /// <summary>An entry's hash's high 32 bits and its number plus one (0: an empty slot).</summary>
+    private readonly record struct Slot(int Tag, int EntryPlusOne);
 
     /// <summary>
     /// A table whose identities and values come to about <paramref name="bytes"/>: its buffer is allocated once at that
@@ -76,25 +77,27 @@ public sealed class IdentityTable
             return;
         }
         if (_count == _entries.Length) Array.Resize(ref _entries, _count * 2);
+        if ((_count + 1) * 2 > _slots.Length) Rehash(_slots.Length * 2);
         _entries[_count++] = new Entry(start, keyLength, valueLength);
-        if (_count * 2 > _slots.Length) Rehash(_slots.Length * 2);
-        Place(new Slot(hash, _count));
+        Place(hash, _count);
     }
 
-    private void Place(Slot slot)
+    private static int Tag(long hash) => (int)(hash >>> 32);
+
+    private void Place(long hash, int entryPlusOne)
     {
         int mask = _slots.Length - 1;
-        int at = (int)slot.Hash & mask;
+        int at = (int)hash & mask;
         while (_slots[at].EntryPlusOne != 0) at = (at + 1) & mask;
-        _slots[at] = slot;
+        _slots[at] = new Slot(Tag(hash), entryPlusOne);
     }
 
+    /// <summary>The slots anew at <paramref name="size"/>, each entry placed again by its key's hash (a slot keeps only the hash's high bits).</summary>
     private void Rehash(int size)
     {
-        var slots = _slots;
         _slots = new Slot[size];
-        foreach (var slot in slots)
-            if (slot.EntryPlusOne != 0) Place(slot);
+        for (int entry = 0; entry < _count; entry++)
+            Place(_hash(_bytes.AsSpan(_entries[entry].Start, _entries[entry].KeyLength)), entry + 1);
     }
 
     public bool Contains(string ns, string id) => Find(ns, id) >= 0;
@@ -138,8 +141,9 @@ public sealed class IdentityTable
     {
         hash = _hash(key);
         int mask = _slots.Length - 1;
+        int tag = Tag(hash);
         for (int at = (int)hash & mask; _slots[at].EntryPlusOne is var plusOne and not 0; at = (at + 1) & mask)
-            if (_slots[at].Hash == hash && _bytes.AsSpan(_entries[plusOne - 1].Start, _entries[plusOne - 1].KeyLength).SequenceEqual(key)) return plusOne - 1;
+            if (_slots[at].Tag == tag && _bytes.AsSpan(_entries[plusOne - 1].Start, _entries[plusOne - 1].KeyLength).SequenceEqual(key)) return plusOne - 1;
         return -1;
     }
 

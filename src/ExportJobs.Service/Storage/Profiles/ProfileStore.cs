@@ -125,21 +125,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own); returns its bytes.</summary>
     internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
-        // Sized once for the file (its rows compress to well under half their text), not grown by doubling as it is written.
-        using var buffer = new MemoryStream(FileBufferBytes(sorted));
+        using var buffer = PooledStreams.Get();
         var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
         await using (var writer = await FragmentFileWriter.CreateAsync(buffer, members, ct))
             foreach (var row in sorted) await writer.AddAsync(row, ct);
         buffer.Position = 0;
         await container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
         return buffer.Length;
-    }
-
-    private static int FileBufferBytes(IReadOnlyList<FragmentRow> rows)
-    {
-        long text = 0;
-        foreach (var row in rows) text += row.Record.JsonLength;
-        return (int)Math.Min(text / 2 + 64 * 1024, 64 * 1024 * 1024);
     }
 
     /// <summary>

@@ -1,0 +1,27 @@
+using Microsoft.IO;
+
+namespace ExportJobs.Service.Storage;
+
+/// <summary>
+/// The memory streams files are written into before their upload (fragment files, a <c>pdg</c> export's routed runs, a
+/// graph build's files), made of pooled 64 KB blocks: a <see cref="MemoryStream"/> per file, each a large-object
+/// allocation of up to a few MB, made thousands of such allocations a <c>pdg</c> export (a routed run per partition, 16
+/// at a time, every 16 MB a shard reads), and the large object heap is collected only with generation 2. Blocks are
+/// under the large-object threshold; at most <see cref="FreeBytesKept"/> of them are kept when no file holds them.
+/// </summary>
+internal static class PooledStreams
+{
+    private const int BlockBytes = 64 * 1024;
+    private const long FreeBytesKept = 16 * 1024 * 1024;
+
+    private static readonly RecyclableMemoryStreamManager Manager = new(new RecyclableMemoryStreamManager.Options
+    {
+        BlockSize = BlockBytes,
+        MaximumSmallPoolFreeBytes = FreeBytesKept,
+        // A file is read back through its blocks, never as one buffer, so no large buffer is ever pooled.
+        MaximumLargePoolFreeBytes = 0,
+    });
+
+    /// <summary>An empty stream whose blocks go back to the pool when it is disposed.</summary>
+    public static MemoryStream Get() => Manager.GetStream();
+}
