@@ -60,10 +60,9 @@ ACTIVITIES=${BENCH_ACTIVITIES:-8}
 # BENCH_HEAP_LIMIT (bytes, hex) caps the host's GC heap (DOTNET_GCHeapHardLimit), as a container's memory limit does.
 # BENCH_SHARD_GROUP_BYTES sets ExportJobs:ShardGroupBytes (0: an activity per shard, so that N = 100,000 reads as many
 # shards at once as N = 1,000,000 and their peak RSS compare).
-# BENCH_HOST_ENV adds settings of its own to the hosts' environment (space-separated NAME=VALUE: a GC setting to try).
+# BENCH_HOST_ENV adds settings to the hosts' environment, over the ones set here (space-separated NAME=VALUE: a GC setting to try).
 start_host() {
-  local port=$1 log=$2 settings=()
-  read -r -a settings <<< "${BENCH_HOST_ENV:-}"
+  local port=$1 log=$2 settings=() own=()
   [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings+=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
   [ -n "${BENCH_SHARD_GROUP_BYTES:-}" ] && settings+=("ExportJobs__ShardGroupBytes=$BENCH_SHARD_GROUP_BYTES")
   # The small-jobs benchmark's tenants: sandboxes small and small0…small9 of the development organisation.
@@ -73,9 +72,10 @@ start_host() {
     settings+=("ExportJobs__Access__DefaultSandboxes__0=small")
     for t in 0 1 2 3 4 5 6 7 8 9; do settings+=("ExportJobs__Access__DefaultSandboxes__$((t + 1))=small$t"); done
   fi
-  env "${settings[@]}" DOTNET_PROCESSOR_COUNT=32 DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
+  read -r -a own <<< "${BENCH_HOST_ENV:-}"
+  env "${settings[@]}" DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
     Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
-    dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+    "${own[@]}" dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
   HOST_PIDS+=("$HOST_PID")
   local deadline=$((SECONDS + 120))

@@ -34,7 +34,7 @@ start_host() {
   ExportJobs__ShardCount=32 ExportJobs__MaxParallelShards=2 ExportJobs__ShardAttempts=5 \
   DurableTask__HubName=faulthub \
   ExportJobs__Watchdog__StalledAfterSeconds=60 ExportJobs__Watchdog__StuckNewAfterSeconds=30 \
-  LocalHost__DevKeyPath="$WORK/dev.pem" DOTNET_PROCESSOR_COUNT=32 \
+  LocalHost__DevKeyPath="$WORK/dev.pem" \
   dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$PORT" >>"$WORK/host.log" 2>&1 &
   HOST_PID=$!
   local deadline=$((SECONDS + 60))

@@ -14,5 +14,7 @@ else
 fi
 
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
-# The Durable Task sidecar's dispatchers take as many work items at once as CPUs; give them room.
-DOTNET_PROCESSOR_COUNT=${DOTNET_PROCESSOR_COUNT:-32} dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll "$@"
+# The host runs at the machine's own processor count: its Durable Task concurrency is configured (DurableTask:*), and a
+# raised DOTNET_PROCESSOR_COUNT only made the shared array pool keep arrays for processors that are not there
+# (docs/performance.md).
+dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll "$@"

@@ -35,9 +35,11 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
     {
         using var read = await gate.EnterAsync(ct);
         var memberships = new List<(Identity, JsonObject)>();
-        var (stitched, moved) = reading.Graphs is null ? (null, null) : await shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
+        // The build's tables load while the shard is made ready to read.
+        var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
         if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        var (stitched, moved) = tables is null ? (null, null) : await tables;
         var source = moved is null
             ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members)),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())

@@ -233,7 +233,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string? skipBatchId, MemberSelection? members, [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
-        int own = files.Count;
+        // The moved runs are indexed after every run of the shard's own.
+        int own = files.Count == 0 ? 0 : files.Max(f => f.Index) + 1;
         var routed = new List<ShardRun>();
         try
         {
@@ -365,23 +366,31 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <paramref name="keep"/> keeps when given, are left out), indexed from <paramref name="firstIndex"/> in the order
     /// given, reading the members of <paramref name="members"/> (all when null).
     /// </summary>
+    /// <summary>
+    /// The runs opened, each positioned on its first row, indexed from <paramref name="firstIndex"/> by their place
+    /// among <paramref name="runs"/> (a run without rows is left out, its index unused). Opened
+    /// <see cref="ConcurrentOpens"/> at a time: opening fetches a file's footer (a small file whole), a request each,
+    /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
+    /// </summary>
     private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
         int firstIndex = 0, Func<string, string, bool>? keep = null)
     {
-        var cursors = new List<FragmentCursor>();
+        var listed = runs.ToList();
+        var opened = new FragmentCursor?[listed.Count];
         try
         {
-            foreach (var run in runs)
-                if (await FragmentCursor.OpenAsync(run.Parts.Select(p => (container.GetBlobClient(p.Name), p.Size)), firstIndex + cursors.Count, members, keep, ct) is { } cursor)
-                    cursors.Add(cursor);
-            return cursors;
+            await Parallel.ForEachAsync(Enumerable.Range(0, listed.Count), new ParallelOptions { MaxDegreeOfParallelism = ConcurrentOpens, CancellationToken = ct },
+                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Size)), firstIndex + i, members, keep, c));
+            return opened.OfType<FragmentCursor>().ToList();
         }
         catch
         {
-            foreach (var cursor in cursors) await cursor.DisposeAsync();
+            foreach (var cursor in opened.OfType<FragmentCursor>()) await cursor.DisposeAsync();
             throw;
         }
     }
+
+    private const int ConcurrentOpens = 8;
 
     /// <summary>
     /// Bounds the runs a shard is read from: while it has more than its bound — <see cref="ExportStorageOptions.MaxShardFiles"/>
