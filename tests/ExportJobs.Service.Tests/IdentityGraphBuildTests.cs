@@ -137,9 +137,17 @@ public class IdentityGraphBuildTests
         {
             await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Map, shard), default)) map.Add(Row(shard, row.Identity, row.To));
             await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Graph, shard), default))
-                graphs.AddRange(IdentitiesOf(row.IdentityMap, row.Primary).Select(identity => Row(shard, identity, row.Primary)));
+                graphs.AddRange(IdentitiesOf(RecordOf(row.Identities), row.Primary).Select(identity => Row(shard, identity, row.Primary)));
         }
         return ([.. map.Order(StringComparer.Ordinal)], [.. graphs.Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>The <c>identityMap</c> record an export writes of a graph's identities as its build keeps them.</summary>
+    private static byte[] RecordOf(byte[] identities)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer)) GraphIdentities.WriteRecord(identities, writer);
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>The identities of an <c>identityMap</c> record, checking that its primary is the one marked.</summary>

@@ -5,37 +5,7 @@ using ExportJobs.Core.Profiles;
 namespace ExportJobs.Core.Identities;
 
 /// <summary>One stitched profile: the identities of a graph, in identity order, and the one the profile is keyed by.</summary>
-public sealed record IdentityGraph(Identity Primary, IReadOnlyList<Identity> Identities)
-{
-    /// <summary>
-    /// A record of the graph's <c>identityMap</c> alone, as UTF-8 JSON: every identity by namespace (namespaces in the
-    /// order of their first identity), the primary marked.
-    /// </summary>
-    public byte[] ToRecord()
-    {
-        var buffer = new ArrayBufferWriter<byte>(64 + 48 * Identities.Count);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteStartObject("identityMap");
-            foreach (var group in Identities.GroupBy(i => i.Namespace))
-            {
-                writer.WriteStartArray(group.Key);
-                foreach (var identity in group)
-                {
-                    writer.WriteStartObject();
-                    writer.WriteString("id", identity.Id);
-                    if (identity == Primary) writer.WriteBoolean("primary", true);
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndArray();
-            }
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-        }
-        return buffer.WrittenSpan.ToArray();
-    }
-}
+public sealed record IdentityGraph(Identity Primary, IReadOnlyList<Identity> Identities);
 
 /// <summary>
 /// Builds the graphs of a set of links (a connected component, or any set of them) by the sandbox's linking rules.

@@ -106,14 +106,14 @@ public sealed record PairRow(Identity Identity, Identity To) : IGraphRow<PairRow
     public static PairRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), new(reader.Namespace(), reader.Text()));
 }
 
-/// <summary>A graph of more than one identity: its primary, and the record of its <c>identityMap</c> as UTF-8 JSON (<see cref="IdentityGraph.ToRecord"/>).</summary>
-public sealed record GraphRow(Identity Primary, byte[] IdentityMap) : IGraphRow<GraphRow>
+/// <summary>A graph of more than one identity: its primary, and its identities (<see cref="GraphIdentities"/>).</summary>
+public sealed record GraphRow(Identity Primary, byte[] Identities) : IGraphRow<GraphRow>
 {
     public void WriteTo(GraphRowWriter writer)
     {
         writer.Namespace(Primary.Namespace);
         writer.Text(Primary.Id);
-        writer.Bytes(IdentityMap);
+        writer.Bytes(Identities);
     }
 
     public static GraphRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), reader.Bytes());

@@ -84,7 +84,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>
     /// A partition's fragments of one kind, grouped by graph primary in identity order: its shard's own, less those of
     /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those moved to it; none
-    /// with its own <c>identityMap</c>, which is the graph's (<see cref="IdentityMapOf"/>).
+    /// with its own <c>identityMap</c>, which is the graph's (<see cref="GraphIdentities.Records"/>).
     /// </summary>
     public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
         int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
@@ -131,16 +131,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
     private const long BytesHeld = 16 * 1024 * 1024;
 
-    /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its <c>identityMap</c> record (UTF-8 JSON).</summary>
+    /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
     public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
-        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.IdentityMap), ct);
-
-    /// <summary>
-    /// The record of the <c>identityMap</c> of a primary's graph (of itself alone when it has none), parsed in place from
-    /// <paramref name="graphs"/>' bytes into a pooled document the caller disposes once done with the profile.
-    /// </summary>
-    public static JsonDocument IdentityMapOf(Identity primary, IdentityTable graphs) =>
-        JsonDocument.Parse(graphs.TryGetValue(primary.Namespace, primary.Id, out var record) ? record : new IdentityGraph(primary, [primary]).ToRecord());
+        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
 
     /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
     public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);

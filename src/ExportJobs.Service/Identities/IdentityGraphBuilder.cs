@@ -47,14 +47,20 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     public const string Map = "map", Graph = "graph";
 
     /// <summary>
-    /// Names the build the tenant's data calls for: a hash of the identity settings and of the runs a read of every
+    /// The form of a build's files, part of its name: a build of files of another form is not read, but made anew
+    /// (2: graphs as <see cref="GraphIdentities"/>, where the first form kept their <c>identityMap</c> JSON).
+    /// </summary>
+    private const string FilesVersion = "files 2";
+
+    /// <summary>
+    /// Names the build the tenant's data calls for: a hash of the form of its files, of the identity settings and of the runs a read of every
     /// shard would read now. Ingestion and compaction both change the runs, so a build is reused only as long as the
     /// store is as it saw it.
     /// </summary>
     public async Task<GraphBuildPlan> PrepareAsync(GraphBuildInput input, CancellationToken ct)
     {
         var settings = (await settingsStore.GetAsync(input.Tenant, ct)).Value;
-        var text = new StringBuilder(JsonSerializer.Serialize(settings, CoreJson.Wire.IdentitySettings)).Append('\n');
+        var text = new StringBuilder(FilesVersion).Append('\n').Append(JsonSerializer.Serialize(settings, CoreJson.Wire.IdentitySettings)).Append('\n');
         foreach (var kind in new[] { FragmentKind.Profile, FragmentKind.Event })
             foreach (string run in await store.ListLiveRunsAsync(kind, input.Tenant, ct))
                 text.Append(kind).Append(' ').Append(run).Append('\n');
@@ -310,7 +316,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             {
                 if (graph.Identities.Count < 2) continue;
                 stitched++;
-                await graphs.AddAsync(ShardRouter.ShardOf(graph.Primary, store.ShardCount), new GraphRow(graph.Primary, graph.ToRecord()), ct);
+                await graphs.AddAsync(ShardRouter.ShardOf(graph.Primary, store.ShardCount), new GraphRow(graph.Primary, GraphIdentities.Encode(graph)), ct);
                 foreach (var identity in graph.Identities)
                     if (identity != graph.Primary) await map.AddAsync(ShardRouter.ShardOf(identity, store.ShardCount), new PairRow(identity, graph.Primary), ct);
             }

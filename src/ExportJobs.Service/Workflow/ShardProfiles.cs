@@ -40,6 +40,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
         if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var (stitched, moved) = tables is null ? (null, null) : await tables;
+        using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
             ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members)),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
@@ -49,7 +50,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;
             var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : reading.Rule.Merge(identity, fragments);
-            using var identityMap = stitched is null ? null : GraphShuffle.IdentityMapOf(identity, stitched);
+            using var identityMap = identityMaps?.Of(identity);
             if (identityMap is not null) profile.Stitch(identityMap.RootElement);
             var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Select(e => e.RecordObject()).ToList()) : null;
             if (changed is not null) memberships.Add((identity, changed));

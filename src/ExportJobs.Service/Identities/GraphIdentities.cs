@@ -1,0 +1,158 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using ExportJobs.Core.Identities;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Service.Identities;
+
+/// <summary>
+/// A graph's identities as its build keeps them (<see cref="GraphRow"/>) and an export's table holds them: by namespace
+/// (namespaces in the order of their first identity), each namespace's name once, then its ids, then the place of the
+/// primary. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
+/// JSON they were two and a half times the bytes, the largest part of a <c>pdg</c> export stage's tables.
+/// </summary>
+public static class GraphIdentities
+{
+    /// <summary>The graph's identities in this form.</summary>
+    public static byte[] Encode(IdentityGraph graph)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 + 24 * graph.Identities.Count);
+        Encode(graph.Primary, graph.Identities, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void Encode(Identity primary, IReadOnlyList<Identity> identities, IBufferWriter<byte> buffer)
+    {
+        if (identities.Count == 1)
+        {
+            // A profile of one identity, as an export writes one for each identity without a graph.
+            WriteCount(buffer, 1);
+            WriteText(buffer, primary.Namespace);
+            WriteCount(buffer, 1);
+            WriteText(buffer, primary.Id);
+            WriteCount(buffer, 0);
+            return;
+        }
+        var groups = identities.GroupBy(identity => identity.Namespace).ToList();
+        WriteCount(buffer, groups.Count);
+        int place = 0, primaryPlace = 0;
+        foreach (var group in groups)
+        {
+            WriteText(buffer, group.Key);
+            WriteCount(buffer, group.Count());
+            foreach (var identity in group)
+            {
+                if (identity == primary) primaryPlace = place;
+                WriteText(buffer, identity.Id);
+                place++;
+            }
+        }
+        WriteCount(buffer, primaryPlace);
+    }
+
+    private static void WriteCount(IBufferWriter<byte> buffer, int value)
+    {
+        var span = buffer.GetSpan(5);
+        int length = 0;
+        for (uint rest = (uint)value; ; rest >>= 7)
+        {
+            span[length++] = (byte)(rest < 0x80 ? rest : (rest & 0x7F) | 0x80);
+            if (rest < 0x80) break;
+        }
+        buffer.Advance(length);
+    }
+
+    private static void WriteText(IBufferWriter<byte> buffer, string text)
+    {
+        int length = Encoding.UTF8.GetByteCount(text);
+        WriteCount(buffer, length);
+        Encoding.UTF8.GetBytes(text, buffer.GetSpan(length));
+        buffer.Advance(length);
+    }
+
+    /// <summary>Writes the <c>identityMap</c> record of identities in this form: every identity by namespace, the primary marked.</summary>
+    public static void WriteRecord(ReadOnlySpan<byte> encoded, Utf8JsonWriter writer)
+    {
+        int at = 0;
+        int groups = ReadCount(encoded, ref at);
+        int primary = PrimaryPlace(encoded);
+        writer.WriteStartObject();
+        writer.WriteStartObject("identityMap");
+        for (int group = 0, place = 0; group < groups; group++)
+        {
+            writer.WriteStartArray(ReadText(encoded, ref at));
+            for (int ids = ReadCount(encoded, ref at); ids > 0; ids--, place++)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("id"u8, ReadText(encoded, ref at));
+                if (place == primary) writer.WriteBoolean("primary"u8, true);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        }
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The primary's place: the last count of the form.</summary>
+    private static int PrimaryPlace(ReadOnlySpan<byte> encoded)
+    {
+        int at = 0;
+        for (int groups = ReadCount(encoded, ref at); groups > 0; groups--)
+        {
+            ReadText(encoded, ref at);
+            for (int ids = ReadCount(encoded, ref at); ids > 0; ids--) ReadText(encoded, ref at);
+        }
+        return ReadCount(encoded, ref at);
+    }
+
+    /// <summary>A count, 7 bits a byte, low bits first.</summary>
+    private static int ReadCount(ReadOnlySpan<byte> encoded, ref int at)
+    {
+        int value = 0;
+        for (int shift = 0; ; shift += 7)
+        {
+            byte b = encoded[at++];
+            value |= (b & 0x7F) << shift;
+            if (b < 0x80) return value;
+        }
+    }
+
+    /// <summary>A string's UTF-8, its byte length first.</summary>
+    private static ReadOnlySpan<byte> ReadText(ReadOnlySpan<byte> encoded, ref int at)
+    {
+        int length = ReadCount(encoded, ref at);
+        var text = encoded.Slice(at, length);
+        at += length;
+        return text;
+    }
+
+    /// <summary>
+    /// The <c>identityMap</c> records of one read's profiles, each written into one buffer and parsed in place: a
+    /// record is valid until the next is asked for.
+    /// </summary>
+    public sealed class Records(IdentityTable graphs) : IDisposable
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new(1024), _alone = new(256);
+        private readonly Utf8JsonWriter _writer = new(Stream.Null);
+
+        /// <summary>The record of the graph of <paramref name="primary"/> (of itself alone when it has none), as a pooled document the caller disposes.</summary>
+        public JsonDocument Of(Identity primary)
+        {
+            if (!graphs.TryGetValue(primary.Namespace, primary.Id, out var encoded))
+            {
+                _alone.ResetWrittenCount();
+                Encode(primary, [primary], _alone);
+                encoded = _alone.WrittenMemory;
+            }
+            _buffer.ResetWrittenCount();
+            _writer.Reset(_buffer);
+            WriteRecord(encoded.Span, _writer);
+            _writer.Flush();
+            return JsonDocument.Parse(_buffer.WrittenMemory);
+        }
+
+        public void Dispose() => _writer.Dispose();
+    }
+}
