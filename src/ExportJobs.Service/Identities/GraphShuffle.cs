@@ -128,8 +128,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private static string FileName(FragmentKind kind, int partition, int shard, int run) =>
         $"{PartitionFolder(kind, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file per partition).</summary>
-    private const long BytesHeld = 16 * 1024 * 1024;
+    /// <summary>
+    /// Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file
+    /// per partition). 8 MB: with 16 MB the host peaked at 544-589 MB in the route at N = 1,000,000, with 8 MB at 532
+    /// MB in the same time (docs/performance.md); the held rows are objects about half again their JSON.
+    /// </summary>
+    private const long BytesHeld = 8 * 1024 * 1024;
 
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
     public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
