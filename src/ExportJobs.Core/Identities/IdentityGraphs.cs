@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Identities;

@@ -10,7 +10,8 @@ namespace ExportJobs.Service.Identities;
 /// A graph's identities as its build keeps them (<see cref="GraphRow"/>) and an export's table holds them: by namespace
 /// (namespaces in the order of their first identity), each namespace's name once, then its ids, then the place of the
 /// primary. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
-/// JSON they were two and a half times the bytes, the largest part of a <c>pdg</c> export stage's tables.
+/// JSON, the largest part of a <c>pdg</c> export stage's tables, they were about twice the bytes (a build's graph files
+/// at N = 1,000,000: 139 MB as JSON, 74 MB in this form).
 /// </summary>
 public static class GraphIdentities
 {

@@ -5,10 +5,11 @@ namespace ExportJobs.Service.Storage;
 
 /// <summary>
 /// A pool of large byte arrays, at most <c>maxArraysPerSize</c> of each power-of-two size, that lets go of a size's
-/// arrays once none of that size has been rented for a quiet period (<see cref="QuietPeriod"/> unless told). <see cref="ArrayPool{T}.Create(int, int)"/> keeps
-/// what it pooled for good: ingestion's chunks and a graph build's files, a few MB each, then stayed in the host through
-/// the exports that followed (34 MB of a <c>pdg</c> export's heap at N = 1,000,000, docs/performance.md), while
-/// dropping them as soon as they were returned made every batch allocate its buffers anew.
+/// arrays once none of that size has been rented for a quiet period (<see cref="QuietPeriod"/> unless told).
+/// <see cref="ArrayPool{T}.Create(int, int)"/> keeps what it pooled for good: ingestion's chunks and a graph build's
+/// files, a few MB each, then stayed in the host through the exports that followed (34 MB of a <c>pdg</c> export's heap
+/// at N = 1,000,000, docs/performance.md), while dropping them as soon as they were returned made every batch allocate
+/// its buffers anew.
 /// </summary>
 public sealed class IdleTrimmedArrayPool : ArrayPool<byte>, IDisposable
 {
