@@ -7,9 +7,9 @@ using ExportJobs.Core.Profiles;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// A graph's identities as its build keeps them (<see cref="GraphRow"/>) and an export's table holds them: by namespace
-/// (namespaces in the order of their first identity), each namespace's name once, then its ids, then the place of the
-/// primary. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
+/// A graph's identities as its build keeps them (<see cref="GraphRow"/>) and an export's table holds them: the place of
+/// the primary among them, then the identities by namespace (namespaces in the order of their first identity), each
+/// namespace's name once, then its ids. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
 /// JSON, the largest part of a <c>pdg</c> export stage's tables, they were about twice the bytes (a build's graph files
 /// at N = 1,000,000: 139 MB as JSON, 74 MB in this form).
 /// </summary>
@@ -28,28 +28,22 @@ public static class GraphIdentities
         if (identities.Count == 1)
         {
             // A profile of one identity, as an export writes one for each identity without a graph.
+            WriteCount(buffer, 0);
             WriteCount(buffer, 1);
             WriteText(buffer, primary.Namespace);
             WriteCount(buffer, 1);
             WriteText(buffer, primary.Id);
-            WriteCount(buffer, 0);
             return;
         }
         var groups = identities.GroupBy(identity => identity.Namespace).ToList();
+        WriteCount(buffer, groups.SelectMany(group => group).TakeWhile(identity => identity != primary).Count());
         WriteCount(buffer, groups.Count);
-        int place = 0, primaryPlace = 0;
         foreach (var group in groups)
         {
             WriteText(buffer, group.Key);
             WriteCount(buffer, group.Count());
-            foreach (var identity in group)
-            {
-                if (identity == primary) primaryPlace = place;
-                WriteText(buffer, identity.Id);
-                place++;
-            }
+            foreach (var identity in group) WriteText(buffer, identity.Id);
         }
-        WriteCount(buffer, primaryPlace);
     }
 
     private static void WriteCount(IBufferWriter<byte> buffer, int value)
@@ -76,8 +70,8 @@ public static class GraphIdentities
     public static void WriteRecord(ReadOnlySpan<byte> encoded, Utf8JsonWriter writer)
     {
         int at = 0;
+        int primary = ReadCount(encoded, ref at);
         int groups = ReadCount(encoded, ref at);
-        int primary = PrimaryPlace(encoded);
         writer.WriteStartObject();
         writer.WriteStartObject("identityMap");
         for (int group = 0, place = 0; group < groups; group++)
@@ -94,18 +88,6 @@ public static class GraphIdentities
         }
         writer.WriteEndObject();
         writer.WriteEndObject();
-    }
-
-    /// <summary>The primary's place: the last count of the form.</summary>
-    private static int PrimaryPlace(ReadOnlySpan<byte> encoded)
-    {
-        int at = 0;
-        for (int groups = ReadCount(encoded, ref at); groups > 0; groups--)
-        {
-            ReadText(encoded, ref at);
-            for (int ids = ReadCount(encoded, ref at); ids > 0; ids--) ReadText(encoded, ref at);
-        }
-        return ReadCount(encoded, ref at);
     }
 
     /// <summary>A count, 7 bits a byte, low bits first.</summary>

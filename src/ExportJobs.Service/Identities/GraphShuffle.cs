@@ -111,6 +111,10 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         return (stitched.Result, moved.Result);
     }
 
+    /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
+    public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
+        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
+
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct) =>
         TableAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), (table, row) => table.AddPrimary(row.Identity, row.To), ct);
@@ -134,10 +138,6 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// 525-532 MB (two runs; the second export in 26.4 and 30.6 s against 27.3-28.3 s: docs/performance.md).
     /// </summary>
     private const long BytesHeld = 8 * 1024 * 1024;
-
-    /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
-    public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
-        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
 
     /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
     public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);

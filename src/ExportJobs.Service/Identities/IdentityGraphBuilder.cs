@@ -48,9 +48,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
 
     /// <summary>
     /// The form of a build's files, part of its name: a build of files of another form is not read, but made anew
-    /// (2: graphs as <see cref="GraphIdentities"/>, where the first form kept their <c>identityMap</c> JSON).
+    /// (3: graphs as <see cref="GraphIdentities"/>; the first form kept their <c>identityMap</c> JSON, the second the
+    /// primary's place after the identities).
     /// </summary>
-    private const string FilesVersion = "files 2";
+    private const string FilesVersion = "files 3";
 
     /// <summary>
     /// Names the build the tenant's data calls for: a hash of the form of its files, of the identity settings and of the runs a read of every

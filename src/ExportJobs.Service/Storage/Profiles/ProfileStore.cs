@@ -362,13 +362,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         (await ListRunsAsync(kind, tenant, shard, ct)).Live.Count;
 
     /// <summary>
-    /// Opens the runs, each positioned on its first row (runs without rows, or without rows of identities
-    /// <paramref name="keep"/> keeps when given, are left out), indexed from <paramref name="firstIndex"/> in the order
-    /// given, reading the members of <paramref name="members"/> (all when null).
-    /// </summary>
-    /// <summary>
-    /// The runs opened, each positioned on its first row, indexed from <paramref name="firstIndex"/> by their place
-    /// among <paramref name="runs"/> (a run without rows is left out, its index unused). Opened
+    /// The runs opened, each positioned on its first row, reading the members of <paramref name="members"/> (all when
+    /// null), indexed from <paramref name="firstIndex"/> by their place among <paramref name="runs"/> (a run without
+    /// rows, or without rows of identities <paramref name="keep"/> keeps when given, is left out, its index unused). Opened
     /// <see cref="ConcurrentOpens"/> at a time: opening fetches a file's footer (a small file whole), a request each,
     /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
     /// </summary>
