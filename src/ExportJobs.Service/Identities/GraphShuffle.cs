@@ -43,7 +43,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
         string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
     {
-        using var read = await gate.EnterAsync(ct);
+        using var read = await gate.EnterStitchedAsync(ct);
         foreach (var kind in kinds) await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var primaries = await MovedAsync(tenant, graphs, shard, ct);
         var container = Container(tenant, jobId);

@@ -56,6 +56,13 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(1, 256)] public int MaxShardReadsPerHost { get; set; } = 4;
 
+    /// <summary>
+    /// How many of those reads may be a <c>pdg</c> export's route or partition export, which also hold their shard's
+    /// tables of the graph build. 3: at N = 1,000,000 people the <c>pdg</c> export peaked at 466-471 MB with 3 and at
+    /// 512-537 MB with 4, in the same time (docs/performance.md).
+    /// </summary>
+    [Range(1, 256)] public int MaxStitchedReadsPerHost { get; set; } = 3;
+
     /// <summary>How many shard activities of one job run at once.</summary>
     [Range(1, 256)] public int MaxParallelShards { get; set; } = 8;
 

@@ -33,7 +33,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
 {
     public async IAsyncEnumerable<ShardProfile> ReadAsync(Tenant tenant, int shard, ShardReading reading, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var read = await gate.EnterAsync(ct);
+        using var read = reading.Graphs is null ? await gate.EnterAsync(ct) : await gate.EnterStitchedAsync(ct);
         var memberships = new List<(Identity, JsonObject)>();
         // The build's tables load while the shard is made ready to read.
         var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
