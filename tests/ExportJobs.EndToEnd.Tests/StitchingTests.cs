@@ -43,15 +43,13 @@ public class StitchingTests(LocalHostFixture host)
         ], rows);
         Assert.Equal("""{"CRMID":2,"ECID":1}""", job["metrics"]!["exportedProfileByNamespaceCounter"]!.ToJsonString());
         Assert.Equal("pdg", (string)job["mergePolicy"]!["identityGraph"]!["type"]!);
-        // The fragments the job moved were in a container of its own, deleted once the job ended.
-        var containers = new Azure.Storage.Blobs.BlobServiceClient(TestStorage.ConnectionString);
-        async Task<int> JobContainersAsync()
-        {
-            int count = 0;
-            await foreach (var _ in containers.GetBlobContainersAsync(prefix: StorageNames.Container(host.Prefix, "pdgjob-"))) count++;
-            return count;
-        }
-        await Poll.UntilAsync(JobContainersAsync, left => left == 0, TimeSpan.FromSeconds(30), "the pdg job's container deleted");
+        // The fragments the job moved are kept with the graph build, named by the runs each shard's route read: a second
+        // export of the same data reads them again, routing nothing.
+        var routed = await RoutedFilesAsync("stitch-1");
+        Assert.Contains(routed.Keys, name => name.EndsWith(".parquet", StringComparison.Ordinal));
+        var (_, again) = await ExportAsync(s, pdg, "person.name.firstName || '/' || coalesce(loyalty.tier, '') || '/' || coalesce(personalEmail.address, '')");
+        Assert.Equal(rows, again);
+        Assert.Equal(routed, await RoutedFilesAsync("stitch-1"));
 
         // The same data under `none`: one profile per primary identity, each with its own identityMap.
         var (_, apart) = await ExportAsync(s, MergePolicyBuiltIn, "coalesce(loyalty.tier, person.name.firstName, personalEmail.address)");
@@ -186,6 +184,16 @@ public class StitchingTests(LocalHostFixture host)
     }
 
     private const string MergePolicyBuiltIn = "timestampOrdered-none-mp";
+
+    /// <summary>The files of a sandbox's graph builds' routes, each with its ETag (which a file written again changes).</summary>
+    private async Task<Dictionary<string, string>> RoutedFilesAsync(string sandbox)
+    {
+        var profiles = new Azure.Storage.Blobs.BlobContainerClient(TestStorage.ConnectionString, StorageNames.Container(host.Prefix, StorageNames.ProfilesContainer));
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var blob in profiles.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = $"{LocalHostFixture.Org}/{sandbox}/graphs/" }))
+            if (blob.Name.Contains("/routed/", StringComparison.Ordinal)) files[blob.Name] = blob.Properties.ETag!.Value.ToString();
+        return files;
+    }
 
     private async Task<Sandbox> SetUpAsync(string sandbox, object? settings = null)
     {

@@ -163,7 +163,7 @@ public sealed class ExportJobOrchestratorTests
         Returns<GraphTask, bool>(TaskNames.CompleteGraphBuild, _ => true);
         // Bytes moved to the 4 partitions: 20, 0, 600 and 10; with each shard's own, 50, 80, 620 and 60: groups of at most
         // 100 hold one partition each (without the stored bytes, 0 and 1 would have been one group).
-        Returns<ShardTask, RouteResult>(TaskNames.RouteShards, task => new RouteResult(task.Shards, [10, 0, 300, 5]));
+        Returns<ShardTask, RouteResult>(TaskNames.RouteShards, task => new RouteResult(task.Shards, [10, 0, 300, 5], [.. task.Shards.Select(s => new[] { $"r{s}" })]));
         Returns<ShardTask, ShardResult>(TaskNames.ExportShard, task => new ShardResult(task.Shards, [1], [], [], 1, []));
 
         Assert.Equal("SUCCEEDED", await new ExportJobOrchestrator().RunAsync(_context.Object, Input).WaitAsync(Deadline));
@@ -172,8 +172,9 @@ public sealed class ExportJobOrchestratorTests
             "PrepareExport", "PrepareGraphBuild",
             "GraphLinks p0/2 [0,1,2,3] r0", "GraphRound p0/2 r0", "GraphRound p1/2 r0", "GraphRound p0/2 r1", "GraphRound p1/2 r1",
             "GraphRound p0/2 r2", "GraphRound p1/2 r2", "GraphGroup p0/2 r2", "GraphGroup p1/2 r2", "GraphRules p0/2 r0 settings", "GraphRules p1/2 r0 settings",
-            "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1", "ExportShard [0] k1", "ExportShard [1] k1", "ExportShard [2] k1",
-            "ExportShard [3] k1",
+            "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1",
+            // Each export of a partition is told every shard's route, to read what each moved to it.
+            "ExportShard [0] k1 r0,r1,r2,r3", "ExportShard [1] k1 r0,r1,r2,r3", "ExportShard [2] k1 r0,r1,r2,r3", "ExportShard [3] k1 r0,r1,r2,r3",
         ], calls.Select(c => c.TrimEnd()));
         Assert.Equal([0, 1, 2, 3], _finalized!.Shards.SelectMany(s => s.Shards).Order());
     }
@@ -181,7 +182,7 @@ public sealed class ExportJobOrchestratorTests
     private static string Describe(object? input) => input switch
     {
         GraphTask t => $"p{t.Partition}/{t.Partitions}{(t.Shards.Length > 0 ? $" [{string.Join(',', t.Shards)}]" : "")} r{t.Round}{(t.Settings is null ? "" : " settings")}",
-        ShardTask t => $"[{string.Join(',', t.Shards)}] {t.Graphs}",
+        ShardTask t => $"[{string.Join(',', t.Shards)}] {t.Graphs}{(t.Routes is null ? "" : " " + string.Join(',', t.Routes.Select(r => r?[0] ?? "-")))}",
         _ => "",
     };
 }

@@ -123,6 +123,19 @@ public sealed class GraphFiles
         return read(binary);
     }
 
+    /// <summary>As <see cref="ReadFileAsync{T}"/>; null when there is no such file.</summary>
+    public async Task<T?> TryReadFileAsync<T>(string name, Func<BinaryReader, T> read, CancellationToken ct) where T : class
+    {
+        try
+        {
+            return await ReadFileAsync(name, read, ct);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The names of the files in a folder, and their bytes together.</summary>
     public async Task<(List<string> Names, long Bytes)> ListFolderAsync(string folder, CancellationToken ct)
     {

@@ -1,7 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
-using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Specialized;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Azure.Storage.Blobs.Models;
 using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
@@ -9,7 +10,6 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
-using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Identities;
 
@@ -19,77 +19,126 @@ namespace ExportJobs.Service.Identities;
 /// stage moves only the fragments of identities that are not their graph's primary: it reads each shard and writes
 /// those, keyed by their primary and without their own <c>identityMap</c>, to the partition of that primary; the second
 /// reads a partition as its shard's own fragments (less those moved away, each without its <c>identityMap</c>) merged
-/// with the files moved to it, so a graph's fragments meet whatever shards they came from. The moved files are sorted
-/// runs at <c>{kind}/p{partition}/s{shard}-{run}.parquet</c> in a container of the job's own (named by a hash of the
-/// tenant and the job), deleted in one request when the job ends, however many files it holds.
+/// with the files moved to it, so a graph's fragments meet whatever shards they came from.
+/// <para>
+/// What a shard's route writes is a function of the graph build and of the runs it reads, so it is kept with the build
+/// and named by those runs (<see cref="RouteName"/>): sorted runs at <c>routed/{kind}/p{partition}/s{shard}-{route}-{run}.parquet</c>
+/// under the build's root, and, once they are all written, <c>routed/{kind}/s{shard}-{route}</c> with their bytes by
+/// partition. A later export of the same build whose shard still has those runs reuses them instead of routing again;
+/// two exports routing one shard at once write the same bytes. They go with the build (see docs/identity.md).
+/// </para>
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, StorageClients clients, IOptions<ExportStorageOptions> options)
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, StorageClients clients)
 {
     private const string IdentityMapMember = "identityMap";
 
-    /// <summary>The container of a job's moved fragments.</summary>
-    private BlobContainerClient Container(Tenant tenant, long jobId) => clients.Profiles.GetParentBlobServiceClient().GetBlobContainerClient(
-        StorageNames.WorkContainer(options.Value.NamePrefix, "pdgjob-", $"{tenant.BlobPrefix}/{jobId.ToString(CultureInfo.InvariantCulture)}"));
+    private static string KindFolder(string root, FragmentKind kind) => $"{root}routed/{kind.ToString().ToLowerInvariant()}/";
 
-    private static string PartitionFolder(FragmentKind kind, int partition) =>
-        $"{kind.ToString().ToLowerInvariant()}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+    private static string PartitionFolder(string root, FragmentKind kind, int partition) =>
+        $"{KindFolder(root, kind)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+
+    /// <summary>How the names of a shard's routed files, and its mark, begin.</summary>
+    private static string ShardStem(int shard, string route) => $"s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
+
+    private static string FileName(string root, FragmentKind kind, int partition, int shard, string route, int run) =>
+        $"{PartitionFolder(root, kind, partition)}{ShardStem(shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+
+    private static string MarkName(string root, FragmentKind kind, int shard, string route) => KindFolder(root, kind) + ShardStem(shard, route);
+
+    /// <summary>A route's name: 64 bits of a hash of the names of the runs it reads (immutable files, so their names say what they hold).</summary>
+    private static string RouteName(IEnumerable<ProfileStore.ShardRun> runs) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', runs.Select(r => r.Name)))).AsSpan(0, 8));
 
     /// <summary>
     /// Writes the fragments of a shard's identities that are not their graph's primary, of each kind asked for, to the
     /// partitions of their graphs, after compacting the shard as an export does, through the host's
-    /// <see cref="ShardReadGate"/>; returns the bytes written to each partition. They are written in runs of at most
-    /// <see cref="BytesHeld"/>, profiles holding only <paramref name="members"/> (events every member).
+    /// <see cref="ShardReadGate"/> — unless they are already kept with the build for the runs the shard has now.
+    /// Returns each kind's route name (in the order of <paramref name="kinds"/>), the bytes the routes hold for each
+    /// partition, and how many of them were kept. They are written in runs of at most <see cref="BytesHeld"/>, with every
+    /// member but <c>identityMap</c>.
     /// </summary>
-    public async Task<long[]> RouteShardAsync(Tenant tenant, long jobId, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
-        string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct)
+    public async Task<(string[] Routes, long[] Bytes, int Kept)> RouteShardAsync(Tenant tenant, string graphs, int shard, IReadOnlyList<FragmentKind> kinds,
+        string? skipBatchId, CancellationToken ct)
     {
         using var read = await gate.EnterStitchedAsync(ct);
-        foreach (var kind in kinds) await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        var primaries = await MovedAsync(tenant, graphs, shard, ct);
-        var container = Container(tenant, jobId);
-        await container.CreateIfNotExistsAsync(cancellationToken: ct);
-
+        string root = GraphFiles.Root(tenant, graphs);
+        var routes = new string[kinds.Count];
         var bytes = new long[store.ShardCount];
-        foreach (var kind in kinds)
+        IdentityTable? primaries = null;
+        int kept = 0;
+        for (int k = 0; k < kinds.Count; k++)
         {
-            var byPartition = new Dictionary<int, List<FragmentRow>>();
-            long held = 0;
-            int runs = 0;
-            // Written as sorted runs of at most BytesHeld of records over all partitions, so a shard's rows are never all held.
-            async Task FlushAsync()
+            var kind = kinds[k];
+            await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
+            var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
+            routes[k] = RouteName(runs);
+            string mark = MarkName(root, kind, shard, routes[k]);
+            var written = await files.TryReadFileAsync(mark, Longs.Read, ct);
+            if (written is not null) kept++;
+            else
             {
-                foreach (var (partition, rows) in byPartition.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
-                {
-                    // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
-                    var sorted = rows.SortStable(FragmentRow.CompareIdentities);
-                    bytes[partition] += await ProfileStore.WriteFileAsync(container, FileName(kind, partition, shard, runs), sorted, ct);
-                }
-                byPartition.Clear();
-                (held, runs) = (0, runs + 1);
+                primaries ??= await MovedAsync(tenant, graphs, shard, ct);
+                written = await RouteAsync(kind, root, shard, routes[k], runs, primaries, ct);
+                await Longs.WriteAsync(files, mark, written, ct);
             }
-            await foreach (var row in store.ReadShardRowsAsync(kind, tenant, shard, skipBatchId, Read(kind == FragmentKind.Profile ? members : null), primaries.Contains, ct))
-            {
-                var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
-                int partition = ShardRouter.ShardOf(primary, store.ShardCount);
-                if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-                var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = WithoutIdentityMap(row.Record).Detached() };
-                rows.Add(routed);
-                if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
-            }
-            await FlushAsync();
+            for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
         }
+        return (routes, bytes, kept);
+    }
+
+    /// <summary>One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the bytes written to each.</summary>
+    private async Task<long[]> RouteAsync(FragmentKind kind, string root, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
+        IdentityTable primaries, CancellationToken ct)
+    {
+        var bytes = new long[store.ShardCount];
+        var byPartition = new Dictionary<int, List<FragmentRow>>();
+        long held = 0;
+        int written = 0;
+        // Written as sorted runs of at most BytesHeld of records over all partitions, so a shard's rows are never all held.
+        async Task FlushAsync()
+        {
+            foreach (var (partition, rows) in byPartition.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
+            {
+                // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
+                var sorted = rows.SortStable(FragmentRow.CompareIdentities);
+                bytes[partition] += await ProfileStore.WriteFileAsync(clients.Profiles, FileName(root, kind, partition, shard, route, written), sorted, ct);
+            }
+            byPartition.Clear();
+            (held, written) = (0, written + 1);
+        }
+        await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), primaries.Contains, ct))
+        {
+            var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
+            int partition = ShardRouter.ShardOf(primary, store.ShardCount);
+            if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
+            var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = WithoutIdentityMap(row.Record).Detached() };
+            rows.Add(routed);
+            if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
+        }
+        await FlushAsync();
         return bytes;
     }
 
     /// <summary>
     /// A partition's fragments of one kind, grouped by graph primary in identity order: its shard's own, less those of
-    /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those moved to it; none
-    /// with its own <c>identityMap</c>, which is the graph's (<see cref="GraphIdentities.Records"/>).
+    /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those the routes named
+    /// moved to it (<paramref name="routes"/>: by shard, each kind's route name, or null for a shard with no
+    /// fragments); none with its own <c>identityMap</c>, which is the graph's (<see cref="GraphIdentities.Records"/>).
     /// </summary>
-    public IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, long jobId,
-        int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members, CancellationToken ct) =>
-        store.ReadShardWithFolderAsync(kind, tenant, partition, Container(tenant, jobId), PartitionFolder(kind, partition),
-            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, Read(members), ct);
+    public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, string graphs,
+        IReadOnlyList<string[]?> routes, int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        string folder = PartitionFolder(GraphFiles.Root(tenant, graphs), kind, partition);
+        var stems = routes.Select((route, shard) => route is { } names && (int)kind < names.Length ? folder + ShardStem(shard, names[(int)kind]) + "-" : null)
+            .OfType<string>().ToList();
+        var routed = new List<(string Name, long Size)>();
+        await foreach (var blob in clients.Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+            if (stems.Any(stem => blob.Name.StartsWith(stem, StringComparison.Ordinal))) routed.Add((blob.Name, blob.Properties.ContentLength ?? 0));
+        await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, clients.Profiles, routed,
+            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, Read(members), ct))
+            yield return group;
+    }
 
     /// <summary>
     /// The members a stage reads of <paramref name="members"/> (all when null): never a fragment's own
@@ -129,16 +178,10 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         return table;
     }
 
-    private static string FileName(FragmentKind kind, int partition, int shard, int run) =>
-        $"{PartitionFolder(kind, partition)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
-
     /// <summary>
     /// Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file
     /// per partition). 8 MB: with 16 MB the host peaked at 544-589 MB in the route at N = 1,000,000, with 8 MB at
     /// 525-532 MB (two runs; the second export in 26.4 and 30.6 s against 27.3-28.3 s: docs/performance.md).
     /// </summary>
     private const long BytesHeld = 8 * 1024 * 1024;
-
-    /// <summary>Removes a job's moved fragments, of both kinds, with their container.</summary>
-    public Task DeleteAsync(Tenant tenant, long jobId, CancellationToken ct) => Container(tenant, jobId).DeleteIfExistsAsync(cancellationToken: ct);
 }

@@ -210,19 +210,6 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     }
 
     /// <summary>An array of longs as bytes, and back (labels, and messages of fingerprint and label pairs).</summary>
-    private static class Longs
-    {
-        public static Task WriteAsync(GraphFiles work, string name, long[] values, CancellationToken ct) =>
-            work.WriteFileAsync(name, writer => writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())), ct);
-
-        public static long[] Read(BinaryReader reader)
-        {
-            var values = new long[reader.BaseStream.Length / sizeof(long)];
-            reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
-            return values;
-        }
-    }
-
     private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
     {
         var work = Work(task);

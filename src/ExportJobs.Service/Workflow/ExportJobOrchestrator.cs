@@ -55,7 +55,10 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
                     tasks.Select(t => t with { Graphs = graphs }).ToList(), plan.MaxParallelShards, shardOptions, cancel);
                 if (cancelled) return await Finalize(context, input, [], exportStart, Ms(context), cancelled: true);
                 var bytes = Enumerable.Range(0, plan.Partitions).Select(p => KeyValuePair.Create(p, plan.ShardBytes![p] + routed.Sum(r => r.BytesByPartition[p])));
-                tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs)).ToList();
+                var routes = new string[]?[plan.Partitions];
+                foreach (var result in routed)
+                    for (int i = 0; i < result.Shards.Length; i++) routes[result.Shards[i]] = result.Routes[i];
+                tasks = ShardGroups.Of(bytes, plan.ShardGroupBytes).Select(group => new ShardTask(input, group, graphs, routes)).ToList();
             }
             var (results, stopped) = await FanOut.RunAsync<ShardTask, ShardResult>(context, TaskNames.ExportShard, tasks, plan.MaxParallelShards, shardOptions, cancel);
             return await Finalize(context, input, results, exportStart, Ms(context), stopped);

@@ -70,20 +70,23 @@ public sealed class ExportJobSteps(
         var tenant = task.Job.Tenant;
         var job = await RecordOfAsync(task.Job, ct);
         bool evaluates = job.EvaluationInfo?.Segmentation == true;
-        var members = evaluates ? null : ShardExporter.MembersRead(FieldProjection.Parse(job.Fields), new ExportSelection(job.Filter), null);
         // Events when the job attaches them, exports profiles of events alone, or evaluates segments (which may read them).
         bool withEvents = job.AdditionalFields?.EventList is not null || job.Filter?.EmptyProfiles == true || evaluates;
         var kinds = withEvents ? new[] { FragmentKind.Profile, FragmentKind.Event } : [FragmentKind.Profile];
         var bytes = new long[options.Value.ShardCount];
-        foreach (int shard in task.Shards)
+        var routes = new string[task.Shards.Length][];
+        int kept = 0;
+        for (int i = 0; i < task.Shards.Length; i++)
         {
-            var written = await shuffle.RouteShardAsync(tenant, job.Id, task.Graphs!, shard, kinds, evaluates ? ShardExporter.MembershipBatchId(job.Id) : null, members, ct);
+            var (names, written, shardKept) = await shuffle.RouteShardAsync(tenant, task.Graphs!, task.Shards[i], kinds, evaluates ? ShardExporter.MembershipBatchId(job.Id) : null, ct);
+            (routes[i], kept) = (names, kept + shardKept);
             for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
         }
         long now = Now;
         await jobs.UpdateAsync(tenant, job.Id, j => j.ShardsDone(now, task.Shards.Length), ct);
-        log.LogInformation("Export job {JobId}: shards {Shards} routed to the partitions of their graphs", task.Job.JobId, string.Join(',', task.Shards));
-        return new RouteResult(task.Shards, bytes);
+        log.LogInformation("Export job {JobId}: shards {Shards} routed to the partitions of their graphs ({Kept} of {Routes} routes kept from an earlier export)",
+            task.Job.JobId, string.Join(',', task.Shards), kept, task.Shards.Length * kinds.Length);
+        return new RouteResult(task.Shards, bytes, routes);
     }
 
     /// <summary>Exports a group of shards into the same parts; the job's record is read once and its progress written once.</summary>
@@ -96,7 +99,7 @@ public sealed class ExportJobSteps(
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, ct);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, task.Routes, ct);
         result = result with { Ms = watch.ElapsedMilliseconds };
 
         long now = Now;
@@ -167,7 +170,6 @@ public sealed class ExportJobSteps(
         if (job.Incremental is not null) await changeStates.MarkCompleteAsync(tenant, job.Id, ct);
         var done = await jobs.UpdateAsync(tenant, job.Id, j => j.Succeed(now, metrics), ct);
         if (done is { Status: JobStatus.Succeeded }) await ReleasePredecessorAsync(tenant, job, ct);
-        if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
         if (done is { Status: JobStatus.Succeeded })
         {
             telemetry.Succeeded(input.Job, metrics.TotalExportedProfileCounter ?? 0);
@@ -265,7 +267,6 @@ public sealed class ExportJobSteps(
         if (job.EvaluationInfo?.Segmentation == true)
             removed += await profiles.DeleteBatchAsync(FragmentKind.Profile, tenant, ShardExporter.MembershipBatchId(job.Id), ct);
         foreach (string batchId in job.OutputBatchIds()) removed += await batchFiles.DeleteAsync(tenant, job.Destination.DatasetId!, batchId, ct);
-        if (job.MergePolicy?.Stitched == true) await shuffle.DeleteAsync(tenant, job.Id, ct);
         if (job.Incremental is not null) await changeStates.DeleteAsync(tenant, job.Id, ct);
         return removed;
     }

@@ -19,7 +19,8 @@ namespace ExportJobs.Service.Workflow;
 /// <see cref="ShardProfiles"/> reads them, those the filter selects, their events attached, projected, written to one
 /// part per output batch (one batch, or one per requested segment). An incremental export writes the changes against
 /// its predecessor's state instead, and its own state (<see cref="ChangeStates"/>). With <c>graphs</c> (a <c>pdg</c>
-/// export's graph build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>).
+/// export's graph build), the "shards" are the partitions of the job's shuffle (<see cref="GraphShuffle"/>), with the
+/// fragments its <c>routes</c> moved to them.
 /// </summary>
 public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, ChangeStates states, IOptions<ExportStorageOptions> options)
 {
@@ -35,7 +36,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         projection.IsAll || evaluation is not null ? null : projection.TopLevelNames.Concat(selection.MembersRead).ToHashSet(StringComparer.Ordinal);
 
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards,
-        string? graphs, CancellationToken ct)
+        string? graphs, IReadOnlyList<string[]?>? routes, CancellationToken ct)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -64,7 +65,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
-            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), job.Id, graphs);
+            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes);
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             foreach (int target in targets)

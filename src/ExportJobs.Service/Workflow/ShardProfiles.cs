@@ -12,10 +12,11 @@ namespace ExportJobs.Service.Workflow;
 /// How a shard's profiles are read: by which merge rule; with segment evaluation, recording what changed as the
 /// shard's fragments of <c>MembershipBatch</c> (and skipping that batch when reading, so that a retry reads what the
 /// first try read); with events; with profiles of events alone; only <c>Members</c> of each record (null: all).
-/// <c>Graphs</c>: the graph build of a <c>pdg</c> export, whose shard is then a partition of the job's shuffle.
+/// <c>Graphs</c>: the graph build of a <c>pdg</c> export, whose shard is then a partition of its shuffle, with the
+/// fragments <c>Routes</c> moved to it (<see cref="GraphShuffle.ReadPartitionAsync"/>).
 /// </summary>
 public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation, string? MembershipBatch, long MembershipTime, bool WithEvents,
-    bool EmptyProfiles, IReadOnlySet<string>? Members, long JobId = 0, string? Graphs = null);
+    bool EmptyProfiles, IReadOnlySet<string>? Members, string? Graphs = null, IReadOnlyList<string[]?>? Routes = null);
 
 /// <summary>
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
@@ -44,8 +45,8 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         var source = moved is null
             ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members)),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct) : Empty())
-            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.JobId, shard, moved, reading.MembershipBatch, reading.Members, ct),
-                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.JobId, shard, moved, null, null, ct) : Empty());
+            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, reading.MembershipBatch, reading.Members, ct),
+                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, null, null, ct) : Empty());
         await foreach (var (identity, fragments, events) in source)
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;

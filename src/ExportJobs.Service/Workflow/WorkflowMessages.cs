@@ -25,12 +25,17 @@ public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, 
 
 /// <summary>
 /// A group of shards one activity exports (or routes, in a shuffle), one after the other; <c>Graphs</c>: the key of
-/// the graph build a <c>pdg</c> export uses — then the shards an export activity is given are the shuffle's partitions.
+/// the graph build a <c>pdg</c> export uses — then the shards an export activity is given are the shuffle's partitions,
+/// and <c>Routes</c> names, by shard, what each kind's route of it wrote (<see cref="RouteResult"/>; null for a shard
+/// with no fragments).
 /// </summary>
-public sealed record ShardTask(ExportJobInput Job, int[] Shards, string? Graphs = null);
+public sealed record ShardTask(ExportJobInput Job, int[] Shards, string? Graphs = null, string[]?[]? Routes = null);
 
-/// <summary>What the first stage of a <c>pdg</c> export wrote from a group of shards: its bytes in each partition.</summary>
-public sealed record RouteResult(int[] Shards, long[] BytesByPartition);
+/// <summary>
+/// What the first stage of a <c>pdg</c> export wrote from a group of shards: its bytes in each partition, and each
+/// shard's routes (in the order of <c>Shards</c>), one name per kind routed, profiles first (<c>Identities.GraphShuffle</c>).
+/// </summary>
+public sealed record RouteResult(int[] Shards, long[] BytesByPartition, string[][] Routes);
 
 /// <summary>
 /// What a group of shards wrote: rows per output batch (in the job's batch order), per namespace and per requested

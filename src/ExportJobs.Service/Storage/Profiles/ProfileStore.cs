@@ -205,13 +205,24 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// The rows of one shard as stored, in identity-key order, with the members of <paramref name="members"/> (all when
-    /// null), of the identities (namespace, id) <paramref name="keep"/> keeps.
+    /// The runs a read of the shard would merge now, less the files of <paramref name="skipBatchId"/>: what such a read
+    /// returns is a function of their names (<see cref="ShardRun.Name"/>) alone, as files are immutable.
     /// </summary>
-    internal async IAsyncEnumerable<FragmentRow> ReadShardRowsAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId,
+    internal async Task<List<ShardRun>> RunsToReadAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, CancellationToken ct)
+    {
+        string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
+        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
+        return live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>
+    /// The rows of the runs of a shard listed by <see cref="RunsToReadAsync"/>, in identity-key order, with the members of
+    /// <paramref name="members"/> (all when null), of the identities (namespace, id) <paramref name="keep"/> keeps.
+    /// </summary>
+    internal async IAsyncEnumerable<FragmentRow> ReadRunRowsAsync(FragmentKind kind, IReadOnlyList<ShardRun> runs,
         MemberSelection? members, Func<string, string, bool> keep, [EnumeratorCancellation] CancellationToken ct)
     {
-        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, keep);
+        var files = await OpenAsync(Container(kind), runs, members, ct, keep: keep);
         try
         {
             await foreach (var file in FragmentCursor.MergeAsync(files, ct)) yield return file.Current;
@@ -223,24 +234,21 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// As <see cref="ReadShardAsync"/>, with the files of a folder of another container read as runs beside the shard's
-    /// own (a <c>pdg</c> export's fragments moved to the shard, each file a run); of the shard's
-    /// own rows, those of the identities (namespace, id) <paramref name="ownKeep"/> keeps, each as
-    /// <paramref name="ownRow"/> makes it.
+    /// As <see cref="ReadShardAsync"/>, with files of another container read as runs beside the shard's own, a run each
+    /// (a <c>pdg</c> export's fragments moved to the shard); of the shard's own rows, those of the identities
+    /// (namespace, id) <paramref name="ownKeep"/> keeps, each as <paramref name="ownRow"/> makes it.
     /// </summary>
-    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFolderAsync(
-        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, string folder, Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow,
-        string? skipBatchId, MemberSelection? members, [EnumeratorCancellation] CancellationToken ct)
+    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFilesAsync(
+        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<(string Name, long Size)> moved,
+        Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members,
+        [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
         // The moved runs are indexed after every run of the shard's own.
         int own = files.Count == 0 ? 0 : files.Max(f => f.Index) + 1;
-        var routed = new List<ShardRun>();
         try
         {
-            await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-                routed.Add(new ShardRun(blob.Name, [(blob.Name, blob.Properties.ContentLength ?? 0)], default, []));
-            files.AddRange(await OpenAsync(container, routed, members, ct, firstIndex: own));
+            files.AddRange(await OpenAsync(container, moved.Select(file => new ShardRun(file.Name, [file], default, [])), members, ct, firstIndex: own));
         }
         catch
         {
@@ -260,12 +268,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, MemberSelection? members,
-        CancellationToken ct, Func<string, string, bool>? keep = null)
-    {
-        string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
-        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        return await OpenAsync(Container(kind), live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)), members, ct, keep: keep);
-    }
+        CancellationToken ct, Func<string, string, bool>? keep = null) =>
+        await OpenAsync(Container(kind), await RunsToReadAsync(kind, tenant, shard, skipBatchId, ct), members, ct, keep: keep);
 
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
@@ -324,7 +328,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their
     /// number), its parts in order with their sizes, when it was written (its last part), and the runs it covers.
     /// </summary>
-    private sealed record ShardRun(string Name, IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
+    internal sealed record ShardRun(string Name, IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
     {
         public long Size => Parts.Sum(p => p.Size);
         public bool KeptApart => Name.Contains("-" + KeptApartBatchPrefix, StringComparison.Ordinal);
