@@ -9,6 +9,9 @@ namespace ExportJobs.Benchmarks;
 /// <summary>What <c>scripts/bench.sh</c> started, passed in environment variables: the API, the host process, Azurite and its request log.</summary>
 public sealed class BenchEnvironment
 {
+    /// <summary>The organisation every benchmark works in (its sandbox is <c>prod</c> unless said).</summary>
+    public const string Org = "1BD6382559DF0C130A49422D@AdobeOrg";
+
     public string Api { get; } = Required("BENCH_API");
     public string? ApiB { get; } = Environment.GetEnvironmentVariable("BENCH_API_B");
     private int HostPid { get; } = int.Parse(Required("BENCH_HOST_PID"), CultureInfo.InvariantCulture);
@@ -31,11 +34,11 @@ public sealed class BenchEnvironment
     {
         var http = new HttpClient { BaseAddress = new Uri(api.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
         var root = new Uri(new Uri(api), "/");
-        var token = await new HttpClient().PostAsync(new Uri(root, "dev/token?org=1BD6382559DF0C130A49422D@AdobeOrg&minutes=600"), null);
+        var token = await new HttpClient().PostAsync(new Uri(root, $"dev/token?org={Org}&minutes=600"), null);
         var json = JsonNode.Parse(await token.Content.ReadAsStringAsync())!;
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (string)json["access_token"]!);
         http.DefaultRequestHeaders.Add("x-api-key", "local-client");
-        http.DefaultRequestHeaders.Add("x-gw-ims-org-id", "1BD6382559DF0C130A49422D@AdobeOrg");
+        http.DefaultRequestHeaders.Add("x-gw-ims-org-id", Org);
         http.DefaultRequestHeaders.Add("x-sandbox-name", sandbox);
         return http;
     }
