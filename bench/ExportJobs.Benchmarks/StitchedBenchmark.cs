@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core.Segments;
 using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -69,10 +70,13 @@ public sealed class StitchedBenchmark(BenchEnvironment env)
     /// <summary>Deletes the marks of the routes kept with the graph build, so that the next <c>pdg</c> export routes every shard again.</summary>
     private async Task ForgetRoutesAsync()
     {
-        var profiles = new StorageClients(Options.Create(env.StorageOptions())).Profiles;
-        await foreach (var blob in profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BenchEnvironment.Org}/prod/graphs/" }))
-            if (blob.Name.Contains("/routed/", StringComparison.Ordinal) && !blob.Name.EndsWith(".parquet", StringComparison.Ordinal))
-                await profiles.DeleteBlobAsync(blob.Name);
+        var service = new StorageClients(Options.Create(env.StorageOptions())).Profiles.GetParentBlobServiceClient();
+        await foreach (var build in service.GetBlobContainersAsync(prefix: StorageNames.BuildsContainers("", $"{BenchEnvironment.Org}/prod")))
+        {
+            var container = service.GetBlobContainerClient(build.Name);
+            await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = "routed/" }))
+                if (!blob.Name.EndsWith(".parquet", StringComparison.Ordinal)) await container.DeleteBlobAsync(blob.Name);
+        }
     }
 
     private async Task<(TimeSpan Elapsed, long Rows, string PeakRssMb)> TimedAsync(HttpClient http, string output, string policy)

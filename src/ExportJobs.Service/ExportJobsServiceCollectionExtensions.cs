@@ -72,6 +72,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<IdentitySettingsHandler>();
         services.AddSingleton<ShardLinks>();
         services.AddSingleton<GraphFiles>();
+        services.AddSingleton<SupersededBuilds>();
         services.AddSingleton<GraphShuffle>();
         services.AddSingleton<IdentityGraphBuilder>();
         services.AddSingleton<Segments.SegmentDefinitionStore>();

@@ -188,10 +188,11 @@ public class StitchingTests(LocalHostFixture host)
     /// <summary>The files of a sandbox's graph builds' routes, each with its ETag (which a file written again changes).</summary>
     private async Task<Dictionary<string, string>> RoutedFilesAsync(string sandbox)
     {
-        var profiles = new Azure.Storage.Blobs.BlobContainerClient(TestStorage.ConnectionString, StorageNames.Container(host.Prefix, StorageNames.ProfilesContainer));
+        var service = new Azure.Storage.Blobs.BlobServiceClient(TestStorage.ConnectionString);
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
-        await foreach (var blob in profiles.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = $"{LocalHostFixture.Org}/{sandbox}/graphs/" }))
-            if (blob.Name.Contains("/routed/", StringComparison.Ordinal)) files[blob.Name] = blob.Properties.ETag!.Value.ToString();
+        await foreach (var build in service.GetBlobContainersAsync(prefix: StorageNames.BuildsContainers(host.Prefix, $"{LocalHostFixture.Org}/{sandbox}")))
+            await foreach (var blob in service.GetBlobContainerClient(build.Name).GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = "routed/" }))
+                files[$"{build.Name}/{blob.Name}"] = blob.Properties.ETag!.Value.ToString();
         return files;
     }
 

@@ -129,14 +129,13 @@ public class IdentityGraphBuildTests
     /// <summary>The persisted result, each row with the shard folder it was found in.</summary>
     private static async Task<(List<string> Map, List<string> Graphs)> ReadResultAsync(ServiceHarness harness, string key)
     {
-        var files = harness.Get<GraphFiles>();
-        string root = GraphFiles.Root(harness.Tenant, key);
+        var files = harness.Get<GraphFiles>().Build(harness.Tenant, key);
         var map = new List<string>();
         var graphs = new List<string>();
         for (int shard = 0; shard < harness.Get<ProfileStore>().ShardCount; shard++)
         {
-            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Map, shard), default)) map.Add(Row(shard, row.Identity, row.To));
-            await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder(root, IdentityGraphBuilder.Graph, shard), default))
+            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), default)) map.Add(Row(shard, row.Identity, row.To));
+            await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder("", IdentityGraphBuilder.Graph, shard), default))
                 graphs.AddRange(IdentitiesOf(RecordOf(row.Identities), row.Primary).Select(identity => Row(shard, identity, row.Primary)));
         }
         return ([.. map.Order(StringComparer.Ordinal)], [.. graphs.Order(StringComparer.Ordinal)]);

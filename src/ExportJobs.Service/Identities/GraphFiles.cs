@@ -12,11 +12,12 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// Where a tenant's graph builds keep their files, in the profiles container beside the shards:
-/// <c>{org}/{sandbox}/graphs/{key}/</c>, <c>key</c> naming what the build saw (see <see cref="IdentityGraphBuilder"/>).
-/// What exports read stays: <c>map/p{k}/</c> (each identity of shard k that is not its own graph's primary, with its
-/// primary) and <c>graph/p{k}/</c> (each graph whose primary is of shard k: its primary and its <c>identityMap</c>), and <c>complete</c>
-/// once both are whole. Each build run works in a container of its own (<see cref="Work"/>), deleted at its end in one
+/// Where graph builds keep their files: each build in a container of its own (<see cref="Build"/>), named by a hash of
+/// its tenant and its <c>key</c> (what the build saw, see <see cref="IdentityGraphBuilder"/>), so it is deleted in one
+/// request once superseded (<see cref="SupersededBuilds"/>). What exports read stays there: <c>map/p{k}/</c> (each
+/// identity of shard k that is not its own graph's primary, with its primary), <c>graph/p{k}/</c> (each graph whose
+/// primary is of shard k: its primary and its identities), <c>complete</c> once both are whole, and the routes exports
+/// keep (<see cref="GraphShuffle"/>). Each build run works in a container of its own (<see cref="Work"/>), deleted at its end in one
 /// request whatever the thousands of files it holds, so that two runs of one key (two exports at once) never read each
 /// other's half-written files. Rows go in files of their own binary form (<see cref="IGraphRow{TSelf}"/>), named by
 /// partition and writer and numbered, so a retried activity replaces its own.
@@ -38,12 +39,17 @@ public sealed class GraphFiles
         new(_container.GetParentBlobServiceClient().GetBlobContainerClient(
             StorageNames.WorkContainer(_namePrefix, "graphwork-", $"{tenant.BlobPrefix}/{key}/{runId}/{seed}")), _namePrefix);
 
+    /// <summary>The files of a build, and what exports keep with it, in its container; paths in it start at its root.</summary>
+    public GraphFiles Build(Tenant tenant, string key) =>
+        new(_container.GetParentBlobServiceClient().GetBlobContainerClient(StorageNames.BuildContainer(_namePrefix, tenant.BlobPrefix, key)), _namePrefix);
+
+    /// <summary>The container these files are in.</summary>
+    internal BlobContainerClient Container => _container;
+
     public Task CreateAsync(CancellationToken ct) => _container.CreateIfNotExistsAsync(cancellationToken: ct);
 
     /// <summary>Deletes this container and every file in it.</summary>
     public Task DeleteAsync(CancellationToken ct) => _container.DeleteIfExistsAsync(cancellationToken: ct);
-
-    public static string Root(Tenant tenant, string key) => $"{tenant.BlobPrefix}/graphs/{key}/";
 
     public static string Folder(string root, string set, int partition) => $"{root}{set}/p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 

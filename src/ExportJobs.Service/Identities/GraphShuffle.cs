@@ -23,27 +23,26 @@ namespace ExportJobs.Service.Identities;
 /// <para>
 /// What a shard's route writes is a function of the graph build and of the runs it reads, so it is kept with the build
 /// and named by those runs (<see cref="RouteName"/>): sorted runs at <c>routed/{kind}/p{partition}/s{shard}-{route}-{run}.parquet</c>
-/// under the build's root, and, once they are all written, <c>routed/{kind}/s{shard}-{route}</c> with their bytes by
+/// in the build's container (<see cref="GraphFiles.Build"/>), and, once they are all written, <c>routed/{kind}/s{shard}-{route}</c> with their bytes by
 /// partition. A later export of the same build whose shard still has those runs reuses them instead of routing again;
-/// two exports routing one shard at once write the same bytes. They go with the build (see docs/identity.md).
+/// two exports routing one shard at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
 /// </para>
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, StorageClients clients)
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
 {
     private const string IdentityMapMember = "identityMap";
 
-    private static string KindFolder(string root, FragmentKind kind) => $"{root}routed/{kind.ToString().ToLowerInvariant()}/";
+    private static string KindFolder(FragmentKind kind) => $"routed/{kind.ToString().ToLowerInvariant()}/";
 
-    private static string PartitionFolder(string root, FragmentKind kind, int partition) =>
-        $"{KindFolder(root, kind)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+    private static string PartitionFolder(FragmentKind kind, int partition) => $"{KindFolder(kind)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
 
     /// <summary>How the names of a shard's routed files, and its mark, begin.</summary>
     private static string ShardStem(int shard, string route) => $"s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
 
-    private static string FileName(string root, FragmentKind kind, int partition, int shard, string route, int run) =>
-        $"{PartitionFolder(root, kind, partition)}{ShardStem(shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
+    private static string FileName(FragmentKind kind, int partition, int shard, string route, int run) =>
+        $"{PartitionFolder(kind, partition)}{ShardStem(shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
 
-    private static string MarkName(string root, FragmentKind kind, int shard, string route) => KindFolder(root, kind) + ShardStem(shard, route);
+    private static string MarkName(FragmentKind kind, int shard, string route) => KindFolder(kind) + ShardStem(shard, route);
 
     /// <summary>A route's name: 64 bits of a hash of the names of the runs it reads (immutable files, so their names say what they hold).</summary>
     private static string RouteName(IEnumerable<ProfileStore.ShardRun> runs) =>
@@ -61,7 +60,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         string? skipBatchId, CancellationToken ct)
     {
         using var read = await gate.EnterStitchedAsync(ct);
-        string root = GraphFiles.Root(tenant, graphs);
+        var build = files.Build(tenant, graphs);
         var routes = new string[kinds.Count];
         var bytes = new long[store.ShardCount];
         IdentityTable? primaries = null;
@@ -72,14 +71,14 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
             var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
             routes[k] = RouteName(runs);
-            string mark = MarkName(root, kind, shard, routes[k]);
-            var written = await files.TryReadFileAsync(mark, Longs.Read, ct);
+            string mark = MarkName(kind, shard, routes[k]);
+            var written = await build.TryReadFileAsync(mark, Longs.Read, ct);
             if (written is not null) kept++;
             else
             {
                 primaries ??= await MovedAsync(tenant, graphs, shard, ct);
-                written = await RouteAsync(kind, root, shard, routes[k], runs, primaries, ct);
-                await Longs.WriteAsync(files, mark, written, ct);
+                written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, ct);
+                await Longs.WriteAsync(build, mark, written, ct);
             }
             for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
         }
@@ -87,7 +86,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     }
 
     /// <summary>One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the bytes written to each.</summary>
-    private async Task<long[]> RouteAsync(FragmentKind kind, string root, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
+    private async Task<long[]> RouteAsync(FragmentKind kind, GraphFiles build, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
         IdentityTable primaries, CancellationToken ct)
     {
         var bytes = new long[store.ShardCount];
@@ -101,7 +100,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             {
                 // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
                 var sorted = rows.SortStable(FragmentRow.CompareIdentities);
-                bytes[partition] += await ProfileStore.WriteFileAsync(clients.Profiles, FileName(root, kind, partition, shard, route, written), sorted, ct);
+                bytes[partition] += await ProfileStore.WriteFileAsync(build.Container, FileName(kind, partition, shard, route, written), sorted, ct);
             }
             byPartition.Clear();
             (held, written) = (0, written + 1);
@@ -129,13 +128,14 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         IReadOnlyList<string[]?> routes, int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        string folder = PartitionFolder(GraphFiles.Root(tenant, graphs), kind, partition);
+        var build = files.Build(tenant, graphs);
+        string folder = PartitionFolder(kind, partition);
         var stems = routes.Select((route, shard) => route is { } names && (int)kind < names.Length ? folder + ShardStem(shard, names[(int)kind]) + "-" : null)
             .OfType<string>().ToList();
         var routed = new List<(string Name, long Size)>();
-        await foreach (var blob in clients.Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
+        await foreach (var blob in build.Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
             if (stems.Any(stem => blob.Name.StartsWith(stem, StringComparison.Ordinal))) routed.Add((blob.Name, blob.Properties.ContentLength ?? 0));
-        await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, clients.Profiles, routed,
+        await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
             (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, Read(members), ct))
             yield return group;
     }
@@ -162,19 +162,19 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
     public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
-        TableAsync<GraphRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
+        TableAsync<GraphRow>(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct) =>
-        TableAsync<PairRow>(GraphFiles.Folder(GraphFiles.Root(tenant, graphs), IdentityGraphBuilder.Map, shard), (table, row) => table.AddPrimary(row.Identity, row.To), ct);
+        TableAsync<PairRow>(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), (table, row) => table.AddPrimary(row.Identity, row.To), ct);
 
     /// <summary>The rows of a folder of the build, each added to one table by <paramref name="add"/>.</summary>
-    private async Task<IdentityTable> TableAsync<T>(string folder, Action<IdentityTable, T> add, CancellationToken ct) where T : IGraphRow<T>
+    private static async Task<IdentityTable> TableAsync<T>(GraphFiles build, string folder, Action<IdentityTable, T> add, CancellationToken ct) where T : IGraphRow<T>
     {
-        var (names, bytes) = await files.ListFolderAsync(folder, ct);
+        var (names, bytes) = await build.ListFolderAsync(folder, ct);
         // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
         var table = new IdentityTable(bytes);
-        await foreach (var row in files.ReadAsync<T>(names, ct)) add(table, row);
+        await foreach (var row in build.ReadAsync<T>(names, ct)) add(table, row);
         return table;
     }
 

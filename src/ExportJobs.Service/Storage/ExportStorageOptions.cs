@@ -63,6 +63,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// </summary>
     [Range(1, 256)] public int MaxStitchedReadsPerHost { get; set; } = 3;
 
+    /// <summary>
+    /// Minutes a graph build stays once a newer build of its tenant completed (<c>Identities.SupersededBuilds</c>): an
+    /// export that started on it before has that long to finish.
+    /// </summary>
+    [Range(0, 7 * 24 * 60)] public int SupersededBuildMinutes { get; set; } = 60;
+
     /// <summary>How many shard activities of one job run at once.</summary>
     [Range(1, 256)] public int MaxParallelShards { get; set; } = 8;
 

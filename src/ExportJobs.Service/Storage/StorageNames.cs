@@ -28,6 +28,16 @@ public static class StorageNames
     /// one request when the work ends: <paramref name="kind"/> and 128 bits of SHA-256 over <paramref name="identity"/>,
     /// the text that names the work (tenant and ids), in the characters a container name allows.
     /// </summary>
-    public static string WorkContainer(string prefix, string kind, string identity) =>
-        Container(prefix, kind + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)).AsSpan(0, 16)));
+    public static string WorkContainer(string prefix, string kind, string identity) => Container(prefix, kind + Hash(identity, 16));
+
+    /// <summary>
+    /// The container of a tenant's graph build: <see cref="BuildsContainers"/> of the tenant, then 96 bits of SHA-256
+    /// over the build's key (at most 62 characters with the longest prefix).
+    /// </summary>
+    public static string BuildContainer(string prefix, string tenant, string key) => BuildsContainers(prefix, tenant) + Hash(key, 12);
+
+    /// <summary>How the names of a tenant's graph-build containers begin: <c>graph</c> and 48 bits of SHA-256 over the tenant.</summary>
+    public static string BuildsContainers(string prefix, string tenant) => Container(prefix, "graph" + Hash(tenant, 6));
+
+    private static string Hash(string text, int bytes) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, bytes));
 }
