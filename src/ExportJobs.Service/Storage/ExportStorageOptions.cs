@@ -57,11 +57,12 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(1, 256)] public int MaxShardReadsPerHost { get; set; } = 4;
 
     /// <summary>
-    /// How many of those reads may be a <c>pdg</c> export's route or partition export, which also hold their shard's
-    /// tables of the graph build. 3: at N = 1,000,000 people the <c>pdg</c> export peaked at 466-471 MB with 3 and at
-    /// 512-537 MB with 4, in the same time (docs/performance.md).
+    /// How many of those reads may be a <c>pdg</c> export's route or partition export (which also hold their shard's
+    /// tables of the graph build) or a graph build's rules. 2: at N = 1,000,000 people on 2 cores the export stage took
+    /// as long with 2 as with 3 or 4, and peaked at 418 MB against 466-521 MB with 3 and 512-537 MB with 4
+    /// (docs/performance.md).
     /// </summary>
-    [Range(1, 256)] public int MaxStitchedReadsPerHost { get; set; } = 3;
+    [Range(1, 256)] public int MaxStitchedReadsPerHost { get; set; } = 2;
 
     /// <summary>
     /// Minutes a graph build stays once a newer build of its tenant completed (<c>Identities.SupersededBuilds</c>): an
