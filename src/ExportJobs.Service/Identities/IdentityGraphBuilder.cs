@@ -212,7 +212,6 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         }
     }
 
-    /// <summary>An array of longs as bytes, and back (labels, and messages of fingerprint and label pairs).</summary>
     private async Task<Adjacency> AdjacencyAsync(GraphTask task, CancellationToken ct)
     {
         var work = Work(task);
