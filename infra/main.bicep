@@ -69,6 +69,16 @@ param shardGroupBytes int = 16777216
 @maxValue(256)
 param maxShardReadsPerHost int = 4
 
+@description('How many of those reads may be a pdg export\'s route or partition export, or an identity graph build\'s rules: they hold more than other reads.')
+@minValue(1)
+@maxValue(256)
+param maxStitchedReadsPerHost int = 2
+
+@description('Minutes an identity graph build (and the routes kept with it) stays once a newer build of its tenant completed.')
+@minValue(0)
+@maxValue(10080)
+param supersededBuildMinutes int = 60
+
 @description('A pdg export\'s identity graph build has a partition per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
 param graphPartitionBytes int = 16777216
@@ -235,6 +245,8 @@ var baseSettings = {
   ExportJobs__ShardGroupBytes: string(shardGroupBytes)
   ExportJobs__MaxShardReadsPerHost: string(maxShardReadsPerHost)
   ExportJobs__GraphPartitionBytes: string(graphPartitionBytes)
+  ExportJobs__MaxStitchedReadsPerHost: string(maxStitchedReadsPerHost)
+  ExportJobs__SupersededBuildMinutes: string(supersededBuildMinutes)
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
   ExportJobs__MaxShardFiles: string(maxShardFiles)
