@@ -377,7 +377,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var clients = new StorageClients(options);
         var store = new ProfileStore(clients, options, TimeProvider.System);
         var gate = new ShardReadGate(options);
-        var exporter = new ShardExporter(new ShardProfiles(store, new GraphShuffle(store, new GraphFiles(clients, options), gate), gate), new DatasetBatchFiles(clients), new ChangeStates(clients), options);
+        var exporter = new ShardExporter(new ShardProfiles(store, new GraphShuffle(store, new GraphFiles(clients, options), gate, Microsoft.Extensions.Logging.Abstractions.NullLogger<GraphShuffle>.Instance), gate), new DatasetBatchFiles(clients), new ChangeStates(clients), options);
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);

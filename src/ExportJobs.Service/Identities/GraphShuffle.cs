@@ -10,6 +10,7 @@ using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
+using Microsoft.Extensions.Logging;
 
 namespace ExportJobs.Service.Identities;
 
@@ -28,7 +29,7 @@ namespace ExportJobs.Service.Identities;
 /// two exports routing one shard at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
 /// </para>
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate)
+public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, ILogger<GraphShuffle> log)
 {
     private const string IdentityMapMember = "identityMap";
 
@@ -154,9 +155,11 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>What the export stage reads of a partition's build, loaded at once: its graphs (<see cref="GraphsAsync"/>) and its moved identities (<see cref="MovedAsync"/>).</summary>
     public async Task<(IdentityTable Graphs, IdentityTable Moved)> TablesAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var stitched = GraphsAsync(tenant, graphs, partition, ct);
         var moved = MovedAsync(tenant, graphs, partition, ct);
         await Task.WhenAll(stitched, moved);
+        log.LogInformation("Graph build {Key}: partition {Partition}'s graphs and moved identities loaded in {Ms} ms", graphs, partition, watch.ElapsedMilliseconds);
         return (stitched.Result, moved.Result);
     }
 
