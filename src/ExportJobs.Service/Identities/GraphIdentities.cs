@@ -9,7 +9,8 @@ namespace ExportJobs.Service.Identities;
 /// <summary>
 /// A graph's identities as its build keeps them (<see cref="GraphRow"/>) and an export's table holds them: the place of
 /// the primary among them, then the identities by namespace (namespaces in the order of their first identity), each
-/// namespace's name once, then its ids. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
+/// namespace's name once, then its ids; counts as <see cref="BinaryWriter.Write7BitEncodedInt(int)"/> writes them, texts
+/// as <see cref="BinaryWriter.Write(string)"/> does (UTF-8, its byte count first), read back in place. An export writes a profile's <c>identityMap</c> record from them (<see cref="Records"/>); as that record's
 /// JSON, the largest part of a <c>pdg</c> export stage's tables, they were about twice the bytes (a build's graph files
 /// at N = 1,000,000: 139 MB as JSON, 74 MB in this form).
 /// </summary>
@@ -18,52 +19,32 @@ public static class GraphIdentities
     /// <summary>The graph's identities in this form.</summary>
     public static byte[] Encode(IdentityGraph graph)
     {
-        var buffer = new ArrayBufferWriter<byte>(16 + 24 * graph.Identities.Count);
-        Encode(graph.Primary, graph.Identities, buffer);
-        return buffer.WrittenSpan.ToArray();
+        using var buffer = new MemoryStream(16 + 24 * graph.Identities.Count);
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) Encode(graph.Primary, graph.Identities, writer);
+        return buffer.ToArray();
     }
 
-    private static void Encode(Identity primary, IReadOnlyList<Identity> identities, IBufferWriter<byte> buffer)
+    private static void Encode(Identity primary, IReadOnlyList<Identity> identities, BinaryWriter writer)
     {
         if (identities.Count == 1)
         {
             // A profile of one identity, as an export writes one for each identity without a graph.
-            WriteCount(buffer, 0);
-            WriteCount(buffer, 1);
-            WriteText(buffer, primary.Namespace);
-            WriteCount(buffer, 1);
-            WriteText(buffer, primary.Id);
+            writer.Write7BitEncodedInt(0);
+            writer.Write7BitEncodedInt(1);
+            writer.Write(primary.Namespace);
+            writer.Write7BitEncodedInt(1);
+            writer.Write(primary.Id);
             return;
         }
         var groups = identities.GroupBy(identity => identity.Namespace).ToList();
-        WriteCount(buffer, groups.SelectMany(group => group).TakeWhile(identity => identity != primary).Count());
-        WriteCount(buffer, groups.Count);
+        writer.Write7BitEncodedInt(groups.SelectMany(group => group).TakeWhile(identity => identity != primary).Count());
+        writer.Write7BitEncodedInt(groups.Count);
         foreach (var group in groups)
         {
-            WriteText(buffer, group.Key);
-            WriteCount(buffer, group.Count());
-            foreach (var identity in group) WriteText(buffer, identity.Id);
+            writer.Write(group.Key);
+            writer.Write7BitEncodedInt(group.Count());
+            foreach (var identity in group) writer.Write(identity.Id);
         }
-    }
-
-    private static void WriteCount(IBufferWriter<byte> buffer, int value)
-    {
-        var span = buffer.GetSpan(5);
-        int length = 0;
-        for (uint rest = (uint)value; ; rest >>= 7)
-        {
-            span[length++] = (byte)(rest < 0x80 ? rest : (rest & 0x7F) | 0x80);
-            if (rest < 0x80) break;
-        }
-        buffer.Advance(length);
-    }
-
-    private static void WriteText(IBufferWriter<byte> buffer, string text)
-    {
-        int length = Encoding.UTF8.GetByteCount(text);
-        WriteCount(buffer, length);
-        Encoding.UTF8.GetBytes(text, buffer.GetSpan(length));
-        buffer.Advance(length);
     }
 
     /// <summary>Writes the <c>identityMap</c> record of identities in this form: every identity by namespace, the primary marked.</summary>
@@ -90,7 +71,7 @@ public static class GraphIdentities
         writer.WriteEndObject();
     }
 
-    /// <summary>A count, 7 bits a byte, low bits first.</summary>
+    /// <summary>A count, 7 bits a byte, low bits first (as <see cref="BinaryReader.Read7BitEncodedInt"/> reads it, in place).</summary>
     private static int ReadCount(ReadOnlySpan<byte> encoded, ref int at)
     {
         int value = 0;
@@ -117,7 +98,8 @@ public static class GraphIdentities
     /// </summary>
     public sealed class Records(IdentityTable graphs) : IDisposable
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(1024), _alone = new(256);
+        private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+        private readonly BinaryWriter _alone = new(new MemoryStream(256), Encoding.UTF8);
         private readonly Utf8JsonWriter _writer = new(Stream.Null);
 
         /// <summary>The record of the graph of <paramref name="primary"/> (of itself alone when it has none), as a pooled document the caller disposes.</summary>
@@ -125,9 +107,10 @@ public static class GraphIdentities
         {
             if (!graphs.TryGetValue(primary.Namespace, primary.Id, out var encoded))
             {
-                _alone.ResetWrittenCount();
+                var alone = (MemoryStream)_alone.BaseStream;
+                alone.SetLength(0);
                 Encode(primary, [primary], _alone);
-                encoded = _alone.WrittenMemory;
+                encoded = alone.GetBuffer().AsMemory(0, (int)alone.Length);
             }
             _buffer.ResetWrittenCount();
             _writer.Reset(_buffer);
@@ -136,6 +119,10 @@ public static class GraphIdentities
             return JsonDocument.Parse(_buffer.WrittenMemory);
         }
 
-        public void Dispose() => _writer.Dispose();
+        public void Dispose()
+        {
+            _writer.Dispose();
+            _alone.Dispose();
+        }
     }
 }
