@@ -52,4 +52,22 @@ public sealed class SupersededBuildsTests
         Assert.False(await ExistsAsync(b) || await ExistsAsync(c));
         Assert.True(await ExistsAsync(d), "the completing build is never retired");
     }
+
+    [Fact]
+    public async Task A_build_that_completes_while_marked_superseded_loses_its_mark()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => o.SupersededBuildMinutes = 60));
+        var (files, builds, tenant) = (harness.Get<GraphFiles>(), harness.Get<SupersededBuilds>(), harness.Tenant);
+        foreach (string key in new[] { "x", "y" }) await files.Build(tenant, key).CreateAsync(default);
+
+        await builds.RetireOthersAsync(tenant, "y", default); // x (still being built, say) is marked superseded
+        clock.Advance(TimeSpan.FromMinutes(60));
+        Assert.Equal(0, await builds.RetireOthersAsync(tenant, "x", default)); // x completes: its mark goes, y is marked
+        await files.Build(tenant, "z").CreateAsync(default);
+        Assert.Equal(0, await builds.RetireOthersAsync(tenant, "z", default)); // x's hour starts now, not an hour ago
+        Assert.True((await files.Build(tenant, "x").Container.ExistsAsync()).Value);
+    }
 }

@@ -67,9 +67,9 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
                 text.Append(kind).Append(' ').Append(run).Append('\n');
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
         var build = files.Build(input.Tenant, key);
-        await build.CreateAsync(ct);
         bool complete = await build.ExistsAsync(GraphFiles.CompleteName, ct);
         if (complete) await superseded.KeepAsync(input.Tenant, key, ct);
+        else await build.CreateAsync(ct);
         // Links are read by group of shards, as an export reads them; a partition per GraphPartitionBytes of files.
         var sizes = await store.ListShardSizesAsync([FragmentKind.Profile, FragmentKind.Event], input.Tenant, ct);
         int partitions = (int)Math.Clamp(sizes.Values.Sum() / options.Value.GraphPartitionBytes + 1, 1, MaxPartitions);

@@ -21,22 +21,31 @@ public sealed class SupersededBuilds(StorageClients clients, IOptions<ExportStor
 
     private BlobServiceClient Service => clients.Profiles.GetParentBlobServiceClient();
 
-    /// <summary>Marks the tenant's builds other than <paramref name="key"/> superseded, and deletes those marked long enough ago; returns how many it deleted.</summary>
+    private BlobContainerClient Build(Tenant tenant, string key) =>
+        Service.GetBlobContainerClient(StorageNames.BuildContainer(options.Value.NamePrefix, tenant.BlobPrefix, key));
+
+    /// <summary>
+    /// Marks the tenant's builds other than <paramref name="key"/> superseded, deletes those marked long enough ago, and
+    /// clears <paramref name="key"/>'s own mark; returns how many it deleted.
+    /// </summary>
     public async Task<int> RetireOthersAsync(Tenant tenant, string key, CancellationToken ct)
     {
-        string own = StorageNames.BuildContainer(options.Value.NamePrefix, tenant.BlobPrefix, key);
-        await KeepAsync(tenant, key, ct);
+        string own = Build(tenant, key).Name;
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         long retention = (long)TimeSpan.FromMinutes(options.Value.SupersededBuildMinutes).TotalMilliseconds;
         int deleted = 0;
         await foreach (var build in Service.GetBlobContainersAsync(BlobContainerTraits.Metadata, BlobContainerStates.None,
             StorageNames.BuildsContainers(options.Value.NamePrefix, tenant.BlobPrefix), ct))
         {
-            if (build.Name == own) continue;
             var container = Service.GetBlobContainerClient(build.Name);
-            if (SupersededAt(build.Properties.Metadata) is not { } since)
+            var since = SupersededAt(build.Properties.Metadata);
+            if (build.Name == own)
+            {
+                if (since is not null) await ClearMarkAsync(container, ct);
+            }
+            else if (since is null)
                 await container.SetMetadataAsync(new Dictionary<string, string> { [SupersededKey] = now.ToString(CultureInfo.InvariantCulture) }, cancellationToken: ct);
-            else if (now - since >= retention && (await container.DeleteIfExistsAsync(cancellationToken: ct)).Value)
+            else if (now - since.Value >= retention && (await container.DeleteIfExistsAsync(cancellationToken: ct)).Value)
                 deleted++;
         }
         return deleted;
@@ -45,10 +54,13 @@ public sealed class SupersededBuilds(StorageClients clients, IOptions<ExportStor
     /// <summary>Clears the build's superseded mark, if it has one: it is the tenant's current build again.</summary>
     public async Task KeepAsync(Tenant tenant, string key, CancellationToken ct)
     {
-        var container = Service.GetBlobContainerClient(StorageNames.BuildContainer(options.Value.NamePrefix, tenant.BlobPrefix, key));
+        var container = Build(tenant, key);
         var properties = await container.GetPropertiesAsync(cancellationToken: ct);
-        if (SupersededAt(properties.Value.Metadata) is not null) await container.SetMetadataAsync(new Dictionary<string, string>(), cancellationToken: ct);
+        if (SupersededAt(properties.Value.Metadata) is not null) await ClearMarkAsync(container, ct);
     }
+
+    private static async Task ClearMarkAsync(BlobContainerClient container, CancellationToken ct) =>
+        await container.SetMetadataAsync(new Dictionary<string, string>(), cancellationToken: ct);
 
     private static long? SupersededAt(IDictionary<string, string>? metadata) =>
         metadata is not null && metadata.TryGetValue(SupersededKey, out string? text) && long.TryParse(text, CultureInfo.InvariantCulture, out long at) ? at : null;
