@@ -145,6 +145,29 @@ public class ProfileTests
     }
 
     [Theory]
+    [InlineData("identityMap,person.name.first", true)]
+    [InlineData("person", true)]
+    [InlineData("segmentMembership", true)]
+    [InlineData("segmentMembership.ups.s1", false)]
+    [InlineData("orders.sku", false)]
+    [InlineData("note.text", false)]
+    [InlineData("person.name.first,orders.sku", false)]
+    public void Columns_make_a_projection_only_where_every_path_goes_through_objects_to_what_it_keeps_whole(string fields, bool shredded)
+    {
+        var schema = Schemas.SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "identityMap":{"type":"object","additionalProperties":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"}}}}},
+              "segmentMembership":{"type":"object","additionalProperties":{"type":"object","properties":{"status":{"type":"string"}}}},
+              "person":{"type":"object","properties":{"name":{"type":"object","properties":{"first":{"type":"string"},"last":{"type":"string"}}}}},
+              "orders":{"type":"array","items":{"type":"object","properties":{"sku":{"type":"string"}}}},
+              "note":{}}}
+            """), "schema", new ProblemList())!;
+        var projection = FieldProjection.Parse(fields);
+
+        Assert.Equal(shredded, projection.ShreddedBy(projection.Project(schema)));
+    }
+
+    [Theory]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"identityMap":{"ecid":[{"id":"2"}]}}""", "Duplicate property")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]},"a":{"b":1,"b":2}}""", "Duplicate property")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"a\ud800"}]}}""", "surrogate")]

@@ -98,15 +98,50 @@ public class PartFilesTests
             Assert.Single(rows));
     }
 
+    [Theory]
+    [InlineData("id,address.city")]
+    [InlineData("address.geo.lat,name")]
+    [InlineData("address")]
+    [InlineData("address.geo,tags,extra")]
+    public async Task Rows_written_unprojected_into_the_columns_of_their_fields_read_back_as_their_projections_do(string fields)
+    {
+        var schema = SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "id":{"type":"integer"},"name":{"type":"string"},"extra":{},"tags":{"type":"array","items":{"type":"string"}},
+              "address":{"type":"object","properties":{"city":{"type":"string"},"zip":{"type":"string"},
+                "geo":{"type":"object","properties":{"lat":{"type":"number"},"lon":{"type":"number"}}}}}}}
+            """), "schema", new ProblemList())!;
+        var projection = FieldProjection.Parse(fields);
+        var columns = projection.Project(schema);
+        Assert.True(projection.ShreddedBy(columns));
+        // Objects the fields keep nothing of (absent, empty, only other members, only nulls), and a leaf where an object belongs.
+        var records = new[]
+        {
+            """{"id":1,"name":"a","address":{"city":"L","zip":"1","geo":{"lat":1.5,"lon":2}},"tags":["x"],"extra":{"k":1}}""",
+            """{"id":2,"address":{"zip":"2","geo":{"lon":3}}}""",
+            """{"address":{"city":null,"geo":{}},"tags":[]}""",
+            """{"name":"d","address":{}}""",
+            """{"address":"text","extra":null}""",
+            """{"address":{"geo":{"lat":null,"lon":4}}}""",
+            """{}""",
+        }.Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray();
+
+        var projected = await WriteAndReadAsync(columns, records.Select(r => MergedValue.Of(projection.Apply(r))).ToArray());
+        var unprojected = await WriteAndReadAsync(columns, records, projection);
+
+        Assert.Equal(projected, unprojected);
+        Assert.Contains(projected, row => row.Contains(":null", StringComparison.Ordinal));
+    }
+
     private static Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records) =>
         WriteAndReadAsync(schema, (records.Length > 0 ? records : Records).Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray());
 
     /// <summary>Writes the rows as one part through the service's blob store and reads each row back as DuckDB's JSON.</summary>
-    private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, MergedValue[] rows)
+    private static async Task<List<string>> WriteAndReadAsync(SchemaNode? schema, MergedValue[] rows, FieldProjection? unprojected = null)
     {
         await using var harness = await ServiceHarness.StartAsync();
         var files = harness.Get<DatasetBatchFiles>();
-        var part = PartRows.For(schema);
+        var part = PartRows.For(schema, unprojected);
         foreach (var row in rows) part.Add(row);
         string name = DatasetBatchFiles.PartName(0, 0);
         await files.WritePartAsync(harness.Tenant, "out", "b1", name, part, default);

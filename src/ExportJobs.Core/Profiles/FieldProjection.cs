@@ -107,6 +107,28 @@ public sealed class FieldProjection
         };
     }
 
+    /// <summary>
+    /// Whether the rows a writer of columns of <see cref="Project">this projection of</see> <paramref name="schema"/>
+    /// takes may be the merged values themselves, not <see cref="Apply(MergedValue)"/>'s copies: when every path goes
+    /// through objects of the schema only, down to where it keeps a whole value, the columns hold only what the paths
+    /// keep, and an object of the path holds a value exactly when <see cref="Keeps"/> says so. A path through an
+    /// array, a map or any value keeps part of something a column holds whole, so it needs the copy.
+    /// </summary>
+    public bool ShreddedBy(Schemas.SchemaNode schema) =>
+        _whole || (schema.Kind == Schemas.SchemaKind.Object
+            && _children.All(c => schema.Properties.TryGetValue(c.Key, out var property) && c.Value.ShreddedBy(property)));
+
+    /// <summary>What the fields keep below the member <paramref name="name"/>, or null when they keep none of it or all of it.</summary>
+    public FieldProjection? Below(string name) => !_whole && _children.TryGetValue(name, out var child) && !child._whole ? child : null;
+
+    /// <summary>Whether <see cref="Apply(MergedValue)"/> keeps anything of <paramref name="value"/> (a present value), without building it.</summary>
+    public bool Keeps(MergedValue value) => _whole || value.Kind switch
+    {
+        JsonValueKind.Object => _children.Any(c => value.TryGetProperty(c.Key, out var member) && c.Value.Keeps(member)),
+        JsonValueKind.Array => value.Element.EnumerateArray().Any(item => item.ValueKind == JsonValueKind.Object && Keeps(MergedValue.Of(item))),
+        _ => false,
+    };
+
     /// <summary>The schema of what <see cref="Apply(JsonObject)"/> keeps of records of <paramref name="schema"/>.</summary>
     public Schemas.SchemaNode Project(Schemas.SchemaNode schema)
     {

@@ -47,7 +47,11 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         bool perSegment = job.Destination.SegmentPerBatch == true;
 
         int partRows = options.Value.PartRows;
-        var pending = batches.Select(_ => PartRows.For(outputSchema)).ToArray();
+        // Where the job's columns hold only what its fields keep, its rows are the merged profiles themselves, not copies
+        // of what the fields keep of them (an added events or change column is over a row of the fields alone).
+        var unprojected = !projection.IsAll && outputSchema is not null && events is null && job.Incremental is null && projection.ShreddedBy(outputSchema)
+            ? projection : null;
+        var pending = batches.Select(_ => PartRows.For(outputSchema, unprojected)).ToArray();
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();
         long bytes = 0;
@@ -76,10 +80,10 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             }
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
-        // Read through the fragments, unless fields ask for a projection.
+        // Read through the fragments, unless fields ask for a projection the columns do not make.
         MergedValue RowOf(MergedProfile profile, List<ProfileFragment> eventFragments)
         {
-            var row = projection.IsAll ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
+            var row = projection.IsAll || unprojected is not null ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
             return events?.Attach(eventFragments) is { } attached ? row.With(new JsonObject { [EventAttachment.Column] = attached }) : row;
         }
 

@@ -25,10 +25,14 @@ internal sealed class JsonColumns
     private readonly Dictionary<DataField, ILeaf> _leaves = [];
     private readonly TextChunks _texts = new();
 
-    public JsonColumns(JsonShape shape)
+    /// <param name="projection">
+    /// The fields the rows are to be projected by, when they are added unprojected (<see cref="FieldProjection.ShreddedBy"/>;
+    /// the shape is the projection's): an object of a path is written only where the projection keeps something of it.
+    /// </param>
+    public JsonColumns(JsonShape shape, FieldProjection? projection = null)
     {
         _schema = shape.ToSchema();
-        _root = new Struct(0, shape.ToColumns(_schema, _texts));
+        _root = new Struct(0, shape.ToColumns(_schema, _texts, projection));
         _root.CollectLeaves(_leaves);
     }
 
@@ -68,13 +72,14 @@ internal sealed class JsonColumns
         public abstract void CollectLeaves(Dictionary<DataField, ILeaf> leaves);
     }
 
-    public sealed class Struct(int presentDefinition, (string Name, Node Node)[] members) : Node
+    /// <summary>An object; with <paramref name="projected"/>, of a row added unprojected: present only where the projection keeps some of it.</summary>
+    public sealed class Struct(int presentDefinition, (string Name, Node Node)[] members, FieldProjection? projected = null) : Node
     {
-        public Struct(Field field, (string Name, Node Node)[] members) : this(field.MaxDefinitionLevel, members) { }
+        public Struct(Field field, (string Name, Node Node)[] members, FieldProjection? projected) : this(field.MaxDefinitionLevel, members, projected) { }
 
         public override void Add(MergedValue value, int repetition, int definition)
         {
-            if (value.Kind != JsonValueKind.Object)
+            if (value.Kind != JsonValueKind.Object || projected?.Keeps(value) == false)
             {
                 AddAbsent(repetition, definition);
                 return;

@@ -99,14 +99,18 @@ internal sealed class JsonShape
         _ => new DataField(name, typeof(string), isNullable: true),
     };
 
-    /// <summary>The columns of this shape's members, in schema order, each a path of <paramref name="schema"/>.</summary>
-    public (string Name, JsonColumns.Node Node)[] ToColumns(ParquetSchema schema, JsonColumns.TextChunks texts) =>
-        _members.Select((m, i) => (m.Key, m.Value.ToColumn(schema.Fields[i], texts))).ToArray();
+    /// <summary>
+    /// The columns of this shape's members, in schema order, each a path of <paramref name="schema"/>; with the
+    /// <paramref name="projection"/> its rows are to be projected by (<see cref="JsonColumns(JsonShape, FieldProjection?)"/>).
+    /// </summary>
+    public (string Name, JsonColumns.Node Node)[] ToColumns(ParquetSchema schema, JsonColumns.TextChunks texts, FieldProjection? projection) =>
+        _members.Select((m, i) => (m.Key, m.Value.ToColumn(schema.Fields[i], texts, projection?.Below(m.Key)))).ToArray();
 
-    private JsonColumns.Node ToColumn(Field field, JsonColumns.TextChunks texts, bool inList = false) => As(inList) switch
+    private JsonColumns.Node ToColumn(Field field, JsonColumns.TextChunks texts, FieldProjection? projected, bool inList = false) => As(inList) switch
     {
-        Representation.Struct => new JsonColumns.Struct(field, _members.Select((m, i) => (m.Key, m.Value.ToColumn(((StructField)field).Fields[i], texts))).ToArray()),
-        Representation.List => new JsonColumns.List((ListField)field, _element!.ToColumn(((ListField)field).Item, texts, inList: true)),
+        Representation.Struct => new JsonColumns.Struct(field,
+            _members.Select((m, i) => (m.Key, m.Value.ToColumn(((StructField)field).Fields[i], texts, projected?.Below(m.Key)))).ToArray(), projected),
+        Representation.List => new JsonColumns.List((ListField)field, _element!.ToColumn(((ListField)field).Item, texts, projected: null, inList: true)),
         Representation.Long => new JsonColumns.Leaf<long>((DataField)field, JsonColumns.ToLong),
         Representation.Double => new JsonColumns.Leaf<double>((DataField)field, JsonColumns.ToDouble),
         Representation.Boolean => new JsonColumns.Leaf<bool>((DataField)field, JsonColumns.ToBoolean),

@@ -27,7 +27,9 @@ public sealed class PartRows
         _writer = new Utf8JsonWriter(_text);
     }
 
-    public static PartRows For(SchemaNode? schema) => new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema)));
+    /// <param name="projection">Given when the rows are added unprojected (<see cref="FieldProjection.ShreddedBy"/>): the fields the schema is of.</param>
+    public static PartRows For(SchemaNode? schema, FieldProjection? projection = null) =>
+        new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema), projection));
 
     public int Count => _columns?.Rows ?? _ends.Count;
 
