@@ -55,6 +55,21 @@ public class ProfileTests
         Assert.Equal(merged, profile.Attributes.ToJsonString());
     }
 
+    [Theory]
+    [InlineData("""{ "b" : {"c\u00e9":"x\u00e9<", "n": [1, {"k": 2}]}, "a":1.50 }""", """{"b":{"c\u00E9":"x\u00E9\u003C","n":[1,{"k":2}]},"a":1.50}""")]
+    [InlineData("""{"b":{"n":[1,null,{"k":null}]}}""", """{"b":{"n":[1,null,{"k":null}]}}""")]
+    [InlineData("""{"b":{"c":null,"d":{"e":null,"f":"nullable"}},"g":[null]}""", """{"b":{"d":{"f":"nullable"}},"g":[null]}""")]
+    [InlineData("""{"s":"nullable","t":{"u":"null"}}""", """{"s":"nullable","t":{"u":"null"}}""")]
+    [InlineData("""[ {"a": null} ]""", """[{"a":null}]""")]
+    public void A_value_of_one_record_is_written_minified_and_escaped_leaving_out_null_members_of_objects_not_in_arrays(string json, string written)
+    {
+        using var document = JsonDocument.Parse(json);
+        using var empty = JsonDocument.Parse("{}");
+        Assert.Equal(written, MergedValue.Of(document.RootElement).ToJsonString());
+        if (document.RootElement.ValueKind == JsonValueKind.Object)
+            Assert.Equal(written, MergedValue.Layered([document.RootElement, empty.RootElement], 2).ToJsonString());
+    }
+
     [Fact]
     public void Projection_keeps_nested_paths_nested()
     {

@@ -135,7 +135,9 @@ public readonly struct MergedValue
     /// </summary>
     public void WriteTo(Utf8JsonWriter writer)
     {
-        if (Kind != JsonValueKind.Object)
+        // A value of one layer is written by its document (escaped by the writer as below) when no member of it can be
+        // null, which would be left out: when its text holds no "null".
+        if (Kind != JsonValueKind.Object || (_layers is null && JsonMarshal.GetRawUtf8Value(_top).IndexOf("null"u8) < 0))
         {
             _top.WriteTo(writer);
             return;
