@@ -108,11 +108,11 @@ public sealed class FieldProjection
     }
 
     /// <summary>
-    /// Whether the rows a writer of columns of <see cref="Project">this projection of</see> <paramref name="schema"/>
-    /// takes may be the merged values themselves, not <see cref="Apply(MergedValue)"/>'s copies: when every path goes
-    /// through objects of the schema only, down to where it keeps a whole value, the columns hold only what the paths
-    /// keep, and an object of the path holds a value exactly when <see cref="Keeps"/> says so. A path through an
-    /// array, a map or any value keeps part of something a column holds whole, so it needs the copy.
+    /// Whether the columns of <see cref="Project">this projection of</see> <paramref name="schema"/> make the projection
+    /// themselves, so that rows may go into them as they are instead of as <see cref="Apply(MergedValue)"/>'s copies:
+    /// when every path goes through objects of the schema down to a value it keeps whole (an object of a path then holds
+    /// something exactly where <see cref="Keeps"/> says so). A path into an array, a map or a value of any type keeps
+    /// part of what one column holds whole.
     /// </summary>
     public bool ShreddedBy(Schemas.SchemaNode schema) =>
         _whole || (schema.Kind == Schemas.SchemaKind.Object
