@@ -259,6 +259,15 @@ public class ProfileTests
         Assert.False(aam.Includes(realizedInUps));
 
         Assert.True(new ExportSelection(null).Includes(exitedInUps));
+
+        var three = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s0" }, new SegmentSelector { SegmentId = "s1" }, new SegmentSelector { SegmentId = "s1", SegmentNs = "AAM" }] });
+        var matches = new List<int> { 7 };
+        Assert.True(three.Includes(realizedInUps, matches));
+        Assert.Equal([1], matches);
+        Assert.False(three.Includes(exitedInUps, matches));
+        Assert.Empty(matches);
+        Assert.True(new ExportSelection(null).Includes(exitedInUps, matches));
+        Assert.Empty(matches);
     }
 
     [Fact]

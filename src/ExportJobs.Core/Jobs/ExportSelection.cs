@@ -35,22 +35,17 @@ public sealed class ExportSelection
 
     private const string SegmentMembership = "segmentMembership";
 
-    public bool Includes(MergedProfile profile)
+    public bool Includes(MergedProfile profile) => Includes(profile, []);
+
+    /// <summary>Whether the profile is exported, with <paramref name="matches"/> set to the indexes of the requested segments it qualifies for (none when it is not exported, or no segment is requested).</summary>
+    public bool Includes(MergedProfile profile, List<int> matches)
     {
+        matches.Clear();
         if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
         if (_segments is null) return true;
         for (int i = 0; i < _segments.Count; i++)
-            if (Qualifies(profile, i)) return true;
-        return false;
-    }
-
-    /// <summary>The indexes of the requested segments the profile qualifies for (none when it is not exported).</summary>
-    public void CollectMatches(MergedProfile profile, List<int> matches)
-    {
-        matches.Clear();
-        if (_segments is null || (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after)) return;
-        for (int i = 0; i < _segments.Count; i++)
             if (Qualifies(profile, i)) matches.Add(i);
+        return matches.Count > 0;
     }
 
     private bool Qualifies(MergedProfile profile, int segment)
@@ -62,11 +57,19 @@ public sealed class ExportSelection
 
     private bool Qualifies(MergedValue entry, string[] statuses)
     {
-        if (!entry.TryGetProperty("status", out var status) || status.Kind != JsonValueKind.String || Array.IndexOf(statuses, status.GetString()) < 0)
+        if (!entry.TryGetProperty("status", out var status) || status.Kind != JsonValueKind.String || !IsOneOf(status.Element, statuses))
             return false;
         if (_qualifiedFrom is null && _qualifiedTo is null) return true;
         if (!entry.TryGetProperty("lastQualificationTime", out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.GetString(), out var qualified))
             return false;
         return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
+    }
+
+    /// <summary>Whether a JSON string is one of <paramref name="texts"/>, compared as the document holds it (no string made).</summary>
+    private static bool IsOneOf(JsonElement value, string[] texts)
+    {
+        foreach (string text in texts)
+            if (value.ValueEquals(text)) return true;
+        return false;
     }
 }

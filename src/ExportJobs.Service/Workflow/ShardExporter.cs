@@ -94,9 +94,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             using var kept = changes is null ? null : new ChangeStates.Writer();
             await foreach (var (identity, profile, eventFragments, _) in profiles.ReadAsync(tenant, shard, reading, ct))
             {
-                bool included = selection.Includes(profile);
-                if (included) selection.CollectMatches(profile, matches);
-                else matches.Clear();
+                bool included = selection.Includes(profile, matches);
                 if (changes is null)
                 {
                     if (!included) continue;
