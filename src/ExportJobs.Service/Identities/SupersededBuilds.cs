@@ -15,14 +15,13 @@ namespace ExportJobs.Service.Identities;
 /// started on it before the newer build completed has that long to finish. A build an export reuses loses its mark,
 /// as does the build that completes.
 /// </summary>
-public sealed class SupersededBuilds(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time)
+public sealed class SupersededBuilds(StorageClients clients, GraphFiles files, IOptions<ExportStorageOptions> options, TimeProvider time)
 {
     public const string SupersededKey = "superseded";
 
     private BlobServiceClient Service => clients.Profiles.GetParentBlobServiceClient();
 
-    private BlobContainerClient Build(Tenant tenant, string key) =>
-        Service.GetBlobContainerClient(StorageNames.BuildContainer(options.Value.NamePrefix, tenant.BlobPrefix, key));
+    private BlobContainerClient Build(Tenant tenant, string key) => files.Build(tenant, key).Container;
 
     /// <summary>
     /// Marks the tenant's builds other than <paramref name="key"/> superseded, deletes those marked long enough ago, and
