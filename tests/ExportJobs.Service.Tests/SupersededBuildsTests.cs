@@ -9,13 +9,16 @@ namespace ExportJobs.Service.Tests;
 
 public sealed class SupersededBuildsTests
 {
+    /// <summary>A host whose clock the test moves, keeping superseded builds an hour.</summary>
+    private static Task<ServiceHarness> StartAsync(FakeTimeProvider clock) => ServiceHarness.StartAsync(s => s
+        .AddSingleton<TimeProvider>(clock)
+        .Configure<ExportStorageOptions>(o => o.SupersededBuildMinutes = 60));
+
     [Fact]
     public async Task A_build_is_deleted_an_hour_after_a_newer_one_completed_unless_an_export_reuses_it_and_other_tenants_keep_theirs()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => o.SupersededBuildMinutes = 60));
+        await using var harness = await StartAsync(clock);
         var (files, builds) = (harness.Get<GraphFiles>(), harness.Get<SupersededBuilds>());
         var tenant = harness.Tenant;
         var other = new Tenant(tenant.OrgId, tenant.Sandbox + "x");
@@ -57,9 +60,7 @@ public sealed class SupersededBuildsTests
     public async Task A_build_that_completes_while_marked_superseded_loses_its_mark()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => o.SupersededBuildMinutes = 60));
+        await using var harness = await StartAsync(clock);
         var (files, builds, tenant) = (harness.Get<GraphFiles>(), harness.Get<SupersededBuilds>(), harness.Tenant);
         foreach (string key in new[] { "x", "y" }) await files.Build(tenant, key).CreateAsync(default);
 
