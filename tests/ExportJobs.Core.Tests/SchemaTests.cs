@@ -74,6 +74,22 @@ public class SchemaTests
     public void Paths_are_checked_against_the_schema(string path, bool known) =>
         Assert.Equal(known, Parse(Person).HasPath(path.Split('.')));
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(40)]
+    public void A_member_is_found_by_its_whole_name_in_objects_of_few_and_of_many_properties(int count)
+    {
+        var names = Enumerable.Range(0, count).Select(i => $"p{i}").ToList();
+        var schema = Parse("""{"type":"object","properties":{""" + string.Join(",", names.Select(n => $$"""
+            "{{n}}":{"type":"integer"}
+            """)) + "}}");
+        string last = names[^1];
+        Assert.Null(schema.Check(JsonElement.Parse($$"""{"{{last}}":1,"p0":2}"""), ""));
+        Assert.Equal($"{last}: expected an integer.", schema.Check(JsonElement.Parse($$"""{"{{last}}":"x"}"""), ""));
+        Assert.Equal($"{last}x: not in the schema.", schema.Check(JsonElement.Parse($$"""{"{{last}}x":1}"""), ""));
+        Assert.Equal("p: not in the schema.", schema.Check(JsonElement.Parse("""{"p":1}"""), ""));
+    }
+
     [Fact]
     public void Property_names_take_dashes_and_a_leading_underscore()
     {

@@ -60,7 +60,7 @@ public sealed class ExportSelection
         if (!entry.TryGetProperty("status", out var status) || status.Kind != JsonValueKind.String || !IsOneOf(status.Element, statuses))
             return false;
         if (_qualifiedFrom is null && _qualifiedTo is null) return true;
-        if (!entry.TryGetProperty("lastQualificationTime", out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.GetString(), out var qualified))
+        if (!entry.TryGetProperty("lastQualificationTime", out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.Element, out var qualified))
             return false;
         return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
     }

@@ -70,7 +70,7 @@ public static class ProfileRecordParser
         reason = null;
         if (!record.TryGetProperty("_id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString()!.Length == 0)
             reason = "an event needs a string _id.";
-        else if (!record.TryGetProperty("timestamp", out var time) || time.ValueKind != JsonValueKind.String || !Rfc3339.TryParse(time.GetString(), out _))
+        else if (!record.TryGetProperty("timestamp", out var time) || !Rfc3339.TryParse(time, out _))
             reason = "an event needs an RFC 3339 timestamp.";
         return reason is null;
     }
@@ -125,7 +125,7 @@ public static class ProfileRecordParser
                     return false;
                 }
                 if (entry.TryGetProperty("lastQualificationTime", out var time) && time.ValueKind != JsonValueKind.Null &&
-                    (time.ValueKind != JsonValueKind.String || !Rfc3339.TryParse(time.GetString(), out _)))
+                    !Rfc3339.TryParse(time, out _))
                 {
                     reason = $"segmentMembership.{ns.Name}.{segment.Name}.lastQualificationTime must be an RFC 3339 date-time.";
                     return false;

@@ -137,7 +137,7 @@ public sealed class SchemaNode
         bool fits = Kind switch
         {
             SchemaKind.String => kind == JsonValueKind.String,
-            SchemaKind.DateTime => kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out _),
+            SchemaKind.DateTime => Rfc3339.TryParse(value, out _),
             SchemaKind.Number => kind == JsonValueKind.Number,
             SchemaKind.Integer => kind == JsonValueKind.Number && value.TryGetInt64(out _),
             SchemaKind.Boolean => kind is JsonValueKind.True or JsonValueKind.False,
@@ -155,12 +155,26 @@ public sealed class SchemaNode
         var raw = JsonMarshal.GetRawUtf8PropertyName(member);
         if (raw.Length > MaxUnescapedName || raw.IndexOf((byte)'\\') >= 0)
             return Properties.TryGetValue(member.Name, out var named) ? named : null;
+        if ((_byUtf8 ??= _properties.Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value)).ToArray()) is { Length: <= MaxScannedProperties } few)
+        {
+            foreach (var (utf8, node) in few)
+                if (raw.SequenceEqual(utf8)) return node;
+            return null;
+        }
         Span<char> name = stackalloc char[MaxUnescapedName];
         int length = Encoding.UTF8.GetChars(raw, name);
         return _properties.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var property) ? property : null;
     }
 
     private const int MaxUnescapedName = 256;
+
+    /// <summary>
+    /// Up to this many properties, a member's name is found by comparing its bytes with each property's UTF-8 name
+    /// (<see cref="_byUtf8"/>), faster than decoding it to look it up; with more, it is looked up.
+    /// </summary>
+    private const int MaxScannedProperties = 16;
+
+    private (byte[] Utf8, SchemaNode Node)[]? _byUtf8;
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
     public bool HasPath(IReadOnlyList<string> path, int from = 0)

@@ -215,7 +215,7 @@ internal sealed class JsonColumns
     };
 
     public static DateTime? ToDateTime(MergedValue value) =>
-        value.Kind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out var at) ? at.UtcDateTime : null;
+        value.Kind == JsonValueKind.String && Rfc3339.TryParse(value.Element, out var at) ? at.UtcDateTime : null;
 
     /// <summary>
     /// A string as itself; any other value (of a path whose values disagree in kind, or a map) as its JSON text. The
