@@ -174,6 +174,7 @@ public sealed class SchemaNode
     /// </summary>
     private const int MaxScannedProperties = 16;
 
+    /// <summary>The properties by their names' UTF-8 bytes, made on first use (ingestions that race to make it make the same).</summary>
     private (byte[] Utf8, SchemaNode Node)[]? _byUtf8;
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
