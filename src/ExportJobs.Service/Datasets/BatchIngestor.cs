@@ -38,7 +38,7 @@ public sealed class BatchIngestor(
         string batchId = Ids.NewBatchId();
         var kind = dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile;
         using var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes, limits.Value.MaxRecordBytes);
-        using var payloadHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var payloadHash = key is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         bool kept = false;
         try
         {
@@ -47,7 +47,7 @@ public sealed class BatchIngestor(
             await writer.CompleteAsync(ct);
 
             string scope = $"batches|{datasetId}";
-            if (key is not null && await idempotency.EarlierAnswerAsync(tenant, scope, key, Convert.ToHexString(payloadHash.GetHashAndReset()),
+            if (key is not null && await idempotency.EarlierAnswerAsync(tenant, scope, key, Convert.ToHexString(payloadHash!.GetHashAndReset()),
                     async first => await datasets.GetBatchAsync(tenant, datasetId, first, ct) is { } earlier
                         ? Results.Json(earlier, CoreJson.Wire.DatasetBatch, statusCode: StatusCodes.Status201Created)
                         : null, ct) is { } answer)
@@ -93,7 +93,7 @@ public sealed class BatchIngestor(
 
     /// <summary>Reads the body's lines: each good one goes to <paramref name="writer"/>, each bad one is counted (and listed, up to <see cref="MaxListedRejections"/>).</summary>
     private async Task<(long Count, List<RejectedRecord> Listed)> ReadLinesAsync(Stream body, DatasetRecordReader reader, ChunkedBatchWriter writer,
-        IncrementalHash payloadHash, CancellationToken ct)
+        IncrementalHash? payloadHash, CancellationToken ct)
     {
         var rejected = new List<RejectedRecord>();
         long count = 0;

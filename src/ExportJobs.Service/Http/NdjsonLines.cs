@@ -6,10 +6,10 @@ namespace ExportJobs.Service.Http;
 /// <summary>
 /// The lines of an NDJSON body as UTF-8 bytes, read as a stream through one pooled buffer: a line longer than
 /// <paramref name="maxLineBytes"/> is skipped to its end without being held (<see cref="TooLong"/>), so what one body
-/// holds in memory is bounded whatever it sends. Every byte read is added to <paramref name="hash"/> (the body's
-/// idempotency hash). A leading UTF-8 byte order mark is dropped; a line's trailing <c>\r</c> is not part of it.
+/// holds in memory is bounded whatever it sends. Every byte read is added to <paramref name="hash"/> when there is one
+/// (the body's idempotency hash: only a request with an <c>Idempotency-Key</c> needs it). A leading UTF-8 byte order mark is dropped; a line's trailing <c>\r</c> is not part of it.
 /// </summary>
-public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash hash) : IDisposable
+public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash? hash) : IDisposable
 {
     private const int ReadSize = 64 * 1024;
     private byte[] _buffer = IngestionBuffers.Pool.Rent(maxLineBytes + ReadSize);
@@ -56,7 +56,7 @@ public sealed class NdjsonLines(Stream body, int maxLineBytes, IncrementalHash h
                 _start = 0;
             }
             int read = await body.ReadAsync(_buffer.AsMemory(_end, Math.Min(ReadSize, _buffer.Length - _end)), ct);
-            hash.AppendData(_buffer, _end, read);
+            hash?.AppendData(_buffer, _end, read);
             if (read == 0) _ended = true;
             if (_first && _end + read >= 3)
             {
