@@ -29,6 +29,31 @@ public class BlobRangeStreamTests
     }
 
     [Fact]
+    public async Task Opening_a_large_blob_as_a_Parquet_reader_does_takes_two_requests_the_tail_and_the_first_window()
+    {
+        var requests = new CountRequests();
+        var options = new BlobClientOptions();
+        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
+        var (blob, bytes) = await UploadAsync(options);
+        requests.Count = 0;
+
+        await using var stream = await BlobRangeStream.OpenAsync(blob, bytes.Length, default);
+        // As Parquet.Net opens a file: the magic at both ends, the footer's length, then the footer before it.
+        await AssertReadsAsync(stream, bytes, 0, 4);
+        await AssertReadsAsync(stream, bytes, bytes.Length - 4, 4);
+        await AssertReadsAsync(stream, bytes, bytes.Length - 8, 4);
+        await AssertReadsAsync(stream, bytes, bytes.Length - 8 - 20_000, 20_000);
+        Assert.Equal(2, requests.Count);
+        // The first row group, after the magic, comes from the window already fetched from byte 0.
+        await stream.LoadAsync(4, 100_000, default);
+        await AssertReadsAsync(stream, bytes, 4, 100_000);
+        Assert.Equal(2, requests.Count);
+        // Once a range is loaded the tail is let go: reading it again fetches it again.
+        await AssertReadsAsync(stream, bytes, bytes.Length - 8, 8);
+        Assert.Equal(3, requests.Count);
+    }
+
+    [Fact]
     public async Task A_window_whose_bytes_differ_from_the_MD5_the_service_sent_is_refused()
     {
         var options = new BlobClientOptions();
@@ -57,6 +82,24 @@ public class BlobRangeStreamTests
         var read = new byte[count];
         await stream.ReadExactlyAsync(read);
         Assert.True(read.AsSpan().SequenceEqual(expected.AsSpan((int)position, count)), $"bytes {position}..{position + count} differ");
+    }
+
+    /// <summary>Counts the requests a client sends.</summary>
+    private sealed class CountRequests : HttpPipelinePolicy
+    {
+        public int Count;
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Interlocked.Increment(ref Count);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Interlocked.Increment(ref Count);
+            return ProcessNextAsync(message, pipeline);
+        }
     }
 
     /// <summary>A transport fault: the first byte of every ranged download arrives changed.</summary>

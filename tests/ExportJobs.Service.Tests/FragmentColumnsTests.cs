@@ -1,4 +1,7 @@
 using System.Runtime.InteropServices;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Storage.Blobs;
 using System.Text;
 using System.Text.Json;
 using ExportJobs.Core.Jobs;
@@ -108,6 +111,70 @@ public class FragmentColumnsTests
         Assert.Equal(["identityMap", "person", "personalEmail"], ShardExporter.MembersRead(fields, everyone, null)!.Order());
         Assert.Null(ShardExporter.MembersRead(FieldProjection.All, segments, null));
         Assert.Null(ShardExporter.MembersRead(fields, segments, new SegmentEvaluation([], DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
+    public async Task A_read_that_keeps_no_identity_of_a_namespace_fetches_none_of_the_row_groups_of_that_namespace_alone()
+    {
+        var ranges = new RangesFetched();
+        var options = new BlobClientOptions();
+        options.AddPolicy(ranges, HttpPipelinePosition.PerCall);
+        var container = new BlobServiceClient(TestStorage.ConnectionString, options)
+            .GetBlobContainerClient(StorageNames.Container(TestStorage.NewPrefix(), StorageNames.ProfilesContainer));
+        await container.CreateIfNotExistsAsync();
+        // Six row groups of CRM ids, then six of cookies, each record about 1 KB that Snappy cannot shrink.
+        var random = new Random(11);
+        var rows = new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, 6 * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
+            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
+            .ToList();
+        long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
+        long firstCookieByte = await FirstByteOfRowGroupAsync(container.GetBlobClient("shard.parquet"), 6);
+
+        static bool KeepsEvenCookies(string ns, string id) => ns == "ECID" && id.EndsWith('0');
+        var expected = rows.Where(r => KeepsEvenCookies(r.IdentityNamespace, r.IdentityId)).Select(r => r.IdentityId).ToList();
+        foreach (var filter in new[] { new IdentityFilter(KeepsEvenCookies, ns => ns == "ECID"), new IdentityFilter(KeepsEvenCookies) })
+        {
+            ranges.Starts.Clear();
+            var read = new List<string>();
+            await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("shard.parquet"), length, null, filter, default))
+                while (await reader.MoveNextAsync(default)) read.Add(reader.Current.IdentityId);
+            Assert.Equal(expected, read);
+            // With the namespace known to be kept by none, no CRM group is fetched (the window from byte 0 is the Parquet
+            // reader's check of the file's first bytes); without, each is, only to be dropped.
+            Assert.Equal(filter.KeepsAnyOf is null, ranges.Starts.Any(start => start > 0 && start < firstCookieByte));
+        }
+    }
+
+    /// <summary>Where a row group's first column chunk starts in a file.</summary>
+    private static async Task<long> FirstByteOfRowGroupAsync(BlobClient blob, int group)
+    {
+        using var stream = new MemoryStream((await blob.DownloadContentAsync()).Value.Content.ToArray());
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        return reader.Metadata!.RowGroups[group].Columns.Min(c => c.MetaData!.DictionaryPageOffset is > 0 and var d ? Math.Min(d, c.MetaData.DataPageOffset) : c.MetaData.DataPageOffset);
+    }
+
+    /// <summary>Where each ranged download of blob bytes starts.</summary>
+    private sealed class RangesFetched : HttpPipelinePolicy
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<long> Starts { get; } = new();
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Record(message);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Record(message);
+            return ProcessNextAsync(message, pipeline);
+        }
+
+        private void Record(HttpMessage message)
+        {
+            if (message.Request.Headers.TryGetValue("x-ms-range", out string? range) || message.Request.Headers.TryGetValue("Range", out range))
+                Starts.Enqueue(long.Parse(range!["bytes=".Length..range!.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>

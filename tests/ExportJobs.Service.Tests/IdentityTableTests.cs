@@ -73,6 +73,9 @@ public class IdentityTableTests
             Assert.True(moved.Contains(identity.Namespace, identity.Id), identity.ToString());
             Assert.Equal(primary, moved.PrimaryOf(identity.Namespace, identity.Id));
         }
+        // The namespaces of the identities added, not of their primaries (CRMID is a key's only in the table's values).
+        Assert.All(Pairs, pair => Assert.True(moved.HoldsAnyOf(pair.Identity.Namespace)));
+        Assert.All(new[] { "CRMID", "Phone", "Nope", "ECID\u0001", "ecid" }, ns => Assert.False(moved.HoldsAnyOf(ns), ns));
         foreach (var identity in Absent)
         {
             Assert.False(moved.Contains(identity.Namespace, identity.Id), identity.ToString());

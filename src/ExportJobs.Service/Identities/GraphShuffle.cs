@@ -106,7 +106,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             byPartition.Clear();
             (held, written) = (0, written + 1);
         }
-        await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), primaries.Contains, ct))
+        await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf), ct))
         {
             var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
             int partition = ShardRouter.ShardOf(primary, store.ShardCount);
@@ -137,7 +137,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         await foreach (var blob in build.Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
             if (stems.Any(stem => blob.Name.StartsWith(stem, StringComparison.Ordinal))) routed.Add((blob.Name, blob.Properties.ContentLength ?? 0));
         await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
-            (ns, id) => !moved.Contains(ns, id), WithoutIdentityMap, skipBatchId, Read(members), ct))
+            new IdentityFilter((ns, id) => !moved.Contains(ns, id)), WithoutIdentityMap, skipBatchId, Read(members), ct))
             yield return group;
     }
 

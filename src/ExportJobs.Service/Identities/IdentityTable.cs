@@ -21,6 +21,8 @@ public sealed class IdentityTable
     private readonly KeyHash _hash;
     private readonly Dictionary<string, int> _namespaceNumbers = new(StringComparer.Ordinal);
     private readonly List<string> _namespaces = [];
+    /// <summary>The namespaces of the identities added (not of the values added with them).</summary>
+    private readonly HashSet<string> _keyNamespaces = new(StringComparer.Ordinal);
     private Entry[] _entries = new Entry[64];
     private int _count;
     /// <summary>
@@ -52,6 +54,7 @@ public sealed class IdentityTable
     /// <summary>Adds an identity with another (its primary: <see cref="PrimaryOf"/>); an identity added again takes the newer value.</summary>
     public void AddPrimary(Identity identity, Identity primary)
     {
+        _keyNamespaces.Add(identity.Namespace);
         int start = _used;
         int keyLength = Append(identity);
         Enter(start, keyLength, Append(primary));
@@ -60,6 +63,7 @@ public sealed class IdentityTable
     /// <summary>Adds an identity with bytes of its own (<see cref="TryGetValue"/>); an identity added again takes the newer value.</summary>
     public void AddValue(Identity identity, ReadOnlySpan<byte> value)
     {
+        _keyNamespaces.Add(identity.Namespace);
         int start = _used;
         int keyLength = Append(identity);
         Reserve(value.Length);
@@ -101,6 +105,9 @@ public sealed class IdentityTable
     }
 
     public bool Contains(string ns, string id) => Find(ns, id) >= 0;
+
+    /// <summary>Whether an identity of the namespace was added (an identity's, not a primary's or a value's).</summary>
+    public bool HoldsAnyOf(string ns) => _keyNamespaces.Contains(ns);
 
     /// <summary>The identity an identity was added with.</summary>
     public Identity PrimaryOf(string ns, string id)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
@@ -180,7 +181,8 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 /// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
 /// one group to the next; of the member columns, only those of the names asked for (all when none are named). With a
 /// filter of identities, the rows of other identities are left out, and a row group that holds none of its identities
-/// is not decoded past its identity columns (a shard's rows are in identity order, so a namespace's are together).
+/// is not decoded past its identity columns (a shard's rows are in identity order, so a namespace's are together), nor
+/// fetched when its rows are all of a namespace the filter keeps none of (<see cref="IdentityFilter"/>).
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
@@ -193,7 +195,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
     private readonly int[] _slotOf;
     private readonly HashSet<string> _readColumns;
-    private readonly Func<string, string, bool>? _keep;
+    private readonly IdentityFilter? _keep;
     private bool[] _kept = [];
     private int _group = -1;
     private int _rows;
@@ -209,7 +211,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
-    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, MemberSelection? members, Func<string, string, bool>? keep)
+    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, MemberSelection? members, IdentityFilter? keep)
     {
         _stream = stream;
         _reader = reader;
@@ -240,7 +242,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <paramref name="members"/> (all when null), and the rows of the identities (namespace, id) <paramref name="keep"/>
     /// keeps (all when null).
     /// </summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, MemberSelection? members, Func<string, string, bool>? keep, CancellationToken ct)
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct)
     {
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         try
@@ -284,6 +286,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
+        if (_keep is not null && _keep.KeepsNoneOf(OnlyNamespaceOf(_group)))
+        {
+            _rows = 0;
+            return;
+        }
         var (start, count) = BytesOf(_group);
         await _stream.LoadAsync(start, count, ct);
         using var group = _reader.OpenRowGroupReader(_group);
@@ -300,7 +307,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_keep is not null)
         {
             bool any = false;
-            for (int row = 0; row < _rows; row++) any |= _kept[row] = _keep(_namespaces[row]!, _ids[row]!);
+            for (int row = 0; row < _rows; row++) any |= _kept[row] = _keep.Keeps(_namespaces[row]!, _ids[row]!);
             if (!any)
             {
                 _rows = 0;
@@ -342,6 +349,17 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The namespace of every row of a row group, when its footer's statistics of the namespace column say there is one
+    /// (its least and greatest values equal, whole values as the service's writer writes them); else null.
+    /// </summary>
+    private string? OnlyNamespaceOf(int group)
+    {
+        var statistics = _reader.Metadata!.RowGroups[group].Columns.FirstOrDefault(c => c.MetaData?.PathInSchema[0] == FragmentColumns.Namespace)?.MetaData!.Statistics;
+        return statistics is { MinValue: { } least, MaxValue: { } greatest, IsMinValueExact: not false, IsMaxValueExact: not false }
+            && least.AsSpan().SequenceEqual(greatest) ? Encoding.UTF8.GetString(least) : null;
+    }
+
     /// <summary>Where the column chunks read of a row group lie in the file.</summary>
     private (long Start, int Count) BytesOf(int group)
     {
@@ -374,10 +392,10 @@ internal sealed class FragmentCursor : IAsyncDisposable
 {
     private readonly Queue<(BlobClient Blob, long Length)> _parts;
     private readonly MemberSelection? _members;
-    private readonly Func<string, string, bool>? _keep;
+    private readonly IdentityFilter? _keep;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members, Func<string, string, bool>? keep)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep)
     {
         _parts = new(parts);
         Index = index;
@@ -396,7 +414,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// <paramref name="keep"/> keeps, when given); null when it has none.
     /// </summary>
     public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members,
-        Func<string, string, bool>? keep, CancellationToken ct)
+        IdentityFilter? keep, CancellationToken ct)
     {
         var cursor = new FragmentCursor(parts, index, members, keep);
         try

@@ -220,7 +220,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <paramref name="members"/> (all when null), of the identities (namespace, id) <paramref name="keep"/> keeps.
     /// </summary>
     internal async IAsyncEnumerable<FragmentRow> ReadRunRowsAsync(FragmentKind kind, IReadOnlyList<ShardRun> runs,
-        MemberSelection? members, Func<string, string, bool> keep, [EnumeratorCancellation] CancellationToken ct)
+        MemberSelection? members, IdentityFilter keep, [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenAsync(Container(kind), runs, members, ct, keep: keep);
         try
@@ -240,7 +240,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFilesAsync(
         FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<(string Name, long Size)> moved,
-        Func<string, string, bool> ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members,
+        IdentityFilter ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members,
         [EnumeratorCancellation] CancellationToken ct)
     {
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
@@ -268,7 +268,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, MemberSelection? members,
-        CancellationToken ct, Func<string, string, bool>? keep = null) =>
+        CancellationToken ct, IdentityFilter? keep = null) =>
         await OpenAsync(Container(kind), await RunsToReadAsync(kind, tenant, shard, skipBatchId, ct), members, ct, keep: keep);
 
     /// <summary>
@@ -373,7 +373,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
     /// </summary>
     private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
-        int firstIndex = 0, Func<string, string, bool>? keep = null)
+        int firstIndex = 0, IdentityFilter? keep = null)
     {
         var listed = runs.ToList();
         var opened = new FragmentCursor?[listed.Count];

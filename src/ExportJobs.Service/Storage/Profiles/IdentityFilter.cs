@@ -1,0 +1,14 @@
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>
+/// The identities a read of fragment files keeps: a row by its namespace and id (<see cref="Keeps"/>), and, when the
+/// filter can tell, a namespace it keeps none of (<see cref="KeepsAnyOf"/>): a row group whose rows are all of such a
+/// namespace, as its footer's statistics show, is skipped before its bytes are fetched. A shard's rows are in identity
+/// order, so a namespace's rows fill row groups of their own (a <c>pdg</c> export's route moves the cookies of a shard
+/// and fetches none of its CRM records).
+/// </summary>
+internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<string, bool>? KeepsAnyOf = null)
+{
+    /// <summary>Whether no row of <paramref name="ns"/> is kept (false when the namespace is not known, or the filter cannot tell).</summary>
+    public bool KeepsNoneOf(string? ns) => ns is not null && KeepsAnyOf is not null && !KeepsAnyOf(ns);
+}
