@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
-using System.Text;
-using System.Text.Json;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
@@ -130,9 +130,9 @@ public class FragmentColumnsTests
         long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
         long firstCookieByte = await FirstByteOfRowGroupAsync(container.GetBlobClient("shard.parquet"), 6);
 
-        static bool KeepsEvenCookies(string ns, string id) => ns == "ECID" && id.EndsWith('0');
-        var expected = rows.Where(r => KeepsEvenCookies(r.IdentityNamespace, r.IdentityId)).Select(r => r.IdentityId).ToList();
-        foreach (var filter in new[] { new IdentityFilter(KeepsEvenCookies, ns => ns == "ECID"), new IdentityFilter(KeepsEvenCookies) })
+        static bool KeepsEveryTenthCookie(string ns, string id) => ns == "ECID" && id.EndsWith('0');
+        var expected = rows.Where(r => KeepsEveryTenthCookie(r.IdentityNamespace, r.IdentityId)).Select(r => r.IdentityId).ToList();
+        foreach (var filter in new[] { new IdentityFilter(KeepsEveryTenthCookie, ns => ns == "ECID"), new IdentityFilter(KeepsEveryTenthCookie) })
         {
             ranges.Starts.Clear();
             var read = new List<string>();
