@@ -155,9 +155,9 @@ public sealed class SchemaNode
         var raw = JsonMarshal.GetRawUtf8PropertyName(member);
         if (raw.Length > MaxUnescapedName || raw.IndexOf((byte)'\\') >= 0)
             return Properties.TryGetValue(member.Name, out var named) ? named : null;
-        if ((_byUtf8 ??= _properties.Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value)).ToArray()) is { Length: <= MaxScannedProperties } few)
+        if (_properties.Count <= MaxScannedProperties)
         {
-            foreach (var (utf8, node) in few)
+            foreach (var (utf8, node) in _byUtf8 ??= _properties.Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value)).ToArray())
                 if (raw.SequenceEqual(utf8)) return node;
             return null;
         }
@@ -174,7 +174,7 @@ public sealed class SchemaNode
     /// </summary>
     private const int MaxScannedProperties = 16;
 
-    /// <summary>The properties by their names' UTF-8 bytes, made on first use (ingestions that race to make it make the same).</summary>
+    /// <summary>The properties by their names' UTF-8 bytes, made on first use when there are at most <see cref="MaxScannedProperties"/> (ingestions that race to make it make the same).</summary>
     private (byte[] Utf8, SchemaNode Node)[]? _byUtf8;
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>

@@ -286,7 +286,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
-        if (_keep is not null && _keep.KeepsNoneOf(OnlyNamespaceOf(_group)))
+        if (_keep?.KeepsAnyOf is { } keepsAnyOf && OnlyNamespaceOf(_group) is { } ns && !keepsAnyOf(ns))
         {
             _rows = 0;
             return;

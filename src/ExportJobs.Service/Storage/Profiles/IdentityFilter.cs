@@ -7,8 +7,4 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// order, so a namespace's rows fill row groups of their own (a <c>pdg</c> export's route moves the cookies of a shard
 /// and fetches none of its CRM records).
 /// </summary>
-internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<string, bool>? KeepsAnyOf = null)
-{
-    /// <summary>Whether no row of <paramref name="ns"/> is kept (false when the namespace is not known, or the filter cannot tell).</summary>
-    public bool KeepsNoneOf(string? ns) => ns is not null && KeepsAnyOf is not null && !KeepsAnyOf(ns);
-}
+internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<string, bool>? KeepsAnyOf = null);
