@@ -154,7 +154,7 @@ public sealed class ExportJobOrchestratorTests
                 });
         Returns<ExportJobInput, ExportPlan>(TaskNames.PrepareExport, _ => new ExportPlan(true, [[0, 1], [2, 3]], 2, 3, Stitched: true, ShardGroupBytes: 100, Partitions: 4,
             ShardBytes: [30, 80, 20, 50]));
-        Returns<GraphBuildInput, GraphBuildPlan>(TaskNames.PrepareGraphBuild, _ => new GraphBuildPlan("k1", false, [[0, 1, 2, 3]], 2, Core.Identities.IdentitySettings.Default));
+        Returns<GraphBuildInput, GraphBuildPlan>(TaskNames.PrepareGraphBuild, _ => new GraphBuildPlan("k1", false, [[0, 1, 2, 3]], 2, 3, Core.Identities.IdentitySettings.Default));
         Returns<GraphTask, int>(TaskNames.GraphLinks, _ => 7);
         // Round 0 counts every identity, round 1 lowers some labels, round 2 none: three rounds.
         Returns<GraphTask, int>(TaskNames.GraphRound, task => task.Round switch { 0 => 10, 1 => 2, _ => 0 });
@@ -170,9 +170,10 @@ public sealed class ExportJobOrchestratorTests
         Assert.Equal(
         [
             "PrepareExport", "PrepareGraphBuild",
-            "GraphLinks p0/2 [0,1,2,3] r0", "GraphRound p0/2 r0", "GraphRound p1/2 r0", "GraphRound p0/2 r1", "GraphRound p1/2 r1",
-            "GraphRound p0/2 r2", "GraphRound p1/2 r2", "GraphGroup p0/2 r2", "GraphGroup p1/2 r2", "GraphRules p0/2 r0 settings", "GraphRules p1/2 r0 settings",
-            "CompleteGraphBuild p0/2 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1",
+            "GraphLinks p0/2 [0,1,2,3] r0", "GraphRound p0/2>3 r0", "GraphRound p1/2>3 r0", "GraphRound p0/2>3 r1", "GraphRound p1/2>3 r1",
+            "GraphRound p0/2>3 r2", "GraphRound p1/2>3 r2", "GraphGroup p0/2>3 r2", "GraphGroup p1/2>3 r2",
+            "GraphRules p0/3 r0 settings", "GraphRules p1/3 r0 settings", "GraphRules p2/3 r0 settings",
+            "CompleteGraphBuild p0/2>3 r0", "RouteShards [0,1] k1", "RouteShards [2,3] k1",
             // Each export of a partition is told every shard's route, to read what each moved to it.
             "ExportShard [0] k1 r0,r1,r2,r3", "ExportShard [1] k1 r0,r1,r2,r3", "ExportShard [2] k1 r0,r1,r2,r3", "ExportShard [3] k1 r0,r1,r2,r3",
         ], calls.Select(c => c.TrimEnd()));
@@ -181,7 +182,7 @@ public sealed class ExportJobOrchestratorTests
 
     private static string Describe(object? input) => input switch
     {
-        GraphTask t => $"p{t.Partition}/{t.Partitions}{(t.Shards.Length > 0 ? $" [{string.Join(',', t.Shards)}]" : "")} r{t.Round}{(t.Settings is null ? "" : " settings")}",
+        GraphTask t => $"p{t.Partition}/{t.Partitions}{(t.RulesPartitions > 0 ? $">{t.RulesPartitions}" : "")}{(t.Shards.Length > 0 ? $" [{string.Join(',', t.Shards)}]" : "")} r{t.Round}{(t.Settings is null ? "" : " settings")}",
         ShardTask t => $"[{string.Join(',', t.Shards)}] {t.Graphs}{(t.Routes is null ? "" : " " + string.Join(',', t.Routes.Select(r => r?[0] ?? "-")))}",
         _ => "",
     };

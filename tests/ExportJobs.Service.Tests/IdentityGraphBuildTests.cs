@@ -25,11 +25,14 @@ public class IdentityGraphBuildTests
     private static readonly IdentitySettings UniqueCrm = new() { NamespacePriority = ["CRMID", "Email", "ECID"], UniqueNamespaces = ["CRMID"] };
 
     [Theory]
-    [InlineData(0L, 1L)]                // a links activity per shard, the most partitions: links, labels and messages cross them
-    [InlineData(1L << 30, 1L << 30)]    // one activity, one partition
-    public async Task The_build_over_partitions_and_rounds_finds_the_graphs_the_rules_give_over_all_links_at_once(long groupBytes, long partitionBytes)
+    [InlineData(0L, 1L, 1L)]                    // a links activity per shard, the most partitions: links, labels and messages cross them
+    [InlineData(1L << 30, 1L << 30, 1L << 30)]  // one activity, one partition
+    [InlineData(0L, 1L, 1L << 30)]              // the most partitions of identities, one of components
+    [InlineData(0L, 1L << 30, 1L)]              // one partition of identities, the most of components
+    public async Task The_build_over_partitions_and_rounds_finds_the_graphs_the_rules_give_over_all_links_at_once(long groupBytes, long roundPartitionBytes, long partitionBytes)
     {
-        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.GraphPartitionBytes) = (8, partitionBytes)));
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o =>
+            (o.ShardCount, o.GraphRoundPartitionBytes, o.GraphPartitionBytes) = (8, roundPartitionBytes, partitionBytes)));
         var store = harness.Get<ProfileStore>();
         await harness.Get<IdentitySettingsStore>().PutAsync(harness.Tenant, UniqueCrm, null, default);
 

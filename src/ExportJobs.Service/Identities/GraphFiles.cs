@@ -57,14 +57,6 @@ public sealed class GraphFiles
     public static string Name(string root, string set, int partition, int writer, int file = 0) =>
         $"{Folder(root, set, partition)}w{writer.ToString("D4", CultureInfo.InvariantCulture)}-{file.ToString("D4", CultureInfo.InvariantCulture)}.rows";
 
-    public Task WriteAsync<T>(string name, IReadOnlyCollection<T> rows, CancellationToken ct) where T : IGraphRow<T> =>
-        WriteFileAsync(name, binary =>
-        {
-            binary.Write(rows.Count);
-            var writer = new GraphRowWriter(binary);
-            foreach (var row in rows) row.WriteTo(writer);
-        }, ct);
-
     /// <summary>The rows of every file in a folder (a partition's share of one set), file after file (<see cref="ReadAsync{T}(IReadOnlyList{string}, CancellationToken)"/>).</summary>
     public async IAsyncEnumerable<T> ReadAsync<T>(string folder, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
     {

@@ -16,16 +16,17 @@ public sealed record GraphBuildInput(string OrgId, string Sandbox, string RunId,
 
 /// <summary>
 /// The build the tenant's data calls for, whether it is already whole, its shards in groups (one links activity each),
-/// its partitions, and by which settings.
+/// its partitions of identities (links, rounds, grouping) and of components (rules), and by which settings.
 /// </summary>
-public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, int Partitions, IdentitySettings Settings);
+public sealed record GraphBuildPlan(string Key, bool Complete, IReadOnlyList<int[]> ShardGroups, int Partitions, int RulesPartitions, IdentitySettings Settings);
 
 /// <summary>
 /// One activity of a build: its partition of <c>Partitions</c> (in the links stage, the index of its group of
-/// <c>Shards</c>), the round, the settings for the rules stage, and the seed of the identities' fingerprints.
+/// <c>Shards</c>), the round, the settings for the rules stage, the seed of the identities' fingerprints, and for the
+/// grouping the rules stage's partitions it sends components to.
 /// </summary>
 public sealed record GraphTask(string OrgId, string Sandbox, string Key, string RunId, int Partition, int Partitions, int[] Shards,
-    int Round = 0, IdentitySettings? Settings = null, long Seed = 0)
+    int Round = 0, IdentitySettings? Settings = null, long Seed = 0, int RulesPartitions = 0)
 {
     public Tenant Tenant => new(OrgId, Sandbox);
 }
@@ -49,10 +50,15 @@ public static class IdentityGraphBuild
 
         // A fingerprint shared by two identities (about one chance in a million at 5 M identities) starts the build
         // again under another seed.
+        // A plan made before builds had partitions of their own for the rules (an orchestration running across the
+        // upgrade) has one partitioning for every stage.
+        int rulesPartitions = plan.RulesPartitions > 0 ? plan.RulesPartitions : plan.Partitions;
         for (long seed = 0; ; seed++)
         {
-            List<GraphTask> Stage(int round = 0, IdentitySettings? settings = null) => Enumerable.Range(0, plan.Partitions)
-                .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, plan.Partitions, [], round, settings, seed)).ToList();
+            List<GraphTask> Stage(int round = 0) => Enumerable.Range(0, plan.Partitions)
+                .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, plan.Partitions, [], round, Seed: seed, RulesPartitions: rulesPartitions)).ToList();
+            List<GraphTask> Rules() => Enumerable.Range(0, rulesPartitions)
+                .Select(p => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, p, rulesPartitions, [], 0, plan.Settings, seed)).ToList();
             try
             {
                 var links = plan.ShardGroups.Select((shards, group) => new GraphTask(input.OrgId, input.Sandbox, plan.Key, input.RunId, group, plan.Partitions, shards, Seed: seed)).ToList();
@@ -65,7 +71,7 @@ public static class IdentityGraphBuild
                     round++;
                 }
                 await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphGroup, Stage(round), input.MaxParallel, options);
-                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Stage(settings: plan.Settings), input.MaxParallel, options);
+                await FanOut.RunAsync<GraphTask, int>(context, TaskNames.GraphRules, Rules(), input.MaxParallel, options);
                 await context.CallActivityAsync<bool>(TaskNames.CompleteGraphBuild, Stage()[0], options);
                 return plan.Key;
             }

@@ -45,10 +45,18 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(0, long.MaxValue)] public long ShardGroupBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
-    /// A <c>pdg</c> export's graph build has a partition per this many bytes of the tenant's fragment files (at least
-    /// 1, at most 32): each of its activities holds one partition's links, so this bounds their memory (see docs/identity.md).
+    /// A <c>pdg</c> export's graph build has a partition of components per this many bytes of the tenant's fragment
+    /// files (at least 1, at most 32): each rules activity holds one partition's components as objects, so this bounds
+    /// their memory (see docs/identity.md).
     /// </summary>
     [Range(1, long.MaxValue)] public long GraphPartitionBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The build's links, rounds and grouping have a partition of identities per this many bytes of fragment files (at
+    /// least 1, at most 32). They hold a partition compactly (fingerprints, neighbours as indexes), so their partitions
+    /// are larger than the rules stage's: each writes a file per pair of partitions, and fewer pairs are fewer requests.
+    /// </summary>
+    [Range(1, long.MaxValue)] public long GraphRoundPartitionBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>
     /// How many shards one process reads at once (exports and compactions), whatever the activities it runs: what
