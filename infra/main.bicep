@@ -79,9 +79,13 @@ param maxStitchedReadsPerHost int = 2
 @maxValue(10080)
 param supersededBuildMinutes int = 60
 
-@description('A pdg export\'s identity graph build has a partition per this many bytes of fragment files (1 to 32 partitions).')
+@description('A pdg export\'s identity graph build has a partition of components (its rules stage) per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
 param graphPartitionBytes int = 16777216
+
+@description('The build\'s links, rounds and grouping have a partition of identities per this many bytes of fragment files (1 to 32 partitions).')
+@minValue(1)
+param graphRoundPartitionBytes int = 33554432
 
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3
@@ -245,6 +249,7 @@ var baseSettings = {
   ExportJobs__ShardGroupBytes: string(shardGroupBytes)
   ExportJobs__MaxShardReadsPerHost: string(maxShardReadsPerHost)
   ExportJobs__GraphPartitionBytes: string(graphPartitionBytes)
+  ExportJobs__GraphRoundPartitionBytes: string(graphRoundPartitionBytes)
   ExportJobs__MaxStitchedReadsPerHost: string(maxStitchedReadsPerHost)
   ExportJobs__SupersededBuildMinutes: string(supersededBuildMinutes)
   ExportJobs__ShardAttempts: string(shardAttempts)
