@@ -115,9 +115,9 @@ public sealed class GraphFiles
 
     /// <summary>
     /// A file read whole by <paramref name="read"/> (which makes what it keeps of it), downloaded into a stream of pooled
-    /// small blocks (<see cref="PooledStreams"/>): a round's adjacency and labels, several MB each, read into pooled
-    /// arrays of their size, kept those arrays in the host into the rules stage after them (the build's peak, at
-    /// N = 1,000,000, 517 MB then, 456 MB since).
+    /// small blocks (<see cref="PooledStreams"/>). Read into pooled arrays of their size, a round's adjacency and labels
+    /// (several MB each) kept those arrays in the host into the rules stage after them: the build's peak at
+    /// N = 1,000,000 was 517 MB then, 456 MB since.
     /// </summary>
     public async Task<T> ReadFileAsync<T>(string name, Func<BinaryReader, T> read, CancellationToken ct)
     {

@@ -48,11 +48,11 @@ public static class IdentityGraphBuild
         var plan = await context.CallActivityAsync<GraphBuildPlan>(TaskNames.PrepareGraphBuild, input, options);
         if (plan.Complete) return plan.Key;
 
-        // A fingerprint shared by two identities (about one chance in a million at 5 M identities) starts the build
-        // again under another seed.
         // A plan made before builds had partitions of their own for the rules (an orchestration running across the
         // upgrade) has one partitioning for every stage.
         int rulesPartitions = plan.RulesPartitions > 0 ? plan.RulesPartitions : plan.Partitions;
+        // A fingerprint shared by two identities (about one chance in a million at 5 M identities) starts the build
+        // again under another seed.
         for (long seed = 0; ; seed++)
         {
             List<GraphTask> Stage(int round = 0) => Enumerable.Range(0, plan.Partitions)
