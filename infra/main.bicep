@@ -81,7 +81,7 @@ param supersededBuildMinutes int = 60
 
 @description('A pdg export\'s identity graph build has a partition of components (its rules stage) per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
-param graphPartitionBytes int = 16777216
+param graphPartitionBytes int = 33554432
 
 @description('The build\'s links, rounds and grouping have a partition of identities per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)

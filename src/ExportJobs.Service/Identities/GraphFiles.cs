@@ -165,6 +165,9 @@ public sealed class GraphFiles
     /// </summary>
     private static readonly ArrayPool<byte> Buffers = new IdleTrimmedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
 
+    /// <summary>A file's bytes, held in a pooled buffer until disposed, to be read at any place.</summary>
+    public Task<PooledFile> HoldAsync(string name, CancellationToken ct) => DownloadAsync(name, ct);
+
     private async Task<PooledFile> DownloadAsync(string name, CancellationToken ct)
     {
         using var download = (await _container.GetBlobClient(name).DownloadStreamingAsync(cancellationToken: ct)).Value;
@@ -183,7 +186,7 @@ public sealed class GraphFiles
     }
 
     /// <summary>A file's bytes in a buffer of <see cref="Buffers"/>, returned to it on disposal.</summary>
-    private sealed class PooledFile(byte[] buffer, int length) : IDisposable
+    public sealed class PooledFile(byte[] buffer, int length) : IDisposable
     {
         public BinaryReader Reader() => new(new MemoryStream(buffer, 0, length, writable: false), System.Text.Encoding.UTF8);
 

@@ -45,6 +45,24 @@ public sealed class GraphRowReader(BinaryReader reader)
 {
     private readonly List<string> _namespaces = [];
 
+    /// <summary>
+    /// Moves to a row of the file at <paramref name="offset"/>, once the file has been read through to its end (so that
+    /// every namespace number is known). A row that first named a namespace names it again; the name is added again,
+    /// after the numbers in use, and never looked up.
+    /// </summary>
+    public GraphRowReader At(long offset)
+    {
+        reader.BaseStream.Position = offset;
+        return this;
+    }
+
+    /// <summary>Where the next row begins.</summary>
+    public long Offset => reader.BaseStream.Position;
+
+    public void SkipText() => reader.BaseStream.Seek(reader.Read7BitEncodedInt(), SeekOrigin.Current);
+
+    public void SkipNumber() => reader.BaseStream.Seek(sizeof(long), SeekOrigin.Current);
+
     public string Namespace()
     {
         int number = reader.Read7BitEncodedInt();
@@ -90,6 +108,19 @@ public sealed record ComponentLinkRow(long Label, LinkRow Link) : IGraphRow<Comp
     }
 
     public static ComponentLinkRow ReadFrom(GraphRowReader reader) => new(reader.Number(), LinkRow.ReadFrom(reader));
+
+    /// <summary>The label of the row the reader is at, the reader moved past the row (its texts not made).</summary>
+    public static long LabelOf(GraphRowReader reader)
+    {
+        long label = reader.Number();
+        reader.Namespace();
+        reader.SkipText();
+        reader.Namespace();
+        reader.SkipText();
+        reader.SkipNumber();
+        reader.SkipNumber();
+        return label;
+    }
 }
 
 /// <summary>An identity that is not its graph's primary, with the primary.</summary>

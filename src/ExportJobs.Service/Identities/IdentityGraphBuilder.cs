@@ -72,9 +72,8 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         bool complete = await build.ExistsAsync(GraphFiles.CompleteName, ct);
         if (complete) await superseded.KeepAsync(input.Tenant, key, ct);
         else await build.CreateAsync(ct);
-        // Links are read by group of shards, as an export reads them. The rounds hold a partition compactly, the rules
-        // stage its components as objects: a partition of identities per GraphRoundPartitionBytes of files, a partition
-        // of components per GraphPartitionBytes.
+        // Links are read by group of shards, as an export reads them; a partition of identities (links, rounds,
+        // grouping) per GraphRoundPartitionBytes of files, a partition of components (rules) per GraphPartitionBytes.
         var sizes = await store.ListShardSizesAsync([FragmentKind.Profile, FragmentKind.Event], input.Tenant, ct);
         int PartitionsOf(long bytes) => (int)Math.Clamp(sizes.Values.Sum() / bytes + 1, 1, MaxPartitions);
         return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), PartitionsOf(options.Value.GraphRoundPartitionBytes),
@@ -317,30 +316,21 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     /// <remarks>
     /// Through the gate's <c>pdg</c> reads (<see cref="ShardReadGate.EnterStitchedAsync"/>): a rules activity holds its
-    /// partition's components as objects, and four at once made the build's peak (521-525 MB at N = 1,000,000).
+    /// partition's rows (<see cref="ComponentRows"/>), and when it held them as objects four at once made the build's peak
+    /// (521-525 MB at N = 1,000,000).
     /// </remarks>
     public Task<int> RulesAsync(GraphTask task, CancellationToken ct) => LoggedAsync("rules", task, RulesPartitionAsync, ct, stitched: true);
 
     private async Task<int> RulesPartitionAsync(GraphTask task, CancellationToken ct)
     {
         var settings = task.Settings ?? IdentitySettings.Default;
-        // Each identity's strings once, however many links it has.
-        var known = new Dictionary<(string Ns, string Id), Identity>();
-        Identity Known(string ns, string id)
-        {
-            if (!known.TryGetValue((ns, id), out var identity)) known[(ns, id)] = identity = new Identity(ns, id);
-            return identity;
-        }
-        var components = new Dictionary<long, List<IdentityLink>>();
-        await foreach (var row in Work(task).ReadAsync<ComponentLinkRow>(GraphFiles.Folder("", Components, task.Partition), ct))
-            Add(components, row.Label, new IdentityLink(Known(row.Link.Ns, row.Link.Id), Known(row.Link.ToNs, row.Link.ToId), row.Link.Time, row.Link.Order));
-        known.Clear();
-
+        var work = Work(task);
         var build = files.Build(task.Tenant, task.Key);
         var map = new PartitionedFiles<PairRow>(build, "", Map, task.Partition);
         var graphs = new PartitionedFiles<GraphRow>(build, "", Graph, task.Partition);
         int stitched = 0;
-        foreach (var links in components.Values)
+        using var rows = await ComponentRows.ReadAsync(work, GraphFiles.Folder("", Components, task.Partition), ct);
+        foreach (var links in rows.Components())
             foreach (var graph in IdentityGraphs.Build(links, [], settings))
             {
                 if (graph.Identities.Count < 2) continue;
@@ -354,6 +344,75 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         return stitched;
     }
 
+    /// <summary>
+    /// A rules partition's rows, kept as their files' bytes with an index of each row's label and place, and read back a
+    /// component at a time, in label order: held as objects, a partition's components were what the rules stage's
+    /// memory grew with (at N = 1,000,000, partitions of 32 MB peaked at 545 MB that way, 468 MB this way).
+    /// </summary>
+    private sealed class ComponentRows : IDisposable
+    {
+        private readonly List<(GraphFiles.PooledFile File, GraphRowReader Reader)> _files = [];
+        private long[] _labels = [], _places = [];
+
+        public static async Task<ComponentRows> ReadAsync(GraphFiles work, string folder, CancellationToken ct)
+        {
+            var rows = new ComponentRows();
+            try
+            {
+                var (labels, places) = (new List<long>(), new List<long>());
+                foreach (string name in (await work.ListFolderAsync(folder, ct)).Names)
+                {
+                    var file = await work.HoldAsync(name, ct);
+                    var binary = file.Reader();
+                    var reader = new GraphRowReader(binary);
+                    rows._files.Add((file, reader));
+                    for (int count = binary.ReadInt32(); count > 0; count--)
+                    {
+                        places.Add(((long)(rows._files.Count - 1) << 32) | reader.Offset);
+                        labels.Add(ComponentLinkRow.LabelOf(reader));
+                    }
+                }
+                (rows._labels, rows._places) = (labels.ToArray(), places.ToArray());
+                Array.Sort(rows._labels, rows._places);
+                return rows;
+            }
+            catch
+            {
+                rows.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Each component's links, its identities' strings made once; a component's rows in file order.</summary>
+        public IEnumerable<List<IdentityLink>> Components()
+        {
+            for (int start = 0, end; start < _labels.Length; start = end)
+            {
+                for (end = start + 1; end < _labels.Length && _labels[end] == _labels[start]; end++) { }
+                Array.Sort(_places, start, end - start);
+                var known = new Dictionary<(string Ns, string Id), Identity>();
+                Identity Known(string ns, string id)
+                {
+                    if (!known.TryGetValue((ns, id), out var identity)) known[(ns, id)] = identity = new Identity(ns, id);
+                    return identity;
+                }
+                var links = new List<IdentityLink>(end - start);
+                for (int i = start; i < end; i++)
+                {
+                    var link = ComponentLinkRow.ReadFrom(_files[(int)(_places[i] >> 32)].Reader.At(_places[i] & uint.MaxValue)).Link;
+                    links.Add(new IdentityLink(Known(link.Ns, link.Id), Known(link.ToNs, link.ToId), link.Time, link.Order));
+                }
+                yield return links;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var (file, _) in _files) file.Dispose();
+            _files.Clear();
+        }
+    }
+
     /// <summary>A stage's work on one partition, through the host's shard-read gate, logged with its count and time.</summary>
     private async Task<int> LoggedAsync(string stage, GraphTask task, Func<GraphTask, CancellationToken, Task<int>> run, CancellationToken ct, bool stitched = false)
     {
@@ -363,12 +422,6 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         log.LogInformation("Identity graph build {Key} of {Org}/{Sandbox}: {Stage} of partition {Partition} (round {Round}): {Count} in {Ms} ms",
             task.Key, task.OrgId, task.Sandbox, stage, task.Partition, task.Round, count, watch.ElapsedMilliseconds);
         return count;
-    }
-
-    private static void Add<TKey, T>(Dictionary<TKey, List<T>> lists, TKey key, T item) where TKey : notnull
-    {
-        if (!lists.TryGetValue(key, out var list)) lists[key] = list = [];
-        list.Add(item);
     }
 
     /// <summary>

@@ -46,15 +46,15 @@ public sealed class ExportStorageOptions : IValidatableObject
 
     /// <summary>
     /// A <c>pdg</c> export's graph build has a partition of components per this many bytes of the tenant's fragment
-    /// files (at least 1, at most 32): each rules activity holds one partition's components as objects, so this bounds
-    /// their memory (see docs/identity.md).
+    /// files (at least 1, at most 32): each rules activity holds one partition's rows as their files' bytes and one
+    /// component's as objects, so this bounds their memory (see docs/identity.md).
     /// </summary>
-    [Range(1, long.MaxValue)] public long GraphPartitionBytes { get; set; } = 16 * 1024 * 1024;
+    [Range(1, long.MaxValue)] public long GraphPartitionBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>
     /// The build's links, rounds and grouping have a partition of identities per this many bytes of fragment files (at
-    /// least 1, at most 32). They hold a partition compactly (fingerprints, neighbours as indexes), so their partitions
-    /// are larger than the rules stage's: each writes a file per pair of partitions, and fewer pairs are fewer requests.
+    /// least 1, at most 32). They hold a partition compactly (fingerprints, neighbours as indexes); each writes a file per
+    /// pair of partitions, so fewer, larger partitions are fewer requests.
     /// </summary>
     [Range(1, long.MaxValue)] public long GraphRoundPartitionBytes { get; set; } = 32 * 1024 * 1024;
 
