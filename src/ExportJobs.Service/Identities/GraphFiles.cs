@@ -75,7 +75,7 @@ public sealed class GraphFiles
         {
             for (int next = 0; next < names.Count || downloads.Count > 0;)
             {
-                while (downloads.Count <= FilesAhead && next < names.Count) downloads.Enqueue(DownloadAsync(names[next++], ct));
+                while (downloads.Count <= FilesAhead && next < names.Count) downloads.Enqueue(HoldAsync(names[next++], ct));
                 using var file = await downloads.Dequeue();
                 using var binary = file.Reader();
                 var reader = new GraphRowReader(binary);
@@ -109,8 +109,14 @@ public sealed class GraphFiles
     {
         using var buffer = PooledStreams.Get();
         using (var binary = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) write(binary);
-        buffer.Position = 0;
-        await _container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+        await UploadAsync(name, buffer, ct);
+    }
+
+    /// <summary>Writes a file from the whole of <paramref name="bytes"/>.</summary>
+    public async Task UploadAsync(string name, Stream bytes, CancellationToken ct)
+    {
+        bytes.Position = 0;
+        await _container.GetBlobClient(name).UploadAsync(bytes, overwrite: true, ct);
     }
 
     /// <summary>
@@ -166,9 +172,7 @@ public sealed class GraphFiles
     private static readonly ArrayPool<byte> Buffers = new IdleTrimmedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
 
     /// <summary>A file's bytes, held in a pooled buffer until disposed, to be read at any place.</summary>
-    public Task<PooledFile> HoldAsync(string name, CancellationToken ct) => DownloadAsync(name, ct);
-
-    private async Task<PooledFile> DownloadAsync(string name, CancellationToken ct)
+    public async Task<PooledFile> HoldAsync(string name, CancellationToken ct)
     {
         using var download = (await _container.GetBlobClient(name).DownloadStreamingAsync(cancellationToken: ct)).Value;
         int length = checked((int)download.Details.ContentLength);

@@ -450,27 +450,36 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             foreach (var (partition, pending) in _pending.OrderBy(p => p.Key))
             {
                 int file = _written.GetValueOrDefault(partition);
-                await files.WriteFileAsync(GraphFiles.Name(root, set, partition, writer, file), binary =>
-                {
-                    binary.Write(pending.Count);
-                    pending.Bytes.Position = 0;
-                    pending.Bytes.CopyTo(binary.BaseStream);
-                }, ct);
+                pending.Bytes.Position = 0;
+                pending.Binary.Write(pending.Count);
+                await files.UploadAsync(GraphFiles.Name(root, set, partition, writer, file), pending.Bytes, ct);
                 _written[partition] = file + 1;
-                pending.Bytes.Dispose();
+                pending.Dispose();
             }
             _pending.Clear();
             _held = 0;
         }
 
-        /// <summary>A file's rows so far, without its row count (which leads the file).</summary>
-        private sealed class PendingFile
+        /// <summary>A file's rows so far, after room for its row count (which leads the file, written when the file is).</summary>
+        private sealed class PendingFile : IDisposable
         {
             public readonly MemoryStream Bytes = PooledStreams.Get();
+            public readonly BinaryWriter Binary;
             public readonly GraphRowWriter Rows;
             public int Count;
 
-            public PendingFile() => Rows = new GraphRowWriter(new BinaryWriter(Bytes, System.Text.Encoding.UTF8, leaveOpen: true));
+            public PendingFile()
+            {
+                Binary = new BinaryWriter(Bytes, System.Text.Encoding.UTF8, leaveOpen: true);
+                Binary.Write(0);
+                Rows = new GraphRowWriter(Binary);
+            }
+
+            public void Dispose()
+            {
+                Binary.Dispose();
+                Bytes.Dispose();
+            }
         }
     }
 
