@@ -145,6 +145,49 @@ public class FragmentColumnsTests
         }
     }
 
+    [Fact]
+    public async Task A_read_records_the_row_groups_it_kept_whole_and_the_complements_read_fetches_none_of_them()
+    {
+        var ranges = new RangesFetched();
+        var options = new BlobClientOptions();
+        options.AddPolicy(ranges, HttpPipelinePosition.PerCall);
+        var container = new BlobServiceClient(TestStorage.ConnectionString, options)
+            .GetBlobContainerClient(StorageNames.Container(TestStorage.NewPrefix(), StorageNames.ProfilesContainer));
+        await container.CreateIfNotExistsAsync();
+        // Three row groups of CRM ids, then three of cookies, each record about 1 KB that Snappy cannot shrink.
+        var random = new Random(12);
+        var rows = new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, 3 * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
+            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
+            .ToList();
+        long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
+        var blob = container.GetBlobClient("shard.parquet");
+        var groupStarts = new List<long>();
+        for (int group = 0; group < 6; group++) groupStarts.Add(await FirstByteOfRowGroupAsync(blob, group));
+
+        // A route moves every cookie but one of the fifth group's: the fourth and sixth groups are moved whole.
+        string kept = $"ECID-{FragmentColumns.RowGroupSize + 7:D5}";
+        bool Moves(string ns, string id) => ns == "ECID" && id != kept;
+        var whole = new RowGroupSet();
+        await using (var route = await FragmentFileReader.OpenAsync(blob, length, null, new IdentityFilter(Moves) { KeptWhole = whole }, default))
+            while (await route.MoveNextAsync(default)) { }
+        Assert.Equal(2, whole.Count);
+        Assert.True(whole.Contains("shard.parquet", 3) && whole.Contains("shard.parquet", 5));
+
+        var expected = rows.Where(r => !Moves(r.IdentityNamespace, r.IdentityId)).Select(r => r.IdentityId).ToList();
+        foreach (var skipped in new[] { whole, null })
+        {
+            ranges.Starts.Clear();
+            var read = new List<string>();
+            await using (var stage = await FragmentFileReader.OpenAsync(blob, length, null, new IdentityFilter((ns, id) => !Moves(ns, id)) { KeepsNoneOf = skipped }, default))
+                while (await stage.MoveNextAsync(default)) read.Add(stage.Current.IdentityId);
+            Assert.Equal(expected, read);
+            // Told which groups were moved whole, the read fetches neither; untold, it fetches both to drop their rows.
+            Assert.Equal(skipped is null, ranges.Starts.Contains(groupStarts[3]));
+            Assert.Equal(skipped is null, ranges.Starts.Contains(groupStarts[5]));
+            Assert.Contains(groupStarts[4], ranges.Starts);
+        }
+    }
+
     /// <summary>Where a row group's first column chunk starts in a file.</summary>
     private static async Task<long> FirstByteOfRowGroupAsync(BlobClient blob, int group)
     {

@@ -45,6 +45,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     private static string MarkName(FragmentKind kind, int shard, string route) => KindFolder(kind) + ShardStem(shard, route);
 
+    /// <summary>The row groups of the shard's own files that a route moved whole, which the shard's export stage does not fetch; written before the mark.</summary>
+    private static string MovedGroupsName(FragmentKind kind, int shard, string route) => MarkName(kind, shard, route) + ".groups";
+
     /// <summary>A route's name: 64 bits of a hash of the names of the runs it reads (immutable files, so their names say what they hold).</summary>
     private static string RouteName(IEnumerable<ProfileStore.ShardRun> runs) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', runs.Select(r => r.Name)))).AsSpan(0, 8));
@@ -78,7 +81,9 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             else
             {
                 primaries ??= await MovedAsync(tenant, graphs, shard, ct);
-                written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, ct);
+                var whole = new RowGroupSet();
+                written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, whole, ct);
+                await build.WriteFileAsync(MovedGroupsName(kind, shard, routes[k]), whole.Write, ct);
                 await Longs.WriteAsync(build, mark, written, ct);
             }
             for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
@@ -86,9 +91,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         return (routes, bytes, kept);
     }
 
-    /// <summary>One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the bytes written to each.</summary>
+    /// <summary>
+    /// One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the bytes written
+    /// to each, and adds to <paramref name="whole"/> the row groups it moved every row of.
+    /// </summary>
     private async Task<long[]> RouteAsync(FragmentKind kind, GraphFiles build, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
-        IdentityTable primaries, CancellationToken ct)
+        IdentityTable primaries, RowGroupSet whole, CancellationToken ct)
     {
         var bytes = new long[store.ShardCount];
         var byPartition = new Dictionary<int, List<FragmentRow>>();
@@ -106,7 +114,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             byPartition.Clear();
             (held, written) = (0, written + 1);
         }
-        await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf), ct))
+        await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf) { KeptWhole = whole }, ct))
         {
             var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
             int partition = ShardRouter.ShardOf(primary, store.ShardCount);
@@ -124,6 +132,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those the routes named
     /// moved to it (<paramref name="routes"/>: by shard, each kind's route name, or null for a shard with no
     /// fragments); none with its own <c>identityMap</c>, which is the graph's (<see cref="GraphIdentities.Records"/>).
+    /// The row groups of its own that its route moved whole are not fetched.
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, string graphs,
         IReadOnlyList<string[]?> routes, int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
@@ -136,8 +145,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         var routed = new List<(string Name, long Size)>();
         await foreach (var blob in build.Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
             if (stems.Any(stem => blob.Name.StartsWith(stem, StringComparison.Ordinal))) routed.Add((blob.Name, blob.Properties.ContentLength ?? 0));
+        // A route of an earlier build of the service wrote no such file: then every group is fetched.
+        var movedWhole = partition < routes.Count && routes[partition] is { } own && (int)kind < own.Length
+            ? await build.TryReadFileAsync(MovedGroupsName(kind, partition, own[(int)kind]), RowGroupSet.Read, ct)
+            : null;
         await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
-            new IdentityFilter((ns, id) => !moved.Contains(ns, id)), WithoutIdentityMap, skipBatchId, Read(members), ct))
+            new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole }, WithoutIdentityMap, skipBatchId, Read(members), ct))
             yield return group;
     }
 

@@ -182,10 +182,12 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 /// one group to the next; of the member columns, only those of the names asked for (all when none are named). With a
 /// filter of identities, the rows of other identities are left out, and a row group that holds none of its identities
 /// is not decoded past its identity columns (a shard's rows are in identity order, so a namespace's are together), nor
-/// fetched when its rows are all of a namespace the filter keeps none of (<see cref="IdentityFilter"/>).
+/// fetched when its rows are all of a namespace the filter keeps none of, or when the filter names it among the groups
+/// it keeps none of (<see cref="IdentityFilter"/>).
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
+    private readonly string _file;
     private readonly BlobRangeStream _stream;
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
@@ -211,8 +213,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
-    private FragmentFileReader(BlobRangeStream stream, ParquetReader reader, MemberSelection? members, IdentityFilter? keep)
+    private FragmentFileReader(string file, BlobRangeStream stream, ParquetReader reader, MemberSelection? members, IdentityFilter? keep)
     {
+        _file = file;
         _stream = stream;
         _reader = reader;
         _keep = keep;
@@ -247,7 +250,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
         try
         {
-            return new FragmentFileReader(stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
+            return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
         }
         catch
         {
@@ -286,7 +289,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     private async Task ReadGroupAsync(CancellationToken ct)
     {
-        if (_keep?.KeepsAnyOf is { } keepsAnyOf && OnlyNamespaceOf(_group) is { } ns && !keepsAnyOf(ns))
+        if ((_keep?.KeepsAnyOf is { } keepsAnyOf && OnlyNamespaceOf(_group) is { } ns && !keepsAnyOf(ns))
+            || _keep?.KeepsNoneOf?.Contains(_file, _group) == true)
         {
             _rows = 0;
             return;
@@ -306,13 +310,18 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
         if (_keep is not null)
         {
-            bool any = false;
-            for (int row = 0; row < _rows; row++) any |= _kept[row] = _keep.Keeps(_namespaces[row]!, _ids[row]!);
+            bool any = false, all = true;
+            for (int row = 0; row < _rows; row++)
+            {
+                bool kept = _kept[row] = _keep.Keeps(_namespaces[row]!, _ids[row]!);
+                (any, all) = (any | kept, all & kept);
+            }
             if (!any)
             {
                 _rows = 0;
                 return;
             }
+            if (all) _keep.KeptWhole?.Add(_file, _group);
         }
         await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
         await ReadFewAsync(group, _dataset, _datasets, ct);

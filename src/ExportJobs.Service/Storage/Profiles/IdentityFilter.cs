@@ -7,4 +7,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// order, so a namespace's rows fill row groups of their own (a <c>pdg</c> export's route moves the cookies of a shard
 /// and fetches none of its CRM records).
 /// </summary>
-internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<string, bool>? KeepsAnyOf = null);
+internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<string, bool>? KeepsAnyOf = null)
+{
+    /// <summary>Where the read records the row groups it kept every row of (a route's: the groups it moved whole).</summary>
+    public RowGroupSet? KeptWhole { get; init; }
+
+    /// <summary>Row groups known to hold no row the filter keeps (the complement's <see cref="KeptWhole"/>): skipped before they are fetched.</summary>
+    public RowGroupSet? KeepsNoneOf { get; init; }
+}
