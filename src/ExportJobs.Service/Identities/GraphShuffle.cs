@@ -33,6 +33,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 {
     private const string IdentityMapMember = "identityMap";
 
+    private static readonly IComparer<FragmentRow> ByIdentity = Comparer<FragmentRow>.Create(FragmentRow.CompareIdentities);
+
     private static string KindFolder(FragmentKind kind) => $"routed/{kind.ToString().ToLowerInvariant()}/";
 
     private static string PartitionFolder(FragmentKind kind, int partition) => $"{KindFolder(kind)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
@@ -99,29 +101,24 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         IdentityTable primaries, RowGroupSet whole, CancellationToken ct)
     {
         var bytes = new long[store.ShardCount];
-        var byPartition = new Dictionary<int, List<FragmentRow>>();
-        long held = 0;
+        using var held = new RoutedRows();
         int written = 0;
-        // Written as sorted runs of at most BytesHeld of records over all partitions, so a shard's rows are never all held.
+        // Written as sorted runs of at most BytesHeld over all partitions, so a shard's rows are never all held.
         async Task FlushAsync()
         {
-            foreach (var (partition, rows) in byPartition.Where(p => p.Value.Count > 0).OrderBy(p => p.Key))
+            foreach (var (partition, rows) in held.TakeAll())
             {
                 // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
-                var sorted = rows.SortStable(FragmentRow.CompareIdentities);
+                var sorted = rows.OrderBy(row => row, ByIdentity).ToList();
                 bytes[partition] += await ProfileStore.WriteFileAsync(build.Container, FileName(kind, partition, shard, route, written), sorted, ct);
             }
-            byPartition.Clear();
-            (held, written) = (0, written + 1);
+            written++;
         }
         await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf) { KeptWhole = whole }, ct))
         {
             var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
-            int partition = ShardRouter.ShardOf(primary, store.ShardCount);
-            if (!byPartition.TryGetValue(partition, out var rows)) byPartition[partition] = rows = [];
-            var routed = row with { IdentityNamespace = primary.Namespace, IdentityId = primary.Id, Record = WithoutIdentityMap(row.Record).Detached() };
-            rows.Add(routed);
-            if ((held += routed.Record.JsonLength) >= BytesHeld) await FlushAsync();
+            held.Add(ShardRouter.ShardOf(primary, store.ShardCount), primary, WithoutIdentityMap(row));
+            if (held.Bytes >= BytesHeld) await FlushAsync();
         }
         await FlushAsync();
         return bytes;
@@ -195,7 +192,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     }
 
     /// <summary>
-    /// Bytes of records (as JSON) a routing holds, over all partitions, before it writes them as sorted runs (one file
+    /// Bytes of rows a routing holds (<see cref="RoutedRows"/>), over all partitions, before it writes them as sorted runs (one file
     /// per partition). 8 MB: with 16 MB the host peaked at 544-589 MB in the route at N = 1,000,000, with 8 MB at
     /// 525-532 MB (two runs; the second export in 26.4 and 30.6 s against 27.3-28.3 s: docs/performance.md).
     /// </summary>
