@@ -116,17 +116,8 @@ public class FragmentColumnsTests
     [Fact]
     public async Task A_read_that_keeps_no_identity_of_a_namespace_fetches_none_of_the_row_groups_of_that_namespace_alone()
     {
-        var ranges = new RangesFetched();
-        var options = new BlobClientOptions();
-        options.AddPolicy(ranges, HttpPipelinePosition.PerCall);
-        var container = new BlobServiceClient(TestStorage.ConnectionString, options)
-            .GetBlobContainerClient(StorageNames.Container(TestStorage.NewPrefix(), StorageNames.ProfilesContainer));
-        await container.CreateIfNotExistsAsync();
-        // Six row groups of CRM ids, then six of cookies, each record about 1 KB that Snappy cannot shrink.
-        var random = new Random(11);
-        var rows = new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, 6 * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
-            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
-            .ToList();
+        var (container, ranges) = await CountedContainerAsync();
+        var rows = NoisyRows(groupsPerNamespace: 6);
         long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
         long firstCookieByte = await FirstByteOfRowGroupAsync(container.GetBlobClient("shard.parquet"), 6);
 
@@ -148,17 +139,8 @@ public class FragmentColumnsTests
     [Fact]
     public async Task A_read_records_the_row_groups_it_kept_whole_and_the_complements_read_fetches_none_of_them()
     {
-        var ranges = new RangesFetched();
-        var options = new BlobClientOptions();
-        options.AddPolicy(ranges, HttpPipelinePosition.PerCall);
-        var container = new BlobServiceClient(TestStorage.ConnectionString, options)
-            .GetBlobContainerClient(StorageNames.Container(TestStorage.NewPrefix(), StorageNames.ProfilesContainer));
-        await container.CreateIfNotExistsAsync();
-        // Three row groups of CRM ids, then three of cookies, each record about 1 KB that Snappy cannot shrink.
-        var random = new Random(12);
-        var rows = new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, 3 * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
-            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
-            .ToList();
+        var (container, ranges) = await CountedContainerAsync();
+        var rows = NoisyRows(groupsPerNamespace: 3);
         long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
         var blob = container.GetBlobClient("shard.parquet");
         var groupStarts = new List<long>();
@@ -186,6 +168,27 @@ public class FragmentColumnsTests
             Assert.Equal(skipped is null, ranges.Starts.Contains(groupStarts[5]));
             Assert.Contains(groupStarts[4], ranges.Starts);
         }
+    }
+
+    /// <summary>A profiles container of a prefix of its own, whose client records where each ranged download starts.</summary>
+    private static async Task<(BlobContainerClient Container, RangesFetched Ranges)> CountedContainerAsync()
+    {
+        var ranges = new RangesFetched();
+        var options = new BlobClientOptions();
+        options.AddPolicy(ranges, HttpPipelinePosition.PerCall);
+        var container = new BlobServiceClient(TestStorage.ConnectionString, options)
+            .GetBlobContainerClient(StorageNames.Container(TestStorage.NewPrefix(), StorageNames.ProfilesContainer));
+        await container.CreateIfNotExistsAsync();
+        return (container, ranges);
+    }
+
+    /// <summary>Row groups of CRM ids, then as many of cookies, in identity order, each record about 1 KB that Snappy cannot shrink.</summary>
+    private static List<FragmentRow> NoisyRows(int groupsPerNamespace)
+    {
+        var random = new Random(11);
+        return new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, groupsPerNamespace * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
+            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
+            .ToList();
     }
 
     /// <summary>Where a row group's first column chunk starts in a file.</summary>
