@@ -193,8 +193,8 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     /// <summary>
     /// Bytes of rows a routing holds (<see cref="RoutedRows"/>), over all partitions, before it writes them as sorted runs (one file
-    /// per partition). 8 MB: with 16 MB the host peaked at 544-589 MB in the route at N = 1,000,000, with 8 MB at
-    /// 525-532 MB (two runs; the second export in 26.4 and 30.6 s against 27.3-28.3 s: docs/performance.md).
+    /// per partition). 8 MB: held as row objects, 16 MB peaked at 544-589 MB in the route at N = 1,000,000, 8 MB at
+    /// 525-532 MB; held as bytes, 16 MB wrote half the files and routed no faster (docs/performance.md).
     /// </summary>
     private const long BytesHeld = 8 * 1024 * 1024;
 }
