@@ -75,6 +75,14 @@ public class ProfileStoreTests
 
         Assert.Equal(before, await ReadAllAsync(store, tenant));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
+        // The live runs of the tenant, from one listing, are each shard's runs a read merges, less the memberships kept apart.
+        var live = await store.ListLiveRunsAsync(FragmentKind.Profile, tenant, default);
+        var perShard = new List<string>();
+        foreach (int shard in new[] { 0, 1 })
+            perShard.AddRange((await store.RunsToReadAsync(FragmentKind.Profile, tenant, shard, null, default)).Where(r => !r.KeptApart).Select(r => r.Name));
+        Assert.Equal(perShard, live);
+        Assert.InRange(live.Count, 2, 8);
+        Assert.DoesNotContain(live, name => name.Contains(membership, StringComparison.Ordinal));
         // The covered files stay for reads that listed them, and go once covered for longer than the grace period.
         Assert.True((await FilesAsync(harness, 0)).Count > 20);
         // With nothing to merge nor delete yet, a read does not take the shard's lease: it goes on while another holds it.

@@ -180,12 +180,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var sizes = new SortedDictionary<int, long>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
-        {
-            var folder = blob.Name.AsSpan(prefix.Length);
-            int slash = folder.IndexOf('/');
-            if (slash > 0 && int.TryParse(folder[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out int shard))
-                sizes[shard] = sizes.GetValueOrDefault(shard) + (blob.Properties.ContentLength ?? 0);
-        }
+            if (ShardOf(blob.Name, prefix) is { } shard) sizes[shard] = sizes.GetValueOrDefault(shard) + (blob.Properties.ContentLength ?? 0);
         return sizes;
     }
 
@@ -258,13 +253,30 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await foreach (var group in GroupAsync(files, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
     }
 
-    /// <summary>The names of the runs a read of every shard of this kind would merge now, segment memberships aside.</summary>
+    /// <summary>
+    /// The names of the runs a read of every shard of this kind would merge now, segment memberships aside, in shard
+    /// order: from one listing of the tenant's files (a listing per shard made 17 requests, each of which Azurite
+    /// answers in time that grows with the tenant's files).
+    /// </summary>
     public async Task<List<string>> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
-        var names = new List<string>();
-        foreach (int shard in await ListShardsAsync(kind, tenant, ct))
-            names.AddRange((await ListRunsAsync(kind, tenant, shard, ct)).Live.Where(r => !r.KeptApart).Select(r => r.Name));
-        return names;
+        var byShard = new SortedDictionary<int, List<BlobItem>>();
+        string prefix = tenant.BlobPrefix + "/" + ShardFolder;
+        await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
+            if (ShardOf(blob.Name, prefix) is { } shard)
+            {
+                if (!byShard.TryGetValue(shard, out var blobs)) byShard[shard] = blobs = [];
+                blobs.Add(blob);
+            }
+        return byShard.SelectMany(s => RunsOf(ShardPrefix(tenant, s.Key), s.Value).Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
+    }
+
+    /// <summary>The shard whose folder holds a blob listed under <paramref name="prefix"/> (a tenant's shard folders), or null.</summary>
+    private static int? ShardOf(string name, string prefix)
+    {
+        var folder = name.AsSpan(prefix.Length);
+        int slash = folder.IndexOf('/');
+        return slash > 0 && int.TryParse(folder[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out int shard) ? shard : null;
     }
 
     private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, MemberSelection? members,
@@ -345,6 +357,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var blobs = new List<BlobItem>();
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
             blobs.Add(blob);
+        return RunsOf(prefix, blobs);
+    }
+
+    /// <summary>The runs of a shard from the listing (with metadata, in name order) of its folder <paramref name="prefix"/>, as <see cref="ListRunsAsync"/> gives them.</summary>
+    private static (List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished) RunsOf(string prefix, List<BlobItem> blobs)
+    {
         var whole = new List<ShardRun>();
         var unfinished = new List<ShardRun>();
         foreach (var parts in blobs.GroupBy(b => RunWriter.RunOf(b.Name), StringComparer.Ordinal))
