@@ -432,54 +432,38 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     private sealed class PartitionedFiles<T>(GraphFiles files, string root, string set, int writer) where T : IGraphRow<T>
     {
-        private readonly Dictionary<int, PendingFile> _pending = [];
+        /// <summary>Each partition's file so far: room for its row count (which leads the file, written when the file is), then its rows.</summary>
+        private readonly Dictionary<int, (PooledRows Held, GraphRowWriter Rows)> _pending = [];
         private readonly Dictionary<int, int> _written = [];
         private long _held;
 
         public async Task AddAsync(int partition, T row, CancellationToken ct)
         {
-            if (!_pending.TryGetValue(partition, out var file)) _pending[partition] = file = new PendingFile();
-            long before = file.Bytes.Length;
+            if (!_pending.TryGetValue(partition, out var file))
+            {
+                var held = new PooledRows();
+                held.Writer.Write(0);
+                _pending[partition] = file = (held, new GraphRowWriter(held.Writer));
+            }
+            long before = file.Held.Bytes.Length;
             row.WriteTo(file.Rows);
-            file.Count++;
-            if ((_held += file.Bytes.Length - before) >= BytesHeld) await FlushAsync(ct);
+            file.Held.Count++;
+            if ((_held += file.Held.Bytes.Length - before) >= BytesHeld) await FlushAsync(ct);
         }
 
         public async Task FlushAsync(CancellationToken ct)
         {
-            foreach (var (partition, pending) in _pending.OrderBy(p => p.Key))
+            foreach (var (partition, (held, _)) in _pending.OrderBy(p => p.Key))
             {
                 int file = _written.GetValueOrDefault(partition);
-                pending.Bytes.Position = 0;
-                pending.Binary.Write(pending.Count);
-                await files.UploadAsync(GraphFiles.Name(root, set, partition, writer, file), pending.Bytes, ct);
+                held.Bytes.Position = 0;
+                held.Writer.Write(held.Count);
+                await files.UploadAsync(GraphFiles.Name(root, set, partition, writer, file), held.Bytes, ct);
                 _written[partition] = file + 1;
-                pending.Dispose();
+                held.Dispose();
             }
             _pending.Clear();
             _held = 0;
-        }
-
-        /// <summary>A file's rows so far, after room for its row count (which leads the file, written when the file is).</summary>
-        private sealed class PendingFile : IDisposable
-        {
-            public readonly MemoryStream Bytes = PooledStreams.Get();
-            public readonly BinaryWriter Binary;
-            public readonly GraphRowWriter Rows;
-            public int Count;
-
-            public PendingFile()
-            {
-                Binary = new BinaryWriter(Bytes, System.Text.Encoding.UTF8, leaveOpen: true);
-                Binary.Write(0);
-                Rows = new GraphRowWriter(Binary);
-            }
-
-            public void Dispose()
-            {
-                Binary.Dispose();
-                Bytes.Dispose();
-            }
         }
     }
 

@@ -13,7 +13,7 @@ namespace ExportJobs.Service.Identities;
 /// </summary>
 internal sealed class RoutedRows : IDisposable
 {
-    private readonly SortedDictionary<int, Partition> _partitions = [];
+    private readonly SortedDictionary<int, PooledRows> _partitions = [];
 
     /// <summary>The bytes held, over all partitions.</summary>
     public long Bytes { get; private set; }
@@ -21,7 +21,7 @@ internal sealed class RoutedRows : IDisposable
     /// <summary>Holds <paramref name="row"/> for <paramref name="partition"/>, keyed by <paramref name="primary"/> instead of its own identity.</summary>
     public void Add(int partition, Identity primary, FragmentRow row)
     {
-        if (!_partitions.TryGetValue(partition, out var held)) _partitions[partition] = held = new Partition();
+        if (!_partitions.TryGetValue(partition, out var held)) _partitions[partition] = held = new PooledRows();
         long before = held.Bytes.Length;
         var writer = held.Writer;
         writer.Write(primary.Namespace);
@@ -94,20 +94,5 @@ internal sealed class RoutedRows : IDisposable
     {
         foreach (var held in _partitions.Values) held.Dispose();
         _partitions.Clear();
-    }
-
-    private sealed class Partition : IDisposable
-    {
-        public readonly MemoryStream Bytes = PooledStreams.Get();
-        public readonly BinaryWriter Writer;
-        public int Count;
-
-        public Partition() => Writer = new BinaryWriter(Bytes, Encoding.UTF8, leaveOpen: true);
-
-        public void Dispose()
-        {
-            Writer.Dispose();
-            Bytes.Dispose();
-        }
     }
 }

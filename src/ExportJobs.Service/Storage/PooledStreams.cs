@@ -25,3 +25,24 @@ internal static class PooledStreams
     /// <summary>An empty stream whose blocks go back to the pool when it is disposed.</summary>
     public static MemoryStream Get() => Manager.GetStream();
 }
+
+/// <summary>
+/// Rows put in a binary form as they come, in a pooled stream (<see cref="PooledStreams"/>), with their count: what a
+/// writer holds for one partition until it writes them out (a graph build's stage, a <c>pdg</c> export's route).
+/// </summary>
+internal sealed class PooledRows : IDisposable
+{
+    public PooledRows() => Writer = new BinaryWriter(Bytes, System.Text.Encoding.UTF8, leaveOpen: true);
+
+    public MemoryStream Bytes { get; } = PooledStreams.Get();
+
+    public BinaryWriter Writer { get; }
+
+    public int Count { get; set; }
+
+    public void Dispose()
+    {
+        Writer.Dispose();
+        Bytes.Dispose();
+    }
+}
