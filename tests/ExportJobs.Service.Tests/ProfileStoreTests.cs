@@ -75,8 +75,10 @@ public class ProfileStoreTests
 
         Assert.Equal(before, await ReadAllAsync(store, tenant));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
-        // The live runs of the tenant, from one listing, are each shard's runs a read merges, less the memberships kept apart.
-        var live = await store.ListLiveRunsAsync(FragmentKind.Profile, tenant, default);
+        // The live runs of the tenant, from one listing, are each shard's runs a read merges, less the memberships kept
+        // apart; the shards' bytes from that listing are those a listing of the shards gives.
+        var (live, sizes) = await store.ListLiveRunsAsync(FragmentKind.Profile, tenant, default);
+        Assert.Equal(await store.ListShardSizesAsync(FragmentKind.Profile, tenant, default), sizes);
         var perShard = new List<string>();
         foreach (int shard in new[] { 0, 1 })
             perShard.AddRange((await store.RunsToReadAsync(FragmentKind.Profile, tenant, shard, null, default)).Where(r => !r.KeptApart).Select(r => r.Name));

@@ -64,9 +64,13 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     {
         var settings = (await settingsStore.GetAsync(input.Tenant, ct)).Value;
         var text = new StringBuilder(FilesVersion).Append('\n').Append(JsonSerializer.Serialize(settings, CoreJson.Wire.IdentitySettings)).Append('\n');
+        var sizes = new SortedDictionary<int, long>();
         foreach (var kind in new[] { FragmentKind.Profile, FragmentKind.Event })
-            foreach (string run in await store.ListLiveRunsAsync(kind, input.Tenant, ct))
-                text.Append(kind).Append(' ').Append(run).Append('\n');
+        {
+            var (runs, kindSizes) = await store.ListLiveRunsAsync(kind, input.Tenant, ct);
+            foreach (string run in runs) text.Append(kind).Append(' ').Append(run).Append('\n');
+            foreach (var (shard, bytes) in kindSizes) sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
+        }
         string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())).AsSpan(0, 16));
         var build = files.Build(input.Tenant, key);
         bool complete = await build.ExistsAsync(GraphFiles.CompleteName, ct);
@@ -74,7 +78,6 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         else await build.CreateAsync(ct);
         // Links are read by group of shards, as an export reads them; a partition of identities (links, rounds,
         // grouping) per GraphRoundPartitionBytes of files, a partition of components (rules) per GraphPartitionBytes.
-        var sizes = await store.ListShardSizesAsync([FragmentKind.Profile, FragmentKind.Event], input.Tenant, ct);
         int PartitionsOf(long bytes) => (int)Math.Clamp(sizes.Values.Sum() / bytes + 1, 1, MaxPartitions);
         return new GraphBuildPlan(key, complete, ShardGroups.Of(sizes, input.GroupBytes), PartitionsOf(options.Value.GraphRoundPartitionBytes),
             PartitionsOf(options.Value.GraphPartitionBytes), settings);

@@ -255,10 +255,11 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The names of the runs a read of every shard of this kind would merge now, segment memberships aside, in shard
-    /// order: from one listing of the tenant's files (a listing per shard made 17 requests, each of which Azurite
-    /// answers in time that grows with the tenant's files).
+    /// order, and the bytes of each shard's files (as <see cref="ListShardSizesAsync(FragmentKind, Tenant, CancellationToken)"/>):
+    /// from one listing of the tenant's files (a listing per shard made 17 requests, each of which Azurite answers in
+    /// time that grows with the tenant's files).
     /// </summary>
-    public async Task<List<string>> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
+    public async Task<(List<string> LiveRuns, SortedDictionary<int, long> Sizes)> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
         var byShard = new SortedDictionary<int, List<BlobItem>>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
@@ -268,7 +269,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 if (!byShard.TryGetValue(shard, out var blobs)) byShard[shard] = blobs = [];
                 blobs.Add(blob);
             }
-        return byShard.SelectMany(s => RunsOf(ShardPrefix(tenant, s.Key), s.Value).Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
+        var runs = byShard.SelectMany(s => RunsOf(ShardPrefix(tenant, s.Key), s.Value).Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
+        return (runs, new SortedDictionary<int, long>(byShard.ToDictionary(s => s.Key, s => s.Value.Sum(b => b.Properties.ContentLength ?? 0))));
     }
 
     /// <summary>The shard whose folder holds a blob listed under <paramref name="prefix"/> (a tenant's shard folders), or null.</summary>
