@@ -16,7 +16,7 @@ public class BlobRangeStreamTests
     public async Task Reads_give_the_blob_bytes_from_the_tail_a_loaded_range_and_windows_fetched_on_demand()
     {
         var (blob, bytes) = await UploadAsync(new BlobClientOptions());
-        await using var stream = await BlobRangeStream.OpenAsync(blob, bytes.Length, default);
+        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default);
 
         await AssertReadsAsync(stream, bytes, bytes.Length - 8, 8);
         await stream.LoadAsync(1_000_000, 50_000, default);
@@ -29,6 +29,23 @@ public class BlobRangeStreamTests
     }
 
     [Fact]
+    public async Task A_section_of_a_blob_reads_as_a_stream_of_its_bytes_alone()
+    {
+        var (blob, bytes) = await UploadAsync(new BlobClientOptions());
+        const int Offset = 700_001, Length = 1_500_000;
+        var section = bytes.AsSpan(Offset, Length).ToArray();
+        await using var stream = await BlobRangeStream.OpenAsync(blob, Offset, Length, default);
+
+        Assert.Equal(Length, stream.Length);
+        await AssertReadsAsync(stream, section, Length - 8, 8);
+        await stream.LoadAsync(1_000_000, 50_000, default);
+        await AssertReadsAsync(stream, section, 1_000_000, 50_000);
+        await AssertReadsAsync(stream, section, 0, Length);
+        stream.Position = Length;
+        Assert.Equal(0, await stream.ReadAsync(new byte[16]));
+    }
+
+    [Fact]
     public async Task Opening_a_large_blob_as_a_Parquet_reader_does_takes_two_requests_the_tail_and_the_first_window()
     {
         var requests = new CountRequests();
@@ -37,7 +54,7 @@ public class BlobRangeStreamTests
         var (blob, bytes) = await UploadAsync(options);
         requests.Count = 0;
 
-        await using var stream = await BlobRangeStream.OpenAsync(blob, bytes.Length, default);
+        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default);
         // As Parquet.Net opens a file: the magic at both ends, the footer's length, then the footer before it.
         await AssertReadsAsync(stream, bytes, 0, 4);
         await AssertReadsAsync(stream, bytes, bytes.Length - 4, 4);
@@ -60,7 +77,7 @@ public class BlobRangeStreamTests
         options.AddPolicy(new FlipFirstByteOfRanges(), HttpPipelinePosition.PerCall);
         var (blob, bytes) = await UploadAsync(options);
 
-        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => BlobRangeStream.OpenAsync(blob, bytes.Length, default));
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default));
         Assert.Contains(blob.Name, refused.Message);
     }
 

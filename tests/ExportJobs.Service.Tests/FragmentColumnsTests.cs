@@ -127,7 +127,7 @@ public class FragmentColumnsTests
         {
             ranges.Starts.Clear();
             var read = new List<string>();
-            await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("shard.parquet"), length, null, filter, default))
+            await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("shard.parquet"), 0, length, null, filter, default))
                 while (await reader.MoveNextAsync(default)) read.Add(reader.Current.IdentityId);
             Assert.Equal(expected, read);
             // With the namespace known to be kept by none, no CRM group is fetched (the window from byte 0 is the Parquet
@@ -150,7 +150,7 @@ public class FragmentColumnsTests
         string kept = $"ECID-{FragmentColumns.RowGroupSize + 7:D5}";
         bool Moves(string ns, string id) => ns == "ECID" && id != kept;
         var whole = new RowGroupSet();
-        await using (var route = await FragmentFileReader.OpenAsync(blob, length, null, new IdentityFilter(Moves) { KeptWhole = whole }, default))
+        await using (var route = await FragmentFileReader.OpenAsync(blob, 0, length, null, new IdentityFilter(Moves) { KeptWhole = whole }, default))
             while (await route.MoveNextAsync(default)) { }
         Assert.Equal(2, whole.Count);
         Assert.True(whole.Contains("shard.parquet", 3) && whole.Contains("shard.parquet", 5));
@@ -160,13 +160,41 @@ public class FragmentColumnsTests
         {
             ranges.Starts.Clear();
             var read = new List<string>();
-            await using (var stage = await FragmentFileReader.OpenAsync(blob, length, null, new IdentityFilter((ns, id) => !Moves(ns, id)) { KeepsNoneOf = skipped }, default))
+            await using (var stage = await FragmentFileReader.OpenAsync(blob, 0, length, null, new IdentityFilter((ns, id) => !Moves(ns, id)) { KeepsNoneOf = skipped }, default))
                 while (await stage.MoveNextAsync(default)) read.Add(stage.Current.IdentityId);
             Assert.Equal(expected, read);
             // Told which groups were moved whole, the read fetches neither; untold, it fetches both to drop their rows.
             Assert.Equal(skipped is null, ranges.Starts.Contains(groupStarts[3]));
             Assert.Equal(skipped is null, ranges.Starts.Contains(groupStarts[5]));
             Assert.Contains(groupStarts[4], ranges.Starts);
+        }
+    }
+
+    [Fact]
+    public async Task Fragment_files_written_one_after_the_other_into_one_blob_each_read_back_from_their_section()
+    {
+        var (container, _) = await CountedContainerAsync();
+        var rows = NoisyRows(groupsPerNamespace: 2);
+        var files = new[] { rows[..FragmentColumns.RowGroupSize], rows[FragmentColumns.RowGroupSize..], rows[..3] };
+        using var blob = new MemoryStream();
+        var sections = new List<(long Offset, long Length)>();
+        foreach (var file in files)
+        {
+            using var one = new MemoryStream();
+            await ProfileStore.WriteFileAsync(one, file, default);
+            sections.Add((blob.Length, one.Length));
+            one.WriteTo(blob);
+        }
+        blob.Position = 0;
+        await container.GetBlobClient("run.files").UploadAsync(blob);
+
+        for (int i = 0; i < files.Length; i++)
+        {
+            var read = new List<FragmentRow>();
+            await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("run.files"), sections[i].Offset, sections[i].Length, null, null, default))
+                while (await reader.MoveNextAsync(default)) read.Add(reader.Current);
+            Assert.Equal(files[i].Select(r => (r.IdentityNamespace, r.IdentityId)), read.Select(r => (r.IdentityNamespace, r.IdentityId)));
+            Assert.Equal(files[i].Select(r => Encoding.UTF8.GetString(r.Record.ToJson().Span)), read.Select(r => Encoding.UTF8.GetString(r.Record.ToJson().Span)));
         }
     }
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
-using Azure.Storage.Blobs.Models;
 using ExportJobs.Core;
 using ExportJobs.Core.Identities;
 using ExportJobs.Core.Profiles;
@@ -23,10 +22,12 @@ namespace ExportJobs.Service.Identities;
 /// with the files moved to it, so a graph's fragments meet whatever shards they came from.
 /// <para>
 /// What a shard's route writes is a function of the graph build and of the runs it reads, so it is kept with the build
-/// and named by those runs (<see cref="RouteName"/>): sorted runs at <c>routed/{kind}/p{partition}/s{shard}-{route}-{run}.parquet</c>
-/// in the build's container (<see cref="GraphFiles.Build"/>), and, once they are all written, <c>routed/{kind}/s{shard}-{route}</c> with their bytes by
-/// partition. A later export of the same build whose shard still has those runs reuses them instead of routing again;
-/// two exports routing one shard at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
+/// and named by those runs (<see cref="RouteName"/>): runs at <c>routed/{kind}/s{shard}-{route}-{run}.files</c> in the
+/// build's container (<see cref="GraphFiles.Build"/>), each a blob of sorted fragment files, one per partition, one after
+/// the other in partition order; and, once they are all written, <c>routed/{kind}/s{shard}-{route}.lengths</c> with each
+/// run's files' lengths (<see cref="RouteLengths"/>), from which a partition finds its files in them. A later export of
+/// the same build whose shard still has those runs reuses them instead of routing again; two exports routing one shard
+/// at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
 /// </para>
 /// </summary>
 public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, ILogger<GraphShuffle> log)
@@ -37,18 +38,17 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     private static string KindFolder(FragmentKind kind) => $"routed/{kind.ToString().ToLowerInvariant()}/";
 
-    private static string PartitionFolder(FragmentKind kind, int partition) => $"{KindFolder(kind)}p{partition.ToString("D4", CultureInfo.InvariantCulture)}/";
+    /// <summary>How the names of a shard's routed runs and of the files beside them begin.</summary>
+    private static string ShardStem(FragmentKind kind, int shard, string route) => $"{KindFolder(kind)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
 
-    /// <summary>How the names of a shard's routed files, and its mark, begin.</summary>
-    private static string ShardStem(int shard, string route) => $"s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
+    private static string RunName(FragmentKind kind, int shard, string route, int run) =>
+        $"{ShardStem(kind, shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.files";
 
-    private static string FileName(FragmentKind kind, int partition, int shard, string route, int run) =>
-        $"{PartitionFolder(kind, partition)}{ShardStem(shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.parquet";
-
-    private static string MarkName(FragmentKind kind, int shard, string route) => KindFolder(kind) + ShardStem(shard, route);
+    /// <summary>The route's mark, written once its runs are: their files' lengths (<see cref="RouteLengths"/>).</summary>
+    private static string MarkName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".lengths";
 
     /// <summary>The row groups of the shard's own files that a route moved whole, which the shard's export stage does not fetch; written before the mark.</summary>
-    private static string MovedGroupsName(FragmentKind kind, int shard, string route) => MarkName(kind, shard, route) + ".groups";
+    private static string MovedGroupsName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".groups";
 
     /// <summary>A route's name: 64 bits of a hash of the names of the runs it reads (immutable files, so their names say what they hold).</summary>
     private static string RouteName(IEnumerable<ProfileStore.ShardRun> runs) =>
@@ -78,7 +78,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
             routes[k] = RouteName(runs);
             string mark = MarkName(kind, shard, routes[k]);
-            var written = await build.TryReadFileAsync(mark, Longs.Read, ct);
+            var written = await build.TryReadFileAsync(mark, RouteLengths.Reader(bytes.Length), ct);
             if (written is not null) kept++;
             else
             {
@@ -86,33 +86,41 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
                 var whole = new RowGroupSet();
                 written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, whole, ct);
                 await build.WriteFileAsync(MovedGroupsName(kind, shard, routes[k]), whole.Write, ct);
-                await Longs.WriteAsync(build, mark, written, ct);
+                await Longs.WriteAsync(build, mark, written.ToArray(), ct);
             }
-            for (int p = 0; p < bytes.Length; p++) bytes[p] += written[p];
+            for (int p = 0; p < bytes.Length; p++) bytes[p] += written.BytesOf(p);
         }
         return (routes, bytes, kept);
     }
 
     /// <summary>
-    /// One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the bytes written
-    /// to each, and adds to <paramref name="whole"/> the row groups it moved every row of.
+    /// One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the lengths of
+    /// the files it wrote, and adds to <paramref name="whole"/> the row groups it moved every row of.
     /// </summary>
-    private async Task<long[]> RouteAsync(FragmentKind kind, GraphFiles build, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
+    private async Task<RouteLengths> RouteAsync(FragmentKind kind, GraphFiles build, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
         IdentityTable primaries, RowGroupSet whole, CancellationToken ct)
     {
-        var bytes = new long[store.ShardCount];
+        var written = new RouteLengths(store.ShardCount);
         using var held = new RoutedRows();
-        int written = 0;
-        // Written as sorted runs of at most BytesHeld over all partitions, so a shard's rows are never all held.
+        // Written as runs of at most BytesHeld over all partitions, so a shard's rows are never all held; a run is one
+        // blob (a blob per partition made 16 times the requests, most of Azurite's time in a route).
         async Task FlushAsync()
         {
+            if (held.Bytes == 0) return;
+            var lengths = new long[store.ShardCount];
+            using var blob = PooledStreams.Get();
             foreach (var (partition, rows) in held.TakeAll())
             {
                 // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
                 var sorted = rows.OrderBy(row => row, ByIdentity).ToList();
-                bytes[partition] += await ProfileStore.WriteFileAsync(build.Container, FileName(kind, partition, shard, route, written), sorted, ct);
+                using var file = PooledStreams.Get();
+                await ProfileStore.WriteFileAsync(file, sorted, ct);
+                file.Position = 0;
+                await file.CopyToAsync(blob, ct);
+                lengths[partition] = file.Length;
             }
-            written++;
+            await build.UploadAsync(RunName(kind, shard, route, written.Runs), blob, ct);
+            written.Add(lengths);
         }
         await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf) { KeptWhole = whole }, ct))
         {
@@ -121,7 +129,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             if (held.Bytes >= BytesHeld) await FlushAsync();
         }
         await FlushAsync();
-        return bytes;
+        return written;
     }
 
     /// <summary>
@@ -136,12 +144,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         [EnumeratorCancellation] CancellationToken ct)
     {
         var build = files.Build(tenant, graphs);
-        string folder = PartitionFolder(kind, partition);
-        var stems = routes.Select((route, shard) => route is { } names && (int)kind < names.Length ? folder + ShardStem(shard, names[(int)kind]) + "-" : null)
-            .OfType<string>().ToList();
-        var routed = new List<(string Name, long Size)>();
-        await foreach (var blob in build.Container.GetBlobsAsync(new GetBlobsOptions { Prefix = folder }, ct))
-            if (stems.Any(stem => blob.Name.StartsWith(stem, StringComparison.Ordinal))) routed.Add((blob.Name, blob.Properties.ContentLength ?? 0));
+        var routed = await RoutedToAsync(build, kind, routes, partition, ct);
         // A route of an earlier build of the service wrote no such file: then every group is fetched.
         var movedWhole = partition < routes.Count && routes[partition] is { } own && (int)kind < own.Length
             ? await build.TryReadFileAsync(MovedGroupsName(kind, partition, own[(int)kind]), RowGroupSet.Read, ct)
@@ -149,6 +152,23 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
             new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole }, WithoutIdentityMap, skipBatchId, Read(members), ct))
             yield return group;
+    }
+
+    /// <summary>The files the routes (by shard, each kind's route name, or null) wrote for a partition: a section of each of their runs that has rows for it.</summary>
+    private async Task<List<FileSection>> RoutedToAsync(GraphFiles build, FragmentKind kind, IReadOnlyList<string[]?> routes, int partition, CancellationToken ct)
+    {
+        var named = routes.Select((route, shard) => (Shard: shard, Route: route is { } names && (int)kind < names.Length ? names[(int)kind] : null))
+            .Where(r => r.Route is not null).ToList();
+        var marks = await Task.WhenAll(named.Select(r => build.TryReadFileAsync(MarkName(kind, r.Shard, r.Route!), RouteLengths.Reader(store.ShardCount), ct)));
+        var routed = new List<FileSection>();
+        for (int i = 0; i < named.Count; i++)
+        {
+            var (shard, route) = named[i];
+            // A route's mark is written after its runs, and every route ends before a stage begins: a route without one lost its files.
+            var lengths = marks[i] ?? throw new InvalidOperationException($"The route of shard {shard} to partitions of graph build {build.Container.Name} has no mark.");
+            foreach (var (run, offset, length) in lengths.Of(partition)) routed.Add(new FileSection(RunName(kind, shard, route!, run), offset, length));
+        }
+        return routed;
     }
 
     /// <summary>

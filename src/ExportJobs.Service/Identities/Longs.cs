@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace ExportJobs.Service.Identities;
 
-/// <summary>A file of 64-bit values as bytes, and back: a build round's labels and messages (fingerprint and label pairs), a route's bytes by partition.</summary>
+/// <summary>A file of 64-bit values as bytes, and back: a build round's labels and messages (fingerprint and label pairs), a route's files' lengths (<see cref="RouteLengths"/>).</summary>
 internal static class Longs
 {
     public static Task WriteAsync(GraphFiles files, string name, long[] values, CancellationToken ct) =>

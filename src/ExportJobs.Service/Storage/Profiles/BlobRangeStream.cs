@@ -16,7 +16,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// not grow with the file (two while it is being opened: <see cref="_tail"/>), and a file is fetched in about
 /// size / <see cref="WindowBytes"/> requests. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
-/// is checked against the MD5 the storage service sends for its range (<see cref="Ranged"/>).
+/// is checked against the MD5 the storage service sends for its range (<see cref="Ranged"/>). The stream may be a
+/// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
 /// </summary>
 internal sealed class BlobRangeStream : Stream
 {
@@ -31,6 +32,8 @@ internal sealed class BlobRangeStream : Stream
     private const int MaxHashedRange = 4 * 1024 * 1024;
 
     private readonly BlobClient _blob;
+    /// <summary>Where the stream's bytes begin in the blob.</summary>
+    private readonly long _offset;
     private readonly long _length;
     private long _position;
     private Window _current = Window.None;
@@ -41,12 +44,12 @@ internal sealed class BlobRangeStream : Stream
     /// </summary>
     private Window _tail = Window.None;
 
-    private BlobRangeStream(BlobClient blob, long length) => (_blob, _length) = (blob, length);
+    private BlobRangeStream(BlobClient blob, long offset, long length) => (_blob, _offset, _length) = (blob, offset, length);
 
-    /// <summary>The blob of <paramref name="length"/> bytes, its tail (or all of it) already fetched.</summary>
-    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long length, CancellationToken ct)
+    /// <summary>The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them) already fetched.</summary>
+    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct)
     {
-        var stream = new BlobRangeStream(blob, length);
+        var stream = new BlobRangeStream(blob, offset, length);
         long tail = Math.Min(length, WindowBytes);
         stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
         if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
@@ -89,7 +92,7 @@ internal sealed class BlobRangeStream : Stream
         var buffer = Windows.Rent(count);
         try
         {
-            var response = await _blob.DownloadStreamingAsync(Ranged(start, count), ct);
+            var response = await _blob.DownloadStreamingAsync(Ranged(_offset + start, count), ct);
             await using var content = response.Value.Content;
             int read = await content.ReadAtLeastAsync(buffer.AsMemory(0, count), count, throwOnEndOfStream: false, ct);
             return Checked(new Window(start, buffer, read), count, response.Value.Details.ContentHash);
@@ -106,7 +109,7 @@ internal sealed class BlobRangeStream : Stream
         var buffer = Windows.Rent(count);
         try
         {
-            var response = _blob.DownloadStreaming(Ranged(start, count));
+            var response = _blob.DownloadStreaming(Ranged(_offset + start, count));
             using var content = response.Value.Content;
             int read = content.ReadAtLeast(buffer.AsSpan(0, count), count, throwOnEndOfStream: false);
             return Checked(new Window(start, buffer, read), count, response.Value.Details.ContentHash);
@@ -137,7 +140,7 @@ internal sealed class BlobRangeStream : Stream
     private Window Checked(Window window, int asked, byte[]? md5)
     {
         if (asked <= MaxHashedRange && (md5 is not { Length: > 0 } || !MD5.HashData(window.Bytes.AsSpan(0, window.Count)).AsSpan().SequenceEqual(md5)))
-            throw new InvalidDataException($"Bytes {window.Start}-{window.Start + window.Count - 1} of blob '{_blob.Name}' do not match the MD5 the storage service sent for them.");
+            throw new InvalidDataException($"Bytes {_offset + window.Start}-{_offset + window.Start + window.Count - 1} of blob '{_blob.Name}' do not match the MD5 the storage service sent for them.");
         return window;
     }
 

@@ -241,13 +241,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     public FragmentRow Current { get; private set; } = null!;
 
     /// <summary>
-    /// The file (of <paramref name="length"/> bytes), before its first row; it reads the member columns of
-    /// <paramref name="members"/> (all when null), and the rows of the identities (namespace, id) <paramref name="keep"/>
-    /// keeps (all when null).
+    /// The file (<paramref name="length"/> bytes of its blob from <paramref name="offset"/>), before its first row; it
+    /// reads the member columns of <paramref name="members"/> (all when null), and the rows of the identities
+    /// (namespace, id) <paramref name="keep"/> keeps (all when null).
     /// </summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct)
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct)
     {
-        var stream = await BlobRangeStream.OpenAsync(blob, length, ct);
+        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct);
         try
         {
             return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
@@ -392,6 +392,15 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 }
 
 /// <summary>
+/// A fragment file: a blob (<see cref="Offset"/> 0, <see cref="Length"/> its size), or a section of one (a route of a
+/// <c>pdg</c> export writes its files for every partition into one blob).
+/// </summary>
+internal readonly record struct FileSection(string Name, long Offset, long Length)
+{
+    public static FileSection Whole(string name, long size) => new(name, 0, size);
+}
+
+/// <summary>
 /// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
 /// each other — as one stream of rows, holding one part open at a time (its footer, a window of its bytes, one row
 /// group), and none once the run is read; of its records, the members of <c>members</c> (all when null).
@@ -399,12 +408,12 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 /// </summary>
 internal sealed class FragmentCursor : IAsyncDisposable
 {
-    private readonly Queue<(BlobClient Blob, long Length)> _parts;
+    private readonly Queue<(BlobClient Blob, long Offset, long Length)> _parts;
     private readonly MemberSelection? _members;
     private readonly IdentityFilter? _keep;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep)
     {
         _parts = new(parts);
         Index = index;
@@ -419,10 +428,10 @@ internal sealed class FragmentCursor : IAsyncDisposable
     public IReadOnlyList<MemberName> Members { get; private set; } = [];
 
     /// <summary>
-    /// The run of files (in part order, each with its length) positioned on its first row (of an identity
+    /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
     /// <paramref name="keep"/> keeps, when given); null when it has none.
     /// </summary>
-    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Length)> parts, int index, MemberSelection? members,
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members,
         IdentityFilter? keep, CancellationToken ct)
     {
         var cursor = new FragmentCursor(parts, index, members, keep);
@@ -450,7 +459,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
             }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Length, _members, _keep, ct);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Offset, next.Length, _members, _keep, ct);
             if (Members.Count == 0) Members = _file.Members;
         }
     }

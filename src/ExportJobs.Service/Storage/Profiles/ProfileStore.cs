@@ -126,12 +126,18 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
         using var buffer = PooledStreams.Get();
-        var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
-        await using (var writer = await FragmentFileWriter.CreateAsync(buffer, members, ct))
-            foreach (var row in sorted) await writer.AddAsync(row, ct);
+        await WriteFileAsync(buffer, sorted, ct);
         buffer.Position = 0;
         await container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
         return buffer.Length;
+    }
+
+    /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
+    internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
+    {
+        var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
+        await using var writer = await FragmentFileWriter.CreateAsync(empty, members, ct);
+        foreach (var row in sorted) await writer.AddAsync(row, ct);
     }
 
     /// <summary>
@@ -229,12 +235,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// As <see cref="ReadShardAsync"/>, with files of another container read as runs beside the shard's own, a run each
-    /// (a <c>pdg</c> export's fragments moved to the shard); of the shard's own rows, those of the identities
+    /// As <see cref="ReadShardAsync"/>, with files of another container (sections of its blobs) read as runs beside the
+    /// shard's own, a run each (a <c>pdg</c> export's fragments moved to the shard); of the shard's own rows, those of the identities
     /// (namespace, id) <paramref name="ownKeep"/> keeps, each as <paramref name="ownRow"/> makes it.
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFilesAsync(
-        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<(string Name, long Size)> moved,
+        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<FileSection> moved,
         IdentityFilter ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members,
         [EnumeratorCancellation] CancellationToken ct)
     {
@@ -342,9 +348,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their
     /// number), its parts in order with their sizes, when it was written (its last part), and the runs it covers.
     /// </summary>
-    internal sealed record ShardRun(string Name, IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
+    internal sealed record ShardRun(string Name, IReadOnlyList<FileSection> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
     {
-        public long Size => Parts.Sum(p => p.Size);
+        public long Size => Parts.Sum(p => p.Length);
         public bool KeptApart => Name.Contains("-" + KeptApartBatchPrefix, StringComparison.Ordinal);
     }
 
@@ -370,7 +376,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         foreach (var parts in blobs.GroupBy(b => RunWriter.RunOf(b.Name), StringComparer.Ordinal))
         {
             var last = parts.Last();
-            var run = new ShardRun(parts.Key, parts.Select(b => (b.Name, b.Properties.ContentLength ?? 0)).ToList(),
+            var run = new ShardRun(parts.Key, parts.Select(b => new FileSection(b.Name, 0, b.Properties.ContentLength ?? 0)).ToList(),
                 parts.Max(b => b.Properties.LastModified ?? DateTimeOffset.MinValue),
                 last.Metadata.TryGetValue(CoversKey, out string? covers) ? covers.Split(',').Select(n => prefix + n).ToList() : []);
             bool isWhole = parts.Key == last.Name ||
@@ -400,7 +406,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, listed.Count), new ParallelOptions { MaxDegreeOfParallelism = ConcurrentOpens, CancellationToken = ct },
-                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Size)), firstIndex + i, members, keep, c));
+                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Offset, p.Length)), firstIndex + i, members, keep, c));
             return opened.OfType<FragmentCursor>().ToList();
         }
         catch
@@ -449,8 +455,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         {
             (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
             foreach (var run in Expired(live, covered, unfinished, now))
-                foreach (var (part, _) in run.Parts)
-                    await container.DeleteBlobIfExistsAsync(part, cancellationToken: ct);
+                foreach (var part in run.Parts)
+                    await container.DeleteBlobIfExistsAsync(part.Name, cancellationToken: ct);
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();

@@ -20,7 +20,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     public const int PartRows = 64 * FragmentColumns.RowGroupSize;
 
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
-    private readonly List<(string Name, long Size)> _parts = [];
+    private readonly List<FileSection> _parts = [];
     private FileStream? _output;
     private FragmentFileWriter? _writer;
     private int _rows;
@@ -59,7 +59,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
         await CloseAsync();
         string name = PartName(run, _parts.Count);
         await container.GetBlobClient(name).UploadAsync(_path, ct);
-        _parts.Add((name, new FileInfo(_path).Length));
+        _parts.Add(new FileSection(name, 0, new FileInfo(_path).Length));
         await afterPart(ct);
     }
 
@@ -74,7 +74,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     /// Writes the last part (an empty one when the run has no row), then sets <paramref name="metadata"/> and the count
     /// of parts on it, which makes the run whole; returns the parts and when the run was completed.
     /// </summary>
-    public async Task<(IReadOnlyList<(string Name, long Size)> Parts, DateTimeOffset Completed)> CompleteAsync(
+    public async Task<(IReadOnlyList<FileSection> Parts, DateTimeOffset Completed)> CompleteAsync(
         IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
     {
         if (_writer is not null || _parts.Count == 0)
