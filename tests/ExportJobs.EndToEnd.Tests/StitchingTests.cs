@@ -45,10 +45,10 @@ public class StitchingTests(LocalHostFixture host)
         Assert.Equal("pdg", (string)job["mergePolicy"]!["identityGraph"]!["type"]!);
         // The fragments the job moved are kept with the graph build, named by the runs each shard's route read: a second
         // export of the same data reads them again, routing nothing.
-        // Each route's runs are blobs of a file per partition (".files"), beside the route's mark and its moved groups.
+        // A route is one blob of files by partition (".files"), beside its mark and its moved groups.
         var routed = await RoutedFilesAsync("stitch-1");
         Assert.Contains(routed.Keys, name => name.EndsWith(".files", StringComparison.Ordinal));
-        Assert.All(routed.Keys, name => Assert.Matches(@"/routed/profile/s\d{4}-[0-9a-f]{16}(-\d{4}\.files|\.lengths|\.groups)$", name));
+        Assert.All(routed.Keys, name => Assert.Matches(@"/routed/profile/s\d{4}-[0-9a-f]{16}(\.files|\.sections|\.groups)$", name));
         var (_, again) = await ExportAsync(s, pdg, "person.name.firstName || '/' || coalesce(loyalty.tier, '') || '/' || coalesce(personalEmail.address, '')");
         Assert.Equal(rows, again);
         Assert.Equal(routed, await RoutedFilesAsync("stitch-1"));

@@ -18,7 +18,7 @@ public class RoutedRowsTests
             (3, new("CRMID", "w"), new FragmentRow("ECID", "c3", 3_000, "crm", "b1", StoredRecord.Split("{}"u8.ToArray()), 2)),
             (1, new("CRMID", "v"), new FragmentRow("ECID", "c4", 4_000, "web", "b3", StoredRecord.Split("""{"only":"one"}"""u8.ToArray()), 9)),
         };
-        using var held = new RoutedRows();
+        using var held = new RoutedRows(bytesHeld: 1024 * 1024);
         foreach (var (partition, primary, row) in rows) held.Add(partition, primary, row);
         Assert.True(held.Bytes > 0);
 
@@ -42,4 +42,33 @@ public class RoutedRowsTests
         Assert.Equal(0, held.Bytes);
         Assert.Empty(held.TakeAll());
     }
+
+    [Fact]
+    public void Rows_beyond_the_bytes_held_are_spilled_and_come_back_in_order_in_chunks_of_at_most_those_bytes()
+    {
+        const long BytesHeld = 2_000;
+        var rows = Enumerable.Range(0, 300).Select(i => (Partition: i % 3 == 0 ? 0 : 2,
+            Row: new FragmentRow("ECID", $"c{i:D4}", i, "web", "b1", StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"n":{{i}},"pad":"{{new string('x', i % 40)}}"}""")), i))).ToList();
+        using var held = new RoutedRows(BytesHeld);
+        foreach (var (partition, row) in rows)
+        {
+            held.Add(partition, new Identity("CRMID", $"p{partition}"), row);
+            Assert.True(held.Bytes < BytesHeld);
+        }
+
+        var taken = held.TakeAll().ToList();
+
+        Assert.Equal([0, 2], taken.Select(t => t.Partition).Distinct());
+        Assert.True(taken.Count(t => t.Partition == 2) > 1);
+        foreach (var partition in new[] { 0, 2 })
+            Assert.Equal(rows.Where(r => r.Partition == partition).Select(r => Encoding.UTF8.GetString(r.Row.Record.ToJson().Span)),
+                taken.Where(t => t.Partition == partition).SelectMany(t => t.Rows).Select(r => Encoding.UTF8.GetString(r.Record.ToJson().Span)));
+        // A chunk ends with the row that reaches the bytes held: less than that before its last row.
+        Assert.All(taken, t => Assert.True(t.Rows.SkipLast(1).Sum(RowBytes) < BytesHeld));
+        Assert.Equal(0, held.Bytes);
+        Assert.Empty(held.TakeAll());
+    }
+
+    /// <summary>About a row's bytes as held: more than its record's text.</summary>
+    private static long RowBytes(FragmentRow row) => row.Record.ToJson().Length;
 }

@@ -22,10 +22,11 @@ namespace ExportJobs.Service.Identities;
 /// with the files moved to it, so a graph's fragments meet whatever shards they came from.
 /// <para>
 /// What a shard's route writes is a function of the graph build and of the runs it reads, so it is kept with the build
-/// and named by those runs (<see cref="RouteName"/>): runs at <c>routed/{kind}/s{shard}-{route}-{run}.files</c> in the
-/// build's container (<see cref="GraphFiles.Build"/>), each a blob of sorted fragment files, one per partition, one after
-/// the other in partition order; and, once they are all written, <c>routed/{kind}/s{shard}-{route}.lengths</c> with each
-/// run's files' lengths (<see cref="RouteLengths"/>), from which a partition finds its files in them. A later export of
+/// and named by those runs (<see cref="RouteName"/>): one blob <c>routed/{kind}/s{shard}-{route}.files</c> in the
+/// build's container (<see cref="GraphFiles.Build"/>) of sorted fragment files one after the other in partition order
+/// (one per partition at most <see cref="BytesHeld"/> of rows: more, in read order, beyond); and, once it is written,
+/// <c>routed/{kind}/s{shard}-{route}.sections</c> with each file's partition and length (<see cref="RouteLengths"/>),
+/// from which a partition finds its files in the blob. A later export of
 /// the same build whose shard still has those runs reuses them instead of routing again; two exports routing one shard
 /// at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
 /// </para>
@@ -41,11 +42,10 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// <summary>How the names of a shard's routed runs and of the files beside them begin.</summary>
     private static string ShardStem(FragmentKind kind, int shard, string route) => $"{KindFolder(kind)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
 
-    private static string RunName(FragmentKind kind, int shard, string route, int run) =>
-        $"{ShardStem(kind, shard, route)}-{run.ToString("D4", CultureInfo.InvariantCulture)}.files";
+    private static string BlobName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".files";
 
-    /// <summary>The route's mark, written once its runs are: their files' lengths (<see cref="RouteLengths"/>).</summary>
-    private static string MarkName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".lengths";
+    /// <summary>The route's mark, written once its blob is: its files' partitions and lengths (<see cref="RouteLengths"/>).</summary>
+    private static string MarkName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".sections";
 
     /// <summary>The row groups of the shard's own files that a route moved whole, which the shard's export stage does not fetch; written before the mark.</summary>
     private static string MovedGroupsName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".groups";
@@ -94,41 +94,34 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     }
 
     /// <summary>
-    /// One kind's route of a shard: its runs' rows of moved identities, written by partition; returns the lengths of
-    /// the files it wrote, and adds to <paramref name="whole"/> the row groups it moved every row of.
+    /// One kind's route of a shard: its runs' rows of moved identities, written by partition as one blob; returns its
+    /// files' partitions and lengths, and adds to <paramref name="whole"/> the row groups it moved every row of.
     /// </summary>
     private async Task<RouteLengths> RouteAsync(FragmentKind kind, GraphFiles build, int shard, string route, IReadOnlyList<ProfileStore.ShardRun> runs,
         IdentityTable primaries, RowGroupSet whole, CancellationToken ct)
     {
-        var written = new RouteLengths(store.ShardCount);
-        using var held = new RoutedRows();
-        // Written as runs of at most BytesHeld over all partitions, so a shard's rows are never all held; a run is one
-        // blob (a blob per partition and run made 16 times the writes, a third of Azurite's time in a route).
-        async Task FlushAsync()
-        {
-            if (held.Bytes == 0) return;
-            var lengths = new long[store.ShardCount];
-            using var blob = PooledStreams.Get();
-            foreach (var (partition, rows) in held.TakeAll())
-            {
-                // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
-                var sorted = rows.OrderBy(row => row, ByIdentity).ToList();
-                using var file = PooledStreams.Get();
-                await ProfileStore.WriteFileAsync(file, sorted, ct);
-                file.Position = 0;
-                await file.CopyToAsync(blob, ct);
-                lengths[partition] = file.Length;
-            }
-            await build.UploadAsync(RunName(kind, shard, route, written.Runs), blob, ct);
-            written.Add(lengths);
-        }
+        using var held = new RoutedRows(BytesHeld);
         await foreach (var row in store.ReadRunRowsAsync(kind, runs, Read(null), new IdentityFilter(primaries.Contains, primaries.HoldsAnyOf) { KeptWhole = whole }, ct))
         {
             var primary = primaries.PrimaryOf(row.IdentityNamespace, row.IdentityId);
             held.Add(ShardRouter.ShardOf(primary, store.ShardCount), primary, WithoutIdentityMap(row));
-            if (held.Bytes >= BytesHeld) await FlushAsync();
         }
-        await FlushAsync();
+        // One blob for the whole route, through a local file (it grows with the shard): a blob per partition and run of
+        // 8 MB held made 16 times the writes, a third of Azurite's time in a route, and 4 runs for every stage to open.
+        var written = new RouteLengths();
+        await using var blob = new FileStream(Path.Combine(Path.GetTempPath(), $"exportjobs-route-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite,
+            FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+        foreach (var (partition, rows) in held.TakeAll())
+        {
+            // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
+            var sorted = rows.OrderBy(row => row, ByIdentity).ToList();
+            using var file = PooledStreams.Get();
+            await ProfileStore.WriteFileAsync(file, sorted, ct);
+            file.Position = 0;
+            await file.CopyToAsync(blob, ct);
+            written.Add(partition, file.Length);
+        }
+        if (written.Count > 0) await build.UploadAsync(BlobName(kind, shard, route), blob, ct);
         return written;
     }
 
@@ -154,7 +147,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             yield return group;
     }
 
-    /// <summary>The files the routes (by shard, each kind's route name, or null) wrote for a partition: a section of each of their runs that has rows for it.</summary>
+    /// <summary>The files the routes (by shard, each kind's route name, or null) wrote for a partition: sections of their blobs.</summary>
     private async Task<List<FileSection>> RoutedToAsync(GraphFiles build, FragmentKind kind, IReadOnlyList<string[]?> routes, int partition, CancellationToken ct)
     {
         var named = routes.Select((route, shard) => (Shard: shard, Route: route is { } names && (int)kind < names.Length ? names[(int)kind] : null))
@@ -166,7 +159,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             var (shard, route) = named[i];
             // A route's mark is written after its runs, and every route ends before a stage begins: a route without one lost its files.
             var lengths = marks[i] ?? throw new InvalidOperationException($"The route of shard {shard} to partitions of graph build {build.Container.Name} has no mark.");
-            foreach (var (run, offset, length) in lengths.Of(partition)) routed.Add(new FileSection(RunName(kind, shard, route!, run), offset, length));
+            foreach (var (offset, length) in lengths.Of(partition)) routed.Add(new FileSection(BlobName(kind, shard, route!), offset, length));
         }
         return routed;
     }
@@ -212,9 +205,10 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     }
 
     /// <summary>
-    /// Bytes of rows a routing holds (<see cref="RoutedRows"/>), over all partitions, before it writes them as sorted runs (one file
-    /// per partition). 8 MB: held as row objects, 16 MB peaked at 544-589 MB in the route at N = 1,000,000, 8 MB at
-    /// 525-532 MB; held as bytes, 16 MB wrote half the files and routed no faster (docs/performance.md).
+    /// Bytes of rows a route holds in memory (<see cref="RoutedRows"/>), over all partitions, before it spills them to
+    /// local files, and of a partition's rows it sorts and writes as one file. 8 MB: held as row objects, 16 MB peaked
+    /// at 544-589 MB in the route at N = 1,000,000, 8 MB at 525-532 MB; held as bytes and written as a run each time,
+    /// 16 MB wrote half the files and routed no faster (docs/performance.md).
     /// </summary>
     private const long BytesHeld = 8 * 1024 * 1024;
 }

@@ -1,55 +1,54 @@
 namespace ExportJobs.Service.Identities;
 
 /// <summary>
-/// What a shard's route wrote (<see cref="GraphShuffle"/>): for each of its runs, a blob holding a fragment file per
-/// partition one after the other in partition order, the length of each partition's file (0: none), so a partition's
-/// file in a run starts where the files of the partitions before it end. Kept as the route's mark: 64-bit lengths,
-/// run by run.
+/// What a shard's route wrote (<see cref="GraphShuffle"/>): one blob of sorted fragment files one after the other, in
+/// partition order (a partition may have several, in the order their rows were read), and for each file its
+/// partition and length, so a file starts where those before it end. Kept as the route's mark: a (partition, length)
+/// pair of 64-bit values per file.
 /// </summary>
-internal sealed class RouteLengths(int partitions)
+internal sealed class RouteLengths
 {
-    private readonly List<long> _lengths = [];
+    private readonly List<(int Partition, long Length)> _files = [];
 
-    public int Runs => _lengths.Count / partitions;
+    public int Count => _files.Count;
 
-    /// <summary>Records the next run's files' lengths, by partition.</summary>
-    public void Add(long[] lengths)
+    /// <summary>Records the next file of the blob: of <paramref name="partition"/>, no earlier than the last file's.</summary>
+    public void Add(int partition, long length)
     {
-        if (lengths.Length != partitions) throw new ArgumentException($"A run has a file length for each of {partitions} partitions, not {lengths.Length}.", nameof(lengths));
-        _lengths.AddRange(lengths);
+        if (_files.Count > 0 && partition < _files[^1].Partition)
+            throw new ArgumentException($"A route's files are in partition order: {partition} cannot follow {_files[^1].Partition}.", nameof(partition));
+        _files.Add((partition, length));
     }
 
-    /// <summary>The bytes of a partition's files over all runs.</summary>
-    public long BytesOf(int partition)
-    {
-        long bytes = 0;
-        for (int run = 0; run < Runs; run++) bytes += _lengths[run * partitions + partition];
-        return bytes;
-    }
+    /// <summary>The bytes of a partition's files.</summary>
+    public long BytesOf(int partition) => _files.Where(f => f.Partition == partition).Sum(f => f.Length);
 
-    /// <summary>A partition's file in each run that has one: the run, and where the file lies in it.</summary>
-    public IEnumerable<(int Run, long Offset, long Length)> Of(int partition)
+    /// <summary>Where each of a partition's files lies in the blob, in order.</summary>
+    public IEnumerable<(long Offset, long Length)> Of(int partition)
     {
-        for (int run = 0; run < Runs; run++)
+        long offset = 0;
+        foreach (var (p, length) in _files)
         {
-            long offset = 0;
-            for (int p = 0; p < partition; p++) offset += _lengths[run * partitions + p];
-            long length = _lengths[run * partitions + partition];
-            if (length > 0) yield return (run, offset, length);
+            if (p == partition) yield return (offset, length);
+            offset += length;
         }
     }
 
-    /// <summary>The lengths, run by run, as the mark holds them (<see cref="Longs"/>).</summary>
-    public long[] ToArray() => [.. _lengths];
+    /// <summary>The files as the mark holds them (<see cref="Longs"/>).</summary>
+    public long[] ToArray() => [.. _files.SelectMany(f => new[] { f.Partition, f.Length })];
 
     /// <summary>Reads a mark of a route to <paramref name="partitions"/> partitions.</summary>
     public static Func<BinaryReader, RouteLengths> Reader(int partitions) => reader =>
     {
-        var lengths = Longs.Read(reader);
-        if (lengths.Length % partitions != 0)
-            throw new InvalidDataException($"A route's mark of {lengths.Length} lengths does not hold whole runs of {partitions} partitions'.");
-        var read = new RouteLengths(partitions);
-        read._lengths.AddRange(lengths);
+        var values = Longs.Read(reader);
+        if (values.Length % 2 != 0) throw new InvalidDataException($"A route's mark of {values.Length} values does not hold (partition, length) pairs.");
+        var read = new RouteLengths();
+        for (int i = 0; i < values.Length; i += 2)
+        {
+            if (values[i] < 0 || values[i] >= partitions || values[i + 1] <= 0 || (i > 0 && values[i] < values[i - 2]))
+                throw new InvalidDataException($"A route's mark names a file of {values[i + 1]} bytes in partition {values[i]}: not a file, in partition order, of one of {partitions} partitions.");
+            read.Add((int)values[i], values[i + 1]);
+        }
         return read;
     };
 }

@@ -7,15 +7,20 @@ namespace ExportJobs.Service.Identities;
 
 /// <summary>
 /// A route's rows until they are written, each keyed by its graph's primary: held as bytes in a pooled stream per
-/// partition, and made rows again one partition at a time when written (<see cref="TakeAll"/>). Held as objects, a
-/// route's 8 MB of records were tens of thousands of them living through collections, and the route spent a third of
-/// its time in the GC (docs/performance.md).
+/// partition, at most <paramref name="bytesHeld"/> over all partitions, beyond which they are spilled to a local file
+/// per partition; made rows again one partition at a time when written (<see cref="TakeAll"/>), in chunks of at most
+/// <paramref name="bytesHeld"/>. Held as objects, a route's 8 MB of records were tens of thousands of them living
+/// through collections, and the route spent a third of its time in the GC; written as a sorted run each time 8 MB
+/// were held, a route left 4 runs for every export stage to open at 1,000,000 people, where it now leaves one
+/// (docs/performance.md).
 /// </summary>
-internal sealed class RoutedRows : IDisposable
+internal sealed class RoutedRows(long bytesHeld) : IDisposable
 {
     private readonly SortedDictionary<int, PooledRows> _partitions = [];
+    /// <summary>Each partition's spilled rows: a local file, deleted when closed, and how many rows it holds.</summary>
+    private readonly SortedDictionary<int, (FileStream File, int Count)> _spilled = [];
 
-    /// <summary>The bytes held, over all partitions.</summary>
+    /// <summary>The bytes held in memory, over all partitions.</summary>
     public long Bytes { get; private set; }
 
     /// <summary>Holds <paramref name="row"/> for <paramref name="partition"/>, keyed by <paramref name="primary"/> instead of its own identity.</summary>
@@ -51,22 +56,67 @@ internal sealed class RoutedRows : IDisposable
         }
         held.Count++;
         Bytes += held.Bytes.Length - before;
+        if (Bytes >= bytesHeld) Spill();
     }
 
-    /// <summary>Each partition's rows in the order they were added, partitions in order; each partition's bytes are let go once its rows are made.</summary>
+    /// <summary>Appends each partition's rows held in memory to its local file, and lets their memory go.</summary>
+    private void Spill()
+    {
+        foreach (var (partition, held) in _partitions)
+        {
+            var (file, count) = _spilled.TryGetValue(partition, out var spilled)
+                ? spilled
+                : (new FileStream(Path.Combine(Path.GetTempPath(), $"exportjobs-route-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite,
+                    FileShare.None, 64 * 1024, FileOptions.DeleteOnClose), 0);
+            held.Bytes.Position = 0;
+            held.Bytes.CopyTo(file);
+            _spilled[partition] = (file, count + held.Count);
+            held.Dispose();
+        }
+        _partitions.Clear();
+        Bytes = 0;
+    }
+
+    /// <summary>
+    /// Each partition's rows in the order they were added, partitions in order, in chunks of at most the bytes held (a
+    /// row beyond that starts the next chunk); a partition's bytes, in memory and spilled, are let go once its rows are made.
+    /// </summary>
     public IEnumerable<(int Partition, List<FragmentRow> Rows)> TakeAll()
     {
-        foreach (int partition in _partitions.Keys.ToList())
+        foreach (int partition in _partitions.Keys.Union(_spilled.Keys).Order().ToList())
         {
-            var held = _partitions[partition];
-            _partitions.Remove(partition);
-            var rows = new List<FragmentRow>(held.Count);
-            held.Bytes.Position = 0;
-            using (var reader = new BinaryReader(held.Bytes, Encoding.UTF8, leaveOpen: true))
-                for (int i = 0; i < held.Count; i++) rows.Add(ReadRow(reader));
-            Bytes -= held.Bytes.Length;
-            held.Dispose();
-            yield return (partition, rows);
+            var chunk = new List<FragmentRow>();
+            long chunkBytes = 0;
+            var sources = new List<(Stream Bytes, int Count)>();
+            if (_spilled.Remove(partition, out var spilled)) sources.Add(spilled);
+            if (_partitions.Remove(partition, out var held))
+            {
+                sources.Add((held.Bytes, held.Count));
+                Bytes -= held.Bytes.Length;
+            }
+            try
+            {
+                foreach (var (bytes, count) in sources)
+                {
+                    bytes.Position = 0;
+                    using var reader = new BinaryReader(bytes, Encoding.UTF8, leaveOpen: true);
+                    for (int i = 0; i < count; i++)
+                    {
+                        long start = bytes.Position;
+                        chunk.Add(ReadRow(reader));
+                        chunkBytes += bytes.Position - start;
+                        if (chunkBytes < bytesHeld) continue;
+                        yield return (partition, chunk);
+                        (chunk, chunkBytes) = ([], 0);
+                    }
+                }
+            }
+            finally
+            {
+                spilled.File?.Dispose();
+                held?.Dispose();
+            }
+            if (chunk.Count > 0) yield return (partition, chunk);
         }
     }
 
@@ -93,6 +143,8 @@ internal sealed class RoutedRows : IDisposable
     public void Dispose()
     {
         foreach (var held in _partitions.Values) held.Dispose();
+        foreach (var (file, _) in _spilled.Values) file.Dispose();
         _partitions.Clear();
+        _spilled.Clear();
     }
 }
