@@ -24,7 +24,7 @@ namespace ExportJobs.Service.Identities;
 /// What a shard's route writes is a function of the graph build and of the runs it reads, so it is kept with the build
 /// and named by those runs (<see cref="RouteName"/>): one blob <c>routed/{kind}/s{shard}-{route}.files</c> in the
 /// build's container (<see cref="GraphFiles.Build"/>) of sorted fragment files one after the other in partition order
-/// (one per partition at most <see cref="BytesHeld"/> of rows: more, in read order, beyond); and, once it is written,
+/// (a partition's rows in files of at most <see cref="BytesHeld"/> of them, in read order); and, once it is written,
 /// <c>routed/{kind}/s{shard}-{route}.sections</c> with each file's partition and length (<see cref="RouteLengths"/>),
 /// from which a partition finds its files in the blob. A later export of
 /// the same build whose shard still has those runs reuses them instead of routing again; two exports routing one shard
@@ -39,7 +39,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     private static string KindFolder(FragmentKind kind) => $"routed/{kind.ToString().ToLowerInvariant()}/";
 
-    /// <summary>How the names of a shard's routed runs and of the files beside them begin.</summary>
+    /// <summary>How the names of a shard's routed blob and of the files beside it begin.</summary>
     private static string ShardStem(FragmentKind kind, int shard, string route) => $"{KindFolder(kind)}s{shard.ToString("D4", CultureInfo.InvariantCulture)}-{route}";
 
     private static string BlobName(FragmentKind kind, int shard, string route) => ShardStem(kind, shard, route) + ".files";
@@ -109,8 +109,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         // One blob for the whole route, through a local file (it grows with the shard): a blob per partition and run of
         // 8 MB held made 16 times the writes, a third of Azurite's time in a route, and 4 runs for every stage to open.
         var written = new RouteLengths();
-        await using var blob = new FileStream(Path.Combine(Path.GetTempPath(), $"exportjobs-route-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite,
-            FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+        await using var blob = ScratchFiles.Create();
         foreach (var (partition, rows) in held.TakeAll())
         {
             // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
@@ -157,7 +156,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         for (int i = 0; i < named.Count; i++)
         {
             var (shard, route) = named[i];
-            // A route's mark is written after its runs, and every route ends before a stage begins: a route without one lost its files.
+            // A route's mark is written after its blob, and every route ends before a stage begins: a route without one lost its files.
             var lengths = marks[i] ?? throw new InvalidOperationException($"The route of shard {shard} to partitions of graph build {build.Container.Name} has no mark.");
             foreach (var (offset, length) in lengths.Of(partition)) routed.Add(new FileSection(BlobName(kind, shard, route!), offset, length));
         }

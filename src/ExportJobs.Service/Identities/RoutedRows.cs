@@ -66,8 +66,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         {
             var (file, count) = _spilled.TryGetValue(partition, out var spilled)
                 ? spilled
-                : (new FileStream(Path.Combine(Path.GetTempPath(), $"exportjobs-route-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite,
-                    FileShare.None, 64 * 1024, FileOptions.DeleteOnClose), 0);
+                : (ScratchFiles.Create(), 0);
             held.Bytes.Position = 0;
             held.Bytes.CopyTo(file);
             _spilled[partition] = (file, count + held.Count);

@@ -46,3 +46,14 @@ internal sealed class PooledRows : IDisposable
         Bytes.Dispose();
     }
 }
+
+/// <summary>
+/// Local files a process writes what outgrows its memory to (a <c>pdg</c> route's spilled rows, and its blob before
+/// its upload), in the temporary folder: each is deleted when closed (a process that crashes leaves its own there).
+/// </summary>
+internal static class ScratchFiles
+{
+    public static FileStream Create() =>
+        new(Path.Combine(Path.GetTempPath(), $"exportjobs-scratch-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024,
+            FileOptions.DeleteOnClose);
+}
