@@ -277,6 +277,18 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         var work = Work(task);
         string name = GraphFiles.BinaryName("", Adjacencies, task.Partition);
         if (task.Round > 0) return await work.ReadFileAsync(name, Adjacency.Read, ct);
+        var adjacency = await LinkedAsync(work, task, ct);
+        await adjacency.WriteAsync(work, name, ct);
+        return adjacency;
+    }
+
+    /// <summary>
+    /// Round 0's adjacency, from the partition's links. A method of its own so that the link lists it builds from (three
+    /// longs a link) are let go when it returns: as locals of <see cref="AdjacencyAsync"/>, they lived through the
+    /// adjacency's write and, through the round's messages, into the build's highest memory.
+    /// </summary>
+    private static async Task<Adjacency> LinkedAsync(GraphFiles work, GraphTask task, CancellationToken ct)
+    {
         var (from, to, checks) = (new List<long>(), new List<long>(), new List<long>());
         await foreach (var link in work.ReadAsync<LinkRow>(GraphFiles.Folder("", Links, task.Partition), ct))
         {
@@ -284,9 +296,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             checks.Add(Fingerprint(link.Ns, link.Id, ~task.Seed));
             to.Add(Fingerprint(link.ToNs, link.ToId, task.Seed));
         }
-        var adjacency = Adjacency.Of(from, to, checks, task.Seed);
-        await adjacency.WriteAsync(work, name, ct);
-        return adjacency;
+        return Adjacency.Of(from, to, checks, task.Seed);
     }
 
     /// <summary>
