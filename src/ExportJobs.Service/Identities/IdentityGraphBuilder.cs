@@ -285,7 +285,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>
     /// Round 0's adjacency, from the partition's links. A method of its own so that the link lists it builds from (three
     /// longs a link) are let go when it returns: as locals of <see cref="AdjacencyAsync"/>, they lived through the
-    /// adjacency's write and, through the round's messages, into the build's highest memory.
+    /// adjacency's write, at the start of round 0, where the build's memory is highest.
     /// </summary>
     private static async Task<Adjacency> LinkedAsync(GraphFiles work, GraphTask task, CancellationToken ct)
     {
