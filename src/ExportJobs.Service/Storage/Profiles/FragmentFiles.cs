@@ -395,10 +395,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 /// A fragment file: a blob (<see cref="Offset"/> 0, <see cref="Length"/> its size), or a section of one (a route of a
 /// <c>pdg</c> export writes its files for every partition into one blob).
 /// </summary>
-internal readonly record struct FileSection(string Name, long Offset, long Length)
-{
-    public static FileSection Whole(string name, long size) => new(name, 0, size);
-}
+internal readonly record struct FileSection(string Name, long Offset, long Length);
 
 /// <summary>
 /// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
