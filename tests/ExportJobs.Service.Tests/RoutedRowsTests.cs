@@ -69,6 +69,26 @@ public class RoutedRowsTests
         Assert.Empty(held.TakeAll());
     }
 
+    [Fact]
+    public void Shared_texts_come_back_as_they_were_written_beyond_the_texts_numbered()
+    {
+        // More distinct batch ids and member names than a route numbers (4,096): the later ones are written in full.
+        var rows = Enumerable.Range(0, 5_000).Select(i => new FragmentRow("ECID", $"c{i:D5}", i, $"dataset{i % 3}", $"batch{i}",
+            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"shared":{{i}},"own{{i}}":true}""")), i)).ToList();
+        using var held = new RoutedRows(bytesHeld: 64 * 1024);
+        foreach (var row in rows) held.Add(0, new Identity($"NS{row.Sequence % 2}", "p"), row);
+
+        var back = held.TakeAll().SelectMany(t => t.Rows).ToList();
+
+        Assert.Equal(rows.Count, back.Count);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            Assert.Equal(($"NS{i % 2}", rows[i].DatasetId, rows[i].BatchId), (back[i].IdentityNamespace, back[i].DatasetId, back[i].BatchId));
+            Assert.Equal(["shared", $"own{i}"], back[i].Record.Members.Select(m => m.Name.Text));
+            Assert.Equal(Encoding.UTF8.GetString(rows[i].Record.ToJson().Span), Encoding.UTF8.GetString(back[i].Record.ToJson().Span));
+        }
+    }
+
     /// <summary>About a row's bytes as held: more than its record's text.</summary>
     private static long RowBytes(FragmentRow row) => row.Record.ToJson().Length;
 }

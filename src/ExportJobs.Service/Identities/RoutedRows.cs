@@ -20,6 +20,16 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
     /// <summary>Each partition's spilled rows: a local file, deleted when closed, and how many rows it holds.</summary>
     private readonly SortedDictionary<int, (FileStream File, int Count)> _spilled = [];
 
+    /// <summary>
+    /// The texts rows share — namespaces, dataset and batch ids, member names — each written once and then by its
+    /// number, so a row read back makes no string of them: at most <see cref="FewLimit"/>, as hostile data may name any
+    /// number of members; a text beyond that is written in every row.
+    /// </summary>
+    private readonly Dictionary<string, int> _numbers = new(StringComparer.Ordinal);
+    private readonly List<string> _texts = [];
+    private readonly List<MemberName?> _names = [];
+    private const int FewLimit = 4096;
+
     /// <summary>The bytes held in memory, over all partitions.</summary>
     public long Bytes { get; private set; }
 
@@ -29,11 +39,11 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         if (!_partitions.TryGetValue(partition, out var held)) _partitions[partition] = held = new PooledRows();
         long before = held.Bytes.Length;
         var writer = held.Writer;
-        writer.Write(primary.Namespace);
+        WriteFew(writer, primary.Namespace);
         writer.Write(primary.Id);
         writer.Write(row.IngestTimeMs);
-        writer.Write(row.DatasetId);
-        writer.Write(row.BatchId);
+        WriteFew(writer, row.DatasetId);
+        WriteFew(writer, row.BatchId);
         writer.Write(row.Sequence);
         var record = row.Record;
         writer.Write(record.IsWhole);
@@ -49,7 +59,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
             writer.Write(record.Members.Count);
             foreach (var member in record.Members)
             {
-                writer.Write(member.Name.Text);
+                WriteFew(writer, member.Name.Text);
                 writer.Write(member.Value.Length);
             }
             foreach (var member in record.Members) writer.Write(member.Value.Span);
@@ -58,6 +68,29 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         Bytes += held.Bytes.Length - before;
         if (Bytes >= bytesHeld) Spill();
     }
+
+    /// <summary>A shared text: its number plus one, or 0 and the text itself once <see cref="FewLimit"/> are numbered.</summary>
+    private void WriteFew(BinaryWriter writer, string text)
+    {
+        if (!_numbers.TryGetValue(text, out int number))
+        {
+            if (_texts.Count == FewLimit)
+            {
+                writer.Write7BitEncodedInt(0);
+                writer.Write(text);
+                return;
+            }
+            _numbers[text] = number = _texts.Count;
+            _texts.Add(text);
+            _names.Add(null);
+        }
+        writer.Write7BitEncodedInt(number + 1);
+    }
+
+    private string ReadFew(BinaryReader reader) => reader.Read7BitEncodedInt() is var number and > 0 ? _texts[number - 1] : reader.ReadString();
+
+    private MemberName ReadName(BinaryReader reader) =>
+        reader.Read7BitEncodedInt() is var number and > 0 ? _names[number - 1] ??= MemberName.Of(_texts[number - 1]) : MemberName.Of(reader.ReadString());
 
     /// <summary>Appends each partition's rows held in memory to its local file, and lets their memory go.</summary>
     private void Spill()
@@ -119,11 +152,11 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         }
     }
 
-    private static FragmentRow ReadRow(BinaryReader reader)
+    private FragmentRow ReadRow(BinaryReader reader)
     {
-        string ns = reader.ReadString(), id = reader.ReadString();
+        string ns = ReadFew(reader), id = reader.ReadString();
         long ingestTime = reader.ReadInt64();
-        string dataset = reader.ReadString(), batch = reader.ReadString();
+        string dataset = ReadFew(reader), batch = ReadFew(reader);
         long sequence = reader.ReadInt64();
         StoredRecord record;
         if (reader.ReadBoolean()) record = StoredRecord.OfWhole(reader.ReadBytes(reader.ReadInt32()));
@@ -131,7 +164,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         {
             var members = new Member[reader.ReadInt32()];
             var lengths = new int[members.Length];
-            for (int i = 0; i < members.Length; i++) (members[i], lengths[i]) = (new Member(MemberName.Of(reader.ReadString()), default), reader.ReadInt32());
+            for (int i = 0; i < members.Length; i++) (members[i], lengths[i]) = (new Member(ReadName(reader), default), reader.ReadInt32());
             var text = reader.ReadBytes(lengths.Sum());
             for (int i = 0, at = 0; i < members.Length; at += lengths[i], i++) members[i] = members[i] with { Value = text.AsMemory(at, lengths[i]) };
             record = StoredRecord.OfMembers(members);
