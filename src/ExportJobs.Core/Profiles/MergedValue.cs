@@ -61,6 +61,23 @@ public readonly struct MergedValue
 
     private bool TryGetProperty(ReadOnlySpan<char> name, out MergedValue value)
     {
+        // Made UTF-8 once here, not by each layer's lookup.
+        int most = Encoding.UTF8.GetMaxByteCount(name.Length);
+        byte[]? rented = most <= NameBufferBytes ? null : ArrayPool<byte>.Shared.Rent(most);
+        Span<byte> utf8 = rented is null ? stackalloc byte[NameBufferBytes] : rented;
+        try
+        {
+            return TryGetProperty(utf8[..Encoding.UTF8.GetBytes(name, utf8)], out value);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>The member whose name is <paramref name="name"/> (its unescaped UTF-8): false when no layer holds it, or only as null.</summary>
+    public bool TryGetProperty(ReadOnlySpan<byte> name, out MergedValue value)
+    {
         value = default;
         if (_layers is null)
         {
@@ -101,7 +118,7 @@ public readonly struct MergedValue
         return true;
     }
 
-    private static bool Holds(JsonElement layer, ReadOnlySpan<char> name, out JsonElement member)
+    private static bool Holds(JsonElement layer, ReadOnlySpan<byte> name, out JsonElement member)
     {
         member = default;
         return layer.ValueKind == JsonValueKind.Object && layer.TryGetProperty(name, out member) && member.ValueKind != JsonValueKind.Null;
@@ -131,7 +148,7 @@ public readonly struct MergedValue
 
     /// <summary>
     /// Writes the merged value, members in the order of <see cref="EnumerateObject"/>, without building it: names are
-    /// read from the documents into a buffer on the stack (no string, no iterator; it runs for every JSON column value).
+    /// read as the documents hold them (no string, no iterator; it runs for every JSON column value).
     /// </summary>
     public void WriteTo(Utf8JsonWriter writer)
     {
@@ -142,7 +159,6 @@ public readonly struct MergedValue
             _top.WriteTo(writer);
             return;
         }
-        Span<char> buffer = stackalloc char[NameBufferChars];
         writer.WriteStartObject();
         for (int i = 0; i < (_layers is null ? 1 : _count); i++)
         {
@@ -151,7 +167,7 @@ public readonly struct MergedValue
             foreach (var member in layer.EnumerateObject())
             {
                 if (member.Value.ValueKind == JsonValueKind.Null) continue;
-                var name = NameOf(member, buffer);
+                var name = NameOf(member);
                 if (_layers is null)
                 {
                     writer.WritePropertyName(name);
@@ -167,19 +183,18 @@ public readonly struct MergedValue
         writer.WriteEndObject();
     }
 
-    private const int NameBufferChars = 256;
+    /// <summary>Bytes of a name made UTF-8 on the stack (<see cref="TryGetProperty(ReadOnlySpan{char}, out MergedValue)"/>) before one is rented.</summary>
+    private const int NameBufferBytes = 256;
 
-    /// <summary>The member's name: decoded into <paramref name="buffer"/> when it is plain and fits, else as a string.</summary>
-    private static ReadOnlySpan<char> NameOf(JsonProperty member, Span<char> buffer)
+    /// <summary>The member's name, unescaped UTF-8: as the document holds it unless it has an escape.</summary>
+    private static ReadOnlySpan<byte> NameOf(JsonProperty member)
     {
         var raw = JsonMarshal.GetRawUtf8PropertyName(member);
-        return raw.Length <= buffer.Length && raw.IndexOf((byte)'\\') < 0 && Encoding.UTF8.TryGetChars(raw, buffer, out int chars)
-            ? buffer[..chars]
-            : member.Name;
+        return raw.IndexOf((byte)'\\') < 0 ? raw : Encoding.UTF8.GetBytes(member.Name);
     }
 
     /// <summary>Whether a layer below <paramref name="layer"/> holds the member: then the merge gave it its place there.</summary>
-    private bool HeldBelow(int layer, ReadOnlySpan<char> name)
+    private bool HeldBelow(int layer, ReadOnlySpan<byte> name)
     {
         for (int i = 0; i < layer; i++)
             if (Holds(_layers![i], name, out _)) return true;

@@ -77,6 +77,9 @@ internal sealed class JsonColumns
     {
         public Struct(Field field, (string Name, Node Node)[] members, FieldProjection? projected) : this(field.MaxDefinitionLevel, members, projected) { }
 
+        /// <summary>The members' names as the records' documents hold them, to be found without making them UTF-8 for every row.</summary>
+        private readonly byte[][] _names = [.. members.Select(m => Encoding.UTF8.GetBytes(m.Name))];
+
         public override void Add(MergedValue value, int repetition, int definition)
         {
             if (value.Kind != JsonValueKind.Object || projected?.Keeps(value) == false)
@@ -84,9 +87,9 @@ internal sealed class JsonColumns
                 AddAbsent(repetition, definition);
                 return;
             }
-            foreach (var (name, node) in members)
-                if (value.TryGetProperty(name, out var member)) node.Add(member, repetition, presentDefinition);
-                else node.AddAbsent(repetition, presentDefinition);
+            for (int i = 0; i < members.Length; i++)
+                if (value.TryGetProperty(_names[i], out var member)) members[i].Node.Add(member, repetition, presentDefinition);
+                else members[i].Node.AddAbsent(repetition, presentDefinition);
         }
 
         public override void AddAbsent(int repetition, int definition)
