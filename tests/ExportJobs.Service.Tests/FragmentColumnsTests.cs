@@ -137,6 +137,33 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public async Task A_read_that_keeps_every_identity_of_a_namespace_asks_nothing_of_the_rows_of_its_row_groups_and_keeps_them_all()
+    {
+        var (container, _) = await CountedContainerAsync();
+        var rows = NoisyRows(groupsPerNamespace: 2);
+        long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
+
+        var asked = new List<string>();
+        bool KeepsEvenCookies(string ns, string id)
+        {
+            asked.Add(ns);
+            return ns == "CRMID" || id[^1] % 2 == 0;
+        }
+        var expected = rows.Where(r => r.IdentityNamespace == "CRMID" || r.IdentityId[^1] % 2 == 0).Select(r => r.IdentityId).ToList();
+        foreach (var filter in new[] { new IdentityFilter(KeepsEvenCookies) { KeepsAllOf = ns => ns == "CRMID" }, new IdentityFilter(KeepsEvenCookies) })
+        {
+            asked.Clear();
+            var read = new List<string>();
+            await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("shard.parquet"), 0, length, null, filter, default))
+                while (await reader.MoveNextAsync(default)) read.Add(reader.Current.IdentityId);
+            Assert.Equal(expected, read);
+            // Told that every CRM record is kept, the read asks only of the cookies; untold, of every row.
+            Assert.Equal(filter.KeepsAllOf is null ? rows.Count : rows.Count / 2, asked.Count);
+            Assert.Equal(filter.KeepsAllOf is null, asked.Contains("CRMID"));
+        }
+    }
+
+    [Fact]
     public async Task A_read_records_the_row_groups_it_kept_whole_and_the_complements_read_fetches_none_of_them()
     {
         var (container, ranges) = await CountedContainerAsync();

@@ -129,17 +129,33 @@ public class IdentityGraphBuildTests
 
     private static string Row(int shard, Identity identity, Identity primary) => $"{shard} {identity} -> {primary}";
 
-    /// <summary>The persisted result, each row with the shard folder it was found in.</summary>
+    /// <summary>
+    /// The persisted result, each row with the shard folder it was found in; the tables an export loads of each shard
+    /// (read in place from the files) hold the same rows.
+    /// </summary>
     private static async Task<(List<string> Map, List<string> Graphs)> ReadResultAsync(ServiceHarness harness, string key)
     {
         var files = harness.Get<GraphFiles>().Build(harness.Tenant, key);
+        var shuffle = harness.Get<GraphShuffle>();
         var map = new List<string>();
         var graphs = new List<string>();
         for (int shard = 0; shard < harness.Get<ProfileStore>().ShardCount; shard++)
         {
-            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), default)) map.Add(Row(shard, row.Identity, row.To));
+            var (stitched, moved) = await shuffle.TablesAsync(harness.Tenant, key, shard, default);
+            int pairs = 0, primaries = 0;
+            await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), default))
+            {
+                map.Add(Row(shard, row.Identity, row.To));
+                Assert.Equal(row.To, moved.PrimaryOf(row.Identity.Namespace, row.Identity.Id));
+                pairs++;
+            }
             await foreach (var row in files.ReadAsync<GraphRow>(GraphFiles.Folder("", IdentityGraphBuilder.Graph, shard), default))
+            {
                 graphs.AddRange(IdentitiesOf(RecordOf(row.Identities), row.Primary).Select(identity => Row(shard, identity, row.Primary)));
+                Assert.True(stitched.TryGetValue(row.Primary.Namespace, row.Primary.Id, out var identities) && identities.Span.SequenceEqual(row.Identities));
+                primaries++;
+            }
+            Assert.Equal((pairs, primaries), (moved.Count, stitched.Count));
         }
         return ([.. map.Order(StringComparer.Ordinal)], [.. graphs.Order(StringComparer.Ordinal)]);
     }

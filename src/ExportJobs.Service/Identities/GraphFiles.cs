@@ -63,12 +63,23 @@ public sealed class GraphFiles
         await foreach (var row in ReadAsync<T>((await ListFolderAsync(folder, ct)).Names, ct)) yield return row;
     }
 
+    /// <summary>The rows of the files named, file after file, each file's as they are read (<see cref="HoldAllAsync"/>).</summary>
+    public async IAsyncEnumerable<T> ReadAsync<T>(IReadOnlyList<string> names, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
+    {
+        await foreach (var file in HoldAllAsync(names, ct))
+        {
+            using var binary = file.Reader();
+            var reader = new GraphRowReader(binary);
+            for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
+        }
+    }
+
     /// <summary>
-    /// The rows of the files named, file after file, each file's as they are read. The next <see cref="FilesAhead"/>
+    /// The files named, one after the other, each held until the next is asked for. The next <see cref="FilesAhead"/>
     /// files are downloaded while one is read: an export stage reads a folder of a file per build partition, each a
     /// request, and one after the other they took most of its tables' loading.
     /// </summary>
-    public async IAsyncEnumerable<T> ReadAsync<T>(IReadOnlyList<string> names, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where T : IGraphRow<T>
+    public async IAsyncEnumerable<PooledFile> HoldAllAsync(IReadOnlyList<string> names, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         var downloads = new Queue<Task<PooledFile>>();
         try
@@ -77,9 +88,7 @@ public sealed class GraphFiles
             {
                 while (downloads.Count <= FilesAhead && next < names.Count) downloads.Enqueue(HoldAsync(names[next++], ct));
                 using var file = await downloads.Dequeue();
-                using var binary = file.Reader();
-                var reader = new GraphRowReader(binary);
-                for (int rows = binary.ReadInt32(); rows > 0; rows--) yield return T.ReadFrom(reader);
+                yield return file;
             }
         }
         finally
@@ -192,7 +201,8 @@ public sealed class GraphFiles
     /// <summary>A file's bytes in a buffer of <see cref="Buffers"/>, returned to it on disposal.</summary>
     public sealed class PooledFile(byte[] buffer, int length) : IDisposable
     {
-        public BinaryReader Reader() => new(new MemoryStream(buffer, 0, length, writable: false), System.Text.Encoding.UTF8);
+        /// <summary>A reader of the file, over its buffer (which <see cref="GraphRowReader"/> reads texts in place from).</summary>
+        public BinaryReader Reader() => new(new MemoryStream(buffer, 0, length, writable: false, publiclyVisible: true), System.Text.Encoding.UTF8);
 
         public void Dispose() => Buffers.Return(buffer);
     }

@@ -74,9 +74,24 @@ public sealed class GraphRowReader(BinaryReader reader)
 
     public string Text() => reader.ReadString();
 
+    /// <summary>A text's UTF-8, in place in a file's buffer (<see cref="GraphFiles.PooledFile"/>): valid while the file is held.</summary>
+    public ReadOnlySpan<byte> TextUtf8() => InPlace(reader.Read7BitEncodedInt());
+
     public long Number() => reader.ReadInt64();
 
     public byte[] Bytes() => reader.ReadBytes(reader.Read7BitEncodedInt());
+
+    /// <summary>As <see cref="Bytes"/>, in place as <see cref="TextUtf8"/> is.</summary>
+    public ReadOnlySpan<byte> BytesInPlace() => InPlace(reader.Read7BitEncodedInt());
+
+    private ReadOnlySpan<byte> InPlace(int length)
+    {
+        if (reader.BaseStream is not MemoryStream stream || !stream.TryGetBuffer(out var buffer))
+            throw new InvalidOperationException("Only a file held in a buffer is read in place.");
+        var bytes = buffer.AsSpan((int)stream.Position, length);
+        stream.Position += length;
+        return bytes;
+    }
 }
 
 /// <summary>A link as a partition of the graph build keeps it: from an identity of the partition to another.</summary>
@@ -135,6 +150,15 @@ public sealed record PairRow(Identity Identity, Identity To) : IGraphRow<PairRow
     }
 
     public static PairRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), new(reader.Namespace(), reader.Text()));
+
+    /// <summary>Reads a row into a table, its identity with its primary (<see cref="IdentityTable.PrimaryOf"/>), making no string of its ids.</summary>
+    public static void AddTo(IdentityTable table, GraphRowReader reader)
+    {
+        string ns = reader.Namespace();
+        var id = reader.TextUtf8();
+        string toNs = reader.Namespace();
+        table.AddPrimary(ns, id, toNs, reader.TextUtf8());
+    }
 }
 
 /// <summary>A graph of more than one identity: its primary, and its identities (<see cref="GraphIdentities"/>).</summary>
@@ -148,4 +172,12 @@ public sealed record GraphRow(Identity Primary, byte[] Identities) : IGraphRow<G
     }
 
     public static GraphRow ReadFrom(GraphRowReader reader) => new(new(reader.Namespace(), reader.Text()), reader.Bytes());
+
+    /// <summary>Reads a row into a table, its primary with its identities (<see cref="IdentityTable.TryGetValue"/>), making no string or array of it.</summary>
+    public static void AddTo(IdentityTable table, GraphRowReader reader)
+    {
+        string ns = reader.Namespace();
+        var id = reader.TextUtf8();
+        table.AddValue(ns, id, reader.BytesInPlace());
+    }
 }

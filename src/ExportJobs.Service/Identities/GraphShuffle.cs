@@ -142,7 +142,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             ? await build.TryReadFileAsync(MovedGroupsName(kind, partition, own[(int)kind]), RowGroupSet.Read, ct)
             : null;
         await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
-            new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole }, WithoutIdentityMap, skipBatchId, Read(members), ct))
+            new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole, KeepsAllOf = ns => !moved.HoldsAnyOf(ns) }, WithoutIdentityMap, skipBatchId, Read(members), ct))
             yield return group;
     }
 
@@ -187,20 +187,27 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     /// <summary>The graphs of more than one identity whose primary is of the partition: primary → its identities (<see cref="GraphIdentities"/>).</summary>
     public Task<IdentityTable> GraphsAsync(Tenant tenant, string graphs, int partition, CancellationToken ct) =>
-        TableAsync<GraphRow>(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Graph, partition), (table, row) => table.AddValue(row.Primary, row.Identities), ct);
+        TableAsync(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Graph, partition), GraphRow.AddTo, ct);
 
     /// <summary>The identities of a shard that are not their graph's primary, each with its primary.</summary>
     public Task<IdentityTable> MovedAsync(Tenant tenant, string graphs, int shard, CancellationToken ct) =>
-        TableAsync<PairRow>(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), (table, row) => table.AddPrimary(row.Identity, row.To), ct);
+        TableAsync(files.Build(tenant, graphs), GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), PairRow.AddTo, ct);
 
-    /// <summary>The rows of a folder of the build, each added to one table by <paramref name="add"/>.</summary>
-    private static async Task<IdentityTable> TableAsync<T>(GraphFiles build, string folder, Action<IdentityTable, T> add, CancellationToken ct) where T : IGraphRow<T>
+    /// <summary>The rows of a folder of the build, each read into one table by <paramref name="add"/> from its file's buffer (no row object, no string of an id).</summary>
+    private static async Task<IdentityTable> TableAsync(GraphFiles build, string folder, Action<IdentityTable, GraphRowReader> add, CancellationToken ct)
     {
         var (names, bytes) = await build.ListFolderAsync(folder, ct);
         // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
         var table = new IdentityTable(bytes);
-        await foreach (var row in build.ReadAsync<T>(names, ct)) add(table, row);
+        await foreach (var file in build.HoldAllAsync(names, ct)) ReadInto(table, file, add);
         return table;
+    }
+
+    private static void ReadInto(IdentityTable table, GraphFiles.PooledFile file, Action<IdentityTable, GraphRowReader> add)
+    {
+        using var binary = file.Reader();
+        var reader = new GraphRowReader(binary);
+        for (int rows = binary.ReadInt32(); rows > 0; rows--) add(table, reader);
     }
 
     /// <summary>

@@ -52,20 +52,27 @@ public sealed class IdentityTable
     public int Count => _count;
 
     /// <summary>Adds an identity with another (its primary: <see cref="PrimaryOf"/>); an identity added again takes the newer value.</summary>
-    public void AddPrimary(Identity identity, Identity primary)
+    public void AddPrimary(Identity identity, Identity primary) =>
+        AddPrimary(identity.Namespace, Encoding.UTF8.GetBytes(identity.Id), primary.Namespace, Encoding.UTF8.GetBytes(primary.Id));
+
+    /// <summary>As <see cref="AddPrimary(Identity, Identity)"/>, the ids as UTF-8 (as a build's files hold them: a table is loaded without making strings).</summary>
+    public void AddPrimary(string ns, ReadOnlySpan<byte> id, string primaryNs, ReadOnlySpan<byte> primaryId)
     {
-        _keyNamespaces.Add(identity.Namespace);
+        _keyNamespaces.Add(ns);
         int start = _used;
-        int keyLength = Append(identity);
-        Enter(start, keyLength, Append(primary));
+        int keyLength = Append(ns, id);
+        Enter(start, keyLength, Append(primaryNs, primaryId));
     }
 
     /// <summary>Adds an identity with bytes of its own (<see cref="TryGetValue"/>); an identity added again takes the newer value.</summary>
-    public void AddValue(Identity identity, ReadOnlySpan<byte> value)
+    public void AddValue(Identity identity, ReadOnlySpan<byte> value) => AddValue(identity.Namespace, Encoding.UTF8.GetBytes(identity.Id), value);
+
+    /// <summary>As <see cref="AddValue(Identity, ReadOnlySpan{byte})"/>, the id as UTF-8.</summary>
+    public void AddValue(string ns, ReadOnlySpan<byte> id, ReadOnlySpan<byte> value)
     {
-        _keyNamespaces.Add(identity.Namespace);
+        _keyNamespaces.Add(ns);
         int start = _used;
-        int keyLength = Append(identity);
+        int keyLength = Append(ns, id);
         Reserve(value.Length);
         value.CopyTo(_bytes.AsSpan(_used));
         _used += value.Length;
@@ -154,18 +161,19 @@ public sealed class IdentityTable
         return -1;
     }
 
-    /// <summary>Writes an identity at the end of the buffer (its namespace's number, then its id); returns its length.</summary>
-    private int Append(Identity identity)
+    /// <summary>Writes an identity at the end of the buffer (its namespace's number, then its id's UTF-8); returns its length.</summary>
+    private int Append(string ns, ReadOnlySpan<byte> id)
     {
-        if (!_namespaceNumbers.TryGetValue(identity.Namespace, out int number))
+        if (!_namespaceNumbers.TryGetValue(ns, out int number))
         {
-            _namespaceNumbers[identity.Namespace] = number = _namespaces.Count;
-            _namespaces.Add(identity.Namespace);
+            _namespaceNumbers[ns] = number = _namespaces.Count;
+            _namespaces.Add(ns);
         }
-        Reserve(5 + Encoding.UTF8.GetMaxByteCount(identity.Id.Length));
-        int length = Encode(number, identity.Id, _bytes.AsSpan(_used));
-        _used += length;
-        return length;
+        Reserve(5 + id.Length);
+        int length = EncodeNumber(number, _bytes.AsSpan(_used));
+        id.CopyTo(_bytes.AsSpan(_used + length));
+        _used += length + id.Length;
+        return length + id.Length;
     }
 
     private void Reserve(int bytes)
@@ -175,13 +183,19 @@ public sealed class IdentityTable
 
     private static int Encode(int number, string id, Span<byte> into)
     {
+        int length = EncodeNumber(number, into);
+        return length + Encoding.UTF8.GetBytes(id, into[length..]);
+    }
+
+    /// <summary>A namespace's number, 7 bits a byte, low bits first; returns its length.</summary>
+    private static int EncodeNumber(int number, Span<byte> into)
+    {
         int length = 0;
         for (uint rest = (uint)number; ; rest >>= 7)
         {
             into[length++] = (byte)(rest < 0x80 ? rest : (rest & 0x7F) | 0x80);
-            if (rest < 0x80) break;
+            if (rest < 0x80) return length;
         }
-        return length + Encoding.UTF8.GetBytes(id, into[length..]);
     }
 
     private Identity Decode(ReadOnlySpan<byte> bytes)

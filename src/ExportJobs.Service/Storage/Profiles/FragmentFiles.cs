@@ -311,9 +311,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_keep is not null)
         {
             bool any = false, all = true;
+            bool keepsNamespace = _keep.KeepsAllOf is { } keepsAllOf && OnlyNamespaceOf(_group) is { } only && keepsAllOf(only);
             for (int row = 0; row < _rows; row++)
             {
-                bool kept = _kept[row] = _keep.Keeps(_namespaces[row]!, _ids[row]!);
+                bool kept = _kept[row] = keepsNamespace || _keep.Keeps(_namespaces[row]!, _ids[row]!);
                 (any, all) = (any | kept, all & kept);
             }
             if (!any)

@@ -14,4 +14,10 @@ internal sealed record IdentityFilter(Func<string, string, bool> Keeps, Func<str
 
     /// <summary>Row groups known to hold no row the filter keeps (the complement's <see cref="KeptWhole"/>): skipped before they are fetched.</summary>
     public RowGroupSet? KeepsNoneOf { get; init; }
+
+    /// <summary>
+    /// A namespace the filter keeps every identity of: a row group whose rows are all of such a namespace is kept whole
+    /// without <see cref="Keeps"/> asked of each row (an export stage's own CRM records, of which none moved).
+    /// </summary>
+    public Func<string, bool>? KeepsAllOf { get; init; }
 }
