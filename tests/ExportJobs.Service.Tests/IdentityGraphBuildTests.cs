@@ -142,6 +142,8 @@ public class IdentityGraphBuildTests
         for (int shard = 0; shard < harness.Get<ProfileStore>().ShardCount; shard++)
         {
             var (stitched, moved) = await shuffle.TablesAsync(harness.Tenant, key, shard, default);
+            using var graphTable = stitched;
+            using var movedTable = moved;
             int pairs = 0, primaries = 0;
             await foreach (var row in files.ReadAsync<PairRow>(GraphFiles.Folder("", IdentityGraphBuilder.Map, shard), default))
             {

@@ -64,6 +64,21 @@ public class IdentityTableTests
         }
     }
 
+    [Fact]
+    public void A_table_on_the_arrays_a_disposed_table_gave_back_holds_only_its_own_identities()
+    {
+        for (int round = 0; round < 3; round++)
+        {
+            using var table = new IdentityTable(bytes: 1);
+            var own = Enumerable.Range(0, 5_000).Select(i => (Identity: new Identity("ECID", $"r{round}-{i}"), Primary: new Identity("CRMID", $"p{round}-{i}"))).ToList();
+            foreach (var (identity, primary) in own) table.AddPrimary(identity, primary);
+            Assert.Equal(own.Count, table.Count);
+            Assert.All(own, pair => Assert.Equal(pair.Primary, table.PrimaryOf(pair.Identity.Namespace, pair.Identity.Id)));
+            // The rounds before wrote these arrays: none of their identities is found.
+            Assert.All(Enumerable.Range(0, round), before => Assert.False(table.Contains("ECID", $"r{before}-7")));
+        }
+    }
+
     private static void AssertHolds(IdentityTable moved)
     {
         foreach (var (identity, primary) in Pairs) moved.AddPrimary(identity, primary);

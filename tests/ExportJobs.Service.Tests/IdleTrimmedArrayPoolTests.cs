@@ -12,7 +12,7 @@ public class IdleTrimmedArrayPoolTests
     public void A_returned_array_is_rented_again_while_its_size_is_in_use()
     {
         var clock = new FakeTimeProvider();
-        using var pool = new IdleTrimmedArrayPool(1 << 20, 2, Quiet, clock);
+        using var pool = new IdleTrimmedArrayPool<byte>(1 << 20, 2, Quiet, clock);
         var first = pool.Rent(100_000);
         Assert.Equal(131_072, first.Length);
         pool.Return(first);
@@ -29,7 +29,7 @@ public class IdleTrimmedArrayPoolTests
     public void The_arrays_of_a_size_not_rented_for_the_quiet_period_are_let_go_and_others_kept()
     {
         var clock = new FakeTimeProvider();
-        using var pool = new IdleTrimmedArrayPool(1 << 20, 2, Quiet, clock);
+        using var pool = new IdleTrimmedArrayPool<byte>(1 << 20, 2, Quiet, clock);
         var idle = pool.Rent(1 << 20);
         var busy = pool.Rent(1 << 16);
         pool.Return(idle);
@@ -48,7 +48,7 @@ public class IdleTrimmedArrayPoolTests
     [Fact]
     public void It_keeps_at_most_its_count_of_a_size_and_nothing_it_would_not_hand_out()
     {
-        using var pool = new IdleTrimmedArrayPool(1 << 20, 2, Quiet, new FakeTimeProvider());
+        using var pool = new IdleTrimmedArrayPool<byte>(1 << 20, 2, Quiet, new FakeTimeProvider());
         var rented = Enumerable.Range(0, 3).Select(_ => pool.Rent(4096)).ToList();
         Assert.Equal(3, rented.Distinct().Count());
         rented.ForEach(array => pool.Return(array));

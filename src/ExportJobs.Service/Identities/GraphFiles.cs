@@ -178,7 +178,7 @@ public sealed class GraphFiles
     /// <see cref="FilesAhead"/> at once, are a few hundred KB); bounded apart from the shared pool, which keeps arrays per
     /// processor, and let go of, a size at a time, when not rented for a while (the build's sizes through the exports after it).
     /// </summary>
-    private static readonly ArrayPool<byte> Buffers = new IdleTrimmedArrayPool(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
+    private static readonly ArrayPool<byte> Buffers = new IdleTrimmedArrayPool<byte>(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
 
     /// <summary>A file's bytes, held in a pooled buffer until disposed, to be read at any place.</summary>
     public async Task<PooledFile> HoldAsync(string name, CancellationToken ct)

@@ -71,24 +71,31 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         var bytes = new long[store.ShardCount];
         IdentityTable? primaries = null;
         int kept = 0;
-        for (int k = 0; k < kinds.Count; k++)
+        try
         {
-            var kind = kinds[k];
-            await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
-            var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
-            routes[k] = RouteName(runs);
-            string mark = MarkName(kind, shard, routes[k]);
-            var written = await build.TryReadFileAsync(mark, RouteLengths.Reader(bytes.Length), ct);
-            if (written is not null) kept++;
-            else
+            for (int k = 0; k < kinds.Count; k++)
             {
-                primaries ??= await MovedAsync(tenant, graphs, shard, ct);
-                var whole = new RowGroupSet();
-                written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, whole, ct);
-                await build.WriteFileAsync(MovedGroupsName(kind, shard, routes[k]), whole.Write, ct);
-                await Longs.WriteAsync(build, mark, written.ToArray(), ct);
+                var kind = kinds[k];
+                await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
+                var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
+                routes[k] = RouteName(runs);
+                string mark = MarkName(kind, shard, routes[k]);
+                var written = await build.TryReadFileAsync(mark, RouteLengths.Reader(bytes.Length), ct);
+                if (written is not null) kept++;
+                else
+                {
+                    primaries ??= await MovedAsync(tenant, graphs, shard, ct);
+                    var whole = new RowGroupSet();
+                    written = await RouteAsync(kind, build, shard, routes[k], runs, primaries, whole, ct);
+                    await build.WriteFileAsync(MovedGroupsName(kind, shard, routes[k]), whole.Write, ct);
+                    await Longs.WriteAsync(build, mark, written.ToArray(), ct);
+                }
+                for (int p = 0; p < bytes.Length; p++) bytes[p] += written.BytesOf(p);
             }
-            for (int p = 0; p < bytes.Length; p++) bytes[p] += written.BytesOf(p);
+        }
+        finally
+        {
+            primaries?.Dispose();
         }
         return (routes, bytes, kept);
     }
@@ -174,7 +181,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
 
     private static StoredRecord WithoutIdentityMap(StoredRecord record) => record.IsWhole ? record.Without(IdentityMapMember) : record;
 
-    /// <summary>What the export stage reads of a partition's build, loaded at once: its graphs (<see cref="GraphsAsync"/>) and its moved identities (<see cref="MovedAsync"/>).</summary>
+    /// <summary>What the export stage reads of a partition's build, loaded at once: its graphs (<see cref="GraphsAsync"/>) and its moved identities (<see cref="MovedAsync"/>); the caller disposes both.</summary>
     public async Task<(IdentityTable Graphs, IdentityTable Moved)> TablesAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -199,8 +206,16 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
         var (names, bytes) = await build.ListFolderAsync(folder, ct);
         // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
         var table = new IdentityTable(bytes);
-        await foreach (var file in build.HoldAllAsync(names, ct)) ReadInto(table, file, add);
-        return table;
+        try
+        {
+            await foreach (var file in build.HoldAllAsync(names, ct)) ReadInto(table, file, add);
+            return table;
+        }
+        catch
+        {
+            table.Dispose();
+            throw;
+        }
     }
 
     private static void ReadInto(IdentityTable table, GraphFiles.PooledFile file, Action<IdentityTable, GraphRowReader> add)

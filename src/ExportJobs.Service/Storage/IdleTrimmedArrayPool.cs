@@ -4,14 +4,14 @@ using System.Numerics;
 namespace ExportJobs.Service.Storage;
 
 /// <summary>
-/// A pool of large byte arrays, at most <c>maxArraysPerSize</c> of each power-of-two size, that lets go of a size's
+/// A pool of large arrays, at most <c>maxArraysPerSize</c> of each power-of-two length, that lets go of a size's
 /// arrays once none of that size has been rented for a quiet period (<see cref="QuietPeriod"/> unless told).
 /// <see cref="ArrayPool{T}.Create(int, int)"/> keeps what it pooled for good: ingestion's chunks and a graph build's
 /// files, a few MB each, then stayed in the host through the exports that followed (34 MB of a <c>pdg</c> export's heap
 /// at N = 1,000,000, docs/performance.md), while dropping them as soon as they were returned made every batch allocate
 /// its buffers anew.
 /// </summary>
-public sealed class IdleTrimmedArrayPool : ArrayPool<byte>, IDisposable
+public sealed class IdleTrimmedArrayPool<T> : ArrayPool<T>, IDisposable
 {
     private readonly int _maxArrayLength;
     private readonly int _maxArraysPerSize;
@@ -23,7 +23,7 @@ public sealed class IdleTrimmedArrayPool : ArrayPool<byte>, IDisposable
     /// <summary>The arrays kept of one size, and when one of that size was last rented.</summary>
     private sealed class Size
     {
-        public readonly Stack<byte[]> Kept = new();
+        public readonly Stack<T[]> Kept = new();
         public long LastRent;
     }
 
@@ -40,11 +40,11 @@ public sealed class IdleTrimmedArrayPool : ArrayPool<byte>, IDisposable
         _trim = time.CreateTimer(_ => Trim(), null, idle / 2, idle / 2);
     }
 
-    public override byte[] Rent(int minimumLength)
+    public override T[] Rent(int minimumLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(minimumLength);
         if (minimumLength == 0) return [];
-        if (minimumLength > _maxArrayLength) return new byte[minimumLength];
+        if (minimumLength > _maxArrayLength) return new T[minimumLength];
         int index = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)minimumLength));
         var size = _sizes[index];
         lock (size)
@@ -52,10 +52,10 @@ public sealed class IdleTrimmedArrayPool : ArrayPool<byte>, IDisposable
             size.LastRent = _time.GetTimestamp();
             if (size.Kept.TryPop(out var kept)) return kept;
         }
-        return new byte[1 << index];
+        return new T[1 << index];
     }
 
-    public override void Return(byte[] array, bool clearArray = false)
+    public override void Return(T[] array, bool clearArray = false)
     {
         ArgumentNullException.ThrowIfNull(array);
         // Arrays too large to pool, and arrays not of a pooled size, are left to the GC.

@@ -41,6 +41,8 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
         if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var (stitched, moved) = tables is null ? (null, null) : await tables;
+        using var graphTable = stitched;
+        using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
             ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members)),
