@@ -7,7 +7,7 @@ using ExportJobs.TestSupport;
 
 namespace ExportJobs.Service.Tests;
 
-/// <summary>Blob windows on Azurite: the bytes read are the blob's, and a window that does not match its range's MD5 is refused.</summary>
+/// <summary>Blob windows and whole blobs copied on Azurite: the bytes read are the blob's, and a range that does not match its MD5 is refused.</summary>
 public class BlobRangeStreamTests
 {
     private const int BlobBytes = 3 * 1024 * 1024 + 12_345;
@@ -81,12 +81,43 @@ public class BlobRangeStreamTests
         Assert.Contains(blob.Name, refused.Message);
     }
 
-    private static async Task<(BlobClient Blob, byte[] Bytes)> UploadAsync(BlobClientOptions options)
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(BlobBytes, 1)]
+    [InlineData(2 * CheckedRanges.MaxHashedRange + 5, 3)]
+    public async Task A_whole_blob_is_copied_a_checked_range_at_a_time(int length, int requestsExpected)
+    {
+        var requests = new CountRequests();
+        var options = new BlobClientOptions();
+        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
+        var (blob, bytes) = await UploadAsync(options, length);
+        requests.Count = 0;
+
+        using var copy = new MemoryStream();
+        long copied = await CheckedRanges.CopyAsync(blob, blobLength => blobLength == length ? copy : throw new InvalidOperationException($"told {blobLength}"), default);
+
+        Assert.Equal(length, copied);
+        Assert.True(copy.ToArray().AsSpan().SequenceEqual(bytes));
+        Assert.Equal(requestsExpected, requests.Count);
+    }
+
+    [Fact]
+    public async Task A_copied_range_whose_bytes_differ_from_the_MD5_the_service_sent_is_refused()
+    {
+        var options = new BlobClientOptions();
+        options.AddPolicy(new FlipFirstByteOfRanges(), HttpPipelinePosition.PerCall);
+        var (blob, _) = await UploadAsync(options);
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => CheckedRanges.CopyAsync(blob, _ => new MemoryStream(), default));
+        Assert.Contains(blob.Name, refused.Message);
+    }
+
+    private static async Task<(BlobClient Blob, byte[] Bytes)> UploadAsync(BlobClientOptions options, int length = BlobBytes)
     {
         string prefix = TestStorage.NewPrefix();
         var container = new BlobServiceClient(TestStorage.ConnectionString, options).GetBlobContainerClient(StorageNames.Container(prefix, StorageNames.ProfilesContainer));
         await container.CreateIfNotExistsAsync();
-        var bytes = new byte[BlobBytes];
+        var bytes = new byte[length];
         new Random(7).NextBytes(bytes);
         var blob = container.GetBlobClient("org/sandbox/shard-0000/file.parquet");
         await blob.UploadAsync(new BinaryData(bytes));

@@ -137,8 +137,7 @@ public sealed class GraphFiles
     public async Task<T> ReadFileAsync<T>(string name, Func<BinaryReader, T> read, CancellationToken ct)
     {
         using var buffer = PooledStreams.Get();
-        using (var download = (await _container.GetBlobClient(name).DownloadStreamingAsync(cancellationToken: ct)).Value)
-            await download.Content.CopyToAsync(buffer, ct);
+        await CheckedRanges.CopyAsync(_container.GetBlobClient(name), _ => buffer, ct);
         buffer.Position = 0;
         using var binary = new BinaryReader(buffer, System.Text.Encoding.UTF8, leaveOpen: true);
         return read(binary);
@@ -183,17 +182,15 @@ public sealed class GraphFiles
     /// <summary>A file's bytes, held in a pooled buffer until disposed, to be read at any place.</summary>
     public async Task<PooledFile> HoldAsync(string name, CancellationToken ct)
     {
-        using var download = (await _container.GetBlobClient(name).DownloadStreamingAsync(cancellationToken: ct)).Value;
-        int length = checked((int)download.Details.ContentLength);
-        var buffer = Buffers.Rent(length);
+        byte[]? buffer = null;
         try
         {
-            await download.Content.ReadExactlyAsync(buffer.AsMemory(0, length), ct);
-            return new PooledFile(buffer, length);
+            long length = await CheckedRanges.CopyAsync(_container.GetBlobClient(name), length => new MemoryStream(buffer = Buffers.Rent(checked((int)length)), 0, (int)length), ct);
+            return new PooledFile(buffer!, (int)length);
         }
         catch
         {
-            Buffers.Return(buffer);
+            if (buffer is not null) Buffers.Return(buffer);
             throw;
         }
     }
