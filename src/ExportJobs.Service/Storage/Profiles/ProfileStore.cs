@@ -135,9 +135,19 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
     internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
     {
-        var members = FragmentColumns.NamesOf(sorted.SelectMany(r => r.Record.Members.Select(m => m.Name)));
+        var members = FragmentColumns.NamesOf(MemberNames(sorted));
         await using var writer = await FragmentFileWriter.CreateAsync(empty, members, ct);
         foreach (var row in sorted) await writer.AddAsync(row, ct);
+    }
+
+    /// <summary>The rows' member names, in order (one iterator, not one per row).</summary>
+    private static IEnumerable<MemberName> MemberNames(IReadOnlyList<FragmentRow> rows)
+    {
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var members = rows[r].Record.Members;
+            for (int m = 0; m < members.Count; m++) yield return members[m].Name;
+        }
     }
 
     /// <summary>

@@ -62,11 +62,13 @@ internal readonly record struct Member(MemberName Name, ReadOnlyMemory<byte> Val
 internal sealed class StoredRecord
 {
     private readonly ReadOnlyMemory<byte> _whole;
+    /// <summary>The members, looped over as the array they are (through the interface, each loop allocates an enumerator).</summary>
+    private readonly Member[] _members;
 
-    private StoredRecord(Member[] members, ReadOnlyMemory<byte> whole, bool isWhole) => (Members, _whole, IsWhole) = (members, whole, isWhole);
+    private StoredRecord(Member[] members, ReadOnlyMemory<byte> whole, bool isWhole) => (_members, _whole, IsWhole) = (members, whole, isWhole);
 
     /// <summary>The members (in the record's order), or, when read, those of them that were asked for; none when <see cref="IsWhole"/>.</summary>
-    public IReadOnlyList<Member> Members { get; }
+    public IReadOnlyList<Member> Members => _members;
 
     public bool IsWhole { get; }
 
@@ -118,15 +120,15 @@ internal sealed class StoredRecord
     {
         if (IsWhole) return OfWhole(_whole.ToArray());
         int length = 0;
-        foreach (var member in Members) length += member.Value.Length;
+        foreach (var member in _members) length += member.Value.Length;
         var text = new byte[length];
-        var members = new Member[Members.Count];
+        var members = new Member[_members.Length];
         int at = 0;
         for (int i = 0; i < members.Length; i++)
         {
-            var value = Members[i].Value;
+            var value = _members[i].Value;
             value.Span.CopyTo(text.AsSpan(at));
-            members[i] = new Member(Members[i].Name, text.AsMemory(at, value.Length));
+            members[i] = new Member(_members[i].Name, text.AsMemory(at, value.Length));
             at += value.Length;
         }
         return OfMembers(members);
@@ -161,8 +163,8 @@ internal sealed class StoredRecord
         get
         {
             if (IsWhole) return _whole.Length;
-            int length = 2 + Math.Max(0, Members.Count - 1);
-            foreach (var member in Members) length += member.Name.Json.Length + member.Value.Length;
+            int length = 2 + Math.Max(0, _members.Length - 1);
+            foreach (var member in _members) length += member.Name.Json.Length + member.Value.Length;
             return length;
         }
     }
@@ -171,13 +173,13 @@ internal sealed class StoredRecord
     {
         json[0] = (byte)'{';
         int at = 1;
-        for (int i = 0; i < Members.Count; i++)
+        for (int i = 0; i < _members.Length; i++)
         {
             if (i > 0) json[at++] = (byte)',';
-            Members[i].Name.Json.CopyTo(json[at..]);
-            at += Members[i].Name.Json.Length;
-            Members[i].Value.Span.CopyTo(json[at..]);
-            at += Members[i].Value.Length;
+            _members[i].Name.Json.CopyTo(json[at..]);
+            at += _members[i].Name.Json.Length;
+            _members[i].Value.Span.CopyTo(json[at..]);
+            at += _members[i].Value.Length;
         }
         json[at] = (byte)'}';
     }
