@@ -201,6 +201,9 @@ public sealed class GraphFiles
         /// <summary>A reader of the file, over its buffer (which <see cref="GraphRowReader"/> reads texts in place from).</summary>
         public BinaryReader Reader() => new(new MemoryStream(buffer, 0, length, writable: false, publiclyVisible: true), System.Text.Encoding.UTF8);
 
+        /// <summary>The file's bytes.</summary>
+        public int Length => length;
+
         public void Dispose() => Buffers.Return(buffer);
     }
 

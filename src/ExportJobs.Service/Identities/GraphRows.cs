@@ -111,6 +111,17 @@ public sealed record LinkRow(string Ns, string Id, string ToNs, string ToId, lon
     }
 
     public static LinkRow ReadFrom(GraphRowReader reader) => new(reader.Namespace(), reader.Text(), reader.Namespace(), reader.Text(), reader.Number(), reader.Number());
+
+    /// <summary>A row's two identities, the ids in place (<see cref="GraphRowReader.TextUtf8"/>), the rest of the row skipped.</summary>
+    public static void ReadIdentities(GraphRowReader reader, out string ns, out ReadOnlySpan<byte> id, out string toNs, out ReadOnlySpan<byte> toId)
+    {
+        ns = reader.Namespace();
+        id = reader.TextUtf8();
+        toNs = reader.Namespace();
+        toId = reader.TextUtf8();
+        reader.SkipNumber();
+        reader.SkipNumber();
+    }
 }
 
 /// <summary>A link with the label of its component (the smallest fingerprint of its identities), as the rules stage reads it.</summary>
