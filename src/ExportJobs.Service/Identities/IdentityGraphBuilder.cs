@@ -90,14 +90,10 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// </summary>
     public static long Fingerprint(string ns, string id, long seed)
     {
-        // The UTF-8 of the identity's key (IdentityKey.Of) put together in place: a build hashes every link's identities.
-        int most = Encoding.UTF8.GetMaxByteCount(ns.Length + id.Length + 1);
+        int most = Encoding.UTF8.GetMaxByteCount(id.Length);
         byte[]? rented = null;
-        Span<byte> key = most <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(most));
-        int length = Encoding.UTF8.GetBytes(ns, key);
-        key[length++] = 1;
-        length += Encoding.UTF8.GetBytes(id, key[length..]);
-        long fingerprint = (long)XxHash64.HashToUInt64(key[..length], seed);
+        Span<byte> utf8 = most <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(most));
+        long fingerprint = Fingerprint(ns, utf8[..Encoding.UTF8.GetBytes(id, utf8)], seed);
         if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         return fingerprint;
     }
@@ -105,6 +101,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// <summary>As <see cref="Fingerprint(string, string, long)"/>, the id as UTF-8 (as a build's files hold it).</summary>
     public static long Fingerprint(string ns, ReadOnlySpan<byte> id, long seed)
     {
+        // The UTF-8 of the identity's key (IdentityKey.Of) put together in place: a build hashes every link's identities.
         int most = Encoding.UTF8.GetMaxByteCount(ns.Length) + 1 + id.Length;
         byte[]? rented = null;
         Span<byte> key = most <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(most));

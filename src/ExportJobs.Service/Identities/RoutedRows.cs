@@ -56,7 +56,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
         }
         else
         {
-            // Names and lengths first, then the values' bytes together: read back as one array, the record's text.
+            // Names and lengths first, then the values' bytes together: read back as one slice of a slab, the record's text.
             var members = record.Members;
             writer.Write(members.Count);
             for (int i = 0; i < members.Count; i++)
