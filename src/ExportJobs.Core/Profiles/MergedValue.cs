@@ -57,9 +57,7 @@ public readonly struct MergedValue
     public string? GetString() => Element.GetString();
 
     /// <summary>The member <paramref name="name"/>: false when no layer holds it, or only as null.</summary>
-    public bool TryGetProperty(string name, out MergedValue value) => TryGetProperty(name.AsSpan(), out value);
-
-    private bool TryGetProperty(ReadOnlySpan<char> name, out MergedValue value)
+    public bool TryGetProperty(string name, out MergedValue value)
     {
         // Made UTF-8 once here, not by each layer's lookup.
         int most = Encoding.UTF8.GetMaxByteCount(name.Length);
@@ -183,7 +181,7 @@ public readonly struct MergedValue
         writer.WriteEndObject();
     }
 
-    /// <summary>Bytes of a name made UTF-8 on the stack (<see cref="TryGetProperty(ReadOnlySpan{char}, out MergedValue)"/>) before one is rented.</summary>
+    /// <summary>Bytes of a name made UTF-8 on the stack (<see cref="TryGetProperty(string, out MergedValue)"/>) before one is rented.</summary>
     private const int NameBufferBytes = 256;
 
     /// <summary>The member's name, unescaped UTF-8: as the document holds it unless it has an escape.</summary>

@@ -143,7 +143,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
                         chunkBytes += bytes.Position - start;
                         if (chunkBytes < bytesHeld) continue;
                         yield return (partition, chunk);
-                        slabs.Dispose();
+                        slabs.Release();
                         (chunk, chunkBytes) = ([], 0);
                     }
                 }
@@ -154,7 +154,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
                 held?.Dispose();
             }
             if (chunk.Count > 0) yield return (partition, chunk);
-            slabs.Dispose();
+            slabs.Release();
         }
     }
 
@@ -194,7 +194,7 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
     }
 
     /// <summary>
-    /// The record texts of a chunk of rows, cut from slabs rented from the shared pool and given back (disposed) once the
+    /// The record texts of a chunk of rows, cut from slabs rented from the shared pool and given back (released) once the
     /// chunk is written: as an array each, a route's texts were its largest allocations after Parquet.Net's (225 MB in
     /// 8 s of a route at N = 1,000,000), and a chunk's live through collections until it is written.
     /// </summary>
@@ -219,12 +219,15 @@ internal sealed class RoutedRows(long bytesHeld) : IDisposable
             return taken;
         }
 
-        public void Dispose()
+        /// <summary>Gives every slab back: the texts cut from them are no longer to be read.</summary>
+        public void Release()
         {
             foreach (var slab in _rented) ArrayPool<byte>.Shared.Return(slab);
             _rented.Clear();
             (_current, _used) = ([], 0);
         }
+
+        public void Dispose() => Release();
     }
 
     public void Dispose()

@@ -1,9 +1,5 @@
 using System.Buffers;
-using System.Security.Cryptography;
-using Azure;
-using Azure.Storage;
 using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Models;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -16,7 +12,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// not grow with the file (two while it is being opened: <see cref="_tail"/>), and a file is fetched in about
 /// size / <see cref="WindowBytes"/> requests. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
-/// is checked against the MD5 the storage service sends for its range (<see cref="Ranged"/>). The stream may be a
+/// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
 /// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
 /// </summary>
 internal sealed class BlobRangeStream : Stream
@@ -90,7 +86,7 @@ internal sealed class BlobRangeStream : Stream
         var buffer = Windows.Rent(count);
         try
         {
-            var response = await _blob.DownloadStreamingAsync(Ranged(_offset + start, count), ct);
+            var response = await _blob.DownloadStreamingAsync(CheckedRanges.Ranged(_offset + start, count), ct);
             await using var content = response.Value.Content;
             int read = await content.ReadAtLeastAsync(buffer.AsMemory(0, count), count, throwOnEndOfStream: false, ct);
             return Checked(new Window(start, buffer, read), count, response.Value.Details.ContentHash);
@@ -107,7 +103,7 @@ internal sealed class BlobRangeStream : Stream
         var buffer = Windows.Rent(count);
         try
         {
-            var response = _blob.DownloadStreaming(Ranged(_offset + start, count));
+            var response = _blob.DownloadStreaming(CheckedRanges.Ranged(_offset + start, count));
             using var content = response.Value.Content;
             int read = content.ReadAtLeast(buffer.AsSpan(0, count), count, throwOnEndOfStream: false);
             return Checked(new Window(start, buffer, read), count, response.Value.Details.ContentHash);
@@ -119,9 +115,7 @@ internal sealed class BlobRangeStream : Stream
         }
     }
 
-    /// <summary>A range, its MD5 checked here, on the window (<see cref="CheckedRanges"/>).</summary>
-    private static BlobDownloadOptions Ranged(long start, int count) => CheckedRanges.Ranged(start, count);
-
+    /// <summary>The window, checked here against the MD5 the service sent for its range (<see cref="CheckedRanges"/>).</summary>
     private Window Checked(Window window, int asked, byte[]? md5)
     {
         if (asked <= CheckedRanges.MaxHashedRange) CheckedRanges.Check(_blob, _offset + window.Start, window.Bytes.AsSpan(0, window.Count), md5);
