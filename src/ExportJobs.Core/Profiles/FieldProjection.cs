@@ -121,13 +121,25 @@ public sealed class FieldProjection
     /// <summary>What the fields keep below the member <paramref name="name"/>, or null when they keep none of it or all of it.</summary>
     public FieldProjection? Below(string name) => !_whole && _children.TryGetValue(name, out var child) && !child._whole ? child : null;
 
-    /// <summary>Whether <see cref="Apply(MergedValue)"/> keeps anything of <paramref name="value"/> (a present value), without building it.</summary>
-    public bool Keeps(MergedValue value) => _whole || value.Kind switch
+    /// <summary>
+    /// Whether <see cref="Apply(MergedValue)"/> keeps anything of <paramref name="value"/> (a present value), without
+    /// building it. Asked of every exported row's objects: loops, not queries, so that it allocates nothing.
+    /// </summary>
+    public bool Keeps(MergedValue value)
     {
-        JsonValueKind.Object => _children.Any(c => value.TryGetProperty(c.Key, out var member) && c.Value.Keeps(member)),
-        JsonValueKind.Array => value.Element.EnumerateArray().Any(item => item.ValueKind == JsonValueKind.Object && Keeps(MergedValue.Of(item))),
-        _ => false,
-    };
+        if (_whole) return true;
+        if (value.Kind == JsonValueKind.Object)
+        {
+            foreach (var (name, child) in _children)
+                if (value.TryGetProperty(name, out var member) && child.Keeps(member)) return true;
+        }
+        else if (value.Kind == JsonValueKind.Array)
+        {
+            foreach (var item in value.Element.EnumerateArray())
+                if (item.ValueKind == JsonValueKind.Object && Keeps(MergedValue.Of(item))) return true;
+        }
+        return false;
+    }
 
     /// <summary>The schema of what <see cref="Apply(JsonObject)"/> keeps of records of <paramref name="schema"/>.</summary>
     public Schemas.SchemaNode Project(Schemas.SchemaNode schema)

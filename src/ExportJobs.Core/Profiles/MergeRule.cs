@@ -11,9 +11,14 @@ namespace ExportJobs.Core.Profiles;
 public sealed class MergeRule
 {
     private readonly Dictionary<string, int>? _rank;
+    /// <summary><see cref="Compare"/> as one delegate, not one made for every profile merged.</summary>
+    private readonly Comparison<ProfileFragment> _compare;
 
-    private MergeRule(IReadOnlyList<string>? order) =>
+    private MergeRule(IReadOnlyList<string>? order)
+    {
         _rank = order?.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => order.Count - x.i, StringComparer.Ordinal);
+        _compare = Compare;
+    }
 
     public static readonly MergeRule TimestampOrdered = new(null);
 
@@ -27,7 +32,7 @@ public sealed class MergeRule
     public MergedProfile Merge(Identity identity, List<ProfileFragment> fragments)
     {
         var profile = new MergedProfile(identity);
-        foreach (var fragment in fragments.SortStable(Compare)) profile.MergeNewer(fragment);
+        foreach (var fragment in fragments.SortStable(_compare)) profile.MergeNewer(fragment);
         return profile;
     }
 

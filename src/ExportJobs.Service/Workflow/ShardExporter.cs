@@ -24,6 +24,9 @@ namespace ExportJobs.Service.Workflow;
 /// </summary>
 public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batchFiles, ChangeStates states, IOptions<ExportStorageOptions> options)
 {
+    /// <summary>The output batch of a job that writes one: where each of its rows goes.</summary>
+    private static readonly int[] FirstBatch = [0];
+
     /// <summary>The batch id of the membership fragments a job records (one file per shard).</summary>
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
 
@@ -72,8 +75,9 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes);
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
-            foreach (int target in targets)
+            for (int t = 0; t < targets.Count; t++)
             {
+                int target = targets[t];
                 pending[target].Add(row);
                 rowsByBatch[target]++;
                 if (pending[target].Count >= partRows) await FlushAsync(target);
@@ -81,7 +85,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
         // Read through the fragments, unless fields ask for a projection the columns do not make.
-        MergedValue RowOf(MergedProfile profile, List<ProfileFragment> eventFragments)
+        MergedValue RowOf(MergedProfile profile, IReadOnlyList<ProfileFragment> eventFragments)
         {
             var row = projection.IsAll || unprojected is not null ? profile.Value : MergedValue.Of(projection.Apply(profile.Value));
             return events?.Attach(eventFragments) is { } attached ? row.With(new JsonObject { [EventAttachment.Column] = attached }) : row;
@@ -99,7 +103,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                 {
                     if (!included) continue;
                     foreach (int segment in matches) bySegment[segment]++;
-                    await WriteAsync(identity, RowOf(profile, eventFragments), perSegment ? matches : [0]);
+                    await WriteAsync(identity, RowOf(profile, eventFragments), perSegment ? matches : FirstBatch);
                     continue;
                 }
                 foreach (var gone in previous?.Before(identity) ?? [])

@@ -22,7 +22,7 @@ public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation,
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
 /// changed, as recorded (<see cref="SegmentEvaluation.Apply"/>), or null.
 /// </summary>
-public sealed record ShardProfile(Identity Identity, MergedProfile Profile, List<ProfileFragment> Events, JsonObject? Changed = null);
+public sealed record ShardProfile(Identity Identity, MergedProfile Profile, IReadOnlyList<ProfileFragment> Events, JsonObject? Changed = null);
 
 /// <summary>
 /// The one path by which exports and segment jobs read a shard's profiles: compact the shard's fragment files when it
@@ -63,8 +63,11 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
             await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, memberships, ct);
     }
 
+    /// <summary>The events of a profile that has none (most profiles of most exports): one list for all of them.</summary>
+    private static readonly IReadOnlyList<ProfileFragment> NoEvents = [];
+
     /// <summary>Each identity with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, List<ProfileFragment> Events)> JoinAsync(
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)> JoinAsync(
         IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profileStream,
         IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> eventStream)
     {
@@ -77,7 +80,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
                 : IdentityKey.Compare(profiles.Current.Identity, events.Current.Identity);
             if (order < 0)
             {
-                yield return (profiles.Current.Identity, profiles.Current.Fragments, []);
+                yield return (profiles.Current.Identity, profiles.Current.Fragments, NoEvents);
                 hasProfile = await profiles.MoveNextAsync();
             }
             else if (order > 0)

@@ -202,8 +202,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
-    /// <see cref="OldestFirst"/>). A group's records are valid until the next group is asked for (their documents are
-    /// pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote
+    /// <see cref="OldestFirst"/>). A group (its list and its records) is valid until the next group is asked for (the
+    /// list is reused, the documents are pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads its shard without what it wrote
     /// there itself), and so are the files a compacted file covers. With <paramref name="members"/>, each record holds
     /// only those of its top-level members: the other columns are neither decoded nor parsed.
     /// </summary>
@@ -311,22 +311,23 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
         {
-            List<ProfileFragment>? group = null;
+            // One list for every group: a group is valid until the next is asked for.
+            var group = new List<ProfileFragment>();
             FragmentRow? first = null;
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
                 var row = rewrite is null ? file.Current : rewrite(file.Index, file.Current);
-                if (group is not null && FragmentRow.CompareIdentities(row, first!) != 0)
+                if (first is not null && FragmentRow.CompareIdentities(row, first) != 0)
                 {
                     yield return (group[0].Identity, OldestFirst(group));
                     Release(documents);
-                    group = null;
+                    group.Clear();
                 }
-                if (group is null) (group, first) = ([], row);
+                if (group.Count == 0) first = row;
                 group.Add(row.ToFragment(out var document, out byte[]? text));
                 documents.Add((document, text));
             }
-            if (group is not null) yield return (group[0].Identity, OldestFirst(group));
+            if (group.Count > 0) yield return (group[0].Identity, OldestFirst(group));
         }
         finally
         {
