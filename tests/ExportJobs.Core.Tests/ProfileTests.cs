@@ -116,6 +116,27 @@ public class ProfileTests
     }
 
     [Theory]
+    [InlineData("d.e.g", true)]
+    [InlineData("d.e.h", false)]
+    [InlineData("a.y,missing", true)]
+    [InlineData("a.x", false)]
+    [InlineData("list.j", true)]
+    [InlineData("list.n", false)]
+    [InlineData("missing.path", false)]
+    [InlineData("", true)]
+    public void A_projection_keeps_something_of_a_merged_profile_exactly_where_applying_it_keeps_something(string fields, bool keeps)
+    {
+        var profile = new MergedProfile(new Identity("email", "a@x.com"));
+        profile.MergeNewer(Fragment(1, """{"a":{"x":1},"list":[{"k":1}]}"""));
+        profile.MergeNewer(Fragment(2, """{"a":5,"list":[{"j":2,"n":null},7]}"""));
+        profile.MergeNewer(Fragment(3, """{"a":{"y":2},"d":{"e":{"g":2,"h":null}}}"""));
+
+        var projection = FieldProjection.Parse(fields);
+        Assert.Equal(keeps, projection.Apply(profile.Value).ToJsonString() != "{}");
+        Assert.Equal(keeps, projection.Keeps(profile.Value));
+    }
+
+    [Theory]
     [InlineData("""{"identityMap":{"email":[{"id":"a@x.com","primary":true}],"ecid":[{"id":"1"}]}}""", "email", "a@x.com")]
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]}}""", "ecid", "1")]
     public void The_primary_identity_is_the_marked_one_or_the_only_one(string json, string ns, string id)
