@@ -98,3 +98,13 @@ public class IdentityTableTests
         }
     }
 }
+
+/// <summary>The tables' additions of identities as the tests hold them (the service adds them as a build's files hold them, UTF-8).</summary>
+internal static class IdentityTableAdditions
+{
+    public static void AddPrimary(this IdentityTable table, Identity identity, Identity primary) =>
+        table.AddPrimary(identity.Namespace, System.Text.Encoding.UTF8.GetBytes(identity.Id), primary.Namespace, System.Text.Encoding.UTF8.GetBytes(primary.Id));
+
+    public static void AddValue(this IdentityTable table, Identity identity, ReadOnlySpan<byte> value) =>
+        table.AddValue(identity.Namespace, System.Text.Encoding.UTF8.GetBytes(identity.Id), value);
+}

@@ -63,11 +63,10 @@ public sealed class IdentityTable : IDisposable
 
     public int Count => _count;
 
-    /// <summary>Adds an identity with another (its primary: <see cref="PrimaryOf"/>); an identity added again takes the newer value.</summary>
-    public void AddPrimary(Identity identity, Identity primary) =>
-        AddPrimary(identity.Namespace, Encoding.UTF8.GetBytes(identity.Id), primary.Namespace, Encoding.UTF8.GetBytes(primary.Id));
-
-    /// <summary>As <see cref="AddPrimary(Identity, Identity)"/>, the ids as UTF-8 (as a build's files hold them: a table is loaded without making strings).</summary>
+    /// <summary>
+    /// Adds an identity with another (its primary: <see cref="PrimaryOf"/>), the ids as UTF-8 (as a build's files hold
+    /// them: a table is loaded without making strings); an identity added again takes the newer value.
+    /// </summary>
     public void AddPrimary(string ns, ReadOnlySpan<byte> id, string primaryNs, ReadOnlySpan<byte> primaryId)
     {
         _keyNamespaces.Add(ns);
@@ -76,10 +75,7 @@ public sealed class IdentityTable : IDisposable
         Enter(start, keyLength, Append(primaryNs, primaryId));
     }
 
-    /// <summary>Adds an identity with bytes of its own (<see cref="TryGetValue"/>); an identity added again takes the newer value.</summary>
-    public void AddValue(Identity identity, ReadOnlySpan<byte> value) => AddValue(identity.Namespace, Encoding.UTF8.GetBytes(identity.Id), value);
-
-    /// <summary>As <see cref="AddValue(Identity, ReadOnlySpan{byte})"/>, the id as UTF-8.</summary>
+    /// <summary>Adds an identity, its id as UTF-8, with bytes of its own (<see cref="TryGetValue"/>); an identity added again takes the newer value.</summary>
     public void AddValue(string ns, ReadOnlySpan<byte> id, ReadOnlySpan<byte> value)
     {
         _keyNamespaces.Add(ns);

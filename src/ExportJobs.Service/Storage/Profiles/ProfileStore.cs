@@ -204,8 +204,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
     /// <see cref="OldestFirst"/>). A group (its list and its records) is valid until the next group is asked for (the
     /// list is reused, the documents are pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads
-    /// its shard without what it wrote there itself), and so are the files a compacted file covers. With <paramref name="members"/>, each record holds
-    /// only those of its top-level members: the other columns are neither decoded nor parsed.
+    /// its shard without what it wrote there itself), and so are the files a compacted file covers. With
+    /// <paramref name="members"/>, each record holds only those of its top-level members: the other columns are neither
+    /// decoded nor parsed.
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
