@@ -68,6 +68,8 @@ start_host() {
   # The small-jobs benchmark's tenants: sandboxes small and small0…small9 of the development organisation.
   # In the scale-out check every shard is an activity of its own (no grouping of small shards), for the hosts to share.
   [ "$mode" = scaleout ] && settings+=("ExportJobs__ShardGroupBytes=0")
+  # The export benchmark's warm host ingests into sandbox warm, beside prod.
+  [ "$mode" = export ] && settings+=("ExportJobs__Access__DefaultSandboxes__0=prod" "ExportJobs__Access__DefaultSandboxes__1=warm")
   if [ "$mode" = small ]; then
     settings+=("ExportJobs__Access__DefaultSandboxes__0=small")
     for t in 0 1 2 3 4 5 6 7 8 9; do settings+=("ExportJobs__Access__DefaultSandboxes__$((t + 1))=small$t"); done
