@@ -291,6 +291,70 @@ public class ProfileTests
         Assert.Empty(matches);
     }
 
+    [Theory]
+    [InlineData("""{"ups":{"s1":{"status":"realized"}}}""", true)]
+    [InlineData("""{"ups":{"s1":{"status":"exited"}}}""", false)]
+    [InlineData("""{"AAM":{"s1":{"status":"realized"}}}""", false)]
+    [InlineData("""{"ups":{"s2":{"status":"realized"},"s1":{"lastQualificationTime":"x","status":"realized"}}}""", true)]
+    [InlineData("""{"ups":{"s1":{"status":{"status":"realized"}}}}""", false)]
+    [InlineData("""{"ups":{"s1":"realized"}}""", false)]
+    [InlineData("""{"ups":{"s2":{"s1":{"status":"realized"}}}}""", false)]
+    [InlineData("""{"ups":{"\u0073\u0031":{"status":"re\u0061lized"}}}""", true)]
+    [InlineData("""{"ups":{"s1":{"status":"realized"},"s1":{"status":"exited"}}}""", true)]
+    [InlineData("""{"ups":{"s1":{"status":["realized"]}},"s1":{"status":"realized"}}""", false)]
+    [InlineData("""{"ups":[{"s1":{"status":"realized"}}]}""", false)]
+    [InlineData("""[]""", false)]
+    [InlineData("""null""", false)]
+    public void A_fragment_could_qualify_only_by_a_requested_status_of_a_requested_segment(string membership, bool could)
+    {
+        var selection = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] });
+        Assert.Equal(could, selection.CouldQualify(System.Text.Encoding.UTF8.GetBytes(membership)));
+        Assert.True(new ExportSelection(null).CouldQualify(System.Text.Encoding.UTF8.GetBytes(membership)));
+    }
+
+    /// <summary>
+    /// What lets a read leave a profile out unparsed: a profile whose fragments none could qualify is never included,
+    /// whatever the merge, on generated fragments whose memberships mix requested and other statuses, segments and
+    /// namespaces, non-object values and nulls.
+    /// </summary>
+    [Fact]
+    public void A_profile_none_of_whose_fragments_could_qualify_is_never_included()
+    {
+        var random = new Random(20261201);
+        string[] entries = ["{\"status\":\"realized\"}", "{\"status\":\"exited\"}", "{\"status\":null}", "{\"lastQualificationTime\":\"2026-01-01T00:00:00Z\"}", "null", "\"realized\"", "{}"];
+        var selection = new ExportSelection(new JobFilter
+        {
+            Segments = [new SegmentSelector { SegmentId = "s1" }, new SegmentSelector { SegmentId = "s2", SegmentNs = "AAM", Status = ["exited"] }],
+        });
+        int included = 0, leftOut = 0;
+        for (int p = 0; p < 5000; p++)
+        {
+            var profile = new MergedProfile(new Identity("email", "a@x.com"));
+            bool anyCould = false;
+            for (int f = random.Next(1, 4); f > 0; f--)
+            {
+                var namespaces = new List<string>();
+                foreach (string ns in new[] { "ups", "AAM" })
+                {
+                    if (random.Next(3) == 0) continue;
+                    var segments = new List<string>();
+                    foreach (string id in new[] { "s1", "s2" })
+                        if (random.Next(3) > 0) segments.Add($"\"{id}\":{entries[random.Next(entries.Length)]}");
+                    namespaces.Add($"\"{ns}\":" + (random.Next(8) == 0 ? "null" : "{" + string.Join(",", segments) + "}"));
+                }
+                string membership = random.Next(10) == 0 ? "null" : "{" + string.Join(",", namespaces) + "}";
+                anyCould |= selection.CouldQualify(System.Text.Encoding.UTF8.GetBytes(membership));
+                profile.MergeNewer(new ProfileFragment(profile.Identity, f, "ds", "b", JsonElement.Parse($$"""{"segmentMembership":{{membership}}}""")));
+            }
+            bool includes = selection.Includes(profile);
+            Assert.True(anyCould || !includes, profile.Value.ToJsonString());
+            included += includes ? 1 : 0;
+            leftOut += anyCould ? 0 : 1;
+        }
+        Assert.InRange(included, 500, 4500);
+        Assert.InRange(leftOut, 500, 4500);
+    }
+
     [Fact]
     public void Qualification_window_bounds_are_inclusive_and_ingest_time_is_strictly_after()
     {

@@ -100,6 +100,42 @@ public class FragmentColumnsTests
         await AssertReadsAsync(store, harness, written);
     }
 
+    /// <summary>
+    /// A prefiltered read yields the identities with a fragment whose member passes the test — in a file of an earlier
+    /// build, kept whole for a repeated name, or in a member column — each with all its fragments, and no other.
+    /// </summary>
+    [Fact]
+    public async Task A_prefiltered_read_yields_exactly_the_identities_a_fragment_of_which_passes_with_all_their_fragments()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 8)));
+        var store = harness.Get<ProfileStore>();
+        var written = new Dictionary<(string Id, string Batch), string>();
+        for (int i = 0; i < 700; i++)
+        {
+            written[($"u{i:D4}", "old")] = i % 7 == 0 ? """{"b":0,"a":"keep"}""" : """{"a":"drop"}""";
+            written[($"u{i:D4}", "columns")] = i % 3 == 0 ? """{"a":"keep","b":1}""" : """{"b":2,"a":"drop"}""";
+            if (i % 2 == 0) written[($"u{i:D4}", "whole")] = i % 5 == 0 ? """{"a":"drop","b":3,"a":"keep"}""" : """{"b":3}""";
+        }
+        await UploadEarlierBuildFileAsync(harness, "old", 1_000, written);
+        foreach (var (batch, time) in new[] { ("columns", 2_000L), ("whole", 3_000L) })
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", batch, time, written.Where(r => r.Key.Batch == batch)
+                .Select(r => (new Identity("email", r.Key.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Value))), default);
+
+        var keep = new MemberPrefilter("a", value => value.SequenceEqual("\"keep\""u8));
+        var yielded = new List<string>();
+        await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: new(new HashSet<string> { "a" }), prefilter: keep))
+        {
+            yielded.Add(identity.Id);
+            Assert.Equal(written.Keys.Where(k => k.Id == identity.Id).Select(k => k.Batch).Order(), fragments.Select(f => f.BatchId).Order());
+        }
+        Assert.Equal(Enumerable.Range(0, 700).Where(i => i % 7 == 0 || i % 3 == 0 || i % 10 == 0).Select(i => $"u{i:D4}"), yielded);
+
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+        {
+            await foreach (var _ in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: new(new HashSet<string> { "b" }), prefilter: keep)) { }
+        });
+    }
+
     [Fact]
     public void An_export_reads_the_members_its_fields_and_filter_name_and_every_member_when_it_exports_all_or_evaluates_segments()
     {

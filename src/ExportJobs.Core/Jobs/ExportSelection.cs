@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using ExportJobs.Core.Profiles;
 
@@ -16,6 +17,8 @@ public sealed class ExportSelection
     private static readonly string[] DefaultStatuses = [ExportJobRequestValidator.Realized];
 
     private readonly List<(string Ns, string Id, string[] Statuses)>? _segments;
+    /// <summary>Each requested segment's path in <c>segmentMembership</c> to its status, and its statuses, as UTF-8.</summary>
+    private readonly List<(byte[][] Path, byte[][] Statuses)>? _statusPaths;
     private readonly DateTimeOffset? _qualifiedFrom;
     private readonly DateTimeOffset? _qualifiedTo;
     private readonly long? _updatedAfterMs;
@@ -25,15 +28,62 @@ public sealed class ExportSelection
         _segments = filter?.Segments?
             .Select(s => (s.SegmentNs ?? DefaultSegmentNamespace, s.SegmentId!, s.Status?.ToArray() ?? DefaultStatuses))
             .ToList();
+        _statusPaths = _segments?.Select(s => (new[] { s.Ns, s.Id, "status" }.Select(Encoding.UTF8.GetBytes).ToArray(), s.Statuses.Select(Encoding.UTF8.GetBytes).ToArray())).ToList();
         if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.StartTime, out var from)) _qualifiedFrom = from;
         if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.EndTime, out var to)) _qualifiedTo = to;
         _updatedAfterMs = Rfc3339.ToEpochMs(filter?.FromIngestTimestamp);
     }
 
+    /// <summary>Whether only members of requested segments are selected.</summary>
+    public bool BySegment => _segments is not null;
+
     /// <summary>The top-level members of a profile the selection reads.</summary>
     public IEnumerable<string> MembersRead => _segments is null ? [] : [SegmentMembership];
 
-    private const string SegmentMembership = "segmentMembership";
+    public const string SegmentMembership = "segmentMembership";
+
+    /// <summary>
+    /// Whether a fragment whose <c>segmentMembership</c> is <paramref name="membership"/> (its JSON) could make its
+    /// profile qualify: whether it holds a requested status of a requested segment. A merged profile's status is one
+    /// of its fragments', so a profile none of whose fragments could qualify is not included (the qualification time
+    /// and the update time are left to <see cref="Includes(MergedProfile, List{int})"/>): what lets a read leave such
+    /// profiles out before it parses them. True for every fragment when no segment is requested.
+    /// </summary>
+    public bool CouldQualify(ReadOnlySpan<byte> membership)
+    {
+        if (_statusPaths is null) return true;
+        foreach (var (path, statuses) in _statusPaths)
+        {
+            var reader = new Utf8JsonReader(membership);
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject && Holds(ref reader, path, 0, statuses)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the object the reader is on holds, down <paramref name="path"/> from <paramref name="depth"/>, a string
+    /// that is one of <paramref name="texts"/> (names and values compared unescaped; a name given twice is looked at each time).
+    /// </summary>
+    private static bool Holds(ref Utf8JsonReader reader, byte[][] path, int depth, byte[][] texts)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool named = reader.ValueTextEquals(path[depth]);
+            reader.Read();
+            if (named && depth == path.Length - 1 && reader.TokenType == JsonTokenType.String)
+            {
+                foreach (var text in texts)
+                    if (reader.ValueTextEquals(text)) return true;
+            }
+            else if (named && reader.TokenType == JsonTokenType.StartObject && depth < path.Length - 1)
+            {
+                if (Holds(ref reader, path, depth + 1, texts)) return true;
+                continue;
+            }
+            reader.Skip();
+        }
+        return false;
+    }
 
     public bool Includes(MergedProfile profile) => Includes(profile, []);
 

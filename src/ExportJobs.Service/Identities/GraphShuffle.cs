@@ -140,7 +140,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, string graphs,
         IReadOnlyList<string[]?> routes, int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
-        [EnumeratorCancellation] CancellationToken ct)
+        MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct)
     {
         var build = files.Build(tenant, graphs);
         var routed = await RoutedToAsync(build, kind, routes, partition, ct);
@@ -149,7 +149,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             ? await build.TryReadFileAsync(MovedGroupsName(kind, partition, own[(int)kind]), RowGroupSet.Read, ct)
             : null;
         await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
-            new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole, KeepsAllOf = ns => !moved.HoldsAnyOf(ns) }, WithoutIdentityMap, skipBatchId, Read(members), ct))
+            new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole, KeepsAllOf = ns => !moved.HoldsAnyOf(ns) }, WithoutIdentityMap, skipBatchId, Read(members), prefilter, ct))
             yield return group;
     }
 

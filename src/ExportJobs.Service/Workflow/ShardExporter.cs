@@ -71,8 +71,12 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
+        // Profiles that hold no requested status of a requested segment are left out before they are parsed, unless every
+        // profile is looked at: by segment evaluation, or by an incremental export (a member that left is written).
+        var prefilter = selection.BySegment && evaluation is null && job.Incremental is null
+            ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
-            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes);
+            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter);
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)

@@ -206,14 +206,22 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// list is reused, the documents are pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads
     /// its shard without what it wrote there itself), and so are the files a compacted file covers. With
     /// <paramref name="members"/>, each record holds only those of its top-level members: the other columns are neither
-    /// decoded nor parsed.
+    /// decoded nor parsed. With <paramref name="prefilter"/>, only the identities it keeps are parsed and yielded (its
+    /// member must be one of those read).
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
-        MemberSelection? members = null)
+        MemberSelection? members = null, MemberPrefilter? prefilter = null)
     {
+        ReadsMemberOf(prefilter, members);
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
-        await foreach (var group in GroupAsync(files, ct)) yield return group;
+        await foreach (var group in GroupAsync(files, prefilter, ct)) yield return group;
+    }
+
+    private static void ReadsMemberOf(MemberPrefilter? prefilter, MemberSelection? members)
+    {
+        if (prefilter is not null && members?.Reads(prefilter.Member) == false)
+            throw new ArgumentException($"A read that leaves out member {prefilter.Member} cannot be prefiltered by it.", nameof(prefilter));
     }
 
     /// <summary>
@@ -252,9 +260,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFilesAsync(
         FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<FileSection> moved,
-        IdentityFilter ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members,
+        IdentityFilter ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members, MemberPrefilter? prefilter,
         [EnumeratorCancellation] CancellationToken ct)
     {
+        ReadsMemberOf(prefilter, members);
         var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
         // The moved runs are indexed after every run of the shard's own.
         int own = files.Count == 0 ? 0 : files.Max(f => f.Index) + 1;
@@ -267,7 +276,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             foreach (var file in files) await file.DisposeAsync();
             throw;
         }
-        await foreach (var group in GroupAsync(files, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
+        await foreach (var group in GroupAsync(files, prefilter, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
     }
 
     /// <summary>
@@ -304,36 +313,48 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
-    /// makes it from its run's index; disposes the runs at the end.
+    /// makes it from its run's index, the groups <paramref name="prefilter"/> leaves out neither parsed nor yielded;
+    /// disposes the runs at the end.
     /// </summary>
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
-        [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
+        MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
     {
         var documents = new List<(JsonDocument Document, byte[]? Text)>();
         try
         {
+            var rows = new List<FragmentRow>();
             var group = new List<ProfileFragment>();
-            FragmentRow? first = null;
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
                 var row = rewrite is null ? file.Current : rewrite(file.Index, file.Current);
-                if (first is not null && FragmentRow.CompareIdentities(row, first) != 0)
+                if (rows.Count > 0 && FragmentRow.CompareIdentities(row, rows[0]) != 0)
                 {
-                    yield return (group[0].Identity, OldestFirst(group));
+                    if (Parsed(rows, prefilter, group, documents)) yield return (group[0].Identity, OldestFirst(group));
                     Release(documents);
                     group.Clear();
+                    rows.Clear();
                 }
-                if (group.Count == 0) first = row;
-                group.Add(row.ToFragment(out var document, out byte[]? text));
-                documents.Add((document, text));
+                rows.Add(row);
             }
-            if (group.Count > 0) yield return (group[0].Identity, OldestFirst(group));
+            if (rows.Count > 0 && Parsed(rows, prefilter, group, documents)) yield return (group[0].Identity, OldestFirst(group));
         }
         finally
         {
             Release(documents);
             foreach (var file in files) await file.DisposeAsync();
         }
+    }
+
+    /// <summary>An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.</summary>
+    private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[]? Text)> documents)
+    {
+        if (prefilter?.AnyKeeps(rows) == false) return false;
+        foreach (var row in rows)
+        {
+            group.Add(row.ToFragment(out var document, out byte[]? text));
+            documents.Add((document, text));
+        }
+        return true;
     }
 
     private static void Release(List<(JsonDocument Document, byte[]? Text)> documents)
