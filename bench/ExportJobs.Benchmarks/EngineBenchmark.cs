@@ -90,6 +90,7 @@ public static class EngineBenchmark
         long bytes = 0;
         await using var reader = await ParquetReader.CreateAsync(File.OpenRead(path));
         var (binary, text, longs, levels) = (new ReadOnlyMemory<byte>[FragmentColumns.RowGroupSize], new ReadOnlyMemory<char>[FragmentColumns.RowGroupSize], new long[FragmentColumns.RowGroupSize], new int[FragmentColumns.RowGroupSize]);
+        var indexes = new int[FragmentColumns.RowGroupSize];
         for (int g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
@@ -102,7 +103,12 @@ public static class EngineBenchmark
                     await group.ReadAsync(field, longs.AsMemory(0, rows));
                     continue;
                 }
-                bool isText = field.Name is FragmentColumns.Namespace or FragmentColumns.Id or FragmentColumns.Dataset or FragmentColumns.Batch;
+                if (FragmentColumns.Indexed.Contains(field.Name))
+                {
+                    await group.ReadAsync(field, indexes.AsMemory(0, rows));
+                    continue;
+                }
+                bool isText = field.Name is FragmentColumns.Id;
                 if (isText) await group.ReadRawAsync(field, text.AsMemory(0, rows), levels.AsMemory(0, rows), null);
                 else await group.ReadRawAsync(field, binary.AsMemory(0, rows), levels.AsMemory(0, rows), null);
                 int values = levels.AsSpan(0, rows).Count(1);
@@ -117,7 +123,7 @@ public static class EngineBenchmark
         long bytes = 0;
         using var file = new ParquetSharp.ParquetFileReader(path);
         var (definitions, repetitions) = (new short[FragmentColumns.RowGroupSize], new short[FragmentColumns.RowGroupSize]);
-        var (binary, longs) = (new ParquetSharp.ByteArray[FragmentColumns.RowGroupSize], new long[FragmentColumns.RowGroupSize]);
+        var (binary, longs, ints) = (new ParquetSharp.ByteArray[FragmentColumns.RowGroupSize], new long[FragmentColumns.RowGroupSize], new int[FragmentColumns.RowGroupSize]);
         for (int g = 0; g < file.FileMetaData.NumRowGroups; g++)
         {
             using var group = file.RowGroup(g);
@@ -132,6 +138,8 @@ public static class EngineBenchmark
                     }
                 else if (column is ParquetSharp.ColumnReader<long> times)
                     while (times.HasNext) times.ReadBatch(longs.Length, definitions, repetitions, longs, out _);
+                else if (column is ParquetSharp.ColumnReader<int> indexes)
+                    while (indexes.HasNext) indexes.ReadBatch(ints.Length, definitions, repetitions, ints, out _);
             }
         }
         return bytes;
@@ -142,7 +150,7 @@ public static class EngineBenchmark
         using var connection = new DuckDBConnection("Data Source=:memory:");
         connection.Open();
         using var command = connection.CreateCommand();
-        var sums = columns.Where(c => c is not (FragmentColumns.IngestTime or FragmentColumns.Sequence)).Select(c => $"coalesce(sum(octet_length(\"{c}\"::BLOB)), 0)");
+        var sums = columns.Where(c => c is not (FragmentColumns.IngestTime or FragmentColumns.Sequence) && !FragmentColumns.Indexed.Contains(c)).Select(c => $"coalesce(sum(octet_length(\"{c}\"::BLOB)), 0)");
         command.CommandText = $"SELECT {string.Join(" + ", sums)} FROM read_parquet('{path.Replace("'", "''", StringComparison.Ordinal)}')";
         return long.Parse(command.ExecuteScalar()!.ToString()!, CultureInfo.InvariantCulture);
     }

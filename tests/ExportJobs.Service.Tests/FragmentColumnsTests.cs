@@ -71,9 +71,14 @@ public class FragmentColumnsTests
         // The files have a column per member name, first seen first, named in their metadata; records kept whole add none.
         Assert.Equal(["a", "weird.name", "", "b0", "c"], await MemberNamesAsync(harness, "batch0"));
 
+        // Namespace, dataset and batch are integer columns, indexes into the values the file's metadata lists.
+        Assert.Equal(new Dictionary<string, string[]> { ["IdentityNamespace"] = ["email"], ["DatasetId"] = ["ds"], ["BatchId"] = ["batch1"] },
+            await IndexedValuesAsync(harness, "-batch1.parquet"));
+
         await AssertReadsAsync(store, harness, written);
         Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default));
+        Assert.Equal(["batch0", "batch1"], (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"].Order());
         await AssertReadsAsync(store, harness, written);
     }
 
@@ -359,6 +364,21 @@ public class FragmentColumnsTests
                 return names;
             }
         throw new InvalidOperationException($"No file of {batch}.");
+    }
+
+    /// <summary>The values of the few-valued columns of the file whose name ends so, each column checked to hold integers.</summary>
+    private static async Task<Dictionary<string, string[]>> IndexedValuesAsync(ServiceHarness harness, string nameEnd)
+    {
+        var container = harness.Get<StorageClients>().Profiles;
+        await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
+            if (blob.Name.EndsWith(nameEnd, StringComparison.Ordinal))
+            {
+                using var stream = new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray());
+                await using var reader = await ParquetReader.CreateAsync(stream);
+                Assert.All(reader.Schema.GetDataFields().Where(f => FragmentColumns.Indexed.Contains(f.Name)), f => Assert.Equal(typeof(int), f.ClrType));
+                return JsonSerializer.Deserialize<Dictionary<string, string[]>>(reader.CustomMetadata[FragmentColumns.ValuesKey])!;
+            }
+        throw new InvalidOperationException($"No file ending {nameEnd}.");
     }
 
     /// <summary>A fragment file as builds before the member columns wrote it: identity, provenance, and the whole record in one column.</summary>

@@ -57,9 +57,22 @@ internal static class FragmentColumns
     /// <summary>The file metadata that names the member columns: a JSON array, the i-th name that of column <c>m{i}</c>.</summary>
     public const string MembersKey = "exportjobs.members";
 
+    /// <summary>
+    /// The file metadata that holds the values of the few-valued columns (<see cref="Indexed"/>): a JSON object of one
+    /// array per column, whose rows hold indexes into it. A file without it (of an earlier build) holds their strings.
+    /// </summary>
+    public const string ValuesKey = "exportjobs.values";
+
     public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
         Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
         Sequence = nameof(FragmentRow.Sequence);
+
+    /// <summary>
+    /// The columns of few distinct values in a file (a shard's namespaces; an ingested file's one dataset and batch, a
+    /// compacted one's few), kept as indexes into <see cref="ValuesKey"/>: a read decodes a column of integers, where
+    /// a column of strings cost a decoded array per row and value.
+    /// </summary>
+    public static readonly string[] Indexed = [Namespace, Dataset, Batch];
 
     /// <summary>Where the member columns start among the fields of <see cref="Schema"/>.</summary>
     public const int FirstMember = 8;
@@ -72,8 +85,8 @@ internal static class FragmentColumns
     /// </summary>
     public static ParquetSchema Schema(int members) => new(
     [
-        new DataField(Namespace, typeof(string)), new DataField(Id, typeof(string)), new DataField(IngestTime, typeof(long)),
-        new DataField(Dataset, typeof(string)), new DataField(Batch, typeof(string)),
+        new DataField(Namespace, typeof(int)), new DataField(Id, typeof(string)), new DataField(IngestTime, typeof(long)),
+        new DataField(Dataset, typeof(int)), new DataField(Batch, typeof(int)),
         new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
         new DataField(Sequence, typeof(long)),
         .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
@@ -104,6 +117,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
     private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
     private readonly ReadOnlyMemory<byte>?[][] _values;
+    /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
+    private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
+    private readonly int[] _indexes = new int[FragmentColumns.RowGroupSize];
 
     private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members)
     {
@@ -112,6 +128,30 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         _values = members.Select(_ => new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize]).ToArray();
         _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
         writer.CustomMetadata = new Dictionary<string, string> { [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)) };
+    }
+
+    /// <summary>The distinct values of a column in a file, each with its index.</summary>
+    private sealed class IndexedValues
+    {
+        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+
+        public List<string> Values { get; } = [];
+
+        public int IndexOf(string value)
+        {
+            if (!_index.TryGetValue(value, out int index))
+            {
+                _index[value] = index = Values.Count;
+                Values.Add(value);
+            }
+            return index;
+        }
+    }
+
+    private async Task WriteIndexesAsync(ParquetRowGroupWriter group, DataField field, IndexedValues values, Func<FragmentRow, string> of, CancellationToken ct)
+    {
+        for (int r = 0; r < _rows.Count; r++) _indexes[r] = values.IndexOf(of(_rows[r]));
+        await group.WriteAsync<int>(field, _indexes.AsMemory(0, _rows.Count), null, null, ct);
     }
 
     public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct)
@@ -143,11 +183,11 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         }
 
         using var group = _writer.CreateRowGroup();
-        await group.WriteAsync(_fields[0], _rows.Select(r => r.IdentityNamespace).ToList());
+        await WriteIndexesAsync(group, _fields[0], _namespaces, r => r.IdentityNamespace, ct);
         await group.WriteAsync(_fields[1], _rows.Select(r => r.IdentityId).ToList());
         await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
-        await group.WriteAsync(_fields[3], _rows.Select(r => r.DatasetId).ToList());
-        await group.WriteAsync(_fields[4], _rows.Select(r => r.BatchId).ToList());
+        await WriteIndexesAsync(group, _fields[3], _datasets, r => r.DatasetId, ct);
+        await WriteIndexesAsync(group, _fields[4], _batches, r => r.BatchId, ct);
         await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[5], wholes.AsMemory(0, rows), null, null, ct);
         await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[6], orders.AsMemory(0, rows), null, null, ct);
         await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
@@ -173,6 +213,14 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_rows.Count > 0) await FlushAsync(default);
+        // The footer, written now, holds the values every row group's indexes point into.
+        _writer.CustomMetadata = new Dictionary<string, string>(_writer.CustomMetadata)
+        {
+            [FragmentColumns.ValuesKey] = JsonSerializer.Serialize(new Dictionary<string, List<string>>
+            {
+                [FragmentColumns.Namespace] = _namespaces.Values, [FragmentColumns.Dataset] = _datasets.Values, [FragmentColumns.Batch] = _batches.Values,
+            }),
+        };
         await _writer.DisposeAsync();
     }
 }
@@ -209,8 +257,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
     private ReadOnlyMemory<byte>[] _bytes = [];
     private ReadOnlyMemory<char>[] _chars = [];
-    private int[] _levels = [];
-    /// <summary>The strings of the file's namespaces, dataset and batch ids: made once, not once a row.</summary>
+    private int[] _levels = [], _indexes = [];
+    /// <summary>The values of the file's namespace, dataset and batch columns, by column (<see cref="FragmentColumns.ValuesKey"/>); null in a file of an earlier build.</summary>
+    private readonly Dictionary<string, string[]>? _indexed;
+    /// <summary>In a file of an earlier build, the strings of its namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
 
     private FragmentFileReader(string file, BlobRangeStream stream, ParquetReader reader, MemberSelection? members, IdentityFilter? keep)
@@ -224,6 +274,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         (_dataset, _batch, _record) = (fields[FragmentColumns.Dataset], fields[FragmentColumns.Batch], fields[FragmentColumns.Record]);
         _order = fields.GetValueOrDefault(FragmentColumns.Order);
         _sequence = fields.GetValueOrDefault(FragmentColumns.Sequence);
+        _indexed = reader.CustomMetadata.TryGetValue(FragmentColumns.ValuesKey, out string? values) ? IndexedValuesOf(values) : null;
         Members = reader.CustomMetadata.TryGetValue(FragmentColumns.MembersKey, out string? names)
             ? JsonSerializer.Deserialize<string[]>(names)!.Select(MemberName.Of).ToArray()
             : [];
@@ -233,6 +284,14 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
         _values = new ReadOnlyMemory<byte>?[_read.Length][];
         _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
+    }
+
+    private static Dictionary<string, string[]> IndexedValuesOf(string json)
+    {
+        var values = JsonSerializer.Deserialize<Dictionary<string, string[]>>(json);
+        if (values is null || FragmentColumns.Indexed.Any(column => !values.ContainsKey(column)))
+            throw new InvalidDataException($"A fragment file's {FragmentColumns.ValuesKey} does not name the values of its columns.");
+        return values;
     }
 
     /// <summary>The file's member names (none in a file of an earlier build).</summary>
@@ -302,7 +361,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_records.Length < _rows)
         {
             (_namespaces, _ids, _datasets, _batches, _ingestTimes, _sequences) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new long[_rows]);
-            (_records, _orders, _bytes, _chars, _levels) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows]);
+            (_records, _orders, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows], new int[_rows]);
             for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
             _kept = new bool[_rows];
         }
@@ -345,9 +404,21 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             into[row] = field.IsNullable && _levels[row] == 0 ? (ReadOnlyMemory<byte>?)null : _bytes[value++];
     }
 
-    /// <summary>A string column of few distinct values (never null), each value's string taken from <see cref="_few"/>.</summary>
+    /// <summary>
+    /// A column of few distinct values (never null): indexes into the file's values of the column, or in a file of an
+    /// earlier build, strings, each value's taken from <see cref="_few"/>.
+    /// </summary>
     private async Task ReadFewAsync(ParquetRowGroupReader group, DataField field, string?[] into, CancellationToken ct)
     {
+        if (_indexed is not null)
+        {
+            var values = _indexed[field.Name];
+            await group.ReadAsync<int>(field, _indexes.AsMemory(0, _rows), null, ct);
+            for (int row = 0; row < _rows; row++)
+                into[row] = (uint)_indexes[row] < (uint)values.Length ? values[_indexes[row]]
+                    : throw new InvalidDataException($"Column {field.Name} of a fragment file has an index without a value.");
+            return;
+        }
         await group.ReadRawAsync(field, _chars.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
         var few = _few.GetAlternateLookup<ReadOnlySpan<char>>();
         for (int row = 0, value = 0; row < _rows; row++)
@@ -361,13 +432,17 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     /// <summary>
     /// The namespace of every row of a row group, when its footer's statistics of the namespace column say there is one
-    /// (its least and greatest values equal, whole values as the service's writer writes them); else null.
+    /// (its least and greatest values equal, whole values as the service's writer writes them: an index into the file's
+    /// namespaces, or in a file of an earlier build, the namespace); else null.
     /// </summary>
     private string? OnlyNamespaceOf(int group)
     {
         var statistics = _reader.Metadata!.RowGroups[group].Columns.FirstOrDefault(c => c.MetaData?.PathInSchema[0] == FragmentColumns.Namespace)?.MetaData!.Statistics;
-        return statistics is { MinValue: { } least, MaxValue: { } greatest, IsMinValueExact: not false, IsMaxValueExact: not false }
-            && least.AsSpan().SequenceEqual(greatest) ? Encoding.UTF8.GetString(least) : null;
+        if (statistics is not { MinValue: { } least, MaxValue: { } greatest, IsMinValueExact: not false, IsMaxValueExact: not false } || !least.AsSpan().SequenceEqual(greatest))
+            return null;
+        if (_indexed is null) return Encoding.UTF8.GetString(least);
+        var namespaces = _indexed[FragmentColumns.Namespace];
+        return least.Length == sizeof(int) && System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(least) is var index && (uint)index < (uint)namespaces.Length ? namespaces[index] : null;
     }
 
     /// <summary>Where the column chunks read of a row group lie in the file.</summary>
