@@ -355,38 +355,6 @@ public class ProfileTests
         Assert.InRange(leftOut, 500, 4500);
     }
 
-    /// <summary>
-    /// A row's columns find an object's members all at once; each must be what finding it alone gives, on generated
-    /// layers with objects, leaves, nulls, escaped and repeated names, and layers that are not objects.
-    /// </summary>
-    [Fact]
-    public void Members_found_at_once_are_each_what_finding_it_alone_gives()
-    {
-        var random = new Random(1201);
-        string[] values = ["1", "null", "\"x\"", "[1]", "{\"a\":1}", "{\"b\":{\"c\":2}}", "{}"];
-        string[] names = ["a", "b", "c", "\\u0061", "d"];
-        byte[][] asked = [.. new[] { "a", "b", "c", "e" }.Select(System.Text.Encoding.UTF8.GetBytes)];
-        var (found, got, held) = (new bool[asked.Length], new MergedValue[asked.Length], Array.Empty<JsonElement>());
-        int layered = 0;
-        for (int p = 0; p < 3000; p++)
-        {
-            var layers = new JsonElement[random.Next(1, 11)];
-            for (int l = 0; l < layers.Length; l++)
-                layers[l] = random.Next(12) == 0 ? JsonElement.Parse("7")
-                    : JsonElement.Parse("{" + string.Join(",", Enumerable.Range(0, random.Next(5)).Select(_ => $"\"{names[random.Next(names.Length)]}\":{values[random.Next(values.Length)]}")) + "}");
-            var value = MergedValue.Layered(layers, layers.Length);
-            value.GetProperties(asked, got, found, ref held);
-            for (int i = 0; i < asked.Length; i++)
-            {
-                bool alone = value.TryGetProperty(asked[i], out var member);
-                Assert.Equal(alone, found[i]);
-                if (alone) Assert.Equal(member.ToJsonString(), got[i].ToJsonString());
-                if (alone && member.Kind == JsonValueKind.Object && layers.Length > 1) layered++;
-            }
-        }
-        Assert.True(layered > 100);
-    }
-
     [Fact]
     public void Qualification_window_bounds_are_inclusive_and_ingest_time_is_strictly_after()
     {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -85,92 +84,35 @@ public readonly struct MergedValue
             return true;
         }
 
-        // From the highest layer down, until a layer holds something other than an object there.
-        var few = new FewElements();
-        Span<JsonElement> held = _count <= FewElements.Length ? few[.._count] : new JsonElement[_count];
+        // From the highest layer down: the objects that merge, until a layer holds something else there.
+        int objects = 0, lowest = _count;
+        JsonElement highest = default;
         for (int i = _count - 1; i >= 0; i--)
         {
             if (!Holds(_layers[i], name, out var member)) continue;
-            held[i] = member;
-            if (member.ValueKind != JsonValueKind.Object) break;
-        }
-        return Resolve(held, out value);
-    }
-
-    [InlineArray(Length)]
-    private struct FewElements
-    {
-        public const int Length = 8;
-        private JsonElement _element;
-    }
-
-    /// <summary>
-    /// The members named <paramref name="names"/> (unescaped UTF-8) into <paramref name="values"/>, each as
-    /// <see cref="TryGetProperty(ReadOnlySpan{byte}, out MergedValue)"/> finds it (<paramref name="found"/> false where it
-    /// finds none), from one walk through each layer's members instead of a search of every layer for every name (what
-    /// a row's columns ask of each object). <paramref name="held"/> is scratch space, grown as needed.
-    /// </summary>
-    public void GetProperties(byte[][] names, MergedValue[] values, bool[] found, ref JsonElement[] held)
-    {
-        int count = _layers is null ? 1 : _count;
-        if (held.Length < names.Length * count) held = new JsonElement[names.Length * count];
-        Array.Clear(held, 0, names.Length * count);
-        for (int layer = 0; layer < count; layer++)
-        {
-            var element = _layers is null ? _top : _layers[layer];
-            if (element.ValueKind != JsonValueKind.Object) continue;
-            foreach (var member in element.EnumerateObject())
-                if (IndexOf(names, member) is >= 0 and var name) held[name * count + layer] = member.Value;
-        }
-        for (int name = 0; name < names.Length; name++)
-            found[name] = Resolve(held.AsSpan(name * count, count), out values[name]);
-    }
-
-    /// <summary>The index of the member's name among <paramref name="names"/>, or -1.</summary>
-    private static int IndexOf(byte[][] names, JsonProperty member)
-    {
-        var raw = JsonMarshal.GetRawUtf8PropertyName(member);
-        bool escaped = raw.Contains((byte)'\\');
-        for (int i = 0; i < names.Length; i++)
-            if (escaped ? member.NameEquals(names[i]) : raw.SequenceEqual(names[i])) return i;
-        return -1;
-    }
-
-    /// <summary>
-    /// A member from what the layers hold of it (lowest first; undefined where a layer holds nothing or was not looked
-    /// at): the highest value not null; when that is an object, with the objects below it down to the first layer that
-    /// holds something else.
-    /// </summary>
-    private static bool Resolve(ReadOnlySpan<JsonElement> held, out MergedValue value)
-    {
-        value = default;
-        int objects = 0, lowest = held.Length;
-        for (int i = held.Length - 1; i >= 0; i--)
-        {
-            if (held[i].ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) continue;
-            if (held[i].ValueKind != JsonValueKind.Object)
+            if (member.ValueKind != JsonValueKind.Object)
             {
                 if (objects == 0)
                 {
-                    value = Of(held[i]);
+                    value = Of(member);
                     return true;
                 }
                 break;
             }
-            objects++;
+            if (objects++ == 0) highest = member;
             lowest = i;
         }
         if (objects == 0) return false;
         if (objects == 1)
         {
-            value = Of(held[lowest]);
+            value = Of(highest);
             return true;
         }
         var layers = new JsonElement[objects];
         int next = 0;
-        for (int i = lowest; i < held.Length; i++)
-            if (held[i].ValueKind == JsonValueKind.Object) layers[next++] = held[i];
-        value = new(layers[objects - 1], layers, objects);
+        for (int i = lowest; i < _count; i++)
+            if (Holds(_layers[i], name, out var member)) layers[next++] = member;
+        value = new(highest, layers, objects);
         return true;
     }
 

@@ -79,10 +79,6 @@ internal sealed class JsonColumns
 
         /// <summary>The members' names as the records' documents hold them, to be found without making them UTF-8 for every row.</summary>
         private readonly byte[][] _names = [.. members.Select(m => Encoding.UTF8.GetBytes(m.Name))];
-        /// <summary>An object's members found at once (<see cref="MergedValue.GetProperties"/>), reused row after row.</summary>
-        private readonly MergedValue[] _values = new MergedValue[members.Length];
-        private readonly bool[] _found = new bool[members.Length];
-        private JsonElement[] _held = [];
 
         public override void Add(MergedValue value, int repetition, int definition)
         {
@@ -91,9 +87,8 @@ internal sealed class JsonColumns
                 AddAbsent(repetition, definition);
                 return;
             }
-            value.GetProperties(_names, _values, _found, ref _held);
             for (int i = 0; i < members.Length; i++)
-                if (_found[i]) members[i].Node.Add(_values[i], repetition, presentDefinition);
+                if (value.TryGetProperty(_names[i], out var member)) members[i].Node.Add(member, repetition, presentDefinition);
                 else members[i].Node.AddAbsent(repetition, presentDefinition);
         }
 
