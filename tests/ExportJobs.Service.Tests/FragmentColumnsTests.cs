@@ -353,31 +353,27 @@ public class FragmentColumnsTests
 
     private static async Task<List<string>> MemberNamesAsync(ServiceHarness harness, string batch)
     {
-        var container = harness.Get<StorageClients>().Profiles;
-        await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
-            if (blob.Name.EndsWith($"-{batch}.parquet", StringComparison.Ordinal))
-            {
-                using var stream = new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray());
-                await using var reader = await ParquetReader.CreateAsync(stream);
-                var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
-                Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
-                return names;
-            }
-        throw new InvalidOperationException($"No file of {batch}.");
+        await using var reader = await ReaderOfAsync(harness, $"-{batch}.parquet");
+        var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+        Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
+        return names;
     }
 
     /// <summary>The values of the few-valued columns of the file whose name ends so, each column checked to hold integers.</summary>
     private static async Task<Dictionary<string, string[]>> IndexedValuesAsync(ServiceHarness harness, string nameEnd)
     {
+        await using var reader = await ReaderOfAsync(harness, nameEnd);
+        Assert.All(reader.Schema.GetDataFields().Where(f => FragmentColumns.Indexed.Contains(f.Name)), f => Assert.Equal(typeof(int), f.ClrType));
+        return JsonSerializer.Deserialize<Dictionary<string, string[]>>(reader.CustomMetadata[FragmentColumns.ValuesKey])!;
+    }
+
+    /// <summary>A reader of the tenant's fragment file whose name ends so.</summary>
+    private static async Task<ParquetReader> ReaderOfAsync(ServiceHarness harness, string nameEnd)
+    {
         var container = harness.Get<StorageClients>().Profiles;
         await foreach (var blob in container.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = harness.Tenant.BlobPrefix + "/" }))
             if (blob.Name.EndsWith(nameEnd, StringComparison.Ordinal))
-            {
-                using var stream = new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray());
-                await using var reader = await ParquetReader.CreateAsync(stream);
-                Assert.All(reader.Schema.GetDataFields().Where(f => FragmentColumns.Indexed.Contains(f.Name)), f => Assert.Equal(typeof(int), f.ClrType));
-                return JsonSerializer.Deserialize<Dictionary<string, string[]>>(reader.CustomMetadata[FragmentColumns.ValuesKey])!;
-            }
+                return await ParquetReader.CreateAsync(new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray()));
         throw new InvalidOperationException($"No file ending {nameEnd}.");
     }
 
