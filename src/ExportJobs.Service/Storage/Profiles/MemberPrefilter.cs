@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
@@ -18,31 +16,7 @@ public sealed class MemberPrefilter(string member, MemberPrefilter.Test couldKee
     internal bool AnyKeeps(List<FragmentRow> rows)
     {
         foreach (var row in rows)
-            if (Keeps(row.Record)) return true;
-        return false;
-    }
-
-    private bool Keeps(StoredRecord record)
-    {
-        if (record.IsWhole) return WholeKeeps(record.ToJson().Span);
-        foreach (var member in record.Members)
-            if (member.Name.Text == Member && couldKeep(member.Value.Span)) return true;
-        return false;
-    }
-
-    /// <summary>A record kept whole: each of its members of that name is tested; a record that is not an object is not left out here.</summary>
-    private bool WholeKeeps(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return true;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            bool named = reader.ValueTextEquals(Member);
-            reader.Read();
-            int start = (int)reader.TokenStartIndex;
-            reader.Skip();
-            if (named && couldKeep(json[start..(int)reader.BytesConsumed])) return true;
-        }
+            if (row.Record.AnyMember(Member, couldKeep)) return true;
         return false;
     }
 }

@@ -90,15 +90,44 @@ internal sealed class StoredRecord
         {
             if (reader.ValueSpan.Length > FragmentColumns.MaxMemberName) return OfWhole(json);
             var name = MemberName.Of(ref reader);
-            reader.Read();
-            int start = (int)reader.TokenStartIndex;
-            reader.Skip();
-            members.Add(new Member(name, json[start..(int)reader.BytesConsumed]));
+            members.Add(new Member(name, ValueAfterName(ref reader, json)));
             if (members.Count > FragmentColumns.MaxMembers) return OfWhole(json);
             for (int i = 0; i < members.Count - 1; i++)
                 if (ReferenceEquals(members[i].Name, name) || members[i].Name.Text == name.Text) return OfWhole(json);
         }
         return OfMembers([.. members]);
+    }
+
+    /// <summary>The text of the value whose name the reader is on, the reader left on its last token.</summary>
+    private static ReadOnlyMemory<byte> ValueAfterName(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json)
+    {
+        reader.Read();
+        int start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return json[start..(int)reader.BytesConsumed];
+    }
+
+    /// <summary>
+    /// Whether <paramref name="test"/> holds for the text of a member <paramref name="name"/> of the record (of any
+    /// one, in a record kept whole for a repeated name); true for a record that is not an object, which is not looked into.
+    /// </summary>
+    public bool AnyMember(string name, MemberPrefilter.Test test)
+    {
+        if (!IsWhole)
+        {
+            foreach (var member in _members)
+                if (member.Name.Text == name && test(member.Value.Span)) return true;
+            return false;
+        }
+        var reader = new Utf8JsonReader(_whole.Span);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return true;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool named = reader.ValueTextEquals(name);
+            var value = ValueAfterName(ref reader, _whole);
+            if (named && test(value.Span)) return true;
+        }
+        return false;
     }
 
     /// <summary>
