@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ParquetSharp;
@@ -19,7 +18,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
-    static FragmentFileReader() => ArrowAllocator.PreferSystemAllocator();
+    static FragmentFileReader() => NativeAllocators.Configure();
 
     private readonly string _file;
     private readonly BlobRangeStream _stream;
@@ -105,7 +104,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         ParquetFileReader? reader = null;
         try
         {
-            await LoadFooterAsync(stream, ct);
+            await LoadFooterAsync(stream, blob.Name, ct);
             input = new ManagedRandomAccessFile(stream, leaveOpen: true);
             reader = new ParquetFileReader(input);
             return new FragmentFileReader(blob.Name, stream, input, reader, members, keep);
@@ -121,12 +120,12 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     /// <summary>
     /// Makes the file's footer readable from memory before the (synchronous) Parquet reader reads it: a footer larger
-    /// than the tail fetched on opening (a large compacted file's) is fetched here, not by a blocking read.
+    /// than the tail fetched on opening (a file of many row groups) is fetched here, not by a blocking read.
     /// </summary>
-    private static async Task LoadFooterAsync(BlobRangeStream stream, CancellationToken ct)
+    private static async Task LoadFooterAsync(BlobRangeStream stream, string name, CancellationToken ct)
     {
         const int Trailer = 8;
-        if (stream.Length < Trailer) throw new InvalidDataException("A fragment file is shorter than a Parquet file's trailer.");
+        if (stream.Length < Trailer) throw new InvalidDataException($"Blob '{name}' is shorter than a Parquet file's trailer.");
         var trailer = new byte[Trailer];
         stream.Position = stream.Length - Trailer;
         await stream.ReadExactlyAsync(trailer, ct);
