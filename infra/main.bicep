@@ -274,9 +274,6 @@ var baseSettings = {
   ExportJobs__Callbacks__AllowLoopback: 'false'
   ExportJobs__Callbacks__MaxAttempts: string(callbackMaxAttempts)
   ExportJobs__Callbacks__TimeoutSeconds: string(callbackTimeoutSeconds)
-  // glibc's arenas, at most two (eight a core by default, each keeping what its threads freed): the native reads of
-  // fragment files (Apache Parquet C++) run on every thread-pool thread. Read as the worker process starts.
-  MALLOC_ARENA_MAX: '2'
 }
 var clientIdSettings = toObject(range(0, length(accessAllowedClientIds)), i => 'ExportJobs__Access__AllowedClientIds__${i}', i => string(accessAllowedClientIds[i]))
 var callbackPortSettings = toObject(range(0, length(callbackPorts)), i => 'ExportJobs__Callbacks__Ports__${i}', i => string(callbackPorts[i]))

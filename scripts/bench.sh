@@ -62,8 +62,7 @@ ACTIVITIES=${BENCH_ACTIVITIES:-8}
 # shards at once as N = 1,000,000 and their peak RSS compare).
 # BENCH_HOST_ENV adds settings to the hosts' environment, over the ones set here (space-separated NAME=VALUE: a GC setting to try).
 start_host() {
-  # As the Function App's settings (infra/main.bicep) have it: glibc's arenas at most two, read as the process starts.
-  local port=$1 log=$2 settings=("MALLOC_ARENA_MAX=2") own=()
+  local port=$1 log=$2 settings=() own=()
   [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings+=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
   [ -n "${BENCH_SHARD_GROUP_BYTES:-}" ] && settings+=("ExportJobs__ShardGroupBytes=$BENCH_SHARD_GROUP_BYTES")
   # The small-jobs benchmark's tenants: sandboxes small and small0…small9 of the development organisation.

@@ -23,7 +23,6 @@ public static class ExportJobsServiceCollectionExtensions
     /// <summary>Everything the export jobs service needs, whatever the host: options, storage, workflow steps, handlers.</summary>
     public static IServiceCollection AddExportJobs(this IServiceCollection services, IConfiguration configuration)
     {
-        NativeAllocators.Configure();
         services.AddOptions<ExportStorageOptions>()
             .Bind(configuration.GetSection(ExportStorageOptions.Section))
             .ValidateDataAnnotations()

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ParquetSharp;
@@ -18,7 +19,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
-    static FragmentFileReader() => NativeAllocators.Configure();
+    static FragmentFileReader() => ArrowAllocator.PreferSystemAllocator();
 
     private readonly string _file;
     private readonly BlobRangeStream _stream;
@@ -104,7 +105,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         ParquetFileReader? reader = null;
         try
         {
-            await LoadFooterAsync(stream, blob.Name, ct);
+            await LoadFooterAsync(stream, ct);
             input = new ManagedRandomAccessFile(stream, leaveOpen: true);
             reader = new ParquetFileReader(input);
             return new FragmentFileReader(blob.Name, stream, input, reader, members, keep);
@@ -120,12 +121,12 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     /// <summary>
     /// Makes the file's footer readable from memory before the (synchronous) Parquet reader reads it: a footer larger
-    /// than the tail fetched on opening (a file of many row groups) is fetched here, not by a blocking read.
+    /// than the tail fetched on opening (a large compacted file's) is fetched here, not by a blocking read.
     /// </summary>
-    private static async Task LoadFooterAsync(BlobRangeStream stream, string name, CancellationToken ct)
+    private static async Task LoadFooterAsync(BlobRangeStream stream, CancellationToken ct)
     {
         const int Trailer = 8;
-        if (stream.Length < Trailer) throw new InvalidDataException($"Blob '{name}' is shorter than a Parquet file's trailer.");
+        if (stream.Length < Trailer) throw new InvalidDataException("A fragment file is shorter than a Parquet file's trailer.");
         var trailer = new byte[Trailer];
         stream.Position = stream.Length - Trailer;
         await stream.ReadExactlyAsync(trailer, ct);
