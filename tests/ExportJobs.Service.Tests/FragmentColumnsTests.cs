@@ -317,16 +317,6 @@ public class FragmentColumnsTests
         Assert.Contains("broken.parquet", failed.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Files_are_read_with_Arrow_allocating_from_the_C_library_not_from_mimalloc()
-    {
-        var (container, _) = await CountedContainerAsync();
-        long length = await ProfileStore.WriteFileAsync(container, "pool.parquet", NoisyRows(groupsPerNamespace: 1), default);
-        await using (var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("pool.parquet"), 0, length, null, null, default))
-            Assert.True(await reader.MoveNextAsync(default));
-        Assert.Equal("system", ParquetSharp.MemoryPool.GetDefaultMemoryPool().BackendName);
-    }
-
     private static async Task<(BlobContainerClient Container, RangesFetched Ranges)> CountedContainerAsync()
     {
         var ranges = new RangesFetched();

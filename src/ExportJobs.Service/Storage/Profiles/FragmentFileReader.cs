@@ -19,8 +19,6 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// </summary>
 internal sealed class FragmentFileReader : IAsyncDisposable
 {
-    static FragmentFileReader() => ArrowAllocator.PreferSystemAllocator();
-
     private readonly string _file;
     private readonly BlobRangeStream _stream;
     private readonly ManagedRandomAccessFile _input;
@@ -230,9 +228,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     }
 
     /// <summary>
-    /// A binary column, its values copied out of the column reader's buffers into arrays of up to
-    /// <see cref="ValueArrayBytes"/> (rows outlive the group they were read in), each value a slice of one; null for a
-    /// row without one.
+    /// A binary column, each value a slice of one array per batch read (rows outlive the group they were read in);
+    /// null for a row without one.
     /// </summary>
     private void ReadBytes(RowGroupReader group, int column, ReadOnlyMemory<byte>?[] into)
     {
@@ -241,12 +238,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         for (int row = 0; row < _rows;)
         {
             int levels = ReadBatch(reader, row);
-            long left = 0;
-            for (int r = 0, value = 0; r < levels; r++)
-                if (!nullable || _levels[r] > 0) left += _bytes[value++].Length;
-            byte[] bytes = [];
+            int length = 0, value = 0;
+            for (int r = 0; r < levels; r++)
+                if (!nullable || _levels[r] > 0) length += _bytes[value++].Length;
+            var bytes = new byte[length];
             int at = 0;
-            for (int r = 0, value = 0; r < levels; r++)
+            value = 0;
+            for (int r = 0; r < levels; r++)
             {
                 if (nullable && _levels[r] == 0)
                 {
@@ -254,22 +252,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
                     continue;
                 }
                 var (pointer, size) = (_bytes[value].Pointer, _bytes[value++].Length);
-                if (at + size > bytes.Length) (bytes, at) = (new byte[Math.Max(size, (int)Math.Min(left, ValueArrayBytes))], 0);
                 if (size > 0) Marshal.Copy(pointer, bytes, at, size);
                 into[row + r] = bytes.AsMemory(at, size);
                 at += size;
-                left -= size;
             }
             row += levels;
         }
     }
-
-    /// <summary>
-    /// 64 KB: arrays of values stay below the large object heap's threshold (85,000 bytes), so they die young with the
-    /// rows; one array per column of a group put most of them there, where only full collections free them (at
-    /// N = 1,000,000, 190 MB of large objects, 113 MB of them free, in the floors' process).
-    /// </summary>
-    private const int ValueArrayBytes = 64 * 1024;
 
     /// <summary>
     /// A column of few distinct values (never null): indexes into the file's values of the column, or in a file of an
