@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs Chromium when it is missing (the console's tests drive it), compiles the Bicep (no
 # linter warning allowed), starts an Azurite of its own on free ports, builds, publishes the Function App (its
-# functions.metadata must be the built one, which a test compares with the code, and it must carry ParquetSharp's
-# native library), runs every test project, stops
+# functions.metadata must be the built one, which a test compares with the code), runs every test project, stops
 # Azurite. The console's tests leave their screenshots in artifacts/console/.
 # Prints "tests: N passed, N failed" last.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,9 +25,6 @@ dotnet publish src/ExportJobs.Functions/ExportJobs.Functions.csproj -c Release -
 # The published functions.metadata must be the one the build generated, which FunctionMetadataTests compares with the code.
 cmp -s "$WORK/publish/functions.metadata" src/ExportJobs.Functions/bin/Release/net10.0/functions.metadata \
   || { echo "the published functions.metadata differs from the built one" >&2; exit 1; }
-# Fragment files are read by Apache Parquet C++ (ParquetSharp): the package must carry its Linux library.
-[ -f "$WORK/publish/runtimes/linux-x64/native/ParquetSharpNative.so" ] \
-  || { echo "the published Function App lacks ParquetSharp's native library for linux-x64" >&2; exit 1; }
 
 set +e
 dotnet test ExportFunctions.sln -c Release --no-build --nologo 2>&1 | tee "$WORK/test.log"

@@ -9,7 +9,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// bytes it brings): a blob of up to <see cref="WindowBytes"/> whole on opening; a larger one its tail (the footer) on
 /// opening, then, from where <see cref="LoadAsync"/> or a read asks, <see cref="WindowBytes"/> (or what is asked, if
 /// more) — the row groups that follow come from the same window. So an open file holds one window, of a size that does
-/// not grow with the file, and a file is fetched in about size / <see cref="WindowBytes"/> requests. Windows come from
+/// not grow with the file (two while it is being opened: <see cref="_tail"/>), and a file is fetched in about
+/// size / <see cref="WindowBytes"/> requests. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
 /// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
 /// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
@@ -21,7 +22,7 @@ internal sealed class BlobRangeStream : Stream
     /// fits in one (about 1,600 rows per shard of 16, 80 bytes a row compressed). 1 MB windows made a third of the
     /// requests, but at N = 1,000,000, where shards are read from large compacted files, peak RSS was 30 MB higher.
     /// </summary>
-    internal const int WindowBytes = 256 * 1024;
+    private const int WindowBytes = 256 * 1024;
     private static readonly ArrayPool<byte> Windows = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 32);
 
     private readonly BlobClient _blob;
@@ -30,6 +31,12 @@ internal sealed class BlobRangeStream : Stream
     private readonly long _length;
     private long _position;
     private Window _current = Window.None;
+    /// <summary>
+    /// The tail fetched on opening, kept beside <see cref="_current"/> until the first <see cref="LoadAsync"/>: a Parquet
+    /// reader checks the file's first bytes after it has the tail, then reads its footer, which without it took three
+    /// more requests (the footer's length, the magic, the footer) for every file opened.
+    /// </summary>
+    private Window _tail = Window.None;
 
     private BlobRangeStream(BlobClient blob, long offset, long length) => (_blob, _offset, _length) = (blob, offset, length);
 
@@ -39,17 +46,22 @@ internal sealed class BlobRangeStream : Stream
         var stream = new BlobRangeStream(blob, offset, length);
         long tail = Math.Min(length, WindowBytes);
         stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
+        if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
         return stream;
     }
 
-    /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory.</summary>
+    /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory (the tail fetched on opening is let go: the footer has been read).</summary>
     public async Task LoadAsync(long start, int count, CancellationToken ct)
     {
-        if (!Holds(start, count)) await MoveWindowAsync(start, count, ct);
+        ReleaseTail();
+        if (!_current.Covers(start, count)) await MoveWindowAsync(start, count, ct);
     }
 
-    /// <summary>Whether <paramref name="count"/> bytes from <paramref name="start"/> are readable from memory.</summary>
-    public bool Holds(long start, long count) => count <= int.MaxValue && _current.Covers(start, (int)count);
+    private void ReleaseTail()
+    {
+        _tail.Release();
+        _tail = Window.None;
+    }
 
     /// <summary>
     /// Releases the current window and fetches, in its place, a window from <paramref name="start"/> holding at least
@@ -115,22 +127,23 @@ internal sealed class BlobRangeStream : Stream
     public override int Read(Span<byte> buffer)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1)) MoveWindow(_position, buffer.Length);
+        if (!_current.Covers(_position, 1) && !_tail.Covers(_position, 1)) MoveWindow(_position, buffer.Length);
         return CopyFromWindow(buffer);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1)) await MoveWindowAsync(_position, buffer.Length, ct);
+        if (!_current.Covers(_position, 1) && !_tail.Covers(_position, 1)) await MoveWindowAsync(_position, buffer.Length, ct);
         return CopyFromWindow(buffer.Span);
     }
 
     private int CopyFromWindow(Span<byte> buffer)
     {
-        int offset = (int)(_position - _current.Start);
-        int count = Math.Min(buffer.Length, _current.Count - offset);
-        _current.Bytes.AsSpan(offset, count).CopyTo(buffer);
+        var window = _current.Covers(_position, 1) ? _current : _tail;
+        int offset = (int)(_position - window.Start);
+        int count = Math.Min(buffer.Length, window.Count - offset);
+        window.Bytes.AsSpan(offset, count).CopyTo(buffer);
         _position += count;
         return count;
     }
@@ -164,6 +177,7 @@ internal sealed class BlobRangeStream : Stream
 
     protected override void Dispose(bool disposing)
     {
+        ReleaseTail();
         _current.Release();
         _current = Window.None;
         base.Dispose(disposing);
