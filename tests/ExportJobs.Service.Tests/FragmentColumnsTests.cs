@@ -64,8 +64,7 @@ public class FragmentColumnsTests
             var records = Enumerable.Range(0, 600).Where(i => i % 3 != b)
                 .Select(i => (Id: $"u{i:D4}", Json: Shapes[(i + b) % Shapes.Length].Replace("\"b\"", $"\"b{b}\"", StringComparison.Ordinal))).ToList();
             foreach (var (id, json) in records) written[(id, $"batch{b}")] = json;
-            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", $"batch{b}", 1_000 + b,
-                records.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+            await WriteEmailRecordsAsync(harness, $"batch{b}", 1_000 + b, records);
         }
 
         // The files have a column per member name, first seen first, named in their metadata; records kept whole add none.
@@ -92,15 +91,13 @@ public class FragmentColumnsTests
         await UploadEarlierBuildFileAsync(harness, "old", 1_000, written);
         var newer = Enumerable.Range(0, 300).Where(i => i % 2 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"a":"new","z":1}""")).ToList();
         foreach (var (id, json) in newer) written[(id, "new")] = json;
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "new", 2_000,
-            newer.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        await WriteEmailRecordsAsync(harness, "new", 2_000, newer);
 
         await AssertReadsAsync(store, harness, written);
         // A third batch puts the shard over its bound: its two smallest runs merge, the file of the earlier build among them.
         var third = Enumerable.Range(0, 300).Where(i => i % 5 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"weird.name":5}""")).ToList();
         foreach (var (id, json) in third) written[(id, "third")] = json;
-        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "third", 3_000,
-            third.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        await WriteEmailRecordsAsync(harness, "third", 3_000, third);
         Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         await AssertReadsAsync(store, harness, written);
     }
@@ -123,8 +120,7 @@ public class FragmentColumnsTests
         }
         await UploadEarlierBuildFileAsync(harness, "old", 1_000, written);
         foreach (var (batch, time) in new[] { ("columns", 2_000L), ("whole", 3_000L) })
-            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", batch, time, written.Where(r => r.Key.Batch == batch)
-                .Select(r => (new Identity("email", r.Key.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Value))), default);
+            await WriteEmailRecordsAsync(harness, batch, time, written.Where(r => r.Key.Batch == batch).Select(r => (r.Key.Id, r.Value)));
 
         var keep = new MemberPrefilter("a", value => value.SequenceEqual("\"keep\""u8));
         var yielded = new List<string>();
@@ -376,6 +372,11 @@ public class FragmentColumnsTests
                 return await ParquetReader.CreateAsync(new MemoryStream((await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToArray()));
         throw new InvalidOperationException($"No file ending {nameEnd}.");
     }
+
+    /// <summary>A batch of records, each of an email identity, into dataset <c>ds</c> of the harness's tenant.</summary>
+    private static Task WriteEmailRecordsAsync(ServiceHarness harness, string batch, long ingestTimeMs, IEnumerable<(string Id, string Json)> records) =>
+        harness.Get<ProfileStore>().WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", batch, ingestTimeMs,
+            records.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
 
     /// <summary>A fragment file as builds before the member columns wrote it: identity, provenance, and the whole record in one column.</summary>
     private static async Task UploadEarlierBuildFileAsync(ServiceHarness harness, string batch, long ingestTimeMs, Dictionary<(string Id, string Batch), string> records)
