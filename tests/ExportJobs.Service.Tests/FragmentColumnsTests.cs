@@ -138,16 +138,45 @@ public class FragmentColumnsTests
     }
 
     [Fact]
-    public void An_export_reads_the_members_its_fields_and_filter_name_and_every_member_when_it_exports_all_or_evaluates_segments()
+    public void An_export_reads_the_members_its_fields_filter_and_segments_name_and_every_member_when_it_exports_all_or_a_segment_reads_the_profile_whole()
     {
         var segments = new ExportSelection(new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] });
         var everyone = new ExportSelection(null);
         var fields = FieldProjection.Parse("identityMap,personalEmail.address,person.name.lastName");
+        SegmentEvaluation Evaluating(string pql) => SegmentEvaluation.Compile(new Dictionary<string, string> { ["s1"] = pql }, DateTimeOffset.UtcNow);
 
         Assert.Equal(["identityMap", "person", "personalEmail", "segmentMembership"], ShardExporter.MembersRead(fields, segments, null)!.Order());
         Assert.Equal(["identityMap", "person", "personalEmail"], ShardExporter.MembersRead(fields, everyone, null)!.Order());
         Assert.Null(ShardExporter.MembersRead(FieldProjection.All, segments, null));
-        Assert.Null(ShardExporter.MembersRead(fields, segments, new SegmentEvaluation([], DateTimeOffset.UtcNow)));
+        Assert.Equal(["homeAddress", "identityMap", "person", "personalEmail", "segmentMembership"],
+            ShardExporter.MembersRead(fields, everyone, Evaluating("homeAddress.city = \"Paris\""))!.Order());
+        Assert.Null(ShardExporter.MembersRead(fields, segments, Evaluating("$1.keys().count() > 0")));
+    }
+
+    [Fact]
+    public async Task A_segment_job_reads_only_the_members_its_definitions_read()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var tenant = harness.Tenant;
+        // Member "other" holds text no JSON reader accepts: putting together a record with it fails, so the job passes
+        // only if its read leaves that member's column undecoded.
+        var rows = Enumerable.Range(0, 10).Select(i => new FragmentRow("email", $"u{i}@example.com", 1_000, "ds", "b", StoredRecord.OfMembers(
+            [new Member(MemberName.Of("person"), Encoding.UTF8.GetBytes($"{{\"age\":{i}}}")), new Member(MemberName.Of("other"), "{\"x\":"u8.ToArray())])))
+            .OrderBy(r => r, Comparer<FragmentRow>.Create(FragmentRow.CompareIdentities)).ToList();
+        await ProfileStore.WriteFileAsync(harness.Get<StorageClients>().Profiles, $"{tenant.BlobPrefix}/shard-0000/{1_000:D15}-b.parquet", rows, default);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new SegmentJob
+        {
+            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox), Source = "api",
+            Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now,
+            Segments = [new SegmentJobSegment { SegmentId = "adults", Segment = new SegmentJobDefinition { Id = "adults",
+                Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = "person.age >= 6" }, MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
+        }, default);
+
+        var result = await harness.Get<Segments.SegmentJobSteps>().EvaluateShardsAsync(new Segments.SegmentShardTask(new Segments.SegmentJobInput(tenant.OrgId, tenant.Sandbox, job.Number), [0]), default);
+
+        Assert.Equal(10, result.Profiles);
+        Assert.Equal(4, result.Segments["adults"].Realized);
     }
 
     [Fact]

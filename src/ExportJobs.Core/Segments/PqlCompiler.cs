@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -30,11 +31,12 @@ public readonly record struct PqlPath(bool Event, ImmutableList<string> Names)
 /// <summary>A condition compiled once into delegates; evaluating it never re-reads the text.</summary>
 public sealed class CompiledPql
 {
-    internal CompiledPql(Func<PqlContext, object?> root, int slots, bool usesEvents)
+    internal CompiledPql(Func<PqlContext, object?> root, int slots, bool usesEvents, IReadOnlySet<string>? profileMembers)
     {
         Root = root;
         Slots = slots;
         UsesEvents = usesEvents;
+        ProfileMembers = profileMembers;
     }
 
     internal Func<PqlContext, object?> Root { get; }
@@ -43,6 +45,12 @@ public sealed class CompiledPql
 
     /// <summary>Whether the condition reads <c>xEvent</c>, so evaluation needs the profile's events.</summary>
     public bool UsesEvents { get; }
+
+    /// <summary>
+    /// The top-level members of the profile the condition reads, or null when it reads the profile whole (<c>$1</c>, or
+    /// a lambda's variable, used other than for a member): a profile without its other members evaluates the same.
+    /// </summary>
+    public IReadOnlySet<string>? ProfileMembers { get; }
 
     /// <summary>True, false, or null when the condition is unknown (a missing attribute, a type that does not compare).</summary>
     public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
@@ -104,6 +112,9 @@ public sealed class PqlCompiler
     private readonly Func<PqlPath, bool>? _knownPath;
     private int _slots;
     private bool _usesEvents;
+    private readonly HashSet<string> _profileMembers = new(StringComparer.Ordinal);
+    /// <summary>Uses of the profile itself (a path with no member) less those whose member is taken at once (<c>$1.name</c>).</summary>
+    private int _wholeProfileUses;
 
     private PqlCompiler(Func<PqlPath, bool>? knownPath) => _knownPath = knownPath;
 
@@ -112,7 +123,7 @@ public sealed class PqlCompiler
     {
         var compiler = new PqlCompiler(knownPath);
         var root = compiler.Condition(PqlParser.Parse(text), Scope.Top, "the expression");
-        return new CompiledPql(root, compiler._slots, compiler._usesEvents);
+        return compiler.Result(root);
     }
 
     /// <summary>An expression of any kind, not only a condition (read with <see cref="CompiledPql.Value"/>).</summary>
@@ -120,8 +131,11 @@ public sealed class PqlCompiler
     {
         var compiler = new PqlCompiler(null);
         var root = compiler.Compile(PqlParser.Parse(text), Scope.Top).Eval;
-        return new CompiledPql(root, compiler._slots, compiler._usesEvents);
+        return compiler.Result(root);
     }
+
+    private CompiledPql Result(Func<PqlContext, object?> root) =>
+        new(root, _slots, _usesEvents, _wholeProfileUses > 0 ? null : _profileMembers.ToFrozenSet(StringComparer.Ordinal));
 
     private Func<PqlContext, object?> Condition(PqlNode node, Scope scope, string what)
     {
@@ -180,13 +194,13 @@ public sealed class PqlCompiler
         if (scope.Variables.TryGetValue(name.Name, out var variable))
         {
             int slot = variable.Slot;
-            return new(c => c.Slots[slot], Kind.Any, variable.Path);
+            return new(c => c.Slots[slot], Kind.Any, Reads(variable.Path));
         }
         if (name.Name.StartsWith('$'))
         {
             if (name.Name != "$1") throw new PqlException(name.Position, $"{name.Name} is not defined; $1 is the current element (the profile, outside [ ] and where clauses).");
-            if (scope.Element is not { } element) return new(c => c.Profile, Kind.Any, new PqlPath(false, []));
-            return new(c => c.Slots[element.Slot], Kind.Any, element.Path);
+            if (scope.Element is not { } element) return new(c => c.Profile, Kind.Any, Reads(new PqlPath(false, [])));
+            return new(c => c.Slots[element.Slot], Kind.Any, Reads(element.Path));
         }
         // Reserved words of the documentation: the time of evaluation, and the start of its day (UTC).
         if (name.Name == "now") return new(c => c.Now, Kind.Date);
@@ -200,9 +214,20 @@ public sealed class PqlCompiler
         if (scope.Implicit is { } implicitObject)
         {
             int slot = implicitObject.Slot;
-            return new(c => PqlValues.Member(c.Slots[slot], member), Kind.Any, Checked(implicitObject.Path?.With(member), name));
+            return new(c => PqlValues.Member(c.Slots[slot], member), Kind.Any, Reads(Checked(implicitObject.Path?.With(member), name)));
         }
-        return new(c => PqlValues.FromJson(c.Profile[member]), Kind.Any, Checked(new PqlPath(false, [member]), name));
+        return new(c => PqlValues.FromJson(c.Profile[member]), Kind.Any, Reads(Checked(new PqlPath(false, [member]), name)));
+    }
+
+    /// <summary>Notes what of the profile <paramref name="path"/> reads: its top-level member, or the profile whole.</summary>
+    private PqlPath? Reads(PqlPath? path)
+    {
+        if (path is { Event: false, Names: var names })
+        {
+            if (names.Count == 0) _wholeProfileUses++;
+            else _profileMembers.Add(names[0]);
+        }
+        return path;
     }
 
     private PqlPath? Checked(PqlPath? path, PqlNode at)
@@ -219,7 +244,9 @@ public sealed class PqlCompiler
             throw new PqlException(member.Position, $"'{member.Name}' is not a member of {Describe(target.Kind)}.");
         var eval = target.Eval;
         string name = member.Name;
-        return new(c => PqlValues.Member(eval(c), name), Kind.Any, Checked(target.Path?.With(name), member));
+        // The profile itself only as the target of a member: what is read is that member.
+        if (target.Path is { Event: false, Names.Count: 0 }) _wholeProfileUses--;
+        return new(c => PqlValues.Member(eval(c), name), Kind.Any, Reads(Checked(target.Path?.With(name), member)));
     }
 
     private Compiled Filter(PqlFilter filter, Scope scope)

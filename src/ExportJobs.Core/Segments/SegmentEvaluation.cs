@@ -48,6 +48,14 @@ public sealed class SegmentEvaluation
     public bool UsesEvents => _segments.Any(s => s.Condition.UsesEvents);
 
     /// <summary>
+    /// The top-level members of a profile evaluation reads — what its conditions read, and <c>segmentMembership</c>,
+    /// whose stored entries it changes — or null when a condition reads the profile whole.
+    /// </summary>
+    public IReadOnlySet<string>? MembersRead =>
+        _segments.Any(s => s.Condition.ProfileMembers is null) ? null
+            : _segments.SelectMany(s => s.Condition.ProfileMembers!).Append(Jobs.ExportSelection.SegmentMembership).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
     /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
     /// returns them (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none changed.
     /// </summary>
@@ -75,12 +83,12 @@ public sealed class SegmentEvaluation
             if (entry is not null) (changed ??= [])[id] = entry;
         }
         if (changed is null) return null;
-        var record = new JsonObject { ["segmentMembership"] = new JsonObject { [Namespace] = changed } };
+        var record = new JsonObject { [Jobs.ExportSelection.SegmentMembership] = new JsonObject { [Namespace] = changed } };
         // As the next read of the profile will merge the recorded memberships: over everything else.
         profile.MergeNewer(new ProfileFragment(profile.Identity, 0, MembershipDatasetId, "", MergedValue.Of(record).Element));
         return record;
     }
 
     private static JsonObject? Stored(JsonObject attributes, string id) =>
-        attributes["segmentMembership"] is JsonObject m && m[Namespace] is JsonObject ns ? ns[id] as JsonObject : null;
+        attributes[Jobs.ExportSelection.SegmentMembership] is JsonObject m && m[Namespace] is JsonObject ns ? ns[id] as JsonObject : null;
 }

@@ -31,12 +31,13 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     public static string MembershipBatchId(long jobId) => $"{ProfileStore.KeptApartBatchPrefix}{jobId}";
 
     /// <summary>
-    /// The top-level members of profile records a job reads: those its fields go through and those its filter reads;
-    /// all (null) when it exports every field or evaluates segments (PQL reads any attribute). The merge policies and
-    /// the ingest-time filter read no member.
+    /// The top-level members of profile records a job reads: those its fields go through, those its filter reads and
+    /// those the segments it evaluates read (<see cref="SegmentEvaluation.MembersRead"/>); all (null) when it exports
+    /// every field or a segment's PQL reads the profile whole. The merge policies and the ingest-time filter read no member.
     /// </summary>
     public static IReadOnlySet<string>? MembersRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation) =>
-        projection.IsAll || evaluation is not null ? null : projection.TopLevelNames.Concat(selection.MembersRead).ToHashSet(StringComparer.Ordinal);
+        projection.IsAll || evaluation is { MembersRead: null } ? null
+            : projection.TopLevelNames.Concat(selection.MembersRead).Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
 
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards,
         string? graphs, IReadOnlyList<string[]?>? routes, CancellationToken ct)

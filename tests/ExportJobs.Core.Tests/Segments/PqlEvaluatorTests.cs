@@ -257,6 +257,28 @@ public sealed class PqlEvaluatorTests
         Assert.True(PqlCompiler.Compile("missing.isNull()").Qualifies(new JsonObject(), [], Now));
     }
 
+    [Theory]
+    [InlineData("person.name.firstName = \"Jane\"", "person")]
+    [InlineData("person.birthYear > 1980 and homeAddress.city = \"Paris\"", "homeAddress,person")]
+    [InlineData("$1.person.birthYear = 1985", "person")]
+    [InlineData("homeAddresses[$1.countryCode = \"US\" and city = \"Paris\"].count() = 1", "homeAddresses")]
+    [InlineData("exists X from interests where X.startsWith(\"ch\")", "interests")]
+    [InlineData("exists X from xEvent where X.eventType = \"purchase\" and person.birthYear = 1985", "person")]
+    [InlineData("xEvent[eventType = \"purchase\"].count() = 2", "")]
+    [InlineData("[1, 2, 3].count() = 3", "")]
+    public void A_condition_says_which_top_level_members_of_the_profile_it_reads(string text, string members)
+    {
+        var read = PqlCompiler.Compile(text).ProfileMembers;
+        Assert.NotNull(read);
+        Assert.Equal(members.Split(',', StringSplitOptions.RemoveEmptyEntries), read.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("$1.keys().count() > 3")]
+    [InlineData("person.birthYear = 1985 or $1.values().count() = 0")]
+    public void A_condition_that_reads_the_profile_whole_names_no_members(string text) =>
+        Assert.Null(PqlCompiler.Compile(text).ProfileMembers);
+
     [Fact]
     public void A_condition_says_whether_it_reads_events()
     {

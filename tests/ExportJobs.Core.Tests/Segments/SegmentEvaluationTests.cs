@@ -27,6 +27,14 @@ public sealed class SegmentEvaluationTests
     private static JsonObject? Entry(MergedProfile profile, string id) => profile.Attributes["segmentMembership"]?["ups"]?[id] as JsonObject;
 
     [Fact]
+    public void Evaluation_reads_the_members_its_conditions_read_and_the_stored_memberships_or_the_whole_profile()
+    {
+        Assert.Equal(["points", "segmentMembership"], Evaluation().MembersRead!.Order(StringComparer.Ordinal));
+        var whole = SegmentEvaluation.Compile(new Dictionary<string, string> { ["gold"] = "points >= 100", ["any"] = "$1.keys().count() > 0" }, Now);
+        Assert.Null(whole.MembersRead);
+    }
+
+    [Fact]
     public void Evaluation_past_its_budget_fails_instead_of_running_on()
     {
         var profile = ProfileWith(150);
