@@ -56,7 +56,7 @@ public sealed class SegmentJobSteps(
         var batches = MembershipBatchIds(job);
         long profilesSeen = 0;
         var byPolicy = new Dictionary<string, long>(StringComparer.Ordinal);
-        var tallies = job.Segments.ToDictionary(s => s.SegmentId, _ => new Tally(), StringComparer.Ordinal);
+        var tallies = job.Segments.ToDictionary(s => s.SegmentId, _ => new SegmentCounts(), StringComparer.Ordinal);
         foreach (var (group, pass) in PolicyGroups(job).Select((g, i) => (g, i)))
         {
             var policy = await mergePolicies.GetAsync(tenant, group.Key, ct);
@@ -79,28 +79,6 @@ public sealed class SegmentJobSteps(
         return new SegmentShardResult(task.Shards, profilesSeen, byPolicy, tallies.ToDictionary(t => t.Key, t => t.Value.ToResult(), StringComparer.Ordinal));
     }
 
-    /// <summary>One segment's figures in a shard group, counted from each evaluated profile's memberships.</summary>
-    private sealed class Tally
-    {
-        private long _realized, _exited;
-        private readonly Dictionary<string, long> _byNamespace = new(StringComparer.Ordinal);
-
-        public void Count(string segmentId, ShardProfile profile)
-        {
-            if (StatusOf(profile.Profile.Attributes, segmentId) == ExportJobRequestValidator.Realized)
-            {
-                _realized++;
-                _byNamespace[profile.Identity.Namespace] = _byNamespace.GetValueOrDefault(profile.Identity.Namespace) + 1;
-            }
-            else if (profile.Changed is not null && StatusOf(profile.Changed, segmentId) == ExportJobRequestValidator.Exited) _exited++;
-        }
-
-        public SegmentTally ToResult() => new(_realized, _exited, _byNamespace);
-
-        private static string? StatusOf(JsonObject record, string segmentId) =>
-            record["segmentMembership"]?[SegmentEvaluation.Namespace]?[segmentId]?["status"] is JsonValue status && status.GetValueKind() == JsonValueKind.String
-                ? status.GetValue<string>() : null;
-    }
 
     public async Task<string> FinalizeAsync(SegmentFinalizeInput input, CancellationToken ct)
     {
