@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
@@ -23,6 +24,8 @@ public sealed class SegmentEvaluation
     private readonly string _nowText;
     private readonly int _slots;
     private readonly long _budget;
+    /// <summary>The top-level members the conditions read (null: the profile whole): all of the profile they are shown.</summary>
+    private readonly IReadOnlySet<string>? _conditionsRead;
 
     /// <summary>Evaluation went past its budget of work (see <see cref="PqlContext.Work"/>).</summary>
     public sealed class BudgetExceededException(long budget)
@@ -36,6 +39,8 @@ public sealed class SegmentEvaluation
         _nowText = Rfc3339.Format(now);
         _slots = segments.Count == 0 ? 0 : segments.Max(s => s.Condition.Slots);
         _budget = budget;
+        _conditionsRead = segments.Any(s => s.Condition.ProfileMembers is null) ? null
+            : segments.SelectMany(s => s.Condition.ProfileMembers!).ToFrozenSet(StringComparer.Ordinal);
     }
 
     /// <summary>Compiles each segment's expression (the job's snapshot of its definitions).</summary>
@@ -52,8 +57,7 @@ public sealed class SegmentEvaluation
     /// whose stored entries it changes — or null when a condition reads the profile whole.
     /// </summary>
     public IReadOnlySet<string>? MembersRead =>
-        _segments.Any(s => s.Condition.ProfileMembers is null) ? null
-            : _segments.SelectMany(s => s.Condition.ProfileMembers!).Append(Jobs.ExportSelection.SegmentMembership).ToHashSet(StringComparer.Ordinal);
+        _conditionsRead?.Append(Jobs.ExportSelection.SegmentMembership).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
@@ -64,7 +68,7 @@ public sealed class SegmentEvaluation
         JsonObject? changed = null;
         // One context for every segment: the profile's events are listed once. Every condition is evaluated before
         // any membership changes, so that a definition reading segmentMembership sees the stored one.
-        var context = new PqlContext(profile.Attributes, events, _now, _slots);
+        var context = new PqlContext(profile.AttributesOf(_conditionsRead), events, _now, _slots);
         var qualifies = new bool[_segments.Count];
         for (int i = 0; i < _segments.Count; i++) qualifies[i] = _segments[i].Condition.Evaluate(context) == true;
         Work += context.Work;
@@ -72,12 +76,11 @@ public sealed class SegmentEvaluation
         for (int i = 0; i < _segments.Count; i++)
         {
             string id = _segments[i].Id;
-            var stored = Stored(profile.Attributes, id);
-            bool wasRealized = stored?["status"] is JsonValue s && s.GetValueKind() == JsonValueKind.String && s.GetValue<string>() == Realized;
+            bool wasRealized = Stored(profile.Value, id, out var stored) && stored.TryGetProperty("status", out var s) && s.Kind == JsonValueKind.String && s.Element.ValueEquals(Realized);
             JsonObject? entry = (qualifies[i], wasRealized) switch
             {
                 (true, false) => new JsonObject { ["status"] = Realized, ["lastQualificationTime"] = _nowText },
-                (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored!["lastQualificationTime"]?.DeepClone() },
+                (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored.TryGetProperty("lastQualificationTime", out var time) ? time.ToNode() : null },
                 _ => null,
             };
             if (entry is not null) (changed ??= [])[id] = entry;
@@ -89,6 +92,11 @@ public sealed class SegmentEvaluation
         return record;
     }
 
-    private static JsonObject? Stored(JsonObject attributes, string id) =>
-        attributes[Jobs.ExportSelection.SegmentMembership] is JsonObject m && m[Namespace] is JsonObject ns ? ns[id] as JsonObject : null;
+    /// <summary>The profile's stored membership entry of segment <paramref name="id"/>, read through its fragments: false when it has none (or not an object).</summary>
+    private static bool Stored(MergedValue profile, string id, out MergedValue entry)
+    {
+        entry = default;
+        return profile.TryGetProperty(Jobs.ExportSelection.SegmentMembership, out var memberships) && memberships.TryGetProperty(Namespace, out var inNamespace) &&
+               inNamespace.TryGetProperty(id, out entry) && entry.Kind == JsonValueKind.Object;
+    }
 }

@@ -51,6 +51,23 @@ public sealed class SegmentEvaluationTests
     }
 
     [Fact]
+    public void Each_condition_sees_the_members_it_reads_and_one_over_the_profile_whole_sees_them_all()
+    {
+        var profile = ProfileWith(150);
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 2, "ds", "c", MergedValue.Of(new JsonObject { ["tier"] = "gold", ["other"] = 1 }).Element));
+        var evaluation = SegmentEvaluation.Compile(new Dictionary<string, string>
+        {
+            ["rich"] = "points >= 100 and tier = \"gold\"",
+            ["all"] = "$1.keys().count() = 4",
+            ["member"] = "segmentMembership.ups.gold.status.isNull()",
+        }, Now);
+
+        evaluation.Apply(profile, []);
+
+        Assert.Equal(["realized", "realized", "realized"], new[] { "rich", "all", "member" }.Select(id => (string?)Entry(profile, id)!["status"]));
+    }
+
+    [Fact]
     public void A_new_qualification_is_realized_now_and_recorded()
     {
         var profile = ProfileWith(150);
