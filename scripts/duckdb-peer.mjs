@@ -45,6 +45,12 @@ function oneSegment(crm, loyalty) {
     right join (select identityMap, ${key} as k from ${loyalty} where segmentMembership.ups.s1.status = 'realized') b on a.k = b.k`;
 }
 
+// A segment job's memberships: the realized members of "loyalty.points >= 50000", by identity (the service records
+// them per shard; the peer writes them as one file).
+function segmentMembers(loyalty) {
+  return `select ${key} as id, 'realized' as status from ${loyalty} where loyalty.points >= 50000`;
+}
+
 async function exportTo(select, parquet) {
   const seconds = await timed(`copy (${select}) to ${file(parquet)} (format parquet)`);
   return { seconds, rows: await rows(parquet) };
@@ -54,7 +60,9 @@ const raw = name => `read_ndjson(${file(name + '.ndjson')})`;
 const result = {};
 result.rawWholeStore = await exportTo(wholeStore(raw('crm'), raw('loyalty'), raw('preferences')), 'peer-raw-all.parquet');
 result.rawOneSegment = await exportTo(oneSegment(raw('crm'), raw('loyalty')), 'peer-raw-s1.parquet');
+result.rawSegmentJob = await exportTo(segmentMembers(raw('loyalty')), 'peer-raw-members.parquet');
 result.loadSeconds = await timed(['crm', 'loyalty', 'preferences'].map(t => `create table ${t} as select * from ${raw(t)};`).join('\n'));
 result.tableWholeStore = await exportTo(wholeStore('crm', 'loyalty', 'preferences'), 'peer-table-all.parquet');
 result.tableOneSegment = await exportTo(oneSegment('crm', 'loyalty'), 'peer-table-s1.parquet');
+result.tableSegmentJob = await exportTo(segmentMembers('loyalty'), 'peer-table-members.parquet');
 console.log(JSON.stringify(result));

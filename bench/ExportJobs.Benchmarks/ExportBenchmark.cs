@@ -146,8 +146,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     }
 
     /// <summary>
-    /// The one-segment job through the API, then DuckDB on the same records as NDJSON files doing the same two exports
-    /// (whole store, one segment), from the raw files and from loaded tables; adds the times and the service's ratios.
+    /// The one-segment job and a segment job through the API, then DuckDB on the same records as NDJSON files doing the
+    /// same two exports (whole store, one segment) and writing the segment's members, from the raw files and from loaded
+    /// tables; adds the times and the service's ratios.
     /// Without events only: the peer's queries do not attach them.
     /// </summary>
     private async Task CompareWithPeerAsync(HttpClient http, string output, List<(string Dataset, byte[] Body)> bodies, string[] profileSets,
@@ -161,6 +162,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var gcBefore = GcFigures.Now();
         var floor = await FloorAsync(segmentJob);
         Add("one-segment floor, s; GC gen0/gen1/gen2, pause s, allocated GB", $"{floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {GcFigures.Now() - gcBefore}");
+
+        var (segmentJobTime, realized) = await SegmentJobAsync(http);
+        Add($"segment job ({EvaluatedSegment}), s; realized", $"{segmentJobTime.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {realized:N0}");
 
         string dir = Path.Combine(env.Work, "peer");
         Directory.CreateDirectory(dir);
@@ -178,13 +182,16 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         string S(double seconds) => seconds.ToString("N2", CultureInfo.InvariantCulture);
         Add("rows: whole store, service / DuckDB", $"{exported:N0} / {Rows("rawWholeStore"):N0}" + (exported == Rows("rawWholeStore") ? "" : " DIFFER"));
         Add("rows: one segment, service / DuckDB", $"{members:N0} / {Rows("rawOneSegment"):N0}" + (members == Rows("rawOneSegment") ? "" : " DIFFER"));
+        Add("rows: segment job's members, service / DuckDB", $"{realized:N0} / {Rows("rawSegmentJob"):N0}" + (realized == Rows("rawSegmentJob") ? "" : " DIFFER"));
         double load = (double)peer["loadSeconds"]!;
         Add("DuckDB: load the NDJSON into tables, s (records/s)", $"{S(load)} ({records / load:N0})");
         Add("DuckDB: whole store from raw NDJSON, from tables, s", $"{S(Seconds("rawWholeStore"))}, {S(Seconds("tableWholeStore"))}");
         Add("DuckDB: one segment from raw NDJSON, from tables, s", $"{S(Seconds("rawOneSegment"))}, {S(Seconds("tableOneSegment"))}");
+        Add("DuckDB: the segment job's members from raw NDJSON, from tables, s", $"{S(Seconds("rawSegmentJob"))}, {S(Seconds("tableSegmentJob"))}");
         Add("ingest / DuckDB load", Ratio(ingest, load));
         Add("whole store: first, second export / DuckDB from raw NDJSON", $"{Ratio(export, Seconds("rawWholeStore"))}, {Ratio(again, Seconds("rawWholeStore"))}");
         Add("one segment / DuckDB from raw NDJSON", Ratio(segment.Elapsed, Seconds("rawOneSegment")));
+        Add("segment job / DuckDB from raw NDJSON", Ratio(segmentJobTime, Seconds("rawSegmentJob")));
         Add("whole store, one segment / DuckDB from tables", $"{Ratio(again, Seconds("tableWholeStore"))}, {Ratio(segment.Elapsed, Seconds("tableOneSegment"))}");
     }
 
@@ -337,6 +344,38 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         }
     }
 
+    /// <summary>
+    /// Defines the segment <see cref="EvaluatedSegment"/> and evaluates it in a segment job through the API (which
+    /// records its members in the store, after the exports); returns the time from <c>POST</c> to <c>SUCCEEDED</c> and
+    /// the segment's members.
+    /// </summary>
+    private static async Task<(TimeSpan Elapsed, long Realized)> SegmentJobAsync(HttpClient http)
+    {
+        var defined = await http.PostAsJsonAsync("segment/definitions", new JsonObject
+        {
+            ["name"] = "bench points",
+            ["expression"] = new JsonObject { ["type"] = "PQL", ["format"] = "pql/text", ["value"] = EvaluatedSegment },
+            ["schema"] = new JsonObject { ["name"] = SegmentDefinitionRules.ProfileSchema },
+        });
+        var definition = await defined.Content.ReadFromJsonAsync<JsonNode>();
+        if (!defined.IsSuccessStatusCode) throw new InvalidOperationException($"the segment was not defined: {definition}");
+        string id = (string)definition!["id"]!;
+        var watch = Stopwatch.StartNew();
+        var response = await http.PostAsJsonAsync("segment/jobs", new JsonArray(new JsonObject { ["segmentId"] = id }));
+        var created = await response.Content.ReadFromJsonAsync<JsonNode>();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"the segment job failed to start: {created}");
+        while (true)
+        {
+            await Task.Delay(200);
+            var job = (await http.GetFromJsonAsync<JsonNode>($"segment/jobs/{(string)created!["id"]!}"))!;
+            switch ((string?)job["status"])
+            {
+                case "SUCCEEDED": return (watch.Elapsed, (long)job["metrics"]!["segmentedProfileCounter"]![id]!);
+                case "FAILED" or "CANCELLED": throw new InvalidOperationException($"the segment job ended {job["status"]}: {job}");
+            }
+        }
+    }
+
     /// <summary>Waits until no shard has more files than an export reads (what background compaction brings about).</summary>
     internal async Task WaitForCompactedShardsAsync()
     {
@@ -397,9 +436,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     private const string EvaluatedSegment = "loyalty.points >= 50000";
 
     /// <summary>
-    /// A segment job's shard work, every shard evaluated and counted as its activity does (no membership written): decoding the
-    /// members the definition reads (and the stored memberships), or with <paramref name="everyMember"/> every member, as
-    /// evaluation did before it named its members.
+    /// A segment job's shard work, every shard evaluated and counted as its activity does (no membership written):
+    /// decoding the members the definition reads (and the stored memberships), or with <paramref name="everyMember"/>
+    /// every member, as evaluation did before it named its members.
     /// </summary>
     private async Task<(TimeSpan Elapsed, long Realized)> EvaluationFloorAsync(bool everyMember)
     {

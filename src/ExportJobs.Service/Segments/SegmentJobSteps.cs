@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
@@ -78,7 +76,6 @@ public sealed class SegmentJobSteps(
         log.LogInformation("Segment job {JobId}: shards {Shards} evaluated, {Profiles} profiles", job.Id, string.Join(',', task.Shards), profilesSeen);
         return new SegmentShardResult(task.Shards, profilesSeen, byPolicy, tallies.ToDictionary(t => t.Key, t => t.Value.ToResult(), StringComparer.Ordinal));
     }
-
 
     public async Task<string> FinalizeAsync(SegmentFinalizeInput input, CancellationToken ct)
     {
