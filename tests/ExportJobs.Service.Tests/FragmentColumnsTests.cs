@@ -154,6 +154,55 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public void An_export_reads_the_event_members_its_attachment_and_segments_name_and_every_one_when_either_reads_an_event_whole()
+    {
+        static EventAttachment Attaching(string? fields) => EventAttachment.For(new ExportJob
+        {
+            Destination = new JobDestination { DatasetId = "out" }, Schema = new SchemaRef { Name = SegmentDefinitionRules.ProfileSchema }, ImsOrgId = "org", Status = "NEW",
+            AdditionalFields = new AdditionalFields { EventList = new EventList { Fields = fields } },
+        })!;
+        SegmentEvaluation Evaluating(string pql) => SegmentEvaluation.Compile(new Dictionary<string, string> { ["s1"] = pql }, DateTimeOffset.UtcNow);
+
+        Assert.Equal(["_id", "commerce", "eventType", "timestamp"], ShardExporter.EventMembersRead(Attaching("eventType,commerce.order"), null)!.Order());
+        Assert.Equal(["_id", "eventType", "timestamp", "web"],
+            ShardExporter.EventMembersRead(Attaching("web"), Evaluating("xEvent[eventType = \"view\"].count() > 0"))!.Order());
+        Assert.Equal(["eventType"], ShardExporter.EventMembersRead(null, Evaluating("exists X from xEvent where X.eventType = \"view\""))!.Order());
+        Assert.Empty(ShardExporter.EventMembersRead(null, Evaluating("person.age > 1"))!);
+        Assert.Null(ShardExporter.EventMembersRead(Attaching(null), Evaluating("xEvent.count() > 0")));
+        Assert.Null(ShardExporter.EventMembersRead(Attaching("web"), Evaluating("exists X from xEvent where X.keys().count() > 1")));
+    }
+
+    [Fact]
+    public async Task A_segment_job_reads_only_the_members_of_events_its_definitions_read()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var tenant = harness.Tenant;
+        var clients = harness.Get<StorageClients>();
+        var identities = Enumerable.Range(0, 6).Select(i => $"u{i}@example.com").Order(StringComparer.Ordinal).ToList();
+        FragmentRow Row(string id, string dataset, params Member[] members) => new("email", id, 1_000, dataset, "b", StoredRecord.OfMembers(members));
+        await ProfileStore.WriteFileAsync(clients.Profiles, $"{tenant.BlobPrefix}/shard-0000/{1_000:D15}-b.parquet",
+            identities.Select(id => Row(id, "ds", new Member(MemberName.Of("person"), "{\"age\":1}"u8.ToArray()))).ToList(), default);
+        // Every event's member "other" holds text no JSON reader accepts: the job passes only if that column is left undecoded.
+        await ProfileStore.WriteFileAsync(clients.Events, $"{tenant.BlobPrefix}/shard-0000/{1_000:D15}-b.parquet",
+            identities.Select((id, i) => Row(id, "ev", new Member(MemberName.Of("eventType"), Encoding.UTF8.GetBytes(i % 3 == 0 ? "\"purchase\"" : "\"view\"")),
+                new Member(MemberName.Of("other"), "{\"x\":"u8.ToArray()))).ToList(), default);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new SegmentJob
+        {
+            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox), Source = "api",
+            Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now,
+            Segments = [new SegmentJobSegment { SegmentId = "buyers", Segment = new SegmentJobDefinition { Id = "buyers",
+                Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = "xEvent[eventType = \"purchase\"].count() > 0" },
+                MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
+        }, default);
+
+        var result = await harness.Get<Segments.SegmentJobSteps>().EvaluateShardsAsync(new Segments.SegmentShardTask(new Segments.SegmentJobInput(tenant.OrgId, tenant.Sandbox, job.Number), [0]), default);
+
+        Assert.Equal(6, result.Profiles);
+        Assert.Equal(2, result.Segments["buyers"].Realized);
+    }
+
+    [Fact]
     public async Task A_segment_job_reads_only_the_members_its_definitions_read()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));

@@ -24,6 +24,10 @@ public sealed class EventAttachment
         _toMs = Rfc3339.ToEpochMs(list.Filter?.ToIngestTimestamp);
     }
 
+    /// <summary>The top-level members of events the attachment reads: those its fields go through, and the ordering's <c>timestamp</c> and <c>_id</c>; null for every field.</summary>
+    public IReadOnlySet<string>? MembersRead =>
+        _projection.IsAll ? null : _projection.TopLevelNames.Concat(["timestamp", "_id"]).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>The attachment a job asks for, or null when it asks for no events.</summary>
     public static EventAttachment? For(ExportJob job) => job.AdditionalFields?.EventList is { } list ? new EventAttachment(list) : null;
 

@@ -31,12 +31,13 @@ public readonly record struct PqlPath(bool Event, ImmutableList<string> Names)
 /// <summary>A condition compiled once into delegates; evaluating it never re-reads the text.</summary>
 public sealed class CompiledPql
 {
-    internal CompiledPql(Func<PqlContext, object?> root, int slots, bool usesEvents, IReadOnlySet<string>? profileMembers)
+    internal CompiledPql(Func<PqlContext, object?> root, int slots, bool usesEvents, IReadOnlySet<string>? profileMembers, IReadOnlySet<string>? eventMembers)
     {
         Root = root;
         Slots = slots;
         UsesEvents = usesEvents;
         ProfileMembers = profileMembers;
+        EventMembers = eventMembers;
     }
 
     internal Func<PqlContext, object?> Root { get; }
@@ -51,6 +52,12 @@ public sealed class CompiledPql
     /// a lambda's variable, used other than for a member): a profile without its other members evaluates the same.
     /// </summary>
     public IReadOnlySet<string>? ProfileMembers { get; }
+
+    /// <summary>
+    /// The top-level members of the events (<c>xEvent</c>) the condition reads, or null when it uses an event whole (an
+    /// event, or the list, used other than for a member, a count, or the source of <c>exists</c>/<c>forall</c>).
+    /// </summary>
+    public IReadOnlySet<string>? EventMembers { get; }
 
     /// <summary>True, false, or null when the condition is unknown (a missing attribute, a type that does not compare).</summary>
     public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
@@ -112,9 +119,14 @@ public sealed class PqlCompiler
     private readonly Func<PqlPath, bool>? _knownPath;
     private int _slots;
     private bool _usesEvents;
-    private readonly HashSet<string> _profileMembers = new(StringComparer.Ordinal);
-    /// <summary>Uses of the profile itself (a path with no member) less those whose member is taken at once (<c>$1.name</c>).</summary>
-    private int _wholeProfileUses;
+    /// <summary>The top-level members read, of the profile and of events (by <see cref="PqlPath.Event"/>).</summary>
+    private readonly HashSet<string> _profileMembers = new(StringComparer.Ordinal), _eventMembers = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Uses of the profile, or of an event or the event list, itself (a path with no member), less those consumed by
+    /// what reads no member but its own (<c>$1.name</c>, <c>xEvent.count()</c>, <c>exists X from xEvent</c>, whose
+    /// <c>X</c> is counted where it is used).
+    /// </summary>
+    private int _wholeProfileUses, _wholeEventUses;
 
     private PqlCompiler(Func<PqlPath, bool>? knownPath) => _knownPath = knownPath;
 
@@ -135,7 +147,8 @@ public sealed class PqlCompiler
     }
 
     private CompiledPql Result(Func<PqlContext, object?> root) =>
-        new(root, _slots, _usesEvents, _wholeProfileUses > 0 ? null : _profileMembers.ToFrozenSet(StringComparer.Ordinal));
+        new(root, _slots, _usesEvents, _wholeProfileUses > 0 ? null : _profileMembers.ToFrozenSet(StringComparer.Ordinal),
+            _wholeEventUses > 0 ? null : _eventMembers.ToFrozenSet(StringComparer.Ordinal));
 
     private Func<PqlContext, object?> Condition(PqlNode node, Scope scope, string what)
     {
@@ -208,7 +221,7 @@ public sealed class PqlCompiler
         if (name.Name == EventsName)
         {
             _usesEvents = true;
-            return new(c => c.Events, Kind.List, new PqlPath(true, []));
+            return new(c => c.Events, Kind.List, Reads(new PqlPath(true, [])));
         }
         string member = name.Name;
         if (scope.Implicit is { } implicitObject)
@@ -219,15 +232,24 @@ public sealed class PqlCompiler
         return new(c => PqlValues.FromJson(c.Profile[member]), Kind.Any, Reads(Checked(new PqlPath(false, [member]), name)));
     }
 
-    /// <summary>Notes what of the profile <paramref name="path"/> reads: its top-level member, or the profile whole.</summary>
+    /// <summary>Notes what <paramref name="path"/> reads of the profile or of events: a top-level member, or the whole.</summary>
     private PqlPath? Reads(PqlPath? path)
     {
-        if (path is { Event: false, Names: var names })
+        if (path is { Event: var isEvent, Names: var names })
         {
-            if (names.Count == 0) _wholeProfileUses++;
-            else _profileMembers.Add(names[0]);
+            if (names.Count > 0) (isEvent ? _eventMembers : _profileMembers).Add(names[0]);
+            else if (isEvent) _wholeEventUses++;
+            else _wholeProfileUses++;
         }
         return path;
+    }
+
+    /// <summary>A use of a whole profile, event or event list (<paramref name="path"/> with no member) that reads no member but its own.</summary>
+    private void Consumes(PqlPath? path)
+    {
+        if (path is not { Names.Count: 0 } whole) return;
+        if (whole.Event) _wholeEventUses--;
+        else _wholeProfileUses--;
     }
 
     private PqlPath? Checked(PqlPath? path, PqlNode at)
@@ -244,8 +266,7 @@ public sealed class PqlCompiler
             throw new PqlException(member.Position, $"'{member.Name}' is not a member of {Describe(target.Kind)}.");
         var eval = target.Eval;
         string name = member.Name;
-        // The profile itself only as the target of a member: what is read is that member.
-        if (target.Path is { Event: false, Names.Count: 0 }) _wholeProfileUses--;
+        Consumes(target.Path);
         return new(c => PqlValues.Member(eval(c), name), Kind.Any, Reads(Checked(target.Path?.With(name), member)));
     }
 
@@ -272,6 +293,8 @@ public sealed class PqlCompiler
     private Compiled Quantifier(PqlQuantifier quantifier, Scope scope)
     {
         var source = Compile(quantifier.Source, scope);
+        // exists and forall read the elements through their variable (counted where it is used); select hands them on.
+        if (quantifier.Kind != "select") Consumes(source.Path);
         int slot = _slots++;
         var element = new Binding(slot, source.Path);
         var inner = scope with { Variables = scope.Variables.SetItem(quantifier.Variable, element), Element = element };
@@ -418,6 +441,7 @@ public sealed class PqlCompiler
                 return new(c => t(c) is not null, Kind.Condition);
             case "count":
                 Arity(call, 0);
+                Consumes(target.Path);
                 return new(c => (double)PqlValues.AsList(t(c)).Count, Kind.Number);
             case "sum" or "avg" or "average":
             {

@@ -59,6 +59,10 @@ public sealed class SegmentEvaluation
     public IReadOnlySet<string>? MembersRead =>
         _conditionsRead?.Append(Jobs.ExportSelection.SegmentMembership).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>The top-level members of events the conditions read, or null when one uses an event whole.</summary>
+    public IReadOnlySet<string>? EventMembersRead =>
+        _segments.Any(s => s.Condition.EventMembers is null) ? null : _segments.SelectMany(s => s.Condition.EventMembers!).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>
     /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
     /// returns them (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none changed.

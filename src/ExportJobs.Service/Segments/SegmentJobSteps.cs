@@ -60,7 +60,8 @@ public sealed class SegmentJobSteps(
             var policy = await mergePolicies.GetAsync(tenant, group.Key, ct);
             var evaluation = SegmentEvaluation.Compile(group.ToDictionary(s => s.SegmentId, s => s.Segment.Expression.Value!, StringComparer.Ordinal),
                 DateTimeOffset.FromUnixTimeMilliseconds(job.CreationTime), budget);
-            var reading = new ShardReading(MergeRule.Of(policy?.AttributeMerge), evaluation, batches[pass], job.CreationTime, evaluation.UsesEvents, false, evaluation.MembersRead);
+            var reading = new ShardReading(MergeRule.Of(policy?.AttributeMerge), evaluation, batches[pass], job.CreationTime, evaluation.UsesEvents, false, evaluation.MembersRead,
+                EventMembers: evaluation.EventMembersRead);
             long passProfiles = 0;
             foreach (int shard in task.Shards)
                 await foreach (var profile in shardProfiles.ReadAsync(tenant, shard, reading, ct))

@@ -39,6 +39,18 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         projection.IsAll || evaluation is { MembersRead: null } ? null
             : projection.TopLevelNames.Concat(selection.MembersRead).Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The top-level members of events a job reads: those its attachment's fields go through (and what orders the
+    /// events), and those the segments it evaluates read; all (null) when either reads an event whole. A job that reads
+    /// events only for the profiles they make (<c>emptyProfiles</c>) reads none of them.
+    /// </summary>
+    public static IReadOnlySet<string>? EventMembersRead(EventAttachment? attachment, SegmentEvaluation? evaluation)
+    {
+        IEnumerable<string>? evaluated = evaluation is { UsesEvents: true } ? evaluation.EventMembersRead : [];
+        return attachment is { MembersRead: null } || evaluated is null ? null
+            : (attachment?.MembersRead ?? Enumerable.Empty<string>()).Concat(evaluated).ToHashSet(StringComparer.Ordinal);
+    }
+
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards,
         string? graphs, IReadOnlyList<string[]?>? routes, CancellationToken ct)
     {
@@ -77,7 +89,8 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var prefilter = selection.BySegment && evaluation is null && job.Incremental is null
             ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
-            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter);
+            events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
+            EventMembersRead(events, evaluation));
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)

@@ -274,6 +274,31 @@ public sealed class PqlEvaluatorTests
     }
 
     [Theory]
+    [InlineData("xEvent[eventType = \"purchase\"].count() = 2", "eventType")]
+    [InlineData("xEvent[eventType = \"purchase\"].commerce.order.priceTotal.sum() = 110.5", "commerce,eventType")]
+    [InlineData("exists X from xEvent where X.eventType = \"view\" and person.birthYear = 1985", "eventType")]
+    [InlineData("forall X from xEvent where X.timestamp occurs <= 90 days before now", "timestamp")]
+    [InlineData("(select X from xEvent where $1.eventType = \"purchase\").count() = 2", "eventType")]
+    [InlineData("xEvent.count() > 0", "")]
+    [InlineData("person.birthYear = 1985", "")]
+    public void A_condition_says_which_top_level_members_of_events_it_reads(string text, string members)
+    {
+        var read = PqlCompiler.Compile(text).EventMembers;
+        Assert.NotNull(read);
+        Assert.Equal(members.Split(',', StringSplitOptions.RemoveEmptyEntries), read.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("exists X from xEvent where X.keys().count() > 1")]
+    [InlineData("xEvent[eventType = \"view\"].count() > 0 and (select X from xEvent).keys().count() > 0")]
+    public void A_condition_that_uses_an_event_whole_names_no_event_members(string text)
+    {
+        var compiled = PqlCompiler.Compile(text);
+        Assert.Null(compiled.EventMembers);
+        Assert.NotNull(compiled.ProfileMembers);
+    }
+
+    [Theory]
     [InlineData("$1.keys().count() > 3")]
     [InlineData("person.birthYear = 1985 or $1.values().count() = 0")]
     public void A_condition_that_reads_the_profile_whole_names_no_members(string text) =>
