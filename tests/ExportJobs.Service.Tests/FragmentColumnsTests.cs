@@ -186,20 +186,10 @@ public class FragmentColumnsTests
         await ProfileStore.WriteFileAsync(clients.Events, $"{tenant.BlobPrefix}/shard-0000/{1_000:D15}-b.parquet",
             identities.Select((id, i) => Row(id, "ev", new Member(MemberName.Of("eventType"), Encoding.UTF8.GetBytes(i % 3 == 0 ? "\"purchase\"" : "\"view\"")),
                 new Member(MemberName.Of("other"), "{\"x\":"u8.ToArray()))).ToList(), default);
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new SegmentJob
-        {
-            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox), Source = "api",
-            Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now,
-            Segments = [new SegmentJobSegment { SegmentId = "buyers", Segment = new SegmentJobDefinition { Id = "buyers",
-                Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = "xEvent[eventType = \"purchase\"].count() > 0" },
-                MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
-        }, default);
-
-        var result = await harness.Get<Segments.SegmentJobSteps>().EvaluateShardsAsync(new Segments.SegmentShardTask(new Segments.SegmentJobInput(tenant.OrgId, tenant.Sandbox, job.Number), [0]), default);
+        var result = await EvaluateShardZeroAsync(harness, "xEvent[eventType = \"purchase\"].count() > 0");
 
         Assert.Equal(6, result.Profiles);
-        Assert.Equal(2, result.Segments["buyers"].Realized);
+        Assert.Equal(2, result.Segments[Evaluated].Realized);
     }
 
     [Fact]
@@ -213,19 +203,27 @@ public class FragmentColumnsTests
             [new Member(MemberName.Of("person"), Encoding.UTF8.GetBytes($"{{\"age\":{i}}}")), new Member(MemberName.Of("other"), "{\"x\":"u8.ToArray())])))
             .OrderBy(r => r, Comparer<FragmentRow>.Create(FragmentRow.CompareIdentities)).ToList();
         await ProfileStore.WriteFileAsync(harness.Get<StorageClients>().Profiles, $"{tenant.BlobPrefix}/shard-0000/{1_000:D15}-b.parquet", rows, default);
+        var result = await EvaluateShardZeroAsync(harness, "person.age >= 6");
+
+        Assert.Equal(10, result.Profiles);
+        Assert.Equal(4, result.Segments[Evaluated].Realized);
+    }
+
+    private const string Evaluated = "evaluated";
+
+    /// <summary>Shard 0 evaluated by the activity step of a segment job of one segment, <see cref="Evaluated"/>, defined by <paramref name="pql"/>.</summary>
+    private static async Task<Segments.SegmentShardResult> EvaluateShardZeroAsync(ServiceHarness harness, string pql)
+    {
+        var tenant = harness.Tenant;
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new SegmentJob
         {
             Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox), Source = "api",
             Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now,
-            Segments = [new SegmentJobSegment { SegmentId = "adults", Segment = new SegmentJobDefinition { Id = "adults",
-                Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = "person.age >= 6" }, MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
+            Segments = [new SegmentJobSegment { SegmentId = Evaluated, Segment = new SegmentJobDefinition { Id = Evaluated,
+                Expression = new SegmentExpression { Type = "PQL", Format = "pql/text", Value = pql }, MergePolicyId = "p", MergePolicy = new SegmentJobMergePolicy("p", 1) } }],
         }, default);
-
-        var result = await harness.Get<Segments.SegmentJobSteps>().EvaluateShardsAsync(new Segments.SegmentShardTask(new Segments.SegmentJobInput(tenant.OrgId, tenant.Sandbox, job.Number), [0]), default);
-
-        Assert.Equal(10, result.Profiles);
-        Assert.Equal(4, result.Segments["adults"].Realized);
+        return await harness.Get<Segments.SegmentJobSteps>().EvaluateShardsAsync(new Segments.SegmentShardTask(new Segments.SegmentJobInput(tenant.OrgId, tenant.Sandbox, job.Number), [0]), default);
     }
 
     [Fact]
