@@ -11,7 +11,8 @@
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
 #   bash scripts/bench.sh engines [N]             Parquet.Net, ParquetSharp and DuckDB decoding one fragment file (no storage)
 #   BENCH_KEEP=1 bash scripts/bench.sh export N   keeps the store; then the floors alone on it (whole store, one segment,
-#                                                 segment evaluation reading every member and its own), R times each:
+#                                                 segment evaluation reading every member and its own, over events too
+#                                                 on a store kept with --events), R times each:
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints.

@@ -395,7 +395,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     /// <summary>
     /// The floors (whole store, one segment; then a segment evaluation reading every member, and reading the members its
-    /// PQL reads), <paramref name="repeats"/> times each, on the store a run of the export benchmark kept
+    /// PQL reads — over events too when the store has them), <paramref name="repeats"/> times each, on the store a run of the export benchmark kept
     /// (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then <c>bash scripts/bench.sh floors</c>): a quick loop for
     /// work on the shard reads.
     /// </summary>
@@ -422,25 +422,31 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 var read = await ReadOnlyAsync(job);
                 Console.WriteLine($"  of which the shard reads alone (no merge, no output): {read.TotalSeconds:N1} s; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
             }
+        var options = Options.Create(env.StorageOptions());
+        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
+        bool withEvents = (await store.ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;
         for (int r = 0; r < repeats; r++)
-            foreach (bool everyMember in new[] { true, false })
-            {
-                var gcBefore = GcFigures.Now();
-                var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
-                var (elapsed, realized) = await EvaluationFloorAsync(everyMember);
-                Console.WriteLine($"segment evaluation ({EvaluatedSegment}; {realized:N0} realized), {(everyMember ? "every member read" : "the members it reads")}: {elapsed.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
-            }
+            foreach (string definition in withEvents ? [EvaluatedSegment, EvaluatedEventSegment] : new[] { EvaluatedSegment })
+                foreach (bool everyMember in new[] { true, false })
+                {
+                    var gcBefore = GcFigures.Now();
+                    var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
+                    var (elapsed, realized) = await EvaluationFloorAsync(definition, everyMember);
+                    Console.WriteLine($"segment evaluation ({definition}; {realized:N0} realized), {(everyMember ? "every member read" : "the members it reads")}: {elapsed.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
+                }
         return 0;
     }
 
     private const string EvaluatedSegment = "loyalty.points >= 50000";
+    /// <summary>What the floors evaluate over events, on a store with events (<c>export N --events</c>).</summary>
+    private const string EvaluatedEventSegment = "xEvent[eventType = \"commerce.purchases\"].count() > 0";
 
     /// <summary>
-    /// A segment job's shard work, every shard evaluated and counted as its activity does (no membership written):
-    /// decoding the members the definition reads (and the stored memberships), or with <paramref name="everyMember"/>
-    /// every member, as evaluation did before it named its members.
+    /// A segment job's shard work, every shard evaluated against <paramref name="definition"/> and counted as its
+    /// activity does (no membership written): decoding the members of profiles and events the definition reads (and the
+    /// stored memberships), or with <paramref name="everyMember"/> every member, as evaluation did before it named them.
     /// </summary>
-    private async Task<(TimeSpan Elapsed, long Realized)> EvaluationFloorAsync(bool everyMember)
+    private async Task<(TimeSpan Elapsed, long Realized)> EvaluationFloorAsync(string definition, bool everyMember)
     {
         var options = Options.Create(env.StorageOptions());
         var (store, profiles) = ShardReaders(options, new StorageClients(options));
@@ -449,8 +455,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost }, async (shard, ct) =>
         {
-            var evaluation = SegmentEvaluation.Compile(new Dictionary<string, string> { ["bench"] = EvaluatedSegment }, DateTimeOffset.UtcNow);
-            var reading = new ShardReading(MergeRule.Of(null), evaluation, null, 0, false, false, everyMember ? null : evaluation.MembersRead);
+            var evaluation = SegmentEvaluation.Compile(new Dictionary<string, string> { ["bench"] = definition }, DateTimeOffset.UtcNow);
+            var reading = new ShardReading(MergeRule.Of(null), evaluation, null, 0, evaluation.UsesEvents, false, everyMember ? null : evaluation.MembersRead,
+                EventMembers: everyMember ? null : evaluation.EventMembersRead);
             var counts = new SegmentCounts();
             await foreach (var profile in profiles.ReadAsync(_tenant, shard, reading, ct)) counts.Count("bench", profile);
             Interlocked.Add(ref realized, counts.ToResult().Realized);
