@@ -395,9 +395,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 
     /// <summary>
     /// The floors (whole store, one segment; then a segment evaluation reading every member, and reading the members its
-    /// PQL reads — over events too when the store has them), <paramref name="repeats"/> times each, on the store a run of the export benchmark kept
-    /// (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then <c>bash scripts/bench.sh floors</c>): a quick loop for
-    /// work on the shard reads.
+    /// PQL reads — over events too when the store has them), <paramref name="repeats"/> times each, on the store a run of
+    /// the export benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then
+    /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads.
     /// </summary>
     public async Task<int> FloorsAsync(int repeats)
     {
