@@ -101,8 +101,15 @@ public sealed class ExportSelection
     private bool Qualifies(MergedProfile profile, int segment)
     {
         var (ns, id, statuses) = _segments![segment];
-        return profile.Value.TryGetProperty(SegmentMembership, out var membership) && membership.TryGetProperty(ns, out var inNamespace) &&
-               inNamespace.TryGetProperty(id, out var entry) && entry.Kind == JsonValueKind.Object && Qualifies(entry, statuses);
+        return TryGetMembership(profile.Value, ns, id, out var entry) && Qualifies(entry, statuses);
+    }
+
+    /// <summary>A profile's (or a record's) membership entry of segment <paramref name="segmentId"/> in namespace <paramref name="ns"/>: false when it has none, or not an object.</summary>
+    public static bool TryGetMembership(MergedValue profile, string ns, string segmentId, out MergedValue entry)
+    {
+        entry = default;
+        return profile.TryGetProperty(SegmentMembership, out var membership) && membership.TryGetProperty(ns, out var inNamespace) &&
+               inNamespace.TryGetProperty(segmentId, out entry) && entry.Kind == JsonValueKind.Object;
     }
 
     private bool Qualifies(MergedValue entry, string[] statuses)

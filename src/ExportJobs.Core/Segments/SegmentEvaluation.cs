@@ -41,6 +41,9 @@ public sealed class SegmentEvaluation
         _budget = budget;
         _conditionsRead = segments.Any(s => s.Condition.ProfileMembers is null) ? null
             : segments.SelectMany(s => s.Condition.ProfileMembers!).ToFrozenSet(StringComparer.Ordinal);
+        MembersRead = _conditionsRead?.Append(Jobs.ExportSelection.SegmentMembership).ToFrozenSet(StringComparer.Ordinal);
+        EventMembersRead = segments.Any(s => s.Condition.EventMembers is null) ? null
+            : segments.SelectMany(s => s.Condition.EventMembers!).ToFrozenSet(StringComparer.Ordinal);
     }
 
     /// <summary>Compiles each segment's expression (the job's snapshot of its definitions).</summary>
@@ -56,12 +59,10 @@ public sealed class SegmentEvaluation
     /// The top-level members of a profile evaluation reads — what its conditions read, and <c>segmentMembership</c>,
     /// whose stored entries it changes — or null when a condition reads the profile whole.
     /// </summary>
-    public IReadOnlySet<string>? MembersRead =>
-        _conditionsRead?.Append(Jobs.ExportSelection.SegmentMembership).ToHashSet(StringComparer.Ordinal);
+    public IReadOnlySet<string>? MembersRead { get; }
 
     /// <summary>The top-level members of events the conditions read, or null when one uses an event whole.</summary>
-    public IReadOnlySet<string>? EventMembersRead =>
-        _segments.Any(s => s.Condition.EventMembers is null) ? null : _segments.SelectMany(s => s.Condition.EventMembers!).ToHashSet(StringComparer.Ordinal);
+    public IReadOnlySet<string>? EventMembersRead { get; }
 
     /// <summary>
     /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
@@ -80,7 +81,8 @@ public sealed class SegmentEvaluation
         for (int i = 0; i < _segments.Count; i++)
         {
             string id = _segments[i].Id;
-            bool wasRealized = Stored(profile.Value, id, out var stored) && stored.TryGetProperty("status", out var s) && s.Kind == JsonValueKind.String && s.Element.ValueEquals(Realized);
+            bool wasRealized = Jobs.ExportSelection.TryGetMembership(profile.Value, Namespace, id, out var stored) &&
+                               stored.TryGetProperty("status", out var s) && s.Kind == JsonValueKind.String && s.Element.ValueEquals(Realized);
             JsonObject? entry = (qualifies[i], wasRealized) switch
             {
                 (true, false) => new JsonObject { ["status"] = Realized, ["lastQualificationTime"] = _nowText },
@@ -94,13 +96,5 @@ public sealed class SegmentEvaluation
         // As the next read of the profile will merge the recorded memberships: over everything else.
         profile.MergeNewer(new ProfileFragment(profile.Identity, 0, MembershipDatasetId, "", MergedValue.Of(record).Element));
         return record;
-    }
-
-    /// <summary>The profile's stored membership entry of segment <paramref name="id"/>, read through its fragments: false when it has none (or not an object).</summary>
-    private static bool Stored(MergedValue profile, string id, out MergedValue entry)
-    {
-        entry = default;
-        return profile.TryGetProperty(Jobs.ExportSelection.SegmentMembership, out var memberships) && memberships.TryGetProperty(Namespace, out var inNamespace) &&
-               inNamespace.TryGetProperty(id, out entry) && entry.Kind == JsonValueKind.Object;
     }
 }

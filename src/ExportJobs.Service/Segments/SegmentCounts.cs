@@ -28,7 +28,6 @@ internal sealed class SegmentCounts
     public SegmentTally ToResult() => new(_realized, _exited, _byNamespace);
 
     private static string? StatusOf(MergedValue record, string segmentId) =>
-        record.TryGetProperty(ExportSelection.SegmentMembership, out var memberships) && memberships.TryGetProperty(SegmentEvaluation.Namespace, out var inNamespace) &&
-        inNamespace.TryGetProperty(segmentId, out var entry) && entry.TryGetProperty("status", out var status) && status.Kind == JsonValueKind.String
-            ? status.GetString() : null;
+        ExportSelection.TryGetMembership(record, SegmentEvaluation.Namespace, segmentId, out var entry) && entry.TryGetProperty("status", out var status) &&
+        status.Kind == JsonValueKind.String ? status.GetString() : null;
 }
