@@ -332,14 +332,20 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var response = await http.PostAsJsonAsync("export/jobs", request);
         var created = await response.Content.ReadFromJsonAsync<JsonNode>();
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"export failed to start: {created}");
+        return await SucceededAsync(http, $"export/jobs/{(long)created!["id"]!}", pollMs);
+    }
+
+    /// <summary>The job at <paramref name="path"/> once it has succeeded, asked for every <paramref name="pollMs"/>; a job that fails or is cancelled throws.</summary>
+    private static async Task<JsonNode> SucceededAsync(HttpClient http, string path, int pollMs)
+    {
         while (true)
         {
             await Task.Delay(pollMs);
-            var job = (await http.GetFromJsonAsync<JsonNode>($"export/jobs/{(long)created!["id"]!}"))!;
+            var job = (await http.GetFromJsonAsync<JsonNode>(path))!;
             switch ((string?)job["status"])
             {
                 case "SUCCEEDED": return job;
-                case "FAILED" or "CANCELLED": throw new InvalidOperationException($"export ended {job["status"]}: {job}");
+                case "FAILED" or "CANCELLED": throw new InvalidOperationException($"{path} ended {job["status"]}: {job}");
             }
         }
     }
@@ -364,16 +370,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var response = await http.PostAsJsonAsync("segment/jobs", new JsonArray(new JsonObject { ["segmentId"] = id }));
         var created = await response.Content.ReadFromJsonAsync<JsonNode>();
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"the segment job failed to start: {created}");
-        while (true)
-        {
-            await Task.Delay(200);
-            var job = (await http.GetFromJsonAsync<JsonNode>($"segment/jobs/{(string)created!["id"]!}"))!;
-            switch ((string?)job["status"])
-            {
-                case "SUCCEEDED": return (watch.Elapsed, (long)job["metrics"]!["segmentedProfileCounter"]![id]!);
-                case "FAILED" or "CANCELLED": throw new InvalidOperationException($"the segment job ended {job["status"]}: {job}");
-            }
-        }
+        var job = await SucceededAsync(http, $"segment/jobs/{(string)created!["id"]!}", pollMs: 200);
+        return (watch.Elapsed, (long)job["metrics"]!["segmentedProfileCounter"]![id]!);
     }
 
     /// <summary>Waits until no shard has more files than an export reads (what background compaction brings about).</summary>

@@ -12,6 +12,8 @@ namespace ExportJobs.Core.Profiles;
 public sealed class EventAttachment
 {
     public const string Column = "events";
+    /// <summary>The members that order an event list: its time, then its id.</summary>
+    private const string TimestampMember = "timestamp", IdMember = "_id";
 
     private readonly FieldProjection _projection;
     private readonly long? _fromMs;
@@ -26,7 +28,7 @@ public sealed class EventAttachment
 
     /// <summary>The top-level members of events the attachment reads: those its fields go through, and the ordering's <c>timestamp</c> and <c>_id</c>; null for every field.</summary>
     public IReadOnlySet<string>? MembersRead =>
-        _projection.IsAll ? null : _projection.TopLevelNames.Concat(["timestamp", "_id"]).ToHashSet(StringComparer.Ordinal);
+        _projection.IsAll ? null : _projection.TopLevelNames.Concat([TimestampMember, IdMember]).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The attachment a job asks for, or null when it asks for no events.</summary>
     public static EventAttachment? For(ExportJob job) => job.AdditionalFields?.EventList is { } list ? new EventAttachment(list) : null;
@@ -34,12 +36,12 @@ public sealed class EventAttachment
     public JsonArray? Attach(IEnumerable<ProfileFragment> events) => Nonempty(events
         .Where(e => (_fromMs is null || e.IngestTimeMs > _fromMs) && (_toMs is null || e.IngestTimeMs < _toMs))
         .Select(e => e.RecordObject())
-        .OrderBy(Timestamp).ThenBy(e => (string?)e["_id"], StringComparer.Ordinal)
+        .OrderBy(Timestamp).ThenBy(e => (string?)e[IdMember], StringComparer.Ordinal)
         .Select(e => (JsonNode)_projection.Apply(e))
         .ToArray());
 
     private static JsonArray? Nonempty(JsonNode[] items) => items.Length == 0 ? null : new JsonArray(items);
 
     private static DateTimeOffset Timestamp(JsonObject record) =>
-        record["timestamp"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && Rfc3339.TryParse(v.GetValue<string>(), out var t) ? t : DateTimeOffset.MinValue;
+        record[TimestampMember] is JsonValue v && v.GetValueKind() == JsonValueKind.String && Rfc3339.TryParse(v.GetValue<string>(), out var t) ? t : DateTimeOffset.MinValue;
 }
