@@ -52,17 +52,6 @@ public sealed class MergedProfile(Identity identity)
     /// <summary>The merged attributes built as nodes (on first use; a copy: changing it does not change the profile).</summary>
     public JsonObject Attributes => _attributes ??= Value.ToNode().AsObject();
 
-    /// <summary>The merged top-level members named built as nodes, or <see cref="Attributes"/> when <paramref name="members"/> is null.</summary>
-    public JsonObject AttributesOf(IReadOnlySet<string>? members)
-    {
-        if (members is null) return Attributes;
-        var value = Value;
-        var attributes = new JsonObject();
-        foreach (string name in members)
-            if (value.TryGetProperty(name, out var member)) attributes[name] = member.ToNode();
-        return attributes;
-    }
-
     /// <summary>
     /// Merges a fragment that wins over every one merged before. The update time is the newest ingest time whatever the
     /// order; memberships recorded by segment evaluation are not ingested data and leave it as it is.

@@ -2,17 +2,20 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using System.Text.RegularExpressions;
 
 namespace ExportJobs.Core.Segments;
 
 /// <summary>What one evaluation sees: the merged profile, its experience events, the time that <c>now</c> means, and the variables.</summary>
-public sealed class PqlContext(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now, int slots)
+/// The profile and events are read through their documents (which must outlive the evaluation), never built as nodes.
+public sealed class PqlContext(MergedValue profile, IReadOnlyList<MergedValue> events, DateTimeOffset now, int slots)
 {
-    public JsonObject Profile { get; } = profile;
+    /// <summary>The profile as a PQL object value, boxed once for every use.</summary>
+    public object Profile { get; } = profile;
     public DateTimeOffset Now { get; } = now;
     public object?[] Slots { get; } = new object?[slots];
-    public List<object?> Events => field ??= [.. events];
+    public List<object?> Events => field ??= events.Select(e => (object?)e).ToList();
 
     /// <summary>
     /// The work this evaluation did, in units: one per element a quantifier visited, one per character a pattern
@@ -60,22 +63,28 @@ public sealed class CompiledPql
     public IReadOnlySet<string>? EventMembers { get; }
 
     /// <summary>True, false, or null when the condition is unknown (a missing attribute, a type that does not compare).</summary>
-    public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
+    public bool? Evaluate(MergedValue profile, IReadOnlyList<MergedValue> events, DateTimeOffset now) =>
         Evaluate(new PqlContext(profile, events, now, Slots));
+
+    /// <summary>As <see cref="Evaluate(MergedValue, IReadOnlyList{MergedValue}, DateTimeOffset)"/>, over a profile and events built as nodes.</summary>
+    public bool? Evaluate(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
+        Evaluate(MergedValue.Of(profile), Values(events), now);
 
     /// <summary>Evaluates in a context that several conditions share (one per profile); it needs at least <see cref="Slots"/> slots.</summary>
     public bool? Evaluate(PqlContext context) => PqlValues.AsCondition(Root(context));
 
     /// <summary>
-    /// What the expression computes for the profile — a number, string, date, list, object, condition, or null — for an
-    /// expression compiled with <see cref="PqlCompiler.CompileValue"/> (a segment is a condition; PQL's other
-    /// expressions, <c>orders.sum(order.price)</c>, compute values).
+    /// What the expression computes for the profile — a number, string, date, list, object (as nodes), condition, or
+    /// null — for an expression compiled with <see cref="PqlCompiler.CompileValue"/> (a segment is a condition; PQL's
+    /// other expressions, <c>orders.sum(order.price)</c>, compute values).
     /// </summary>
     public object? Value(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) =>
-        Root(new PqlContext(profile, events, now, Slots));
+        PqlValues.Detached(Root(new PqlContext(MergedValue.Of(profile), Values(events), now, Slots)));
+
+    private static List<MergedValue> Values(IReadOnlyList<JsonObject> nodes) => nodes.Select(node => MergedValue.Of(node)).ToList();
 
     /// <summary>Whether a profile qualifies: only a condition that is true.</summary>
-    public bool Qualifies(JsonObject profile, IReadOnlyList<JsonObject> events, DateTimeOffset now) => Evaluate(profile, events, now) == true;
+    public bool Qualifies(MergedValue profile, IReadOnlyList<MergedValue> events, DateTimeOffset now) => Evaluate(profile, events, now) == true;
 }
 
 /// <summary>
@@ -229,7 +238,7 @@ public sealed class PqlCompiler
             int slot = implicitObject.Slot;
             return new(c => PqlValues.Member(c.Slots[slot], member), Kind.Any, Reads(Checked(implicitObject.Path?.With(member), name)));
         }
-        return new(c => PqlValues.FromJson(c.Profile[member]), Kind.Any, Reads(Checked(new PqlPath(false, [member]), name)));
+        return new(c => PqlValues.Member(c.Profile, member), Kind.Any, Reads(Checked(new PqlPath(false, [member]), name)));
     }
 
     /// <summary>Notes what <paramref name="path"/> reads of the profile or of events: a top-level member, or the whole.</summary>
@@ -476,15 +485,15 @@ public sealed class PqlCompiler
                 return new(c => PqlValues.AsDate(t(c)) is { } date ? DatePart(call.Name, date) : null, Kind.Number);
             case "keys":
                 Arity(call, 0);
-                return new(c => t(c) is JsonObject map ? map.Select(m => (object?)m.Key).ToList() : null, Kind.List);
+                return new(c => t(c) is MergedValue map ? map.EnumerateObject().Select(m => (object?)m.Name).ToList() : null, Kind.List);
             case "values":
                 Arity(call, 0);
-                return new(c => t(c) is JsonObject map ? map.Select(m => PqlValues.FromJson(m.Value)).ToList() : null, Kind.List);
+                return new(c => t(c) is MergedValue map ? map.EnumerateObject().Select(m => PqlValues.FromJson(m.Value)).ToList() : null, Kind.List);
             case "get":
             {
                 Arity(call, 1);
                 var key = Compile(call.Arguments[0], scope).Eval;
-                return new(c => t(c) is JsonObject map && key(c) is string name ? PqlValues.FromJson(map[name]) : null, Kind.Any);
+                return new(c => t(c) is MergedValue map && key(c) is string name ? PqlValues.Member(map, name) : null, Kind.Any);
             }
         }
         Arity(call, 1);

@@ -1,45 +1,38 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Segments;
 
 /// <summary>
 /// The values PQL computes with: <c>null</c> (missing or unknown), <see cref="string"/>, <see cref="double"/> (every
-/// number), <see cref="bool"/>, <see cref="DateTimeOffset"/>, <see cref="List{T}"/> of values, and <see cref="JsonObject"/>.
+/// number), <see cref="bool"/>, <see cref="DateTimeOffset"/>, <see cref="List{T}"/> of values, and objects as the
+/// <see cref="MergedValue"/> they are read through.
 /// A condition is <c>true</c>, <c>false</c> or <c>null</c> (unknown), combined as in SQL.
 /// </summary>
 public static class PqlValues
 {
-    public static object? FromJson(JsonNode? node) => node switch
+    /// <summary>A JSON value as PQL computes with it: an object stays the <see cref="MergedValue"/> it is (read through its layers, never built).</summary>
+    public static object? FromJson(MergedValue value) => value.Kind switch
     {
-        null => null,
-        JsonObject obj => obj,
-        JsonArray array => FromArray(array),
-        JsonValue value => value.GetValueKind() switch
-        {
-            JsonValueKind.String => value.GetValue<string>(),
-            JsonValueKind.Number => Number(value),
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => null,
-        },
+        JsonValueKind.Object => value,
+        JsonValueKind.Array => FromArray(value.Element),
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => Number(value.Element),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
         _ => null,
     };
 
-    /// <summary>A number read from JSON text, or one put in a node from a CLR value of any numeric type.</summary>
-    private static double Number(JsonValue value) =>
-        value.TryGetValue(out double d) ? d
-        : value.TryGetValue(out long l) ? l
-        : value.TryGetValue(out int i) ? i
-        : value.TryGetValue(out decimal m) ? (double)m
-        : double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture);
+    /// <summary>A number of any size JSON allows (past a double's range, an infinity, as the text parsed would be).</summary>
+    private static double Number(JsonElement value) =>
+        value.TryGetDouble(out double d) ? d : double.Parse(value.GetRawText(), CultureInfo.InvariantCulture);
 
-    private static List<object?> FromArray(JsonArray array)
+    private static List<object?> FromArray(JsonElement array)
     {
-        var list = new List<object?>(array.Count);
-        foreach (var item in array)
-            if (FromJson(item) is { } value) list.Add(value);
+        var list = new List<object?>(array.GetArrayLength());
+        foreach (var item in array.EnumerateArray())
+            if (FromJson(MergedValue.Of(item)) is { } value) list.Add(value);
         return list;
     }
 
@@ -48,21 +41,29 @@ public static class PqlValues
     {
         switch (value)
         {
-            case JsonObject obj:
-                return FromJson(obj[name]);
+            case MergedValue obj:
+                return obj.TryGetProperty(name, out var member) ? FromJson(member) : null;
             case List<object?> list:
                 var members = new List<object?>();
                 foreach (var item in list)
                 {
-                    var member = Member(item, name);
-                    if (member is List<object?> inner) members.AddRange(inner);
-                    else if (member is not null) members.Add(member);
+                    var inner = Member(item, name);
+                    if (inner is List<object?> flattened) members.AddRange(flattened);
+                    else if (inner is not null) members.Add(inner);
                 }
                 return members;
             default:
                 return null;
         }
     }
+
+    /// <summary>A value as callers outside evaluation get it: objects built as nodes of their own (a <see cref="MergedValue"/> lives only as long as its documents).</summary>
+    public static object? Detached(object? value) => value switch
+    {
+        MergedValue obj => obj.ToNode(),
+        List<object?> list => list.Select(Detached).ToList(),
+        _ => value,
+    };
 
     /// <summary>A list as is; a single value as a list of one; null as an empty list.</summary>
     public static List<object?> AsList(object? value) => value switch

@@ -24,8 +24,6 @@ public sealed class SegmentEvaluation
     private readonly string _nowText;
     private readonly int _slots;
     private readonly long _budget;
-    /// <summary>The top-level members the conditions read (null: the profile whole): all of the profile they are shown.</summary>
-    private readonly IReadOnlySet<string>? _conditionsRead;
 
     /// <summary>Evaluation went past its budget of work (see <see cref="PqlContext.Work"/>).</summary>
     public sealed class BudgetExceededException(long budget)
@@ -39,9 +37,8 @@ public sealed class SegmentEvaluation
         _nowText = Rfc3339.Format(now);
         _slots = segments.Count == 0 ? 0 : segments.Max(s => s.Condition.Slots);
         _budget = budget;
-        _conditionsRead = segments.Any(s => s.Condition.ProfileMembers is null) ? null
-            : segments.SelectMany(s => s.Condition.ProfileMembers!).ToFrozenSet(StringComparer.Ordinal);
-        MembersRead = _conditionsRead?.Append(Jobs.ExportSelection.SegmentMembership).ToFrozenSet(StringComparer.Ordinal);
+        MembersRead = segments.Any(s => s.Condition.ProfileMembers is null) ? null
+            : segments.SelectMany(s => s.Condition.ProfileMembers!).Append(Jobs.ExportSelection.SegmentMembership).ToFrozenSet(StringComparer.Ordinal);
         EventMembersRead = segments.Any(s => s.Condition.EventMembers is null) ? null
             : segments.SelectMany(s => s.Condition.EventMembers!).ToFrozenSet(StringComparer.Ordinal);
     }
@@ -68,12 +65,13 @@ public sealed class SegmentEvaluation
     /// Evaluates every segment for the profile and merges the entries that changed into its <c>segmentMembership.ups</c>;
     /// returns them (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none changed.
     /// </summary>
-    public JsonObject? Apply(MergedProfile profile, IReadOnlyList<JsonObject> events)
+    /// <param name="events">The profile's events, read through their documents, which must outlive the call.</param>
+    public JsonObject? Apply(MergedProfile profile, IReadOnlyList<MergedValue> events)
     {
         JsonObject? changed = null;
         // One context for every segment: the profile's events are listed once. Every condition is evaluated before
         // any membership changes, so that a definition reading segmentMembership sees the stored one.
-        var context = new PqlContext(profile.AttributesOf(_conditionsRead), events, _now, _slots);
+        var context = new PqlContext(profile.Value, events, _now, _slots);
         var qualifies = new bool[_segments.Count];
         for (int i = 0; i < _segments.Count; i++) qualifies[i] = _segments[i].Condition.Evaluate(context) == true;
         Work += context.Work;

@@ -58,7 +58,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
             var profile = fragments.Count == 0 ? MergedProfile.Empty(identity) : reading.Rule.Merge(identity, fragments);
             using var identityMap = identityMaps?.Of(identity);
             if (identityMap is not null) profile.Stitch(identityMap.RootElement);
-            var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Select(e => e.RecordObject()).ToList()) : null;
+            var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Count == 0 ? [] : events.Select(e => MergedValue.Of(e.Record)).ToList()) : null;
             if (changed is not null) memberships.Add((identity, changed));
             yield return new ShardProfile(identity, profile, events, changed);
         }

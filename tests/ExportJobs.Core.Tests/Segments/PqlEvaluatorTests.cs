@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
 
 namespace ExportJobs.Core.Tests.Segments;
@@ -253,8 +254,8 @@ public sealed class PqlEvaluatorTests
     public void Only_a_condition_that_is_true_qualifies()
     {
         var unknown = PqlCompiler.Compile("missing = 1");
-        Assert.False(unknown.Qualifies(new JsonObject(), [], Now));
-        Assert.True(PqlCompiler.Compile("missing.isNull()").Qualifies(new JsonObject(), [], Now));
+        Assert.False(unknown.Qualifies(MergedValue.Of(new JsonObject()), [], Now));
+        Assert.True(PqlCompiler.Compile("missing.isNull()").Qualifies(MergedValue.Of(new JsonObject()), [], Now));
     }
 
     [Theory]

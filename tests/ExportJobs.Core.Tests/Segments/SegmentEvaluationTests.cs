@@ -68,6 +68,27 @@ public sealed class SegmentEvaluationTests
     }
 
     [Fact]
+    public void Conditions_read_the_profile_through_its_fragments_and_events_through_their_documents()
+    {
+        var profile = new MergedProfile(new Identity("email", "a@example.com"));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 1, "ds", "b", JsonElement("""{"person":{"name":{"first":"Ann","last":"Lee"}},"tags":["a",null,"b"]}""")));
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 2, "ds", "c", JsonElement("""{"person":{"name":{"first":"Jo","last":null,"middle":"K"}},"points":5}""")));
+        var evaluation = SegmentEvaluation.Compile(new Dictionary<string, string>
+        {
+            ["merged"] = "person.name.first = \"Jo\" and person.name.last = \"Lee\" and points = 5",
+            ["keys"] = "person.name.keys().count() = 3 and person.name.values().includes(\"K\") and person.name.get(\"last\") = \"Lee\"",
+            ["array"] = "tags.count() = 2 and tags.includes(\"b\")",
+            ["event"] = "exists X from xEvent where X.kind = \"buy\" and X.order.price > 10",
+        }, Now);
+
+        evaluation.Apply(profile, [MergedValue.Of(JsonElement("""{"kind":"view"}""")), MergedValue.Of(JsonElement("""{"kind":"buy","order":{"price":20}}"""))]);
+
+        Assert.Equal(["realized", "realized", "realized", "realized"], new[] { "merged", "keys", "array", "event" }.Select(id => (string?)Entry(profile, id)?["status"]));
+    }
+
+    private static System.Text.Json.JsonElement JsonElement(string json) => System.Text.Json.JsonElement.Parse(json);
+
+    [Fact]
     public void A_new_qualification_is_realized_now_and_recorded()
     {
         var profile = ProfileWith(150);
