@@ -163,8 +163,10 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var floor = await FloorAsync(segmentJob);
         Add("one-segment floor, s; GC gen0/gen1/gen2, pause s, allocated GB", $"{floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {GcFigures.Now() - gcBefore}");
 
+        env.ResetHostPeakRss();
         var (segmentJobTime, realized) = await SegmentJobAsync(http);
         Add($"segment job ({EvaluatedSegment}), s; realized", $"{segmentJobTime.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {realized:N0}");
+        Add("host peak RSS during the segment job, MB", Mb(env.HostPeakRssBytes()));
 
         string dir = Path.Combine(env.Work, "peer");
         Directory.CreateDirectory(dir);
