@@ -236,6 +236,31 @@ public class ProfileStoreTests
         Assert.Equal(identities.Count, read);
     }
 
+    [Fact]
+    public async Task A_shard_file_a_job_writes_is_replaced_when_written_again_kept_when_the_job_stops_and_removed_when_empty()
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        var store = harness.Get<ProfileStore>();
+        string batch = ProfileStore.KeptApartBatchPrefix + "7";
+        ShardFileWriter Writer() => store.OpenShardWriter(FragmentKind.Profile, harness.Tenant, 0, "_segmentation", batch, 5_000, ["segmentMembership"]);
+        async Task<string[]> IdsAsync() => (await ReadAllAsync(store, harness.Tenant)).Select(f => f.Split('|')[0]).ToArray();
+        async Task WriteAsync(params string[] ids)
+        {
+            await using var writer = Writer();
+            foreach (string id in ids) await writer.AddAsync(new Identity("email", id), new JsonObject { ["segmentMembership"] = new JsonObject { ["ups"] = id } }, default);
+            await writer.CompleteAsync(default);
+        }
+
+        await WriteAsync("a", "b");
+        Assert.Equal(["email:a", "email:b"], await IdsAsync());
+        await WriteAsync("c");
+        Assert.Equal(["email:c"], await IdsAsync());
+        await using (var stopped = Writer()) await stopped.AddAsync(new Identity("email", "d"), new JsonObject { ["segmentMembership"] = 1 }, default);
+        Assert.Equal(["email:c"], await IdsAsync());
+        await WriteAsync();
+        Assert.Empty(await IdsAsync());
+    }
+
     private static ReadOnlyMemory<byte> Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
 
     /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>

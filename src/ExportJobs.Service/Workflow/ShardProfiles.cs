@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
@@ -38,7 +39,8 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
     public async IAsyncEnumerable<ShardProfile> ReadAsync(Tenant tenant, int shard, ShardReading reading, [EnumeratorCancellation] CancellationToken ct)
     {
         using var read = reading.Graphs is null ? await gate.EnterAsync(ct) : await gate.EnterStitchedAsync(ct);
-        var memberships = new List<(Identity, JsonObject)>();
+        await using var memberships = reading.MembershipBatch is null ? null
+            : store.OpenShardWriter(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, [ExportSelection.SegmentMembership]);
         // The build's tables load while the shard is made ready to read.
         var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
         await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
@@ -59,11 +61,10 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
             using var identityMap = identityMaps?.Of(identity);
             if (identityMap is not null) profile.Stitch(identityMap.RootElement);
             var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Count == 0 ? [] : events.Select(e => MergedValue.Of(e.Record)).ToList()) : null;
-            if (changed is not null) memberships.Add((identity, changed));
+            if (changed is not null && memberships is not null) await memberships.AddAsync(identity, changed, ct);
             yield return new ShardProfile(identity, profile, events, changed);
         }
-        if (reading.MembershipBatch is not null)
-            await store.WriteShardAsync(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, memberships, ct);
+        if (memberships is not null) await memberships.CompleteAsync(ct);
     }
 
     /// <summary>The events of a profile that has none (most profiles of most exports): one list for all of them.</summary>

@@ -102,20 +102,24 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// Writes the fragments of one shard that a job computed (segment memberships), already in identity order, as one
-    /// file named by <paramref name="batchId"/>: written again, it is replaced; with no fragment, there is no file.
+    /// A writer of the fragments of one shard that a job computes (segment memberships), in identity order, as one file
+    /// named by <paramref name="batchId"/> (see <see cref="ShardFileWriter"/>), each record's <paramref name="members"/> in columns.
+    /// </summary>
+    internal ShardFileWriter OpenShardWriter(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
+        IEnumerable<string> members) =>
+        new(Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId)), datasetId, batchId, ingestTimeMs,
+            FragmentColumns.NamesOf(members.Select(MemberName.Of)));
+
+    /// <summary>
+    /// Writes the fragments of one shard that a job computed, already in identity order, as one file named by
+    /// <paramref name="batchId"/>: written again, it is replaced; with no fragment, there is no file.
     /// </summary>
     public async Task WriteShardAsync(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
         IReadOnlyList<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
     {
-        if (records.Count == 0)
-        {
-            await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId), cancellationToken: ct);
-            return;
-        }
-        await WriteFileAsync(kind, FileName(tenant, shard, ingestTimeMs, batchId),
-            records.Select((r, i) => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId,
-                StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(r.Record)), i)).ToList(), ct);
+        await using var writer = OpenShardWriter(kind, tenant, shard, datasetId, batchId, ingestTimeMs, records.SelectMany(r => r.Record.Select(m => m.Key)));
+        foreach (var (identity, record) in records) await writer.AddAsync(identity, record, ct);
+        await writer.CompleteAsync(ct);
     }
 
     /// <summary>Writes rows sorted by identity as one fragment file of this kind's container; returns its bytes.</summary>

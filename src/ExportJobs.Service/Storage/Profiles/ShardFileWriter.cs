@@ -1,0 +1,56 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Azure.Storage.Blobs;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>
+/// The fragments of one shard that a job computes (segment memberships), added in identity order and written as one
+/// file when complete: replacing the file written before under its name, or with no fragment, deleting it. They go to a
+/// local file as they come, so what a shard's job holds does not grow with the shard (as a list of records, a segment
+/// job held every changed membership of a shard until its end). Records with a top-level name other than
+/// <c>members</c> are kept whole.
+/// </summary>
+internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string batchId, long ingestTimeMs, IReadOnlyList<MemberName> members) : IAsyncDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
+    private FileStream? _output;
+    private FragmentFileWriter? _writer;
+    private long _rows;
+
+    public async Task AddAsync(Identity identity, JsonObject record, CancellationToken ct)
+    {
+        if (_writer is null)
+        {
+            _output = File.Create(_path);
+            _writer = await FragmentFileWriter.CreateAsync(_output, members, ct);
+        }
+        var stored = StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(record));
+        await _writer.AddAsync(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, stored, _rows++), ct);
+    }
+
+    public async Task CompleteAsync(CancellationToken ct)
+    {
+        if (_writer is null)
+        {
+            await blob.DeleteIfExistsAsync(cancellationToken: ct);
+            return;
+        }
+        await CloseAsync();
+        await blob.UploadAsync(_path, overwrite: true, ct);
+    }
+
+    private async Task CloseAsync()
+    {
+        if (_writer is not null) await _writer.DisposeAsync();
+        if (_output is not null) await _output.DisposeAsync();
+        (_writer, _output) = (null, null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
+        File.Delete(_path);
+    }
+}
