@@ -247,7 +247,7 @@ public class ProfileStoreTests
         async Task WriteAsync(params string[] ids)
         {
             await using var writer = Writer();
-            foreach (string id in ids) await writer.AddAsync(new Identity("email", id), new JsonObject { ["segmentMembership"] = new JsonObject { ["ups"] = id } }, default);
+            foreach (string id in ids) await writer.AddAsync(new Identity("email", id), Utf8(new JsonObject { ["segmentMembership"] = new JsonObject { ["ups"] = id } }), default);
             await writer.CompleteAsync(default);
         }
 
@@ -255,7 +255,7 @@ public class ProfileStoreTests
         Assert.Equal(["email:a", "email:b"], await IdsAsync());
         await WriteAsync("c");
         Assert.Equal(["email:c"], await IdsAsync());
-        await using (var stopped = Writer()) await stopped.AddAsync(new Identity("email", "d"), new JsonObject { ["segmentMembership"] = 1 }, default);
+        await using (var stopped = Writer()) await stopped.AddAsync(new Identity("email", "d"), Utf8(new JsonObject { ["segmentMembership"] = 1 }), default);
         Assert.Equal(["email:c"], await IdsAsync());
         await WriteAsync();
         Assert.Empty(await IdsAsync());

@@ -1,6 +1,6 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Segments;
@@ -66,9 +66,8 @@ public sealed class SegmentEvaluation
     /// returns them (a record to keep: <c>{"segmentMembership": {"ups": {…}}}</c>), or null when none changed.
     /// </summary>
     /// <param name="events">The profile's events, read through their documents, which must outlive the call.</param>
-    public JsonObject? Apply(MergedProfile profile, IReadOnlyList<MergedValue> events)
+    public JsonElement? Apply(MergedProfile profile, IReadOnlyList<MergedValue> events)
     {
-        JsonObject? changed = null;
         // One context for every segment: the profile's events are listed once. Every condition is evaluated before
         // any membership changes, so that a definition reading segmentMembership sees the stored one.
         var context = new PqlContext(profile.Value, events, _now, _slots);
@@ -76,23 +75,39 @@ public sealed class SegmentEvaluation
         for (int i = 0; i < _segments.Count; i++) qualifies[i] = _segments[i].Condition.Evaluate(context) == true;
         Work += context.Work;
         if (Work > _budget) throw new BudgetExceededException(_budget);
+        ArrayBufferWriter<byte>? record = null;
+        Utf8JsonWriter? writer = null;
         for (int i = 0; i < _segments.Count; i++)
         {
-            string id = _segments[i].Id;
-            bool wasRealized = Jobs.ExportSelection.TryGetMembership(profile.Value, Namespace, id, out var stored) &&
+            bool wasRealized = Jobs.ExportSelection.TryGetMembership(profile.Value, Namespace, _segments[i].Id, out var stored) &&
                                stored.TryGetProperty("status", out var s) && s.Kind == JsonValueKind.String && s.Element.ValueEquals(Realized);
-            JsonObject? entry = (qualifies[i], wasRealized) switch
+            // Realized now when it was not; exited when it was and no longer qualifies (its time kept); else unchanged.
+            if (qualifies[i] == wasRealized) continue;
+            if (writer is null)
             {
-                (true, false) => new JsonObject { ["status"] = Realized, ["lastQualificationTime"] = _nowText },
-                (false, true) => new JsonObject { ["status"] = Exited, ["lastQualificationTime"] = stored.TryGetProperty("lastQualificationTime", out var time) ? time.ToNode() : null },
-                _ => null,
-            };
-            if (entry is not null) (changed ??= [])[id] = entry;
+                writer = new Utf8JsonWriter(record = new ArrayBufferWriter<byte>());
+                writer.WriteStartObject();
+                writer.WriteStartObject(Jobs.ExportSelection.SegmentMembership);
+                writer.WriteStartObject(Namespace);
+            }
+            writer.WriteStartObject(_segments[i].Id);
+            writer.WriteString("status", qualifies[i] ? Realized : Exited);
+            writer.WritePropertyName("lastQualificationTime");
+            if (qualifies[i]) writer.WriteStringValue(_nowText);
+            else if (stored.TryGetProperty("lastQualificationTime", out var time)) time.WriteTo(writer);
+            else writer.WriteNullValue();
+            writer.WriteEndObject();
         }
-        if (changed is null) return null;
-        var record = new JsonObject { [Jobs.ExportSelection.SegmentMembership] = new JsonObject { [Namespace] = changed } };
+        if (writer is null) return null;
+        using (writer)
+        {
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        var changed = JsonElement.Parse(record!.WrittenSpan);
         // As the next read of the profile will merge the recorded memberships: over everything else.
-        profile.MergeNewer(new ProfileFragment(profile.Identity, 0, MembershipDatasetId, "", MergedValue.Of(record).Element));
-        return record;
+        profile.MergeNewer(new ProfileFragment(profile.Identity, 0, MembershipDatasetId, "", changed));
+        return changed;
     }
 }

@@ -22,7 +22,7 @@ internal sealed class SegmentCounts
             _realized++;
             _byNamespace[profile.Identity.Namespace] = _byNamespace.GetValueOrDefault(profile.Identity.Namespace) + 1;
         }
-        else if (profile.Changed is not null && StatusOf(MergedValue.Of(profile.Changed), segmentId) == ExportJobRequestValidator.Exited) _exited++;
+        else if (profile.Changed is { } changed && StatusOf(MergedValue.Of(changed), segmentId) == ExportJobRequestValidator.Exited) _exited++;
     }
 
     public SegmentTally ToResult() => new(_realized, _exited, _byNamespace);

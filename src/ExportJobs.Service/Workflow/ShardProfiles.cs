@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json.Nodes;
+using System.Runtime.InteropServices;
+using System.Text.Json;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
@@ -26,7 +27,7 @@ public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation,
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
 /// changed, as recorded (<see cref="SegmentEvaluation.Apply"/>), or null.
 /// </summary>
-public sealed record ShardProfile(Identity Identity, MergedProfile Profile, IReadOnlyList<ProfileFragment> Events, JsonObject? Changed = null);
+public sealed record ShardProfile(Identity Identity, MergedProfile Profile, IReadOnlyList<ProfileFragment> Events, JsonElement? Changed = null);
 
 /// <summary>
 /// The one path by which exports and segment jobs read a shard's profiles: compact the shard's fragment files when it
@@ -61,7 +62,7 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
             using var identityMap = identityMaps?.Of(identity);
             if (identityMap is not null) profile.Stitch(identityMap.RootElement);
             var changed = reading.Evaluation is not null && fragments.Count > 0 ? reading.Evaluation.Apply(profile, events.Count == 0 ? [] : events.Select(e => MergedValue.Of(e.Record)).ToList()) : null;
-            if (changed is not null && memberships is not null) await memberships.AddAsync(identity, changed, ct);
+            if (changed is { } record && memberships is not null) await memberships.AddAsync(identity, JsonMarshal.GetRawUtf8Value(record).ToArray(), ct);
             yield return new ShardProfile(identity, profile, events, changed);
         }
         if (memberships is not null) await memberships.CompleteAsync(ct);

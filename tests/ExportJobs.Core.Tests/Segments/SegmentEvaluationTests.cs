@@ -95,7 +95,7 @@ public sealed class SegmentEvaluationTests
         var changed = Evaluation().Apply(profile, []);
         Assert.Equal("realized", (string?)Entry(profile, "gold")!["status"]);
         Assert.Equal("2026-11-28T12:00:00.000Z", (string?)Entry(profile, "gold")!["lastQualificationTime"]);
-        Assert.Equal("realized", (string?)changed!["segmentMembership"]!["ups"]!["silver"]!["status"]);
+        Assert.Equal("realized", changed!.Value.GetProperty("segmentMembership").GetProperty("ups").GetProperty("silver").GetProperty("status").GetString());
     }
 
     [Fact]
@@ -114,7 +114,9 @@ public sealed class SegmentEvaluationTests
         Assert.Equal("exited", (string?)Entry(profile, "gold")!["status"]);
         Assert.Equal(Earlier, (string?)Entry(profile, "gold")!["lastQualificationTime"]);
         Assert.Equal("realized", (string?)Entry(profile, "silver")!["status"]);
-        Assert.Null(changed!["segmentMembership"]!["ups"]!["silver"]);
+        var recorded = changed!.Value.GetProperty("segmentMembership").GetProperty("ups");
+        Assert.Equal(["gold"], recorded.EnumerateObject().Select(entry => entry.Name));
+        Assert.Equal(Earlier, recorded.GetProperty("gold").GetProperty("lastQualificationTime").GetString());
     }
 
     [Fact]

@@ -118,7 +118,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         IReadOnlyList<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
     {
         await using var writer = OpenShardWriter(kind, tenant, shard, datasetId, batchId, ingestTimeMs, records.SelectMany(r => r.Record.Select(m => m.Key)));
-        foreach (var (identity, record) in records) await writer.AddAsync(identity, record, ct);
+        foreach (var (identity, record) in records) await writer.AddAsync(identity, JsonSerializer.SerializeToUtf8Bytes(record), ct);
         await writer.CompleteAsync(ct);
     }
 

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
 
@@ -19,15 +17,15 @@ internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string 
     private FragmentFileWriter? _writer;
     private long _rows;
 
-    public async Task AddAsync(Identity identity, JsonObject record, CancellationToken ct)
+    /// <param name="record">The record's JSON text (an object), held until its row group is written.</param>
+    public async Task AddAsync(Identity identity, ReadOnlyMemory<byte> record, CancellationToken ct)
     {
         if (_writer is null)
         {
             _output = File.Create(_path);
             _writer = await FragmentFileWriter.CreateAsync(_output, members, ct);
         }
-        var stored = StoredRecord.Split(JsonSerializer.SerializeToUtf8Bytes(record));
-        await _writer.AddAsync(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, stored, _rows++), ct);
+        await _writer.AddAsync(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(record), _rows++), ct);
     }
 
     public async Task CompleteAsync(CancellationToken ct)
