@@ -66,8 +66,11 @@ public class ProfileStoreTests
                 identities.Select(id => (id, Utf8(new JsonObject { ["batch"] = b, ["id"] = id.Id }))), default);
         }
         string membership = ProfileStore.KeptApartBatchPrefix + "42";
-        await store.WriteShardAsync(FragmentKind.Profile, tenant, 0, "_segmentation", membership, 5_000,
-            [(new Identity("email", "u0"), new JsonObject { ["member"] = true })], default);
+        await using (var writer = store.OpenShardWriter(FragmentKind.Profile, tenant, 0, "_segmentation", membership, 5_000, ["member"]))
+        {
+            await writer.AddAsync(new Identity("email", "u0"), Utf8(new JsonObject { ["member"] = true }), default);
+            await writer.CompleteAsync(default);
+        }
         var before = await ReadAllAsync(store, tenant);
 
         foreach (int shard in new[] { 0, 1 })

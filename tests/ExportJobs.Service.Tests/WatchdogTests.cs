@@ -102,8 +102,11 @@ public class WatchdogTests
         var orphan = await store.CreateAsync(tenant, id => Segment(id, JobStatus.New), default);
         var stalled = await store.CreateAsync(tenant, id => Segment(id, JobStatus.Processing), default);
         string membership = SegmentJobSteps.MembershipBatchIds(stalled)[0];
-        await harness.Get<ProfileStore>().WriteShardAsync(FragmentKind.Profile, tenant, 0, "_segmentation", membership, t0,
-            [(new Identity("email", "a@example.com"), new JsonObject { ["segmentMembership"] = new JsonObject() })], default);
+        await using (var writer = harness.Get<ProfileStore>().OpenShardWriter(FragmentKind.Profile, tenant, 0, "_segmentation", membership, t0, ["segmentMembership"]))
+        {
+            await writer.AddAsync(new Identity("email", "a@example.com"), """{"segmentMembership":{}}"""u8.ToArray(), default);
+            await writer.CompleteAsync(default);
+        }
 
         var client = new Mock<DurableTaskClient>("test");
         client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>())).ReturnsAsync((OrchestrationMetadata?)null);

@@ -2,13 +2,16 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Nodes;
-using ExportJobs.Core.Profiles;
 using System.Text.RegularExpressions;
+using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Core.Segments;
 
-/// <summary>What one evaluation sees: the merged profile, its experience events, the time that <c>now</c> means, and the variables.</summary>
-/// The profile and events are read through their documents (which must outlive the evaluation), never built as nodes.
+/// <summary>
+/// What one evaluation sees: the merged profile, its experience events, the time that <c>now</c> means, and the
+/// variables. The profile and events are read through their documents (which must outlive the evaluation), never built
+/// as nodes.
+/// </summary>
 public sealed class PqlContext(MergedValue profile, IReadOnlyList<MergedValue> events, DateTimeOffset now, int slots)
 {
     /// <summary>The profile as a PQL object value, boxed once for every use.</summary>

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -103,24 +102,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// A writer of the fragments of one shard that a job computes (segment memberships), in identity order, as one file
-    /// named by <paramref name="batchId"/> (see <see cref="ShardFileWriter"/>), each record's <paramref name="members"/> in columns.
+    /// named by <paramref name="batchId"/>: written again, it is replaced; with no fragment, there is no file (see
+    /// <see cref="ShardFileWriter"/>). Each record's <paramref name="members"/> are columns.
     /// </summary>
     internal ShardFileWriter OpenShardWriter(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<string> members) =>
         new(Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId)), datasetId, batchId, ingestTimeMs,
             FragmentColumns.NamesOf(members.Select(MemberName.Of)));
-
-    /// <summary>
-    /// Writes the fragments of one shard that a job computed, already in identity order, as one file named by
-    /// <paramref name="batchId"/>: written again, it is replaced; with no fragment, there is no file.
-    /// </summary>
-    public async Task WriteShardAsync(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
-        IReadOnlyList<(Identity Identity, JsonObject Record)> records, CancellationToken ct)
-    {
-        await using var writer = OpenShardWriter(kind, tenant, shard, datasetId, batchId, ingestTimeMs, records.SelectMany(r => r.Record.Select(m => m.Key)));
-        foreach (var (identity, record) in records) await writer.AddAsync(identity, JsonSerializer.SerializeToUtf8Bytes(record), ct);
-        await writer.CompleteAsync(ct);
-    }
 
     /// <summary>Writes rows sorted by identity as one fragment file of this kind's container; returns its bytes.</summary>
     internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct) =>

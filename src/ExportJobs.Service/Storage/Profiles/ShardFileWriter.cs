@@ -6,9 +6,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>
 /// The fragments of one shard that a job computes (segment memberships), added in identity order and written as one
 /// file when complete: replacing the file written before under its name, or with no fragment, deleting it. They go to a
-/// local file as they come, so what a shard's job holds does not grow with the shard (as a list of records, a segment
-/// job held every changed membership of a shard until its end). Records with a top-level name other than
-/// <c>members</c> are kept whole.
+/// local file as they come, so what a shard's job holds does not grow with the shard. Records with a top-level name
+/// other than <c>members</c> are kept whole.
 /// </summary>
 internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string batchId, long ingestTimeMs, IReadOnlyList<MemberName> members) : IAsyncDisposable
 {
