@@ -28,7 +28,7 @@ public sealed class ExportSelection
         _segments = filter?.Segments?
             .Select(s => (s.SegmentNs ?? DefaultSegmentNamespace, s.SegmentId!, s.Status?.ToArray() ?? DefaultStatuses))
             .ToList();
-        _statusPaths = _segments?.Select(s => (new[] { s.Ns, s.Id, "status" }.Select(Encoding.UTF8.GetBytes).ToArray(), s.Statuses.Select(Encoding.UTF8.GetBytes).ToArray())).ToList();
+        _statusPaths = _segments?.Select(s => (new[] { s.Ns, s.Id, StatusMember }.Select(Encoding.UTF8.GetBytes).ToArray(), s.Statuses.Select(Encoding.UTF8.GetBytes).ToArray())).ToList();
         if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.StartTime, out var from)) _qualifiedFrom = from;
         if (Rfc3339.TryParse(filter?.SegmentQualificationTime?.EndTime, out var to)) _qualifiedTo = to;
         _updatedAfterMs = Rfc3339.ToEpochMs(filter?.FromIngestTimestamp);
@@ -41,6 +41,8 @@ public sealed class ExportSelection
     public IEnumerable<string> MembersRead => _segments is null ? [] : [SegmentMembership];
 
     public const string SegmentMembership = "segmentMembership";
+    /// <summary>The members of a segment's membership entry.</summary>
+    public const string StatusMember = "status", QualificationTimeMember = "lastQualificationTime";
 
     /// <summary>
     /// Whether a fragment whose <c>segmentMembership</c> is <paramref name="membership"/> (its JSON) could make its
@@ -112,12 +114,20 @@ public sealed class ExportSelection
                inNamespace.TryGetProperty(segmentId, out entry) && entry.Kind == JsonValueKind.Object;
     }
 
+    /// <summary>A membership entry's status: false when it has none, or not a string.</summary>
+    public static bool TryGetStatus(MergedValue entry, out JsonElement status)
+    {
+        status = default;
+        if (!entry.TryGetProperty(StatusMember, out var value) || value.Kind != JsonValueKind.String) return false;
+        status = value.Element;
+        return true;
+    }
+
     private bool Qualifies(MergedValue entry, string[] statuses)
     {
-        if (!entry.TryGetProperty("status", out var status) || status.Kind != JsonValueKind.String || !IsOneOf(status.Element, statuses))
-            return false;
+        if (!TryGetStatus(entry, out var status) || !IsOneOf(status, statuses)) return false;
         if (_qualifiedFrom is null && _qualifiedTo is null) return true;
-        if (!entry.TryGetProperty("lastQualificationTime", out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.Element, out var qualified))
+        if (!entry.TryGetProperty(QualificationTimeMember, out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.Element, out var qualified))
             return false;
         return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
     }

@@ -80,7 +80,7 @@ public sealed class SegmentEvaluation
         for (int i = 0; i < _segments.Count; i++)
         {
             bool wasRealized = Jobs.ExportSelection.TryGetMembership(profile.Value, Namespace, _segments[i].Id, out var stored) &&
-                               stored.TryGetProperty("status", out var s) && s.Kind == JsonValueKind.String && s.Element.ValueEquals(Realized);
+                               Jobs.ExportSelection.TryGetStatus(stored, out var status) && status.ValueEquals(Realized);
             // Realized now when it was not; exited when it was and no longer qualifies (its time kept); else unchanged.
             if (qualifies[i] == wasRealized) continue;
             if (writer is null)
@@ -91,10 +91,10 @@ public sealed class SegmentEvaluation
                 writer.WriteStartObject(Namespace);
             }
             writer.WriteStartObject(_segments[i].Id);
-            writer.WriteString("status", qualifies[i] ? Realized : Exited);
-            writer.WritePropertyName("lastQualificationTime");
+            writer.WriteString(Jobs.ExportSelection.StatusMember, qualifies[i] ? Realized : Exited);
+            writer.WritePropertyName(Jobs.ExportSelection.QualificationTimeMember);
             if (qualifies[i]) writer.WriteStringValue(_nowText);
-            else if (stored.TryGetProperty("lastQualificationTime", out var time)) time.WriteTo(writer);
+            else if (stored.TryGetProperty(Jobs.ExportSelection.QualificationTimeMember, out var time)) time.WriteTo(writer);
             else writer.WriteNullValue();
             writer.WriteEndObject();
         }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Segments;
@@ -28,6 +27,6 @@ internal sealed class SegmentCounts
     public SegmentTally ToResult() => new(_realized, _exited, _byNamespace);
 
     private static string? StatusOf(MergedValue record, string segmentId) =>
-        ExportSelection.TryGetMembership(record, SegmentEvaluation.Namespace, segmentId, out var entry) && entry.TryGetProperty("status", out var status) &&
-        status.Kind == JsonValueKind.String ? status.GetString() : null;
+        ExportSelection.TryGetMembership(record, SegmentEvaluation.Namespace, segmentId, out var entry) && ExportSelection.TryGetStatus(entry, out var status)
+            ? status.GetString() : null;
 }
