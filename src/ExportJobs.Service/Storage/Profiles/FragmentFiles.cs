@@ -158,7 +158,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     {
         members = members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members;
         var schema = FragmentColumns.Schema(members.Count);
-        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Fragments, cancellationToken: ct), schema, members);
+        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members);
     }
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
@@ -309,7 +309,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct);
         try
         {
-            return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Fragments, leaveStreamOpen: true, cancellationToken: ct), members, keep);
+            return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
         }
         catch
         {
