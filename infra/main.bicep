@@ -112,7 +112,7 @@ param maxIngestBodyBytes int = 104857600
 param maxRecordBytes int = 1048576
 
 @description('Bytes of accepted lines an ingestion holds before it writes them as one chunk.')
-param ingestChunkBytes int = 8388608
+param ingestChunkBytes int = 16777216
 
 @description('Shortest time between two runs of a schedule, seconds.')
 param scheduleMinimumIntervalSeconds int = 60

@@ -55,9 +55,12 @@ public sealed class ApiLimitsOptions
 
     /// <summary>
     /// How many bytes of accepted lines an ingestion holds before it writes them to the profile store as one chunk (one
-    /// file per shard): what one ingestion holds in memory, whatever its body. 8 MB: four concurrent 256 MB bodies
-    /// peaked at 38 MB above idle per ingestion (16 MB chunks: 67–81 MB, and slower; bash scripts/bench.sh ingest).
+    /// file per shard): what one ingestion holds in memory, whatever its body, and how many files it writes. 16 MB:
+    /// four concurrent 256 MB bodies peaked at 53–54 MB above idle per ingestion (8 MB: 34–41 MB; bash scripts/bench.sh
+    /// ingest), and a batch of up to 16 MB is one file per shard, so the benchmark's bulk load wrote half as many files
+    /// (one request each, and compaction's input) and ingested 103,550 records/s instead of 81,000–89,000
+    /// (docs/performance.md, "Chunks of 16 MB").
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(64 * 1024, 256 * 1024 * 1024)]
-    public int IngestChunkBytes { get; set; } = 8 * 1024 * 1024;
+    public int IngestChunkBytes { get; set; } = 16 * 1024 * 1024;
 }
