@@ -57,7 +57,7 @@ public sealed class ApiLimitsOptions
     /// How many bytes of accepted lines an ingestion holds before it writes them to the profile store as one chunk (one
     /// file per shard): what one ingestion holds in memory, whatever its body, and how many files it writes. 16 MB:
     /// four concurrent 256 MB bodies peaked at 53–54 MB above idle per ingestion (8 MB: 34–41 MB; bash scripts/bench.sh
-    /// ingest), and a batch of up to 16 MB is one file per shard: the benchmark's bulk load writes half as many files
+    /// ingest), and a batch of up to 16 MB is one file per shard: the benchmark's bulk load writes 1,920 files, not 3,200
     /// (a request each, and compaction's input), and its background compaction took 29–38 s instead of 37–46 s
     /// (docs/performance.md, "Chunks of 16 MB").
     /// </summary>
