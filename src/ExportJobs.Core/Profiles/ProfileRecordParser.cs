@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Schemas;
 
 namespace ExportJobs.Core.Profiles;
@@ -102,7 +103,7 @@ public static class ProfileRecordParser
     private static bool SegmentMembershipIsWellFormed(JsonElement record, out string? reason)
     {
         reason = null;
-        if (!record.TryGetProperty("segmentMembership", out var membership) || membership.ValueKind == JsonValueKind.Null) return true;
+        if (!record.TryGetProperty(ExportSelection.SegmentMembership, out var membership) || membership.ValueKind == JsonValueKind.Null) return true;
         if (membership.ValueKind != JsonValueKind.Object)
         {
             reason = "segmentMembership must be an object {namespace: {segmentId: {status, lastQualificationTime}}}.";
@@ -118,13 +119,13 @@ public static class ProfileRecordParser
             foreach (var segment in ns.Value.EnumerateObject())
             {
                 var entry = segment.Value;
-                if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("status", out var status) || status.ValueKind != JsonValueKind.String ||
+                if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty(ExportSelection.StatusMember, out var status) || status.ValueKind != JsonValueKind.String ||
                     !(status.ValueEquals("realized"u8) || status.ValueEquals("exited"u8)))
                 {
                     reason = $"segmentMembership.{ns.Name}.{segment.Name}.status must be \"realized\" or \"exited\".";
                     return false;
                 }
-                if (entry.TryGetProperty("lastQualificationTime", out var time) && time.ValueKind != JsonValueKind.Null &&
+                if (entry.TryGetProperty(ExportSelection.QualificationTimeMember, out var time) && time.ValueKind != JsonValueKind.Null &&
                     !Rfc3339.TryParse(time, out _))
                 {
                     reason = $"segmentMembership.{ns.Name}.{segment.Name}.lastQualificationTime must be an RFC 3339 date-time.";

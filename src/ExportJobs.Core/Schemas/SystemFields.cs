@@ -1,3 +1,5 @@
+using ExportJobs.Core.Jobs;
+
 namespace ExportJobs.Core.Schemas;
 
 /// <summary>
@@ -15,12 +17,12 @@ public static class SystemFields
 
     private static readonly SchemaNode SegmentMembership = SchemaNode.Of(SchemaKind.Map, SchemaNode.Of(SchemaKind.Map, SchemaNode.Of(SchemaKind.Object, properties: new()
     {
-        ["status"] = SchemaNode.Of(SchemaKind.String),
-        ["lastQualificationTime"] = SchemaNode.Of(SchemaKind.DateTime),
+        [ExportSelection.StatusMember] = SchemaNode.Of(SchemaKind.String),
+        [ExportSelection.QualificationTimeMember] = SchemaNode.Of(SchemaKind.DateTime),
     })));
 
     public static SchemaNode ForProfiles(SchemaNode definition) =>
-        definition.With("identityMap", IdentityMap).With("segmentMembership", SegmentMembership);
+        definition.With("identityMap", IdentityMap).With(ExportSelection.SegmentMembership, SegmentMembership);
 
     public static SchemaNode ForEvents(SchemaNode definition) =>
         definition.With("identityMap", IdentityMap).With("_id", SchemaNode.Of(SchemaKind.String)).With("timestamp", SchemaNode.Of(SchemaKind.DateTime));
