@@ -14,6 +14,7 @@
 #                                                 segment evaluation reading every member and its own, over events too
 #                                                 on a store kept with --events), R times each:
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
+#   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -397,14 +397,15 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// The floors (whole store, one segment; then a segment evaluation reading every member, and reading the members its
     /// PQL reads — over events too when the store has them), <paramref name="repeats"/> times each, on the store a run of
     /// the export benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then
-    /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads.
+    /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads. With <paramref name="oneSegmentOnly"/>
+    /// (<c>floors R segment</c>), the one-segment floor alone, R times: rounds short enough to interleave settings.
     /// </summary>
-    public async Task<int> FloorsAsync(int repeats)
+    public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
     {
         var clients = new StorageClients(Options.Create(env.StorageOptions()));
         string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
         for (int r = 0; r < repeats; r++)
-            foreach (bool oneSegment in new[] { false, true })
+            foreach (bool oneSegment in oneSegmentOnly ? [true] : new[] { false, true })
             {
                 var job = new ExportJob
                 {
@@ -417,11 +418,13 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
                 var floor = await FloorAsync(job);
                 Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}");
+                if (oneSegmentOnly) continue;
                 gcBefore = GcFigures.Now();
                 (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
                 var read = await ReadOnlyAsync(job);
                 Console.WriteLine($"  of which the shard reads alone (no merge, no output): {read.TotalSeconds:N1} s; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
             }
+        if (oneSegmentOnly) return 0;
         var options = Options.Create(env.StorageOptions());
         var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
         bool withEvents = (await store.ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;

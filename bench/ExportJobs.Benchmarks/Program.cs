@@ -19,7 +19,7 @@ switch (mode)
     case "engines":
         return await EngineBenchmark.RunAsync(args.Length > 1 ? count : 200_000);
     case "floors":
-        return await new ExportBenchmark(new BenchEnvironment()).FloorsAsync(args.Length > 1 ? count : 2);
+        return await new ExportBenchmark(new BenchEnvironment()).FloorsAsync(args.Length > 1 ? count : 2, oneSegmentOnly: args.Contains("segment"));
     case "ingest":
         return await new IngestBenchmark(new BenchEnvironment()).RunAsync(args.Length > 1 ? args[1] : "plain");
     case "schedule":
