@@ -10,6 +10,7 @@
 #                                                 then 10 tenants x 5 concurrent ones over 5,000 profiles each
 #   bash scripts/bench.sh pql [N]                 PQL evaluation rate (no storage)
 #   bash scripts/bench.sh engines [N]             Parquet.Net, ParquetSharp and DuckDB decoding one fragment file (no storage)
+#   bash scripts/bench.sh linecost                ingestion's work on one line of each dataset: parse, checks, split (no storage)
 #   BENCH_KEEP=1 bash scripts/bench.sh export N   keeps the store; then the floors alone on it (whole store, one segment,
 #                                                 segment evaluation reading every member and its own, over events too
 #                                                 on a store kept with --events), R times each:
@@ -23,7 +24,7 @@ ensure_tools
 mode=${1:-export}
 shift || true
 dotnet build bench/ExportJobs.Benchmarks/ExportJobs.Benchmarks.csproj -c Release --nologo -v quiet
-if [ "$mode" = pql ] || [ "$mode" = engines ]; then
+if [ "$mode" = pql ] || [ "$mode" = engines ] || [ "$mode" = linecost ]; then
   exec dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"
 fi
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet

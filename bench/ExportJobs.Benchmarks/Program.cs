@@ -16,6 +16,8 @@ switch (mode)
         return 0;
     case "export":
         return await new ExportBenchmark(new BenchEnvironment()).RunAsync(count, args.Contains("--events"));
+    case "linecost":
+        return LineCost.Run();
     case "engines":
         return await EngineBenchmark.RunAsync(args.Length > 1 ? count : 200_000);
     case "floors":
@@ -31,6 +33,6 @@ switch (mode)
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats], engines [profiles], ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small, stitched [people]");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats] [segment], engines [profiles], linecost, ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small, stitched [people]");
         return 2;
 }
