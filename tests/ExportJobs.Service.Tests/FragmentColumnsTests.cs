@@ -53,37 +53,6 @@ public class FragmentColumnsTests
     }
 
     [Fact]
-    public void A_record_split_where_its_parse_found_its_members_is_the_record_split_from_its_text()
-    {
-        const string identityMap = "\"identityMap\":{\"email\":[{\"id\":\"a@example.com\",\"primary\":true}]}";
-        var lines = Shapes.Select(shape => shape == "{}" ? "{" + identityMap + "}" : "{" + identityMap + "," + shape[1..])
-            .Append("{ " + identityMap + " , \"a\" : [ 1 , 2 ] ,\t\"b\":\"x\\\"y\" , \"\u00e9\" : { } }")
-            .Append("{" + identityMap + ",\"\\u0062\":1,\"c\":2}");
-        var members = new List<RecordMember>();
-        int split = 0;
-        foreach (string line in lines)
-        {
-            var json = Encoding.UTF8.GetBytes(line);
-            if (!ProfileRecordParser.TryRead(json, isEvent: false, null, out _, out string? reason, members))
-            {
-                Assert.Contains("not valid JSON", reason); // the shape that repeats a name
-                continue;
-            }
-            var (fromParse, fromText) = (StoredRecord.Split(json, members.ToArray()), StoredRecord.Split(json));
-            Assert.Equal(fromText.IsWhole, fromParse.IsWhole);
-            Assert.Equal(fromText.Members.Select(m => (m.Name.Text, Encoding.UTF8.GetString(m.Value.Span))), fromParse.Members.Select(m => (m.Name.Text, Encoding.UTF8.GetString(m.Value.Span))));
-            Assert.Equal(Encoding.UTF8.GetString(fromText.ToJson().Span), Encoding.UTF8.GetString(fromParse.ToJson().Span));
-            split++;
-        }
-        Assert.Equal(Shapes.Length + 1, split);
-
-        // The members are taken where they are said to be, not found again: given only the second, the record holds only it.
-        var record = """{"a":[1],"b":{"c":2}}"""u8.ToArray();
-        var onlyB = StoredRecord.Split(record, [new RecordMember(10..11, 13..20, NameEscaped: false)]);
-        Assert.Equal([("b", """{"c":2}""")], onlyB.Members.Select(m => (m.Name.Text, Encoding.UTF8.GetString(m.Value.Span))));
-    }
-
-    [Fact]
     public async Task Records_read_back_as_written_and_a_read_that_names_members_gets_only_those_in_the_records_order()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));

@@ -31,9 +31,9 @@ public class ShardLinksTests
         // Batch 2 at 2,000, ingested in chunks of one record: places go on from chunk to chunk.
         using (var writer = new ChunkedBatchWriter(store, FragmentKind.Profile, tenant, "web", "b2", 2_000, chunkBytes: 80, maxRecordBytes: 80))
         {
-            await writer.AddAsync(new("ECID", "c1"), Record("""{"ECID":[{"id":"c1"}],"CRMID":[{"id":"y"}]}"""), null, default);
-            await writer.AddAsync(new("ECID", "c9"), Record("""{"ECID":[{"id":"c9"}]}"""), null, default);
-            await writer.AddAsync(new("ECID", "c2"), Record("""{"ECID":[{"id":"c2"}],"CRMID":[{"id":"x"}]}"""), null, default);
+            await writer.AddAsync(new("ECID", "c1"), Record("""{"ECID":[{"id":"c1"}],"CRMID":[{"id":"y"}]}"""), default);
+            await writer.AddAsync(new("ECID", "c9"), Record("""{"ECID":[{"id":"c9"}]}"""), default);
+            await writer.AddAsync(new("ECID", "c2"), Record("""{"ECID":[{"id":"c2"}],"CRMID":[{"id":"x"}]}"""), default);
             await writer.CompleteAsync(default);
         }
         // An experience event links too.

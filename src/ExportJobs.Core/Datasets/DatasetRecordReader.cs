@@ -8,7 +8,6 @@ public sealed class DatasetRecordReader(Dataset dataset)
 {
     private readonly SchemaNode? _schema = dataset.RecordSchema();
 
-    /// <summary>Whether the line is a record to keep, its primary identity, or why not; a kept record's top-level members go to <paramref name="members"/>, when given.</summary>
-    public bool TryRead(ReadOnlyMemory<byte> line, out Identity identity, out string? reason, List<RecordMember>? members = null) =>
-        ProfileRecordParser.TryRead(line, dataset.HoldsEvents, _schema, out identity, out reason, members);
+    public bool TryRead(ReadOnlyMemory<byte> line, out Identity identity, out string? reason) =>
+        ProfileRecordParser.TryRead(line, dataset.HoldsEvents, _schema, out identity, out reason);
 }

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -22,11 +20,9 @@ public static class ProfileRecordParser
     /// <summary>
     /// A line of a dataset, a profile record or an event (which also needs a string <c>_id</c> and an RFC 3339
     /// <c>timestamp</c>), which must fit <paramref name="schema"/> when there is one. Read through a pooled document,
-    /// never built as nodes: ingestion reads every line this way. A kept record's top-level members go to
-    /// <paramref name="members"/>, when given, in the record's order.
+    /// never built as nodes: ingestion reads every line this way.
     /// </summary>
-    public static bool TryRead(ReadOnlyMemory<byte> line, bool isEvent, SchemaNode? schema, out Identity primary, out string? reason,
-        List<RecordMember>? members = null)
+    public static bool TryRead(ReadOnlyMemory<byte> line, bool isEvent, SchemaNode? schema, out Identity primary, out string? reason)
     {
         primary = default;
         // Checked before parsing: a decoder would make two ids that differ only in invalid bytes one id (U+FFFD).
@@ -66,23 +62,7 @@ public static class ProfileRecordParser
                 reason = $"does not fit the dataset's schema: {misfit}";
                 return false;
             }
-            if (members is not null) TopLevelMembers(line.Span, record, members);
             return true;
-        }
-    }
-
-    /// <summary>Where the line holds each member of its record (an object read from the line, which the document does not copy).</summary>
-    private static void TopLevelMembers(ReadOnlySpan<byte> line, JsonElement record, List<RecordMember> members)
-    {
-        members.Clear();
-        ref byte start = ref MemoryMarshal.GetReference(line);
-        foreach (var member in record.EnumerateObject())
-        {
-            var name = JsonMarshal.GetRawUtf8PropertyName(member);
-            var value = JsonMarshal.GetRawUtf8Value(member.Value);
-            int nameAt = name.IsEmpty ? 0 : (int)Unsafe.ByteOffset(ref start, ref MemoryMarshal.GetReference(name));
-            int valueAt = (int)Unsafe.ByteOffset(ref start, ref MemoryMarshal.GetReference(value));
-            members.Add(new RecordMember(nameAt..(nameAt + name.Length), valueAt..(valueAt + value.Length), name.IndexOf((byte)'\\') >= 0));
         }
     }
 

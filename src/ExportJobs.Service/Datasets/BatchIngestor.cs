@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
-using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
@@ -97,7 +96,6 @@ public sealed class BatchIngestor(
         IncrementalHash? payloadHash, CancellationToken ct)
     {
         var rejected = new List<RejectedRecord>();
-        var members = new List<RecordMember>();
         long count = 0;
         using (body)
         using (var lines = new NdjsonLines(body, limits.Value.MaxRecordBytes, payloadHash))
@@ -107,9 +105,9 @@ public sealed class BatchIngestor(
                 string? reason;
                 if (lines.TooLong) reason = $"the line is longer than {limits.Value.MaxRecordBytes} bytes.";
                 else if (IsBlank(lines.Line.Span)) continue;
-                else if (reader.TryRead(lines.Line, out var identity, out reason, members))
+                else if (reader.TryRead(lines.Line, out var identity, out reason))
                 {
-                    await writer.AddAsync(identity, lines.Line, members, ct);
+                    await writer.AddAsync(identity, lines.Line, ct);
                     continue;
                 }
                 count++;

@@ -1,10 +1,9 @@
 using System.Buffers;
-using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Service.Storage;
 
 /// <summary>
-/// The large buffers of ingestion (a line buffer, a chunk of accepted lines and where their members are), pooled apart from the shared pool: that
+/// The large buffers of ingestion (a line buffer, a chunk of accepted lines), pooled apart from the shared pool: that
 /// one keeps arrays per processor, so after a burst of ingestions it would hold many megabytes the export that follows
 /// cannot use. This pool keeps at most a few of each size, and lets go of them once ingestion has been quiet for
 /// <see cref="IdleTrimmedArrayPool{T}.QuietPeriod"/>.
@@ -12,6 +11,4 @@ namespace ExportJobs.Service.Storage;
 public static class IngestionBuffers
 {
     public static readonly ArrayPool<byte> Pool = new IdleTrimmedArrayPool<byte>(maxArrayLength: 64 * 1024 * 1024, maxArraysPerSize: 4);
-
-    public static readonly ArrayPool<RecordMember> Members = new IdleTrimmedArrayPool<RecordMember>(maxArrayLength: 4 * 1024 * 1024, maxArraysPerSize: 4);
 }

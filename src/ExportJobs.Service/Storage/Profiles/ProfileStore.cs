@@ -70,28 +70,23 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// as ingested), each to the shard of its primary identity, sorted by identity. Each keeps its place in the batch:
     /// <paramref name="firstSequence"/> for the first record given, and so on.
     /// </summary>
-    public Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0) =>
-        WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, records.Select(r => new IngestedRecord(r.Identity, r.Json, null)), ct, chunk, firstSequence);
-
-    /// <inheritdoc cref="WriteBatchAsync(FragmentKind, Tenant, string, string, long, IEnumerable{ValueTuple{Identity, ReadOnlyMemory{byte}}}, CancellationToken, int, long)"/>
-    internal async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<IngestedRecord> records, CancellationToken ct, int chunk = 0, long firstSequence = 0)
+    public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
+        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0)
     {
-        var byShard = new SortedDictionary<int, List<(IngestedRecord Record, long Sequence)>>();
+        var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>>();
         long sequence = firstSequence;
-        foreach (var record in records)
+        foreach (var (identity, json) in records)
         {
-            int shard = ShardRouter.ShardOf(record.Identity, ShardCount);
+            int shard = ShardRouter.ShardOf(identity, ShardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
-            rows.Add((record, sequence++));
+            rows.Add((identity, json, sequence++));
         }
         // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once (each
         // record split into its members there), so that their uploads overlap each other and the encoding of the next.
         await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
             await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
-                entry.Value.OrderBy(r => r.Record.Identity, IdentityKey.Order)
-                    .Select(r => new FragmentRow(r.Record.Identity.Namespace, r.Record.Identity.Id, ingestTimeMs, datasetId, batchId, r.Record.Split(), r.Sequence)).ToList(), c));
+                entry.Value.OrderBy(r => r.Identity, IdentityKey.Order)
+                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList(), c));
     }
 
     /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -36,41 +35,19 @@ internal sealed class MemberName
     }
 
     /// <summary>The name a reader is on (a property name), made into a string only the first time it is seen unescaped.</summary>
-    public static MemberName Of(ref Utf8JsonReader reader) =>
-        !reader.ValueIsEscaped && !reader.HasValueSequence ? OfUnescaped(reader.ValueSpan) : Of(reader.GetString()!);
-
-    /// <summary>
-    /// The name whose UTF-8 text (with no escape in it) is <paramref name="utf8"/>, made into a string only the first time
-    /// it is seen. The names this thread found last are compared first, as bytes (<see cref="Recent"/>): the records of a
-    /// batch mostly repeat the same few names.
-    /// </summary>
-    public static MemberName OfUnescaped(ReadOnlySpan<byte> utf8)
+    public static MemberName Of(ref Utf8JsonReader reader)
     {
-        if (utf8.Length > MaxLookedUp || utf8.IsEmpty) return Of(Encoding.UTF8.GetString(utf8));
-        var recent = Recent ??= new MemberName[RecentSlots];
-        int slot = (utf8.Length * 31 + utf8[0] * 7 + utf8[^1]) & (RecentSlots - 1);
-        if (recent[slot] is { } seen && seen.Json.Length == utf8.Length + 3 && seen.Json.AsSpan(1, utf8.Length).SequenceEqual(utf8)) return seen;
-        Span<char> text = stackalloc char[MaxLookedUp];
-        int length = Encoding.UTF8.GetChars(utf8, text);
-        var name = Known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text[..length], out var known) ? known : Of(new string(text[..length]));
-        return recent[slot] = name;
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueSpan.Length <= MaxLookedUp)
+        {
+            Span<char> text = stackalloc char[MaxLookedUp];
+            int length = Encoding.UTF8.GetChars(reader.ValueSpan, text);
+            if (Known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text[..length], out var known)) return known;
+        }
+        return Of(reader.GetString()!);
     }
 
-    /// <summary>The names this thread looked up last, by a hash of their bytes (a name whose JSON text needs no escape is its bytes quoted).</summary>
-    [ThreadStatic] private static MemberName[]? Recent;
-
-    private const int RecentSlots = 32;
 
     public override string ToString() => Text;
-}
-
-/// <summary>
-/// A record to store, as ingested: its JSON text and, when its parse found them, where its top-level members are in it
-/// (<see cref="RecordMember"/>); else (null) the text is read again to split it.
-/// </summary>
-internal readonly record struct IngestedRecord(Identity Identity, ReadOnlyMemory<byte> Json, ReadOnlyMemory<RecordMember>? Members)
-{
-    public StoredRecord Split() => Members is { } members ? StoredRecord.Split(Json, members.Span) : StoredRecord.Split(Json);
 }
 
 /// <summary>One top-level member of a record: its name and its value's JSON text, as ingested.</summary>
@@ -119,26 +96,6 @@ internal sealed class StoredRecord
                 if (ReferenceEquals(members[i].Name, name) || members[i].Name.Text == name.Text) return OfWhole(json);
         }
         return OfMembers([.. members]);
-    }
-
-    /// <summary>
-    /// As <see cref="Split(ReadOnlyMemory{byte})"/>, from the members a parse of the record found where its text holds them
-    /// (<see cref="ProfileRecordParser.TryRead"/>, which refuses repeated names): the text is not read again, unless a
-    /// name is escaped.
-    /// </summary>
-    public static StoredRecord Split(ReadOnlyMemory<byte> json, ReadOnlySpan<RecordMember> found)
-    {
-        if (found.Length > FragmentColumns.MaxMembers) return OfWhole(json);
-        var members = new Member[found.Length];
-        for (int i = 0; i < found.Length; i++)
-        {
-            var (name, value, escaped) = found[i];
-            if (escaped) return Split(json);
-            var text = json.Span[name];
-            if (text.Length > FragmentColumns.MaxMemberName) return OfWhole(json);
-            members[i] = new Member(MemberName.OfUnescaped(text), json[value]);
-        }
-        return OfMembers(members);
     }
 
     /// <summary>The text of the value whose name the reader is on, the reader left on its last token.</summary>
