@@ -11,11 +11,14 @@ public static class IdentityMap
 {
     public const int MaxIdLength = 256;
 
+    /// <summary>The record's member that holds its identities.</summary>
+    public const string Member = "identityMap";
+
     public static bool TryGetPrimary(JsonElement record, out Identity primary, out string? error)
     {
         primary = default;
         error = null;
-        if (!record.TryGetProperty("identityMap", out var map) || map.ValueKind != JsonValueKind.Object || !map.EnumerateObject().Any())
+        if (!record.TryGetProperty(Member, out var map) || map.ValueKind != JsonValueKind.Object || !map.EnumerateObject().Any())
         {
             error = "identityMap is missing or empty.";
             return false;
@@ -77,7 +80,7 @@ public static class IdentityMap
     public static List<Identity> All(JsonElement record)
     {
         var identities = new List<Identity>();
-        if (record.TryGetProperty("identityMap", out var map) && map.ValueKind == JsonValueKind.Object)
+        if (record.TryGetProperty(Member, out var map) && map.ValueKind == JsonValueKind.Object)
             foreach (var ns in map.EnumerateObject())
                 if (ns.Value.ValueKind == JsonValueKind.Array)
                     foreach (var entry in ns.Value.EnumerateArray())

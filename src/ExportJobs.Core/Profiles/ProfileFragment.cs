@@ -39,7 +39,7 @@ public sealed class MergedProfile(Identity identity)
         var profile = new MergedProfile(identity);
         profile.Push(MergedValue.Of(new JsonObject
         {
-            ["identityMap"] = new JsonObject { [identity.Namespace] = new JsonArray(new JsonObject { ["id"] = identity.Id, ["primary"] = true }) },
+            [IdentityMap.Member] = new JsonObject { [identity.Namespace] = new JsonArray(new JsonObject { ["id"] = identity.Id, ["primary"] = true }) },
         }).Element);
         return profile;
     }

@@ -22,8 +22,8 @@ public static class SystemFields
     })));
 
     public static SchemaNode ForProfiles(SchemaNode definition) =>
-        definition.With("identityMap", IdentityMap).With(ExportSelection.SegmentMembership, SegmentMembership);
+        definition.With(Profiles.IdentityMap.Member, IdentityMap).With(ExportSelection.SegmentMembership, SegmentMembership);
 
     public static SchemaNode ForEvents(SchemaNode definition) =>
-        definition.With("identityMap", IdentityMap).With("_id", SchemaNode.Of(SchemaKind.String)).With("timestamp", SchemaNode.Of(SchemaKind.DateTime));
+        definition.With(Profiles.IdentityMap.Member, IdentityMap).With("_id", SchemaNode.Of(SchemaKind.String)).With("timestamp", SchemaNode.Of(SchemaKind.DateTime));
 }

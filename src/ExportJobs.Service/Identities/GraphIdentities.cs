@@ -54,7 +54,7 @@ public static class GraphIdentities
         int primary = ReadCount(encoded, ref at);
         int groups = ReadCount(encoded, ref at);
         writer.WriteStartObject();
-        writer.WriteStartObject("identityMap");
+        writer.WriteStartObject(IdentityMap.Member);
         for (int group = 0, place = 0; group < groups; group++)
         {
             writer.WriteStartArray(ReadText(encoded, ref at));

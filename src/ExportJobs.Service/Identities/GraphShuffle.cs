@@ -33,7 +33,6 @@ namespace ExportJobs.Service.Identities;
 /// </summary>
 public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, ILogger<GraphShuffle> log)
 {
-    private const string IdentityMapMember = "identityMap";
 
     private static readonly IComparer<FragmentRow> ByIdentity = Comparer<FragmentRow>.Create(FragmentRow.CompareIdentities);
 
@@ -174,12 +173,12 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     /// The members a stage reads of <paramref name="members"/> (all when null): never a fragment's own
     /// <c>identityMap</c>, which its graph's replaces, so that column is not even decoded.
     /// </summary>
-    private static MemberSelection Read(IReadOnlySet<string>? members) => new(members, IdentityMapMember);
+    private static MemberSelection Read(IReadOnlySet<string>? members) => new(members, IdentityMap.Member);
 
     /// <summary>A row without its own <c>identityMap</c>: only a record kept whole still has one once read (<see cref="Read"/>).</summary>
     private static FragmentRow WithoutIdentityMap(FragmentRow row) => row.Record.IsWhole ? row with { Record = WithoutIdentityMap(row.Record) } : row;
 
-    private static StoredRecord WithoutIdentityMap(StoredRecord record) => record.IsWhole ? record.Without(IdentityMapMember) : record;
+    private static StoredRecord WithoutIdentityMap(StoredRecord record) => record.IsWhole ? record.Without(IdentityMap.Member) : record;
 
     /// <summary>What the export stage reads of a partition's build, loaded at once: its graphs (<see cref="GraphsAsync"/>) and its moved identities (<see cref="MovedAsync"/>); the caller disposes both.</summary>
     public async Task<(IdentityTable Graphs, IdentityTable Moved)> TablesAsync(Tenant tenant, string graphs, int partition, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ExportJobs.Core.Identities;
+using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Storage.Profiles;
 
@@ -12,7 +13,7 @@ namespace ExportJobs.Service.Identities;
 /// </summary>
 public sealed class ShardLinks(ProfileStore store)
 {
-    private static readonly MemberSelection IdentityMapOnly = new(new HashSet<string> { "identityMap" });
+    private static readonly MemberSelection IdentityMapOnly = new(new HashSet<string> { IdentityMap.Member });
 
     public async IAsyncEnumerable<IdentityLink> ReadAsync(Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct)
     {
