@@ -24,8 +24,8 @@ public static class LineCost
             ("crm", BenchProfiles.Crm, BenchProfiles.CrmSchema), ("loyalty", BenchProfiles.Loyalty, BenchProfiles.LoyaltySchema),
             ("preferences", BenchProfiles.Preferences, BenchProfiles.PreferencesSchema),
         };
-        var strict = new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false };
-        var loose = new JsonDocumentOptions { MaxDepth = 64 };
+        var strict = ProfileRecordParser.DocumentOptions;
+        var loose = strict with { AllowDuplicateProperties = true };
         foreach (var (name, make, schemaText) in kinds)
         {
             var lines = Enumerable.Range(0, 30_000).Select(make).OfType<string>().Select(s => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(s)).ToArray();

@@ -9,8 +9,8 @@ namespace ExportJobs.Core.Profiles;
 /// <summary>Reads one NDJSON line of an ingestion batch: whether it is a record to keep, its primary identity, or why it is rejected.</summary>
 public static class ProfileRecordParser
 {
-    // Duplicate members are refused: which of two values a record "has" would otherwise depend on the reader.
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, AllowDuplicateProperties = false };
+    /// <summary>How a line is parsed. Duplicate members are refused: which of two values a record "has" would otherwise depend on the reader.</summary>
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, AllowDuplicateProperties = false };
 
     /// <summary>A profile record from one line's UTF-8 bytes: it must be valid UTF-8, valid JSON without duplicate members or lone surrogates, and have a primary identity.</summary>
     public static bool TryParse(ReadOnlyMemory<byte> line, out Identity primary, out string? reason) => TryRead(line, isEvent: false, null, out primary, out reason);
