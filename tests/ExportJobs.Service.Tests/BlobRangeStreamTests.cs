@@ -70,29 +70,6 @@ public class BlobRangeStreamTests
         Assert.Equal(3, requests.Count);
     }
 
-    [Theory]
-    [InlineData(1, 1024 * 1024)]
-    [InlineData(4, 1024 * 1024)]
-    [InlineData(8, 512 * 1024)]
-    [InlineData(50, 256 * 1024)]
-    public async Task A_read_of_few_files_fetches_each_in_larger_windows_so_in_fewer_requests(int openFiles, int windowBytes)
-    {
-        Assert.Equal(windowBytes, BlobRangeStream.WindowBytesFor(openFiles));
-        var requests = new CountRequests();
-        var options = new BlobClientOptions();
-        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
-        var (blob, bytes) = await UploadAsync(options);
-        requests.Count = 0;
-
-        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default, BlobRangeStream.WindowBytesFor(openFiles));
-        for (int position = 0; position < bytes.Length; position += 64 * 1024)
-            await AssertReadsAsync(stream, bytes, position, Math.Min(64 * 1024, bytes.Length - position));
-
-        // The tail on opening, then a window at a time from the start up to where the tail begins.
-        int beforeTail = bytes.Length - windowBytes;
-        Assert.Equal(1 + (beforeTail + windowBytes - 1) / windowBytes, requests.Count);
-    }
-
     [Fact]
     public async Task A_window_whose_bytes_differ_from_the_MD5_the_service_sent_is_refused()
     {

@@ -6,11 +6,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>
 /// A blob read as a Parquet reader reads it, from windows of its bytes each fetched in one request (a Parquet reader on
 /// a plain blob stream makes several small requests per footer and per column chunk, each costing more CPU than the
-/// bytes it brings): a blob of up to a window's size whole on opening; a larger one its tail (the footer) on opening,
-/// then, from where <see cref="LoadAsync"/> or a read asks, a window (or what is asked, if more) — the row groups that
-/// follow come from the same window. So an open file holds one window, of a size that does not grow with the file (two
-/// while it is being opened: <see cref="_tail"/>), and a file is fetched in about size / window requests. The caller
-/// sizes the windows by how many files it holds open at once (<see cref="WindowBytesFor"/>). Windows come from
+/// bytes it brings): a blob of up to <see cref="WindowBytes"/> whole on opening; a larger one its tail (the footer) on
+/// opening, then, from where <see cref="LoadAsync"/> or a read asks, <see cref="WindowBytes"/> (or what is asked, if
+/// more) — the row groups that follow come from the same window. So an open file holds one window, of a size that does
+/// not grow with the file (two while it is being opened: <see cref="_tail"/>), and a file is fetched in about
+/// size / <see cref="WindowBytes"/> requests. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
 /// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
 /// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
@@ -18,24 +18,17 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal sealed class BlobRangeStream : Stream
 {
     /// <summary>
-    /// A read's windows: 256 KB to 1 MB each, <see cref="ReadWindowBudget"/> for all the files a read holds open. A
-    /// window is a request, and Azurite spends about 1 ms of CPU on each whatever its size: 1 MB windows cut its CPU in
-    /// a one-segment export by a fifth. But a <c>pdg</c> export's stage holds about 50 files open, and 1 MB windows for
-    /// every read took its peak RSS to the 512 MB bound; a shard read after background compaction holds 4.
+    /// 256 KB: a shard's reads hold one window per open file, and a fragment file ingested from a batch of 25,000 lines
+    /// fits in one (about 1,600 rows per shard of 16, 80 bytes a row compressed). 1 MB windows made a third of the
+    /// requests, but at N = 1,000,000, where shards are read from large compacted files, peak RSS was 30 MB higher.
     /// </summary>
-    public const int MinWindowBytes = 256 * 1024, MaxWindowBytes = 1024 * 1024;
-    private const int ReadWindowBudget = 4 * MaxWindowBytes;
-
-    /// <summary>The window size for each of <paramref name="openFiles"/> files a read holds open at once.</summary>
-    public static int WindowBytesFor(int openFiles) => Math.Clamp(ReadWindowBudget / Math.Max(1, openFiles), MinWindowBytes, MaxWindowBytes);
-
+    private const int WindowBytes = 256 * 1024;
     private static readonly ArrayPool<byte> Windows = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 32);
 
     private readonly BlobClient _blob;
     /// <summary>Where the stream's bytes begin in the blob.</summary>
     private readonly long _offset;
     private readonly long _length;
-    private readonly int _windowBytes;
     private long _position;
     private Window _current = Window.None;
     /// <summary>
@@ -45,17 +38,13 @@ internal sealed class BlobRangeStream : Stream
     /// </summary>
     private Window _tail = Window.None;
 
-    private BlobRangeStream(BlobClient blob, long offset, long length, int windowBytes) =>
-        (_blob, _offset, _length, _windowBytes) = (blob, offset, length, Math.Clamp(windowBytes, MinWindowBytes, MaxWindowBytes));
+    private BlobRangeStream(BlobClient blob, long offset, long length) => (_blob, _offset, _length) = (blob, offset, length);
 
-    /// <summary>
-    /// The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them)
-    /// already fetched, read in windows of <paramref name="windowBytes"/>.
-    /// </summary>
-    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct, int windowBytes = MinWindowBytes)
+    /// <summary>The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them) already fetched.</summary>
+    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct)
     {
-        var stream = new BlobRangeStream(blob, offset, length, windowBytes);
-        long tail = Math.Min(length, stream._windowBytes);
+        var stream = new BlobRangeStream(blob, offset, length);
+        long tail = Math.Min(length, WindowBytes);
         stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
         if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
         return stream;
@@ -133,7 +122,7 @@ internal sealed class BlobRangeStream : Stream
         return window;
     }
 
-    private int WindowSizeAt(long position, int wanted) => (int)Math.Min(_length - position, Math.Max(_windowBytes, wanted));
+    private int WindowSizeAt(long position, int wanted) => (int)Math.Min(_length - position, Math.Max(WindowBytes, wanted));
 
     public override int Read(Span<byte> buffer)
     {

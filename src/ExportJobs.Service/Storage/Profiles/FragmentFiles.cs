@@ -302,12 +302,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>
     /// The file (<paramref name="length"/> bytes of its blob from <paramref name="offset"/>), before its first row; it
     /// reads the member columns of <paramref name="members"/> (all when null), and the rows of the identities
-    /// (namespace, id) <paramref name="keep"/> keeps (all when null), in windows of <paramref name="windowBytes"/>.
+    /// (namespace, id) <paramref name="keep"/> keeps (all when null).
     /// </summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct,
-        int windowBytes = BlobRangeStream.MinWindowBytes)
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct)
     {
-        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct, windowBytes);
+        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct);
         try
         {
             return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
@@ -485,16 +484,14 @@ internal sealed class FragmentCursor : IAsyncDisposable
     private readonly Queue<(BlobClient Blob, long Offset, long Length)> _parts;
     private readonly MemberSelection? _members;
     private readonly IdentityFilter? _keep;
-    private readonly int _windowBytes;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep, int windowBytes)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep)
     {
         _parts = new(parts);
         Index = index;
         _members = members;
         _keep = keep;
-        _windowBytes = windowBytes;
     }
 
     public int Index { get; }
@@ -505,12 +502,12 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     /// <summary>
     /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
-    /// <paramref name="keep"/> keeps, when given); null when it has none. Its files are read in windows of <paramref name="windowBytes"/>.
+    /// <paramref name="keep"/> keeps, when given); null when it has none.
     /// </summary>
     public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members,
-        IdentityFilter? keep, int windowBytes, CancellationToken ct)
+        IdentityFilter? keep, CancellationToken ct)
     {
-        var cursor = new FragmentCursor(parts, index, members, keep, windowBytes);
+        var cursor = new FragmentCursor(parts, index, members, keep);
         try
         {
             if (await cursor.MoveNextAsync(ct)) return cursor;
@@ -535,7 +532,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
             }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Offset, next.Length, _members, _keep, ct, _windowBytes);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Offset, next.Length, _members, _keep, ct);
             if (Members.Count == 0) Members = _file.Members;
         }
     }

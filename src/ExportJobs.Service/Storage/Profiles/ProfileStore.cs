@@ -420,20 +420,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// null), indexed from <paramref name="firstIndex"/> by their place among <paramref name="runs"/> (a run without
     /// rows, or without rows of identities <paramref name="keep"/> keeps when given, is left out, its index unused). Opened
     /// <see cref="ConcurrentOpens"/> at a time: opening fetches a file's footer (a small file whole), a request each,
-    /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them. Their files
-    /// are read in windows sized by how many runs are opened together (<see cref="BlobRangeStream.WindowBytesFor"/>).
+    /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
     /// </summary>
     private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
         int firstIndex = 0, IdentityFilter? keep = null)
     {
         var listed = runs.ToList();
         var opened = new FragmentCursor?[listed.Count];
-        int windowBytes = BlobRangeStream.WindowBytesFor(listed.Count);
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, listed.Count), new ParallelOptions { MaxDegreeOfParallelism = ConcurrentOpens, CancellationToken = ct },
-                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Offset, p.Length)), firstIndex + i, members,
-                    keep, windowBytes, c));
+                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Offset, p.Length)), firstIndex + i, members, keep, c));
             return opened.OfType<FragmentCursor>().ToList();
         }
         catch
