@@ -65,9 +65,33 @@ public class BlobRangeStreamTests
         await stream.LoadAsync(4, 100_000, default);
         await AssertReadsAsync(stream, bytes, 4, 100_000);
         Assert.Equal(2, requests.Count);
-        // Once a range is loaded the tail is let go: reading it again fetches it again.
+        // The tail stays while the file is open: reading it again fetches nothing.
         await AssertReadsAsync(stream, bytes, bytes.Length - 8, 8);
-        Assert.Equal(3, requests.Count);
+        Assert.Equal(2, requests.Count);
+    }
+
+    [Fact]
+    public async Task Row_groups_loaded_one_after_the_other_fetch_each_byte_once_the_last_ones_from_the_tail()
+    {
+        var requests = new CountRequests();
+        var options = new BlobClientOptions();
+        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
+        var (blob, bytes) = await UploadAsync(options);
+        requests.Count = 0;
+
+        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default);
+        const int Group = 17_000;
+        for (int start = 4; start < bytes.Length; start += Group)
+        {
+            int count = Math.Min(Group, bytes.Length - start);
+            await stream.LoadAsync(start, count, default);
+            await AssertReadsAsync(stream, bytes, start, count);
+        }
+
+        // The tail on opening, then windows from the first group up to where the tail begins, none into it.
+        const int Window = 256 * 1024;
+        int beforeTail = bytes.Length - Window - 4;
+        Assert.Equal(1 + (beforeTail + Window - 1) / Window, requests.Count);
     }
 
     [Fact]

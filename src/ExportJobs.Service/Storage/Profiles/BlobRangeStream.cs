@@ -8,9 +8,9 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// a plain blob stream makes several small requests per footer and per column chunk, each costing more CPU than the
 /// bytes it brings): a blob of up to <see cref="WindowBytes"/> whole on opening; a larger one its tail (the footer) on
 /// opening, then, from where <see cref="LoadAsync"/> or a read asks, <see cref="WindowBytes"/> (or what is asked, if
-/// more) — the row groups that follow come from the same window. So an open file holds one window, of a size that does
-/// not grow with the file (two while it is being opened: <see cref="_tail"/>), and a file is fetched in about
-/// size / <see cref="WindowBytes"/> requests. Windows come from
+/// more, and never into the tail) — the row groups that follow come from the same window. So an open file holds two
+/// windows, its tail and one before it, of a size that does not grow with the file, and a file is fetched in about
+/// size / <see cref="WindowBytes"/> requests, each of its bytes once. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
 /// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
 /// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
@@ -32,9 +32,11 @@ internal sealed class BlobRangeStream : Stream
     private long _position;
     private Window _current = Window.None;
     /// <summary>
-    /// The tail fetched on opening, kept beside <see cref="_current"/> until the first <see cref="LoadAsync"/>: a Parquet
-    /// reader checks the file's first bytes after it has the tail, then reads its footer, which without it took three
-    /// more requests (the footer's length, the magic, the footer) for every file opened.
+    /// The tail fetched on opening, kept beside <see cref="_current"/> until the file is closed: a Parquet reader checks
+    /// the file's first bytes after it has the tail, then reads its footer, which without it took three more requests
+    /// (the footer's length, the magic, the footer) for every file opened; and its last row groups are read from it
+    /// (let go once the footer was read, the window that reached them fetched its bytes a second time, a request more
+    /// per file).
     /// </summary>
     private Window _tail = Window.None;
 
@@ -50,22 +52,20 @@ internal sealed class BlobRangeStream : Stream
         return stream;
     }
 
-    /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory (the tail fetched on opening is let go: the footer has been read).</summary>
+    /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory.</summary>
     public async Task LoadAsync(long start, int count, CancellationToken ct)
     {
-        ReleaseTail();
-        if (!_current.Covers(start, count)) await MoveWindowAsync(start, count, ct);
+        if (!Readable(start, count)) await MoveWindowAsync(start, count, ct);
     }
 
-    private void ReleaseTail()
-    {
-        _tail.Release();
-        _tail = Window.None;
-    }
+    /// <summary>Whether the bytes are in the window, in the tail, or in the window up to the tail and in the tail from there.</summary>
+    private bool Readable(long start, int count) =>
+        _current.Covers(start, count) || _tail.Covers(start, count) ||
+        (_tail.Count > 0 && start + count > _tail.Start && _current.Covers(start, (int)(_tail.Start - start)));
 
     /// <summary>
-    /// Releases the current window and fetches, in its place, a window from <paramref name="start"/> holding at least
-    /// the <paramref name="wanted"/> bytes (<see cref="WindowSizeAt"/>).
+    /// Releases the current window and fetches, in its place, a window from <paramref name="start"/> holding the
+    /// <paramref name="wanted"/> bytes that are not in the tail (<see cref="WindowSizeAt"/>).
     /// </summary>
     private async Task MoveWindowAsync(long start, int wanted, CancellationToken ct)
     {
@@ -122,7 +122,12 @@ internal sealed class BlobRangeStream : Stream
         return window;
     }
 
-    private int WindowSizeAt(long position, int wanted) => (int)Math.Min(_length - position, Math.Max(WindowBytes, wanted));
+    /// <summary>A window from <paramref name="position"/>: <see cref="WindowBytes"/> or <paramref name="wanted"/> if more, up to the tail, which holds the rest.</summary>
+    private int WindowSizeAt(long position, int wanted)
+    {
+        long end = _tail.Count > 0 && position < _tail.Start ? _tail.Start : _length;
+        return (int)Math.Min(end - position, Math.Max(WindowBytes, wanted));
+    }
 
     public override int Read(Span<byte> buffer)
     {
@@ -177,7 +182,8 @@ internal sealed class BlobRangeStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        ReleaseTail();
+        _tail.Release();
+        _tail = Window.None;
         _current.Release();
         _current = Window.None;
         base.Dispose(disposing);
