@@ -18,9 +18,10 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal sealed class BlobRangeStream : Stream
 {
     /// <summary>
-    /// 256 KB: a shard's reads hold one window per open file, and a fragment file ingested from a batch of 25,000 lines
-    /// fits in one (about 1,600 rows per shard of 16, 80 bytes a row compressed). 1 MB windows made a third of the
-    /// requests, but at N = 1,000,000, where shards are read from large compacted files, peak RSS was 30 MB higher.
+    /// 256 KB: a shard's reads hold up to two windows per open file, and a fragment file ingested from a batch of
+    /// 25,000 lines fits in one (about 1,600 rows per shard of 16, 80 bytes a row compressed). 1 MB windows made a third
+    /// of the requests, but at N = 1,000,000, where shards are read from large compacted files, peak RSS was 30-50 MB
+    /// higher (docs/performance.md).
     /// </summary>
     private const int WindowBytes = 256 * 1024;
     private static readonly ArrayPool<byte> Windows = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024, maxArraysPerBucket: 32);
