@@ -48,13 +48,8 @@ public class BlobRangeStreamTests
     [Fact]
     public async Task Opening_a_large_blob_as_a_Parquet_reader_does_takes_two_requests_the_tail_and_the_first_window()
     {
-        var requests = new CountRequests();
-        var options = new BlobClientOptions();
-        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
-        var (blob, bytes) = await UploadAsync(options);
-        requests.Count = 0;
-
-        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default);
+        var (stream, bytes, requests) = await OpenCountingRequestsAsync();
+        await using var _ = stream;
         // As Parquet.Net opens a file: the magic at both ends, the footer's length, then the footer before it.
         await AssertReadsAsync(stream, bytes, 0, 4);
         await AssertReadsAsync(stream, bytes, bytes.Length - 4, 4);
@@ -73,13 +68,8 @@ public class BlobRangeStreamTests
     [Fact]
     public async Task Row_groups_loaded_one_after_the_other_fetch_each_byte_once_the_last_ones_from_the_tail()
     {
-        var requests = new CountRequests();
-        var options = new BlobClientOptions();
-        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
-        var (blob, bytes) = await UploadAsync(options);
-        requests.Count = 0;
-
-        await using var stream = await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default);
+        var (stream, bytes, requests) = await OpenCountingRequestsAsync();
+        await using var _ = stream;
         const int Group = 17_000;
         for (int start = 4; start < bytes.Length; start += Group)
         {
@@ -134,6 +124,17 @@ public class BlobRangeStreamTests
 
         var refused = await Assert.ThrowsAsync<InvalidDataException>(() => CheckedRanges.CopyAsync(blob, _ => new MemoryStream(), default));
         Assert.Contains(blob.Name, refused.Message);
+    }
+
+    /// <summary>A large blob opened as a stream, and the requests its client sends from the opening on.</summary>
+    private static async Task<(BlobRangeStream Stream, byte[] Bytes, CountRequests Requests)> OpenCountingRequestsAsync()
+    {
+        var requests = new CountRequests();
+        var options = new BlobClientOptions();
+        options.AddPolicy(requests, HttpPipelinePosition.PerCall);
+        var (blob, bytes) = await UploadAsync(options);
+        requests.Count = 0;
+        return (await BlobRangeStream.OpenAsync(blob, 0, bytes.Length, default), bytes, requests);
     }
 
     private static async Task<(BlobClient Blob, byte[] Bytes)> UploadAsync(BlobClientOptions options, int length = BlobBytes)
