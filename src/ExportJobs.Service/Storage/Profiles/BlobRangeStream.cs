@@ -133,14 +133,14 @@ internal sealed class BlobRangeStream : Stream
     public override int Read(Span<byte> buffer)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1) && !_tail.Covers(_position, 1)) MoveWindow(_position, buffer.Length);
+        if (!Readable(_position, 1)) MoveWindow(_position, buffer.Length);
         return CopyFromWindow(buffer);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_position >= _length || buffer.IsEmpty) return 0;
-        if (!_current.Covers(_position, 1) && !_tail.Covers(_position, 1)) await MoveWindowAsync(_position, buffer.Length, ct);
+        if (!Readable(_position, 1)) await MoveWindowAsync(_position, buffer.Length, ct);
         return CopyFromWindow(buffer.Span);
     }
 
