@@ -17,7 +17,8 @@
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
 #   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
-# and stops them. Logs stay in the folder it prints.
+# and stops them. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory
+# (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP then).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools
@@ -34,6 +35,7 @@ echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
 [ "$mode" = floors ] && STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
+[ -n "${BENCH_AZURITE_MEMORY:-}" ] && [ "$mode" != floors ] && STORE=memory
 start_azurite "$BASE" "$STORE" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
