@@ -32,6 +32,14 @@ public static partial class Rfc3339
         return TryParseUsual(raw[1..^1], out parsed) || TryParse(value.GetString(), out parsed);
     }
 
+    /// <summary>The string token a reader is on as a date-time, read as <see cref="TryParse(JsonElement, out DateTimeOffset)"/> reads one.</summary>
+    public static bool TryParse(ref Utf8JsonReader reader, out DateTimeOffset parsed)
+    {
+        parsed = default;
+        if (reader.TokenType != JsonTokenType.String) return false;
+        return (!reader.ValueIsEscaped && !reader.HasValueSequence && TryParseUsual(reader.ValueSpan, out parsed)) || TryParse(reader.GetString(), out parsed);
+    }
+
     /// <summary>
     /// A date-time read straight from its UTF-8 digits when it is well inside every range (years 1000–9998, offsets under
     /// 14 hours, seconds under 60), where the string path is known to agree; false leaves the decision to that path.

@@ -141,7 +141,7 @@ public class ProfileTests
     [InlineData("""{"identityMap":{"ecid":[{"id":"1"}]}}""", "ecid", "1")]
     public void The_primary_identity_is_the_marked_one_or_the_only_one(string json, string ns, string id)
     {
-        Assert.True(IdentityMap.TryGetPrimary(JsonElement.Parse(json), out var primary, out _));
+        Assert.True(ProfileRecordParser.TryParse(json, out var primary, out _));
         Assert.Equal(new Identity(ns, id), primary);
     }
 
@@ -155,7 +155,7 @@ public class ProfileTests
     [InlineData("""{"identityMap":{"email":{"id":"a"}}}""", "array")]
     public void Records_without_one_primary_identity_are_rejected_with_a_reason(string json, string reason)
     {
-        Assert.False(IdentityMap.TryGetPrimary(JsonElement.Parse(json), out _, out string? error));
+        Assert.False(ProfileRecordParser.TryParse(json, out _, out string? error));
         Assert.Contains(reason, error);
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -95,87 +94,65 @@ public sealed class SchemaNode
         }
     }
 
-    /// <summary>The first way <paramref name="value"/> does not fit, as "path: reason", or null when it fits (a JSON null fits anything).</summary>
-    public string? Check(JsonElement value, string path) =>
-        Misfit(value) is { } misfit ? $"{(path.Length == 0 && misfit.Path.StartsWith('.') ? misfit.Path[1..] : path + misfit.Path)}: {misfit.Reason}" : null;
-
     /// <summary>
-    /// The first way <paramref name="value"/> does not fit: where, relative to it (empty for itself, <c>.a.b</c>,
-    /// <c>[2].c</c>…), and why. Paths are built only for a value that does not fit: every ingested line is checked.
+    /// The property of an object schema named by the member name a reader is on, and its place among the required
+    /// properties (-1 when it is not required); null when the schema has no such property. The name's UTF-8 text is
+    /// compared as it is in the line, not made into a string, unless escaped: every ingested line is checked.
     /// </summary>
-    private (string Path, string Reason)? Misfit(JsonElement value)
+    internal SchemaNode? PropertyOf(ref Utf8JsonReader reader, out int required)
     {
-        if (value.ValueKind == JsonValueKind.Null || Kind == SchemaKind.Any) return null;
-        switch (Kind)
+        var lookup = _lookup ??= new PropertyLookup(this);
+        int found = -1;
+        if (reader.ValueIsEscaped || reader.ValueSpan.Length > MaxUnescapedName)
+            found = lookup.ByName.GetValueOrDefault(reader.GetString()!, -1);
+        else if (lookup.Utf8.Length <= MaxScannedProperties)
         {
-            case SchemaKind.Object:
-                if (value.ValueKind != JsonValueKind.Object) return ("", "expected an object.");
-                foreach (var member in value.EnumerateObject())
-                {
-                    if (PropertyOf(member) is not { } property) return ("." + member.Name, "not in the schema.");
-                    if (property.Misfit(member.Value) is { } inner) return ("." + member.Name + inner.Path, inner.Reason);
-                }
-                foreach (string name in Required)
-                    if (!value.TryGetProperty(name, out var required) || required.ValueKind == JsonValueKind.Null) return ("." + name, "required.");
-                return null;
-            case SchemaKind.Map:
-                if (value.ValueKind != JsonValueKind.Object) return ("", "expected an object.");
-                foreach (var member in value.EnumerateObject())
-                    if (Items!.Misfit(member.Value) is { } inner) return ("." + member.Name + inner.Path, inner.Reason);
-                return null;
-            case SchemaKind.Array:
-                if (value.ValueKind != JsonValueKind.Array) return ("", "expected an array.");
-                int i = 0;
-                foreach (var item in value.EnumerateArray())
-                {
-                    if (Items!.Misfit(item) is { } inner) return ($"[{i}]{inner.Path}", inner.Reason);
-                    i++;
-                }
-                return null;
+            var raw = reader.ValueSpan;
+            for (int i = 0; i < lookup.Utf8.Length && found < 0; i++)
+                if (raw.SequenceEqual(lookup.Utf8[i])) found = i;
         }
-        var kind = value.ValueKind;
-        bool fits = Kind switch
+        else
         {
-            SchemaKind.String => kind == JsonValueKind.String,
-            SchemaKind.DateTime => Rfc3339.TryParse(value, out _),
-            SchemaKind.Number => kind == JsonValueKind.Number,
-            SchemaKind.Integer => kind == JsonValueKind.Number && value.TryGetInt64(out _),
-            SchemaKind.Boolean => kind is JsonValueKind.True or JsonValueKind.False,
-            _ => false,
-        };
-        return fits ? null : ("", $"expected {Describe(Kind)}.");
+            Span<char> name = stackalloc char[MaxUnescapedName];
+            int length = Encoding.UTF8.GetChars(reader.ValueSpan, name);
+            found = lookup.ByName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out int at) ? at : -1;
+        }
+        required = found < 0 ? -1 : lookup.Required[found];
+        return found < 0 ? null : lookup.Nodes[found];
     }
 
-    /// <summary>
-    /// The schema of an object's member, found by its name's UTF-8 text as the document holds it: a line's member names
-    /// are not made into strings (every ingested line is checked), unless escaped.
-    /// </summary>
-    private SchemaNode? PropertyOf(JsonProperty member)
-    {
-        var raw = JsonMarshal.GetRawUtf8PropertyName(member);
-        if (raw.Length > MaxUnescapedName || raw.IndexOf((byte)'\\') >= 0)
-            return Properties.TryGetValue(member.Name, out var named) ? named : null;
-        if (_properties.Count <= MaxScannedProperties)
-        {
-            foreach (var (utf8, node) in _byUtf8 ??= _properties.Select(p => (Encoding.UTF8.GetBytes(p.Key), p.Value)).ToArray())
-                if (raw.SequenceEqual(utf8)) return node;
-            return null;
-        }
-        Span<char> name = stackalloc char[MaxUnescapedName];
-        int length = Encoding.UTF8.GetChars(raw, name);
-        return _properties.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var property) ? property : null;
-    }
+    /// <summary>The required properties, in the order a missing one is reported; <see cref="PropertyOf"/> gives each one's place here.</summary>
+    internal IReadOnlyList<string> RequiredInOrder => (_lookup ??= new PropertyLookup(this)).RequiredNames;
 
     private const int MaxUnescapedName = 256;
 
     /// <summary>
-    /// Up to this many properties, a member's name is found by comparing its bytes with each property's UTF-8 name
-    /// (<see cref="_byUtf8"/>), faster than decoding it to look it up; with more, it is looked up.
+    /// Up to this many properties, a member's name is found by comparing its bytes with each property's UTF-8 name,
+    /// faster than decoding it to look it up; with more, it is looked up.
     /// </summary>
     private const int MaxScannedProperties = 16;
 
-    /// <summary>The properties by their names' UTF-8 bytes, made on first use when there are at most <see cref="MaxScannedProperties"/> (ingestions that race to make it make the same).</summary>
-    private (byte[] Utf8, SchemaNode Node)[]? _byUtf8;
+    /// <summary>The properties by their names' UTF-8 bytes and by their names, made on first use (checks that race to make it make the same).</summary>
+    private PropertyLookup? _lookup;
+
+    private sealed class PropertyLookup
+    {
+        public PropertyLookup(SchemaNode node)
+        {
+            RequiredNames = [.. node.Required];
+            var names = node._properties.Keys.ToArray();
+            Utf8 = [.. names.Select(Encoding.UTF8.GetBytes)];
+            Nodes = [.. names.Select(n => node._properties[n])];
+            Required = [.. names.Select(n => Array.IndexOf(RequiredNames, n))];
+            ByName = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
+        }
+
+        public string[] RequiredNames { get; }
+        public byte[][] Utf8 { get; }
+        public SchemaNode[] Nodes { get; }
+        public int[] Required { get; }
+        public Dictionary<string, int> ByName { get; }
+    }
 
     /// <summary>Whether a dotted path names something this schema can hold (any path inside a map or an Any).</summary>
     public bool HasPath(IReadOnlyList<string> path, int from = 0)
@@ -232,7 +209,7 @@ public sealed class SchemaNode
         _ => new JsonObject { ["type"] = Kind.ToString().ToLowerInvariant() },
     };
 
-    private static string Describe(SchemaKind kind) => kind switch
+    internal static string Describe(SchemaKind kind) => kind switch
     {
         SchemaKind.DateTime => "an RFC 3339 date-time string",
         SchemaKind.Integer => "an integer",
