@@ -89,6 +89,29 @@ public sealed class IngestionTests
     }
 
     [Fact]
+    public async Task Reasons_that_quote_long_names_are_cut_and_listed_within_what_the_batch_record_holds()
+    {
+        await using var harness = await HarnessAsync();
+        string dataset = await harness.CreateDatasetAsync(profileEnabled: true);
+        // 100 lines whose reasons each quote a segment id of 1,800 characters: 180,000 characters, where a batch record holds 32,768.
+        var body = new List<byte>(Line("good1"));
+        for (int i = 0; i < 100; i++)
+            body.AddRange(Line($"bad{i}", ",\"segmentMembership\":{\"ups\":{\"" + new string('s', 1_800) + i + "\":{\"status\":\"gone\"}}}"));
+        body.AddRange(Line("good2"));
+
+        var (status, batch) = await PostAsync(harness, dataset, [.. body]);
+
+        Assert.True(201 == status, batch?.ToJsonString());
+        Assert.Equal(2, (long)batch!["recordsAccepted"]!);
+        Assert.Equal(100, (long)batch["recordsRejected"]!);
+        var reasons = batch["errors"]!.AsArray().Select(e => (string)e!["reason"]!).ToList();
+        Assert.InRange(reasons.Count, 1, 99);
+        Assert.All(reasons, r => Assert.True(r.Length == BatchIngestor.MaxReasonChars + 1 && r.StartsWith("segmentMembership.ups.sss") && r.EndsWith('…'), r));
+        Assert.InRange(reasons.Sum(r => r.Length), BatchIngestor.MaxListedChars, BatchIngestor.MaxListedChars + BatchIngestor.MaxReasonChars + 1);
+        Assert.Equal(["good1", "good2"], (await ReadStoreAsync(harness)).Keys.Order());
+    }
+
+    [Fact]
     public async Task A_body_larger_than_a_chunk_is_written_in_chunks_that_read_back_in_the_order_they_came()
     {
         await using var harness = await HarnessAsync();

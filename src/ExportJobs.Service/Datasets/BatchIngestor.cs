@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Tenancy;
@@ -30,6 +31,13 @@ public sealed class BatchIngestor(
 {
     /// <summary>How many rejected lines a batch lists (the counts are always complete).</summary>
     public const int MaxListedRejections = 100;
+
+    /// <summary>
+    /// A listed reason is cut to <see cref="MaxReasonChars"/>, and lines stop being listed once the reasons listed come
+    /// to <see cref="MaxListedChars"/> as stored (JSON-escaped): a reason may quote the line's own names, of any length,
+    /// and the batch's record, which holds them all, must fit its Table row whatever the lines.
+    /// </summary>
+    public const int MaxReasonChars = 256, MaxListedChars = 16_000;
 
     public async Task<IResult> IngestAsync(Tenant tenant, Dataset dataset, Stream body, string? key, DurableTaskClient client, CancellationToken ct)
     {
@@ -96,7 +104,7 @@ public sealed class BatchIngestor(
         IncrementalHash? payloadHash, CancellationToken ct)
     {
         var rejected = new List<RejectedRecord>();
-        long count = 0;
+        long count = 0, listedChars = 0;
         using (body)
         using (var lines = new NdjsonLines(body, limits.Value.MaxRecordBytes, payloadHash))
         {
@@ -111,10 +119,21 @@ public sealed class BatchIngestor(
                     continue;
                 }
                 count++;
-                if (rejected.Count < MaxListedRejections) rejected.Add(new RejectedRecord(lines.Number, reason!));
+                if (rejected.Count == MaxListedRejections || listedChars >= MaxListedChars) continue;
+                string listed = Cut(reason!);
+                rejected.Add(new RejectedRecord(lines.Number, listed));
+                listedChars += JsonEncodedText.Encode(listed, CoreJson.Wire.Options.Encoder).Value.Length;
             }
         }
         return (count, rejected);
+    }
+
+    /// <summary>A reason cut to <see cref="MaxReasonChars"/> (never between the two halves of a surrogate pair).</summary>
+    private static string Cut(string reason)
+    {
+        if (reason.Length <= MaxReasonChars) return reason;
+        int keep = char.IsHighSurrogate(reason[MaxReasonChars - 1]) ? MaxReasonChars - 1 : MaxReasonChars;
+        return reason[..keep] + "…";
     }
 
     private static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\r"u8) < 0;
