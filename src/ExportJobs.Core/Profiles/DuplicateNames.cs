@@ -6,9 +6,9 @@ namespace ExportJobs.Core.Profiles;
 /// <summary>
 /// Finds a member name given twice in one object as a reader passes over a line's tokens: which of two values a record
 /// "has" would otherwise depend on the reader. An object's first repeated name is told when the object ends, so the
-/// first object to end with one is the one named (as a parse into a document names it). Names are compared as their unescaped UTF-8 text: each with the names
-/// before it in a small object, through a set in one of more than <see cref="ScannedNames"/> (so that a line of many
-/// names costs no more than their count).
+/// first object to end with one is the one named (as a parse into a document names it). Names are compared as their
+/// unescaped UTF-8 text: each with the names before it in a small object, through a set in one of more than
+/// <see cref="ScannedNames"/> (so that a line of many names costs no more than their count).
 /// </summary>
 public sealed class DuplicateNames
 {
@@ -60,7 +60,11 @@ public sealed class DuplicateNames
         int length = reader.ValueIsEscaped ? reader.CopyString(_text.AsSpan(_used)) : Copy(reader.ValueSpan);
         var name = _text.AsSpan(_used, length);
         var (firstName, textStart, set, repeated) = _objects[^1];
-        if (set is not null) return set.Add(Encoding.UTF8.GetString(name)) ? null : Encoding.UTF8.GetString(name);
+        if (set is not null)
+        {
+            string text = Encoding.UTF8.GetString(name);
+            return set.Add(text) ? null : text;
+        }
         for (int i = firstName; i < _names.Count; i++)
             if (name.SequenceEqual(_text.AsSpan(_names[i].Start, _names[i].Length))) return Encoding.UTF8.GetString(name);
         _names.Add((_used, length));
