@@ -223,6 +223,23 @@ public class ExportOrchestrationTests
     }
 
     [Fact]
+    public async Task A_failure_whose_message_quotes_data_of_any_length_still_ends_the_job_failed_with_the_message_cut()
+    {
+        // 100,000 characters: over what a job's record holds (32,768), as a message quoting a long value could be.
+        string value = new('v', 100_000);
+        await using var fixture = await StartAsync((_, task) => throw new InvalidDataException($"cannot write {value} in shard {task.Shards[0]}"));
+        var created = await fixture.CreateJobAsync();
+
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Failed, job.Status);
+        var error = Assert.Single(job.Errors!);
+        Assert.Equal(JobError.MaxMessageChars + 1, error.Msg.Length);
+        Assert.Contains("cannot write vvv", error.Msg);
+        Assert.EndsWith("…", error.Msg);
+        Assert.InRange(error.CallStack!.Length, 1, JobError.MaxCallStackChars + 1);
+    }
+
+    [Fact]
     public async Task A_failing_shard_ends_the_job_failed_with_errors_and_no_files()
     {
         await using var fixture = await StartAsync(async (steps, task) =>

@@ -186,7 +186,18 @@ public sealed record ExportJob
         Destination.Batches is { } batches ? batches.Select(b => b.BatchId!).ToList() : [Destination.BatchId!];
 }
 
-public sealed record JobError(string Code, string Msg, string? CallStack);
+public sealed record JobError(string Code, string Msg, string? CallStack)
+{
+    /// <summary>How long a kept message and call stack are at most: they may quote data of any length, and a job's record holds them beside the rest.</summary>
+    public const int MaxMessageChars = 1_000, MaxCallStackChars = 4_000;
+
+    /// <summary>A step's failure as a job keeps it: its message and call stack cut to <see cref="MaxMessageChars"/> and <see cref="MaxCallStackChars"/>.</summary>
+    public static JobError Of(string code, string message, string? callStack) =>
+        new(code, Cut(message, MaxMessageChars)!, Cut(callStack, MaxCallStackChars));
+
+    private static string? Cut(string? text, int max) =>
+        text is null || text.Length <= max ? text : text[..(char.IsHighSurrogate(text[max - 1]) ? max - 1 : max)] + "…";
+}
 
 public sealed record JobMetrics
 {

@@ -124,7 +124,7 @@ public sealed class SegmentJobSteps(
         if (job is null) return JobStatus.Failed;
         await DeleteMembershipsAsync(tenant, job, ct);
         long now = Now;
-        var failed = await jobs.UpdateAsync(tenant, job.Number, j => j.Fail(now, new JobError(input.Code, input.Message, input.CallStack is { Length: > 4_000 } s ? s[..4_000] : input.CallStack)), ct);
+        var failed = await jobs.UpdateAsync(tenant, job.Number, j => j.Fail(now, JobError.Of(input.Code, input.Message, input.CallStack)), ct);
         log.LogWarning("Segment job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, input.Job.OrgId, input.Job.Sandbox, failed?.Status, input.Message);
         return failed?.Status ?? JobStatus.Failed;
     }

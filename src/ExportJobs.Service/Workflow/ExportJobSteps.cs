@@ -36,8 +36,6 @@ public sealed class ExportJobSteps(
     TimeProvider time,
     ILogger<ExportJobSteps> log)
 {
-    private const int MaxCallStackLength = 4_000;
-
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     public async Task<ExportPlan> PrepareAsync(ExportJobInput input, CancellationToken ct)
@@ -242,7 +240,7 @@ public sealed class ExportJobSteps(
         if (job is null) return JobStatus.Failed;
         await DeleteOutputAsync(tenant, job, ct);
         long now = Now;
-        var error = new JobError(input.Code, input.Message, Truncate(input.CallStack));
+        var error = JobError.Of(input.Code, input.Message, input.CallStack);
         var failed = await jobs.UpdateAsync(tenant, job.Id, j => j.Fail(now, error), ct);
         log.LogWarning("Export job {JobId} of {Org}/{Sandbox} ended {Status}: {Message}", job.Id, input.Job.OrgId, input.Job.Sandbox, failed?.Status, input.Message);
         if (!JobStatus.IsTerminal(job.Status) && failed?.Status == JobStatus.Failed) telemetry.Failed(input.Job);
@@ -272,7 +270,4 @@ public sealed class ExportJobSteps(
     }
 
     private IDisposable? Scope(ExportJobInput job) => ExportTelemetry.Scope(log, job.OrgId, job.Sandbox, job.JobId);
-
-
-    private static string? Truncate(string? text) => text is { Length: > MaxCallStackLength } ? text[..MaxCallStackLength] : text;
 }
