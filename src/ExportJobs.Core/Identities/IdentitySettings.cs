@@ -34,7 +34,7 @@ public sealed record IdentitySettings
 
     public bool IsUnique(string ns) => (UniqueNamespaces ?? []).Any(u => string.Equals(u, ns, StringComparison.OrdinalIgnoreCase));
 
-    private static string Shown(string? text) => text is null ? "null" : text.Length > 64 ? text[..64] + "…" : text;
+    private static string Shown(string? text) => text is null ? "null" : ShownText.Cut(text, 64);
 
     /// <summary>What is wrong with a <c>PUT /config/identitySettings</c> body, field by field.</summary>
     public static ProblemList Check(IdentitySettings? settings)

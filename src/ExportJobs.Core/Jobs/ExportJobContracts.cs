@@ -193,10 +193,7 @@ public sealed record JobError(string Code, string Msg, string? CallStack)
 
     /// <summary>A step's failure as a job keeps it: its message and call stack cut to <see cref="MaxMessageChars"/> and <see cref="MaxCallStackChars"/>.</summary>
     public static JobError Of(string code, string message, string? callStack) =>
-        new(code, Cut(message, MaxMessageChars)!, Cut(callStack, MaxCallStackChars));
-
-    private static string? Cut(string? text, int max) =>
-        text is null || text.Length <= max ? text : text[..(char.IsHighSurrogate(text[max - 1]) ? max - 1 : max)] + "…";
+        new(code, ShownText.Cut(message, MaxMessageChars), callStack is null ? null : ShownText.Cut(callStack, MaxCallStackChars));
 }
 
 public sealed record JobMetrics

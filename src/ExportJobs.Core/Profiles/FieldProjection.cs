@@ -44,7 +44,7 @@ public sealed class FieldProjection
             {
                 if (!Schemas.XdmName.IsPathSegment(segment))
                 {
-                    error = $"fields path '{Truncate(path)}' is not a dotted path of XDM names ({Schemas.XdmName.PathRule} each).";
+                    error = $"fields path '{ShownText.Cut(path, 64)}' is not a dotted path of XDM names ({Schemas.XdmName.PathRule} each).";
                     return false;
                 }
                 if (!node._children.TryGetValue(segment, out var child)) node._children[segment] = child = new FieldProjection();
@@ -176,6 +176,4 @@ public sealed class FieldProjection
                 return null;
         }
     }
-
-    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }

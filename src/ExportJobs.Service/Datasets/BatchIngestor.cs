@@ -120,20 +120,12 @@ public sealed class BatchIngestor(
                 }
                 count++;
                 if (rejected.Count == MaxListedRejections || listedChars >= MaxListedChars) continue;
-                string listed = Cut(reason!);
+                string listed = ShownText.Cut(reason!, MaxReasonChars);
                 rejected.Add(new RejectedRecord(lines.Number, listed));
                 listedChars += JsonEncodedText.Encode(listed, CoreJson.Wire.Options.Encoder).Value.Length;
             }
         }
         return (count, rejected);
-    }
-
-    /// <summary>A reason cut to <see cref="MaxReasonChars"/> (never between the two halves of a surrogate pair).</summary>
-    private static string Cut(string reason)
-    {
-        if (reason.Length <= MaxReasonChars) return reason;
-        int keep = char.IsHighSurrogate(reason[MaxReasonChars - 1]) ? MaxReasonChars - 1 : MaxReasonChars;
-        return reason[..keep] + "…";
     }
 
     private static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\r"u8) < 0;
