@@ -115,7 +115,7 @@ public class ExportEndToEndTests(LocalHostFixture host)
     /// <summary>Downloads every file of a batch through the API, as a user would, into a fresh local folder.</summary>
     internal static async Task<string> DownloadBatchAsync(HttpClient client, string datasetId, string batchId)
     {
-        string local = Directory.CreateTempSubdirectory("export-batch-").FullName;
+        string local = TemporaryFolders.Create("export-batch-");
         var listing = await LocalHostFixture.ReadAsync(await client.GetAsync($"datasets/{datasetId}/batches/{batchId}/files"), HttpStatusCode.OK);
         foreach (var file in listing["files"]!.AsArray())
         {

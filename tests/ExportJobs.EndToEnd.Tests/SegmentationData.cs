@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using ExportJobs.TestSupport;
 
 namespace ExportJobs.EndToEnd.Tests;
 
@@ -115,7 +116,7 @@ public sealed class SegmentationData
     /// <summary>Writes <c>profiles.json</c> and <c>events.json</c> (flat NDJSON) for DuckDB; returns the folder.</summary>
     public string WriteFlatFiles()
     {
-        string folder = Directory.CreateTempSubdirectory("segmentation-model-").FullName;
+        string folder = TemporaryFolders.Create("segmentation-model-");
         File.WriteAllLines(Path.Combine(folder, "profiles.json"), People.Select(p => new JsonObject
         {
             ["email"] = p.Email, ["firstName"] = p.FirstName, ["birthYear"] = p.BirthYear, ["countryCode"] = p.CountryCode, ["city"] = p.City,

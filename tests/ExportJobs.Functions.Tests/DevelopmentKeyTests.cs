@@ -11,7 +11,7 @@ public class DevelopmentKeyTests
     [Fact]
     public async Task A_token_from_the_LocalHost_development_key_is_refused_where_only_configured_keys_are_trusted()
     {
-        var devTokens = DevelopmentTokens.LoadOrCreate(Path.Combine(Directory.CreateTempSubdirectory().FullName, "dev.pem"));
+        var devTokens = DevelopmentTokens.LoadOrCreate(Path.Combine(TemporaryFolders.Create("dev-key-"), "dev.pem"));
         var options = new ApiAccessOptions { Issuer = TestAccess.Issuer, Audience = TestAccess.Audience, OrgClaim = TestAccess.OrgClaim };
         string token = devTokens.Mint(options, "1BD6382559DF0C130A49422D@AdobeOrg", TestAccess.ClientId, TimeSpan.FromMinutes(5));
 
