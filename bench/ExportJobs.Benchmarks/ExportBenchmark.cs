@@ -39,6 +39,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     private const int IngestBatch = 25_000, IngestConcurrency = 2;
     /// <summary>The one-segment job (the DuckDB peer's query too): members of this segment, these fields.</summary>
     private const string OneSegment = "s1", OneSegmentFields = "identityMap,personalEmail.address";
+    private static readonly string FloorFields = Environment.GetEnvironmentVariable("BENCH_FLOOR_FIELDS") ?? OneSegmentFields,
+        FloorSegment = Environment.GetEnvironmentVariable("BENCH_FLOOR_SEGMENT") ?? OneSegment;
     private readonly Tenant _tenant = new(Org, Sandbox);
     /// <summary>The sandbox of the warm host's ingestion (scripts/bench.sh lets the export benchmark's host serve it).</summary>
     public const string WarmSandbox = "warm";
@@ -403,9 +405,12 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// the export benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then
     /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads. With <paramref name="oneSegmentOnly"/>
     /// (<c>floors R segment</c>), the one-segment floor alone, R times: rounds short enough to interleave settings.
+    /// Its job can be taken apart: <c>BENCH_FLOOR_FIELDS</c> sets its fields, <c>BENCH_FLOOR_SEGMENT</c> its segment
+    /// (<c>none</c>: no filter); with <c>BENCH_ALLOC=1</c> the allocations sampled by the runtime are listed by type at the end.
     /// </summary>
     public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
     {
+        using var allocations = Environment.GetEnvironmentVariable("BENCH_ALLOC") is null ? null : new SampledAllocations();
         var clients = new StorageClients(Options.Create(env.StorageOptions()));
         string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
         for (int r = 0; r < repeats; r++)
@@ -415,8 +420,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 {
                     Id = r, Destination = new JobDestination { DatasetId = output, BatchId = $"floors{r}{oneSegment}" },
                     Schema = new SchemaRef { Name = SegmentDefinitionRules.ProfileSchema }, ImsOrgId = Org, Status = "PROCESSING",
-                    Fields = oneSegment ? OneSegmentFields : null,
-                    Filter = oneSegment ? new JobFilter { Segments = [new SegmentSelector { SegmentId = OneSegment }] } : null,
+                    Fields = oneSegment ? FloorFields : null,
+                    Filter = oneSegment && FloorSegment != "none" ? new JobFilter { Segments = [new SegmentSelector { SegmentId = FloorSegment }] } : null,
                 };
                 var gcBefore = GcFigures.Now();
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
