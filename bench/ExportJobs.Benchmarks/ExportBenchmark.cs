@@ -188,14 +188,16 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         long Rows(string measure) => (long)peer[measure]!["rows"]!;
         string Ratio(TimeSpan service, double peerSeconds) => (service.TotalSeconds / peerSeconds).ToString("N1", CultureInfo.InvariantCulture) + "×";
         string S(double seconds) => seconds.ToString("N2", CultureInfo.InvariantCulture);
+        // The peer's median of its runs, and their spread: the ratios are to the median.
+        string M(string measure) => $"{S(Seconds(measure))} ({S((double)peer[measure]!["spread"]![0]!)}–{S((double)peer[measure]!["spread"]![1]!)})";
         Add("rows: whole store, service / DuckDB", $"{exported:N0} / {Rows("rawWholeStore"):N0}" + (exported == Rows("rawWholeStore") ? "" : " DIFFER"));
         Add("rows: one segment, service / DuckDB", $"{members:N0} / {Rows("rawOneSegment"):N0}" + (members == Rows("rawOneSegment") ? "" : " DIFFER"));
         Add("rows: segment job's members, service / DuckDB", $"{realized:N0} / {Rows("rawSegmentJob"):N0}" + (realized == Rows("rawSegmentJob") ? "" : " DIFFER"));
-        double load = (double)peer["loadSeconds"]!;
-        Add("DuckDB: load the NDJSON into tables, s (records/s)", $"{S(load)} ({records / load:N0})");
-        Add("DuckDB: whole store from raw NDJSON, from tables, s", $"{S(Seconds("rawWholeStore"))}, {S(Seconds("tableWholeStore"))}");
-        Add("DuckDB: one segment from raw NDJSON, from tables, s", $"{S(Seconds("rawOneSegment"))}, {S(Seconds("tableOneSegment"))}");
-        Add("DuckDB: the segment job's members from raw NDJSON, from tables, s", $"{S(Seconds("rawSegmentJob"))}, {S(Seconds("tableSegmentJob"))}");
+        double load = Seconds("load");
+        Add("DuckDB: load the NDJSON into tables, s, median of its runs (fastest–slowest); records/s", $"{M("load")}; {records / load:N0}");
+        Add("DuckDB: whole store from raw NDJSON, from tables, s, median (fastest–slowest)", $"{M("rawWholeStore")}, {M("tableWholeStore")}");
+        Add("DuckDB: one segment from raw NDJSON, from tables, s, median (fastest–slowest)", $"{M("rawOneSegment")}, {M("tableOneSegment")}");
+        Add("DuckDB: the segment job's members from raw NDJSON, from tables, s, median (fastest–slowest)", $"{M("rawSegmentJob")}, {M("tableSegmentJob")}");
         Add("ingest / DuckDB load", Ratio(ingest, load));
         Add("whole store: first, second export / DuckDB from raw NDJSON", $"{Ratio(export, Seconds("rawWholeStore"))}, {Ratio(again, Seconds("rawWholeStore"))}");
         Add("one segment / DuckDB from raw NDJSON", Ratio(segment.Elapsed, Seconds("rawOneSegment")));
