@@ -16,7 +16,7 @@
 #                                                 on a store kept with --events), R times each:
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
 #   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
-#     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields and its segment, none for no filter;
+#     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
 #     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory

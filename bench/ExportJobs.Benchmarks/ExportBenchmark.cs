@@ -407,7 +407,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// the export benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then
     /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads. With <paramref name="oneSegmentOnly"/>
     /// (<c>floors R segment</c>), the one-segment floor alone, R times: rounds short enough to interleave settings.
-    /// Its job can be taken apart: <c>BENCH_FLOOR_FIELDS</c> sets its fields, <c>BENCH_FLOOR_SEGMENT</c> its segment
+    /// Its job can be taken apart: <c>BENCH_FLOOR_FIELDS</c> sets its fields (<c>*</c>: every field), <c>BENCH_FLOOR_SEGMENT</c> its segment
     /// (<c>none</c>: no filter); with <c>BENCH_ALLOC=1</c> the allocations sampled by the runtime are listed by type at the end.
     /// </summary>
     public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
@@ -422,7 +422,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 {
                     Id = r, Destination = new JobDestination { DatasetId = output, BatchId = $"floors{r}{oneSegment}" },
                     Schema = new SchemaRef { Name = SegmentDefinitionRules.ProfileSchema }, ImsOrgId = Org, Status = "PROCESSING",
-                    Fields = oneSegment ? FloorFields : null,
+                    Fields = oneSegment && FloorFields != "*" ? FloorFields : null,
                     Filter = oneSegment && FloorSegment != "none" ? new JobFilter { Segments = [new SegmentSelector { SegmentId = FloorSegment }] } : null,
                 };
                 var gcBefore = GcFigures.Now();
