@@ -21,7 +21,7 @@ const key = 'coalesce(identityMap.email[1].id, identityMap.ecid[1].id)';
 const instance = await DuckDBInstance.create(':memory:');
 const connection = await instance.connect();
 
-const runs = Number(process.env.PEER_RUNS ?? 3);
+const runs = Math.max(1, Number(process.env.PEER_RUNS ?? 3) || 1);
 
 async function timedOnce(sql) {
   const start = process.hrtime.bigint();

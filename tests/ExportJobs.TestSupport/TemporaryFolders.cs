@@ -12,7 +12,7 @@ public static class TemporaryFolders
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { Directory.Delete(root, recursive: true); }
-            catch (IOException) { }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         };
         return root;
     });
