@@ -37,7 +37,7 @@ public sealed class LocalHostFixture : IAsyncLifetime
         settings["ExportJobs:PartRows"] = "100";
         // The console's tests sign in as a user of the LocalHost does (its development sign-in).
         settings["LocalHost:DevelopmentTokens"] = "true";
-        settings["LocalHost:DevKeyPath"] = Path.Combine(Path.GetTempPath(), Prefix, "dev-signing-key.pem");
+        settings["LocalHost:DevKeyPath"] = Path.Combine(TemporaryFolders.Create("dev-key-"), "dev-signing-key.pem");
         _app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(settings));
         await _app.StartAsync();
     }
