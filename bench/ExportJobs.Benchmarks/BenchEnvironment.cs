@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
+using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Benchmarks;
 
@@ -27,7 +29,26 @@ public sealed class BenchEnvironment
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");
 
-    public ExportStorageOptions StorageOptions() => new() { StorageConnection = Storage, ShardCount = ShardCount };
+    /// <summary>The service's storage options, and its local copies' bound as the host is given it (<c>ExportJobs__LocalCacheBytes</c>).</summary>
+    public ExportStorageOptions StorageOptions() => new()
+    {
+        StorageConnection = Storage,
+        ShardCount = ShardCount,
+        LocalCacheBytes = Environment.GetEnvironmentVariable("ExportJobs__LocalCacheBytes") is { } bytes
+            ? long.Parse(bytes, CultureInfo.InvariantCulture)
+            : new ExportStorageOptions().LocalCacheBytes,
+    };
+
+    /// <summary>The benchmark's own copies of fragment files (the floors read as a host does), one for the process.</summary>
+    public FragmentFileCache Cache => _cache ??= NewCache();
+    private FragmentFileCache? _cache;
+
+    private FragmentFileCache NewCache()
+    {
+        var cache = new FragmentFileCache(Options.Create(StorageOptions()));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => cache.Dispose();
+        return cache;
+    }
 
     /// <summary>An API client of <paramref name="sandbox"/> with a development token of the LocalHost.</summary>
     public async Task<HttpClient> ClientAsync(string api, string sandbox = "prod")

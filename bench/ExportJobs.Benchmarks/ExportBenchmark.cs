@@ -388,7 +388,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     internal async Task WaitForCompactedShardsAsync()
     {
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
+        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
         var deadline = Stopwatch.StartNew();
         // Until every shard is down to what the background leaves (not only under the bound a read compacts to), so the
         // first export does not run beside it. One shard at a time, once a second: the listing is light next to the
@@ -428,7 +428,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 var gcBefore = GcFigures.Now();
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
                 var floor = await FloorAsync(job);
-                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}");
+                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched, {env.Cache.Bytes / 1e6:N0} MB held");
                 if (oneSegmentOnly) continue;
                 gcBefore = GcFigures.Now();
                 (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
@@ -437,7 +437,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             }
         if (oneSegmentOnly) return 0;
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
+        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
         bool withEvents = (await store.ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;
         for (int r = 0; r < repeats; r++)
             foreach (string definition in withEvents ? [EvaluatedSegment, EvaluatedEventSegment] : new[] { EvaluatedSegment })
@@ -463,7 +463,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     private async Task<(TimeSpan Elapsed, long Realized)> EvaluationFloorAsync(string definition, bool everyMember)
     {
         var options = Options.Create(env.StorageOptions());
-        var (store, profiles) = ShardReaders(options, new StorageClients(options));
+        var (store, profiles) = ShardReaders(options, new StorageClients(options), env.Cache);
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         long realized = 0;
         var watch = Stopwatch.StartNew();
@@ -484,7 +484,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     {
         var members = ShardExporter.MembersRead(FieldProjection.Parse(job.Fields), new ExportSelection(job.Filter), evaluation: null);
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System);
+        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost }, async (shard, ct) =>
@@ -505,7 +505,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     {
         var options = Options.Create(env.StorageOptions());
         var clients = new StorageClients(options);
-        var (store, profiles) = ShardReaders(options, clients);
+        var (store, profiles) = ShardReaders(options, clients, env.Cache);
         var exporter = new ShardExporter(profiles, new DatasetBatchFiles(clients), new ChangeStates(clients), options);
         // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
         var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
@@ -517,9 +517,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     }
 
     /// <summary>The profile store and the shard reads of a host, built as the service builds them.</summary>
-    private static (ProfileStore Store, ShardProfiles Profiles) ShardReaders(IOptions<ExportStorageOptions> options, StorageClients clients)
+    private static (ProfileStore Store, ShardProfiles Profiles) ShardReaders(IOptions<ExportStorageOptions> options, StorageClients clients, FragmentFileCache cache)
     {
-        var store = new ProfileStore(clients, options, TimeProvider.System);
+        var store = new ProfileStore(clients, options, TimeProvider.System, cache);
         var gate = new ShardReadGate(options);
         var shuffle = new GraphShuffle(store, new GraphFiles(clients, options), gate, Microsoft.Extensions.Logging.Abstractions.NullLogger<GraphShuffle>.Instance);
         return (store, new ShardProfiles(store, shuffle, gate));

@@ -37,6 +37,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<StorageClients>();
         services.AddSingleton<JobStore>();
         services.AddSingleton<DatasetStore>();
+        services.AddSingleton<FragmentFileCache>();
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();

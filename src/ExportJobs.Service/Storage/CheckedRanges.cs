@@ -21,10 +21,14 @@ internal static class CheckedRanges
     /// <summary>The largest range the storage service sends an MD5 for.</summary>
     public const int MaxHashedRange = 4 * 1024 * 1024;
 
-    /// <summary>A range, with its MD5 asked of the service when the range is short enough to have one, and not checked by the client.</summary>
-    public static BlobDownloadOptions Ranged(long start, int count) => new()
+    /// <summary>
+    /// A range, with its MD5 asked of the service when the range is short enough to have one, and not checked by the
+    /// client; of the blob's version <paramref name="ifMatch"/> when given (another version is refused with 412).
+    /// </summary>
+    public static BlobDownloadOptions Ranged(long start, int count, ETag? ifMatch = null) => new()
     {
         Range = new HttpRange(start, count),
+        Conditions = ifMatch is { } version ? new BlobRequestConditions { IfMatch = version } : null,
         TransferValidation = new DownloadTransferValidationOptions
         {
             ChecksumAlgorithm = count <= MaxHashedRange ? StorageChecksumAlgorithm.MD5 : StorageChecksumAlgorithm.None,
@@ -45,9 +49,9 @@ internal static class CheckedRanges
     /// <summary>
     /// A whole blob copied into the stream <paramref name="open"/> gives once the blob's length is known (from the first
     /// range's answer), a range of at most <see cref="MaxHashedRange"/> at a time, each hashed as it is copied and checked;
-    /// returns the length.
+    /// returns the length. With <paramref name="ifMatch"/>, only that version of the blob is copied (412 otherwise).
     /// </summary>
-    public static async Task<long> CopyAsync(BlobClient blob, Func<long, Stream> open, CancellationToken ct)
+    public static async Task<long> CopyAsync(BlobClient blob, Func<long, Stream> open, CancellationToken ct, ETag? ifMatch = null)
     {
         Stream? into = null;
         long length = 0;
@@ -59,7 +63,7 @@ internal static class CheckedRanges
                 BlobDownloadStreamingResult result;
                 try
                 {
-                    result = (await blob.DownloadStreamingAsync(Ranged(start, MaxHashedRange), ct)).Value;
+                    result = (await blob.DownloadStreamingAsync(Ranged(start, MaxHashedRange, ifMatch), ct)).Value;
                 }
                 catch (RequestFailedException e) when (e.Status == 416 && start == 0)
                 {

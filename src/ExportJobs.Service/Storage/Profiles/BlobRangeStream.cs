@@ -1,5 +1,7 @@
 using System.Buffers;
+using Azure;
 using Azure.Storage.Blobs;
+using Microsoft.Win32.SafeHandles;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -14,6 +16,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
 /// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
 /// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
+/// A whole blob of a known version (its ETag) is read from the host's copy of it instead, made first when there is none
+/// (<see cref="FragmentFileCache"/>).
 /// </summary>
 internal sealed class BlobRangeStream : Stream
 {
@@ -40,17 +44,32 @@ internal sealed class BlobRangeStream : Stream
     /// per file).
     /// </summary>
     private Window _tail = Window.None;
+    /// <summary>The host's copy of the blob, read in place of fetching it.</summary>
+    private SafeFileHandle? _copy;
 
     private BlobRangeStream(BlobClient blob, long offset, long length) => (_blob, _offset, _length) = (blob, offset, length);
 
-    /// <summary>The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them) already fetched.</summary>
-    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct)
+    /// <summary>
+    /// The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them) already
+    /// fetched; read from the host's copy of the blob's <paramref name="version"/> when it is a whole blob of a known version.
+    /// </summary>
+    public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct,
+        FragmentFileCache? cache = null, ETag? version = null)
     {
         var stream = new BlobRangeStream(blob, offset, length);
-        long tail = Math.Min(length, WindowBytes);
-        stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
-        if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
-        return stream;
+        try
+        {
+            if (cache is not null && version is { } known && offset == 0) stream._copy = await cache.OpenAsync(blob, known, length, ct);
+            long tail = Math.Min(length, WindowBytes);
+            stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
+            if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
+            return stream;
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Makes <paramref name="count"/> bytes from <paramref name="start"/> readable from memory.</summary>
@@ -84,6 +103,7 @@ internal sealed class BlobRangeStream : Stream
 
     private async Task<Window> FetchAsync(long start, int count, CancellationToken ct)
     {
+        if (_copy is not null) return FromCopy(start, count);
         var buffer = Windows.Rent(count);
         try
         {
@@ -101,6 +121,7 @@ internal sealed class BlobRangeStream : Stream
 
     private Window Fetch(long start, int count)
     {
+        if (_copy is not null) return FromCopy(start, count);
         var buffer = Windows.Rent(count);
         try
         {
@@ -121,6 +142,23 @@ internal sealed class BlobRangeStream : Stream
     {
         if (asked <= CheckedRanges.MaxHashedRange) CheckedRanges.Check(_blob, _offset + window.Start, window.Bytes.AsSpan(0, window.Count), md5);
         return window;
+    }
+
+    /// <summary>A window read from the host's copy (a local file: the operating system's page cache, most often).</summary>
+    private Window FromCopy(long start, int count)
+    {
+        var buffer = Windows.Rent(count);
+        try
+        {
+            int read = 0, last;
+            while (read < count && (last = RandomAccess.Read(_copy!, buffer.AsSpan(read, count - read), start + read)) > 0) read += last;
+            return new Window(start, buffer, read);
+        }
+        catch
+        {
+            Windows.Return(buffer);
+            throw;
+        }
     }
 
     /// <summary>A window from <paramref name="position"/>: <see cref="WindowBytes"/> or <paramref name="wanted"/> if more, up to the tail, which holds the rest.</summary>
@@ -187,6 +225,8 @@ internal sealed class BlobRangeStream : Stream
         _tail = Window.None;
         _current.Release();
         _current = Window.None;
+        _copy?.Dispose();
+        _copy = null;
         base.Dispose(disposing);
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using Azure;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
@@ -304,9 +305,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// reads the member columns of <paramref name="members"/> (all when null), and the rows of the identities
     /// (namespace, id) <paramref name="keep"/> keeps (all when null).
     /// </summary>
-    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct)
+    public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct,
+        FragmentFileCache? cache = null, ETag? version = null)
     {
-        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct);
+        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct, cache, version);
         try
         {
             return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);
@@ -469,9 +471,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
 /// <summary>
 /// A fragment file: a blob (<see cref="Offset"/> 0, <see cref="Length"/> its size), or a section of one (a route of a
-/// <c>pdg</c> export writes its files for every partition into one blob).
+/// <c>pdg</c> export writes its files for every partition into one blob); of the blob's <see cref="Version"/> (its ETag)
+/// when known, which a host's copy of it must be of (<see cref="FragmentFileCache"/>).
 /// </summary>
-internal readonly record struct FileSection(string Name, long Offset, long Length);
+internal readonly record struct FileSection(string Name, long Offset, long Length, ETag? Version = null);
 
 /// <summary>
 /// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
@@ -481,17 +484,19 @@ internal readonly record struct FileSection(string Name, long Offset, long Lengt
 /// </summary>
 internal sealed class FragmentCursor : IAsyncDisposable
 {
-    private readonly Queue<(BlobClient Blob, long Offset, long Length)> _parts;
+    private readonly Queue<(BlobClient Blob, FileSection Section)> _parts;
     private readonly MemberSelection? _members;
     private readonly IdentityFilter? _keep;
+    private readonly FragmentFileCache? _cache;
     private FragmentFileReader? _file;
 
-    private FragmentCursor(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members, IdentityFilter? keep)
+    private FragmentCursor(IEnumerable<(BlobClient Blob, FileSection Section)> parts, int index, MemberSelection? members, IdentityFilter? keep, FragmentFileCache? cache)
     {
         _parts = new(parts);
         Index = index;
         _members = members;
         _keep = keep;
+        _cache = cache;
     }
 
     public int Index { get; }
@@ -502,12 +507,13 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     /// <summary>
     /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
-    /// <paramref name="keep"/> keeps, when given); null when it has none.
+    /// <paramref name="keep"/> keeps, when given); null when it has none. Files are read from the host's copies in
+    /// <paramref name="cache"/> when it has them, and copied there when read whole.
     /// </summary>
-    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, long Offset, long Length)> parts, int index, MemberSelection? members,
-        IdentityFilter? keep, CancellationToken ct)
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, FileSection Section)> parts, int index, MemberSelection? members,
+        IdentityFilter? keep, FragmentFileCache? cache, CancellationToken ct)
     {
-        var cursor = new FragmentCursor(parts, index, members, keep);
+        var cursor = new FragmentCursor(parts, index, members, keep, cache);
         try
         {
             if (await cursor.MoveNextAsync(ct)) return cursor;
@@ -532,7 +538,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
             }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Offset, next.Length, _members, _keep, ct);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version);
             if (Members.Count == 0) Members = _file.Members;
         }
     }

@@ -33,9 +33,10 @@ public readonly record struct ShardCompaction(int Merged, bool Deferred);
 /// file, or the part files a compaction wrote (<see cref="RunWriter"/>), read one part after the other. So that the
 /// runs a shard is read from stay few whatever the data, <see cref="CompactShardAsync"/> merges the smallest into
 /// compacted runs; the last part of a compacted run names the runs it covers in its metadata, and reads leave covered
-/// runs out, and runs whose last part is not there yet.
+/// runs out, and runs whose last part is not there yet. Files the host writes or reads whole are copied to its local
+/// disk, and read from there while the copy lasts (<see cref="FragmentFileCache"/>).
 /// </summary>
-public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time)
+public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time, FragmentFileCache cache)
 {
     private const string ShardFolder = "shard-";
     private const string CoversKey = "covers";
@@ -97,7 +98,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         for (int shard = 0; shard < ShardCount; shard++)
             for (int chunk = 0; chunk < chunks; chunk++)
-                await Container(kind).DeleteBlobIfExistsAsync(FileName(tenant, shard, ingestTimeMs, batchId, chunk), cancellationToken: ct);
+                await DeleteAsync(Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId, chunk)), ct);
     }
 
     /// <summary>
@@ -108,20 +109,33 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     internal ShardFileWriter OpenShardWriter(FragmentKind kind, Tenant tenant, int shard, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<string> members) =>
         new(Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId)), datasetId, batchId, ingestTimeMs,
-            FragmentColumns.NamesOf(members.Select(MemberName.Of)));
+            FragmentColumns.NamesOf(members.Select(MemberName.Of)), cache);
 
-    /// <summary>Writes rows sorted by identity as one fragment file of this kind's container; returns its bytes.</summary>
+    /// <summary>Writes rows sorted by identity as one fragment file of this kind's container, and the host's copy of it; returns its bytes.</summary>
     internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct) =>
-        WriteFileAsync(Container(kind), name, sorted, ct);
+        WriteFileAsync(Container(kind), name, sorted, ct, cache);
 
-    /// <summary>Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own); returns its bytes.</summary>
-    internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
+    /// <summary>
+    /// Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own), and a copy of it
+    /// in <paramref name="cache"/> when given; returns its bytes.
+    /// </summary>
+    internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct,
+        FragmentFileCache? cache = null)
     {
         using var buffer = PooledStreams.Get();
         await WriteFileAsync(buffer, sorted, ct);
         buffer.Position = 0;
-        await container.GetBlobClient(name).UploadAsync(buffer, overwrite: true, ct);
+        var blob = container.GetBlobClient(name);
+        var written = await blob.UploadAsync(buffer, overwrite: true, ct);
+        if (cache is not null) await cache.AddAsync(blob, written.Value.ETag, buffer, ct);
         return buffer.Length;
+    }
+
+    /// <summary>Deletes a fragment file, and the host's copy of it.</summary>
+    private async Task<bool> DeleteAsync(BlobClient blob, CancellationToken ct)
+    {
+        cache.Remove(blob);
+        return await blob.DeleteIfExistsAsync(cancellationToken: ct);
     }
 
     /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
@@ -163,7 +177,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         string suffix = BatchSuffix(batchId);
         var container = Container(kind);
         await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Prefix = tenant.BlobPrefix + "/" }, ct))
-            if (blob.Name.EndsWith(suffix, StringComparison.Ordinal) && (await container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct)).Value)
+            if (blob.Name.EndsWith(suffix, StringComparison.Ordinal) && await DeleteAsync(container.GetBlobClient(blob.Name), ct))
                 removed++;
         return removed;
     }
@@ -400,7 +414,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         foreach (var parts in blobs.GroupBy(b => RunWriter.RunOf(b.Name), StringComparer.Ordinal))
         {
             var last = parts.Last();
-            var run = new ShardRun(parts.Key, parts.Select(b => new FileSection(b.Name, 0, b.Properties.ContentLength ?? 0)).ToList(),
+            var run = new ShardRun(parts.Key, parts.Select(b => new FileSection(b.Name, 0, b.Properties.ContentLength ?? 0, b.Properties.ETag)).ToList(),
                 parts.Max(b => b.Properties.LastModified ?? DateTimeOffset.MinValue),
                 last.Metadata.TryGetValue(CoversKey, out string? covers) ? covers.Split(',').Select(n => prefix + n).ToList() : []);
             bool isWhole = parts.Key == last.Name ||
@@ -422,7 +436,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <see cref="ConcurrentOpens"/> at a time: opening fetches a file's footer (a small file whole), a request each,
     /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
     /// </summary>
-    private static async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
+    private async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
         int firstIndex = 0, IdentityFilter? keep = null)
     {
         var listed = runs.ToList();
@@ -430,7 +444,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, listed.Count), new ParallelOptions { MaxDegreeOfParallelism = ConcurrentOpens, CancellationToken = ct },
-                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p.Offset, p.Length)), firstIndex + i, members, keep, c));
+                async (i, c) => opened[i] = await FragmentCursor.OpenAsync(listed[i].Parts.Select(p => (container.GetBlobClient(p.Name), p)), firstIndex + i, members, keep, cache, c));
             return opened.OfType<FragmentCursor>().ToList();
         }
         catch
@@ -480,7 +494,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
             foreach (var run in Expired(live, covered, unfinished, now))
                 foreach (var part in run.Parts)
-                    await container.DeleteBlobIfExistsAsync(part.Name, cancellationToken: ct);
+                    await DeleteAsync(container.GetBlobClient(part.Name), ct);
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
@@ -549,7 +563,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         try
         {
             await using var writer = new RunWriter(Container(kind), name, FragmentColumns.NamesOf(runs.SelectMany(r => r.Members)),
-                async c => await lease.RenewAsync(cancellationToken: c));
+                async c => await lease.RenewAsync(cancellationToken: c), cache);
             await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
                 await writer.AddAsync(run.Current, ct);
             var (parts, completed) = await writer.CompleteAsync(metadata, ct);

@@ -8,9 +8,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// Writes the rows of one compaction, in identity order, as a run of part files <c>{run}.{part:D5}.parquet</c> of at
 /// most <see cref="PartRows"/> rows each, each through a local file (a run can be larger than a shard's share of
 /// memory). The run becomes whole when <see cref="CompleteAsync"/> sets the metadata of its last part; until then a
-/// read leaves its parts out (see <see cref="ProfileStore"/>). Every part has a column for each of <c>members</c>.
+/// read leaves its parts out (see <see cref="ProfileStore"/>). Every part has a column for each of <c>members</c>; its
+/// local file becomes the host's copy of it once uploaded.
 /// </summary>
-internal sealed class RunWriter(BlobContainerClient container, string run, IReadOnlyList<MemberName> members, Func<CancellationToken, Task> afterPart) : IAsyncDisposable
+internal sealed class RunWriter(BlobContainerClient container, string run, IReadOnlyList<MemberName> members, Func<CancellationToken, Task> afterPart,
+    FragmentFileCache cache) : IAsyncDisposable
 {
     /// <summary>
     /// 16,000 rows (64 row groups): a read holds the footer of one part per run,
@@ -58,8 +60,11 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     {
         await CloseAsync();
         string name = PartName(run, _parts.Count);
-        await container.GetBlobClient(name).UploadAsync(_path, ct);
-        _parts.Add(new FileSection(name, 0, new FileInfo(_path).Length));
+        var blob = container.GetBlobClient(name);
+        long length = new FileInfo(_path).Length;
+        var written = await blob.UploadAsync(_path, ct);
+        _parts.Add(new FileSection(name, 0, length, written.Value.ETag));
+        cache.Add(blob, written.Value.ETag, _path);
         await afterPart(ct);
     }
 
@@ -83,7 +88,10 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
             await EndPartAsync(ct);
         }
         var last = new Dictionary<string, string>(metadata) { [PartsKey] = _parts.Count.ToString(CultureInfo.InvariantCulture) };
-        var info = await container.GetBlobClient(_parts[^1].Name).SetMetadataAsync(last, cancellationToken: ct);
+        var blob = container.GetBlobClient(_parts[^1].Name);
+        var info = await blob.SetMetadataAsync(last, cancellationToken: ct);
+        cache.Renamed(blob, info.Value.ETag);
+        _parts[^1] = _parts[^1] with { Version = info.Value.ETag };
         return (_parts, info.Value.LastModified);
     }
 

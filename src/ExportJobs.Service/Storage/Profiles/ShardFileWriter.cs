@@ -7,9 +7,10 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// The fragments of one shard that a job computes (segment memberships), added in identity order and written as one
 /// file when complete: replacing the file written before under its name, or with no fragment, deleting it. They go to a
 /// local file as they come, so what a shard's job holds does not grow with the shard. Records with a top-level name
-/// other than <c>members</c> are kept whole.
+/// other than <c>members</c> are kept whole. The local file becomes the host's copy of the blob once uploaded.
 /// </summary>
-internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string batchId, long ingestTimeMs, IReadOnlyList<MemberName> members) : IAsyncDisposable
+internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string batchId, long ingestTimeMs, IReadOnlyList<MemberName> members,
+    FragmentFileCache cache) : IAsyncDisposable
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"exportjobs-{Guid.NewGuid():N}.parquet");
     private FileStream? _output;
@@ -31,11 +32,13 @@ internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string 
     {
         if (_writer is null)
         {
+            cache.Remove(blob);
             await blob.DeleteIfExistsAsync(cancellationToken: ct);
             return;
         }
         await CloseAsync();
-        await blob.UploadAsync(_path, overwrite: true, ct);
+        var written = await blob.UploadAsync(_path, overwrite: true, ct);
+        cache.Add(blob, written.Value.ETag, _path);
     }
 
     private async Task CloseAsync()

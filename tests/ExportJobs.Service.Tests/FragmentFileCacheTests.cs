@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
+using ExportJobs.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.Service.Tests;
+
+public class FragmentFileCacheTests
+{
+    private static readonly List<Identity> Identities = Enumerable.Range(0, 3_000).Select(i => new Identity("email", $"id{i}")).ToList();
+
+    [Fact]
+    public async Task Files_the_host_wrote_are_read_from_its_copies_as_they_were_written()
+    {
+        await using var harness = await StartAsync();
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        await WriteAsync(store, harness.Tenant, "b1", "one");
+
+        Assert.Equal(Expected("one"), await ReadAsync(store, harness.Tenant));
+        Assert.Equal(0, cache.Misses);
+        Assert.Equal(ShardCount, cache.Hits);
+        Assert.True(cache.Bytes > 0);
+    }
+
+    [Fact]
+    public async Task Another_host_fetches_each_file_once_then_reads_its_copy()
+    {
+        await using var harness = await StartAsync();
+        await WriteAsync(harness.Get<ProfileStore>(), harness.Tenant, "b1", "one");
+        using var otherCache = new FragmentFileCache(harness.Get<IOptions<ExportStorageOptions>>());
+        var other = OtherHost(harness, otherCache);
+
+        Assert.Equal(Expected("one"), await ReadAsync(other, harness.Tenant));
+        Assert.Equal((0L, (long)ShardCount), (otherCache.Hits, otherCache.Misses));
+        Assert.Equal(Expected("one"), await ReadAsync(other, harness.Tenant));
+        Assert.Equal(((long)ShardCount, (long)ShardCount), (otherCache.Hits, otherCache.Misses));
+    }
+
+    [Fact]
+    public async Task A_file_replaced_under_its_name_by_another_host_is_read_as_it_is_now()
+    {
+        await using var harness = await StartAsync();
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        using var otherCache = new FragmentFileCache(harness.Get<IOptions<ExportStorageOptions>>());
+        var other = OtherHost(harness, otherCache);
+        var identity = new Identity("email", "member");
+
+        await WriteMembershipAsync(store, harness.Tenant, identity, "first");
+        Assert.Equal("first", await MembershipAsync(store, harness.Tenant, identity));
+        await WriteMembershipAsync(other, harness.Tenant, identity, "second");
+
+        Assert.Equal("second", await MembershipAsync(store, harness.Tenant, identity));
+        Assert.Equal(1, cache.Misses);
+    }
+
+    [Fact]
+    public async Task A_compacted_run_is_read_from_the_copies_of_its_parts_the_last_one_included()
+    {
+        await using var harness = await StartAsync(o => o.MaxShardFiles = 2);
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        for (int shard = 0; shard < ShardCount; shard++)
+            Assert.True((await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.BeforeRead, default)).Merged > 0);
+        var (hits, misses) = (cache.Hits, cache.Misses);
+
+        Assert.Equal(Expected("v3"), await ReadAsync(store, harness.Tenant, newestOnly: true));
+        Assert.Equal(misses, cache.Misses);
+        Assert.True(cache.Hits > hits);
+    }
+
+    [Fact]
+    public async Task A_copy_deleted_under_the_host_is_fetched_again()
+    {
+        await using var harness = await StartAsync();
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        await WriteAsync(store, harness.Tenant, "b1", "one");
+        foreach (string file in Directory.EnumerateFiles(cache.Folder!)) File.Delete(file);
+
+        Assert.Equal(Expected("one"), await ReadAsync(store, harness.Tenant));
+        Assert.Equal(ShardCount, cache.Misses);
+        Assert.Equal(ShardCount, Directory.EnumerateFiles(cache.Folder!).Count());
+    }
+
+    [Fact]
+    public async Task Copies_stay_within_their_bound_the_least_recently_used_going_first()
+    {
+        const long Bound = 200_000;
+        await using var harness = await StartAsync(o => o.LocalCacheBytes = Bound);
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        for (int batch = 0; batch < 12; batch++)
+        {
+            await WriteAsync(store, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+            Assert.InRange(cache.Bytes, 1, Bound);
+            Assert.InRange(Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length), 1, Bound);
+        }
+        Assert.True(Directory.EnumerateFiles(cache.Folder!).Count() < 12 * ShardCount, "copies were let go");
+
+        Assert.Equal(Expected("v11"), await ReadAsync(store, harness.Tenant, newestOnly: true));
+        Assert.True(cache.Misses > 0, "the copies let go are fetched");
+    }
+
+    [Fact]
+    public async Task With_copies_off_nothing_is_copied()
+    {
+        await using var harness = await StartAsync(o => o.LocalCacheBytes = 0);
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        await WriteAsync(store, harness.Tenant, "b1", "one");
+
+        Assert.Equal(Expected("one"), await ReadAsync(store, harness.Tenant));
+        Assert.Equal((0L, 0L, 0L), (cache.Hits, cache.Misses, cache.Bytes));
+        Assert.Null(cache.Folder);
+    }
+
+    [Fact]
+    public async Task A_hosts_folder_goes_when_it_stops_or_when_the_next_host_finds_its_process_ended()
+    {
+        await using var harness = await StartAsync();
+        var cache = new FragmentFileCache(harness.Get<IOptions<ExportStorageOptions>>());
+        await WriteAsync(OtherHost(harness, cache), harness.Tenant, "b1", "one");
+        string folder = cache.Folder!;
+        Assert.NotEmpty(Directory.EnumerateFiles(folder));
+        cache.Dispose();
+        Assert.False(Directory.Exists(folder));
+
+        using var ended = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        await ended.WaitForExitAsync();
+        string endedFolder = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"exportjobs-cache-{ended.Id}-{Guid.NewGuid():N}")).FullName;
+        File.WriteAllText(Path.Combine(endedFolder, "1"), "left by a killed host");
+        string liveFolder = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"exportjobs-cache-{Environment.ProcessId}-{Guid.NewGuid():N}")).FullName;
+        try
+        {
+            using var next = new FragmentFileCache(harness.Get<IOptions<ExportStorageOptions>>());
+            Assert.False(Directory.Exists(endedFolder));
+            Assert.True(Directory.Exists(liveFolder));
+        }
+        finally
+        {
+            Directory.Delete(liveFolder);
+            if (Directory.Exists(endedFolder)) Directory.Delete(endedFolder, recursive: true);
+        }
+    }
+
+    private const int ShardCount = 2;
+
+    private static Task<ServiceHarness> StartAsync(Action<ExportStorageOptions>? configure = null) =>
+        ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o =>
+        {
+            o.ShardCount = ShardCount;
+            configure?.Invoke(o);
+        }));
+
+    private static ProfileStore OtherHost(ServiceHarness harness, FragmentFileCache cache) =>
+        new(harness.Get<StorageClients>(), harness.Get<IOptions<ExportStorageOptions>>(), TimeProvider.System, cache);
+
+    private static Task WriteAsync(ProfileStore store, Tenant tenant, string batchId, string value, long ingestTimeMs = 1_000) =>
+        store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", batchId, ingestTimeMs,
+            Identities.Select(id => (id, Utf8(new JsonObject { ["v"] = value, ["id"] = id.Id }))), default);
+
+    private static Dictionary<string, string> Expected(string value) => Identities.ToDictionary(id => id.Id, _ => value);
+
+    /// <summary>Each identity's value: of its only fragment, or with <paramref name="newestOnly"/> of its newest.</summary>
+    private static async Task<Dictionary<string, string>> ReadAsync(ProfileStore store, Tenant tenant, bool newestOnly = false)
+    {
+        var values = new Dictionary<string, string>();
+        foreach (int shard in await store.ListShardsAsync(FragmentKind.Profile, tenant, default))
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default))
+            {
+                Assert.True(newestOnly || fragments.Count == 1);
+                Assert.Equal(identity.Id, fragments[^1].Record.GetProperty("id").GetString());
+                values.Add(identity.Id, fragments[^1].Record.GetProperty("v").GetString()!);
+            }
+        return values;
+    }
+
+    private static async Task WriteMembershipAsync(ProfileStore store, Tenant tenant, Identity identity, string status)
+    {
+        int shard = ShardRouter.ShardOf(identity, ShardCount);
+        await using var writer = store.OpenShardWriter(FragmentKind.Profile, tenant, shard, "_segmentation", ProfileStore.KeptApartBatchPrefix + "job", 1_000, ["segmentMembership"]);
+        await writer.AddAsync(identity, Utf8(new JsonObject { ["segmentMembership"] = status }), default);
+        await writer.CompleteAsync(default);
+    }
+
+    private static async Task<string> MembershipAsync(ProfileStore store, Tenant tenant, Identity identity)
+    {
+        await foreach (var (read, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, ShardRouter.ShardOf(identity, ShardCount), default))
+            if (read == identity) return fragments.Single().Record.GetProperty("segmentMembership").GetString()!;
+        throw new InvalidOperationException("The membership was not read.");
+    }
+
+    private static ReadOnlyMemory<byte> Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
+}
