@@ -21,6 +21,8 @@
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory
 # (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP then).
+# ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
+# fetched from the emulator, as before they were built); the floors print how many files their copies served.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools
