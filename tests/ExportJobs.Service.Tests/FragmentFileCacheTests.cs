@@ -87,6 +87,29 @@ public class FragmentFileCacheTests
     }
 
     [Fact]
+    public async Task A_host_whose_disk_refuses_copies_writes_and_reads_as_without_them()
+    {
+        await using var harness = await StartAsync();
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        await WriteAsync(store, harness.Tenant, "b1", "one");
+        string folder = cache.Folder!;
+        Directory.Delete(folder, recursive: true);
+        File.WriteAllText(folder, "a file where the copies' folder was: no copy can be made");
+        try
+        {
+            await WriteAsync(store, harness.Tenant, "b2", "two", ingestTimeMs: 2_000);
+
+            Assert.Equal(Expected("two"), await ReadAsync(store, harness.Tenant, newestOnly: true));
+            Assert.Equal(0, cache.Hits);
+            Assert.Equal(2 * ShardCount, cache.Misses);
+        }
+        finally
+        {
+            File.Delete(folder);
+        }
+    }
+
+    [Fact]
     public async Task Copies_stay_within_their_bound_the_least_recently_used_going_first()
     {
         const long Bound = 200_000;

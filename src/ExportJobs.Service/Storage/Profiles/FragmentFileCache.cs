@@ -73,9 +73,10 @@ public sealed class FragmentFileCache : IDisposable
             return held;
         }
         Interlocked.Increment(ref _misses);
-        string path = NextPath();
+        string? path = null;
         try
         {
+            path = NextPath();
             FileStream? file = null;
             long copied;
             try
@@ -89,15 +90,12 @@ public sealed class FragmentFileCache : IDisposable
             if (copied != length) throw new InvalidDataException($"Blob '{blob.Name}' of version {version} holds {copied} bytes where its listing said {length}.");
             Keep(blob, version, path, length);
         }
-        catch (RequestFailedException e) when (e.Status == 412)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            File.Delete(path);
-            return null; // Replaced since it was listed: read as it is now, not copied.
-        }
-        catch
-        {
-            File.Delete(path);
-            throw;
+            // A copy is never needed: the blob replaced since it was listed (412), a full or refused disk, a failed
+            // download — the read fetches the blob as it would without copies, and fails there if the blob does.
+            DeleteQuietly(path);
+            return null;
         }
         return Open(blob, version, length);
     }
@@ -124,23 +122,31 @@ public sealed class FragmentFileCache : IDisposable
         }
     }
 
-    /// <summary>Takes the local file at <paramref name="path"/> (moved, not copied) as the copy of <paramref name="version"/> of the blob.</summary>
+    /// <summary>
+    /// Takes the local file at <paramref name="path"/> (moved, not copied) as the copy of <paramref name="version"/> of
+    /// the blob; leaves it where it is when it is not kept (too large, or the disk refuses it).
+    /// </summary>
     internal void Add(BlobClient blob, ETag version, string path)
     {
         long length = new FileInfo(path).Length;
         if (!Fits(length)) return;
-        string target = NextPath();
-        File.Move(path, target);
-        Keep(blob, version, target, length);
+        try
+        {
+            string target = NextPath();
+            File.Move(path, target);
+            Keep(blob, version, target, length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // Not copied: read from the blob.
     }
 
     /// <summary>Writes <paramref name="content"/> (from its start) as the copy of <paramref name="version"/> of the blob.</summary>
     internal async Task AddAsync(BlobClient blob, ETag version, Stream content, CancellationToken ct)
     {
         if (!Fits(content.Length)) return;
-        string target = NextPath();
+        string? target = null;
         try
         {
+            target = NextPath();
             await using (var file = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true))
             {
                 content.Position = 0;
@@ -148,11 +154,19 @@ public sealed class FragmentFileCache : IDisposable
             }
             Keep(blob, version, target, content.Length);
         }
-        catch
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.Delete(target);
-            throw;
+            DeleteQuietly(target); // Not copied (a full or refused disk): read from the blob.
         }
+    }
+
+    private static void DeleteQuietly(string? path)
+    {
+        try
+        {
+            if (path is not null) File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>The copy of the blob now stands for <paramref name="version"/> (its metadata was set, which changes its ETag, not its bytes).</summary>
@@ -168,7 +182,7 @@ public sealed class FragmentFileCache : IDisposable
         Copy? removed;
         lock (_copies)
             if (_copies.Remove(Key(blob), out removed)) _bytes -= removed.Bytes;
-        if (removed is not null) File.Delete(removed.Path);
+        if (removed is not null) DeleteQuietly(removed.Path);
     }
 
     private bool Fits(long length) => _maxBytes > 0 && length <= _maxBytes / 4;
@@ -195,7 +209,7 @@ public sealed class FragmentFileCache : IDisposable
                 }
         }
         // A reader that has an evicted copy open reads on (opened with FileShare.Delete).
-        foreach (string file in evicted) File.Delete(file);
+        foreach (string file in evicted) DeleteQuietly(file);
     }
 
     private static string Key(BlobClient blob) => blob.Uri.AbsoluteUri;

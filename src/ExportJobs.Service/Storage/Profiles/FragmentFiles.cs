@@ -508,7 +508,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// <summary>
     /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
     /// <paramref name="keep"/> keeps, when given); null when it has none. Files are read from the host's copies in
-    /// <paramref name="cache"/> when it has them, and copied there when read whole.
+    /// <paramref name="cache"/>, a copy made when a file without one is first read.
     /// </summary>
     public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, FileSection Section)> parts, int index, MemberSelection? members,
         IdentityFilter? keep, FragmentFileCache? cache, CancellationToken ct)
