@@ -90,7 +90,12 @@ public sealed class FragmentFileCache : IDisposable
             if (copied != length) throw new InvalidDataException($"Blob '{blob.Name}' of version {version} holds {copied} bytes where its listing said {length}.");
             Keep(blob, version, path, length);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            DeleteQuietly(path);
+            throw;
+        }
+        catch (Exception)
         {
             // A copy is never needed: the blob replaced since it was listed (412), a full or refused disk, a failed
             // download — the read fetches the blob as it would without copies, and fails there if the blob does.
