@@ -8,7 +8,7 @@ using Microsoft.Win32.SafeHandles;
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
-/// The host's copies, on its local disk, of the fragment files it wrote or read whole, so that a later read of the same
+/// The host's copies, on its local disk, of the fragment files it wrote or read, so that a later read of the same
 /// version of a file fetches nothing (each fetch costs the storage service about a millisecond of CPU whatever its size;
 /// on the benchmark's two cores that was two thirds of the CPU a 2.0× DuckDB export has: docs/performance.md). Fragment
 /// files are immutable, but a file of segment memberships is replaced under its name, so a copy is of one version (the
@@ -90,16 +90,12 @@ public sealed class FragmentFileCache : IDisposable
             if (copied != length) throw new InvalidDataException($"Blob '{blob.Name}' of version {version} holds {copied} bytes where its listing said {length}.");
             Keep(blob, version, path, length);
         }
-        catch (OperationCanceledException)
+        catch (Exception e)
         {
             DeleteQuietly(path);
-            throw;
-        }
-        catch (Exception)
-        {
+            if (e is OperationCanceledException) throw;
             // A copy is never needed: the blob replaced since it was listed (412), a full or refused disk, a failed
             // download — the read fetches the blob as it would without copies, and fails there if the blob does.
-            DeleteQuietly(path);
             return null;
         }
         return Open(blob, version, length);
@@ -159,17 +155,20 @@ public sealed class FragmentFileCache : IDisposable
             }
             Keep(blob, version, target, content.Length);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            DeleteQuietly(target); // Not copied (a full or refused disk): read from the blob.
+            DeleteQuietly(target);
+            if (e is not (IOException or UnauthorizedAccessException)) throw; // A full or refused disk: read from the blob.
         }
     }
 
+    /// <summary>Deletes a file, or a folder and what it holds, as far as the system lets it (another host deleting it too, another user's, a file still open where open files cannot be deleted).</summary>
     private static void DeleteQuietly(string? path)
     {
         try
         {
-            if (path is not null) File.Delete(path);
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else if (path is not null) File.Delete(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
@@ -242,13 +241,7 @@ public sealed class FragmentFileCache : IDisposable
         {
             var name = Path.GetFileName(folder.AsSpan())[FolderPrefix.Length..];
             int dash = name.IndexOf('-');
-            if (dash <= 0 || !int.TryParse(name[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || Running(pid)) continue;
-            try
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-            catch (IOException) { } // Another host deleting it too.
-            catch (UnauthorizedAccessException) { } // Another user's.
+            if (dash > 0 && int.TryParse(name[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !Running(pid)) DeleteQuietly(folder);
         }
     }
 
@@ -278,13 +271,7 @@ public sealed class FragmentFileCache : IDisposable
             _copies.Clear();
             _bytes = 0;
         }
-        if (folder is null) return;
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (IOException) { } // A file still open on a system that does not delete open files: the next host does.
-        catch (UnauthorizedAccessException) { }
+        DeleteQuietly(folder); // What cannot be deleted now, the next host on the machine deletes.
     }
 
     private sealed class Copy(string version, string path, long bytes)
