@@ -216,7 +216,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
     /// later rounds and the grouping read instead of the links. Found by binary search: with a dictionary (and the lists
     /// that built it), four rounds of 375,000 identities at once peaked about 200 MB higher.
     /// </summary>
-    private sealed record Adjacency(long[] Keys, int Nodes, int[] Offsets, int[] Targets)
+    internal sealed record Adjacency(long[] Keys, int Nodes, int[] Offsets, int[] Targets)
     {
         /// <summary>The index of the partition's identity of a fingerprint; -1 when none of its identities has it.</summary>
         public int NodeOf(long key) => Array.BinarySearch(Keys, 0, Nodes, key) is >= 0 and var node ? node : -1;
@@ -226,33 +226,43 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
         /// <summary>
         /// The adjacency of links from identity <c>from[i]</c> to <c>to[i]</c> (fingerprints); <c>checks[i]</c> is the
         /// first identity's fingerprint under another seed, so two identities of one fingerprint show as two checks.
+        /// Round 0 builds it where the build's memory is highest, so it takes <paramref name="checks"/>' items as room
+        /// of its own (sorted with the identities, then the other partitions' identities in their place) rather than
+        /// arrays or a set more the size of the links.
         /// </summary>
         public static Adjacency Of(List<long> from, List<long> to, List<long> checks, long seed)
         {
+            if (to.Count != from.Count || checks.Count != from.Count) throw new ArgumentException("A link has one identity, one target and one check.", nameof(checks));
             var nodes = from.ToArray();
-            var nodeChecks = checks.ToArray();
-            Array.Sort(nodes, nodeChecks);
+            var room = CollectionsMarshal.AsSpan(checks);
+            nodes.AsSpan().Sort(room);
             int count = 0;
             for (int i = 0; i < nodes.Length; i++)
             {
                 if (count > 0 && nodes[i] == nodes[count - 1])
                 {
-                    if (nodeChecks[i] != nodeChecks[count - 1]) throw new FingerprintCollisionException(nodes[i], seed);
+                    if (room[i] != room[count - 1]) throw new FingerprintCollisionException(nodes[i], seed);
                     continue;
                 }
-                (nodes[count], nodeChecks[count]) = (nodes[i], nodeChecks[i]);
+                (nodes[count], room[count]) = (nodes[i], room[i]);
                 count++;
             }
-            var others = to.Where(key => Array.BinarySearch(nodes, 0, count, key) < 0).Order().Distinct().ToArray();
-            var keys = new long[count + others.Length];
-            Array.Copy(nodes, keys, count);
-            others.CopyTo(keys, count);
+            int others = 0;
+            foreach (long key in CollectionsMarshal.AsSpan(to))
+                if (Array.BinarySearch(nodes, 0, count, key) < 0) room[others++] = key;
+            room[..others].Sort();
+            int distinct = 0;
+            for (int i = 0; i < others; i++)
+                if (distinct == 0 || room[i] != room[distinct - 1]) room[distinct++] = room[i];
+            var keys = new long[count + distinct];
+            nodes.AsSpan(0, count).CopyTo(keys);
+            room[..distinct].CopyTo(keys.AsSpan(count));
             var adjacency = new Adjacency(keys, count, new int[count + 1], new int[from.Count]);
-            var fromNodes = from.Select(adjacency.NodeOf).ToArray();
-            foreach (int node in fromNodes) adjacency.Offsets[node + 1]++;
+            // Each link's identity is searched for twice, to count and to place it, rather than kept in an array more.
+            foreach (long key in CollectionsMarshal.AsSpan(from)) adjacency.Offsets[adjacency.NodeOf(key) + 1]++;
             for (int i = 0; i < count; i++) adjacency.Offsets[i + 1] += adjacency.Offsets[i];
             var next = adjacency.Offsets[..^1];
-            for (int e = 0; e < fromNodes.Length; e++) adjacency.Targets[next[fromNodes[e]]++] = adjacency.IndexOf(to[e]);
+            for (int e = 0; e < from.Count; e++) adjacency.Targets[next[adjacency.NodeOf(from[e])]++] = adjacency.IndexOf(to[e]);
             return adjacency;
         }
 
