@@ -27,6 +27,24 @@ public class IdentityTableTests
     public void Each_identity_finds_its_primary_and_no_other_is_found() => AssertHolds(new IdentityTable(bytes: 1));
 
     [Fact]
+    public void A_table_sized_for_its_rows_and_one_sized_for_far_fewer_hold_the_same()
+    {
+        AssertHolds(new IdentityTable(bytes: 64 * 1024, rows: Pairs.Length));
+        AssertHolds(new IdentityTable(bytes: 1, rows: 3));
+    }
+
+    [Fact]
+    public void A_folders_rows_are_estimated_a_tenth_over_its_first_files_rows_per_byte()
+    {
+        var buffer = new byte[100];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer, 20);
+        using var file = new GraphFiles.PooledFile(buffer, 100);
+        Assert.Equal(220, file.RowsIn(folderBytes: 1000));
+        using var empty = new GraphFiles.PooledFile(new byte[2], 2);
+        Assert.Equal(0, empty.RowsIn(folderBytes: 1000));
+    }
+
+    [Fact]
     public void Identities_of_one_hash_are_told_apart_by_their_bytes() => AssertHolds(new IdentityTable(_ => 42));
 
     [Fact]

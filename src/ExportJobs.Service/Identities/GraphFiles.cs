@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -203,6 +204,17 @@ public sealed class GraphFiles
 
         /// <summary>The file's bytes.</summary>
         public int Length => length;
+
+        /// <summary>
+        /// About how many rows a folder of <paramref name="folderBytes"/> holds, from this file of it: a tenth more than
+        /// its rows per byte make of them, so that what is sized by it rarely grows once more.
+        /// </summary>
+        public int RowsIn(long folderBytes)
+        {
+            if (length < sizeof(int)) return 0;
+            int rows = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(0, sizeof(int)));
+            return (int)Math.Clamp(folderBytes * rows / length * 11 / 10, 0, Array.MaxLength / 2);
+        }
 
         public void Dispose() => Buffers.Return(buffer);
     }

@@ -203,16 +203,20 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
     private static async Task<IdentityTable> TableAsync(GraphFiles build, string folder, Action<IdentityTable, GraphRowReader> add, CancellationToken ct)
     {
         var (names, bytes) = await build.ListFolderAsync(folder, ct);
-        // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
-        var table = new IdentityTable(bytes);
+        IdentityTable? table = null;
         try
         {
-            await foreach (var file in build.HoldAllAsync(names, ct)) ReadInto(table, file, add);
-            return table;
+            await foreach (var file in build.HoldAllAsync(names, ct))
+            {
+                // A row's file bytes are at least its bytes in the table (an identity there is its namespace's number and its id).
+                table ??= new IdentityTable(bytes, file.RowsIn(bytes));
+                ReadInto(table, file, add);
+            }
+            return table ?? new IdentityTable(0);
         }
         catch
         {
-            table.Dispose();
+            table?.Dispose();
             throw;
         }
     }

@@ -334,11 +334,7 @@ public sealed class IdentityGraphBuilder(ProfileStore store, ShardLinks shardLin
             var reader = new GraphRowReader(binary);
             int rows = binary.ReadInt32();
             if (From.Capacity == 0 && rows > 0)
-            {
-                // A tenth more than the first file's rows per byte make of the folder, so that one more doubling is rare.
-                int expected = (int)Math.Min(Array.MaxLength / 2, folderBytes * rows / file.Length * 11 / 10);
-                foreach (var list in new[] { From, To, Checks }) list.EnsureCapacity(expected);
-            }
+                foreach (var list in new[] { From, To, Checks }) list.EnsureCapacity(file.RowsIn(folderBytes));
             for (; rows > 0; rows--)
             {
                 LinkRow.ReadIdentities(reader, out string ns, out var id, out string toNs, out var toId);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Hashing;
+using System.Numerics;
 using System.Text;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Service.Storage;
@@ -35,7 +36,7 @@ public sealed class IdentityTable : IDisposable
     private readonly List<string> _namespaces = [];
     /// <summary>The namespaces of the identities added (not of the values added with them).</summary>
     private readonly HashSet<string> _keyNamespaces = new(StringComparer.Ordinal);
-    private Entry[] _entries = EntryArrays.Rent(64);
+    private Entry[] _entries;
     private int _count;
     /// <summary>
     /// Open addressing over the entries, probed one slot after another from a hash's low bits, at most half full: a
@@ -43,7 +44,7 @@ public sealed class IdentityTable : IDisposable
     /// both. Each shard read looks up every row's identity, so this is a hot path of a <c>pdg</c> export; 8 bytes a
     /// slot, as the slots are the table's largest array after its buffer (4 MB of 16-byte slots per shard at N = 1,000,000).
     /// </summary>
-    private Slot[] _slots = NewSlots(128);
+    private Slot[] _slots;
     private byte[] _bytes;
     private int _used;
 
@@ -54,12 +55,20 @@ public sealed class IdentityTable : IDisposable
     private readonly record struct Slot(int Tag, int EntryPlusOne);
 
     /// <summary>
-    /// A table whose identities and values come to about <paramref name="bytes"/>: its buffer is allocated once at that
-    /// size (grown by doubling beyond it), as each read of a <c>pdg</c> export makes its tables anew, of many MB each.
+    /// A table whose identities and values come to about <paramref name="bytes"/>, about <paramref name="rows"/> of
+    /// them: its buffer, entries and slots are rented once at those sizes (grown by doubling beyond them), as each read
+    /// of a <c>pdg</c> export makes its tables anew, of many MB each — grown from small, every size rented on the way
+    /// stayed in the pools too.
     /// </summary>
-    public IdentityTable(long bytes = 64 * 1024) : this(key => (long)XxHash64.HashToUInt64(key), bytes) { }
+    public IdentityTable(long bytes = 64 * 1024, int rows = 0) : this(key => (long)XxHash64.HashToUInt64(key), bytes, rows) { }
 
-    internal IdentityTable(KeyHash hash, long bytes = 64 * 1024) => (_hash, _bytes) = (hash, Buffers.Rent((int)Math.Clamp(bytes, 1024, Array.MaxLength)));
+    internal IdentityTable(KeyHash hash, long bytes = 64 * 1024, int rows = 0)
+    {
+        rows = Math.Clamp(rows, 64, 1 << 26);
+        (_hash, _bytes) = (hash, Buffers.Rent((int)Math.Clamp(bytes, 1024, Array.MaxLength)));
+        _entries = EntryArrays.Rent(rows);
+        _slots = NewSlots((int)BitOperations.RoundUpToPowerOf2((uint)(rows + 1) * 2));
+    }
 
     public int Count => _count;
 
