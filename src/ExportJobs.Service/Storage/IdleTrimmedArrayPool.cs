@@ -9,7 +9,8 @@ namespace ExportJobs.Service.Storage;
 /// <see cref="ArrayPool{T}.Create(int, int)"/> keeps what it pooled for good: ingestion's chunks and a graph build's
 /// files, a few MB each, then stayed in the host through the exports that followed (34 MB of a <c>pdg</c> export's heap
 /// at N = 1,000,000, docs/performance.md), while dropping them as soon as they were returned made every batch allocate
-/// its buffers anew.
+/// its buffers anew. Its arrays are not cleared, new ones either (as a pooled one is not): a large array cleared when
+/// made has every page of it touched, which a table rented at a power of two over what it holds never writes.
 /// </summary>
 public sealed class IdleTrimmedArrayPool<T> : ArrayPool<T>, IDisposable
 {
@@ -44,7 +45,7 @@ public sealed class IdleTrimmedArrayPool<T> : ArrayPool<T>, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(minimumLength);
         if (minimumLength == 0) return [];
-        if (minimumLength > _maxArrayLength) return new T[minimumLength];
+        if (minimumLength > _maxArrayLength) return GC.AllocateUninitializedArray<T>(minimumLength);
         int index = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)minimumLength));
         var size = _sizes[index];
         lock (size)
@@ -52,7 +53,7 @@ public sealed class IdleTrimmedArrayPool<T> : ArrayPool<T>, IDisposable
             size.LastRent = _time.GetTimestamp();
             if (size.Kept.TryPop(out var kept)) return kept;
         }
-        return new T[1 << index];
+        return GC.AllocateUninitializedArray<T>(1 << index);
     }
 
     public override void Return(T[] array, bool clearArray = false)
