@@ -137,7 +137,7 @@ public sealed class FragmentFileCache : IDisposable
             File.Move(path, target);
             Keep(blob, version, target, length);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // Not copied: read from the blob.
+        catch (Exception e) when (DiskRefused(e)) { } // Not copied: read from the blob.
     }
 
     /// <summary>Writes <paramref name="content"/> (from its start) as the copy of <paramref name="version"/> of the blob.</summary>
@@ -158,7 +158,7 @@ public sealed class FragmentFileCache : IDisposable
         catch (Exception e)
         {
             DeleteQuietly(target);
-            if (e is not (IOException or UnauthorizedAccessException)) throw; // A full or refused disk: read from the blob.
+            if (!DiskRefused(e)) throw; // A full or refused disk: read from the blob.
         }
     }
 
@@ -170,8 +170,11 @@ public sealed class FragmentFileCache : IDisposable
             if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
             else if (path is not null) File.Delete(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        catch (Exception e) when (DiskRefused(e)) { }
     }
+
+    /// <summary>The local disk refused a file operation: full, not ours, in use, or not there.</summary>
+    private static bool DiskRefused(Exception e) => e is IOException or UnauthorizedAccessException;
 
     /// <summary>The copy of the blob now stands for <paramref name="version"/> (its metadata was set, which changes its ETag, not its bytes).</summary>
     internal void Renamed(BlobClient blob, ETag version)
