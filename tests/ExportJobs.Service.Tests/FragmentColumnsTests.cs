@@ -77,7 +77,10 @@ public class FragmentColumnsTests
         await AssertReadsAsync(store, harness, written);
         Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default));
-        Assert.Equal(["batch0", "batch1"], (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"].Order());
+        // The compacted run names the two batches it merged (the two smallest files, whichever those are).
+        var merged = (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"];
+        Assert.Equal(2, merged.Distinct().Count());
+        Assert.Subset(new HashSet<string> { "batch0", "batch1", "batch2" }, merged.ToHashSet());
         await AssertReadsAsync(store, harness, written);
     }
 
@@ -99,6 +102,40 @@ public class FragmentColumnsTests
         foreach (var (id, json) in third) written[(id, "third")] = json;
         await WriteEmailRecordsAsync(harness, "third", 3_000, third);
         Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        await AssertReadsAsync(store, harness, written);
+    }
+
+    [Fact]
+    public async Task Files_are_written_packed_and_a_file_of_the_build_before_with_a_value_per_row_reads_and_compacts_as_before()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        var store = harness.Get<ProfileStore>();
+        var written = new Dictionary<(string Id, string Batch), string>();
+        for (int i = 0; i < 600; i++) written[($"u{i:D4}", "perrow")] = Shapes[i % Shapes.Length];
+        await UploadPerRowFileAsync(harness, "perrow", 1_000, written);
+        var newer = Enumerable.Range(0, 1_500).Select(i => (Id: $"u{i:D4}", Json: Shapes[(i + 1) % Shapes.Length])).ToList();
+        foreach (var (id, json) in newer) written[(id, "new")] = json;
+        await WriteEmailRecordsAsync(harness, "new", 2_000, newer);
+
+        // The service's file holds packs: a row group's values of a member column in one value at its first row.
+        await using (var reader = await ReaderOfAsync(harness, "-new.parquet"))
+        {
+            Assert.Equal("1", reader.CustomMetadata[FragmentColumns.PackedKey]);
+            var column = reader.Schema.GetDataFields().First(f => f.Name == FragmentColumns.MemberColumn(0));
+            using var group = reader.OpenRowGroupReader(0);
+            var levels = new int[group.RowCount];
+            await group.ReadRawAsync<ReadOnlyMemory<byte>>(column, new ReadOnlyMemory<byte>[group.RowCount], levels.AsMemory(), null);
+            Assert.Equal(FragmentColumns.RowGroupSize, levels.Length);
+            Assert.Equal([1, .. Enumerable.Repeat(0, levels.Length - 1)], levels);
+        }
+
+        await AssertReadsAsync(store, harness, written);
+        var third = Enumerable.Range(0, 600).Where(i => i % 5 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"weird.name":5}""")).ToList();
+        foreach (var (id, json) in third) written[(id, "third")] = json;
+        await WriteEmailRecordsAsync(harness, "third", 3_000, third);
+        // The two smallest runs merge: the file of the build before and the third batch's.
+        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(["perrow", "third"], (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"].Order());
         await AssertReadsAsync(store, harness, written);
     }
 
@@ -453,6 +490,50 @@ public class FragmentColumnsTests
     private static Task WriteEmailRecordsAsync(ServiceHarness harness, string batch, long ingestTimeMs, IEnumerable<(string Id, string Json)> records) =>
         harness.Get<ProfileStore>().WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", batch, ingestTimeMs,
             records.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+
+    /// <summary>
+    /// A fragment file as the builds before packs wrote it: the member columns (and the whole records and the members'
+    /// order) with a value per row, in row groups of <see cref="FragmentColumns.RowGroupSize"/>.
+    /// </summary>
+    private static async Task UploadPerRowFileAsync(ServiceHarness harness, string batch, long ingestTimeMs, Dictionary<(string Id, string Batch), string> records)
+    {
+        var rows = records.Where(r => r.Key.Batch == batch).OrderBy(r => IdentityKey.Of("email", r.Key.Id), StringComparer.Ordinal)
+            .Select(r => (r.Key.Id, Record: StoredRecord.Split(Encoding.UTF8.GetBytes(r.Value)))).ToList();
+        var names = rows.SelectMany(r => r.Record.Members.Select(m => m.Name.Text)).Distinct().ToList();
+        var schema = FragmentColumns.Schema(names.Count);
+        var fields = schema.GetDataFields();
+        using var buffer = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(schema, buffer))
+        {
+            writer.CustomMetadata = new Dictionary<string, string>
+            {
+                [FragmentColumns.MembersKey] = JsonSerializer.Serialize(names),
+                [FragmentColumns.ValuesKey] = JsonSerializer.Serialize(new Dictionary<string, string[]>
+                {
+                    [FragmentColumns.Namespace] = ["email"], [FragmentColumns.Dataset] = ["ds"], [FragmentColumns.Batch] = [batch],
+                }),
+            };
+            foreach (var chunk in rows.Chunk(FragmentColumns.RowGroupSize))
+            {
+                using var group = writer.CreateRowGroup();
+                var zeros = new int[chunk.Length];
+                await group.WriteAsync<int>(fields[0], zeros.AsMemory(), null, null, default);
+                await group.WriteAsync(fields[1], chunk.Select(r => r.Id).ToList());
+                await group.WriteAsync<long>(fields[2], chunk.Select(_ => ingestTimeMs).ToArray().AsMemory(), null, null, default);
+                await group.WriteAsync<int>(fields[3], zeros.AsMemory(), null, null, default);
+                await group.WriteAsync<int>(fields[4], zeros.AsMemory(), null, null, default);
+                await group.WriteAsync<ReadOnlyMemory<byte>>(fields[5], chunk.Select(r => r.Record.IsWhole ? r.Record.ToJson() : (ReadOnlyMemory<byte>?)null).ToArray().AsMemory(), null, null, default);
+                await group.WriteAsync<ReadOnlyMemory<byte>>(fields[6], chunk.Select(r => r.Record.IsWhole ? null
+                    : (ReadOnlyMemory<byte>?)r.Record.Members.Select(m => (byte)names.IndexOf(m.Name.Text)).ToArray()).ToArray().AsMemory(), null, null, default);
+                await group.WriteAsync<long>(fields[7], chunk.Select((_, i) => (long)i).ToArray().AsMemory(), null, null, default);
+                for (int c = 0; c < names.Count; c++)
+                    await group.WriteAsync<ReadOnlyMemory<byte>>(fields[FragmentColumns.FirstMember + c], chunk.Select(r => r.Record.Members.Where(m => m.Name.Text == names[c])
+                        .Select(m => (ReadOnlyMemory<byte>?)m.Value).FirstOrDefault()).ToArray().AsMemory(), null, null, default);
+            }
+        }
+        buffer.Position = 0;
+        await harness.Get<StorageClients>().Profiles.GetBlobClient($"{harness.Tenant.BlobPrefix}/shard-0000/{ingestTimeMs:D15}-{batch}.parquet").UploadAsync(buffer);
+    }
 
     /// <summary>A fragment file as builds before the member columns wrote it: identity, provenance, and the whole record in one column.</summary>
     private static async Task UploadEarlierBuildFileAsync(ServiceHarness harness, string batch, long ingestTimeMs, Dictionary<(string Id, string Batch), string> records)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -64,6 +65,12 @@ internal static class FragmentColumns
     /// </summary>
     public const string ValuesKey = "exportjobs.values";
 
+    /// <summary>
+    /// The file metadata that says the file's binary columns (<see cref="Record"/>, <see cref="Order"/> and the member
+    /// columns) hold packs of values (<see cref="ValuePacks"/>); a file without it (of an earlier build) holds a value per row.
+    /// </summary>
+    public const string PackedKey = "exportjobs.packed";
+
     public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
         Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
         Sequence = nameof(FragmentRow.Sequence);
@@ -116,7 +123,8 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
 
     /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
-    private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
+        _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
     private readonly ReadOnlyMemory<byte>?[][] _values;
     /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
@@ -128,7 +136,10 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         _fields = schema.GetDataFields();
         _values = members.Select(_ => new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize]).ToArray();
         _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
-        writer.CustomMetadata = new Dictionary<string, string> { [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)) };
+        writer.CustomMetadata = new Dictionary<string, string>
+        {
+            [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)), [FragmentColumns.PackedKey] = "1",
+        };
     }
 
     /// <summary>The distinct values of a column in a file, each with its index.</summary>
@@ -189,13 +200,27 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
         await WriteIndexesAsync(group, _fields[3], _datasets, r => r.DatasetId, ct);
         await WriteIndexesAsync(group, _fields[4], _batches, r => r.BatchId, ct);
-        await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[5], wholes.AsMemory(0, rows), null, null, ct);
-        await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[6], orders.AsMemory(0, rows), null, null, ct);
+        await WritePackedAsync(group, _fields[5], wholes, rows, ct);
+        await WritePackedAsync(group, _fields[6], orders, rows, ct);
         await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
-        for (int c = 0; c < values.Length; c++) await group.WriteAsync<ReadOnlyMemory<byte>>(_fields[FragmentColumns.FirstMember + c], values[c].AsMemory(0, rows), null, null, ct);
+        for (int c = 0; c < values.Length; c++) await WritePackedAsync(group, _fields[FragmentColumns.FirstMember + c], values[c], rows, ct);
         group.CompleteValidate();
         _rows.Clear();
         foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
+    }
+
+    /// <summary>A binary column's values of the row group's first <paramref name="rows"/> rows, as packs (<see cref="ValuePacks"/>).</summary>
+    private async Task WritePackedAsync(ParquetRowGroupWriter group, DataField field, ReadOnlyMemory<byte>?[] values, int rows, CancellationToken ct)
+    {
+        ValuePacks.Pack(values.AsSpan(0, rows), _packs, out byte[] buffer);
+        try
+        {
+            await group.WriteAsync<ReadOnlyMemory<byte>>(field, _packs.AsMemory(0, rows), null, null, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The columns of a record's members, in its order; null when it is kept whole (or has a name the file has no column for).</summary>
@@ -263,6 +288,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private readonly Dictionary<string, string[]>? _indexed;
     /// <summary>In a file of an earlier build, the strings of its namespaces, dataset and batch ids: made once, not once a row.</summary>
     private readonly Dictionary<string, string> _few = new(StringComparer.Ordinal);
+    /// <summary>Whether the file's binary columns hold packs of values (<see cref="FragmentColumns.PackedKey"/>), not a value per row.</summary>
+    private readonly bool _packed;
 
     private FragmentFileReader(string file, BlobRangeStream stream, ParquetReader reader, MemberSelection? members, IdentityFilter? keep)
     {
@@ -276,6 +303,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         _order = fields.GetValueOrDefault(FragmentColumns.Order);
         _sequence = fields.GetValueOrDefault(FragmentColumns.Sequence);
         _indexed = reader.CustomMetadata.TryGetValue(FragmentColumns.ValuesKey, out string? values) ? IndexedValuesOf(values) : null;
+        _packed = reader.CustomMetadata.ContainsKey(FragmentColumns.PackedKey);
         Members = reader.CustomMetadata.TryGetValue(FragmentColumns.MembersKey, out string? names)
             ? JsonSerializer.Deserialize<string[]>(names)!.Select(MemberName.Of).ToArray()
             : [];
@@ -396,12 +424,19 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     }
 
     /// <summary>
-    /// A binary column, each value as Parquet.Net decodes it (read as <c>byte[]</c>, it copies every value once more);
-    /// null for a row without one.
+    /// A binary column, null for a row without a value: slices of its packs in a packed file, else each value as
+    /// Parquet.Net decodes it (read as <c>byte[]</c>, it copies every value once more).
     /// </summary>
     private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, CancellationToken ct)
     {
         await group.ReadRawAsync(field, _bytes.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
+        if (_packed)
+        {
+            if (!field.IsNullable) throw new InvalidDataException($"Column {field.Name} of a packed fragment file is not nullable.");
+            var levels = _levels.AsSpan(0, _rows);
+            ValuePacks.Unpack(_bytes.AsSpan(0, _rows - levels.Count(0)), levels, _rows, into, field.Name);
+            return;
+        }
         for (int row = 0, value = 0; row < _rows; row++)
             into[row] = field.IsNullable && _levels[row] == 0 ? (ReadOnlyMemory<byte>?)null : _bytes[value++];
     }
