@@ -117,16 +117,21 @@ public class FragmentColumnsTests
         foreach (var (id, json) in newer) written[(id, "new")] = json;
         await WriteEmailRecordsAsync(harness, "new", 2_000, newer);
 
-        // The service's file holds packs: a row group's values of a member column in one value at its first row.
+        // The service's file holds packs: a row group's identity ids (UTF-8), and its values of a member column, in one
+        // value at its first row.
         await using (var reader = await ReaderOfAsync(harness, "-new.parquet"))
         {
             Assert.Equal("1", reader.CustomMetadata[FragmentColumns.PackedKey]);
-            var column = reader.Schema.GetDataFields().First(f => f.Name == FragmentColumns.MemberColumn(0));
             using var group = reader.OpenRowGroupReader(0);
-            var levels = new int[group.RowCount];
-            await group.ReadRawAsync<ReadOnlyMemory<byte>>(column, new ReadOnlyMemory<byte>[group.RowCount], levels.AsMemory(), null);
-            Assert.Equal(FragmentColumns.RowGroupSize, levels.Length);
-            Assert.Equal([1, .. Enumerable.Repeat(0, levels.Length - 1)], levels);
+            Assert.Equal(FragmentColumns.RowGroupSize, group.RowCount);
+            foreach (string name in new[] { FragmentColumns.Id, FragmentColumns.MemberColumn(0) })
+            {
+                var column = reader.Schema.GetDataFields().First(f => f.Name == name);
+                Assert.Contains(column.ClrType, new[] { typeof(byte[]), typeof(ReadOnlyMemory<byte>) });
+                var levels = new int[group.RowCount];
+                await group.ReadRawAsync<ReadOnlyMemory<byte>>(column, new ReadOnlyMemory<byte>[group.RowCount], levels.AsMemory(), null);
+                Assert.Equal([1, .. Enumerable.Repeat(0, levels.Length - 1)], levels);
+            }
         }
 
         await AssertReadsAsync(store, harness, written);
@@ -387,12 +392,16 @@ public class FragmentColumnsTests
         return (container, ranges);
     }
 
-    /// <summary>Row groups of CRM ids, then as many of cookies, in identity order, each record about 1 KB that Snappy cannot shrink.</summary>
+    /// <summary>
+    /// Row groups of CRM ids, then as many of cookies, in identity order, each record 1.3 KB of hex digits that Snappy
+    /// shrinks to about half: a row group is over half a read's window (256 KB), so a window fetched for one group never
+    /// holds the whole of the next.
+    /// </summary>
     private static List<FragmentRow> NoisyRows(int groupsPerNamespace)
     {
         var random = new Random(11);
         return new[] { "CRMID", "ECID" }.SelectMany(ns => Enumerable.Range(0, groupsPerNamespace * FragmentColumns.RowGroupSize).Select(i => new FragmentRow(ns, $"{ns}-{i:D5}", 1_000, "ds", "b",
-            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 512))}}"}""")))))
+            StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"id":"{{i}}","noise":"{{Convert.ToHexString(random.GetItems<byte>(Enumerable.Range(0, 256).Select(b => (byte)b).ToArray(), 640))}}"}""")))))
             .ToList();
     }
 
@@ -500,8 +509,10 @@ public class FragmentColumnsTests
         var rows = records.Where(r => r.Key.Batch == batch).OrderBy(r => IdentityKey.Of("email", r.Key.Id), StringComparer.Ordinal)
             .Select(r => (r.Key.Id, Record: StoredRecord.Split(Encoding.UTF8.GetBytes(r.Value)))).ToList();
         var names = rows.SelectMany(r => r.Record.Members.Select(m => m.Name.Text)).Distinct().ToList();
-        var schema = FragmentColumns.Schema(names.Count);
-        var fields = schema.GetDataFields();
+        // Its schema: this build's, but for the identity ids, a string column.
+        var fields = FragmentColumns.Schema(names.Count).GetDataFields()
+            .Select(f => f.Name == FragmentColumns.Id ? new DataField(f.Name, typeof(string)) : new DataField(f.Name, f.ClrType, f.IsNullable)).ToArray();
+        var schema = new ParquetSchema(fields);
         using var buffer = new MemoryStream();
         await using (var writer = await ParquetWriter.CreateAsync(schema, buffer))
         {

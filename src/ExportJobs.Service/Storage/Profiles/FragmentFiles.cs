@@ -66,8 +66,9 @@ internal static class FragmentColumns
     public const string ValuesKey = "exportjobs.values";
 
     /// <summary>
-    /// The file metadata that says the file's binary columns (<see cref="Record"/>, <see cref="Order"/> and the member
-    /// columns) hold packs of values (<see cref="ValuePacks"/>); a file without it (of an earlier build) holds a value per row.
+    /// The file metadata that says the file's binary columns (<see cref="Id"/>, as UTF-8, <see cref="Record"/>,
+    /// <see cref="Order"/> and the member columns) hold packs of values (<see cref="ValuePacks"/>); a file without it (of
+    /// an earlier build) holds a value per row, its <see cref="Id"/> a string column.
     /// </summary>
     public const string PackedKey = "exportjobs.packed";
 
@@ -93,7 +94,7 @@ internal static class FragmentColumns
     /// </summary>
     public static ParquetSchema Schema(int members) => new(
     [
-        new DataField(Namespace, typeof(int)), new DataField(Id, typeof(string)), new DataField(IngestTime, typeof(long)),
+        new DataField(Namespace, typeof(int)), new DataField(Id, typeof(byte[]), isNullable: true), new DataField(IngestTime, typeof(long)),
         new DataField(Dataset, typeof(int)), new DataField(Batch, typeof(int)),
         new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
         new DataField(Sequence, typeof(long)),
@@ -124,7 +125,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
     /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
     private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
-        _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+        _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _ids = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
     private readonly ReadOnlyMemory<byte>?[][] _values;
     /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
@@ -196,7 +197,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
         using var group = _writer.CreateRowGroup();
         await WriteIndexesAsync(group, _fields[0], _namespaces, r => r.IdentityNamespace, ct);
-        await group.WriteAsync(_fields[1], _rows.Select(r => r.IdentityId).ToList());
+        await WriteIdsAsync(group, rows, ct);
         await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
         await WriteIndexesAsync(group, _fields[3], _datasets, r => r.DatasetId, ct);
         await WriteIndexesAsync(group, _fields[4], _batches, r => r.BatchId, ct);
@@ -207,6 +208,28 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         group.CompleteValidate();
         _rows.Clear();
         foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
+    }
+
+    /// <summary>The identity ids of the row group's rows, as UTF-8 in packs.</summary>
+    private async Task WriteIdsAsync(ParquetRowGroupWriter group, int rows, CancellationToken ct)
+    {
+        int bytes = 0;
+        for (int r = 0; r < rows; r++) bytes += Encoding.UTF8.GetMaxByteCount(_rows[r].IdentityId.Length);
+        byte[] text = ArrayPool<byte>.Shared.Rent(bytes);
+        try
+        {
+            for (int r = 0, at = 0; r < rows; r++)
+            {
+                int length = Encoding.UTF8.GetBytes(_rows[r].IdentityId, text.AsSpan(at));
+                _ids[r] = text.AsMemory(at, length);
+                at += length;
+            }
+            await WritePackedAsync(group, _fields[1], _ids, rows, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(text);
+        }
     }
 
     /// <summary>A binary column's values of the row group's first <paramref name="rows"/> rows, as packs (<see cref="ValuePacks"/>).</summary>
@@ -277,7 +300,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private int _rows;
     private int _row = -1;
     private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
-    private ReadOnlyMemory<byte>?[] _records = [], _orders = [];
+    private ReadOnlyMemory<byte>?[] _records = [], _orders = [], _idBytes = [];
+    /// <summary>The last identity id read, and its bytes: a row of the same identity takes its string.</summary>
+    private string? _lastId;
+    private ReadOnlyMemory<byte> _lastIdBytes;
     private ReadOnlyMemory<byte>?[][] _values;
     private long[] _ingestTimes = [], _sequences = [];
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
@@ -391,12 +417,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_records.Length < _rows)
         {
             (_namespaces, _ids, _datasets, _batches, _ingestTimes, _sequences) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new long[_rows]);
-            (_records, _orders, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows], new int[_rows]);
+            (_records, _orders, _idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows],
+                new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows], new int[_rows]);
             for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
             _kept = new bool[_rows];
         }
         await ReadFewAsync(group, _namespace, _namespaces, ct);
-        await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+        await ReadIdsAsync(group, ct);
         if (_keep is not null)
         {
             bool any = false, all = true;
@@ -439,6 +466,26 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         }
         for (int row = 0, value = 0; row < _rows; row++)
             into[row] = field.IsNullable && _levels[row] == 0 ? (ReadOnlyMemory<byte>?)null : _bytes[value++];
+    }
+
+    /// <summary>
+    /// The identity ids: UTF-8 in packs, each row's string the row before's when their bytes are equal (an identity's
+    /// fragments in a file are together), or in a file of an earlier build, strings.
+    /// </summary>
+    private async Task ReadIdsAsync(ParquetRowGroupReader group, CancellationToken ct)
+    {
+        if (_id.ClrType != typeof(ReadOnlyMemory<byte>) && _id.ClrType != typeof(byte[]))
+        {
+            await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+            return;
+        }
+        await ReadBytesAsync(group, _id, _idBytes, ct);
+        for (int row = 0; row < _rows; row++)
+        {
+            var text = _idBytes[row] ?? throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.");
+            if (_lastId is null || !text.Span.SequenceEqual(_lastIdBytes.Span)) (_lastId, _lastIdBytes) = (Encoding.UTF8.GetString(text.Span), text);
+            _ids[row] = _lastId;
+        }
     }
 
     /// <summary>
