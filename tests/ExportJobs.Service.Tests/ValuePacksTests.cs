@@ -57,7 +57,10 @@ public class ValuePacksTests
         Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([pack], [1, 0, 0], 3, into, "m0"));
         Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([new byte[] { 9, (byte)'a' }], [1], 1, into, "m0"));
         Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([pack], [0, 1, 0, 0], 4, into, "m0"));
+        // Lengths that are not a 32-bit varint, or as long as 32 bits allow.
         Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF }], [1], 1, into, "m0"));
+        Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([new byte[] { 0x80, 0x80, 0x80, 0x80, 0x10, 1 }], [1], 1, into, "m0"));
+        Assert.Throws<InvalidDataException>(() => ValuePacks.Unpack([new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1 }], [1], 1, into, "m0"));
         ValuePacks.Unpack([pack], [1, 0, 0, 0], 4, into, "m0");
         Assert.Equal("abcd", string.Concat(into.Take(4).Select(v => Encoding.UTF8.GetString(v!.Value.Span))));
     }

@@ -123,7 +123,10 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly Dictionary<string, int> _columns;
     private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
 
-    /// <summary>A row group's values of the <c>Record</c>, <c>Members</c> and member columns (written as they are, slices of the records' text).</summary>
+    /// <summary>
+    /// A row group's values of the <c>Record</c>, <c>Members</c> and member columns (slices of the records' text) and of
+    /// the identity ids, and the packs they are written as (<see cref="WritePackedAsync"/>).
+    /// </summary>
     private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
         _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _ids = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
     private readonly ReadOnlyMemory<byte>?[][] _values;

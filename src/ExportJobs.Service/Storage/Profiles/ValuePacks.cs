@@ -23,7 +23,7 @@ internal static class ValuePacks
     public static void Pack(ReadOnlySpan<ReadOnlyMemory<byte>?> values, Span<ReadOnlyMemory<byte>?> packs, out byte[] buffer)
     {
         int bytes = 0;
-        foreach (var value in values) bytes += MaxVarintBytes + (value?.Length ?? 0);
+        foreach (var value in values) bytes = checked(bytes + MaxVarintBytes + (value?.Length ?? 0));
         buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bytes, 1));
         int at = 0, start = 0, first = -1;
         for (int row = 0; row < values.Length; row++)
@@ -67,8 +67,8 @@ internal static class ValuePacks
                 into[row] = null;
                 continue;
             }
-            int size = checked((int)(length - 1));
-            if (size > rest.Length) throw Malformed(column);
+            if (length - 1 > (uint)rest.Length) throw Malformed(column);
+            int size = (int)(length - 1);
             into[row] = rest[..size];
             rest = rest[size..];
         }
@@ -91,6 +91,8 @@ internal static class ValuePacks
         uint value = 0;
         for (int at = 0; at < MaxVarintBytes && at < span.Length; at++)
         {
+            // The fifth byte holds the last 4 bits of 32.
+            if (at == MaxVarintBytes - 1 && span[at] > 0x0F) break;
             value |= (uint)(span[at] & 0x7F) << (7 * at);
             if (span[at] < 0x80)
             {
