@@ -106,6 +106,27 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public async Task An_identitys_records_read_as_one_document_each_as_written_however_deep_a_record_may_be()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        // As deep as a document parsed alone may be: read in an array of the identity's records, one level deeper.
+        string deep = string.Concat(Enumerable.Repeat("{\"a\":", 63)) + "{}" + new string('}', 63);
+        using (JsonDocument.Parse(deep)) { }
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse("[" + deep + "]"));
+        var written = new Dictionary<(string Id, string Batch), string>();
+        for (int b = 0; b < 3; b++)
+        {
+            var records = new[] { ("u1", b == 1 ? deep : $$"""{"b":{{b}}}"""), ("u2", Shapes[b]) };
+            foreach (var (id, json) in records) written[(id, $"batch{b}")] = json;
+            await WriteEmailRecordsAsync(harness, $"batch{b}", 1_000 + b, records);
+        }
+        var read = new List<(string Id, string Batch, string Json)>();
+        await foreach (var (identity, fragments) in harness.Get<ProfileStore>().ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+            read.AddRange(fragments.Select(f => (identity.Id, f.BatchId, f.Record.GetRawText())));
+        Assert.Equal(written.OrderBy(w => w.Key.Id).ThenBy(w => w.Key.Batch).Select(w => (w.Key.Id, w.Key.Batch, w.Value)), read);
+    }
+
+    [Fact]
     public async Task Files_are_written_packed_and_a_file_of_the_build_before_with_a_value_per_row_reads_and_compacts_as_before()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));

@@ -29,8 +29,11 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
     public ProfileFragment ToFragment(out JsonDocument document, out byte[]? rented)
     {
         document = JsonDocument.Parse(Record.ToJson(out rented));
-        return new(new Identity(IdentityNamespace, IdentityId), IngestTimeMs, DatasetId, BatchId, document.RootElement, Sequence);
+        return ToFragment(new Identity(IdentityNamespace, IdentityId), document.RootElement);
     }
+
+    /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
+    public ProfileFragment ToFragment(Identity identity, JsonElement record) => new(identity, IngestTimeMs, DatasetId, BatchId, record, Sequence);
 }
 
 /// <summary>

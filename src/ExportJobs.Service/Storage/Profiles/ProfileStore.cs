@@ -355,13 +355,34 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[]? Text)> documents)
     {
         if (prefilter?.AnyKeeps(rows) == false) return false;
-        foreach (var row in rows)
+        if (rows.Count == 1)
         {
-            group.Add(row.ToFragment(out var document, out byte[]? text));
+            group.Add(rows[0].ToFragment(out var document, out byte[]? text));
             documents.Add((document, text));
+            return true;
         }
+        // The identity's records as one JSON array in one pooled buffer, parsed once: a document per identity, not per fragment.
+        int length = rows.Count + 1;
+        foreach (var row in rows) length += row.Record.JsonLength;
+        byte[] records = ArrayPool<byte>.Shared.Rent(length);
+        int at = 0;
+        records[at++] = (byte)'[';
+        for (int r = 0; r < rows.Count; r++)
+        {
+            if (r > 0) records[at++] = (byte)',';
+            at += rows[r].Record.CopyJsonTo(records.AsSpan(at));
+        }
+        records[at++] = (byte)']';
+        var parsed = JsonDocument.Parse(records.AsMemory(0, at), RecordsArray);
+        documents.Add((parsed, records));
+        var identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
+        int index = 0;
+        foreach (var record in parsed.RootElement.EnumerateArray()) group.Add(rows[index++].ToFragment(identity, record));
         return true;
     }
+
+    /// <summary>An identity's records parsed as one array: one level deeper than a record parsed alone may go.</summary>
+    private static readonly JsonDocumentOptions RecordsArray = new() { MaxDepth = 65 };
 
     private static void Release(List<(JsonDocument Document, byte[]? Text)> documents)
     {

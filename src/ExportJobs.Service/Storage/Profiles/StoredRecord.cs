@@ -198,6 +198,18 @@ internal sealed class StoredRecord
         }
     }
 
+    /// <summary>Writes the record's JSON text (as <see cref="ToJson()"/> gives it) into <paramref name="json"/>; returns its length.</summary>
+    public int CopyJsonTo(Span<byte> json)
+    {
+        if (IsWhole)
+        {
+            _whole.Span.CopyTo(json);
+            return _whole.Length;
+        }
+        WriteJson(json);
+        return JsonLength;
+    }
+
     private void WriteJson(Span<byte> json)
     {
         json[0] = (byte)'{';
