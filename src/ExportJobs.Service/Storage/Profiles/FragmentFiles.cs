@@ -21,17 +21,6 @@ internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, 
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
 
-    /// <summary>
-    /// The fragment, its record (the members read) parsed into <paramref name="document"/>, from a text in
-    /// <paramref name="rented"/> when it was put together from members (both pooled: when done with the fragment,
-    /// the caller disposes the one and returns the other to the shared pool).
-    /// </summary>
-    public ProfileFragment ToFragment(out JsonDocument document, out byte[]? rented)
-    {
-        document = JsonDocument.Parse(Record.ToJson(out rented));
-        return ToFragment(new Identity(IdentityNamespace, IdentityId), document.RootElement);
-    }
-
     /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
     public ProfileFragment ToFragment(Identity identity, JsonElement record) => new(identity, IngestTimeMs, DatasetId, BatchId, record, Sequence);
 }

@@ -325,7 +325,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
         MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
     {
-        var documents = new List<(JsonDocument Document, byte[]? Text)>();
+        var documents = new List<(JsonDocument Document, byte[] Text)>();
         try
         {
             var rows = new List<FragmentRow>();
@@ -352,15 +352,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.</summary>
-    private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[]? Text)> documents)
+    private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents)
     {
         if (prefilter?.AnyKeeps(rows) == false) return false;
-        if (rows.Count == 1)
-        {
-            group.Add(rows[0].ToFragment(out var document, out byte[]? text));
-            documents.Add((document, text));
-            return true;
-        }
         // The identity's records as one JSON array in one pooled buffer, parsed once: a document per identity, not per fragment.
         int length = rows.Count + 1;
         foreach (var row in rows) length += row.Record.JsonLength;
@@ -384,12 +378,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>An identity's records parsed as one array: one level deeper than a record parsed alone may go.</summary>
     private static readonly JsonDocumentOptions RecordsArray = new() { MaxDepth = 65 };
 
-    private static void Release(List<(JsonDocument Document, byte[]? Text)> documents)
+    private static void Release(List<(JsonDocument Document, byte[] Text)> documents)
     {
         foreach (var (document, text) in documents)
         {
             document.Dispose();
-            if (text is not null) ArrayPool<byte>.Shared.Return(text);
+            ArrayPool<byte>.Shared.Return(text);
         }
         documents.Clear();
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -173,17 +172,6 @@ internal sealed class StoredRecord
         var json = new byte[JsonLength];
         WriteJson(json);
         return json;
-    }
-
-    /// <summary>As <see cref="ToJson()"/>, an object written into a buffer rented from the shared pool, which the caller returns once done with the text.</summary>
-    public ReadOnlyMemory<byte> ToJson(out byte[]? rented)
-    {
-        rented = null;
-        if (IsWhole) return _whole;
-        int length = JsonLength;
-        rented = ArrayPool<byte>.Shared.Rent(length);
-        WriteJson(rented);
-        return rented.AsMemory(0, length);
     }
 
     /// <summary>How many bytes <see cref="ToJson()"/> gives.</summary>
