@@ -14,6 +14,8 @@ namespace ExportJobs.LocalHost;
 public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan interval, ILogger log) : IOrchestrationService
 {
     private readonly ConcurrentDictionary<string, (CancellationTokenSource Stop, Task Loop)> _running = new();
+    private readonly Lock _stopGate = new();
+    private Task? _stop;
 
     public async Task<TaskActivityWorkItem> LockNextTaskActivityWorkItem(TimeSpan receiveTimeout, CancellationToken cancellationToken)
     {
@@ -71,8 +73,14 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     }
 
     public Task StartAsync() => inner.StartAsync();
-    public Task StopAsync() => inner.StopAsync();
-    public Task StopAsync(bool isForced) => inner.StopAsync(isForced);
+    public Task StopAsync() => StopAsync(isForced: false);
+
+    /// <summary>Stops the backend once: the LocalHost stops it, and the sidecar's dispatcher may stop it again later.</summary>
+    public Task StopAsync(bool isForced)
+    {
+        lock (_stopGate) return _stop ??= inner.StopAsync(isForced);
+    }
+
     public Task CreateAsync() => inner.CreateAsync();
     public Task CreateAsync(bool recreateInstanceStore) => inner.CreateAsync(recreateInstanceStore);
     public Task CreateIfNotExistsAsync() => inner.CreateIfNotExistsAsync();

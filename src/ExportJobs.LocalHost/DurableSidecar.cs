@@ -45,10 +45,18 @@ public sealed class DurableOptions
 public sealed class DurableSidecar(IConfiguration configuration, IOptions<DurableOptions> options, ILoggerFactory loggers) : IHostedService
 {
     private WebApplication? _sidecar;
+    private ActivityLockRenewal? _service;
 
     public int Port { get; } = options.Value.SidecarPort != 0 ? options.Value.SidecarPort : FreeLoopbackPort();
 
     public string Address => $"http://127.0.0.1:{Port}";
+
+    /// <summary>
+    /// This host's name in the task hub's partition table. The backend's default, the machine's name, is the same for
+    /// every host of a machine, and hosts of one name each take every partition as their own; a host is named by its
+    /// machine and address instead, so that a host restarted at the same address takes its partitions back at once.
+    /// </summary>
+    public string WorkerId { get; } = $"{Environment.MachineName}/{configuration["urls"] ?? "default"}";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -58,6 +66,7 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
             StorageAccountClientProvider = new StorageAccountClientProvider(configuration["AzureWebJobsStorage"]
                 ?? throw new InvalidOperationException("AzureWebJobsStorage (the Durable Task storage) is not configured.")),
             TaskHubName = o.HubName,
+            WorkerId = WorkerId,
             PartitionCount = o.PartitionCount,
             MaxQueuePollingInterval = TimeSpan.FromSeconds(o.MaxQueuePollingIntervalSeconds),
             WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(o.VisibilityTimeoutSeconds),
@@ -77,8 +86,8 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
         builder.Services.Configure<HostOptions>(h => h.ServicesStopConcurrently = true);
         builder.Services.AddGrpc();
         // The client side (queries, purges) talks to the backend itself; the dispatchers go through the lock renewal.
-        builder.Services.AddSingleton<IOrchestrationService>(new ActivityLockRenewal(service, TimeSpan.FromSeconds(Math.Max(1, o.VisibilityTimeoutSeconds / 3)),
-            loggers.CreateLogger<ActivityLockRenewal>()));
+        _service = new ActivityLockRenewal(service, TimeSpan.FromSeconds(Math.Max(1, o.VisibilityTimeoutSeconds / 3)), loggers.CreateLogger<ActivityLockRenewal>());
+        builder.Services.AddSingleton<IOrchestrationService>(_service);
         builder.Services.AddSingleton<IOrchestrationServiceClient>(service);
         builder.Services.AddSingleton<TaskHubGrpcServer>();
         _sidecar = builder.Build();
@@ -91,6 +100,12 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
         if (_sidecar is null) return;
         await _sidecar.StopAsync(cancellationToken);
         await _sidecar.DisposeAsync();
+        // The sidecar's dispatcher stops the backend in the background, and only after every work item it handed out
+        // has come back, which one that the stopping worker dropped never does: the backend would go on reading the
+        // control queues of its partitions and holding their leases for a host that runs nothing. Stopped here,
+        // forced: its in-memory messages are dropped (they show again after the visibility timeout) and its leases
+        // released, before the host's stop returns.
+        await _service!.StopAsync(isForced: true).WaitAsync(cancellationToken);
     }
 
     private static int FreeLoopbackPort()
