@@ -75,10 +75,27 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     public Task StartAsync() => inner.StartAsync();
     public Task StopAsync() => StopAsync(isForced: false);
 
-    /// <summary>Stops the backend once: the LocalHost stops it, and the sidecar's dispatcher may stop it again later.</summary>
+    /// <summary>
+    /// Stops the backend once (the LocalHost stops it, and the sidecar's dispatcher may stop it again later), and the
+    /// renewals: an activity this host will not finish shows again after the visibility timeout, for another host.
+    /// </summary>
     public Task StopAsync(bool isForced)
     {
-        lock (_stopGate) return _stop ??= inner.StopAsync(isForced);
+        lock (_stopGate)
+        {
+            foreach (var (stop, _) in _running.Values)
+            {
+                try
+                {
+                    stop.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Its work item completed meanwhile.
+                }
+            }
+            return _stop ??= inner.StopAsync(isForced);
+        }
     }
 
     public Task CreateAsync() => inner.CreateAsync();

@@ -1,11 +1,7 @@
-using System.Net;
-using System.Net.Sockets;
-using ExportJobs.LocalHost;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -13,39 +9,38 @@ namespace ExportJobs.EndToEnd.Tests;
 /// <summary>
 /// The LocalHost's work-item visibility timeout is short (a dead host's activities come back quickly), so a running
 /// activity's lock must be renewed: an activity four times longer than the timeout runs once, though a second host on
-/// the same task hub is free to take it the moment its message shows again.
+/// the same task hub is free to take it the moment its message shows again; and the renewals end with the host, so
+/// an activity of a host that stopped runs again on another.
 /// </summary>
 public sealed class ActivityLockRenewalTests
 {
-    private static int _runs;
+    private static int _runs, _strandedRuns;
+    /// <summary>Holds the first run of the stranded activity until the test ends.</summary>
+    private static readonly TaskCompletionSource FirstRunHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static WebApplication Host(string prefix, int activities)
     {
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
         var settings = TestStorage.Settings(prefix);
         settings["DurableTask:VisibilityTimeoutSeconds"] = "2";
         settings["DurableTask:MaxConcurrentActivities"] = activities.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b =>
+        // Added to the LocalHost worker's own task registry (what AddTasks configures).
+        return LocalHostFixture.Build(settings, b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName, r =>
         {
-            b.Configuration.AddInMemoryCollection(settings);
-            // Added to the LocalHost worker's own task registry (what AddTasks configures).
-            b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName, r =>
+            r.AddOrchestratorFunc<int, int>("SlowOrchestration", (context, input) => context.CallActivityAsync<int>("SlowActivity", input));
+            r.AddActivityFunc<int, int>("SlowActivity", async (_, input) =>
             {
-                r.AddOrchestratorFunc<int, int>("SlowOrchestration", (context, input) => context.CallActivityAsync<int>("SlowActivity", input));
-                r.AddActivityFunc<int, int>("SlowActivity", async (_, input) =>
-                {
-                    Interlocked.Increment(ref _runs);
-                    // Slow on purpose: four visibility timeouts.
-                    await Task.Delay(TimeSpan.FromSeconds(8));
-                    return input + 1;
-                });
+                Interlocked.Increment(ref _runs);
+                // Slow on purpose: four visibility timeouts.
+                await Task.Delay(TimeSpan.FromSeconds(8));
+                return input + 1;
             });
-        });
+            r.AddOrchestratorFunc<int, int>("StrandedOrchestration", (context, input) => context.CallActivityAsync<int>("StrandedActivity", input));
+            r.AddActivityFunc<int, int>("StrandedActivity", async (_, input) =>
+            {
+                if (Interlocked.Increment(ref _strandedRuns) == 1) await FirstRunHeld.Task;
+                return input + 1;
+            });
+        }));
     }
 
     [Fact]
@@ -71,5 +66,34 @@ public sealed class ActivityLockRenewalTests
         Assert.Equal(1, Volatile.Read(ref _runs));
         await b.StopAsync();
         await a.StopAsync();
+    }
+
+    [Fact]
+    public async Task An_activity_of_a_host_that_stops_runs_again_on_another_host()
+    {
+        string prefix = TestStorage.NewPrefix();
+        try
+        {
+            await using var a = Host(prefix, activities: 1);
+            await a.StartAsync();
+            string id = await a.Services.GetRequiredService<DurableTaskClient>().ScheduleNewOrchestrationInstanceAsync("StrandedOrchestration", 6);
+            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _strandedRuns)), runs => runs == 1, TimeSpan.FromSeconds(60), "the activity to start on host A");
+            // Host A stops while its run of the activity is held: that run never finishes.
+            await a.StopAsync();
+
+            await using var b = Host(prefix, activities: 4);
+            await b.StartAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var done = await b.Services.GetRequiredService<DurableTaskClient>().WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+            Assert.Equal(7, done.ReadOutputAs<int>());
+            Assert.Equal(2, Volatile.Read(ref _strandedRuns));
+            await b.StopAsync();
+        }
+        finally
+        {
+            FirstRunHeld.TrySetResult();
+        }
     }
 }

@@ -124,6 +124,14 @@ public sealed class LocalHostFixture : IAsyncLifetime
             return job;
         }, job => done((string)job["status"]!), Deadline, $"job {id}");
 
+    /// <summary>A LocalHost (not started) on a free loopback port with these settings, and whatever else <paramref name="configure"/> adds.</summary>
+    public static WebApplication Build(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null) =>
+        LocalHostApp.Build(["--urls", $"http://127.0.0.1:{FreePort()}"], b =>
+        {
+            b.Configuration.AddInMemoryCollection(settings);
+            configure?.Invoke(b);
+        });
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

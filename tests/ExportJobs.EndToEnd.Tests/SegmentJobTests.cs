@@ -2,10 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using ExportJobs.LocalHost;
 using ExportJobs.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
 
 namespace ExportJobs.EndToEnd.Tests;
 
@@ -148,13 +145,7 @@ public class SegmentJobTests(LocalHostFixture host)
     public async Task A_batch_segmentation_schedule_runs_one_segment_job_per_due_time_on_two_hosts()
     {
         // A second host on the same storage and task hub: both timers tick every minute.
-        int port;
-        using (var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        await using var second = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(TestStorage.Settings(host.Prefix)));
+        await using var second = LocalHostFixture.Build(TestStorage.Settings(host.Prefix));
         await second.StartAsync();
 
         using var client = host.Client("segment-schedule");

@@ -1,12 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using Azure.Data.Tables;
 using ExportJobs.LocalHost;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -19,21 +16,9 @@ public sealed class TaskHubPartitionTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    private static WebApplication Host(string prefix)
-    {
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        return LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b =>
-        {
-            b.Configuration.AddInMemoryCollection(TestStorage.Settings(prefix));
-            b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName,
-                r => r.AddOrchestratorFunc<int, int>("Increment", (_, input) => Task.FromResult(input + 1)));
-        });
-    }
+    private static WebApplication Host(string prefix) =>
+        LocalHostFixture.Build(TestStorage.Settings(prefix), b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName,
+            r => r.AddOrchestratorFunc<int, int>("Increment", (_, input) => Task.FromResult(input + 1))));
 
     private static async Task<List<(string? Owner, string? Next)>> PartitionsAsync(string prefix)
     {
