@@ -100,9 +100,9 @@ public sealed class DurableSidecar(IConfiguration configuration, IOptions<Durabl
         if (_sidecar is null) return;
         await _sidecar.StopAsync(cancellationToken);
         await _sidecar.DisposeAsync();
-        // The sidecar's dispatcher stops the backend in the background, and only after every work item it handed out
-        // has come back, which one that the stopping worker dropped never does: the backend would go on reading the
-        // control queues of its partitions and holding their leases for a host that runs nothing. Stopped here,
+        // The sidecar's dispatcher stops the backend in the background, and only once every work item it handed out
+        // has come back, which a work item dropped by the stopping worker never does: the backend would go on reading
+        // the control queues of its partitions and holding their leases for a host that runs nothing. Stopped here,
         // forced: its in-memory messages are dropped (they show again after the visibility timeout) and its leases
         // released, before the host's stop returns.
         await _service!.StopAsync(isForced: true).WaitAsync(cancellationToken);
