@@ -52,8 +52,7 @@ public sealed class ActivityLockRenewalTests
         await a.StartAsync();
         var client = a.Services.GetRequiredService<DurableTaskClient>();
         string id = await client.ScheduleNewOrchestrationInstanceAsync("SlowOrchestration", 41);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (Volatile.Read(ref _runs) == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _runs)), runs => runs > 0, TimeSpan.FromSeconds(60), "the activity to start on host A");
         Assert.Equal(1, Volatile.Read(ref _runs));
 
         await using var b = Host(prefix, activities: 4);
