@@ -108,7 +108,7 @@ public static class EngineBenchmark
                     await group.ReadAsync(field, indexes.AsMemory(0, rows));
                     continue;
                 }
-                bool isText = field.Name is FragmentColumns.Id && field.ClrType == typeof(string);
+                bool isText = field.Name is FragmentColumns.Id && FragmentColumns.HoldsTextIds(field);
                 if (isText) await group.ReadRawAsync(field, text.AsMemory(0, rows), levels.AsMemory(0, rows), null);
                 else await group.ReadRawAsync(field, binary.AsMemory(0, rows), levels.AsMemory(0, rows), null);
                 int values = levels.AsSpan(0, rows).Count(1);

@@ -64,6 +64,9 @@ internal static class FragmentColumns
     /// </summary>
     public const string PackedKey = "exportjobs.packed";
 
+    /// <summary>Whether a file's <see cref="Id"/> column, as read, holds strings (a file of an earlier build), not UTF-8 in packs.</summary>
+    public static bool HoldsTextIds(DataField id) => id.ClrType != typeof(ReadOnlyMemory<byte>) && id.ClrType != typeof(byte[]);
+
     public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
         Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
         Sequence = nameof(FragmentRow.Sequence);
@@ -469,7 +472,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// </summary>
     private async Task ReadIdsAsync(ParquetRowGroupReader group, CancellationToken ct)
     {
-        if (_id.ClrType != typeof(ReadOnlyMemory<byte>) && _id.ClrType != typeof(byte[]))
+        if (FragmentColumns.HoldsTextIds(_id))
         {
             await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
             return;
