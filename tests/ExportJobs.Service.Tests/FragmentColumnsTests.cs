@@ -563,8 +563,7 @@ public class FragmentColumnsTests
                         .Select(m => (ReadOnlyMemory<byte>?)m.Value).FirstOrDefault()).ToArray().AsMemory(), null, null, default);
             }
         }
-        buffer.Position = 0;
-        await harness.Get<StorageClients>().Profiles.GetBlobClient($"{harness.Tenant.BlobPrefix}/shard-0000/{ingestTimeMs:D15}-{batch}.parquet").UploadAsync(buffer);
+        await UploadToShardZeroAsync(harness, batch, ingestTimeMs, buffer);
     }
 
     /// <summary>A fragment file as builds before the member columns wrote it: identity, provenance, and the whole record in one column.</summary>
@@ -587,7 +586,13 @@ public class FragmentColumnsTests
             await group.WriteAsync(fields[4], rows.Select(_ => batch).ToList());
             await group.WriteAsync(fields[5], rows.Select(r => Encoding.UTF8.GetBytes(r.Value)).ToList());
         }
-        buffer.Position = 0;
-        await harness.Get<StorageClients>().Profiles.GetBlobClient($"{harness.Tenant.BlobPrefix}/shard-0000/{ingestTimeMs:D15}-{batch}.parquet").UploadAsync(buffer);
+        await UploadToShardZeroAsync(harness, batch, ingestTimeMs, buffer);
+    }
+
+    /// <summary>A hand-written fragment file uploaded as the file of a batch of one chunk in shard 0.</summary>
+    private static async Task UploadToShardZeroAsync(ServiceHarness harness, string batch, long ingestTimeMs, MemoryStream file)
+    {
+        file.Position = 0;
+        await harness.Get<StorageClients>().Profiles.GetBlobClient($"{harness.Tenant.BlobPrefix}/shard-0000/{ingestTimeMs:D15}-{batch}.parquet").UploadAsync(file);
     }
 }
