@@ -71,6 +71,7 @@ ACTIVITIES=${BENCH_ACTIVITIES:-8}
 # BENCH_SHARD_GROUP_BYTES sets ExportJobs:ShardGroupBytes (0: an activity per shard, so that N = 100,000 reads as many
 # shards at once as N = 1,000,000 and their peak RSS compare).
 # BENCH_HOST_ENV adds settings to the hosts' environment, over the ones set here (space-separated NAME=VALUE: a GC setting to try).
+# BENCH_HOST_DLL runs another build of the LocalHost (a published folder's ExportJobs.LocalHost.dll: a build option to try).
 start_host() {
   local port=$1 log=$2 settings=() own=()
   [ -n "${BENCH_HEAP_LIMIT:-}" ] && settings+=("DOTNET_GCHeapHardLimit=$BENCH_HEAP_LIMIT")
@@ -87,7 +88,7 @@ start_host() {
   read -r -a own <<< "${BENCH_HOST_ENV:-}"
   env "${settings[@]}" DurableTask__MaxConcurrentActivities=$ACTIVITIES ExportJobs__StorageConnection="$CONN" AzureWebJobsStorage="$CONN" ExportJobs__ShardCount="$SHARDS" \
     Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " DurableTask__HubName=bench LocalHost__ConsoleTelemetry=false Logging__LogLevel__Default=Warning Logging__LogLevel__ExportJobs=Information \
-    "${own[@]}" dotnet src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+    "${own[@]}" dotnet "${BENCH_HOST_DLL:-src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll}" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
   HOST_PIDS+=("$HOST_PID")
   local deadline=$((SECONDS + 120))
