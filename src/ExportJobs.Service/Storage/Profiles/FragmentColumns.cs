@@ -1,0 +1,90 @@
+using System.Globalization;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>
+/// The columns of a fragment file, and its row groups: a shard is read holding one of each of its runs (few, as
+/// compaction bounds them), and a file's footer describes each of its groups (too small, and the footers grow large).
+/// Each top-level member name of the file's records has a column <c>m{i}</c> of its values' JSON text, its name the
+/// i-th of the file's <see cref="MembersKey"/> metadata (so any name is allowed); <see cref="Order"/> holds, per row,
+/// the indexes of its members in the record's order; <see cref="Record"/> the whole text of a record kept whole
+/// (<see cref="StoredRecord"/>); <see cref="Sequence"/> the record's place in its batch. A file of an earlier build has
+/// only <see cref="Record"/> (every row is whole) and no <see cref="Sequence"/> (every row's is 0).
+/// </summary>
+internal static class FragmentColumns
+{
+    /// <summary>
+    /// 250 rows: a running shard holds one decoded group of each of its runs, so memory grows with this (at 1,000,
+    /// peak RSS at N = 1,000,000 was 40 MB higher); requests and footers grow as it shrinks.
+    /// </summary>
+    public const int RowGroupSize = 250;
+
+    /// <summary>The most member columns a file has (an index of <see cref="Order"/> is a byte); records with other names are kept whole.</summary>
+    public const int MaxMembers = 64;
+
+    /// <summary>The longest member name (UTF-8 bytes, as written) that gets a column: a file's metadata names at most 64 × 256 bytes.</summary>
+    public const int MaxMemberName = 256;
+
+    /// <summary>The file metadata that names the member columns: a JSON array, the i-th name that of column <c>m{i}</c>.</summary>
+    public const string MembersKey = "exportjobs.members";
+
+    /// <summary>
+    /// The file metadata that holds the values of the few-valued columns (<see cref="Indexed"/>): a JSON object of one
+    /// array per column, whose rows hold indexes into it. A file without it (of an earlier build) holds their strings.
+    /// </summary>
+    public const string ValuesKey = "exportjobs.values";
+
+    /// <summary>
+    /// The file metadata that says the file's binary columns (<see cref="Id"/>, as UTF-8, <see cref="Record"/>,
+    /// <see cref="Order"/> and the member columns) hold packs of values (<see cref="ValuePacks"/>); a file without it (of
+    /// an earlier build) holds a value per row, its <see cref="Id"/> a string column.
+    /// </summary>
+    public const string PackedKey = "exportjobs.packed";
+
+    /// <summary>Whether a file's <see cref="Id"/> column, as read, holds strings (a file of an earlier build), not UTF-8 in packs.</summary>
+    public static bool HoldsTextIds(DataField id) => id.ClrType != typeof(ReadOnlyMemory<byte>) && id.ClrType != typeof(byte[]);
+
+    public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
+        Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
+        Sequence = nameof(FragmentRow.Sequence);
+
+    /// <summary>
+    /// The columns of few distinct values in a file (a shard's namespaces; an ingested file's one dataset and batch, a
+    /// compacted one's few), kept as indexes into <see cref="ValuesKey"/>: a read decodes a column of integers, where
+    /// a column of strings cost a decoded array per row and value.
+    /// </summary>
+    public static readonly string[] Indexed = [Namespace, Dataset, Batch];
+
+    /// <summary>Where the member columns start among the fields of <see cref="Schema"/>.</summary>
+    public const int FirstMember = 8;
+
+    public static string MemberColumn(int index) => "m" + index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A file's schema, with <paramref name="members"/> member columns: fields of its own (Parquet.Net sets a field's
+    /// levels and path when a schema takes it, so schemas built at once must not share them).
+    /// </summary>
+    public static ParquetSchema Schema(int members) => new(
+    [
+        new DataField(Namespace, typeof(int)), new DataField(Id, typeof(byte[]), isNullable: true), new DataField(IngestTime, typeof(long)),
+        new DataField(Dataset, typeof(int)), new DataField(Batch, typeof(int)),
+        new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
+        new DataField(Sequence, typeof(long)),
+        .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
+    ]);
+
+    /// <summary>The member names of the rows, first seen first, as many as a file has columns for.</summary>
+    public static IReadOnlyList<MemberName> NamesOf(IEnumerable<MemberName> names)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var table = new List<MemberName>();
+        foreach (var name in names)
+        {
+            if (table.Count == MaxMembers) break;
+            if (seen.Add(name.Text)) table.Add(name);
+        }
+        return table;
+    }
+}

@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using Azure.Storage.Blobs;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>
+/// Reads a run of fragment files — one ingested file, or the parts a compaction wrote, whose identity ranges follow
+/// each other — as one stream of rows, holding one part open at a time (its footer, a window of its bytes, one row
+/// group), and none once the run is read; of its records, the members of <c>members</c> (all when null).
+/// <see cref="Index"/> is the run's place among the runs read with it (older runs first).
+/// </summary>
+internal sealed class FragmentCursor : IAsyncDisposable
+{
+    private readonly Queue<(BlobClient Blob, FileSection Section)> _parts;
+    private readonly MemberSelection? _members;
+    private readonly IdentityFilter? _keep;
+    private readonly FragmentFileCache? _cache;
+    private FragmentFileReader? _file;
+
+    private FragmentCursor(IEnumerable<(BlobClient Blob, FileSection Section)> parts, int index, MemberSelection? members, IdentityFilter? keep, FragmentFileCache? cache)
+    {
+        _parts = new(parts);
+        Index = index;
+        _members = members;
+        _keep = keep;
+        _cache = cache;
+    }
+
+    public int Index { get; }
+    public FragmentRow Current { get; private set; } = null!;
+
+    /// <summary>The member names of the run's parts read so far (a compacted run's parts all have the same; the first is read on opening).</summary>
+    public IReadOnlyList<MemberName> Members { get; private set; } = [];
+
+    /// <summary>
+    /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
+    /// <paramref name="keep"/> keeps, when given); null when it has none. Files are read from the host's copies in
+    /// <paramref name="cache"/>, a copy made when a file without one is first read.
+    /// </summary>
+    public static async Task<FragmentCursor?> OpenAsync(IEnumerable<(BlobClient Blob, FileSection Section)> parts, int index, MemberSelection? members,
+        IdentityFilter? keep, FragmentFileCache? cache, CancellationToken ct)
+    {
+        var cursor = new FragmentCursor(parts, index, members, keep, cache);
+        try
+        {
+            if (await cursor.MoveNextAsync(ct)) return cursor;
+        }
+        catch
+        {
+            await cursor.DisposeAsync();
+            throw;
+        }
+        await cursor.DisposeAsync();
+        return null;
+    }
+
+    public async Task<bool> MoveNextAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            if (_file is not null && await _file.MoveNextAsync(ct))
+            {
+                Current = _file.Current;
+                return true;
+            }
+            await DisposeAsync();
+            if (!_parts.TryDequeue(out var next)) return false;
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version);
+            if (Members.Count == 0) Members = _file.Members;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_file is not null) await _file.DisposeAsync();
+        _file = null;
+    }
+
+    /// <summary>
+    /// The rows of several runs as one stream ordered by identity key, then by run, then as each run holds them —
+    /// a k-way merge holding one row group of each run. Each cursor is yielded on the row that comes next.
+    /// </summary>
+    public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var queue = new PriorityQueue<FragmentCursor, (FragmentRow Row, int Run)>(KeyThenRun.Instance);
+        foreach (var run in runs) queue.Enqueue(run, (run.Current, run.Index));
+        while (queue.TryDequeue(out var run, out _))
+        {
+            yield return run;
+            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, (run.Current, run.Index));
+        }
+    }
+
+    private sealed class KeyThenRun : IComparer<(FragmentRow Row, int Run)>
+    {
+        public static readonly KeyThenRun Instance = new();
+
+        public int Compare((FragmentRow Row, int Run) x, (FragmentRow Row, int Run) y)
+        {
+            int byKey = FragmentRow.CompareIdentities(x.Row, y.Row);
+            return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
+        }
+    }
+}

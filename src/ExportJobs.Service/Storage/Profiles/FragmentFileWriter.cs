@@ -1,0 +1,169 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Parquet;
+using Parquet.Schema;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c>.</summary>
+internal sealed class FragmentFileWriter : IAsyncDisposable
+{
+    private readonly ParquetWriter _writer;
+    private readonly DataField[] _fields;
+    private readonly Dictionary<string, int> _columns;
+    private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
+
+    /// <summary>
+    /// A row group's values of the <c>Record</c>, <c>Members</c> and member columns (slices of the records' text) and of
+    /// the identity ids, and the packs they are written as (<see cref="WritePackedAsync"/>).
+    /// </summary>
+    private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
+        _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _ids = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ReadOnlyMemory<byte>?[][] _values;
+    /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
+    private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
+    private readonly int[] _indexes = new int[FragmentColumns.RowGroupSize];
+
+    private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members)
+    {
+        _writer = writer;
+        _fields = schema.GetDataFields();
+        _values = members.Select(_ => new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize]).ToArray();
+        _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
+        writer.CustomMetadata = new Dictionary<string, string>
+        {
+            [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)), [FragmentColumns.PackedKey] = "1",
+        };
+    }
+
+    /// <summary>The distinct values of a column in a file, each with its index.</summary>
+    private sealed class IndexedValues
+    {
+        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+
+        public List<string> Values { get; } = [];
+
+        public int IndexOf(string value)
+        {
+            if (!_index.TryGetValue(value, out int index))
+            {
+                _index[value] = index = Values.Count;
+                Values.Add(value);
+            }
+            return index;
+        }
+    }
+
+    private async Task WriteIndexesAsync(ParquetRowGroupWriter group, DataField field, IndexedValues values, Func<FragmentRow, string> of, CancellationToken ct)
+    {
+        for (int r = 0; r < _rows.Count; r++) _indexes[r] = values.IndexOf(of(_rows[r]));
+        await group.WriteAsync<int>(field, _indexes.AsMemory(0, _rows.Count), null, null, ct);
+    }
+
+    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct)
+    {
+        members = members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members;
+        var schema = FragmentColumns.Schema(members.Count);
+        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members);
+    }
+
+    public async Task AddAsync(FragmentRow row, CancellationToken ct)
+    {
+        _rows.Add(row);
+        if (_rows.Count == FragmentColumns.RowGroupSize) await FlushAsync(ct);
+    }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        int rows = _rows.Count;
+        var (wholes, orders, values) = (_wholes, _orders, _values);
+        for (int r = 0; r < rows; r++)
+        {
+            var record = _rows[r].Record;
+            if (ColumnsOf(record) is { } order)
+            {
+                orders[r] = order;
+                for (int m = 0; m < order.Length; m++) values[order[m]][r] = record.Members[m].Value;
+            }
+            else wholes[r] = record.ToJson();
+        }
+
+        using var group = _writer.CreateRowGroup();
+        await WriteIndexesAsync(group, _fields[0], _namespaces, r => r.IdentityNamespace, ct);
+        await WriteIdsAsync(group, rows, ct);
+        await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
+        await WriteIndexesAsync(group, _fields[3], _datasets, r => r.DatasetId, ct);
+        await WriteIndexesAsync(group, _fields[4], _batches, r => r.BatchId, ct);
+        await WritePackedAsync(group, _fields[5], wholes, rows, ct);
+        await WritePackedAsync(group, _fields[6], orders, rows, ct);
+        await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
+        for (int c = 0; c < values.Length; c++) await WritePackedAsync(group, _fields[FragmentColumns.FirstMember + c], values[c], rows, ct);
+        group.CompleteValidate();
+        _rows.Clear();
+        foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
+    }
+
+    /// <summary>The identity ids of the row group's rows, as UTF-8 in packs.</summary>
+    private async Task WriteIdsAsync(ParquetRowGroupWriter group, int rows, CancellationToken ct)
+    {
+        int bytes = 0;
+        for (int r = 0; r < rows; r++) bytes += Encoding.UTF8.GetMaxByteCount(_rows[r].IdentityId.Length);
+        byte[] text = ArrayPool<byte>.Shared.Rent(bytes);
+        try
+        {
+            for (int r = 0, at = 0; r < rows; r++)
+            {
+                int length = Encoding.UTF8.GetBytes(_rows[r].IdentityId, text.AsSpan(at));
+                _ids[r] = text.AsMemory(at, length);
+                at += length;
+            }
+            await WritePackedAsync(group, _fields[1], _ids, rows, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(text);
+        }
+    }
+
+    /// <summary>A binary column's values of the row group's first <paramref name="rows"/> rows, as packs (<see cref="ValuePacks"/>).</summary>
+    private async Task WritePackedAsync(ParquetRowGroupWriter group, DataField field, ReadOnlyMemory<byte>?[] values, int rows, CancellationToken ct)
+    {
+        ValuePacks.Pack(values.AsSpan(0, rows), _packs, out byte[] buffer);
+        try
+        {
+            await group.WriteAsync<ReadOnlyMemory<byte>>(field, _packs.AsMemory(0, rows), null, null, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The columns of a record's members, in its order; null when it is kept whole (or has a name the file has no column for).</summary>
+    private byte[]? ColumnsOf(StoredRecord record)
+    {
+        if (record.IsWhole) return null;
+        var order = new byte[record.Members.Count];
+        for (int m = 0; m < order.Length; m++)
+        {
+            if (!_columns.TryGetValue(record.Members[m].Name.Text, out int column)) return null;
+            order[m] = (byte)column;
+        }
+        return order;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_rows.Count > 0) await FlushAsync(default);
+        // The footer, written now, holds the values every row group's indexes point into.
+        _writer.CustomMetadata = new Dictionary<string, string>(_writer.CustomMetadata)
+        {
+            [FragmentColumns.ValuesKey] = JsonSerializer.Serialize(new Dictionary<string, List<string>>
+            {
+                [FragmentColumns.Namespace] = _namespaces.Values, [FragmentColumns.Dataset] = _datasets.Values, [FragmentColumns.Batch] = _batches.Values,
+            }),
+        };
+        await _writer.DisposeAsync();
+    }
+}

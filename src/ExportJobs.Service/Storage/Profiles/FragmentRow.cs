@@ -1,0 +1,17 @@
+using System.Text.Json;
+using ExportJobs.Core.Profiles;
+
+namespace ExportJobs.Service.Storage.Profiles;
+
+/// <summary>
+/// One fragment as a row of a fragment file: identity, provenance, and the record (its members' JSON as UTF-8, parsed
+/// as it is, never decoded to strings) — arrays of their own when read, slices of an ingestion's chunk buffer when written.
+/// </summary>
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0)
+{
+    /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
+    public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
+
+    /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
+    public ProfileFragment ToFragment(Identity identity, JsonElement record) => new(identity, IngestTimeMs, DatasetId, BatchId, record, Sequence);
+}
