@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Azure;
+using ExportJobs.Core;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
 using Microsoft.AspNetCore.Http;
@@ -44,6 +45,23 @@ public class ProblemAnswerTests
         if (status == 503) Assert.Equal("5", response.Headers.RetryAfter.ToString());
         if (status == 500) Assert.Contains("trace-42", (string)body["detail"]!);
         if (exception is ValueTooLargeException) Assert.Equal("mergePolicy", (string)body["field"]!);
+    }
+
+    [Fact]
+    public async Task A_validation_answer_lists_each_problem_once_and_at_most_its_bound()
+    {
+        var repeated = Enumerable.Repeat(new Problem("segments[].segmentId", "segmentId is required."), 1_400).ToList();
+        var (status, body, _) = await ExecuteAsync(Problems.Invalid(repeated));
+        Assert.Equal(400, status);
+        Assert.Single(body["errors"]!.AsArray());
+        Assert.Equal("segmentId is required.", (string)body["detail"]!);
+
+        var distinct = Enumerable.Range(0, 250).Select(i => new Problem($"segments[{i}].segmentId", $"There is no segment definition 's{i}'.")).ToList();
+        (status, body, _) = await ExecuteAsync(Problems.Invalid(distinct));
+        Assert.Equal(Problems.MaxListedProblems, body["errors"]!.AsArray().Count);
+        Assert.Equal("segments[99].segmentId", (string)body["errors"]![99]!["field"]!);
+        Assert.EndsWith("(150 more problems not listed.)", (string)body["detail"]!);
+        Assert.DoesNotContain("'s100'", (string)body["detail"]!);
     }
 
     [Fact]

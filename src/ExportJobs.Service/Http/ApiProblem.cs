@@ -16,9 +16,20 @@ public static class Problems
 {
     public const string ContentType = "application/problem+json";
 
-    public static IResult Invalid(IReadOnlyList<Problem> problems) =>
-        Answer(StatusCodes.Status400BadRequest, "validation", "The request is not valid.",
-            string.Join(" ", problems.Select(p => p.Message)), problems[0].Field, problems);
+    /// <summary>
+    /// At most this many problems are listed, each said once: a body of 1,500 bad entries gets its few distinct
+    /// problems, not an answer of a thousand copies; the detail says how many more there were.
+    /// </summary>
+    public const int MaxListedProblems = 100;
+
+    public static IResult Invalid(IReadOnlyList<Problem> problems)
+    {
+        var distinct = problems.Distinct().ToList();
+        var listed = distinct.Take(MaxListedProblems).ToList();
+        string detail = string.Join(" ", listed.Select(p => p.Message).Distinct(StringComparer.Ordinal));
+        if (distinct.Count > listed.Count) detail += $" ({distinct.Count - listed.Count} more problems not listed.)";
+        return Answer(StatusCodes.Status400BadRequest, "validation", "The request is not valid.", detail, listed[0].Field, listed);
+    }
 
     public static IResult Invalid(string field, string message) => Invalid([new Problem(field, message)]);
 
