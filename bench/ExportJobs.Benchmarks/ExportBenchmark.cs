@@ -388,13 +388,14 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     internal async Task WaitForCompactedShardsAsync()
     {
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
+        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
         var deadline = Stopwatch.StartNew();
         // Until every shard is down to what the background leaves (not only under the bound a read compacts to), so the
         // first export does not run beside it. One shard at a time, once a second: the listing is light next to the
         // compaction it waits for.
+        int settled = new ShardCompactor(store, options, TimeProvider.System, env.Cache).SettledShardRuns;
         foreach (int shard in await store.ListShardsAsync(FragmentKind.Profile, _tenant, default))
-            while (await store.CountLiveFilesAsync(FragmentKind.Profile, _tenant, shard, default) > store.SettledShardRuns)
+            while (await store.CountLiveFilesAsync(FragmentKind.Profile, _tenant, shard, default) > settled)
             {
                 if (deadline.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("The shards were not compacted within 10 minutes.");
                 await Task.Delay(1_000);
@@ -437,7 +438,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             }
         if (oneSegmentOnly) return 0;
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
+        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
         bool withEvents = (await store.ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;
         for (int r = 0; r < repeats; r++)
             foreach (string definition in withEvents ? [EvaluatedSegment, EvaluatedEventSegment] : new[] { EvaluatedSegment })
@@ -484,7 +485,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     {
         var members = ShardExporter.MembersRead(FieldProjection.Parse(job.Fields), new ExportSelection(job.Filter), evaluation: null);
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, TimeProvider.System, env.Cache);
+        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost }, async (shard, ct) =>
@@ -519,10 +520,11 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// <summary>The profile store and the shard reads of a host, built as the service builds them.</summary>
     private static (ProfileStore Store, ShardProfiles Profiles) ShardReaders(IOptions<ExportStorageOptions> options, StorageClients clients, FragmentFileCache cache)
     {
-        var store = new ProfileStore(clients, options, TimeProvider.System, cache);
+        var store = new ProfileStore(clients, options, cache);
+        var compactor = new ShardCompactor(store, options, TimeProvider.System, cache);
         var gate = new ShardReadGate(options);
-        var shuffle = new GraphShuffle(store, new GraphFiles(clients, options), gate, Microsoft.Extensions.Logging.Abstractions.NullLogger<GraphShuffle>.Instance);
-        return (store, new ShardProfiles(store, shuffle, gate));
+        var shuffle = new GraphShuffle(store, compactor, new GraphFiles(clients, options), gate, Microsoft.Extensions.Logging.Abstractions.NullLogger<GraphShuffle>.Instance);
+        return (store, new ShardProfiles(store, compactor, shuffle, gate));
     }
 
     /// <summary>p99 of reading the job's Table row directly, 32 readers at once for 10 seconds.</summary>

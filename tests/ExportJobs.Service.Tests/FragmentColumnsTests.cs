@@ -75,7 +75,7 @@ public class FragmentColumnsTests
             await IndexedValuesAsync(harness, "-batch1.parquet"));
 
         await AssertReadsAsync(store, harness, written);
-        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(2, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default));
         // The compacted run names the two batches it merged (the two smallest files, whichever those are).
         var merged = (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"];
@@ -101,7 +101,7 @@ public class FragmentColumnsTests
         var third = Enumerable.Range(0, 300).Where(i => i % 5 == 0).Select(i => (Id: $"u{i:D4}", Json: """{"weird.name":5}""")).ToList();
         foreach (var (id, json) in third) written[(id, "third")] = json;
         await WriteEmailRecordsAsync(harness, "third", 3_000, third);
-        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(2, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         await AssertReadsAsync(store, harness, written);
     }
 
@@ -160,7 +160,7 @@ public class FragmentColumnsTests
         foreach (var (id, json) in third) written[(id, "third")] = json;
         await WriteEmailRecordsAsync(harness, "third", 3_000, third);
         // The two smallest runs merge: the file of the build before and the third batch's.
-        Assert.Equal(2, (await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(2, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         Assert.Equal(["perrow", "third"], (await IndexedValuesAsync(harness, ".00000.parquet"))["BatchId"].Order());
         await AssertReadsAsync(store, harness, written);
     }

@@ -65,7 +65,7 @@ public class FragmentFileCacheTests
         var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
         for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
         for (int shard = 0; shard < ShardCount; shard++)
-            Assert.True((await store.CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.BeforeRead, default)).Merged > 0);
+            Assert.True((await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.BeforeRead, default)).Merged > 0);
         var (hits, misses) = (cache.Hits, cache.Misses);
 
         Assert.Equal(Expected("v3"), await ReadAsync(store, harness.Tenant, newestOnly: true));
@@ -178,7 +178,7 @@ public class FragmentFileCacheTests
         }));
 
     private static ProfileStore OtherHost(ServiceHarness harness, FragmentFileCache cache) =>
-        new(harness.Get<StorageClients>(), harness.Get<IOptions<ExportStorageOptions>>(), TimeProvider.System, cache);
+        new(harness.Get<StorageClients>(), harness.Get<IOptions<ExportStorageOptions>>(), cache);
 
     private static Task WriteAsync(ProfileStore store, Tenant tenant, string batchId, string value, long ingestTimeMs = 1_000) =>
         store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", batchId, ingestTimeMs,

@@ -74,7 +74,7 @@ public class ProfileStoreTests
         var before = await ReadAllAsync(store, tenant);
 
         foreach (int shard in new[] { 0, 1 })
-            Assert.True((await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, default)).Merged >= 16);
+            Assert.True((await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, default)).Merged >= 16);
 
         Assert.Equal(before, await ReadAllAsync(store, tenant));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant, membership));
@@ -94,10 +94,10 @@ public class ProfileStoreTests
         var foreign = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0000.lock").GetBlobLeaseClient();
         await foreign.AcquireAsync(TimeSpan.FromSeconds(60));
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
-            Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, deadline.Token));
+            Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, deadline.Token));
         await foreign.ReleaseAsync();
         clock.Advance(TimeSpan.FromMinutes(16));
-        Assert.Equal(default, await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
+        Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         var files = await FilesAsync(harness, 0);
         Assert.InRange(files.Count, 2, 4);
         Assert.Single(files, f => f.EndsWith($"-{membership}.parquet", StringComparison.Ordinal));
@@ -126,7 +126,7 @@ public class ProfileStoreTests
         var before = await ReadAllAsync(store, tenant);
         var ingested = await FilesAsync(harness, 0);
 
-        Assert.Equal(3, (await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(3, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         Assert.Equal(2, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
         var parts = (await FilesAsync(harness, 0)).Except(ingested).ToList();
         Assert.Equal(2, parts.Count);
@@ -143,7 +143,7 @@ public class ProfileStoreTests
         Assert.Equal(before, await ReadAllAsync(store, tenant));
         // Once older than the grace period it is deleted, and the shard compacted again.
         clock.Advance(TimeSpan.FromMinutes(16));
-        Assert.Equal(3, (await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(3, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         var now = await FilesAsync(harness, 0);
         Assert.DoesNotContain(parts[0], now);
         Assert.DoesNotContain(parts[1], now);
@@ -166,21 +166,21 @@ public class ProfileStoreTests
         var before = await ReadAllAsync(store, tenant);
 
         // Its files were just written: the background leaves the shard for later; once quiet, it compacts it.
-        Assert.Equal(new ShardCompaction(0, Deferred: true), await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(new ShardCompaction(0, Deferred: true), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
         Assert.Equal(10, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
         clock.Advance(TimeSpan.FromMinutes(1));
-        var quiet = await store.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default);
+        var quiet = await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default);
         Assert.False(quiet.Deferred);
         Assert.InRange(quiet.Merged, 7, 10);
-        Assert.Equal(2, store.SettledShardRuns);
-        Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default), 1, store.SettledShardRuns);
+        Assert.Equal(2, harness.Get<ShardCompactor>().SettledShardRuns);
+        Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default), 1, harness.Get<ShardCompactor>().SettledShardRuns);
 
         // Shard 1 held by another caller, whose lease runs out in 15 s: the background leaves it, a read waits for it.
         var lockBlob = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0001.lock");
         await lockBlob.UploadAsync(BinaryData.Empty, overwrite: true);
         await lockBlob.GetBlobLeaseClient().AcquireAsync(TimeSpan.FromSeconds(15));
-        Assert.Equal(new ShardCompaction(0, Deferred: true), await store.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
-        Assert.InRange((await store.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.BeforeRead, default)).Merged, 7, 10);
+        Assert.Equal(new ShardCompaction(0, Deferred: true), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
+        Assert.InRange((await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.BeforeRead, default)).Merged, 7, 10);
         Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 1, default), 1, 4);
         Assert.Equal(before, await ReadAllAsync(store, tenant));
     }
@@ -205,7 +205,7 @@ public class ProfileStoreTests
             await Poll.UntilAsync(() => host.Client.GetInstanceAsync(instance), i => i?.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
                 TimeSpan.FromSeconds(90), "the background compaction to end");
             foreach (int shard in new[] { 0, 1 })
-                Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, shard, default), 1, store.SettledShardRuns);
+                Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, shard, default), 1, harness.Get<ShardCompactor>().SettledShardRuns);
         }
         var all = await ReadAllAsync(store, harness.Tenant);
         Assert.Equal(60 * 16, all.Count);

@@ -49,7 +49,7 @@ public class ShardLinksTests
 
         // Compaction keeps each record's place (the b2 chunks of one shard merged into one run).
         int merged = 0;
-        for (int shard = 0; shard < 4; shard++) merged += (await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, default)).Merged;
+        for (int shard = 0; shard < 4; shard++) merged += (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, default)).Merged;
         Assert.True(merged > 0);
         Assert.Equal(expected.Order(), await LinksAsync(harness, store));
     }

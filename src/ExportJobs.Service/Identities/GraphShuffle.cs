@@ -31,7 +31,7 @@ namespace ExportJobs.Service.Identities;
 /// at once write the same bytes. They go with the build (<see cref="SupersededBuilds"/>).
 /// </para>
 /// </summary>
-public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardReadGate gate, ILogger<GraphShuffle> log)
+public sealed class GraphShuffle(ProfileStore store, ShardCompactor compactor, GraphFiles files, ShardReadGate gate, ILogger<GraphShuffle> log)
 {
 
     private static readonly IComparer<FragmentRow> ByIdentity = Comparer<FragmentRow>.Create(FragmentRow.CompareIdentities);
@@ -75,7 +75,7 @@ public sealed class GraphShuffle(ProfileStore store, GraphFiles files, ShardRead
             for (int k = 0; k < kinds.Count; k++)
             {
                 var kind = kinds[k];
-                await store.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
+                await compactor.CompactShardAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct);
                 var runs = await store.RunsToReadAsync(kind, tenant, shard, skipBatchId, ct);
                 routes[k] = RouteName(runs);
                 string mark = MarkName(kind, shard, routes[k]);

@@ -14,7 +14,7 @@ namespace ExportJobs.Service.Workflow;
 /// orchestration's activity compacts one shard (<see cref="CompactShardAsync"/>). Exports still compact a shard they
 /// find over its bound, so a request that is lost costs time, never data.
 /// </summary>
-public sealed class BackgroundCompaction(ProfileStore store, ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<BackgroundCompaction> log)
+public sealed class BackgroundCompaction(ShardCompactor compactor, ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<BackgroundCompaction> log)
 {
     public async Task RequestAsync(DurableTaskClient client, Tenant tenant, CancellationToken ct)
     {
@@ -38,8 +38,8 @@ public sealed class BackgroundCompaction(ProfileStore store, ShardReadGate gate,
     public async Task<ShardCompaction> CompactShardAsync(ShardCompactionTask task, CancellationToken ct)
     {
         using var read = await gate.EnterAsync(ct);
-        var profiles = await store.CompactShardAsync(FragmentKind.Profile, task.Tenant, task.Shard, CompactionTrigger.Background, ct);
-        var events = await store.CompactShardAsync(FragmentKind.Event, task.Tenant, task.Shard, CompactionTrigger.Background, ct);
+        var profiles = await compactor.CompactShardAsync(FragmentKind.Profile, task.Tenant, task.Shard, CompactionTrigger.Background, ct);
+        var events = await compactor.CompactShardAsync(FragmentKind.Event, task.Tenant, task.Shard, CompactionTrigger.Background, ct);
         int merged = profiles.Merged + events.Merged;
         if (merged > 0)
             log.LogInformation("Compacted shard {Shard} of {OrgId}/{Sandbox}: {Merged} files merged", task.Shard, task.OrgId, task.Sandbox, merged);

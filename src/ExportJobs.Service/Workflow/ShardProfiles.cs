@@ -35,7 +35,7 @@ public sealed record ShardProfile(Identity Identity, MergedProfile Profile, IRea
 /// order through the host's <see cref="ShardReadGate"/>, merge each identity's fragments, and evaluate the segments, so
 /// memberships are recorded the same way whoever asked for them.
 /// </summary>
-public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, ShardReadGate gate)
+public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, GraphShuffle shuffle, ShardReadGate gate)
 {
     public async IAsyncEnumerable<ShardProfile> ReadAsync(Tenant tenant, int shard, ShardReading reading, [EnumeratorCancellation] CancellationToken ct)
     {
@@ -44,8 +44,8 @@ public sealed class ShardProfiles(ProfileStore store, GraphShuffle shuffle, Shar
             : store.OpenShardWriter(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, [ExportSelection.SegmentMembership]);
         // The build's tables load while the shard is made ready to read.
         var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
-        await store.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        if (reading.WithEvents) await store.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        if (reading.WithEvents) await compactor.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
         var (stitched, moved) = tables is null ? (null, null) : await tables;
         using var graphTable = stitched;
         using var movedTable = moved;

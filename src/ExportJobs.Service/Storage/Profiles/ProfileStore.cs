@@ -1,16 +1,12 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core;
 using ExportJobs.Core.Profiles;
 using ExportJobs.Core.Tenancy;
-using ExportJobs.Service.Storage;
 using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Storage.Profiles;
@@ -31,40 +27,23 @@ public readonly record struct ShardCompaction(int Merged, bool Deferred);
 /// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
 /// of its runs, one row group of each in memory — with each identity's fragments oldest first. A run is an ingested
 /// file, or the part files a compaction wrote (<see cref="RunWriter"/>), read one part after the other. So that the
-/// runs a shard is read from stay few whatever the data, <see cref="CompactShardAsync"/> merges the smallest into
+/// runs a shard is read from stay few whatever the data, <see cref="ShardCompactor"/> merges the smallest into
 /// compacted runs; the last part of a compacted run names the runs it covers in its metadata, and reads leave covered
 /// runs out, and runs whose last part is not there yet. Files the host writes or reads whole are copied to its local
 /// disk, and read from there while the copy lasts (<see cref="FragmentFileCache"/>).
 /// </summary>
-public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, TimeProvider time, FragmentFileCache cache)
+public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageOptions> options, FragmentFileCache cache)
 {
     private const string ShardFolder = "shard-";
-    private const string CoversKey = "covers";
-    private const string CompactedBatchPrefix = "compacted";
-    /// <summary>Runs merged into one compacted run at once (each with one part open, one row group in memory, while merging).</summary>
-    private const int CompactionFanIn = 8;
-    /// <summary>
-    /// Background compaction leaves a shard with at most this share of <see cref="ExportStorageOptions.MaxShardFiles"/>
-    /// runs (at least 2), so that a read holds few parts whatever the data; a read compacts only a shard over the bound.
-    /// </summary>
-    private const int BackgroundShare = 4;
-    /// <summary>How long covered runs stay after their compacted run is written: reads that listed them before go on. Also how long a run left unfinished stays.</summary>
-    private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
-    private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
-    /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
-    private static readonly TimeSpan LeaseWait = TimeSpan.FromMinutes(3), LeasePoll = TimeSpan.FromMilliseconds(250);
-    /// <summary>How many times its bound a shard's files may number before background compaction stops waiting for a quiet period.</summary>
-    private const int BackgroundBacklog = 16;
+    /// <summary>The metadata of a compacted run's last part that names the runs it covers (comma-separated, without the shard's folder).</summary>
+    internal const string CoversKey = "covers";
 
     /// <summary>Batches whose files are never compacted, as a job writes, skips and deletes them by batch (segment memberships).</summary>
     public const string KeptApartBatchPrefix = "segmentation";
 
     public int ShardCount => options.Value.ShardCount;
 
-    /// <summary>How many runs background compaction leaves a shard with (at most): a <see cref="BackgroundShare"/> of <see cref="ExportStorageOptions.MaxShardFiles"/>, at least 2.</summary>
-    public int SettledShardRuns => Math.Max(2, options.Value.MaxShardFiles / BackgroundShare);
-
-    private BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
+    internal BlobContainerClient Container(FragmentKind kind) => kind == FragmentKind.Profile ? clients.Profiles : clients.Events;
 
     /// <summary>
     /// Writes the records of one batch, or of its chunk number <paramref name="chunk"/> (each a JSON object's UTF-8 text,
@@ -132,7 +111,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>Deletes a fragment file, and the host's copy of it.</summary>
-    private async Task<bool> DeleteAsync(BlobClient blob, CancellationToken ct)
+    internal async Task<bool> DeleteAsync(BlobClient blob, CancellationToken ct)
     {
         cache.Remove(blob);
         return await blob.DeleteIfExistsAsync(cancellationToken: ct);
@@ -164,7 +143,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         Stem(tenant, shard, ingestTimeMs, batchId) + (chunk == 0 ? "" : "~" + chunk.ToString("D4", CultureInfo.InvariantCulture)) + ".parquet";
 
     /// <summary>A file's name without its extension: a compacted run's name, its parts' names without their number.</summary>
-    private static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
+    internal static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
         $"{ShardPrefix(tenant, shard)}{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}";
 
     /// <summary>How every file of a batch ends, whatever its shard and ingest time.</summary>
@@ -411,7 +390,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The runs of a shard in name order (oldest first): those read, those a compacted run covers, and compacted runs
     /// not whole yet (being written, or left by a compaction that stopped).
     /// </summary>
-    private async Task<(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished)> ListRunsAsync(
+    internal async Task<(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished)> ListRunsAsync(
         FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
     {
         string prefix = ShardPrefix(tenant, shard);
@@ -451,7 +430,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <see cref="ConcurrentOpens"/> at a time: opening fetches a file's footer (a small file whole), a request each,
     /// and a <c>pdg</c> export stage opens its shard's runs and every shard's moved runs, about 50 of them.
     /// </summary>
-    private async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
+    internal async Task<List<FragmentCursor>> OpenAsync(BlobContainerClient container, IEnumerable<ShardRun> runs, MemberSelection? members, CancellationToken ct,
         int firstIndex = 0, IdentityFilter? keep = null)
     {
         var listed = runs.ToList();
@@ -471,125 +450,6 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     private const int ConcurrentOpens = 8;
 
-    /// <summary>
-    /// Bounds the runs a shard is read from: while it has more than its bound — <see cref="ExportStorageOptions.MaxShardFiles"/>
-    /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
-    /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
-    /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. Covered runs, and runs left
-    /// unfinished, are deleted once older than <see cref="CoveredGrace"/>. One caller at a time per shard holds the
-    /// shard's lease. Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>,
-    /// then reads the runs as they are). In the background, the shard is left for later
-    /// (<see cref="ShardCompaction.Deferred"/>) when the lease is held, or while files are still arriving: one was
-    /// written within the quiet period (<see cref="ExportStorageOptions.CompactionQuietSeconds"/>), unless the shard
-    /// has fallen <see cref="BackgroundBacklog"/> times behind its bound.
-    /// </summary>
-    public async Task<ShardCompaction> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
-    {
-        var (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
-        int max = options.Value.MaxShardFiles;
-        int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
-        var now = time.GetUtcNow();
-        // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
-        if (live.Count <= bound && !Expired(live, covered, unfinished, now).Any()) return default;
-        if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
-            now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
-            return new ShardCompaction(0, Deferred: true);
-
-        var container = Container(kind);
-        var lockBlob = container.GetBlobClient(ShardPrefix(tenant, shard).TrimEnd('/') + ".lock");
-        try
-        {
-            await lockBlob.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
-        }
-        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
-        var lease = lockBlob.GetBlobLeaseClient();
-        if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return new ShardCompaction(0, Deferred: true);
-        try
-        {
-            (live, covered, unfinished) = await ListRunsAsync(kind, tenant, shard, ct);
-            foreach (var run in Expired(live, covered, unfinished, now))
-                foreach (var part in run.Parts)
-                    await DeleteAsync(container.GetBlobClient(part.Name), ct);
-
-            int merged = 0, count = live.Count;
-            var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
-            while (count > bound && candidates.Count >= 2)
-            {
-                var group = candidates.Take(Math.Min(CompactionFanIn, count - bound + 1)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
-                candidates.RemoveRange(0, group.Count);
-                candidates.Add(await MergeAsync(kind, tenant, shard, group, lease, ct));
-                candidates.Sort((a, b) => a.Size != b.Size ? a.Size.CompareTo(b.Size) : string.CompareOrdinal(a.Name, b.Name));
-                count -= group.Count - 1;
-                merged += group.Count;
-            }
-            return new ShardCompaction(merged, Deferred: false);
-        }
-        finally
-        {
-            try
-            {
-                await lease.ReleaseAsync(cancellationToken: CancellationToken.None);
-            }
-            catch (RequestFailedException) { } // The lease ran out: there is nothing to release.
-        }
-    }
-
-    /// <summary>
-    /// The runs to delete: covered for longer than <see cref="CoveredGrace"/>, earliest covered first (a run is covered
-    /// before the run covering it is, so a deletion that stops half way never uncovers a run), or left unfinished for longer.
-    /// </summary>
-    private static IEnumerable<ShardRun> Expired(List<ShardRun> live, List<ShardRun> covered, List<ShardRun> unfinished, DateTimeOffset now)
-    {
-        var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
-            .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-        return covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).OrderBy(f => coveredSince[f.Name])
-            .Concat(unfinished.Where(r => now - r.Written > CoveredGrace));
-    }
-
-    /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
-    private static async Task<bool> AcquireAsync(BlobLeaseClient lease, bool wait, CancellationToken ct)
-    {
-        // Wall-clock time, whatever the store's clock: the lease runs out on the storage service's.
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await lease.AcquireAsync(CompactionLease, cancellationToken: ct);
-                return true;
-            }
-            catch (RequestFailedException e) when (e.Status == 409)
-            {
-                if (!wait || waited.Elapsed > LeaseWait) return false;
-                await Task.Delay(LeasePoll, ct);
-            }
-        }
-    }
-
-    /// <summary>Merges the runs (in name order) into one compacted run that covers them, renewing the lease after each part; returns it.</summary>
-    private async Task<ShardRun> MergeAsync(FragmentKind kind, Tenant tenant, int shard, List<ShardRun> group, BlobLeaseClient lease, CancellationToken ct)
-    {
-        string prefix = ShardPrefix(tenant, shard);
-        long newest = group.Max(f => long.Parse(f.Name.AsSpan(prefix.Length, 15), NumberStyles.None, CultureInfo.InvariantCulture));
-        string name = Stem(tenant, shard, newest, CompactedBatchPrefix + Guid.NewGuid().ToString("N"));
-        var metadata = new Dictionary<string, string> { [CoversKey] = string.Join(',', group.Select(f => f.Name[prefix.Length..])) };
-
-        var runs = await OpenAsync(Container(kind), group, members: null, ct);
-        try
-        {
-            await using var writer = new RunWriter(Container(kind), name, FragmentColumns.NamesOf(runs.SelectMany(r => r.Members)),
-                async c => await lease.RenewAsync(cancellationToken: c), cache);
-            await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
-                await writer.AddAsync(run.Current, ct);
-            var (parts, completed) = await writer.CompleteAsync(metadata, ct);
-            return new ShardRun(name, parts, completed, group.Select(f => f.Name).ToList());
-        }
-        finally
-        {
-            foreach (var run in runs) await run.DisposeAsync();
-        }
-    }
-
-    private static string ShardPrefix(Tenant tenant, int shard) =>
+    internal static string ShardPrefix(Tenant tenant, int shard) =>
         $"{tenant.BlobPrefix}/{ShardFolder}{shard.ToString("D4", CultureInfo.InvariantCulture)}/";
 }
