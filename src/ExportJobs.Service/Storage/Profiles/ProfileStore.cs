@@ -14,12 +14,6 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>Profile records, or experience events: the two kinds of fragment the store keeps, each in its container.</summary>
 public enum FragmentKind { Profile, Event }
 
-/// <summary>Who compacts a shard: an export about to read it, or the background compaction that follows ingestion.</summary>
-public enum CompactionTrigger { BeforeRead, Background }
-
-/// <summary>What a compaction of one shard did: how many files it merged, and whether it left the shard for later.</summary>
-public readonly record struct ShardCompaction(int Merged, bool Deferred);
-
 /// <summary>
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch (per chunk of it, for a batch
 /// ingested in several: <c>~{chunk:D4}</c> after the first), at

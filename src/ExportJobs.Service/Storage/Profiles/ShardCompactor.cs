@@ -8,6 +8,12 @@ using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
+/// <summary>Who compacts a shard: an export about to read it, or the background compaction that follows ingestion.</summary>
+public enum CompactionTrigger { BeforeRead, Background }
+
+/// <summary>What a compaction of one shard did: how many files it merged, and whether it left the shard for later.</summary>
+public readonly record struct ShardCompaction(int Merged, bool Deferred);
+
 /// <summary>
 /// Compaction of the profile store's shards (<see cref="ProfileStore"/>): merges a shard's smallest runs into compacted
 /// runs, so that the runs a read merges stay few whatever the number of batches, and deletes the runs they cover once
