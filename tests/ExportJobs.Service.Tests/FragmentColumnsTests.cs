@@ -494,7 +494,7 @@ public class FragmentColumnsTests
     {
         await using var reader = await ReaderOfAsync(harness, $"-{batch}.parquet");
         var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
-        Assert.Equal(names.Select((_, i) => FragmentColumns.MemberColumn(i)), reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
+        Assert.Equal([.. names.Select((_, i) => FragmentColumns.MemberColumn(i)), FragmentColumns.Memberships], reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
         return names;
     }
 
@@ -530,8 +530,8 @@ public class FragmentColumnsTests
         var rows = records.Where(r => r.Key.Batch == batch).OrderBy(r => IdentityKey.Of("email", r.Key.Id), StringComparer.Ordinal)
             .Select(r => (r.Key.Id, Record: StoredRecord.Split(Encoding.UTF8.GetBytes(r.Value)))).ToList();
         var names = rows.SelectMany(r => r.Record.Members.Select(m => m.Name.Text)).Distinct().ToList();
-        // Its schema: this build's, but for the identity ids, a string column.
-        var fields = FragmentColumns.Schema(names.Count).GetDataFields()
+        // Its schema: this build's, but for the identity ids, a string column, and without the memberships index.
+        var fields = FragmentColumns.Schema(names.Count).GetDataFields().Where(f => f.Name != FragmentColumns.Memberships)
             .Select(f => f.Name == FragmentColumns.Id ? new DataField(f.Name, typeof(string)) : new DataField(f.Name, f.ClrType, f.IsNullable)).ToArray();
         var schema = new ParquetSchema(fields);
         using var buffer = new MemoryStream();

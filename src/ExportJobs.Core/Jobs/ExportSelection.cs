@@ -89,6 +89,43 @@ public sealed class ExportSelection
 
     public bool Includes(MergedProfile profile) => Includes(profile, []);
 
+    /// <summary>How many segments the filter requests.</summary>
+    public int SegmentCount => _segments?.Count ?? 0;
+
+    /// <summary>Whether requested segment <paramref name="segment"/> is <paramref name="segmentId"/> of namespace <paramref name="ns"/> (UTF-8, unescaped).</summary>
+    public bool Names(int segment, ReadOnlySpan<byte> ns, ReadOnlySpan<byte> segmentId)
+    {
+        var path = _statusPaths![segment].Path;
+        return segmentId.SequenceEqual(path[1]) && ns.SequenceEqual(path[0]);
+    }
+
+    /// <summary>
+    /// Whether a merged membership entry of requested segment <paramref name="segment"/> whose status is
+    /// <paramref name="status"/> and whose qualification time is <paramref name="time"/> (when <paramref name="hasTime"/>;
+    /// UTF-8, unescaped) qualifies: as <see cref="Includes(MergedProfile, List{int})"/> decides from the profile.
+    /// </summary>
+    public bool Qualifies(int segment, ReadOnlySpan<byte> status, bool hasTime, ReadOnlySpan<byte> time)
+    {
+        bool isOneOf = false;
+        foreach (var text in _statusPaths![segment].Statuses) isOneOf |= status.SequenceEqual(text);
+        if (!isOneOf) return false;
+        if (_qualifiedFrom is null && _qualifiedTo is null) return true;
+        if (!hasTime || !Rfc3339.TryParse(Encoding.UTF8.GetString(time), out var qualified)) return false;
+        return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
+    }
+
+    /// <summary>
+    /// As <see cref="Includes(MergedProfile, List{int})"/>, the requested segments the profile qualifies for already
+    /// decided (<paramref name="decided"/>, from the stored memberships index): its update time is still looked at.
+    /// </summary>
+    public bool Includes(MergedProfile profile, List<int> matches, IReadOnlyList<int> decided)
+    {
+        matches.Clear();
+        if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
+        matches.AddRange(decided);
+        return matches.Count > 0;
+    }
+
     /// <summary>Whether the profile is exported, with <paramref name="matches"/> set to the indexes of the requested segments it qualifies for (none when it is not exported, or no segment is requested).</summary>
     public bool Includes(MergedProfile profile, List<int> matches)
     {

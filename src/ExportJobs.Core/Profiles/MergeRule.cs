@@ -36,12 +36,15 @@ public sealed class MergeRule
         return profile;
     }
 
-    private int Compare(ProfileFragment a, ProfileFragment b)
+    private int Compare(ProfileFragment a, ProfileFragment b) => Compare(a.DatasetId, a.IngestTimeMs, b.DatasetId, b.IngestTimeMs);
+
+    /// <summary>How a fragment of one dataset and ingest time folds against one of another: above it when positive.</summary>
+    public int Compare(string datasetA, long ingestTimeA, string datasetB, long ingestTimeB)
     {
-        int byRank = Rank(a).CompareTo(Rank(b));
-        return byRank != 0 ? byRank : a.IngestTimeMs.CompareTo(b.IngestTimeMs);
+        int byRank = Rank(datasetA).CompareTo(Rank(datasetB));
+        return byRank != 0 ? byRank : ingestTimeA.CompareTo(ingestTimeB);
     }
 
-    private int Rank(ProfileFragment fragment) =>
-        _rank is null ? 0 : fragment.DatasetId == Segments.SegmentEvaluation.MembershipDatasetId ? int.MaxValue : _rank.GetValueOrDefault(fragment.DatasetId);
+    private int Rank(string datasetId) =>
+        _rank is null ? 0 : datasetId == Segments.SegmentEvaluation.MembershipDatasetId ? int.MaxValue : _rank.GetValueOrDefault(datasetId);
 }

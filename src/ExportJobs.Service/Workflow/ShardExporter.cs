@@ -85,12 +85,16 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var bySegment = new long[job.Filter?.Segments?.Count ?? 0];
         var matches = new List<int>();
         // Profiles that hold no requested status of a requested segment are left out before they are parsed, unless every
-        // profile is looked at: by segment evaluation, or by an incremental export (a member that left is written).
-        var prefilter = selection.BySegment && evaluation is null && job.Incremental is null
-            ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify) : null;
+        // profile is looked at: by segment evaluation, or by an incremental export (a member that left is written). Where
+        // the filter alone reads the memberships, the files' memberships index decides instead, and the member is
+        // decoded only where the index does not describe a row.
+        bool filtered = selection.BySegment && evaluation is null && job.Incremental is null;
+        bool indexed = filtered && graphs is null && !projection.IsAll && !projection.TopLevelNames.Contains(ExportSelection.SegmentMembership);
+        var prefilter = filtered
+            ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify, indexed ? new IndexedSegmentFilter(selection, rule) : null) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
-            EventMembersRead(events, evaluation));
+            EventMembersRead(events, evaluation), indexed ? ExportSelection.SegmentMembership : null);
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)
@@ -116,7 +120,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             using var kept = changes is null ? null : new ChangeStates.Writer();
             await foreach (var (identity, profile, eventFragments, _) in profiles.ReadAsync(tenant, shard, reading, ct))
             {
-                bool included = selection.Includes(profile, matches);
+                bool included = prefilter?.Index?.DecidedFor(identity) is { } decided ? selection.Includes(profile, matches, decided) : selection.Includes(profile, matches);
                 if (changes is null)
                 {
                     if (!included) continue;

@@ -10,8 +10,9 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// Each top-level member name of the file's records has a column <c>m{i}</c> of its values' JSON text, its name the
 /// i-th of the file's <see cref="MembersKey"/> metadata (so any name is allowed); <see cref="Order"/> holds, per row,
 /// the indexes of its members in the record's order; <see cref="Record"/> the whole text of a record kept whole
-/// (<see cref="StoredRecord"/>); <see cref="Sequence"/> the record's place in its batch. A file of an earlier build has
-/// only <see cref="Record"/> (every row is whole) and no <see cref="Sequence"/> (every row's is 0).
+/// (<see cref="StoredRecord"/>); <see cref="Sequence"/> the record's place in its batch; <see cref="Memberships"/>, after
+/// the member columns, the record's memberships index (<see cref="MembershipIndex"/>). A file of an earlier build has
+/// only <see cref="Record"/> (every row is whole), no <see cref="Sequence"/> (every row's is 0) and no <see cref="Memberships"/>.
 /// </summary>
 internal static class FragmentColumns
 {
@@ -48,7 +49,7 @@ internal static class FragmentColumns
 
     public const string Namespace = nameof(FragmentRow.IdentityNamespace), Id = nameof(FragmentRow.IdentityId), IngestTime = nameof(FragmentRow.IngestTimeMs),
         Dataset = nameof(FragmentRow.DatasetId), Batch = nameof(FragmentRow.BatchId), Record = nameof(FragmentRow.Record), Order = "Members",
-        Sequence = nameof(FragmentRow.Sequence);
+        Sequence = nameof(FragmentRow.Sequence), Memberships = nameof(FragmentRow.Memberships);
 
     /// <summary>
     /// The columns of few distinct values in a file (a shard's namespaces; an ingested file's one dataset and batch, a
@@ -73,6 +74,7 @@ internal static class FragmentColumns
         new DataField(Record, typeof(byte[]), isNullable: true), new DataField(Order, typeof(byte[]), isNullable: true),
         new DataField(Sequence, typeof(long)),
         .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
+        new DataField(Memberships, typeof(byte[]), isNullable: true),
     ]);
 
     /// <summary>The member names of the rows, first seen first, as many as a file has columns for.</summary>

@@ -23,6 +23,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private readonly ParquetReader _reader;
     private readonly DataField _namespace, _id, _ingestTime, _dataset, _batch, _record;
     private readonly DataField? _order, _sequence;
+    /// <summary>The memberships index, when the read asked for it and the file has one; and the slot of the member it stands for (-1: none read).</summary>
+    private readonly DataField? _memberships;
+    private readonly int _indexedSlot = -1;
+    private ReadOnlyMemory<byte>?[] _membershipIndexes = [];
     /// <summary>The member columns read: their index among the file's names, and their field.</summary>
     private readonly (int Index, DataField Field)[] _read;
     /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
@@ -71,8 +75,14 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             .Select(m => (m.i, fields[FragmentColumns.MemberColumn(m.i)])).ToArray();
         _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
+        if (members?.Indexed is { } indexed)
+        {
+            _memberships = fields.GetValueOrDefault(FragmentColumns.Memberships);
+            int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);
+            _indexedSlot = named < 0 ? -1 : _slotOf[named];
+        }
         _values = new ReadOnlyMemory<byte>?[_read.Length][];
-        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
+        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
 
     private static Dictionary<string, string[]> IndexedValuesOf(string json)
@@ -119,7 +129,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
                 _row = -1;
             }
         } while (_keep is not null && !_kept[_row]);
-        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row), _sequences[_row]);
+        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row), _sequences[_row],
+            _memberships is null ? null : _membershipIndexes[_row]);
         return true;
     }
 
@@ -154,6 +165,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             (_records, _orders, _idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows],
                 new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows], new int[_rows]);
             for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
+            _membershipIndexes = new ReadOnlyMemory<byte>?[_rows];
             _kept = new bool[_rows];
         }
         await ReadFewAsync(group, _namespace, _namespaces, ct);
@@ -181,7 +193,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_order is null) Array.Clear(_orders);
         else await ReadBytesAsync(group, _order, _orders, ct);
         if (_sequence is not null) await group.ReadAsync(_sequence, _sequences.AsMemory(0, _rows), null, ct);
-        for (int slot = 0; slot < _read.Length; slot++) await ReadBytesAsync(group, _read[slot].Field, _values[slot], ct);
+        if (_memberships is not null) await ReadBytesAsync(group, _memberships, _membershipIndexes, ct);
+        bool indexedWhole = _memberships is not null && Array.IndexOf(_membershipIndexes, null, 0, _rows) < 0;
+        for (int slot = 0; slot < _read.Length; slot++)
+        {
+            if (slot == _indexedSlot && indexedWhole) Array.Clear(_values[slot]);
+            else await ReadBytesAsync(group, _read[slot].Field, _values[slot], ct);
+        }
     }
 
     /// <summary>

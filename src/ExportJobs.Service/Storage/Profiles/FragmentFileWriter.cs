@@ -21,6 +21,11 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
         _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _ids = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
     private readonly ReadOnlyMemory<byte>?[][] _values;
+    /// <summary>A row group's memberships indexes (<see cref="MembershipIndex"/>), slices of <see cref="_indexText"/>.</summary>
+    private readonly ReadOnlyMemory<byte>?[] _memberships = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ArrayBufferWriter<byte> _indexText = new(), _rowIndex = new();
+    /// <summary>Where each row's index ends in <see cref="_indexText"/> (-1: the index does not describe the row).</summary>
+    private readonly int[] _ends = Enumerable.Repeat(-1, FragmentColumns.RowGroupSize).ToArray();
     /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
     private readonly int[] _indexes = new int[FragmentColumns.RowGroupSize];
@@ -99,9 +104,31 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await WritePackedAsync(group, _fields[6], orders, rows, ct);
         await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
         for (int c = 0; c < values.Length; c++) await WritePackedAsync(group, _fields[FragmentColumns.FirstMember + c], values[c], rows, ct);
+        await WriteMembershipsAsync(group, rows, ct);
         group.CompleteValidate();
         _rows.Clear();
-        foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, .. values]) Array.Clear(column);
+        foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, _memberships, .. values]) Array.Clear(column);
+    }
+
+    /// <summary>The memberships index of each of the row group's records, in packs.</summary>
+    private async Task WriteMembershipsAsync(ParquetRowGroupWriter group, int rows, CancellationToken ct)
+    {
+        _indexText.ResetWrittenCount();
+        for (int r = 0; r < rows; r++)
+        {
+            _rowIndex.ResetWrittenCount();
+            if (!MembershipIndex.TryWrite(_rows[r].Record, _rowIndex)) continue;
+            _ends[r] = _indexText.WrittenCount + _rowIndex.WrittenCount;
+            _indexText.Write(_rowIndex.WrittenSpan);
+        }
+        for (int r = 0, start = 0; r < rows; r++)
+        {
+            if (_ends[r] < 0) continue;
+            _memberships[r] = _indexText.WrittenMemory[start.._ends[r]];
+            start = _ends[r];
+        }
+        Array.Fill(_ends, -1);
+        await WritePackedAsync(group, _fields[^1], _memberships, rows, ct);
     }
 
     /// <summary>The identity ids of the row group's rows, as UTF-8 in packs.</summary>

@@ -6,8 +6,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>
 /// One fragment as a row of a fragment file: identity, provenance, and the record (its members' JSON as UTF-8, parsed
 /// as it is, never decoded to strings) — arrays of their own when read, slices of an ingestion's chunk buffer when written.
+/// <c>Memberships</c>: the record's memberships index, when a read asked for it and the file holds it (null otherwise,
+/// and when the index does not describe the record; a writer makes it from the record).
 /// </summary>
-internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0)
+internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0,
+    ReadOnlyMemory<byte>? Memberships = null)
 {
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);

@@ -5,15 +5,27 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// together or parsed: an identity is yielded when, for at least one of its fragments, <c>couldKeep</c> holds for that
 /// member's JSON text (a fragment without the member does not count). The caller's own check of the merged profile must
 /// imply it (a segment-filtered export: <see cref="Core.Jobs.ExportSelection.CouldQualify"/>), so that what the read
-/// leaves out is what that check would have left out.
+/// leaves out is what that check would have left out. With <c>index</c>, an identity whose rows the memberships index
+/// all describes is decided by it, exactly (the caller takes the decision from <see cref="Index"/>), and the member
+/// looked at only for the others.
 /// </summary>
-public sealed class MemberPrefilter(string member, MemberPrefilter.Test couldKeep)
+public sealed class MemberPrefilter(string member, MemberPrefilter.Test couldKeep, IndexedSegmentFilter? index = null)
 {
     public delegate bool Test(ReadOnlySpan<byte> value);
 
     public string Member { get; } = member;
 
-    internal bool AnyKeeps(List<FragmentRow> rows)
+    public IndexedSegmentFilter? Index { get; } = index;
+
+    internal bool Keeps(List<FragmentRow> rows)
+    {
+        if (Index is null) return AnyKeeps(rows);
+        if (Index.TryDecide(rows) is { } decided) return decided;
+        IndexedSegmentFilter.Restore(rows, Member);
+        return AnyKeeps(rows);
+    }
+
+    private bool AnyKeeps(List<FragmentRow> rows)
     {
         foreach (var row in rows)
             if (row.Record.AnyMember(Member, couldKeep)) return true;

@@ -327,7 +327,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.</summary>
     private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents)
     {
-        if (prefilter?.AnyKeeps(rows) == false) return false;
+        if (prefilter?.Keeps(rows) == false) return false;
         // The identity's records as one JSON array in one pooled buffer, parsed once: a document per identity, not per fragment.
         int length = rows.Count + 1;
         foreach (var row in rows) length += row.Record.JsonLength;
