@@ -61,7 +61,7 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
         for (int r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
-            if (row.Memberships is not { Length: > 0 } index || row.Record.IsWhole || row.Record.Members.Any(m => m.Name.Text == member)) continue;
+            if (row.Memberships is not { Length: > 0 } index || row.Record.IsWhole || row.Record.ValueOf(MemberName.Of(member)) is not null) continue;
             rows[r] = row with { Record = StoredRecord.OfMembers([.. row.Record.Members, new Member(MemberName.Of(member), MembershipIndex.ToJson(index.Span))]) };
         }
     }

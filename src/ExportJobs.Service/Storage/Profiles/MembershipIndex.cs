@@ -27,9 +27,7 @@ internal static class MembershipIndex
     public static bool TryWrite(StoredRecord record, ArrayBufferWriter<byte> into)
     {
         if (record.IsWhole) return false;
-        foreach (var member in record.Members)
-            if (ReferenceEquals(member.Name, Name) || member.Name.Text == Name.Text) return TryWrite(member.Value.Span, into);
-        return true;
+        return record.ValueOf(Name) is not { } membership || TryWrite(membership.Span, into);
     }
 
     private static bool TryWrite(ReadOnlySpan<byte> membership, ArrayBufferWriter<byte> into)

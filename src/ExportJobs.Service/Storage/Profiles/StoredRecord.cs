@@ -106,6 +106,14 @@ internal sealed class StoredRecord
         return json[start..(int)reader.BytesConsumed];
     }
 
+    /// <summary>The text of member <paramref name="name"/>; null when the record has none (or is kept whole).</summary>
+    public ReadOnlyMemory<byte>? ValueOf(MemberName name)
+    {
+        foreach (var member in _members)
+            if (ReferenceEquals(member.Name, name) || member.Name.Text == name.Text) return member.Value;
+        return null;
+    }
+
     /// <summary>
     /// Whether <paramref name="test"/> holds for the text of a member <paramref name="name"/> of the record (of any
     /// one, in a record kept whole for a repeated name); true for a record that is not an object, which is not looked into.
