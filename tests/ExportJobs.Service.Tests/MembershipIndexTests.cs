@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.MergePolicies;
@@ -24,7 +25,7 @@ public sealed class MembershipIndexTests
         var entries = new List<string>();
         foreach (var entry in new MembershipIndex.Entries(into.WrittenSpan))
             entries.Add(string.Join("|", Encoding.UTF8.GetString(entry.Namespace), Encoding.UTF8.GetString(entry.Segment),
-                entry.HasStatus ? Encoding.UTF8.GetString(entry.Status) : "-", entry.HasTime ? Encoding.UTF8.GetString(entry.Time) : "-"));
+                entry.HasStatus ? Encoding.UTF8.GetString(entry.Status) : "-", !entry.HasTime ? "-" : entry.Time?.ToString("o", CultureInfo.InvariantCulture) ?? "not a date-time"));
         return (true, entries);
     }
 
@@ -32,13 +33,15 @@ public sealed class MembershipIndexTests
     public void A_record_s_index_holds_the_entries_with_a_status_or_a_time_and_stands_for_nothing_it_cannot_describe()
     {
         var (described, entries) = Index("""
-            {"a":1,"segmentMembership":{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-02T03:04:05Z","x":[{"status":1}]},
-             "s2":{"status":null},"s3":null,"s4":{"lastQualificationTime":"2026-02-01T00:00:00Z"}},"none":null,"aam":{"s9":{"status":"exited"}}}}
+            {"a":1,"segmentMembership":{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-02T04:04:05.1234567+01:00","x":[{"status":1}]},
+             "s2":{"status":null},"s3":null,"s4":{"lastQualificationTime":"2026-02-01T00:00:00Z"},"s5":{"status":"pending","lastQualificationTime":"yesterday"}},
+             "none":null,"aam":{"s9":{"status":"exited"}}}}
             """, out var index);
         Assert.True(described);
-        Assert.Equal(["ups|s1|realized|2026-01-02T03:04:05Z", "ups|s4|-|2026-02-01T00:00:00Z", "aam|s9|exited|-"], entries);
-        // What a read gives back for a row it decoded without the member: the entries, as a membership.
-        Assert.Equal("""{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-02T03:04:05Z"},"s4":{"lastQualificationTime":"2026-02-01T00:00:00Z"}},"aam":{"s9":{"status":"exited"}}}""",
+        Assert.Equal(["ups|s1|realized|2026-01-02T03:04:05.1234567+00:00", "ups|s4|-|2026-02-01T00:00:00.0000000+00:00", "ups|s5|pending|not a date-time",
+            "aam|s9|exited|-"], entries);
+        // What a read gives back for a row it decoded without the member: the entries, as a membership (the same instants).
+        Assert.Equal("""{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-02T03:04:05.1234567Z"},"s4":{"lastQualificationTime":"2026-02-01T00:00:00.0000000Z"},"s5":{"status":"pending","lastQualificationTime":""}},"aam":{"s9":{"status":"exited"}}}""",
             Encoding.UTF8.GetString(MembershipIndex.ToJson(index)));
         foreach (var empty in new[] { """{"a":1}""", """{"segmentMembership":null}""", """{"segmentMembership":{}}""" })
         {
@@ -63,9 +66,10 @@ public sealed class MembershipIndexTests
     private static string Membership(Random random, bool fit)
     {
         string[] statuses = ["realized", "existing", "exited", "unknown"];
+        string[] times = ["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "2026-01-31T23:59:59.9999999-00:01", "2026-03-01T01:00:00+01:00", "soon"];
         string Entry() => random.Next(4) switch
         {
-            0 => $$"""{"status":"{{statuses[random.Next(4)]}}","lastQualificationTime":"2026-0{{random.Next(1, 4)}}-01T00:00:00Z"}""",
+            0 => $$"""{"status":"{{statuses[random.Next(4)]}}","lastQualificationTime":"{{times[random.Next(times.Length)]}}"}""",
             1 => $$"""{"status":"{{statuses[random.Next(4)]}}"}""",
             2 => $$"""{"status":null,"lastQualificationTime":"2026-0{{random.Next(1, 4)}}-01T00:00:00Z"}""",
             _ => "null",
@@ -110,6 +114,11 @@ public sealed class MembershipIndexTests
             new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }] },
             new JobFilter { Segments = [new SegmentSelector { SegmentId = "s2", Status = ["existing", "exited"] }, new SegmentSelector { SegmentId = "s1", SegmentNs = "aam" }] },
             new JobFilter { Segments = [new SegmentSelector { SegmentId = "s1" }], SegmentQualificationTime = new QualificationWindow { StartTime = "2026-02-01T00:00:00Z" } },
+            new JobFilter
+            {
+                Segments = [new SegmentSelector { SegmentId = "s1", Status = ["realized", "existing"] }],
+                SegmentQualificationTime = new QualificationWindow { StartTime = "2026-01-01T00:00:00.0000001Z", EndTime = "2026-02-01T00:00:59.9999999Z" },
+            },
         };
         for (int pass = 0; pass < 2; pass++)
         {

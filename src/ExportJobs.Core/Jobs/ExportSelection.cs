@@ -101,18 +101,19 @@ public sealed class ExportSelection
 
     /// <summary>
     /// Whether a merged membership entry of requested segment <paramref name="segment"/> whose status is
-    /// <paramref name="status"/> and whose qualification time is <paramref name="time"/> (when <paramref name="hasTime"/>;
-    /// UTF-8, unescaped) qualifies: as <see cref="Includes(MergedProfile, List{int})"/> decides from the profile.
+    /// <paramref name="status"/> (UTF-8, unescaped) and whose qualification time is <paramref name="qualified"/> (null:
+    /// none, or not a date-time) qualifies: as <see cref="Includes(MergedProfile, List{int})"/> decides from the profile.
     /// </summary>
-    public bool Qualifies(int segment, ReadOnlySpan<byte> status, bool hasTime, ReadOnlySpan<byte> time)
+    public bool Qualifies(int segment, ReadOnlySpan<byte> status, DateTimeOffset? qualified)
     {
         bool isOneOf = false;
         foreach (var text in _statusPaths![segment].Statuses) isOneOf |= status.SequenceEqual(text);
-        if (!isOneOf) return false;
-        if (_qualifiedFrom is null && _qualifiedTo is null) return true;
-        if (!hasTime || !Rfc3339.TryParse(Encoding.UTF8.GetString(time), out var qualified)) return false;
-        return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
+        return isOneOf && InWindow(qualified);
     }
+
+    private bool InWindow(DateTimeOffset? qualified) =>
+        (_qualifiedFrom is null && _qualifiedTo is null)
+        || (qualified is { } time && (_qualifiedFrom is null || time >= _qualifiedFrom) && (_qualifiedTo is null || time <= _qualifiedTo));
 
     /// <summary>
     /// As <see cref="Includes(MergedProfile, List{int})"/>, the requested segments the profile qualifies for already
@@ -164,9 +165,8 @@ public sealed class ExportSelection
     {
         if (!TryGetStatus(entry, out var status) || !IsOneOf(status, statuses)) return false;
         if (_qualifiedFrom is null && _qualifiedTo is null) return true;
-        if (!entry.TryGetProperty(QualificationTimeMember, out var time) || time.Kind != JsonValueKind.String || !Rfc3339.TryParse(time.Element, out var qualified))
-            return false;
-        return (_qualifiedFrom is null || qualified >= _qualifiedFrom) && (_qualifiedTo is null || qualified <= _qualifiedTo);
+        return InWindow(entry.TryGetProperty(QualificationTimeMember, out var time) && time.Kind == JsonValueKind.String && Rfc3339.TryParse(time.Element, out var qualified)
+            ? qualified : null);
     }
 
     /// <summary>Whether a JSON string is one of <paramref name="texts"/>, compared as the document holds it (no string made).</summary>

@@ -27,7 +27,8 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
         for (int segment = 0; segment < selection.SegmentCount; segment++)
         {
             int statusRow = -1, timeRow = -1;
-            ReadOnlySpan<byte> status = default, time = default;
+            ReadOnlySpan<byte> status = default;
+            DateTimeOffset? time = null;
             for (int r = 0; r < rows.Count; r++)
             {
                 foreach (var entry in new MembershipIndex.Entries(rows[r].Memberships!.Value.Span))
@@ -45,7 +46,7 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
                     }
                 }
             }
-            if (statusRow >= 0 && selection.Qualifies(segment, status, timeRow >= 0, time)) _decided.Add(segment);
+            if (statusRow >= 0 && selection.Qualifies(segment, status, time)) _decided.Add(segment);
         }
         _identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
         return _decided.Count > 0;

@@ -1,6 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
 using System.Text.Json;
+using ExportJobs.Core;
 using ExportJobs.Core.Jobs;
 
 namespace ExportJobs.Service.Storage.Profiles;
@@ -14,8 +18,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// or qualification time that is neither a string nor null, a name or value escaped or over <see cref="MaxText"/>
 /// bytes, more than <see cref="MaxEntries"/> entries): a read then looks at the member itself. Empty when the record has no
 /// membership (no member, or null). Otherwise the entries that hold a status or a qualification time, each as
-/// namespace, segment id, status and time, UTF-8 as the record holds them (none escaped), each length a 16-bit integer (0 for a status or time the
-/// entry does not hold, else its length plus one).
+/// namespace and segment id (UTF-8 as the record holds them, none escaped, each after its length as a 16-bit integer),
+/// status (a byte for the three the platform defines, else its text) and time (the instant, or that it is not one).
 /// </summary>
 internal static class MembershipIndex
 {
@@ -42,17 +46,18 @@ internal static class MembershipIndex
         int entries = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (!TryText(ref reader, out var ns) || !Distinct(namespaces, ns, membership, (int)reader.TokenStartIndex + 1) || !reader.Read()) return false;
+            if (!TryText(ref reader, out var ns) || !Distinct(namespaces, ns) || !reader.Read()) return false;
             if (reader.TokenType == JsonTokenType.Null) continue;
             if (reader.TokenType != JsonTokenType.StartObject) return false;
             segments.Clear();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!TryText(ref reader, out var segment) || !Distinct(segments, segment, membership, (int)reader.TokenStartIndex + 1) || !reader.Read()) return false;
+                if (!TryText(ref reader, out var segment) || !Distinct(segments, segment) || !reader.Read()) return false;
                 if (reader.TokenType == JsonTokenType.Null) continue;
                 if (reader.TokenType != JsonTokenType.StartObject) return false;
-                scoped ReadOnlySpan<byte> status = default, time = default;
+                scoped ReadOnlySpan<byte> status = default;
                 bool seenStatus = false, seenTime = false, hasStatus = false, hasTime = false;
+                DateTimeOffset? time = null;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     bool isStatus = reader.ValueTextEquals(ExportSelection.StatusMember), isTime = !isStatus && reader.ValueTextEquals(ExportSelection.QualificationTimeMember);
@@ -68,16 +73,16 @@ internal static class MembershipIndex
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.String || !TryText(ref reader, out var text)) return false;
                     if (isStatus) status = text;
-                    else time = text;
+                    else if (Rfc3339.TryParse(ref reader, out var instant)) time = instant;
                     hasStatus |= isStatus;
                     hasTime |= isTime;
                 }
                 if (!hasStatus && !hasTime) continue;
                 if (++entries > MaxEntries) return false;
-                WriteText(into, ns, 0);
-                WriteText(into, segment, 0);
-                WriteText(into, status, hasStatus ? 1 : 0);
-                WriteText(into, time, hasTime ? 1 : 0);
+                WriteText(into, ns);
+                WriteText(into, segment);
+                WriteStatus(into, hasStatus, status);
+                WriteTime(into, hasTime, time);
             }
         }
         return true;
@@ -93,25 +98,44 @@ internal static class MembershipIndex
         return !reader.ValueIsEscaped && !reader.HasValueSequence && text.Length <= MaxText;
     }
 
-    /// <summary>Whether <paramref name="name"/>, at <paramref name="at"/> in <paramref name="membership"/>, is not one of <paramref name="seen"/> (where names lie in it); adds it.</summary>
-    private static bool Distinct(List<(int Start, int Length)> seen, scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<byte> membership, int at)
-    {
-        if (seen.Count >= MaxEntries) return false;
-        foreach (var (start, length) in seen)
-            if (name.SequenceEqual(membership.Slice(start, length))) return false;
-        seen.Add((at, name.Length));
-        return true;
-    }
+    /// <summary>
+    /// Whether <paramref name="name"/> is not one of <paramref name="seen"/> (by a 64-bit hash: two names that collide
+    /// count as one given twice, so the record is left to the member, which is always right); adds it.
+    /// </summary>
+    private static bool Distinct(HashSet<ulong> seen, ReadOnlySpan<byte> name) => seen.Count < MaxEntries && seen.Add(XxHash3.HashToUInt64(name));
 
-    /// <summary>The names of the level being indexed, on this thread: where they lie in the member's text.</summary>
-    [ThreadStatic] private static List<(int Start, int Length)>? NamespacesSeen, SegmentsSeen;
+    /// <summary>The names of the levels being indexed, on this thread.</summary>
+    [ThreadStatic] private static HashSet<ulong>? NamespacesSeen, SegmentsSeen;
 
-    private static void WriteText(ArrayBufferWriter<byte> into, ReadOnlySpan<byte> text, int plus)
+    private static void WriteText(ArrayBufferWriter<byte> into, ReadOnlySpan<byte> text)
     {
         var span = into.GetSpan(2 + text.Length);
-        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)(plus == 0 ? text.Length : text.Length + 1));
+        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)text.Length);
         text.CopyTo(span[2..]);
         into.Advance(2 + text.Length);
+    }
+
+    /// <summary>The statuses a byte stands for (1, 2, 3); 0: none; <see cref="OtherStatus"/>: its text follows.</summary>
+    private static readonly byte[][] KnownStatuses = [[], .. new[] { "realized", "existing", "exited" }.Select(Encoding.UTF8.GetBytes)];
+    private const byte OtherStatus = 4;
+
+    private static void WriteStatus(ArrayBufferWriter<byte> into, bool has, ReadOnlySpan<byte> status)
+    {
+        int known = has ? -1 : 0;
+        for (int k = 1; k < KnownStatuses.Length && known < 0; k++)
+            if (status.SequenceEqual(KnownStatuses[k])) known = k;
+        into.Write([(byte)(known >= 0 ? known : OtherStatus)]);
+        if (known < 0) WriteText(into, status);
+    }
+
+    /// <summary>The qualification time: 0, none; <see cref="Instant"/>, a date-time (its UTC ticks follow); <see cref="NotAnInstant"/>, a string that is not one.</summary>
+    private const byte Instant = 1, NotAnInstant = 2;
+
+    private static void WriteTime(ArrayBufferWriter<byte> into, bool has, DateTimeOffset? time)
+    {
+        into.Write([(byte)(!has ? 0 : time is null ? NotAnInstant : Instant)]);
+        if (time is { } instant) BinaryPrimitives.WriteInt64LittleEndian(into.GetSpan(8), instant.UtcTicks);
+        if (time is not null) into.Advance(8);
     }
 
     /// <summary>
@@ -137,9 +161,10 @@ internal static class MembershipIndex
             json.Write("\""u8);
             json.Write(entry.Segment);
             json.Write("\":{"u8);
-            if (entry.HasStatus) WriteMember(json, "\"status\":\""u8, entry.Status);
+            if (entry.HasStatus) WriteMember(json, StatusName, entry.Status);
             if (entry.HasStatus && entry.HasTime) json.Write(","u8);
-            if (entry.HasTime) WriteMember(json, "\"lastQualificationTime\":\""u8, entry.Time);
+            if (entry.HasTime)
+                WriteMember(json, TimeName, entry.Time is { } time ? Encoding.UTF8.GetBytes(time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture)) : []);
             json.Write("}"u8);
             ns = entry.Namespace;
             first = false;
@@ -148,6 +173,10 @@ internal static class MembershipIndex
         return json.WrittenSpan.ToArray();
     }
 
+    /// <summary>The names of an entry's status and time as <see cref="ToJson"/> writes them, with their quotes, the colon and the value's quote.</summary>
+    private static readonly byte[] StatusName = Encoding.UTF8.GetBytes($"\"{ExportSelection.StatusMember}\":\""),
+        TimeName = Encoding.UTF8.GetBytes($"\"{ExportSelection.QualificationTimeMember}\":\"");
+
     private static void WriteMember(ArrayBufferWriter<byte> json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> text)
     {
         json.Write(name);
@@ -155,15 +184,15 @@ internal static class MembershipIndex
         json.Write("\""u8);
     }
 
-    /// <summary>One entry of a row's index: a status or time it does not hold is <c>Has…</c> false.</summary>
-    public readonly ref struct Entry(ReadOnlySpan<byte> ns, ReadOnlySpan<byte> segment, bool hasStatus, ReadOnlySpan<byte> status, bool hasTime, ReadOnlySpan<byte> time)
+    /// <summary>One entry of a row's index: a status or time it does not hold is <c>Has…</c> false; its time null when it is not a date-time.</summary>
+    public readonly ref struct Entry(ReadOnlySpan<byte> ns, ReadOnlySpan<byte> segment, bool hasStatus, ReadOnlySpan<byte> status, bool hasTime, DateTimeOffset? time)
     {
         public ReadOnlySpan<byte> Namespace { get; } = ns;
         public ReadOnlySpan<byte> Segment { get; } = segment;
         public bool HasStatus { get; } = hasStatus;
         public ReadOnlySpan<byte> Status { get; } = status;
         public bool HasTime { get; } = hasTime;
-        public ReadOnlySpan<byte> Time { get; } = time;
+        public DateTimeOffset? Time { get; } = time;
     }
 
     /// <summary>The entries of a row's index, in order.</summary>
@@ -178,26 +207,29 @@ internal static class MembershipIndex
         public bool MoveNext()
         {
             if (_rest.IsEmpty) return false;
-            var ns = Text(out _);
-            var segment = Text(out _);
-            var status = Text(out bool hasStatus, plusOne: true);
-            var time = Text(out bool hasTime, plusOne: true);
-            Current = new Entry(ns, segment, hasStatus, status, hasTime, time);
+            var ns = Text();
+            var segment = Text();
+            byte status = Byte();
+            var statusText = status == OtherStatus ? Text() : status < OtherStatus ? KnownStatuses[status] : throw Corrupt();
+            byte time = Byte();
+            DateTimeOffset? instant = time == Instant ? new DateTimeOffset(Take(8) is var ticks ? BinaryPrimitives.ReadInt64LittleEndian(ticks) : 0, TimeSpan.Zero)
+                : time <= NotAnInstant ? null : throw Corrupt();
+            Current = new Entry(ns, segment, status != 0, statusText, time != 0, instant);
             return true;
         }
 
-        private ReadOnlySpan<byte> Text(out bool has, bool plusOne = false)
+        private ReadOnlySpan<byte> Text() => Take(BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+
+        private byte Byte() => Take(1)[0];
+
+        private ReadOnlySpan<byte> Take(int length)
         {
-            if (_rest.Length < 2) throw Corrupt();
-            int length = BinaryPrimitives.ReadUInt16LittleEndian(_rest);
-            has = !plusOne || length > 0;
-            if (plusOne && length > 0) length--;
-            if (_rest.Length < 2 + length) throw Corrupt();
-            var text = _rest.Slice(2, length);
-            _rest = _rest[(2 + length)..];
-            return text;
+            if (_rest.Length < length) throw Corrupt();
+            var taken = _rest[..length];
+            _rest = _rest[length..];
+            return taken;
         }
 
-        private static InvalidDataException Corrupt() => new($"A value of column {FragmentColumns.Memberships} of a fragment file is cut short.");
+        private static InvalidDataException Corrupt() => new($"A value of column {FragmentColumns.Memberships} of a fragment file is not a memberships index.");
     }
 }
