@@ -494,6 +494,7 @@ public class FragmentColumnsTests
     {
         await using var reader = await ReaderOfAsync(harness, $"-{batch}.parquet");
         var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+        Assert.Equal(FragmentColumns.MembershipsForm, reader.CustomMetadata[FragmentColumns.MembershipsKey]);
         Assert.Equal([.. names.Select((_, i) => FragmentColumns.MemberColumn(i)), FragmentColumns.Memberships], reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
         return names;
     }

@@ -44,6 +44,12 @@ internal static class FragmentColumns
     /// </summary>
     public const string PackedKey = "exportjobs.packed";
 
+    /// <summary>
+    /// The file metadata that names the form of its <see cref="Memberships"/> column (<see cref="MembershipsForm"/>): a
+    /// read takes the index only from a file that names the form it reads, and looks at the member in any other.
+    /// </summary>
+    public const string MembershipsKey = "exportjobs.memberships", MembershipsForm = "1";
+
     /// <summary>Whether a file's <see cref="Id"/> column, as read, holds strings (a file of an earlier build), not UTF-8 in packs.</summary>
     public static bool HoldsTextIds(DataField id) => id.ClrType != typeof(ReadOnlyMemory<byte>) && id.ClrType != typeof(byte[]);
 

@@ -75,7 +75,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             .Select(m => (m.i, fields[FragmentColumns.MemberColumn(m.i)])).ToArray();
         _slotOf = Enumerable.Repeat(-1, Members.Count).ToArray();
         for (int slot = 0; slot < _read.Length; slot++) _slotOf[_read[slot].Index] = slot;
-        if (members?.Indexed is { } indexed)
+        if (members?.Indexed is { } indexed && reader.CustomMetadata.GetValueOrDefault(FragmentColumns.MembershipsKey) == FragmentColumns.MembershipsForm)
         {
             _memberships = fields.GetValueOrDefault(FragmentColumns.Memberships);
             int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);

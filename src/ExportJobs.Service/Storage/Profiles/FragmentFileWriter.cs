@@ -39,6 +39,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         writer.CustomMetadata = new Dictionary<string, string>
         {
             [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)), [FragmentColumns.PackedKey] = "1",
+            [FragmentColumns.MembershipsKey] = FragmentColumns.MembershipsForm,
         };
     }
 
