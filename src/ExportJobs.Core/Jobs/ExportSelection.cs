@@ -48,7 +48,7 @@ public sealed class ExportSelection
     /// Whether a fragment whose <c>segmentMembership</c> is <paramref name="membership"/> (its JSON) could make its
     /// profile qualify: whether it holds a requested status of a requested segment. A merged profile's status is one
     /// of its fragments', so a profile none of whose fragments could qualify is not included (the qualification time
-    /// and the update time are left to <see cref="Includes(MergedProfile, List{int})"/>): what lets a read leave such
+    /// and the update time are left to <see cref="Includes(MergedProfile, List{int}, IReadOnlyList{int})"/>): what lets a read leave such
     /// profiles out before it parses them. True for every fragment when no segment is requested.
     /// </summary>
     public bool CouldQualify(ReadOnlySpan<byte> membership)
@@ -102,7 +102,7 @@ public sealed class ExportSelection
     /// <summary>
     /// Whether a merged membership entry of requested segment <paramref name="segment"/> whose status is
     /// <paramref name="status"/> (UTF-8, unescaped) and whose qualification time is <paramref name="qualified"/> (null:
-    /// none, or not a date-time) qualifies: as <see cref="Includes(MergedProfile, List{int})"/> decides from the profile.
+    /// none, or not a date-time) qualifies: as <see cref="Includes(MergedProfile, List{int}, IReadOnlyList{int})"/> decides from the profile.
     /// </summary>
     public bool Qualifies(int segment, ReadOnlySpan<byte> status, DateTimeOffset? qualified)
     {
@@ -116,25 +116,20 @@ public sealed class ExportSelection
         || (qualified is { } time && (_qualifiedFrom is null || time >= _qualifiedFrom) && (_qualifiedTo is null || time <= _qualifiedTo));
 
     /// <summary>
-    /// As <see cref="Includes(MergedProfile, List{int})"/>, the requested segments the profile qualifies for already
-    /// decided (<paramref name="decided"/>, from the stored memberships index): its update time is still looked at.
+    /// Whether the profile is exported, with <paramref name="matches"/> set to the indexes of the requested segments it
+    /// qualifies for (none when it is not exported, or no segment is requested); those segments taken from
+    /// <paramref name="decided"/> when a read already decided them (from the stored memberships index), the update time
+    /// looked at either way.
     /// </summary>
-    public bool Includes(MergedProfile profile, List<int> matches, IReadOnlyList<int> decided)
-    {
-        matches.Clear();
-        if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
-        matches.AddRange(decided);
-        return matches.Count > 0;
-    }
-
-    /// <summary>Whether the profile is exported, with <paramref name="matches"/> set to the indexes of the requested segments it qualifies for (none when it is not exported, or no segment is requested).</summary>
-    public bool Includes(MergedProfile profile, List<int> matches)
+    public bool Includes(MergedProfile profile, List<int> matches, IReadOnlyList<int>? decided = null)
     {
         matches.Clear();
         if (_updatedAfterMs is { } after && profile.UpdateTimeMs <= after) return false;
         if (_segments is null) return true;
-        for (int i = 0; i < _segments.Count; i++)
-            if (Qualifies(profile, i)) matches.Add(i);
+        if (decided is not null) matches.AddRange(decided);
+        else
+            for (int i = 0; i < _segments.Count; i++)
+                if (Qualifies(profile, i)) matches.Add(i);
         return matches.Count > 0;
     }
 

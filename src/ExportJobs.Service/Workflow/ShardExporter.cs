@@ -94,7 +94,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify, indexed ? new IndexedSegmentFilter(selection, rule) : null) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
-            EventMembersRead(events, evaluation), indexed ? ExportSelection.SegmentMembership : null);
+            EventMembersRead(events, evaluation));
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)
@@ -120,7 +120,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             using var kept = changes is null ? null : new ChangeStates.Writer();
             await foreach (var (identity, profile, eventFragments, _) in profiles.ReadAsync(tenant, shard, reading, ct))
             {
-                bool included = prefilter?.Index?.DecidedFor(identity) is { } decided ? selection.Includes(profile, matches, decided) : selection.Includes(profile, matches);
+                bool included = selection.Includes(profile, matches, prefilter?.Index?.DecidedFor(identity));
                 if (changes is null)
                 {
                     if (!included) continue;

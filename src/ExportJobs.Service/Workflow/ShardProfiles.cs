@@ -17,12 +17,11 @@ namespace ExportJobs.Service.Workflow;
 /// <c>Graphs</c>: the graph build of a <c>pdg</c> export, whose shard is then a partition of its shuffle, with the
 /// fragments <c>Routes</c> moved to it (<see cref="GraphShuffle.ReadPartitionAsync"/>). <c>Prefilter</c>: the profiles
 /// the caller would leave out anyway, left out before they are parsed (<see cref="MemberPrefilter"/>). <c>EventMembers</c>:
-/// only those members of each event (null: all). <c>IndexedMember</c>: one of <c>Members</c> read only where the files'
-/// memberships index does not stand for it (<see cref="MemberSelection.Indexed"/>; not in a partition of a shuffle).
+/// only those members of each event (null: all).
 /// </summary>
 public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation, string? MembershipBatch, long MembershipTime, bool WithEvents,
     bool EmptyProfiles, IReadOnlySet<string>? Members, string? Graphs = null, IReadOnlyList<string[]?>? Routes = null, MemberPrefilter? Prefilter = null,
-    IReadOnlySet<string>? EventMembers = null, string? IndexedMember = null);
+    IReadOnlySet<string>? EventMembers = null);
 
 /// <summary>
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
@@ -52,7 +51,7 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
         using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
-            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.IndexedMember), reading.Prefilter),
+            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember), reading.Prefilter),
                 reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
             : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
                 reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, null, reading.EventMembers, null, ct) : Empty());

@@ -53,17 +53,17 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
     }
 
     /// <summary>
-    /// Gives back, from the index, the member <paramref name="member"/> to each row that has an index entry and not the
-    /// member: a row of a row group the read decoded without it (<see cref="MemberSelection.Indexed"/>), so that an
-    /// identity the index could not decide (another of its rows is not described) is parsed with all its memberships.
+    /// Gives back, from the index, <c>segmentMembership</c> to each row that has an index entry and not the member: a
+    /// row of a row group the read decoded without it (<see cref="MemberSelection.Indexed"/>), so that an identity the
+    /// index could not decide (another of its rows is not described) is parsed with all its memberships.
     /// </summary>
-    internal static void Restore(List<FragmentRow> rows, string member)
+    internal static void Restore(List<FragmentRow> rows)
     {
         for (int r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
-            if (row.Memberships is not { Length: > 0 } index || row.Record.IsWhole || row.Record.ValueOf(MemberName.Of(member)) is not null) continue;
-            rows[r] = row with { Record = StoredRecord.OfMembers([.. row.Record.Members, new Member(MemberName.Of(member), MembershipIndex.ToJson(index.Span))]) };
+            if (row.Memberships is not { Length: > 0 } index || row.Record.IsWhole || row.Record.ValueOf(MembershipIndex.Member) is not null) continue;
+            rows[r] = row with { Record = StoredRecord.OfMembers([.. row.Record.Members, new Member(MembershipIndex.Member, MembershipIndex.ToJson(index.Span))]) };
         }
     }
 
@@ -75,7 +75,6 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
     {
         var (x, y) = (rows[a], rows[b]);
         int order = rule.Compare(x.DatasetId, x.IngestTimeMs, y.DatasetId, y.IngestTimeMs);
-        if (order == 0) order = x.IngestTimeMs.CompareTo(y.IngestTimeMs);
         if (order == 0) order = string.CompareOrdinal(x.BatchId, y.BatchId);
         if (order == 0) order = x.Sequence.CompareTo(y.Sequence);
         return order != 0 ? order > 0 : a > b;

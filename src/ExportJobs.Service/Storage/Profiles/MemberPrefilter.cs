@@ -17,11 +17,14 @@ public sealed class MemberPrefilter(string member, MemberPrefilter.Test couldKee
 
     public IndexedSegmentFilter? Index { get; } = index;
 
+    /// <summary>The member a read decodes only where the memberships index does not stand for it (<see cref="MemberSelection.Indexed"/>); null without an index.</summary>
+    public string? IndexedMember => Index is null ? null : Member;
+
     internal bool Keeps(List<FragmentRow> rows)
     {
         if (Index is null) return AnyKeeps(rows);
         if (Index.TryDecide(rows) is { } decided) return decided;
-        IndexedSegmentFilter.Restore(rows, Member);
+        IndexedSegmentFilter.Restore(rows);
         return AnyKeeps(rows);
     }
 

@@ -25,13 +25,14 @@ internal static class MembershipIndex
 {
     public const int MaxText = 1024, MaxEntries = 512;
 
-    private static readonly MemberName Name = MemberName.Of(ExportSelection.SegmentMembership);
+    /// <summary>The member the index stands for.</summary>
+    public static readonly MemberName Member = MemberName.Of(ExportSelection.SegmentMembership);
 
     /// <summary>Writes the index of a record's value into <paramref name="into"/>; false (and what was written is to be dropped) when it does not describe it.</summary>
     public static bool TryWrite(StoredRecord record, ArrayBufferWriter<byte> into)
     {
         if (record.IsWhole) return false;
-        return record.ValueOf(Name) is not { } membership || TryWrite(membership.Span, into);
+        return record.ValueOf(Member) is not { } membership || TryWrite(membership.Span, into);
     }
 
     private static bool TryWrite(ReadOnlySpan<byte> membership, ArrayBufferWriter<byte> into)
