@@ -91,7 +91,10 @@ param graphRoundPartitionBytes int = 33554432
 param shardAttempts int = 3
 
 @description('Most rows in one Parquet part of an export.')
-param partRows int = 5000
+param partRows int = 100000
+
+@description('Most bytes the rows of a part being gathered hold in memory: a part is written at partRows rows or at this, whichever comes first.')
+param partBytes int = 8388608
 
 @description('Most runs of fragment files a shard is read from; the shard activity merges the smallest runs of a shard that has more, background compaction brings it down to a quarter of this.')
 param maxShardFiles int = 16
@@ -257,6 +260,7 @@ var baseSettings = {
   ExportJobs__SupersededBuildMinutes: string(supersededBuildMinutes)
   ExportJobs__ShardAttempts: string(shardAttempts)
   ExportJobs__PartRows: string(partRows)
+  ExportJobs__PartBytes: string(partBytes)
   ExportJobs__MaxShardFiles: string(maxShardFiles)
   ExportJobs__CompactionQuietSeconds: string(compactionQuietSeconds)
   ExportJobs__LocalCacheBytes: string(localCacheBytes)

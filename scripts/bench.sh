@@ -23,6 +23,7 @@
 # (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP then).
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
+# ExportJobs__PartRows and ExportJobs__PartBytes set the size of the parts the hosts and the floors write.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools

@@ -29,15 +29,25 @@ public sealed class BenchEnvironment
     private static string Required(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run scripts/bench.sh.");
 
-    /// <summary>The service's storage options, and its local copies' bound as the host is given it (<c>ExportJobs__LocalCacheBytes</c>).</summary>
-    public ExportStorageOptions StorageOptions() => new()
+    /// <summary>
+    /// The service's storage options, with the settings the hosts are given from the environment (<c>ExportJobs__LocalCacheBytes</c>,
+    /// <c>ExportJobs__PartRows</c>, <c>ExportJobs__PartBytes</c>) as they are given them.
+    /// </summary>
+    public ExportStorageOptions StorageOptions()
     {
-        StorageConnection = Storage,
-        ShardCount = ShardCount,
-        LocalCacheBytes = Environment.GetEnvironmentVariable("ExportJobs__LocalCacheBytes") is { } bytes
-            ? long.Parse(bytes, CultureInfo.InvariantCulture)
-            : new ExportStorageOptions().LocalCacheBytes,
-    };
+        var defaults = new ExportStorageOptions();
+        return new()
+        {
+            StorageConnection = Storage,
+            ShardCount = ShardCount,
+            LocalCacheBytes = Setting(nameof(ExportStorageOptions.LocalCacheBytes), defaults.LocalCacheBytes),
+            PartRows = (int)Setting(nameof(ExportStorageOptions.PartRows), defaults.PartRows),
+            PartBytes = Setting(nameof(ExportStorageOptions.PartBytes), defaults.PartBytes),
+        };
+    }
+
+    private static long Setting(string name, long fallback) =>
+        Environment.GetEnvironmentVariable($"ExportJobs__{name}") is { } value ? long.Parse(value, CultureInfo.InvariantCulture) : fallback;
 
     /// <summary>The benchmark's own copies of fragment files (the floors read as a host does), one for the process.</summary>
     public FragmentFileCache Cache => _cache ??= NewCache();

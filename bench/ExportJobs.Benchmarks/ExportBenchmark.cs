@@ -164,7 +164,12 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var segmentJob = await ExportAsync(http, output, oneSegment: true);
         segment.Stop();
         long members = (long)segmentJob["metrics"]!["totalExportedProfileCounter"]!;
-        Add("one-segment export (s1: identityMap, personalEmail.address), s", segment.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
+        // Again: the host's first export through the memberships index compiles that path as it goes.
+        var segmentAgain = Stopwatch.StartNew();
+        await ExportAsync(http, output, oneSegment: true);
+        segmentAgain.Stop();
+        Add("one-segment export (s1: identityMap, personalEmail.address): first, second, s",
+            $"{segment.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}, {segmentAgain.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}");
         var gcBefore = GcFigures.Now();
         var floor = await FloorAsync(segmentJob);
         Add("one-segment floor, s; GC gen0/gen1/gen2, pause s, allocated GB", $"{floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {GcFigures.Now() - gcBefore}");
@@ -200,9 +205,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Add("DuckDB: the segment job's members from raw NDJSON, from tables, s, median (fastest–slowest)", $"{M("rawSegmentJob")}, {M("tableSegmentJob")}");
         Add("ingest / DuckDB load", Ratio(ingest, load));
         Add("whole store: first, second export / DuckDB from raw NDJSON", $"{Ratio(export, Seconds("rawWholeStore"))}, {Ratio(again, Seconds("rawWholeStore"))}");
-        Add("one segment / DuckDB from raw NDJSON", Ratio(segment.Elapsed, Seconds("rawOneSegment")));
+        Add("one segment: first, second export / DuckDB from raw NDJSON", $"{Ratio(segment.Elapsed, Seconds("rawOneSegment"))}, {Ratio(segmentAgain.Elapsed, Seconds("rawOneSegment"))}");
         Add("segment job / DuckDB from raw NDJSON", Ratio(segmentJobTime, Seconds("rawSegmentJob")));
-        Add("whole store, one segment / DuckDB from tables", $"{Ratio(again, Seconds("tableWholeStore"))}, {Ratio(segment.Elapsed, Seconds("tableOneSegment"))}");
+        Add("whole store, one segment / DuckDB from tables", $"{Ratio(again, Seconds("tableWholeStore"))}, {Ratio(segmentAgain.Elapsed, Seconds("tableOneSegment"))}");
     }
 
     private void Add(string measure, string value)

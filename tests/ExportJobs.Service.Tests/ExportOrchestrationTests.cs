@@ -192,6 +192,23 @@ public class ExportOrchestrationTests
     }
 
     [Fact]
+    public async Task A_shard_cuts_a_part_when_its_rows_hold_PartBytes_before_PartRows()
+    {
+        await using var fixture = await StartAsync(configure: services => services.Configure<ExportStorageOptions>(o => (o.PartRows, o.PartBytes) = (1_000, 1)));
+        var created = await fixture.CreateJobAsync();
+        var job = await fixture.WaitForAsync((long)created["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+
+        var expected = _profiles.MembersOf("seg-b").Count();
+        Assert.True(expected > 1, "the test needs rows enough for two parts");
+        using var manifestStream = await fixture.Harness.Get<DatasetBatchFiles>().OpenReadAsync(fixture.Harness.Tenant, job.Destination.DatasetId!, job.Destination.BatchId!, DatasetBatchFiles.ManifestName, default);
+        var listed = JsonNode.Parse(manifestStream!)!["files"]!.AsArray();
+        // Every row holds more than a byte: each part is cut at its first row.
+        Assert.Equal(expected, listed.Count);
+        Assert.All(listed, f => Assert.Equal(1, (long)f!["rows"]!));
+    }
+
+    [Fact]
     public async Task A_callback_that_fails_twice_is_delivered_signed_on_the_third_attempt()
     {
         const string secret = "0123456789abcdef-secret";

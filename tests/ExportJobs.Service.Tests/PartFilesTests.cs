@@ -133,6 +133,25 @@ public class PartFilesTests
         Assert.Contains(projected, row => row.Contains(":null", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_part_counts_the_bytes_its_rows_hold_so_wide_rows_are_cut_sooner()
+    {
+        var schema = SchemaNode.Parse(JsonNode.Parse("""{"type":"object","properties":{"name":{"type":"string"},"n":{"type":"integer"}}}"""), "schema", new ProblemList())!;
+        foreach (var part in new[] { PartRows.For(schema), PartRows.For(null) })
+        {
+            Assert.Equal(0, part.Bytes);
+            part.Add(MergedValue.Of(JsonElement.Parse("""{"name":"ab","n":1}""")));
+            long narrow = part.Bytes;
+            Assert.True(narrow > 0);
+            string wide = new('w', 1000);
+            part.Add(MergedValue.Of(JsonElement.Parse($$"""{"name":"{{wide}}","n":2}""")));
+            // The wide value's characters: two bytes each in a column of text, one each as JSON text.
+            Assert.True(part.Bytes - narrow >= wide.Length, $"{part.Bytes - narrow} bytes for a row of {wide.Length} characters");
+            part.Clear();
+            Assert.Equal(0, part.Bytes);
+        }
+    }
+
     private static Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records) =>
         WriteAndReadAsync(schema, (records.Length > 0 ? records : Records).Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray());
 

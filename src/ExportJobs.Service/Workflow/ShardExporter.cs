@@ -62,7 +62,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var batches = job.OutputBatchIds();
         bool perSegment = job.Destination.SegmentPerBatch == true;
 
-        int partRows = options.Value.PartRows;
+        var (partRows, partBytes) = (options.Value.PartRows, options.Value.PartBytes);
         // Where the job's columns hold only what its fields keep, its rows are the merged profiles themselves, not copies
         // of what the fields keep of them (an added events or change column is over a row of the fields alone).
         var unprojected = !projection.IsAll && outputSchema is not null && events is null && job.Incremental is null && projection.ShreddedBy(outputSchema)
@@ -71,7 +71,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();
         long bytes = 0;
-        // A batch's rows go to a part as soon as there are PartRows of them: at most that many are held per batch. Parts
+        // A batch's rows go to a part as soon as there are PartRows of them or they hold PartBytes: at most that much is held per batch. Parts
         // are named by the group's first shard: the group is fixed by the job's plan, so a retry writes the same names.
         async Task FlushAsync(int batch)
         {
@@ -102,7 +102,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                 int target = targets[t];
                 pending[target].Add(row);
                 rowsByBatch[target]++;
-                if (pending[target].Count >= partRows) await FlushAsync(target);
+                if (pending[target].Count >= partRows || pending[target].Bytes >= partBytes) await FlushAsync(target);
             }
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }

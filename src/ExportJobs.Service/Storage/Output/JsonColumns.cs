@@ -23,6 +23,7 @@ internal sealed class JsonColumns
     private readonly ParquetSchema _schema;
     private readonly Struct _root;
     private readonly Dictionary<DataField, ILeaf> _leaves = [];
+    private readonly ILeaf[] _leafList;
     private readonly TextChunks _texts = new();
 
     /// <param name="projection">
@@ -34,9 +35,21 @@ internal sealed class JsonColumns
         _schema = shape.ToSchema();
         _root = new Struct(0, shape.ToColumns(_schema, _texts, projection));
         _root.CollectLeaves(_leaves);
+        _leafList = [.. _leaves.Values];
     }
 
     public int Rows { get; private set; }
+
+    /// <summary>The bytes of the columns' values and levels and of their characters.</summary>
+    public long Bytes
+    {
+        get
+        {
+            long bytes = _texts.Bytes;
+            foreach (var leaf in _leafList) bytes += leaf.Bytes;
+            return bytes;
+        }
+    }
 
     public void Add(MergedValue record)
     {
@@ -131,6 +144,7 @@ internal sealed class JsonColumns
 
     public interface ILeaf
     {
+        long Bytes { get; }
         Task WriteAsync(ParquetRowGroupWriter group, CancellationToken ct);
         void Clear();
     }
@@ -162,6 +176,8 @@ internal sealed class JsonColumns
 
         public override void CollectLeaves(Dictionary<DataField, ILeaf> leaves) => leaves.Add(field, this);
 
+        public long Bytes => (long)_values.Count * Unsafe.SizeOf<T>() + (long)(_definitions.Count + (_repetitions?.Count ?? 0)) * sizeof(int);
+
         public Task WriteAsync(ParquetRowGroupWriter group, CancellationToken ct) =>
             group.WriteAllPartsAsync(field, _values.Memory, _definitions.Memory, _repetitions?.Memory, ct);
 
@@ -180,6 +196,8 @@ internal sealed class JsonColumns
         private int _count;
 
         public ReadOnlyMemory<T> Memory => _items.AsMemory(0, _count);
+
+        public int Count => _count;
 
         public void Add(T item)
         {
@@ -235,10 +253,13 @@ internal sealed class JsonColumns
         private readonly List<char[]> _chunks = [];
         private char[] _current = [];
         private int _used;
+        private long _chars;
         private readonly ArrayBufferWriter<byte> _json = new();
         private readonly Utf8JsonWriter _writer;
 
         public TextChunks() => _writer = new Utf8JsonWriter(_json);
+
+        public long Bytes => _chars * sizeof(char);
 
         public ReadOnlyMemory<char> AddString(JsonElement value)
         {
@@ -262,6 +283,7 @@ internal sealed class JsonColumns
             var chars = Reserve(Encoding.UTF8.GetMaxCharCount(utf8.Length));
             int count = Encoding.UTF8.GetChars(utf8, chars.Span);
             _used += count;
+            _chars += count;
             return chars[..count];
         }
 
@@ -270,6 +292,7 @@ internal sealed class JsonColumns
             var chars = Reserve(text.Length);
             text.CopyTo(chars.Span);
             _used += text.Length;
+            _chars += text.Length;
             return chars[..text.Length];
         }
 
@@ -290,6 +313,7 @@ internal sealed class JsonColumns
             _chunks.Clear();
             _current = [];
             _used = 0;
+            _chars = 0;
         }
     }
 }

@@ -33,6 +33,9 @@ public sealed class PartRows
 
     public int Count => _columns?.Rows ?? _ends.Count;
 
+    /// <summary>What the rows added so far hold in memory (see <see cref="ExportStorageOptions.PartBytes"/>).</summary>
+    public long Bytes => _columns?.Bytes ?? _text.WrittenCount;
+
     /// <summary>Adds a row (an object), read at once: it need not outlive the call, and may be added to other parts too.</summary>
     public void Add(MergedValue row)
     {
