@@ -93,7 +93,7 @@ param shardAttempts int = 3
 @description('Most rows in one Parquet part of an export.')
 param partRows int = 100000
 
-@description('Most bytes the rows of a part being gathered hold in memory: a part is written at partRows rows or at this, whichever comes first.')
+@description('Most bytes the rows a shard\'s export is gathering hold in memory, over the parts of all its batches: past it the largest part is written (and any part at partRows rows).')
 param partBytes int = 8388608
 
 @description('Most runs of fragment files a shard is read from; the shard activity merges the smallest runs of a shard that has more, background compaction brings it down to a quarter of this.')

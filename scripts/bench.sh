@@ -16,6 +16,7 @@
 #                                                 on a store kept with --events), R times each:
 #   BENCH_STORE=… bash scripts/bench.sh floors [R]
 #   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
+#   BENCH_STORE=… bash scripts/bench.sh exports R [whole]   the one-segment (whole-store) export through a host's API, R times
 #     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
 #     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
@@ -39,8 +40,8 @@ WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
-[ "$mode" = floors ] && STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
-[ -n "${BENCH_AZURITE_MEMORY:-}" ] && [ "$mode" != floors ] && STORE=memory
+{ [ "$mode" = floors ] || [ "$mode" = exports ]; } && STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
+[ -n "${BENCH_AZURITE_MEMORY:-}" ] && [ "$mode" != floors ] && [ "$mode" != exports ] && STORE=memory
 start_azurite "$BASE" "$STORE" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
@@ -81,7 +82,7 @@ start_host() {
   # In the scale-out check every shard is an activity of its own (no grouping of small shards), for the hosts to share.
   [ "$mode" = scaleout ] && settings+=("ExportJobs__ShardGroupBytes=0")
   # The export benchmark's warm host ingests into sandbox warm, beside prod.
-  [ "$mode" = export ] && settings+=("ExportJobs__Access__DefaultSandboxes__0=prod" "ExportJobs__Access__DefaultSandboxes__1=warm")
+  { [ "$mode" = export ] || [ "$mode" = exports ]; } && settings+=("ExportJobs__Access__DefaultSandboxes__0=prod" "ExportJobs__Access__DefaultSandboxes__1=warm")
   if [ "$mode" = small ]; then
     settings+=("ExportJobs__Access__DefaultSandboxes__0=small")
     for t in 0 1 2 3 4 5 6 7 8 9; do settings+=("ExportJobs__Access__DefaultSandboxes__$((t + 1))=small$t"); done

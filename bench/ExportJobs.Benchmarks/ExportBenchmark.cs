@@ -408,6 +408,28 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     }
 
     /// <summary>
+    /// The one-segment export (with <paramref name="wholeStore"/>, the whole-store export) through the API of a host on
+    /// the store a run of the export benchmark kept, <paramref name="repeats"/> times (<c>bash scripts/bench.sh exports R</c>):
+    /// beside the floors on the same store, what the service adds to the shard work, and the CPU of each.
+    /// </summary>
+    public async Task<int> ExportsAsync(int repeats, bool wholeStore)
+    {
+        using var http = await env.ClientAsync(env.Api);
+        var clients = new StorageClients(Options.Create(env.StorageOptions()));
+        string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
+        for (int r = 0; r < repeats; r++)
+        {
+            env.ResetHostPeakRss();
+            var cpuBefore = env.CpuSeconds();
+            var watch = Stopwatch.StartNew();
+            await ExportAsync(http, output, oneSegment: !wholeStore);
+            watch.Stop();
+            Console.WriteLine($"{(wholeStore ? "whole store" : "one segment")}: {watch.Elapsed.TotalSeconds:N1} s; CPU host s, Azurite s, share of the cores {Cpu(cpuBefore, env.CpuSeconds(), watch.Elapsed)}; host peak RSS {Mb(env.HostPeakRssBytes())} MB");
+        }
+        return 0;
+    }
+
+    /// <summary>
     /// The floors (whole store, one segment; then a segment evaluation reading every member, and reading the members its
     /// PQL reads — over events too when the store has them), <paramref name="repeats"/> times each, on the store a run of
     /// the export benchmark kept (<c>BENCH_KEEP=1 bash scripts/bench.sh export N</c>, then

@@ -22,6 +22,8 @@ switch (mode)
         return await EngineBenchmark.RunAsync(args.Length > 1 ? count : 200_000);
     case "floors":
         return await new ExportBenchmark(new BenchEnvironment()).FloorsAsync(args.Length > 1 ? count : 2, oneSegmentOnly: args.Contains("segment"));
+    case "exports":
+        return await new ExportBenchmark(new BenchEnvironment()).ExportsAsync(args.Length > 1 ? count : 3, wholeStore: args.Contains("whole"));
     case "ingest":
         return await new IngestBenchmark(new BenchEnvironment()).RunAsync(args.Length > 1 ? args[1] : "plain");
     case "schedule":
@@ -33,6 +35,6 @@ switch (mode)
     case "scaleout":
         return await new ScaleOutCheck(new BenchEnvironment()).RunAsync(count);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats] [segment], engines [profiles], linecost, ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small, stitched [people]");
+        Console.Error.WriteLine($"unknown benchmark '{mode}'; the benchmarks are: pql [profiles], export [profiles] [--events], floors [repeats] [segment], exports [repeats] [whole], engines [profiles], linecost, ingest [plain|line-bomb|lines-bomb], schedule [minutes], scaleout [profiles], small, stitched [people]");
         return 2;
 }

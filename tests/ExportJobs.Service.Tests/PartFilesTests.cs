@@ -152,6 +152,30 @@ public class PartFilesTests
         }
     }
 
+    [Fact]
+    public void Parts_of_several_batches_are_written_largest_first_once_together_they_hold_PartBytes()
+    {
+        var row = MergedValue.Of(JsonElement.Parse("""{"name":"abcdefgh"}"""));
+        var probe = PartRows.For(null);
+        probe.Add(row);
+        long rowBytes = probe.Bytes;
+        var pending = new PendingParts([PartRows.For(null), PartRows.For(null)], partRows: 100, partBytes: 3 * rowBytes);
+
+        Assert.Equal(-1, pending.Add(0, row));
+        Assert.Equal(-1, pending.Add(1, row));
+        // Neither part holds PartBytes alone; together they do, and the larger is written.
+        Assert.Equal(0, pending.Add(0, row));
+        pending.Written(0);
+        Assert.Equal(0, pending[0].Count);
+        Assert.Equal(-1, pending.Add(0, row));
+        Assert.Equal(1, pending.Add(1, row));
+        pending.Written(1);
+        // A part of PartRows rows is written whatever the bytes.
+        var byRows = new PendingParts([PartRows.For(null)], partRows: 2, partBytes: long.MaxValue);
+        Assert.Equal(-1, byRows.Add(0, row));
+        Assert.Equal(0, byRows.Add(0, row));
+    }
+
     private static Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records) =>
         WriteAndReadAsync(schema, (records.Length > 0 ? records : Records).Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray());
 

@@ -92,15 +92,16 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(1, 10)] public int ShardAttempts { get; set; } = 3;
 
     /// <summary>
-    /// Most rows in one Parquet part: a shard writes a part each time it has this many rows for a batch, or its rows
-    /// hold <see cref="PartBytes"/>, whichever comes first, so the memory of an export does not grow with the data.
+    /// Most rows in one Parquet part: a shard writes a part each time it has this many rows for a batch, or sooner by
+    /// <see cref="PartBytes"/>, so the memory of an export does not grow with the data.
     /// </summary>
     [Range(1, 1_000_000)] public int PartRows { get; set; } = 100_000;
 
     /// <summary>
-    /// Most bytes the rows of a part being gathered hold (their columns' values, levels and characters; without a
-    /// schema, their JSON text): parts of wide rows are cut sooner than parts of narrow ones, so each holds about as
-    /// much memory, and an export of a few columns writes few parts (each part is a request and a footer).
+    /// Most bytes the rows a shard's export is gathering hold, over the parts of all its batches (their columns' values,
+    /// levels and characters; without a schema, their JSON text): past it, the largest part is written. So parts of
+    /// wide rows are cut sooner than parts of narrow ones, a job of many batches holds no more than one of one batch,
+    /// and an export of a few columns writes few parts (each part is a request and a footer).
     /// </summary>
     [Range(1, long.MaxValue)] public long PartBytes { get; set; } = 8L << 20;
 

@@ -62,23 +62,21 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var batches = job.OutputBatchIds();
         bool perSegment = job.Destination.SegmentPerBatch == true;
 
-        var (partRows, partBytes) = (options.Value.PartRows, options.Value.PartBytes);
         // Where the job's columns hold only what its fields keep, its rows are the merged profiles themselves, not copies
         // of what the fields keep of them (an added events or change column is over a row of the fields alone).
         var unprojected = !projection.IsAll && outputSchema is not null && events is null && job.Incremental is null && projection.ShreddedBy(outputSchema)
             ? projection : null;
-        var pending = batches.Select(_ => PartRows.For(outputSchema, unprojected)).ToArray();
+        var pending = new PendingParts(batches.Select(_ => PartRows.For(outputSchema, unprojected)).ToArray(), options.Value.PartRows, options.Value.PartBytes);
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();
         long bytes = 0;
-        // A batch's rows go to a part as soon as there are PartRows of them or they hold PartBytes: at most that much is held per batch. Parts
-        // are named by the group's first shard: the group is fixed by the job's plan, so a retry writes the same names.
+        // Parts are named by the group's first shard: the group is fixed by the job's plan, so a retry writes the same names.
         async Task FlushAsync(int batch)
         {
             string name = DatasetBatchFiles.PartName(shards[0], parts.Count(p => p.Batch == batch));
             bytes += await batchFiles.WritePartAsync(tenant, job.Destination.DatasetId!, batches[batch], name, pending[batch], ct);
             parts.Add(new PartFile(batch, name, pending[batch].Count));
-            pending[batch].Clear();
+            pending.Written(batch);
         }
 
         var byNamespace = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -100,9 +98,9 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             for (int t = 0; t < targets.Count; t++)
             {
                 int target = targets[t];
-                pending[target].Add(row);
                 rowsByBatch[target]++;
-                if (pending[target].Count >= partRows || pending[target].Bytes >= partBytes) await FlushAsync(target);
+                int full = pending.Add(target, row);
+                if (full >= 0) await FlushAsync(full);
             }
             byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
         }
@@ -147,7 +145,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                     await WriteAsync(gone.Identity, row, [target]);
             await states.WriteAsync(tenant, job.Id, shard, kept!, ct);
         }
-        for (int b = 0; b < batches.Count; b++)
+        for (int b = 0; b < pending.Count; b++)
             if (pending[b].Count > 0) await FlushAsync(b);
         return new ShardResult(shards, rowsByBatch, byNamespace, bySegment, bytes, parts, changes?.Counts);
     }
