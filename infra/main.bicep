@@ -94,7 +94,7 @@ param shardAttempts int = 3
 param partRows int = 100000
 
 @description('Most bytes the rows a shard\'s export is gathering hold in memory, over the parts of all its batches: past it the largest part is written (and any part at partRows rows).')
-param partBytes int = 8388608
+param partBytes int = 4194304
 
 @description('Most runs of fragment files a shard is read from; the shard activity merges the smallest runs of a shard that has more, background compaction brings it down to a quarter of this.')
 param maxShardFiles int = 16

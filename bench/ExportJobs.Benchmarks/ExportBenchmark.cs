@@ -164,7 +164,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var segmentJob = await ExportAsync(http, output, oneSegment: true);
         segment.Stop();
         long members = (long)segmentJob["metrics"]!["totalExportedProfileCounter"]!;
-        // Again: the host's first export through the memberships index compiles that path as it goes.
+        // Again, as the whole store: a host still compiles code each job runs over its first few jobs (docs/performance.md).
         var segmentAgain = Stopwatch.StartNew();
         await ExportAsync(http, output, oneSegment: true);
         segmentAgain.Stop();

@@ -103,7 +103,7 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// wide rows are cut sooner than parts of narrow ones, a job of many batches holds no more than one of one batch,
     /// and an export of a few columns writes few parts (each part is a request and a footer).
     /// </summary>
-    [Range(1, long.MaxValue)] public long PartBytes { get; set; } = 8L << 20;
+    [Range(1, long.MaxValue)] public long PartBytes { get; set; } = 4L << 20;
 
     /// <summary>
     /// Most runs of fragment files a shard is read from (an ingested file, or the parts of a compacted run): the shard
