@@ -176,6 +176,42 @@ public class PartFilesTests
         Assert.Equal(0, byRows.Add(0, row));
     }
 
+    [Fact]
+    public async Task Parts_sharing_a_file_buffer_are_each_written_whole()
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        var files = harness.Get<DatasetBatchFiles>();
+        using var buffer = new MemoryStream();
+        var (large, small) = (PartRows.For(null, file: buffer), PartRows.For(null, file: buffer));
+        for (int i = 0; i < 2_000; i++) large.Add(MergedValue.Of(JsonElement.Parse($$"""{"n":{{i}},"text":"{{Guid.NewGuid()}}"}""")));
+        small.Add(MergedValue.Of(JsonElement.Parse("""{"n":-1}""")));
+        // The smaller file is written after the larger into the same buffer: it must not carry the larger one's tail.
+        await files.WritePartAsync(harness.Tenant, "out", "large", DatasetBatchFiles.PartName(0, 0), large, default);
+        await files.WritePartAsync(harness.Tenant, "out", "small", DatasetBatchFiles.PartName(0, 0), small, default);
+
+        long largeSize = (await files.ListAsync(harness.Tenant, "out", "large", default)).Single().Size;
+        long smallSize = (await files.ListAsync(harness.Tenant, "out", "small", default)).Single().Size;
+        Assert.True(smallSize < largeSize / 4, $"{smallSize} bytes for one row, {largeSize} for 2,000");
+        Assert.Equal(["2000"], await QueryPartAsync(files, harness, "large", "select count(*)::varchar from read_parquet('{0}')"));
+        Assert.Equal(["-1"], await QueryPartAsync(files, harness, "small", "select n::varchar from read_parquet('{0}')"));
+    }
+
+    private static async Task<List<string>> QueryPartAsync(DatasetBatchFiles files, ServiceHarness harness, string batch, string query)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"part-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            await using (var blob = (await files.OpenReadAsync(harness.Tenant, "out", batch, DatasetBatchFiles.PartName(0, 0), default))!)
+            await using (var file = File.Create(path))
+                await blob.CopyToAsync(file);
+            return DuckDb.Query(string.Format(System.Globalization.CultureInfo.InvariantCulture, query, path)).Select(r => (string)r[0]!).ToList();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static Task<List<string>> WriteAndReadAsync(SchemaNode? schema, params string[] records) =>
         WriteAndReadAsync(schema, (records.Length > 0 ? records : Records).Select(r => MergedValue.Of(JsonElement.Parse(r))).ToArray());
 
@@ -186,20 +222,7 @@ public class PartFilesTests
         var files = harness.Get<DatasetBatchFiles>();
         var part = PartRows.For(schema, unprojected);
         foreach (var row in rows) part.Add(row);
-        string name = DatasetBatchFiles.PartName(0, 0);
-        await files.WritePartAsync(harness.Tenant, "out", "b1", name, part, default);
-
-        string path = Path.Combine(Path.GetTempPath(), $"part-{Guid.NewGuid():N}.parquet");
-        try
-        {
-            await using (var blob = (await files.OpenReadAsync(harness.Tenant, "out", "b1", name, default))!)
-            await using (var file = File.Create(path))
-                await blob.CopyToAsync(file);
-            return DuckDb.Query($"select to_json(p)::varchar from read_parquet('{path}') p").Select(r => (string)r[0]!).ToList();
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        await files.WritePartAsync(harness.Tenant, "out", "b1", DatasetBatchFiles.PartName(0, 0), part, default);
+        return await QueryPartAsync(files, harness, "b1", "select to_json(p)::varchar from read_parquet('{0}') p");
     }
 }

@@ -19,17 +19,19 @@ public sealed class PartRows
     private readonly ArrayBufferWriter<byte> _text = new();
     private readonly List<int> _ends = [];
     private readonly Utf8JsonWriter _writer;
-    private readonly MemoryStream _file = new();
+    private readonly MemoryStream _file;
 
-    private PartRows(JsonColumns? columns)
+    private PartRows(JsonColumns? columns, MemoryStream? file)
     {
         _columns = columns;
+        _file = file ?? new MemoryStream();
         _writer = new Utf8JsonWriter(_text);
     }
 
     /// <param name="projection">Given when the rows are added unprojected (<see cref="FieldProjection.ShreddedBy"/>): the fields the schema is of.</param>
-    public static PartRows For(SchemaNode? schema, FieldProjection? projection = null) =>
-        new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema), projection));
+    /// <param name="file">The buffer the part's file is written into, shared by parts written one at a time (a shard's, one per batch); its own when null.</param>
+    public static PartRows For(SchemaNode? schema, FieldProjection? projection = null, MemoryStream? file = null) =>
+        new(schema is null ? null : new JsonColumns(JsonShape.FromSchema(schema), projection), file);
 
     public int Count => _columns?.Rows ?? _ends.Count;
 
@@ -59,7 +61,7 @@ public sealed class PartRows
         _ends.Clear();
     }
 
-    /// <summary>The part's Parquet file, in a buffer the part keeps for the next one (valid until then).</summary>
+    /// <summary>The part's Parquet file, in a buffer kept for the next part written into it (valid until then).</summary>
     internal async Task<MemoryStream> WriteAsync(CancellationToken ct)
     {
         _file.SetLength(0);
