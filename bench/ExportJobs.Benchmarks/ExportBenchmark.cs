@@ -37,6 +37,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
 {
     private const string Org = "1BD6382559DF0C130A49422D@AdobeOrg", Sandbox = "prod";
     private const int IngestBatch = 25_000, IngestConcurrency = 2;
+    /// <summary>The name of the dataset the benchmark's exports write to.</summary>
+    private const string OutputDataset = "export";
     /// <summary>The one-segment job (the DuckDB peer's query too): members of this segment, these fields.</summary>
     private const string OneSegment = "s1", OneSegmentFields = "identityMap,personalEmail.address";
     private static readonly string FloorFields = Environment.GetEnvironmentVariable("BENCH_FLOOR_FIELDS") ?? OneSegmentFields,
@@ -244,7 +246,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var profiles = new[] { await CreateDatasetAsync(http, "crm", profile, BenchProfiles.CrmSchema, true), await CreateDatasetAsync(http, "loyalty", profile, BenchProfiles.LoyaltySchema, true),
             await CreateDatasetAsync(http, "preferences", profile, BenchProfiles.PreferencesSchema, true) };
         string? eventSet = events ? await CreateDatasetAsync(http, "events", Dataset.EventSchema, BenchProfiles.EventSchema, true) : null;
-        return (profiles, eventSet, await CreateDatasetAsync(http, "export", profile, null, false));
+        return (profiles, eventSet, await CreateDatasetAsync(http, OutputDataset, profile, null, false));
     }
 
     /// <summary>Creates a dataset of the schema (with its definition, when given); returns its id.</summary>
@@ -407,6 +409,10 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             }
     }
 
+    /// <summary>The id of the dataset the exports write to, in a store a run of the export benchmark kept.</summary>
+    private async Task<string> KeptOutputAsync() =>
+        (await new DatasetStore(new StorageClients(Options.Create(env.StorageOptions()))).ListAsync(_tenant, default)).Single(d => d.Name == OutputDataset).Id;
+
     /// <summary>
     /// The one-segment export (with <paramref name="wholeStore"/>, the whole-store export) through the API of a host on
     /// the store a run of the export benchmark kept, <paramref name="repeats"/> times (<c>bash scripts/bench.sh exports R</c>):
@@ -415,8 +421,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     public async Task<int> ExportsAsync(int repeats, bool wholeStore)
     {
         using var http = await env.ClientAsync(env.Api);
-        var clients = new StorageClients(Options.Create(env.StorageOptions()));
-        string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
+        string output = await KeptOutputAsync();
         for (int r = 0; r < repeats; r++)
         {
             env.ResetHostPeakRss();
@@ -441,8 +446,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
     {
         using var allocations = Environment.GetEnvironmentVariable("BENCH_ALLOC") is null ? null : new SampledAllocations();
-        var clients = new StorageClients(Options.Create(env.StorageOptions()));
-        string output = (await new DatasetStore(clients).ListAsync(_tenant, default)).Single(d => d.Name == "export").Id;
+        string output = await KeptOutputAsync();
         for (int r = 0; r < repeats; r++)
             foreach (bool oneSegment in oneSegmentOnly ? [true] : new[] { false, true })
             {

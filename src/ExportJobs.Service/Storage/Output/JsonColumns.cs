@@ -23,7 +23,6 @@ internal sealed class JsonColumns
     private readonly ParquetSchema _schema;
     private readonly Struct _root;
     private readonly Dictionary<DataField, ILeaf> _leaves = [];
-    private readonly ILeaf[] _leafList;
     private readonly TextChunks _texts = new();
 
     /// <param name="projection">
@@ -35,7 +34,6 @@ internal sealed class JsonColumns
         _schema = shape.ToSchema();
         _root = new Struct(0, shape.ToColumns(_schema, _texts, projection));
         _root.CollectLeaves(_leaves);
-        _leafList = [.. _leaves.Values];
     }
 
     public int Rows { get; private set; }
@@ -46,7 +44,7 @@ internal sealed class JsonColumns
         get
         {
             long bytes = _texts.Bytes;
-            foreach (var leaf in _leafList) bytes += leaf.Bytes;
+            foreach (var leaf in _leaves.Values) bytes += leaf.Bytes;
             return bytes;
         }
     }
