@@ -17,10 +17,12 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal static class FragmentColumns
 {
     /// <summary>
-    /// 250 rows: a running shard holds one decoded group of each of its runs, so memory grows with this (at 1,000,
-    /// peak RSS at N = 1,000,000 was 40 MB higher); requests and footers grow as it shrinks.
+    /// 500 rows: each column a read decodes costs a setup per group, which at 250 rows was most of decoding a
+    /// one-segment read's columns (479 ns a row, 353 at 500, 194 at 1,000); but a running shard holds one decoded group
+    /// of each of its runs, so memory grows with this, and at 1,000 a stitched export's peak reached the 512 MB bound
+    /// (docs/performance.md, "Row groups of 500 rows").
     /// </summary>
-    public const int RowGroupSize = 250;
+    public const int RowGroupSize = 500;
 
     /// <summary>The most member columns a file has (an index of <see cref="Order"/> is a byte); records with other names are kept whole.</summary>
     public const int MaxMembers = 64;
