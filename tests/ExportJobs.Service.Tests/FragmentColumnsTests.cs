@@ -127,6 +127,26 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public async Task A_file_is_written_in_row_groups_of_the_rows_its_writer_is_given()
+    {
+        var rows = Enumerable.Range(0, FragmentColumns.RowGroupSize + 7)
+            .Select(i => new FragmentRow("email", $"u{i:D5}", 1_000, "ds", "b", StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"i":{{i}}}""")))).ToList();
+        foreach (int groupRows in new[] { FragmentColumns.RowGroupSize, FragmentColumns.RoutedRowGroupSize })
+        {
+            using var file = new MemoryStream();
+            await ProfileStore.WriteFileAsync(file, rows, default, groupRows);
+            file.Position = 0;
+            await using var reader = await ParquetReader.CreateAsync(file);
+            var sizes = Enumerable.Range(0, reader.RowGroupCount).Select(g =>
+            {
+                using var group = reader.OpenRowGroupReader(g);
+                return (int)group.RowCount;
+            }).ToList();
+            Assert.Equal(Enumerable.Repeat(groupRows, rows.Count / groupRows).Append(rows.Count % groupRows), sizes);
+        }
+    }
+
+    [Fact]
     public async Task Files_are_written_packed_and_a_file_of_the_build_before_with_a_value_per_row_reads_and_compacts_as_before()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));

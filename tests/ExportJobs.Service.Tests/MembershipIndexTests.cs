@@ -93,10 +93,11 @@ public sealed class MembershipIndexTests
         var batches = new[] { ("dsA", "b1", 1_000L), ("dsB", "b2", 2_000L), (SegmentEvaluation.MembershipDatasetId, "b3", 3_000L), ("dsA", "b5", 4_000L), ("dsB", "b4", 4_000L) };
         foreach (var (dataset, batch, time) in batches)
         {
-            var records = Enumerable.Range(0, 900).Where(_ => random.Next(3) > 0).Select(i =>
+            // About 2.4 row groups of rows a batch: the first identities' records (more than a group's rows) are all
+            // described by the index, so their row groups are read without the member.
+            var records = Enumerable.Range(0, FragmentColumns.RowGroupSize * 18 / 5).Where(_ => random.Next(3) > 0).Select(i =>
             {
-                // The first identities' records are all described by the index, so their row groups are read without the member.
-                bool fit = i < 450;
+                bool fit = i < FragmentColumns.RowGroupSize * 9 / 5;
                 string json = random.Next(5) switch
                 {
                     0 => """{"name":"n"}""",

@@ -121,7 +121,7 @@ public sealed class GraphShuffle(ProfileStore store, ShardCompactor compactor, G
             // Stable: a graph's fragments keep the order of their identities, and each identity's its read order.
             var sorted = rows.OrderBy(row => row, ByIdentity).ToList();
             using var file = PooledStreams.Get();
-            await ProfileStore.WriteFileAsync(file, sorted, ct);
+            await ProfileStore.WriteFileAsync(file, sorted, ct, FragmentColumns.RoutedRowGroupSize);
             file.Position = 0;
             await file.CopyToAsync(blob, ct);
             written.Add(partition, file.Length);

@@ -17,12 +17,17 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal static class FragmentColumns
 {
     /// <summary>
-    /// 500 rows: each column a read decodes costs a setup per group, which at 250 rows was most of decoding a
-    /// one-segment read's columns (479 ns a row, 353 at 500, 194 at 1,000); but a running shard holds one decoded group
-    /// of each of its runs, so memory grows with this, and at 1,000 a stitched export's peak reached the 512 MB bound
-    /// (docs/performance.md, "Row groups of 500 rows").
+    /// 1,000 rows: each column a read decodes costs a setup per group, which at 250 rows was most of decoding a
+    /// one-segment read's columns (479 ns a row, against 194 at 1,000); a running shard holds one decoded group of each
+    /// of its runs, so memory grows with this (docs/performance.md, "Row groups of 1,000 rows").
     /// </summary>
-    public const int RowGroupSize = 500;
+    public const int RowGroupSize = 1000;
+
+    /// <summary>
+    /// 250 rows in a <c>pdg</c> export's routed sections (<c>GraphShuffle</c>): a stage reads one from every shard at
+    /// once, and with 1,000-row groups there too its peak reached the 512 MB bound.
+    /// </summary>
+    public const int RoutedRowGroupSize = 250;
 
     /// <summary>The most member columns a file has (an index of <see cref="Order"/> is a byte); records with other names are kept whole.</summary>
     public const int MaxMembers = 64;

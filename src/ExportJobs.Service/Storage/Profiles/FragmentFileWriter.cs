@@ -12,29 +12,35 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly ParquetWriter _writer;
     private readonly DataField[] _fields;
     private readonly Dictionary<string, int> _columns;
-    private readonly List<FragmentRow> _rows = new(FragmentColumns.RowGroupSize);
+    private readonly int _groupRows;
+    private readonly List<FragmentRow> _rows;
 
     /// <summary>
     /// A row group's values of the <c>Record</c>, <c>Members</c> and member columns (slices of the records' text) and of
     /// the identity ids, and the packs they are written as (<see cref="WritePackedAsync"/>).
     /// </summary>
-    private readonly ReadOnlyMemory<byte>?[] _wholes = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _orders = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize],
-        _packs = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize], _ids = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ReadOnlyMemory<byte>?[] _wholes, _orders, _packs, _ids;
     private readonly ReadOnlyMemory<byte>?[][] _values;
     /// <summary>A row group's memberships indexes (<see cref="MembershipIndex"/>), slices of <see cref="_indexText"/>.</summary>
-    private readonly ReadOnlyMemory<byte>?[] _memberships = new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize];
+    private readonly ReadOnlyMemory<byte>?[] _memberships;
     private readonly ArrayBufferWriter<byte> _indexText = new(), _rowIndex = new();
     /// <summary>Where each row's index ends in <see cref="_indexText"/> (-1: the index does not describe the row).</summary>
-    private readonly int[] _ends = Enumerable.Repeat(-1, FragmentColumns.RowGroupSize).ToArray();
+    private readonly int[] _ends;
     /// <summary>The values of the few-valued columns (<see cref="FragmentColumns.Indexed"/>), first seen first, and a row group's indexes into them.</summary>
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
-    private readonly int[] _indexes = new int[FragmentColumns.RowGroupSize];
+    private readonly int[] _indexes;
 
-    private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members)
+    private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members, int groupRows)
     {
         _writer = writer;
         _fields = schema.GetDataFields();
-        _values = members.Select(_ => new ReadOnlyMemory<byte>?[FragmentColumns.RowGroupSize]).ToArray();
+        _groupRows = groupRows;
+        _rows = new(groupRows);
+        (_wholes, _orders, _packs, _ids, _memberships) = (new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows],
+            new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows]);
+        _ends = Enumerable.Repeat(-1, groupRows).ToArray();
+        _indexes = new int[groupRows];
+        _values = members.Select(_ => new ReadOnlyMemory<byte>?[groupRows]).ToArray();
         _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
         writer.CustomMetadata = new Dictionary<string, string>
         {
@@ -67,17 +73,18 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync<int>(field, _indexes.AsMemory(0, _rows.Count), null, null, ct);
     }
 
-    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct)
+    /// <param name="groupRows">The rows of a row group: <see cref="FragmentColumns.RowGroupSize"/>, unless the file is a routed section (<see cref="FragmentColumns.RoutedRowGroupSize"/>).</param>
+    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize)
     {
         members = members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members;
         var schema = FragmentColumns.Schema(members.Count);
-        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members);
+        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members, groupRows);
     }
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {
         _rows.Add(row);
-        if (_rows.Count == FragmentColumns.RowGroupSize) await FlushAsync(ct);
+        if (_rows.Count == _groupRows) await FlushAsync(ct);
     }
 
     private async Task FlushAsync(CancellationToken ct)

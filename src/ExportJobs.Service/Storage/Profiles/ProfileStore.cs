@@ -112,10 +112,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
-    internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct)
+    internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize)
     {
         var members = FragmentColumns.NamesOf(MemberNames(sorted));
-        await using var writer = await FragmentFileWriter.CreateAsync(empty, members, ct);
+        await using var writer = await FragmentFileWriter.CreateAsync(empty, members, ct, groupRows);
         foreach (var row in sorted) await writer.AddAsync(row, ct);
     }
 
