@@ -170,6 +170,8 @@ public class PartFilesTests
         Assert.Equal(-1, pending.Add(0, row));
         Assert.Equal(1, pending.Add(1, row));
         pending.Written(1);
+        // A written part's bytes no longer count towards another batch's.
+        Assert.Equal(-1, pending.Add(0, row));
         // A part of PartRows rows is written whatever the bytes.
         var byRows = new PendingParts([PartRows.For(null)], partRows: 2, partBytes: long.MaxValue);
         Assert.Equal(-1, byRows.Add(0, row));

@@ -10,6 +10,8 @@ namespace ExportJobs.Service.Storage.Output;
 /// </summary>
 public sealed class PendingParts(PartRows[] parts, int partRows, long partBytes)
 {
+    /// <summary>Each part's <see cref="PartRows.Bytes"/> as last counted (a count loops over its columns, so once a row), and their sum.</summary>
+    private readonly long[] _bytes = new long[parts.Length];
     private long _held;
 
     public PartRows this[int batch] => parts[batch];
@@ -20,21 +22,27 @@ public sealed class PendingParts(PartRows[] parts, int partRows, long partBytes)
     public int Add(int batch, MergedValue row)
     {
         var part = parts[batch];
-        long before = part.Bytes;
         part.Add(row);
-        _held += part.Bytes - before;
+        Recount(batch);
         if (part.Count >= partRows) return batch;
         if (_held < partBytes) return -1;
         int largest = batch;
         for (int b = 0; b < parts.Length; b++)
-            if (parts[b].Bytes > parts[largest].Bytes) largest = b;
+            if (_bytes[b] > _bytes[largest]) largest = b;
         return largest;
     }
 
     /// <summary>After a batch's part was written: it starts again, empty.</summary>
     public void Written(int batch)
     {
-        _held -= parts[batch].Bytes;
         parts[batch].Clear();
+        Recount(batch);
+    }
+
+    private void Recount(int batch)
+    {
+        long bytes = parts[batch].Bytes;
+        _held += bytes - _bytes[batch];
+        _bytes[batch] = bytes;
     }
 }
