@@ -40,8 +40,10 @@ WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
-{ [ "$mode" = floors ] || [ "$mode" = exports ]; } && STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
-[ -n "${BENCH_AZURITE_MEMORY:-}" ] && [ "$mode" != floors ] && [ "$mode" != exports ] && STORE=memory
+case "$mode" in
+  floors|exports) STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}" ;;
+  *) if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
+esac
 start_azurite "$BASE" "$STORE" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
