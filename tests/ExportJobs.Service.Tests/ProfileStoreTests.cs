@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
@@ -47,6 +48,35 @@ public class ProfileStoreTests
             }
         }
         Assert.Equal(identities.Select(IdentityKey.Of).Order(StringComparer.Ordinal), seen.Select(IdentityKey.Of).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_identity_whose_rows_in_one_run_fill_several_row_groups_is_read_whole_with_and_without_a_prefilter()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var store = harness.Get<ProfileStore>();
+        // Each batch's file: u0 and u1's first rows in its first row group, u1's alone in the second, u1's last and u2 in
+        // the third. A read holds rows in place in two groups of a run at most.
+        int many = FragmentColumns.RowGroupSize * 2 + FragmentColumns.RowGroupSize / 2;
+        var counts = new[] { ("u0", 1), ("u1", many), ("u2", 1) };
+        static ReadOnlyMemory<byte> Record(string batch, int n) =>
+            Encoding.UTF8.GetBytes("""{"segmentMembership":{"ups":{"s1":{"status":"realized"}}},"name":""" + $"\"{batch}-{n}\"}}");
+        foreach (var (batch, time) in new[] { ("b1", 1_000L), ("b2", 2_000L) })
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", batch, time,
+                counts.SelectMany(c => Enumerable.Range(0, c.Item2).Select(n => (new Identity("email", c.Item1), Record(batch, n)))), default);
+        var expected = counts.SelectMany(c => new[] { "b1", "b2" }.SelectMany(batch => Enumerable.Range(0, c.Item2).Select(n => $"{c.Item1}:{batch}-{n}"))).ToList();
+
+        var selection = new Core.Jobs.ExportSelection(new Core.Jobs.JobFilter { Segments = [new Core.Jobs.SegmentSelector { SegmentId = "s1" }] });
+        var index = new IndexedSegmentFilter(selection, MergeRule.TimestampOrdered);
+        var members = new MemberSelection(new HashSet<string> { "name", Core.Jobs.ExportSelection.SegmentMembership }, Indexed: Core.Jobs.ExportSelection.SegmentMembership);
+        foreach (var prefilter in new[] { null, new MemberPrefilter(Core.Jobs.ExportSelection.SegmentMembership, selection.CouldQualify, index) })
+        {
+            var read = new List<string>();
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: members, prefilter: prefilter))
+                read.AddRange(fragments.Select(f => $"{identity.Id}:{f.Record.GetProperty("name").GetString()}"));
+            Assert.Equal(expected, read);
+            if (prefilter is not null) Assert.NotNull(index.DecidedFor(new Identity("email", "u2")));
+        }
     }
 
     [Fact]

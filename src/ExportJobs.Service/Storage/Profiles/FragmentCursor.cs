@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Azure.Storage.Blobs;
+using ExportJobs.Core.Profiles;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -27,7 +28,12 @@ internal sealed class FragmentCursor : IAsyncDisposable
     }
 
     public int Index { get; }
-    public FragmentRow Current { get; private set; } = null!;
+
+    /// <summary>The row the run is on, read in place (valid as <see cref="FragmentRowView"/> says).</summary>
+    public FragmentRowView View { get; private set; }
+
+    /// <summary>The row the run is on, made into a row of its own.</summary>
+    public FragmentRow Current => _file!.Current;
 
     /// <summary>The member names of the run's parts read so far (a compacted run's parts all have the same; the first is read on opening).</summary>
     public IReadOnlyList<MemberName> Members { get; private set; } = [];
@@ -60,7 +66,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
         {
             if (_file is not null && await _file.MoveNextAsync(ct))
             {
-                Current = _file.Current;
+                View = _file.View;
                 return true;
             }
             await DisposeAsync();
@@ -82,22 +88,24 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// </summary>
     public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
     {
-        var queue = new PriorityQueue<FragmentCursor, (FragmentRow Row, int Run)>(KeyThenRun.Instance);
-        foreach (var run in runs) queue.Enqueue(run, (run.Current, run.Index));
+        var queue = new PriorityQueue<FragmentCursor, (string Namespace, string Id, int Run)>(KeyThenRun.Instance);
+        foreach (var run in runs) queue.Enqueue(run, run.Key);
         while (queue.TryDequeue(out var run, out _))
         {
             yield return run;
-            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, (run.Current, run.Index));
+            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, run.Key);
         }
     }
 
-    private sealed class KeyThenRun : IComparer<(FragmentRow Row, int Run)>
+    private (string Namespace, string Id, int Run) Key => (View.IdentityNamespace, View.IdentityId, Index);
+
+    private sealed class KeyThenRun : IComparer<(string Namespace, string Id, int Run)>
     {
         public static readonly KeyThenRun Instance = new();
 
-        public int Compare((FragmentRow Row, int Run) x, (FragmentRow Row, int Run) y)
+        public int Compare((string Namespace, string Id, int Run) x, (string Namespace, string Id, int Run) y)
         {
-            int byKey = FragmentRow.CompareIdentities(x.Row, y.Row);
+            int byKey = IdentityKey.Compare(x.Namespace, x.Id, y.Namespace, y.Id);
             return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
         }
     }

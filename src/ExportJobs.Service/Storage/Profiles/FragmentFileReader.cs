@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
+using ExportJobs.Core.Profiles;
 using Parquet;
 using Parquet.Schema;
 
@@ -26,28 +27,33 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The memberships index, when the read asked for it and the file has one; and the slot of the member it stands for (-1: none read).</summary>
     private readonly DataField? _memberships;
     private readonly int _indexedSlot = -1;
-    private ReadOnlyMemory<byte>?[] _membershipIndexes = [];
     /// <summary>The member columns read: their index among the file's names, and their field.</summary>
     private readonly (int Index, DataField Field)[] _read;
-    /// <summary>For each of the file's names, where its column's values are in <see cref="_values"/> (-1: not read).</summary>
+    /// <summary>For each of the file's names, where its column's values are in <see cref="GroupValues.Values"/> (-1: not read).</summary>
     private readonly int[] _slotOf;
     private readonly HashSet<string> _readColumns;
     private readonly IdentityFilter? _keep;
-    private bool[] _kept = [];
     private int _group = -1;
+    /// <summary>The rows of the row group read last (none when the read kept none of them), and the one the reader is on.</summary>
     private int _rows;
     private int _row = -1;
-    private string?[] _namespaces = [], _ids = [], _datasets = [], _batches = [];
-    private ReadOnlyMemory<byte>?[] _records = [], _orders = [], _idBytes = [];
+    /// <summary>
+    /// The row groups read: the current one, and the one before it, whose rows' views stay valid (see
+    /// <see cref="FragmentRowView"/>). A group is read into the other of the two, which becomes current when it has rows.
+    /// </summary>
+    private readonly GroupValues[] _groups;
+    private GroupValues _current;
+    private FragmentRow? _materialized;
     /// <summary>The last identity id read, and its bytes: a row of the same identity takes its string.</summary>
     private string? _lastId;
     private ReadOnlyMemory<byte> _lastIdBytes;
-    private ReadOnlyMemory<byte>?[][] _values;
-    private long[] _ingestTimes = [], _sequences = [];
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
     private ReadOnlyMemory<byte>[] _bytes = [];
     private ReadOnlyMemory<char>[] _chars = [];
     private int[] _levels = [], _indexes = [];
+    private ReadOnlyMemory<byte>?[] _idBytes = [];
+    /// <summary>The members of the row a view writes as JSON (<see cref="FragmentRowView"/>), one row at a time.</summary>
+    private readonly Member[] _scratch;
     /// <summary>The values of the file's namespace, dataset and batch columns, by column (<see cref="FragmentColumns.ValuesKey"/>); null in a file of an earlier build.</summary>
     private readonly Dictionary<string, string[]>? _indexed;
     /// <summary>In a file of an earlier build, the strings of its namespaces, dataset and batch ids: made once, not once a row.</summary>
@@ -81,7 +87,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);
             _indexedSlot = named < 0 ? -1 : _slotOf[named];
         }
-        _values = new ReadOnlyMemory<byte>?[_read.Length][];
+        _groups = [new GroupValues(_read.Length), new GroupValues(_read.Length)];
+        _current = _groups[0];
+        _scratch = new Member[Members.Count];
         _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
 
@@ -96,7 +104,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The file's member names (none in a file of an earlier build).</summary>
     public IReadOnlyList<MemberName> Members { get; }
 
-    public FragmentRow Current { get; private set; } = null!;
+    /// <summary>The row the reader is on, as a view of its row group's columns.</summary>
+    public FragmentRowView View => new(this, _current, _row);
+
+    /// <summary>The row the reader is on, made into a row of its own (its record's members an array).</summary>
+    public FragmentRow Current => _materialized ??= RowAt(_current, _row);
 
     /// <summary>
     /// The file (<paramref name="length"/> bytes of its blob from <paramref name="offset"/>), before its first row; it
@@ -120,103 +132,120 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     public async Task<bool> MoveNextAsync(CancellationToken ct)
     {
+        _materialized = null;
         do
         {
             while (++_row >= _rows)
             {
                 if (++_group >= _reader.RowGroupCount) return false;
                 await ReadGroupAsync(ct);
-                _row = -1;
             }
-        } while (_keep is not null && !_kept[_row]);
-        Current = new FragmentRow(_namespaces[_row]!, _ids[_row]!, _ingestTimes[_row], _datasets[_row]!, _batches[_row]!, RecordAt(_row), _sequences[_row],
-            _memberships is null ? null : _membershipIndexes[_row]);
+        } while (_keep is not null && !_current.Kept[_row]);
         return true;
     }
 
-    private StoredRecord RecordAt(int row)
+    internal FragmentRow RowAt(GroupValues group, int row) =>
+        new(group.Namespaces[row]!, group.Ids[row]!, group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, RecordAt(group, row), group.Sequences[row],
+            _memberships is null ? null : group.Memberships[row]);
+
+    private StoredRecord RecordAt(GroupValues group, int row)
     {
-        if (_orders[row] is not { } order) return StoredRecord.OfWhole(_records[row]!.Value);
-        int count = 0;
-        foreach (byte index in order.Span)
-            if (_slotOf[index] is >= 0 and var slot && _values[slot][row].HasValue) count++;
-        var members = new Member[count];
-        count = 0;
-        foreach (byte index in order.Span)
-            if (_slotOf[index] is >= 0 and var slot && _values[slot][row] is { } value) members[count++] = new Member(Members[index], value);
+        if (group.Orders[row] is null) return StoredRecord.OfWhole(group.Records[row]!.Value);
+        var members = new Member[MembersAt(group, row)];
+        _scratch.AsSpan(0, members.Length).CopyTo(members);
         return StoredRecord.OfMembers(members);
     }
 
+    /// <summary>The members read of a row that is not kept whole, in its record's order, into <see cref="_scratch"/>; returns how many.</summary>
+    private int MembersAt(GroupValues group, int row)
+    {
+        int count = 0;
+        foreach (byte index in group.Orders[row]!.Value.Span)
+            if (_slotOf[index] is >= 0 and var slot && group.Values[slot][row] is { } value) _scratch[count++] = new Member(Members[index], value);
+        return count;
+    }
+
+    /// <summary>The length of a row's record as JSON text (<see cref="StoredRecord.JsonLength"/> of its record as <see cref="RowAt"/> makes it).</summary>
+    internal int JsonLengthAt(GroupValues group, int row) =>
+        group.Orders[row] is null ? group.Records[row]!.Value.Length : StoredRecord.JsonLengthOf(_scratch.AsSpan(0, MembersAt(group, row)));
+
+    /// <summary>Writes a row's record as JSON text (as <see cref="StoredRecord.CopyJsonTo"/> of its record as <see cref="RowAt"/> makes it); returns its length.</summary>
+    internal int CopyJsonAt(GroupValues group, int row, Span<byte> json)
+    {
+        if (group.Orders[row] is not null) return StoredRecord.WriteJson(_scratch.AsSpan(0, MembersAt(group, row)), json);
+        group.Records[row]!.Value.Span.CopyTo(json);
+        return group.Records[row]!.Value.Length;
+    }
+
+    /// <summary>Reads the next row group into the group that is not current, which becomes current when the read keeps any of its rows.</summary>
     private async Task ReadGroupAsync(CancellationToken ct)
+    {
+        var next = _groups[0] == _current ? _groups[1] : _groups[0];
+        _row = -1;
+        _rows = await ReadGroupAsync(next, ct);
+        if (_rows > 0) _current = next;
+    }
+
+    /// <summary>Reads row group <see cref="_group"/> into <paramref name="into"/>; returns its rows (none when the read keeps none of them).</summary>
+    private async Task<int> ReadGroupAsync(GroupValues into, CancellationToken ct)
     {
         if ((_keep?.KeepsAnyOf is { } keepsAnyOf && OnlyNamespaceOf(_group) is { } ns && !keepsAnyOf(ns))
             || _keep?.KeepsNoneOf?.Contains(_file, _group) == true)
-        {
-            _rows = 0;
-            return;
-        }
+            return 0;
         var (start, count) = BytesOf(_group);
         await _stream.LoadAsync(start, count, ct);
         using var group = _reader.OpenRowGroupReader(_group);
-        _rows = checked((int)group.RowCount);
-        if (_records.Length < _rows)
-        {
-            (_namespaces, _ids, _datasets, _batches, _ingestTimes, _sequences) = (new string?[_rows], new string?[_rows], new string?[_rows], new string?[_rows], new long[_rows], new long[_rows]);
-            (_records, _orders, _idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows], new ReadOnlyMemory<byte>?[_rows],
-                new ReadOnlyMemory<byte>[_rows], new ReadOnlyMemory<char>[_rows], new int[_rows], new int[_rows]);
-            for (int slot = 0; slot < _values.Length; slot++) _values[slot] = new ReadOnlyMemory<byte>?[_rows];
-            _membershipIndexes = new ReadOnlyMemory<byte>?[_rows];
-            _kept = new bool[_rows];
-        }
-        await ReadFewAsync(group, _namespace, _namespaces, ct);
-        await ReadIdsAsync(group, ct);
+        int rows = checked((int)group.RowCount);
+        into.EnsureCapacity(rows);
+        if (_bytes.Length < rows)
+            (_idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>[rows], new ReadOnlyMemory<char>[rows], new int[rows], new int[rows]);
+        await ReadFewAsync(group, _namespace, into.Namespaces, rows, ct);
+        await ReadIdsAsync(group, into.Ids, rows, ct);
         if (_keep is not null)
         {
             bool any = false, all = true;
             bool keepsNamespace = _keep.KeepsAllOf is { } keepsAllOf && OnlyNamespaceOf(_group) is { } only && keepsAllOf(only);
-            for (int row = 0; row < _rows; row++)
+            for (int row = 0; row < rows; row++)
             {
-                bool kept = _kept[row] = keepsNamespace || _keep.Keeps(_namespaces[row]!, _ids[row]!);
+                bool kept = into.Kept[row] = keepsNamespace || _keep.Keeps(into.Namespaces[row]!, into.Ids[row]!);
                 (any, all) = (any | kept, all & kept);
             }
-            if (!any)
-            {
-                _rows = 0;
-                return;
-            }
+            if (!any) return 0;
             if (all) _keep.KeptWhole?.Add(_file, _group);
         }
-        await group.ReadAsync(_ingestTime, _ingestTimes.AsMemory(0, _rows), null, ct);
-        await ReadFewAsync(group, _dataset, _datasets, ct);
-        await ReadFewAsync(group, _batch, _batches, ct);
-        await ReadBytesAsync(group, _record, _records, ct);
-        if (_order is null) Array.Clear(_orders);
-        else await ReadBytesAsync(group, _order, _orders, ct);
-        if (_sequence is not null) await group.ReadAsync(_sequence, _sequences.AsMemory(0, _rows), null, ct);
-        if (_memberships is not null) await ReadBytesAsync(group, _memberships, _membershipIndexes, ct);
-        bool indexedWhole = _memberships is not null && Array.IndexOf(_membershipIndexes, null, 0, _rows) < 0;
+        await group.ReadAsync(_ingestTime, into.IngestTimes.AsMemory(0, rows), null, ct);
+        await ReadFewAsync(group, _dataset, into.Datasets, rows, ct);
+        await ReadFewAsync(group, _batch, into.Batches, rows, ct);
+        await ReadBytesAsync(group, _record, into.Records, rows, ct);
+        if (_order is null) Array.Clear(into.Orders);
+        else await ReadBytesAsync(group, _order, into.Orders, rows, ct);
+        if (_sequence is null) Array.Clear(into.Sequences);
+        else await group.ReadAsync(_sequence, into.Sequences.AsMemory(0, rows), null, ct);
+        if (_memberships is not null) await ReadBytesAsync(group, _memberships, into.Memberships, rows, ct);
+        bool indexedWhole = _memberships is not null && Array.IndexOf(into.Memberships, null, 0, rows) < 0;
         for (int slot = 0; slot < _read.Length; slot++)
         {
-            if (slot == _indexedSlot && indexedWhole) Array.Clear(_values[slot]);
-            else await ReadBytesAsync(group, _read[slot].Field, _values[slot], ct);
+            if (slot == _indexedSlot && indexedWhole) Array.Clear(into.Values[slot]);
+            else await ReadBytesAsync(group, _read[slot].Field, into.Values[slot], rows, ct);
         }
+        return rows;
     }
 
     /// <summary>
     /// A binary column, null for a row without a value: slices of its packs in a packed file, else each value as
     /// Parquet.Net decodes it (read as <c>byte[]</c>, it copies every value once more).
     /// </summary>
-    private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, CancellationToken ct)
+    private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, int rows, CancellationToken ct)
     {
-        await group.ReadRawAsync(field, _bytes.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
+        await group.ReadRawAsync(field, _bytes.AsMemory(0, rows), _levels.AsMemory(0, rows), null, ct);
         if (_packed)
         {
             if (!field.IsNullable) throw new InvalidDataException($"Column {field.Name} of a packed fragment file is not nullable.");
-            var levels = _levels.AsSpan(0, _rows);
-            ValuePacks.Unpack(_bytes.AsSpan(0, _rows - levels.Count(0)), levels, _rows, into, field.Name);
+            var levels = _levels.AsSpan(0, rows);
+            ValuePacks.Unpack(_bytes.AsSpan(0, rows - levels.Count(0)), levels, rows, into, field.Name);
             return;
         }
-        for (int row = 0, value = 0; row < _rows; row++)
+        for (int row = 0, value = 0; row < rows; row++)
             into[row] = field.IsNullable && _levels[row] == 0 ? (ReadOnlyMemory<byte>?)null : _bytes[value++];
     }
 
@@ -224,19 +253,19 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// The identity ids: UTF-8 in packs, each row's string the row before's when their bytes are equal (an identity's
     /// fragments in a file are together), or in a file of an earlier build, strings.
     /// </summary>
-    private async Task ReadIdsAsync(ParquetRowGroupReader group, CancellationToken ct)
+    private async Task ReadIdsAsync(ParquetRowGroupReader group, string?[] into, int rows, CancellationToken ct)
     {
         if (FragmentColumns.HoldsTextIds(_id))
         {
-            await group.ReadAsync(_id, _ids.AsMemory(0, _rows), null, ct);
+            await group.ReadAsync(_id, into.AsMemory(0, rows), null, ct);
             return;
         }
-        await ReadBytesAsync(group, _id, _idBytes, ct);
-        for (int row = 0; row < _rows; row++)
+        await ReadBytesAsync(group, _id, _idBytes, rows, ct);
+        for (int row = 0; row < rows; row++)
         {
             var text = _idBytes[row] ?? throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.");
             if (_lastId is null || !text.Span.SequenceEqual(_lastIdBytes.Span)) (_lastId, _lastIdBytes) = (Encoding.UTF8.GetString(text.Span), text);
-            _ids[row] = _lastId;
+            into[row] = _lastId;
         }
     }
 
@@ -244,20 +273,20 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// A column of few distinct values (never null): indexes into the file's values of the column, or in a file of an
     /// earlier build, strings, each value's taken from <see cref="_few"/>.
     /// </summary>
-    private async Task ReadFewAsync(ParquetRowGroupReader group, DataField field, string?[] into, CancellationToken ct)
+    private async Task ReadFewAsync(ParquetRowGroupReader group, DataField field, string?[] into, int rows, CancellationToken ct)
     {
         if (_indexed is not null)
         {
             var values = _indexed[field.Name];
-            await group.ReadAsync<int>(field, _indexes.AsMemory(0, _rows), null, ct);
-            for (int row = 0; row < _rows; row++)
+            await group.ReadAsync<int>(field, _indexes.AsMemory(0, rows), null, ct);
+            for (int row = 0; row < rows; row++)
                 into[row] = (uint)_indexes[row] < (uint)values.Length ? values[_indexes[row]]
                     : throw new InvalidDataException($"Column {field.Name} of a fragment file has an index without a value.");
             return;
         }
-        await group.ReadRawAsync(field, _chars.AsMemory(0, _rows), _levels.AsMemory(0, _rows), null, ct);
+        await group.ReadRawAsync(field, _chars.AsMemory(0, rows), _levels.AsMemory(0, rows), null, ct);
         var few = _few.GetAlternateLookup<ReadOnlySpan<char>>();
-        for (int row = 0, value = 0; row < _rows; row++)
+        for (int row = 0, value = 0; row < rows; row++)
         {
             if (field.IsNullable && _levels[row] == 0) throw new InvalidDataException($"Column {field.Name} of a fragment file has a null.");
             var text = _chars[value++].Span;
@@ -301,4 +330,53 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         await _reader.DisposeAsync();
         await _stream.DisposeAsync();
     }
+}
+
+/// <summary>The columns of one row group as a <see cref="FragmentFileReader"/> read them, reused from one group to another.</summary>
+internal sealed class GroupValues(int memberSlots)
+{
+    public string?[] Namespaces = [], Ids = [], Datasets = [], Batches = [];
+    public long[] IngestTimes = [], Sequences = [];
+    public ReadOnlyMemory<byte>?[] Records = [], Orders = [], Memberships = [];
+    /// <summary>The member columns read, by slot.</summary>
+    public ReadOnlyMemory<byte>?[][] Values = new ReadOnlyMemory<byte>?[memberSlots][];
+    public bool[] Kept = [];
+
+    public void EnsureCapacity(int rows)
+    {
+        if (Records.Length >= rows) return;
+        (Namespaces, Ids, Datasets, Batches) = (new string?[rows], new string?[rows], new string?[rows], new string?[rows]);
+        (IngestTimes, Sequences, Kept) = (new long[rows], new long[rows], new bool[rows]);
+        (Records, Orders, Memberships) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows]);
+        for (int slot = 0; slot < Values.Length; slot++) Values[slot] = new ReadOnlyMemory<byte>?[rows];
+    }
+}
+
+/// <summary>
+/// A row of a fragment file read in place, in its row group's columns: nothing is made of it until it is asked for. It
+/// stays valid while its reader reads one more row group (with rows the read keeps), not two: a shard's read decides
+/// on an identity's rows before any run they came from has moved past the row after them.
+/// </summary>
+internal readonly struct FragmentRowView(FragmentFileReader file, GroupValues group, int row) : IStoredFragment
+{
+    public string IdentityNamespace => group.Namespaces[row]!;
+    public string IdentityId => group.Ids[row]!;
+    public long IngestTimeMs => group.IngestTimes[row];
+    public string DatasetId => group.Datasets[row]!;
+    public string BatchId => group.Batches[row]!;
+    public long Sequence => group.Sequences[row];
+    public ReadOnlyMemory<byte>? Memberships => group.Memberships[row];
+    public int JsonLength => file.JsonLengthAt(group, row);
+
+    public int CopyJsonTo(Span<byte> json) => file.CopyJsonAt(group, row, json);
+
+    /// <summary>Whether <paramref name="other"/> is read in the same columns as this row (of the same reader, in the same row group).</summary>
+    public bool InGroupOf(FragmentRowView other) => ReferenceEquals(group, other.Group);
+
+    private GroupValues Group => group;
+
+    /// <summary>The row made into one of its own.</summary>
+    public FragmentRow ToRow() => file.RowAt(group, row);
+
+    public ProfileFragment ToFragment(Identity identity, JsonElement record) => new(identity, IngestTimeMs, DatasetId, BatchId, record, Sequence);
 }

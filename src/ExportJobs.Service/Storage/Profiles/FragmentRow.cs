@@ -10,11 +10,39 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// and when the index does not describe the record; a writer makes it from the record).
 /// </summary>
 internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0,
-    ReadOnlyMemory<byte>? Memberships = null)
+    ReadOnlyMemory<byte>? Memberships = null) : IStoredFragment
 {
+    public int JsonLength => Record.JsonLength;
+
+    public int CopyJsonTo(Span<byte> json) => Record.CopyJsonTo(json);
+
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
 
     /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
     public ProfileFragment ToFragment(Identity identity, JsonElement record) => new(identity, IngestTimeMs, DatasetId, BatchId, record, Sequence);
+}
+
+/// <summary>
+/// A fragment as a shard's read has it before it is parsed: a row of its own (<see cref="FragmentRow"/>) or a row read
+/// in place (<see cref="FragmentRowView"/>). <c>Memberships</c>: as <see cref="FragmentRow"/> has it.
+/// </summary>
+internal interface IStoredFragment
+{
+    string IdentityNamespace { get; }
+    string IdentityId { get; }
+    long IngestTimeMs { get; }
+    string DatasetId { get; }
+    string BatchId { get; }
+    long Sequence { get; }
+    ReadOnlyMemory<byte>? Memberships { get; }
+
+    /// <summary>The length of the record's JSON text.</summary>
+    int JsonLength { get; }
+
+    /// <summary>Writes the record's JSON text; returns its length.</summary>
+    int CopyJsonTo(Span<byte> json);
+
+    /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
+    ProfileFragment ToFragment(Identity identity, JsonElement record);
 }

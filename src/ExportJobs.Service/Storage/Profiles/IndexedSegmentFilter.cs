@@ -18,7 +18,7 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
     public IReadOnlyList<int>? DecidedFor(Identity identity) => _identity == identity ? _decided : null;
 
     /// <summary>Whether the identity of <paramref name="rows"/> qualifies for a requested segment; null when a row is not described by the index.</summary>
-    internal bool? TryDecide(List<FragmentRow> rows)
+    internal bool? TryDecide<T>(List<T> rows) where T : IStoredFragment
     {
         _identity = null;
         foreach (var row in rows)
@@ -71,7 +71,7 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
     /// Whether row <paramref name="a"/> merges over row <paramref name="b"/>: by the rule, then by batch and place in
     /// it, then by the read's order, as an identity's fragments are ordered oldest first and then folded by the rule.
     /// </summary>
-    private bool Outranks(List<FragmentRow> rows, int a, int b)
+    private bool Outranks<T>(List<T> rows, int a, int b) where T : IStoredFragment
     {
         var (x, y) = (rows[a], rows[b]);
         int order = rule.Compare(x.DatasetId, x.IngestTimeMs, y.DatasetId, y.IngestTimeMs);

@@ -20,16 +20,10 @@ public sealed class MemberPrefilter(string member, MemberPrefilter.Test couldKee
     /// <summary>The member a read decodes only where the memberships index does not stand for it (<see cref="MemberSelection.Indexed"/>); null without an index.</summary>
     public string? IndexedMember => Index is null ? null : Member;
 
-    internal bool Keeps(List<FragmentRow> rows)
+    /// <summary>Whether an identity of rows the index does not decide for (or of any rows, without an index) is kept, from its records' member.</summary>
+    internal bool KeepsUndecided(List<FragmentRow> rows)
     {
-        if (Index is null) return AnyKeeps(rows);
-        if (Index.TryDecide(rows) is { } decided) return decided;
-        IndexedSegmentFilter.Restore(rows);
-        return AnyKeeps(rows);
-    }
-
-    private bool AnyKeeps(List<FragmentRow> rows)
-    {
+        if (Index is not null) IndexedSegmentFilter.Restore(rows);
         foreach (var row in rows)
             if (row.Record.AnyMember(Member, couldKeep)) return true;
         return false;

@@ -292,8 +292,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
-    /// makes it from its run's index, the groups <paramref name="prefilter"/> leaves out neither parsed nor yielded;
-    /// disposes the runs at the end.
+    /// makes it from its run's index (it keeps the row's identity and provenance), the groups <paramref name="prefilter"/>
+    /// leaves out neither parsed nor yielded; disposes the runs at the end. An identity's rows are read in place: made
+    /// into rows of their own only to be rewritten, or for a prefilter its index cannot decide for.
     /// </summary>
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
         MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
@@ -301,21 +302,38 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var documents = new List<(JsonDocument Document, byte[] Text)>();
         try
         {
+            var views = new List<FragmentRowView>();
+            var runs = new List<int>();
             var rows = new List<FragmentRow>();
             var group = new List<ProfileFragment>();
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
-                var row = rewrite is null ? file.Current : rewrite(file.Index, file.Current);
-                if (rows.Count > 0 && FragmentRow.CompareIdentities(row, rows[0]) != 0)
+                var view = file.View;
+                if (views.Count > 0 ? !SameIdentity(view, views[0]) : rows.Count > 0 && !SameIdentity(view, rows[0]))
                 {
-                    if (Parsed(rows, prefilter, group, documents)) yield return (group[0].Identity, OldestFirst(group));
+                    if (Parsed(views, runs, rows, prefilter, rewrite, group, documents)) yield return (group[0].Identity, OldestFirst(group));
                     Release(documents);
                     group.Clear();
+                    views.Clear();
+                    runs.Clear();
                     rows.Clear();
                 }
-                rows.Add(row);
+                // A run's rows of one identity are next to each other in the merge. When they go on into another row group,
+                // they are made into rows of their own, as the run's reader may read over the first group before the last row.
+                if (views.Count > 0 && runs[^1] == file.Index && !views[^1].InGroupOf(view))
+                {
+                    for (int r = 0; r < views.Count; r++) rows.Add(Own(views[r], runs[r], rewrite));
+                    views.Clear();
+                    runs.Clear();
+                }
+                if (rows.Count > 0) rows.Add(Own(view, file.Index, rewrite));
+                else
+                {
+                    views.Add(view);
+                    runs.Add(file.Index);
+                }
             }
-            if (rows.Count > 0 && Parsed(rows, prefilter, group, documents)) yield return (group[0].Identity, OldestFirst(group));
+            if ((views.Count > 0 || rows.Count > 0) && Parsed(views, runs, rows, prefilter, rewrite, group, documents)) yield return (group[0].Identity, OldestFirst(group));
         }
         finally
         {
@@ -324,20 +342,51 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         }
     }
 
-    /// <summary>An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.</summary>
-    private static bool Parsed(List<FragmentRow> rows, MemberPrefilter? prefilter, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents)
+    private static bool SameIdentity<T>(FragmentRowView view, T row) where T : IStoredFragment =>
+        IdentityKey.Compare(view.IdentityNamespace, view.IdentityId, row.IdentityNamespace, row.IdentityId) == 0;
+
+    private static FragmentRow Own(FragmentRowView view, int run, Func<int, FragmentRow, FragmentRow>? rewrite) =>
+        rewrite is null ? view.ToRow() : rewrite(run, view.ToRow());
+
+    /// <summary>
+    /// An identity's rows — read in place (<paramref name="views"/>, from these runs), or made into rows of their own
+    /// on the way (<paramref name="rows"/>) — as fragments in <paramref name="group"/>, their documents in
+    /// <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.
+    /// </summary>
+    private static bool Parsed(List<FragmentRowView> views, List<int> runs, List<FragmentRow> rows, MemberPrefilter? prefilter,
+        Func<int, FragmentRow, FragmentRow>? rewrite, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents)
     {
-        if (prefilter?.Keeps(rows) == false) return false;
-        // The identity's records as one JSON array in one pooled buffer, parsed once: a document per identity, not per fragment.
+        bool? decided = views.Count > 0 ? prefilter?.Index?.TryDecide(views) : prefilter?.Index?.TryDecide(rows);
+        if (decided == false) return false;
+        if (views.Count > 0)
+        {
+            if (rewrite is null && (prefilter is null || decided == true))
+            {
+                Parse(views, group, documents);
+                return true;
+            }
+            for (int r = 0; r < views.Count; r++) rows.Add(Own(views[r], runs[r], rewrite));
+        }
+        if (prefilter is not null && decided is null && !prefilter.KeepsUndecided(rows)) return false;
+        Parse(rows, group, documents);
+        return true;
+    }
+
+    /// <summary>
+    /// An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>:
+    /// its records as one JSON array in one pooled buffer, parsed once (a document per identity, not per fragment).
+    /// </summary>
+    private static void Parse<T>(List<T> rows, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents) where T : IStoredFragment
+    {
         int length = rows.Count + 1;
-        foreach (var row in rows) length += row.Record.JsonLength;
+        foreach (var row in rows) length += row.JsonLength;
         byte[] records = ArrayPool<byte>.Shared.Rent(length);
         int at = 0;
         records[at++] = (byte)'[';
         for (int r = 0; r < rows.Count; r++)
         {
             if (r > 0) records[at++] = (byte)',';
-            at += rows[r].Record.CopyJsonTo(records.AsSpan(at));
+            at += rows[r].CopyJsonTo(records.AsSpan(at));
         }
         records[at++] = (byte)']';
         var parsed = JsonDocument.Parse(records.AsMemory(0, at), RecordsArray);
@@ -345,7 +394,6 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         var identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
         int index = 0;
         foreach (var record in parsed.RootElement.EnumerateArray()) group.Add(rows[index++].ToFragment(identity, record));
-        return true;
     }
 
     /// <summary>An identity's records parsed as one array: one level deeper than a record parsed alone may go.</summary>

@@ -178,46 +178,43 @@ internal sealed class StoredRecord
     {
         if (IsWhole) return _whole;
         var json = new byte[JsonLength];
-        WriteJson(json);
+        WriteJson(_members, json);
         return json;
     }
 
     /// <summary>How many bytes <see cref="ToJson()"/> gives.</summary>
-    public int JsonLength
-    {
-        get
-        {
-            if (IsWhole) return _whole.Length;
-            int length = 2 + Math.Max(0, _members.Length - 1);
-            foreach (var member in _members) length += member.Name.Json.Length + member.Value.Length;
-            return length;
-        }
-    }
+    public int JsonLength => IsWhole ? _whole.Length : JsonLengthOf(_members);
 
     /// <summary>Writes the record's JSON text (as <see cref="ToJson()"/> gives it) into <paramref name="json"/>; returns its length.</summary>
     public int CopyJsonTo(Span<byte> json)
     {
-        if (IsWhole)
-        {
-            _whole.Span.CopyTo(json);
-            return _whole.Length;
-        }
-        WriteJson(json);
-        return JsonLength;
+        if (!IsWhole) return WriteJson(_members, json);
+        _whole.Span.CopyTo(json);
+        return _whole.Length;
     }
 
-    private void WriteJson(Span<byte> json)
+    /// <summary>The length of an object of these members as JSON text (<see cref="WriteJson(ReadOnlySpan{Member}, Span{byte})"/>).</summary>
+    public static int JsonLengthOf(ReadOnlySpan<Member> members)
+    {
+        int length = 2 + Math.Max(0, members.Length - 1);
+        foreach (var member in members) length += member.Name.Json.Length + member.Value.Length;
+        return length;
+    }
+
+    /// <summary>Writes an object of these members, in their order, as JSON text; returns its length.</summary>
+    public static int WriteJson(ReadOnlySpan<Member> members, Span<byte> json)
     {
         json[0] = (byte)'{';
         int at = 1;
-        for (int i = 0; i < _members.Length; i++)
+        for (int i = 0; i < members.Length; i++)
         {
             if (i > 0) json[at++] = (byte)',';
-            _members[i].Name.Json.CopyTo(json[at..]);
-            at += _members[i].Name.Json.Length;
-            _members[i].Value.Span.CopyTo(json[at..]);
-            at += _members[i].Value.Length;
+            members[i].Name.Json.CopyTo(json[at..]);
+            at += members[i].Name.Json.Length;
+            members[i].Value.Span.CopyTo(json[at..]);
+            at += members[i].Value.Length;
         }
-        json[at] = (byte)'}';
+        json[at++] = (byte)'}';
+        return at;
     }
 }
