@@ -43,6 +43,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// </summary>
     private readonly GroupValues[] _groups;
     private GroupValues _current;
+    /// <summary>The group before the current one until the reader moves on from its first row: then no view of it is left.</summary>
+    private GroupValues? _previous;
     private FragmentRow? _materialized;
     /// <summary>The last identity id read, and its bytes: a row of the same identity takes its string.</summary>
     private string? _lastId;
@@ -133,6 +135,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     public async Task<bool> MoveNextAsync(CancellationToken ct)
     {
         _materialized = null;
+        // The values of the group before are let go, so that its decoded columns are not held as long as the current group's.
+        _previous?.Release();
+        _previous = null;
         do
         {
             while (++_row >= _rows)
@@ -183,7 +188,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         var next = _groups[0] == _current ? _groups[1] : _groups[0];
         _row = -1;
         _rows = await ReadGroupAsync(next, ct);
-        if (_rows > 0) _current = next;
+        if (_rows > 0) (_previous, _current) = (_current, next);
     }
 
     /// <summary>Reads row group <see cref="_group"/> into <paramref name="into"/>; returns its rows (none when the read keeps none of them).</summary>
@@ -339,7 +344,7 @@ internal sealed class GroupValues(int memberSlots)
     public long[] IngestTimes = [], Sequences = [];
     public ReadOnlyMemory<byte>?[] Records = [], Orders = [], Memberships = [];
     /// <summary>The member columns read, by slot.</summary>
-    public ReadOnlyMemory<byte>?[][] Values = new ReadOnlyMemory<byte>?[memberSlots][];
+    public ReadOnlyMemory<byte>?[][] Values = [.. Enumerable.Range(0, memberSlots).Select(_ => Array.Empty<ReadOnlyMemory<byte>?>())];
     public bool[] Kept = [];
 
     public void EnsureCapacity(int rows)
@@ -350,12 +355,22 @@ internal sealed class GroupValues(int memberSlots)
         (Records, Orders, Memberships) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows]);
         for (int slot = 0; slot < Values.Length; slot++) Values[slot] = new ReadOnlyMemory<byte>?[rows];
     }
+
+    /// <summary>Lets go of the decoded columns the values are slices of.</summary>
+    public void Release()
+    {
+        Array.Clear(Records);
+        Array.Clear(Orders);
+        Array.Clear(Memberships);
+        foreach (var values in Values) Array.Clear(values);
+    }
 }
 
 /// <summary>
 /// A row of a fragment file read in place, in its row group's columns: nothing is made of it until it is asked for. It
-/// stays valid while its reader reads one more row group (with rows the read keeps), not two: a shard's read decides
-/// on an identity's rows before any run they came from has moved past the row after them.
+/// stays valid until its reader moves on from the first row of the next row group with rows the read keeps: a shard's
+/// read decides on an identity's rows before any run they came from has moved past the row after them, and makes rows
+/// of their own of an identity's rows that go on into another row group as the second group's first row comes.
 /// </summary>
 internal readonly struct FragmentRowView(FragmentFileReader file, GroupValues group, int row) : IStoredFragment
 {
