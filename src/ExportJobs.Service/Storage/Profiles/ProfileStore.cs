@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core;
@@ -181,7 +179,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The fragments of one shard, grouped by identity in identity-key order; within a group, oldest first (see
-    /// <see cref="OldestFirst"/>). A group (its list and its records) is valid until the next group is asked for (the
+    /// <see cref="IdentityRows"/>). A group (its list and its records) is valid until the next group is asked for (the
     /// list is reused, the documents are pooled). The files of <paramref name="skipBatchId"/> are left out (a job reads
     /// its shard without what it wrote there itself), and so are the files a compacted file covers. With
     /// <paramref name="members"/>, each record holds only those of its top-level members: the other columns are neither
@@ -293,130 +291,32 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
     /// makes it from its run's index (it keeps the row's identity and provenance), the groups <paramref name="prefilter"/>
-    /// leaves out neither parsed nor yielded; disposes the runs at the end. An identity's rows are read in place: made
-    /// into rows of their own only to be rewritten, or for a prefilter its index cannot decide for.
+    /// leaves out neither parsed nor yielded (<see cref="IdentityRows"/>); disposes the runs at the end.
     /// </summary>
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
         MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
     {
-        var documents = new List<(JsonDocument Document, byte[] Text)>();
+        var identity = new IdentityRows(prefilter, rewrite);
         try
         {
-            var views = new List<FragmentRowView>();
-            var runs = new List<int>();
-            var rows = new List<FragmentRow>();
-            var group = new List<ProfileFragment>();
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))
             {
                 var view = file.View;
-                if (views.Count > 0 ? !SameIdentity(view, views[0]) : rows.Count > 0 && !SameIdentity(view, rows[0]))
+                if (!identity.Holds(view))
                 {
-                    if (Parsed(views, runs, rows, prefilter, rewrite, group, documents)) yield return (group[0].Identity, OldestFirst(group));
-                    Release(documents);
-                    group.Clear();
-                    views.Clear();
-                    runs.Clear();
-                    rows.Clear();
+                    if (identity.Parse() is { } group) yield return group;
+                    identity.Clear();
                 }
-                // A run's rows of one identity are next to each other in the merge. When they go on into another row group,
-                // they are made into rows of their own, as the run's reader may read over the first group before the last row.
-                if (views.Count > 0 && runs[^1] == file.Index && !views[^1].InGroupOf(view))
-                {
-                    for (int r = 0; r < views.Count; r++) rows.Add(Own(views[r], runs[r], rewrite));
-                    views.Clear();
-                    runs.Clear();
-                }
-                if (rows.Count > 0) rows.Add(Own(view, file.Index, rewrite));
-                else
-                {
-                    views.Add(view);
-                    runs.Add(file.Index);
-                }
+                identity.Add(view, file.Index);
             }
-            if ((views.Count > 0 || rows.Count > 0) && Parsed(views, runs, rows, prefilter, rewrite, group, documents)) yield return (group[0].Identity, OldestFirst(group));
+            if (identity.Parse() is { } last) yield return last;
         }
         finally
         {
-            Release(documents);
+            identity.Clear();
             foreach (var file in files) await file.DisposeAsync();
         }
     }
-
-    private static bool SameIdentity<T>(FragmentRowView view, T row) where T : IStoredFragment =>
-        IdentityKey.Compare(view.IdentityNamespace, view.IdentityId, row.IdentityNamespace, row.IdentityId) == 0;
-
-    private static FragmentRow Own(FragmentRowView view, int run, Func<int, FragmentRow, FragmentRow>? rewrite) =>
-        rewrite is null ? view.ToRow() : rewrite(run, view.ToRow());
-
-    /// <summary>
-    /// An identity's rows — read in place (<paramref name="views"/>, from these runs), or made into rows of their own
-    /// on the way (<paramref name="rows"/>) — as fragments in <paramref name="group"/>, their documents in
-    /// <paramref name="documents"/>; false, and none parsed, when the prefilter leaves it out.
-    /// </summary>
-    private static bool Parsed(List<FragmentRowView> views, List<int> runs, List<FragmentRow> rows, MemberPrefilter? prefilter,
-        Func<int, FragmentRow, FragmentRow>? rewrite, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents)
-    {
-        bool? decided = views.Count > 0 ? prefilter?.Index?.TryDecide(views) : prefilter?.Index?.TryDecide(rows);
-        if (decided == false) return false;
-        if (views.Count > 0)
-        {
-            if (rewrite is null && (prefilter is null || decided == true))
-            {
-                Parse(views, group, documents);
-                return true;
-            }
-            for (int r = 0; r < views.Count; r++) rows.Add(Own(views[r], runs[r], rewrite));
-        }
-        if (prefilter is not null && decided is null && !prefilter.KeepsUndecided(rows)) return false;
-        Parse(rows, group, documents);
-        return true;
-    }
-
-    /// <summary>
-    /// An identity's rows as fragments in <paramref name="group"/>, their documents in <paramref name="documents"/>:
-    /// its records as one JSON array in one pooled buffer, parsed once (a document per identity, not per fragment).
-    /// </summary>
-    private static void Parse<T>(List<T> rows, List<ProfileFragment> group, List<(JsonDocument Document, byte[] Text)> documents) where T : IStoredFragment
-    {
-        int length = rows.Count + 1;
-        foreach (var row in rows) length += row.JsonLength;
-        byte[] records = ArrayPool<byte>.Shared.Rent(length);
-        int at = 0;
-        records[at++] = (byte)'[';
-        for (int r = 0; r < rows.Count; r++)
-        {
-            if (r > 0) records[at++] = (byte)',';
-            at += rows[r].CopyJsonTo(records.AsSpan(at));
-        }
-        records[at++] = (byte)']';
-        var parsed = JsonDocument.Parse(records.AsMemory(0, at), RecordsArray);
-        documents.Add((parsed, records));
-        var identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
-        int index = 0;
-        foreach (var record in parsed.RootElement.EnumerateArray()) group.Add(rows[index++].ToFragment(identity, record));
-    }
-
-    /// <summary>An identity's records parsed as one array: one level deeper than a record parsed alone may go.</summary>
-    private static readonly JsonDocumentOptions RecordsArray = new() { MaxDepth = 65 };
-
-    private static void Release(List<(JsonDocument Document, byte[] Text)> documents)
-    {
-        foreach (var (document, text) in documents)
-        {
-            document.Dispose();
-            ArrayPool<byte>.Shared.Return(text);
-        }
-        documents.Clear();
-    }
-
-    /// <summary>
-    /// An identity's fragments by ingest time, then batch id, each batch's in its order: its records' places in it (a
-    /// stitched profile's fragments of one batch come from several identities), and for records of earlier builds,
-    /// which kept no place, the order of their files' names, whichever files (ingested or compacted) hold them.
-    /// </summary>
-    private static List<ProfileFragment> OldestFirst(List<ProfileFragment> group) =>
-        group.SortStable((a, b) => a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs)
-            : string.CompareOrdinal(a.BatchId, b.BatchId) is var byBatch and not 0 ? byBatch : a.Sequence.CompareTo(b.Sequence));
 
     /// <summary>
     /// One run of a shard: an ingested file (named as its file) or a compacted run (named as its parts without their
