@@ -9,8 +9,9 @@ using Parquet.Schema;
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
-/// Reads one fragment file row group by row group, column by column with one reader, reusing its column arrays from
-/// one group to the next; of the member columns, only those of the names asked for (all when none are named). With a
+/// Reads one fragment file row group by row group, column by column with one reader, into two sets of column arrays
+/// used in turn (<see cref="GroupValues"/>), so that the rows of the group before stay readable in place for a while
+/// (<see cref="FragmentRowView"/>); of the member columns, only those of the names asked for (all when none are named). With a
 /// filter of identities, the rows of other identities are left out, and a row group that holds none of its identities
 /// is not decoded past its identity columns (a shard's rows are in identity order, so a namespace's are together), nor
 /// fetched when its rows are all of a namespace the filter keeps none of, or when the filter names it among the groups
