@@ -38,13 +38,12 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private int _rows;
     private int _row = -1;
     /// <summary>
-    /// The row groups read: the current one, and the one before it, whose rows' views stay valid (see
-    /// <see cref="FragmentRowView"/>). A group is read into the other of the two, which becomes current when it has rows.
+    /// The row group read, and the other set of arrays: the group before, whose rows' views stay valid (see
+    /// <see cref="FragmentRowView"/>). A group is read into the other, which becomes current when it has rows.
     /// </summary>
-    private readonly GroupValues[] _groups;
-    private GroupValues _current;
-    /// <summary>The group before the current one until the reader moves on from its first row: then no view of it is left.</summary>
-    private GroupValues? _previous;
+    private GroupValues _current, _other;
+    /// <summary>Whether the other holds the group before until the reader moves on from the current group's first row: then no view of it is left.</summary>
+    private bool _otherHeld;
     private FragmentRow? _materialized;
     /// <summary>The last identity id read, and its bytes: a row of the same identity takes its string.</summary>
     private string? _lastId;
@@ -89,8 +88,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);
             _indexedSlot = named < 0 ? -1 : _slotOf[named];
         }
-        _groups = [new GroupValues(_read.Length), new GroupValues(_read.Length)];
-        _current = _groups[0];
+        (_current, _other) = (new GroupValues(_read.Length), new GroupValues(_read.Length));
         _scratch = new Member[Members.Count];
         _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
     }
@@ -136,8 +134,8 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     {
         _materialized = null;
         // The values of the group before are let go, so that its decoded columns are not held as long as the current group's.
-        _previous?.Release();
-        _previous = null;
+        if (_otherHeld) _other.Release();
+        _otherHeld = false;
         do
         {
             while (++_row >= _rows)
@@ -185,10 +183,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>Reads the next row group into the group that is not current, which becomes current when the read keeps any of its rows.</summary>
     private async Task ReadGroupAsync(CancellationToken ct)
     {
-        var next = _groups[0] == _current ? _groups[1] : _groups[0];
         _row = -1;
-        _rows = await ReadGroupAsync(next, ct);
-        if (_rows > 0) (_previous, _current) = (_current, next);
+        _rows = await ReadGroupAsync(_other, ct);
+        if (_rows > 0) (_current, _other, _otherHeld) = (_other, _current, true);
     }
 
     /// <summary>Reads row group <see cref="_group"/> into <paramref name="into"/>; returns its rows (none when the read keeps none of them).</summary>
@@ -224,8 +221,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         await ReadBytesAsync(group, _record, into.Records, rows, ct);
         if (_order is null) Array.Clear(into.Orders);
         else await ReadBytesAsync(group, _order, into.Orders, rows, ct);
-        if (_sequence is null) Array.Clear(into.Sequences);
-        else await group.ReadAsync(_sequence, into.Sequences.AsMemory(0, rows), null, ct);
+        if (_sequence is not null) await group.ReadAsync(_sequence, into.Sequences.AsMemory(0, rows), null, ct);
         if (_memberships is not null) await ReadBytesAsync(group, _memberships, into.Memberships, rows, ct);
         bool indexedWhole = _memberships is not null && Array.IndexOf(into.Memberships, null, 0, rows) < 0;
         for (int slot = 0; slot < _read.Length; slot++)

@@ -48,7 +48,8 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
     /// </summary>
     public (Identity Identity, List<ProfileFragment> Fragments)? Parse()
     {
-        bool? decided = _views.Count > 0 ? prefilter?.Index?.TryDecide(_views) : _rows.Count > 0 ? prefilter?.Index?.TryDecide(_rows) : false;
+        if (_views.Count == 0 && _rows.Count == 0) return null;
+        bool? decided = _views.Count > 0 ? prefilter?.Index?.TryDecide(_views) : prefilter?.Index?.TryDecide(_rows);
         if (decided == false) return null;
         if (_views.Count > 0 && (rewrite is not null || (prefilter is not null && decided is null))) MakeOwn();
         if (_views.Count > 0) Parse(_views);
