@@ -116,6 +116,42 @@ public class ProfileTests
     }
 
     [Theory]
+    [InlineData("""{"a":{"x":1,"keep":true},"b":1,"list":[{"k":1}]} | {"a":5,"c":null,"list":[{"j":2}]} | {"a":{"y":2,"z":null},"b":null,"d":{"e":{"f":1}}} | {"a":{"y":3},"d":{"e":{"g":2}}}""")]
+    [InlineData("""[1,2] | {"a":{"x":1},"b":{"p":1}} | {"a":{"y":2},"b":null} | {"a":{"z":3},"b":{"q":2}}""")]
+    [InlineData("""{"a":1,"a":{"x":1},"d":{"p":1},"d":null} | {"b":{"x":1},"b":2,"c\u00e9":{"m":1}}""")]
+    [InlineData("""{"caf\u00e9":{"m":1},"a":[1],"b":{"x":{"y":1}}} | {"café":{"n":2},"a":{"x":1},"b":{"x":{"z":2}}} | {"c":"s"}""")]
+    [InlineData("""{"a":{"x":1},"d":2}""")]
+    public void Members_found_all_at_once_are_what_a_lookup_of_each_name_finds(string records)
+    {
+        string[] names = ["a", "b", "c", "d", "café", "list", "missing"];
+        var lookup = new MemberLookup(names);
+        var layers = records.Split(" | ").Select(r => JsonElement.Parse(r)).ToArray();
+        // Every stack of the records, from one of them alone up.
+        for (int count = 1; count <= layers.Length; count++)
+        {
+            var value = MergedValue.Layered(layers, count);
+            lookup.Find(value);
+            for (int i = 0; i < names.Length; i++)
+            {
+                bool expected = value.TryGetProperty(names[i], out var member);
+                Assert.Equal(expected, lookup.TryGet(i, out var found));
+                if (expected) Assert.Equal(member.ToJsonString(), found.ToJsonString());
+            }
+        }
+    }
+
+    [Fact]
+    public void Members_are_not_found_in_a_value_that_is_not_an_object_after_one_that_is()
+    {
+        var lookup = new MemberLookup(["a"]);
+        lookup.Find(MergedValue.Of(JsonElement.Parse("""{"a":1}""")));
+        Assert.True(lookup.TryGet(0, out _));
+        lookup.Find(MergedValue.Of(JsonElement.Parse("[1]")));
+        Assert.False(lookup.TryGet(0, out _));
+        Assert.Throws<ArgumentException>(() => new MemberLookup(["a", "b", "a"]));
+    }
+
+    [Theory]
     [InlineData("d.e.g", true)]
     [InlineData("d.e.h", false)]
     [InlineData("a.y,missing", true)]

@@ -51,6 +51,12 @@ public readonly struct MergedValue
     /// <summary>The kind of the value (for a layered object, <see cref="JsonValueKind.Object"/>).</summary>
     public JsonValueKind Kind => _top.ValueKind;
 
+    /// <summary>How many values the value reads through (one unless it is an object merged from several layers).</summary>
+    internal int LayerCount => _layers is null ? 1 : _count;
+
+    /// <summary>Value <paramref name="index"/> of those it reads through, lowest precedence first.</summary>
+    internal JsonElement Layer(int index) => _layers is null ? _top : _layers[index];
+
     /// <summary>The value itself when it is not an object merged from several layers (a leaf or an array).</summary>
     public JsonElement Element => _layers is null ? _top : throw new InvalidOperationException("A layered object has no single element.");
 
@@ -185,7 +191,7 @@ public readonly struct MergedValue
     private const int NameBufferBytes = 256;
 
     /// <summary>The member's name, unescaped UTF-8: as the document holds it unless it has an escape.</summary>
-    private static ReadOnlySpan<byte> NameOf(JsonProperty member)
+    internal static ReadOnlySpan<byte> NameOf(JsonProperty member)
     {
         var raw = JsonMarshal.GetRawUtf8PropertyName(member);
         return raw.IndexOf((byte)'\\') < 0 ? raw : Encoding.UTF8.GetBytes(member.Name);

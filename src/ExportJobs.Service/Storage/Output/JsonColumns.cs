@@ -88,8 +88,7 @@ internal sealed class JsonColumns
     {
         public Struct(Field field, (string Name, Node Node)[] members, FieldProjection? projected) : this(field.MaxDefinitionLevel, members, projected) { }
 
-        /// <summary>The members' names as the records' documents hold them, to be found without making them UTF-8 for every row.</summary>
-        private readonly byte[][] _names = [.. members.Select(m => Encoding.UTF8.GetBytes(m.Name))];
+        private readonly MemberLookup _lookup = new([.. members.Select(m => m.Name)]);
 
         public override void Add(MergedValue value, int repetition, int definition)
         {
@@ -98,8 +97,9 @@ internal sealed class JsonColumns
                 AddAbsent(repetition, definition);
                 return;
             }
+            _lookup.Find(value);
             for (int i = 0; i < members.Length; i++)
-                if (value.TryGetProperty(_names[i], out var member)) members[i].Node.Add(member, repetition, presentDefinition);
+                if (_lookup.TryGet(i, out var member)) members[i].Node.Add(member, repetition, presentDefinition);
                 else members[i].Node.AddAbsent(repetition, presentDefinition);
         }
 
