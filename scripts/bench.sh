@@ -20,7 +20,8 @@
 #     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
 #     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
-# and stops them. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory
+# and stops them. BENCH_AZURITE_QUIET=1 (floors and exports only) starts it without the log: what writing the log
+# costs the emulator, which shares the cores. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory
 # (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP then).
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
@@ -44,7 +45,14 @@ case "$mode" in
   floors|exports) STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}" ;;
   *) if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
 esac
-start_azurite "$BASE" "$STORE" "$WORK/azurite.log" --debug "$WORK/azurite-requests.log"
+requests_log=(--debug "$WORK/azurite-requests.log")
+if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then
+  case "$mode" in
+    floors|exports) requests_log=() ;;
+    *) echo "BENCH_AZURITE_QUIET is for floors and exports, which count no requests" >&2; exit 2 ;;
+  esac
+fi
+start_azurite "$BASE" "$STORE" "$WORK/azurite.log" "${requests_log[@]}"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
 cleanup() {
