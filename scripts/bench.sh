@@ -21,8 +21,9 @@
 #     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. BENCH_AZURITE_QUIET=1 (floors and exports only) starts it without the log: what writing the log
-# costs the emulator, which shares the cores. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory
-# (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP then).
+# costs the emulator, which shares the cores. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps
+# Azurite's data in its memory (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP
+# then).
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
 # ExportJobs__PartRows and ExportJobs__PartBytes set the size of the parts the hosts and the floors write.
