@@ -19,10 +19,11 @@ public sealed class MemberLookup
     private readonly int[] _slots;
     private readonly Found[] _found;
     private readonly MergedValue[] _values;
-    /// <summary>For a name held as objects: the highest of them, how many, and (from two on) all of them, from the array's end down.</summary>
+    /// <summary>For a name held as objects: the highest of them, how many, and (from two on) all of them, highest first (arrays reused).</summary>
     private readonly JsonElement[] _highest;
     private readonly int[] _objects;
     private readonly JsonElement[]?[] _layered;
+    private int _layerCount;
     /// <summary>The names the layer being read holds, its last value of each (as a lookup by name finds it), and which layer that was.</summary>
     private readonly int[] _held;
     private readonly JsonElement[] _last;
@@ -57,7 +58,8 @@ public sealed class MemberLookup
     {
         Array.Clear(_found);
         if (value.Kind != JsonValueKind.Object) return;
-        for (int i = value.LayerCount - 1; i >= 0; i--)
+        _layerCount = value.LayerCount;
+        for (int i = _layerCount - 1; i >= 0; i--)
         {
             var layer = value.Layer(i);
             if (layer.ValueKind != JsonValueKind.Object) continue;
@@ -72,7 +74,7 @@ public sealed class MemberLookup
                 _heldIn[index] = _layerStamp;
                 _held[held++] = index;
             }
-            for (int h = 0; h < held; h++) Take(_held[h], _last[_held[h]], i);
+            for (int h = 0; h < held; h++) Take(_held[h], _last[_held[h]]);
         }
         for (int index = 0; index < _names.Length; index++)
         {
@@ -83,17 +85,18 @@ public sealed class MemberLookup
                 _values[index] = MergedValue.Of(_highest[index]);
                 continue;
             }
-            var layers = _layered[index]!;
-            Array.Copy(layers, layers.Length - objects, layers, 0, objects);
+            // An array of the value's own (it outlives this lookup's next object), lowest first.
+            var layers = new JsonElement[objects];
+            for (int j = 0; j < objects; j++) layers[j] = _layered[index]![objects - 1 - j];
             _values[index] = MergedValue.Layered(layers, objects);
         }
     }
 
     /// <summary>
-    /// Takes layer <paramref name="layer"/>'s value of a name, the layers above it taken: the value of the highest layer
-    /// that holds it not null, or the objects from there down to the first layer that holds something else.
+    /// Takes a layer's value of a name, the layers above it taken: the value of the highest layer that holds it not
+    /// null, or the objects from there down to the first layer that holds something else.
     /// </summary>
-    private void Take(int index, JsonElement member, int layer)
+    private void Take(int index, JsonElement member)
     {
         if (member.ValueKind == JsonValueKind.Null) return;
         bool isObject = member.ValueKind == JsonValueKind.Object;
@@ -109,10 +112,12 @@ public sealed class MemberLookup
                 _found[index] = Found.ObjectsEnded;
                 break;
             case Found.Objects:
-                // Room for the two found and for one in each layer below: filled from the end down, highest last.
-                if (_objects[index] == 1) (_layered[index] = new JsonElement[layer + 2])[^1] = _highest[index];
-                var layers = _layered[index]!;
-                layers[layers.Length - ++_objects[index]] = member;
+                if (_objects[index] == 1)
+                {
+                    if (_layered[index] is not { } held || held.Length < _layerCount) _layered[index] = new JsonElement[Math.Max(4, _layerCount)];
+                    _layered[index]![0] = _highest[index];
+                }
+                _layered[index]![_objects[index]++] = member;
                 break;
         }
     }
