@@ -8,7 +8,7 @@ namespace ExportJobs.Core.Profiles;
 /// A fixed set of member names found in a merged object all at once (<see cref="Find"/>): each of its layers' members
 /// is gone through once, where <see cref="MergedValue.TryGetProperty(ReadOnlySpan{byte}, out MergedValue)"/> for each
 /// name goes through every layer's members once per name. Each name gets what that method gives it. It holds the
-/// members of the last object it was given, until the next (one object at a time: not for use by two threads).
+/// members of the object it was last given until <see cref="Clear"/> (one object at a time: not for use by two threads).
 /// </summary>
 public sealed class MemberLookup
 {
@@ -90,7 +90,15 @@ public sealed class MemberLookup
             for (int j = 0; j < objects; j++) layers[j] = _layered[index]![objects - 1 - j];
             _values[index] = MergedValue.Layered(layers, objects);
         }
+        // Nothing of the layers is held past the object: a lookup lives as long as its part, in the collector's oldest
+        // generation, and what it held would keep each row's arrays alive into it (the stitched exports peaked 10-30 MB higher).
+        Array.Clear(_last);
+        Array.Clear(_highest);
+        foreach (var layered in _layered) if (layered is not null) Array.Clear(layered);
     }
+
+    /// <summary>Lets go of the members found (the lookup holds nothing of the last object after it).</summary>
+    public void Clear() => Array.Clear(_values);
 
     /// <summary>
     /// Takes a layer's value of a name, the layers above it taken: the value of the highest layer that holds it not

@@ -101,6 +101,7 @@ internal sealed class JsonColumns
             for (int i = 0; i < members.Length; i++)
                 if (_lookup.TryGet(i, out var member)) members[i].Node.Add(member, repetition, presentDefinition);
                 else members[i].Node.AddAbsent(repetition, presentDefinition);
+            _lookup.Clear();
         }
 
         public override void AddAbsent(int repetition, int definition)
