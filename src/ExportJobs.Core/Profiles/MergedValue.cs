@@ -90,36 +90,42 @@ public readonly struct MergedValue
             return true;
         }
 
-        // From the highest layer down: the objects that merge, until a layer holds something else there.
-        int objects = 0, lowest = _count;
-        JsonElement highest = default;
+        // From the highest layer down, the values that decide: down to the first that is not an object.
+        var onStack = new HeldValues();
+        Span<JsonElement> held = _count <= HeldOnStack ? onStack : new JsonElement[_count];
+        int count = 0;
         for (int i = _count - 1; i >= 0; i--)
         {
             if (!Holds(_layers[i], name, out var member)) continue;
-            if (member.ValueKind != JsonValueKind.Object)
-            {
-                if (objects == 0)
-                {
-                    value = Of(member);
-                    return true;
-                }
-                break;
-            }
-            if (objects++ == 0) highest = member;
-            lowest = i;
+            held[count++] = member;
+            if (member.ValueKind != JsonValueKind.Object) break;
         }
-        if (objects == 0) return false;
-        if (objects == 1)
-        {
-            value = Of(highest);
-            return true;
-        }
-        var layers = new JsonElement[objects];
-        int next = 0;
-        for (int i = lowest; i < _count; i++)
-            if (Holds(_layers[i], name, out var member)) layers[next++] = member;
-        value = new(highest, layers, objects);
+        if (count == 0) return false;
+        value = OfHeld(held[..count]);
         return true;
+    }
+
+    /// <summary>
+    /// The merge rule for one member, from its values in the layers that hold it not null, highest first: the highest's
+    /// when it is not an object; when it is, the objects from there down to the first value that is not one, merged.
+    /// </summary>
+    internal static MergedValue OfHeld(ReadOnlySpan<JsonElement> held)
+    {
+        int objects = 0;
+        while (objects < held.Length && held[objects].ValueKind == JsonValueKind.Object) objects++;
+        if (objects <= 1) return Of(held[0]);
+        var layers = new JsonElement[objects];
+        for (int i = 0; i < objects; i++) layers[i] = held[objects - 1 - i];
+        return new(held[0], layers, objects);
+    }
+
+    /// <summary>The layers whose values of a member <see cref="TryGetProperty(ReadOnlySpan{byte}, out MergedValue)"/> holds on the stack (more: in an array).</summary>
+    private const int HeldOnStack = 8;
+
+    [System.Runtime.CompilerServices.InlineArray(HeldOnStack)]
+    private struct HeldValues
+    {
+        private JsonElement _first;
     }
 
     private static bool Holds(JsonElement layer, ReadOnlySpan<byte> name, out JsonElement member)
