@@ -42,17 +42,15 @@ WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
-case "$mode" in
-  floors|exports) STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}" ;;
-  *) if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
-esac
 requests_log=(--debug "$WORK/azurite-requests.log")
-if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then
-  case "$mode" in
-    floors|exports) requests_log=() ;;
-    *) echo "BENCH_AZURITE_QUIET is for floors and exports, which count no requests" >&2; exit 2 ;;
-  esac
-fi
+case "$mode" in
+  floors|exports)
+    STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
+    if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then requests_log=(); fi ;;
+  *)
+    if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then echo "BENCH_AZURITE_QUIET is for floors and exports, which count no requests" >&2; exit 2; fi
+    if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
+esac
 start_azurite "$BASE" "$STORE" "$WORK/azurite.log" "${requests_log[@]}"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
