@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using ExportJobs.Core.Profiles;
@@ -136,6 +138,50 @@ public class ProfileStoreTests
         // A job's membership file is still deleted by its batch, compacted or not.
         Assert.Equal(1, await store.DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
         Assert.Equal(before.Where(f => !f.Contains(membership)), await ReadAllAsync(store, tenant));
+    }
+
+    /// <summary>
+    /// A shard read (<see cref="ShardProfiles"/>) lists its shard once when there is nothing to compact: the runs the
+    /// compaction's check listed are those it reads. Over the bound, it reads the runs the compaction before it left.
+    /// </summary>
+    [Fact]
+    public async Task A_shard_read_lists_its_shard_once_and_reads_what_the_compaction_before_it_left()
+    {
+        var listings = new ShardListings();
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<HttpPipelinePolicy>(listings)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        var store = harness.Get<ProfileStore>();
+        // Batch b holds every (b % 3 + 1)th identity, with its number as member m{b}.
+        static bool Holds(int batch, int i) => i % (batch % 3 + 1) == 0;
+        async Task WriteAsync(int batch) => await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", $"batch{batch}", 1_000 + batch,
+            Enumerable.Range(0, 50).Where(i => Holds(batch, i)).Select(i => (new Identity("email", $"u{i:D2}"), Utf8(new JsonObject { ["b"] = batch, [$"m{batch}"] = i }))), default);
+        static JsonObject Merged(int batches, int i)
+        {
+            var merged = new JsonObject();
+            for (int b = 0; b < batches; b++)
+                if (Holds(b, i)) (merged["b"], merged[$"m{b}"]) = (b, i);
+            return merged;
+        }
+        var reading = new ShardReading(MergeRule.TimestampOrdered, null, null, 0, WithEvents: false, EmptyProfiles: false, Members: null);
+        async Task AssertReadAsync(int batches)
+        {
+            // A profile is valid until the next is read.
+            var read = new List<(string Id, JsonObject Attributes)>();
+            await foreach (var profile in harness.Get<ShardProfiles>().ReadAsync(harness.Tenant, 0, reading, default))
+                read.Add((profile.Identity.Id, profile.Profile.Value.ToNode().AsObject()));
+            Assert.Equal(Enumerable.Range(0, 50).Select(i => $"u{i:D2}"), read.Select(p => p.Id));
+            Assert.All(read, p => Assert.True(JsonNode.DeepEquals(Merged(batches, int.Parse(p.Id[1..])), p.Attributes), p.Attributes.ToJsonString()));
+        }
+
+        for (int b = 0; b < 3; b++) await WriteAsync(b);
+        listings.Clear();
+        await AssertReadAsync(3);
+        Assert.Equal(1, listings.Of($"{harness.Tenant.BlobPrefix}/shard-0000/"));
+
+        for (int b = 3; b < 6; b++) await WriteAsync(b);
+        await AssertReadAsync(6);
+        Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default), 2, 4);
     }
 
     [Fact]
@@ -304,6 +350,34 @@ public class ProfileStoreTests
             await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default, skipBatchId))
                 all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.GetRawText()}"));
         return all;
+    }
+
+    /// <summary>The blob listings made, by the prefix they listed.</summary>
+    private sealed class ShardListings : HttpPipelinePolicy
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _prefixes = new();
+
+        public int Of(string prefix) => _prefixes.Count(p => p == prefix);
+
+        public void Clear() => _prefixes.Clear();
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Record(message);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Record(message);
+            return ProcessNextAsync(message, pipeline);
+        }
+
+        private void Record(HttpMessage message)
+        {
+            var query = System.Web.HttpUtility.ParseQueryString(message.Request.Uri.Query);
+            if (query["comp"] == "list" && query["prefix"] is { } prefix) _prefixes.Enqueue(prefix);
+        }
     }
 
     private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)

@@ -135,10 +135,11 @@ public sealed class GraphShuffle(ProfileStore store, ShardCompactor compactor, G
     /// identities moved to other graphs' partitions (<paramref name="moved"/>), merged with those the routes named
     /// moved to it (<paramref name="routes"/>: by shard, each kind's route name, or null for a shard with no
     /// fragments); none with its own <c>identityMap</c>, which is the graph's (<see cref="GraphIdentities.Records"/>).
-    /// The row groups of its own that its route moved whole are not fetched.
+    /// The row groups of its own that its route moved whole are not fetched. <paramref name="live"/>: the shard's own
+    /// runs, as listed (<see cref="ShardCompactor.ReadyToReadAsync"/>).
     /// </summary>
-    public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, string graphs,
-        IReadOnlyList<string[]?> routes, int partition, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
+    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadPartitionAsync(FragmentKind kind, Tenant tenant, string graphs,
+        IReadOnlyList<string[]?> routes, int partition, IReadOnlyList<ProfileStore.ShardRun> live, IdentityTable moved, string? skipBatchId, IReadOnlySet<string>? members,
         MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct)
     {
         var build = files.Build(tenant, graphs);
@@ -147,7 +148,7 @@ public sealed class GraphShuffle(ProfileStore store, ShardCompactor compactor, G
         var movedWhole = partition < routes.Count && routes[partition] is { } own && (int)kind < own.Length
             ? await build.TryReadFileAsync(MovedGroupsName(kind, partition, own[(int)kind]), RowGroupSet.Read, ct)
             : null;
-        await foreach (var group in store.ReadShardWithFilesAsync(kind, tenant, partition, build.Container, routed,
+        await foreach (var group in store.ReadShardWithFilesAsync(kind, live, build.Container, routed,
             new IdentityFilter((ns, id) => !moved.Contains(ns, id)) { KeepsNoneOf = movedWhole, KeepsAllOf = ns => !moved.HoldsAnyOf(ns) }, WithoutIdentityMap, skipBatchId, Read(members), prefilter, ct))
             yield return group;
     }

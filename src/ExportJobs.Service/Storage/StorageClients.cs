@@ -1,3 +1,5 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage;
@@ -10,10 +12,12 @@ namespace ExportJobs.Service.Storage;
 /// <summary>The Table and Blob clients of the service, created once.</summary>
 public sealed class StorageClients
 {
-    public StorageClients(IOptions<ExportStorageOptions> options)
+    /// <param name="blobPolicies">Pipeline policies the blob clients run on each request: none in the service; tests count requests with them.</param>
+    public StorageClients(IOptions<ExportStorageOptions> options, IEnumerable<HttpPipelinePolicy>? blobPolicies = null)
     {
         var o = options.Value;
         var blobOptions = new BlobClientOptions();
+        foreach (var policy in blobPolicies ?? []) blobOptions.AddPolicy(policy, HttpPipelinePosition.PerCall);
         // MD5 rather than the default CRC64: Azurite rejects CRC64, and MD5 was the faster of the two there. The profile
         // store's range reads check their MD5 themselves (BlobRangeStream).
         blobOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;

@@ -44,17 +44,17 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
             : store.OpenShardWriter(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, [ExportSelection.SegmentMembership]);
         // The build's tables load while the shard is made ready to read.
         var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
-        await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.BeforeRead, ct);
-        if (reading.WithEvents) await compactor.CompactShardAsync(FragmentKind.Event, tenant, shard, CompactionTrigger.BeforeRead, ct);
+        var profileRuns = await compactor.ReadyToReadAsync(FragmentKind.Profile, tenant, shard, ct);
+        var eventRuns = reading.WithEvents ? await compactor.ReadyToReadAsync(FragmentKind.Event, tenant, shard, ct) : [];
         var (stitched, moved) = tables is null ? (null, null) : await tables;
         using var graphTable = stitched;
         using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
-            ? JoinAsync(store.ReadShardAsync(FragmentKind.Profile, tenant, shard, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember), reading.Prefilter),
-                reading.WithEvents ? store.ReadShardAsync(FragmentKind.Event, tenant, shard, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
-            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
-                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, moved, null, reading.EventMembers, null, ct) : Empty());
+            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember), reading.Prefilter),
+                reading.WithEvents ? store.ReadRunsAsync(FragmentKind.Event, eventRuns, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
+            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, profileRuns, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
+                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, eventRuns, moved, null, reading.EventMembers, null, ct) : Empty());
         await foreach (var (identity, fragments, events) in source)
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;

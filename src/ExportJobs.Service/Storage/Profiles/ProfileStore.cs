@@ -190,8 +190,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
         MemberSelection? members = null, MemberPrefilter? prefilter = null)
     {
+        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
+        await foreach (var group in ReadRunsAsync(kind, live, ct, skipBatchId, members, prefilter)) yield return group;
+    }
+
+    /// <summary>As <see cref="ReadShardAsync"/>, from the shard's live runs as listed (<see cref="ShardCompactor.ReadyToReadAsync"/>).</summary>
+    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadRunsAsync(
+        FragmentKind kind, IReadOnlyList<ShardRun> live, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
+        MemberSelection? members = null, MemberPrefilter? prefilter = null)
+    {
         ReadsMemberOf(prefilter, members);
-        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct);
+        var files = await OpenAsync(Container(kind), Readable(live, skipBatchId), members, ct);
         await foreach (var group in GroupAsync(files, prefilter, ct)) yield return group;
     }
 
@@ -205,10 +214,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The runs a read of the shard would merge now, less the files of <paramref name="skipBatchId"/>: what such a read
     /// returns is a function of their names (<see cref="ShardRun.Name"/>) alone, as files are immutable.
     /// </summary>
-    internal async Task<List<ShardRun>> RunsToReadAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, CancellationToken ct)
+    internal async Task<List<ShardRun>> RunsToReadAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, CancellationToken ct) =>
+        Readable((await ListRunsAsync(kind, tenant, shard, ct)).Live, skipBatchId);
+
+    /// <summary>The live runs a read merges, less the files of <paramref name="skipBatchId"/>.</summary>
+    private static List<ShardRun> Readable(IReadOnlyList<ShardRun> live, string? skipBatchId)
     {
         string? skipSuffix = skipBatchId is null ? null : BatchSuffix(skipBatchId);
-        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
         return live.Where(f => skipSuffix is null || !f.Name.EndsWith(skipSuffix, StringComparison.Ordinal)).ToList();
     }
 
@@ -231,17 +243,18 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// As <see cref="ReadShardAsync"/>, with files of another container (sections of its blobs) read as runs beside the
-    /// shard's own, a run each (a <c>pdg</c> export's fragments moved to the shard); of the shard's own rows, those of the identities
-    /// (namespace, id) <paramref name="ownKeep"/> keeps, each as <paramref name="ownRow"/> makes it.
+    /// As <see cref="ReadRunsAsync"/>, with files of another container (sections of its blobs) read as runs beside the
+    /// shard's own (<paramref name="live"/>), a run each (a <c>pdg</c> export's fragments moved to the shard); of the
+    /// shard's own rows, those of the identities (namespace, id) <paramref name="ownKeep"/> keeps, each as
+    /// <paramref name="ownRow"/> makes it.
     /// </summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardWithFilesAsync(
-        FragmentKind kind, Tenant tenant, int shard, BlobContainerClient container, IReadOnlyList<FileSection> moved,
+        FragmentKind kind, IReadOnlyList<ShardRun> live, BlobContainerClient container, IReadOnlyList<FileSection> moved,
         IdentityFilter ownKeep, Func<FragmentRow, FragmentRow> ownRow, string? skipBatchId, MemberSelection? members, MemberPrefilter? prefilter,
         [EnumeratorCancellation] CancellationToken ct)
     {
         ReadsMemberOf(prefilter, members);
-        var files = await OpenShardAsync(kind, tenant, shard, skipBatchId, members, ct, ownKeep);
+        var files = await OpenAsync(Container(kind), Readable(live, skipBatchId), members, ct, keep: ownKeep);
         // The moved runs are indexed after every run of the shard's own.
         int own = files.Count == 0 ? 0 : files.Max(f => f.Index) + 1;
         try
@@ -283,10 +296,6 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         int slash = folder.IndexOf('/');
         return slash > 0 && int.TryParse(folder[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out int shard) ? shard : null;
     }
-
-    private async Task<List<FragmentCursor>> OpenShardAsync(FragmentKind kind, Tenant tenant, int shard, string? skipBatchId, MemberSelection? members,
-        CancellationToken ct, IdentityFilter? keep = null) =>
-        await OpenAsync(Container(kind), await RunsToReadAsync(kind, tenant, shard, skipBatchId, ct), members, ct, keep: keep);
 
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>

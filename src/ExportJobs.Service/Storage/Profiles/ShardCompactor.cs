@@ -52,17 +52,32 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// written within the quiet period (<see cref="ExportStorageOptions.CompactionQuietSeconds"/>), unless the shard
     /// has fallen <see cref="BackgroundBacklog"/> times behind its bound.
     /// </summary>
-    public async Task<ShardCompaction> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
+    public async Task<ShardCompaction> CompactShardAsync(FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct) =>
+        (await CompactAsync(kind, tenant, shard, trigger, ct)).Compaction;
+
+    /// <summary>
+    /// Compacts the shard before a read (<see cref="CompactionTrigger.BeforeRead"/>) and returns the runs a read of it
+    /// merges now: those of the compaction's own listing when it had nothing to do (as nearly always), so that the read
+    /// does not list the shard again. In Azurite, a listing takes time that grows with the shard's files, covered ones
+    /// included, and an export lists every shard it reads.
+    /// </summary>
+    internal async Task<List<ProfileStore.ShardRun>> ReadyToReadAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct) =>
+        (await CompactAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct)).Untouched
+        ?? (await store.ListRunsAsync(kind, tenant, shard, ct)).Live;
+
+    /// <summary>What <see cref="CompactShardAsync"/> did, and the live runs it listed when it left the shard as it was (else null).</summary>
+    private async Task<(ShardCompaction Compaction, List<ProfileStore.ShardRun>? Untouched)> CompactAsync(
+        FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
     {
         var (live, covered, unfinished) = await store.ListRunsAsync(kind, tenant, shard, ct);
         int max = options.Value.MaxShardFiles;
         int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
         var now = time.GetUtcNow();
         // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
-        if (live.Count <= bound && !Expired(live, covered, unfinished, now).Any()) return default;
+        if (live.Count <= bound && !Expired(live, covered, unfinished, now).Any()) return (default, live);
         if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
-            return new ShardCompaction(0, Deferred: true);
+            return (new ShardCompaction(0, Deferred: true), live);
 
         var container = store.Container(kind);
         var lockBlob = container.GetBlobClient(ProfileStore.ShardPrefix(tenant, shard).TrimEnd('/') + ".lock");
@@ -72,7 +87,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         var lease = lockBlob.GetBlobLeaseClient();
-        if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return new ShardCompaction(0, Deferred: true);
+        if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return (new ShardCompaction(0, Deferred: true), null);
         try
         {
             (live, covered, unfinished) = await store.ListRunsAsync(kind, tenant, shard, ct);
@@ -91,7 +106,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
                 count -= group.Count - 1;
                 merged += group.Count;
             }
-            return new ShardCompaction(merged, Deferred: false);
+            return (new ShardCompaction(merged, Deferred: false), null);
         }
         finally
         {
