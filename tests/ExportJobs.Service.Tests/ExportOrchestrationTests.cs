@@ -110,6 +110,50 @@ public class ExportOrchestrationTests
         Assert.Equal(expected.Count, Assert.Single(job.Metrics.ExportedProfileBySegmentCounter!).Count);
     }
 
+    /// <summary>
+    /// Prepare lists the tenant's shards once, and each activity reads the runs listed for its shards without listing
+    /// them again while the listing is recent; given a listing older than that, it lists its shard and reads what is there now.
+    /// </summary>
+    [Fact]
+    public async Task An_export_lists_its_shards_once_and_an_activity_reads_the_runs_listed_while_the_listing_is_recent()
+    {
+        var listings = new BlobListings();
+        var tasks = new System.Collections.Concurrent.ConcurrentQueue<ShardTask>();
+        await using var fixture = await StartAsync(async (steps, task) =>
+        {
+            tasks.Enqueue(task);
+            return await steps.ExportShardAsync(task, default);
+        }, services => services.AddSingleton<Azure.Core.Pipeline.HttpPipelinePolicy>(listings));
+        var harness = fixture.Harness;
+        string shardFolders = $"{harness.Tenant.BlobPrefix}/shard-";
+        listings.Clear();
+
+        var job = await fixture.WaitForAsync((long)(await fixture.CreateJobAsync())["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        Assert.Equal(_profiles.MembersOf("seg-b").Count(), job.Metrics!.TotalExportedProfileCounter);
+        Assert.Equal(1, listings.Of(shardFolders));
+        Assert.Equal(0, listings.Under(shardFolders));
+
+        // New members of seg-b after the listing (the first batch of profiles 300 to 599 has seg-b realized where i % 3 != 2).
+        var more = new ProfileGenerator(600);
+        await harness.IngestAsync(await harness.CreateDatasetAsync(profileEnabled: true), more.FirstBatchLines().Skip(300));
+        var store = harness.Get<ProfileStore>();
+        int ShardOf(GeneratedProfile p) => Core.Profiles.ShardRouter.ShardOf(new Core.Profiles.Identity(p.Namespace, p.Id), store.ShardCount);
+        var task = tasks.Where(t => t.Listed is { Count: > 0 }).MaxBy(t => more.Profiles.Skip(300).Count(p => p.Index % 3 != 2 && ShardOf(p) == t.Shards[0]))!;
+        int shard = Assert.Single(task.Shards);
+        int listed = _profiles.MembersOf("seg-b").Count(p => ShardOf(p) == shard);
+        int added = more.Profiles.Skip(300).Count(p => p.Index % 3 != 2 && ShardOf(p) == shard);
+        Assert.True(added > 0);
+
+        var steps = harness.Get<ExportJobSteps>();
+        listings.Clear();
+        Assert.Equal(listed, (await steps.ExportShardAsync(task, default)).Rows);
+        Assert.Equal(0, listings.Under(shardFolders));
+        var stale = task with { ListedAtMs = task.ListedAtMs - (long)TimeSpan.FromMinutes(10).TotalMilliseconds };
+        Assert.Equal(listed + added, (await steps.ExportShardAsync(stale, default)).Rows);
+        Assert.Equal(1, listings.Of(ProfileStore.ShardPrefix(harness.Tenant, shard)));
+    }
+
     [Fact]
     public async Task An_export_is_one_trace_from_its_request_counted_and_logged_in_the_jobs_scope()
     {

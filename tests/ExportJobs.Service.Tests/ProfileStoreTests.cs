@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
@@ -147,7 +146,7 @@ public class ProfileStoreTests
     [Fact]
     public async Task A_shard_read_lists_its_shard_once_and_reads_what_the_compaction_before_it_left()
     {
-        var listings = new ShardListings();
+        var listings = new BlobListings();
         await using var harness = await ServiceHarness.StartAsync(s => s
             .AddSingleton<HttpPipelinePolicy>(listings)
             .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
@@ -350,34 +349,6 @@ public class ProfileStoreTests
             await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default, skipBatchId))
                 all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.GetRawText()}"));
         return all;
-    }
-
-    /// <summary>The blob listings made, by the prefix they listed.</summary>
-    private sealed class ShardListings : HttpPipelinePolicy
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _prefixes = new();
-
-        public int Of(string prefix) => _prefixes.Count(p => p == prefix);
-
-        public void Clear() => _prefixes.Clear();
-
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Record(message);
-            ProcessNext(message, pipeline);
-        }
-
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Record(message);
-            return ProcessNextAsync(message, pipeline);
-        }
-
-        private void Record(HttpMessage message)
-        {
-            var query = System.Web.HttpUtility.ParseQueryString(message.Request.Uri.Query);
-            if (query["comp"] == "list" && query["prefix"] is { } prefix) _prefixes.Enqueue(prefix);
-        }
     }
 
     private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)

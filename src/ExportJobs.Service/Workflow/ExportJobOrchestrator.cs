@@ -43,7 +43,8 @@ public sealed class ExportJobOrchestrator : TaskOrchestrator<ExportJobInput, str
 
             long exportStart = Ms(context);
             var shardOptions = TaskOptions.FromRetryPolicy(new RetryPolicy(plan.ShardAttempts, TimeSpan.FromSeconds(1)));
-            var tasks = plan.ShardGroups.Select(group => new ShardTask(input, group)).ToList();
+            var tasks = plan.ShardGroups.Select(group => new ShardTask(input, group,
+                Listed: plan.Listed?.Where(s => group.Contains(s.Shard)).ToList(), ListedAtMs: plan.ListedAtMs)).ToList();
             if (plan.Stitched)
             {
                 // The graphs as of the data, then the fragments of identities that are not their graph's primary

@@ -28,6 +28,7 @@ public sealed class ExportJobSteps(
     DatasetStore datasets,
     ProfileStore profiles,
     ShardExporter shards,
+    ShardCompactor compactor,
     GraphShuffle shuffle,
     ChangeStates changeStates,
     DatasetBatchFiles batchFiles,
@@ -45,9 +46,14 @@ public sealed class ExportJobSteps(
         var o = options.Value;
         var current = await jobs.GetAsync(input.Tenant, input.JobId, ct);
         bool withEvents = current?.AdditionalFields?.EventList is not null || current?.Filter?.EmptyProfiles == true;
-        var sizes = await profiles.ListShardSizesAsync(withEvents ? [FragmentKind.Profile, FragmentKind.Event] : [FragmentKind.Profile], input.Tenant, ct);
+        long listedAt = Now;
+        var profileRuns = await profiles.ListShardRunsAsync(FragmentKind.Profile, input.Tenant, ct);
+        var eventRuns = withEvents ? await profiles.ListShardRunsAsync(FragmentKind.Event, input.Tenant, ct) : [];
+        var sizes = new SortedDictionary<int, long>(profileRuns.Keys.Union(eventRuns.Keys)
+            .ToDictionary(s => s, s => (profileRuns.GetValueOrDefault(s)?.Bytes ?? 0) + (eventRuns.GetValueOrDefault(s)?.Bytes ?? 0)));
         var groups = ShardGroups.Of(sizes, o.ShardGroupBytes);
         bool stitched = current?.MergePolicy?.Stitched == true;
+        var listed = stitched ? null : Listed(input.Tenant, sizes.Keys, profileRuns, withEvents ? eventRuns : null);
         long now = Now;
         // A pdg export's progress counts the shards it routes, then the partitions it exports.
         var job = await jobs.UpdateAsync(input.Tenant, input.JobId, j => j.Start(now, sizes.Count + (stitched ? o.ShardCount : 0)), ct);
@@ -57,8 +63,39 @@ public sealed class ExportJobSteps(
         log.LogInformation("Export job {JobId} of {Org}/{Sandbox}: {Shards} shards to export in {Groups} activities",
             input.JobId, input.OrgId, input.Sandbox, sizes.Count, groups.Count);
         return new ExportPlan(true, groups, o.MaxParallelShards, o.ShardAttempts, stitched, o.ShardGroupBytes, o.ShardCount,
-            stitched ? [.. Enumerable.Range(0, o.ShardCount).Select(s => sizes.GetValueOrDefault(s))] : null);
+            stitched ? [.. Enumerable.Range(0, o.ShardCount).Select(s => sizes.GetValueOrDefault(s))] : null, listed, listedAt);
     }
+
+    /// <summary>
+    /// The runs of the shards a read would find nothing to compact nor delete in, as listed, for the activities to read
+    /// without listing them again (<see cref="ListedRuns"/>); a shard with something to do is left to its activity.
+    /// </summary>
+    private List<ListedShard> Listed(Tenant tenant, IEnumerable<int> shards, SortedDictionary<int, ProfileStore.ShardRuns> profileRuns,
+        SortedDictionary<int, ProfileStore.ShardRuns>? eventRuns)
+    {
+        var listed = new List<ListedShard>();
+        foreach (int shard in shards)
+        {
+            var own = profileRuns.GetValueOrDefault(shard);
+            var events = eventRuns?.GetValueOrDefault(shard);
+            if ((own is not null && !compactor.NothingToDoBeforeRead(own)) || (events is not null && !compactor.NothingToDoBeforeRead(events))) continue;
+            string prefix = ProfileStore.ShardPrefix(tenant, shard);
+            listed.Add(new ListedShard(shard, [.. (own?.Live ?? []).Select(r => ListedRun.Of(r, prefix))],
+                eventRuns is null ? null : [.. (events?.Live ?? []).Select(r => ListedRun.Of(r, prefix))]));
+        }
+        return listed;
+    }
+
+    /// <summary>
+    /// The runs Prepare listed for a task's shards, when it starts within <see cref="ListingTrust"/> of the listing:
+    /// runs a compaction covers since stay for 15 minutes (<see cref="ShardCompactor"/>), so reads of these end
+    /// before they go. Later, each shard is listed again.
+    /// </summary>
+    private Dictionary<int, ListedShard>? ListedRuns(ShardTask task) =>
+        task.Listed is { } listed && time.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(task.ListedAtMs) < ListingTrust
+            ? listed.ToDictionary(s => s.Shard) : null;
+
+    private static readonly TimeSpan ListingTrust = TimeSpan.FromMinutes(5);
 
     /// <summary>The first stage of a <c>pdg</c> export: a group of shards' fragments written to the partitions of their graphs.</summary>
     public async Task<RouteResult> RouteShardsAsync(ShardTask task, CancellationToken ct)
@@ -97,7 +134,7 @@ public sealed class ExportJobSteps(
         var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, task.Routes, ct);
+        var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, task.Routes, ct, ListedRuns(task));
         result = result with { Ms = watch.ElapsedMilliseconds };
 
         long now = Now;

@@ -52,7 +52,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     }
 
     public async Task<ShardResult> ExportAsync(Tenant tenant, ExportJob job, SchemaNode? outputSchema, SegmentEvaluation? evaluation, int[] shards,
-        string? graphs, IReadOnlyList<string[]?>? routes, CancellationToken ct)
+        string? graphs, IReadOnlyList<string[]?>? routes, CancellationToken ct, IReadOnlyDictionary<int, ListedShard>? listed = null)
     {
         var projection = FieldProjection.Parse(job.Fields);
         var selection = new ExportSelection(job.Filter);
@@ -94,7 +94,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify, indexed ? new IndexedSegmentFilter(selection, rule) : null) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
-            EventMembersRead(events, evaluation));
+            EventMembersRead(events, evaluation), listed);
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)

@@ -17,11 +17,12 @@ namespace ExportJobs.Service.Workflow;
 /// <c>Graphs</c>: the graph build of a <c>pdg</c> export, whose shard is then a partition of its shuffle, with the
 /// fragments <c>Routes</c> moved to it (<see cref="GraphShuffle.ReadPartitionAsync"/>). <c>Prefilter</c>: the profiles
 /// the caller would leave out anyway, left out before they are parsed (<see cref="MemberPrefilter"/>). <c>EventMembers</c>:
-/// only those members of each event (null: all).
+/// only those members of each event (null: all). <c>Listed</c>: shards' runs as the job's plan listed them, read as
+/// they are (a shard not there is made ready to read and listed).
 /// </summary>
 public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation, string? MembershipBatch, long MembershipTime, bool WithEvents,
     bool EmptyProfiles, IReadOnlySet<string>? Members, string? Graphs = null, IReadOnlyList<string[]?>? Routes = null, MemberPrefilter? Prefilter = null,
-    IReadOnlySet<string>? EventMembers = null);
+    IReadOnlySet<string>? EventMembers = null, IReadOnlyDictionary<int, ListedShard>? Listed = null);
 
 /// <summary>
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
@@ -44,8 +45,12 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
             : store.OpenShardWriter(FragmentKind.Profile, tenant, shard, SegmentEvaluation.MembershipDatasetId, reading.MembershipBatch, reading.MembershipTime, [ExportSelection.SegmentMembership]);
         // The build's tables load while the shard is made ready to read.
         var tables = reading.Graphs is null ? null : shuffle.TablesAsync(tenant, reading.Graphs, shard, ct);
-        var profileRuns = await compactor.ReadyToReadAsync(FragmentKind.Profile, tenant, shard, ct);
-        var eventRuns = reading.WithEvents ? await compactor.ReadyToReadAsync(FragmentKind.Event, tenant, shard, ct) : [];
+        var listed = reading.Listed?.GetValueOrDefault(shard);
+        string prefix = ProfileStore.ShardPrefix(tenant, shard);
+        var profileRuns = listed is not null ? [.. listed.Profiles.Select(r => r.ToRun(prefix))]
+            : await compactor.ReadyToReadAsync(FragmentKind.Profile, tenant, shard, ct);
+        var eventRuns = !reading.WithEvents ? [] : listed?.Events is { } listedEvents ? [.. listedEvents.Select(r => r.ToRun(prefix))]
+            : await compactor.ReadyToReadAsync(FragmentKind.Event, tenant, shard, ct);
         var (stitched, moved) = tables is null ? (null, null) : await tables;
         using var graphTable = stitched;
         using var movedTable = moved;

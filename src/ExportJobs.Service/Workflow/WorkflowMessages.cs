@@ -1,4 +1,5 @@
 using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Storage.Profiles;
 
 namespace ExportJobs.Service.Workflow;
 
@@ -19,17 +20,40 @@ public sealed record ExportJobInput(string OrgId, string Sandbox, long JobId, in
 /// the job's merge policy stitches profiles (<c>pdg</c>), so a graph build and a shuffle come first, and the shuffle's
 /// <c>Partitions</c> (each a shard with the fragments moved to it) are grouped by the same bytes
 /// (<c>ShardGroupBytes</c>): each shard's stored bytes (<c>ShardBytes</c>) and those moved to it.
+/// <c>Listed</c>: the runs of the shards Prepare's listing found nothing to compact nor delete in, listed at
+/// <c>ListedAtMs</c> (none for a <c>pdg</c> export).
 /// </summary>
 public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, int MaxParallelShards, int ShardAttempts,
-    bool Stitched = false, long ShardGroupBytes = 0, int Partitions = 0, long[]? ShardBytes = null);
+    bool Stitched = false, long ShardGroupBytes = 0, int Partitions = 0, long[]? ShardBytes = null,
+    IReadOnlyList<ListedShard>? Listed = null, long ListedAtMs = 0);
+
+/// <summary>
+/// A shard's runs as Prepare listed them: its profile fragments', and its events' when the job reads them (else null).
+/// An activity that starts soon enough after the listing reads these instead of listing the shard again (an export
+/// listed each of its shards; in Azurite a listing takes time that grows with the shard's files).
+/// </summary>
+public sealed record ListedShard(int Shard, IReadOnlyList<ListedRun> Profiles, IReadOnlyList<ListedRun>? Events);
+
+/// <summary>A run of a shard: its name and its parts, each a blob of the shard's folder by its name there, its size and its ETag.</summary>
+public sealed record ListedRun(string Name, IReadOnlyList<ListedPart> Parts)
+{
+    internal static ListedRun Of(ProfileStore.ShardRun run, string shardPrefix) =>
+        new(run.Name[shardPrefix.Length..], [.. run.Parts.Select(p => new ListedPart(p.Name[shardPrefix.Length..], p.Length, p.Version?.ToString()))]);
+
+    internal ProfileStore.ShardRun ToRun(string shardPrefix) =>
+        new(shardPrefix + Name, [.. Parts.Select(p => new FileSection(shardPrefix + p.Name, 0, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag)))], default, []);
+}
+
+public sealed record ListedPart(string Name, long Length, string? ETag);
 
 /// <summary>
 /// A group of shards one activity exports (or routes, in a shuffle), one after the other; <c>Graphs</c>: the key of
 /// the graph build a <c>pdg</c> export uses — then the shards an export activity is given are the shuffle's partitions,
 /// and <c>Routes</c> names, by shard, what each kind's route of it wrote (<see cref="RouteResult"/>; null for a shard
-/// with no fragments).
+/// with no fragments). <c>Listed</c>, <c>ListedAtMs</c>: the runs of its shards as Prepare listed them (<see cref="ExportPlan"/>).
 /// </summary>
-public sealed record ShardTask(ExportJobInput Job, int[] Shards, string? Graphs = null, string[]?[]? Routes = null);
+public sealed record ShardTask(ExportJobInput Job, int[] Shards, string? Graphs = null, string[]?[]? Routes = null,
+    IReadOnlyList<ListedShard>? Listed = null, long ListedAtMs = 0);
 
 /// <summary>
 /// What the first stage of a <c>pdg</c> export wrote from a group of shards: its bytes in each partition, and each

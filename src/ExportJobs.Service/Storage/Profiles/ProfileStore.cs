@@ -190,8 +190,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
         MemberSelection? members = null, MemberPrefilter? prefilter = null)
     {
-        var (live, _, _) = await ListRunsAsync(kind, tenant, shard, ct);
-        await foreach (var group in ReadRunsAsync(kind, live, ct, skipBatchId, members, prefilter)) yield return group;
+        var listed = await ListRunsAsync(kind, tenant, shard, ct);
+        await foreach (var group in ReadRunsAsync(kind, listed.Live, ct, skipBatchId, members, prefilter)) yield return group;
     }
 
     /// <summary>As <see cref="ReadShardAsync"/>, from the shard's live runs as listed (<see cref="ShardCompactor.ReadyToReadAsync"/>).</summary>
@@ -271,11 +271,21 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>
     /// The names of the runs a read of every shard of this kind would merge now, segment memberships aside, in shard
-    /// order, and the bytes of each shard's files (as <see cref="ListShardSizesAsync(FragmentKind, Tenant, CancellationToken)"/>):
-    /// from one listing of the tenant's files (a listing per shard made 17 requests, each of which Azurite answers in
-    /// time that grows with the tenant's files).
+    /// order, and the bytes of each shard's files (as <see cref="ListShardSizesAsync(FragmentKind, Tenant, CancellationToken)"/>).
     /// </summary>
     public async Task<(List<string> LiveRuns, SortedDictionary<int, long> Sizes)> ListLiveRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
+    {
+        var shards = await ListShardRunsAsync(kind, tenant, ct);
+        var runs = shards.Values.SelectMany(s => s.Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
+        return (runs, new SortedDictionary<int, long>(shards.ToDictionary(s => s.Key, s => s.Value.Bytes)));
+    }
+
+    /// <summary>
+    /// The runs of every shard of this kind that has files, as <see cref="ListRunsAsync"/> gives them, with the bytes of
+    /// the shard's files: from one listing of the tenant's files (a listing per shard made 17 requests, each of which
+    /// Azurite answers in time that grows with the tenant's files).
+    /// </summary>
+    internal async Task<SortedDictionary<int, ShardRuns>> ListShardRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
         var byShard = new SortedDictionary<int, List<BlobItem>>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
@@ -285,8 +295,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 if (!byShard.TryGetValue(shard, out var blobs)) byShard[shard] = blobs = [];
                 blobs.Add(blob);
             }
-        var runs = byShard.SelectMany(s => RunsOf(ShardPrefix(tenant, s.Key), s.Value).Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
-        return (runs, new SortedDictionary<int, long>(byShard.ToDictionary(s => s.Key, s => s.Value.Sum(b => b.Properties.ContentLength ?? 0))));
+        return new SortedDictionary<int, ShardRuns>(byShard.ToDictionary(s => s.Key, s => RunsOf(ShardPrefix(tenant, s.Key), s.Value)));
     }
 
     /// <summary>The shard whose folder holds a blob listed under <paramref name="prefix"/> (a tenant's shard folders), or null.</summary>
@@ -341,8 +350,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// The runs of a shard in name order (oldest first): those read, those a compacted run covers, and compacted runs
     /// not whole yet (being written, or left by a compaction that stopped).
     /// </summary>
-    internal async Task<(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished)> ListRunsAsync(
-        FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
+    internal async Task<ShardRuns> ListRunsAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
     {
         string prefix = ShardPrefix(tenant, shard);
         var blobs = new List<BlobItem>();
@@ -351,8 +359,14 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return RunsOf(prefix, blobs);
     }
 
+    /// <summary>
+    /// A shard's runs as listed (<see cref="ListRunsAsync"/>): those read, those a compacted run covers, and compacted
+    /// runs not whole yet; and the bytes of all its files.
+    /// </summary>
+    internal sealed record ShardRuns(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished, long Bytes);
+
     /// <summary>The runs of a shard from the listing (with metadata, in name order) of its folder <paramref name="prefix"/>, as <see cref="ListRunsAsync"/> gives them.</summary>
-    private static (List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished) RunsOf(string prefix, List<BlobItem> blobs)
+    private static ShardRuns RunsOf(string prefix, List<BlobItem> blobs)
     {
         var whole = new List<ShardRun>();
         var unfinished = new List<ShardRun>();
@@ -367,7 +381,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             (isWhole ? whole : unfinished).Add(run);
         }
         var covered = whole.SelectMany(f => f.Covers).ToHashSet(StringComparer.Ordinal);
-        return (whole.Where(f => !covered.Contains(f.Name)).ToList(), whole.Where(f => covered.Contains(f.Name)).ToList(), unfinished);
+        return new ShardRuns(whole.Where(f => !covered.Contains(f.Name)).ToList(), whole.Where(f => covered.Contains(f.Name)).ToList(), unfinished,
+            blobs.Sum(b => b.Properties.ContentLength ?? 0));
     }
 
     /// <summary>How many runs a read of the shard merges (compaction keeps it at most <see cref="ExportStorageOptions.MaxShardFiles"/>, segment memberships aside).</summary>

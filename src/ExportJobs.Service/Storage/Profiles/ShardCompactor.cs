@@ -69,12 +69,13 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     private async Task<(ShardCompaction Compaction, List<ProfileStore.ShardRun>? Untouched)> CompactAsync(
         FragmentKind kind, Tenant tenant, int shard, CompactionTrigger trigger, CancellationToken ct)
     {
-        var (live, covered, unfinished) = await store.ListRunsAsync(kind, tenant, shard, ct);
+        var listed = await store.ListRunsAsync(kind, tenant, shard, ct);
+        var (live, covered, unfinished, _) = listed;
         int max = options.Value.MaxShardFiles;
         int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
         var now = time.GetUtcNow();
         // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
-        if (live.Count <= bound && !Expired(live, covered, unfinished, now).Any()) return (default, live);
+        if (NothingToDo(listed, bound, now)) return (default, live);
         if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return (new ShardCompaction(0, Deferred: true), live);
@@ -90,7 +91,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return (new ShardCompaction(0, Deferred: true), null);
         try
         {
-            (live, covered, unfinished) = await store.ListRunsAsync(kind, tenant, shard, ct);
+            (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
             foreach (var run in Expired(live, covered, unfinished, now))
                 foreach (var part in run.Parts)
                     await store.DeleteAsync(container.GetBlobClient(part.Name), ct);
@@ -117,6 +118,15 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             catch (RequestFailedException) { } // The lease ran out: there is nothing to release.
         }
     }
+
+    /// <summary>
+    /// Whether a read would find nothing to do in the shard as listed (<see cref="ReadyToReadAsync"/> would read its live
+    /// runs as they are): no more of them than <see cref="ExportStorageOptions.MaxShardFiles"/>, and none to delete.
+    /// </summary>
+    internal bool NothingToDoBeforeRead(ProfileStore.ShardRuns listed) => NothingToDo(listed, options.Value.MaxShardFiles, time.GetUtcNow());
+
+    private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now) =>
+        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now).Any();
 
     /// <summary>
     /// The runs to delete: covered for longer than <see cref="CoveredGrace"/>, earliest covered first (a run is covered
