@@ -87,15 +87,18 @@ public sealed class ExportJobSteps(
     }
 
     /// <summary>
-    /// The runs Prepare listed for a task's shards, when it starts within <see cref="ListingTrust"/> of the listing:
-    /// runs a compaction covers since stay for 15 minutes (<see cref="ShardCompactor"/>), so reads of these end
-    /// before they go. Later, each shard is listed again.
+    /// The runs Prepare listed for a task's shards, when the task starts within <see cref="ListingTrust"/> of the
+    /// listing; later, each shard is listed again.
     /// </summary>
     private Dictionary<int, ListedShard>? ListedRuns(ShardTask task) =>
         task.Listed is { } listed && time.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(task.ListedAtMs) < ListingTrust
             ? listed.ToDictionary(s => s.Shard) : null;
 
-    private static readonly TimeSpan ListingTrust = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// A third of the time runs a compaction covers stay for (<see cref="ShardCompactor.CoveredGrace"/>): runs listed
+    /// before a compaction covered them are still there for a read that starts within it and takes less than the rest.
+    /// </summary>
+    private static readonly TimeSpan ListingTrust = ShardCompactor.CoveredGrace / 3;
 
     /// <summary>The first stage of a <c>pdg</c> export: a group of shards' fragments written to the partitions of their graphs.</summary>
     public async Task<RouteResult> RouteShardsAsync(ShardTask task, CancellationToken ct)

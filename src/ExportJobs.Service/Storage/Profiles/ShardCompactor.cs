@@ -30,7 +30,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// </summary>
     private const int BackgroundShare = 4;
     /// <summary>How long covered runs stay after their compacted run is written: reads that listed them before go on. Also how long a run left unfinished stays.</summary>
-    private static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
+    internal static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
     /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
     private static readonly TimeSpan LeaseWait = TimeSpan.FromMinutes(3), LeasePoll = TimeSpan.FromMilliseconds(250);
