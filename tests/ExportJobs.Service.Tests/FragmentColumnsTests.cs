@@ -455,23 +455,11 @@ public class FragmentColumnsTests
     }
 
     /// <summary>Where each ranged download of blob bytes starts.</summary>
-    private sealed class RangesFetched : HttpPipelinePolicy
+    private sealed class RangesFetched : RequestRecorder
     {
         public System.Collections.Concurrent.ConcurrentQueue<long> Starts { get; } = new();
 
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Record(message);
-            ProcessNext(message, pipeline);
-        }
-
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Record(message);
-            return ProcessNextAsync(message, pipeline);
-        }
-
-        private void Record(HttpMessage message)
+        protected override void Record(HttpMessage message)
         {
             if (message.Request.Headers.TryGetValue("x-ms-range", out string? range) || message.Request.Headers.TryGetValue("Range", out range))
                 Starts.Enqueue(long.Parse(range!["bytes=".Length..range!.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture));
