@@ -58,8 +58,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// <summary>
     /// Compacts the shard before a read (<see cref="CompactionTrigger.BeforeRead"/>) and returns the runs a read of it
     /// merges now: those of the compaction's own listing when it had nothing to do (as nearly always), so that the read
-    /// does not list the shard again. In Azurite, a listing takes time that grows with the shard's files, covered ones
-    /// included, and an export lists every shard it reads.
+    /// does not list the shard again (in Azurite, a listing takes time that grows with the shard's files, covered ones
+    /// included).
     /// </summary>
     internal async Task<List<ProfileStore.ShardRun>> ReadyToReadAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct) =>
         (await CompactAsync(kind, tenant, shard, CompactionTrigger.BeforeRead, ct)).Untouched
