@@ -154,6 +154,33 @@ public class ExportOrchestrationTests
         Assert.Equal(1, listings.Of(ProfileStore.ShardPrefix(harness.Tenant, shard)));
     }
 
+    /// <summary>
+    /// A plan hands on the runs of at most <see cref="ExportJobSteps.ListedPartsPerPlan"/> parts, so its messages stay
+    /// small whatever the shards; the activities of the other shards list them, and the export is whole.
+    /// </summary>
+    [Fact]
+    public async Task A_plan_hands_on_at_most_its_bound_of_listed_parts_and_the_other_activities_list_their_shards()
+    {
+        var listings = new BlobListings();
+        var tasks = new System.Collections.Concurrent.ConcurrentQueue<ShardTask>();
+        // 300 profiles over 400 shards: about 210 shards with files, one or two each (the second batch), over 256 parts.
+        await using var fixture = await StartAsync(async (steps, task) =>
+        {
+            tasks.Enqueue(task);
+            return await steps.ExportShardAsync(task, default);
+        }, services => services.AddSingleton<Azure.Core.Pipeline.HttpPipelinePolicy>(listings).Configure<ExportStorageOptions>(o => o.ShardCount = 400));
+        string shardFolders = $"{fixture.Harness.Tenant.BlobPrefix}/shard-";
+        listings.Clear();
+
+        var job = await fixture.WaitForAsync((long)(await fixture.CreateJobAsync())["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+        Assert.Equal(JobStatus.Succeeded, job.Status);
+        Assert.Equal(_profiles.MembersOf("seg-b").Count(), job.Metrics!.TotalExportedProfileCounter);
+        Assert.InRange(tasks.Sum(t => t.Listed?.Sum(s => s.Profiles.Sum(r => r.Parts.Count)) ?? 0), ExportJobSteps.ListedPartsPerPlan - 1, ExportJobSteps.ListedPartsPerPlan);
+        int listing = tasks.Count(t => t.Listed is not { Count: > 0 });
+        Assert.True(listing > 0);
+        Assert.Equal(listing, listings.Under(shardFolders));
+    }
+
     [Fact]
     public async Task An_export_is_one_trace_from_its_request_counted_and_logged_in_the_jobs_scope()
     {

@@ -68,23 +68,34 @@ public sealed class ExportJobSteps(
 
     /// <summary>
     /// The runs of the shards a read would find nothing to compact nor delete in, as listed, for the activities to read
-    /// without listing them again (<see cref="ListedRuns"/>); a shard with something to do is left to its activity.
+    /// without listing them again (<see cref="ListedRuns"/>), in shard order while their parts number at most
+    /// <see cref="ListedPartsPerPlan"/>; a shard with something to do, or past the bound, is left to its activity.
     /// </summary>
     private List<ListedShard> Listed(Tenant tenant, IEnumerable<int> shards, SortedDictionary<int, ProfileStore.ShardRuns> profileRuns,
         SortedDictionary<int, ProfileStore.ShardRuns>? eventRuns)
     {
         var listed = new List<ListedShard>();
+        int parts = 0;
         foreach (int shard in shards)
         {
             var own = profileRuns.GetValueOrDefault(shard);
             var events = eventRuns?.GetValueOrDefault(shard);
             if ((own is not null && !compactor.NothingToDoBeforeRead(own)) || (events is not null && !compactor.NothingToDoBeforeRead(events))) continue;
+            parts += new[] { own, events }.Sum(runs => runs?.Live.Sum(r => r.Parts.Count) ?? 0);
+            if (parts > ListedPartsPerPlan) break;
             string prefix = ProfileStore.ShardPrefix(tenant, shard);
             listed.Add(new ListedShard(shard, [.. (own?.Live ?? []).Select(r => ListedRun.Of(r, prefix))],
                 eventRuns is null ? null : [.. (events?.Live ?? []).Select(r => ListedRun.Of(r, prefix))]));
         }
         return listed;
     }
+
+    /// <summary>
+    /// How many parts of runs a plan hands on at most, at about 90 bytes each in the orchestration's messages: a plan
+    /// stays well under the 45 KB over which the Durable Task backend keeps a message in a blob, fetched again at each
+    /// replay (a tenant of many shards, or of large ones, would otherwise make every step of its export slower).
+    /// </summary>
+    internal const int ListedPartsPerPlan = 256;
 
     /// <summary>
     /// The runs Prepare listed for a task's shards, when the task starts within <see cref="ListingTrust"/> of the
