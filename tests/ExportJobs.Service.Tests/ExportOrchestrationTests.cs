@@ -85,6 +85,41 @@ public class ExportOrchestrationTests
         return new Fixture { Harness = harness, Host = host, OutputDataset = await harness.CreateDatasetAsync(profileEnabled: false) };
     }
 
+    /// <summary>An export of seg-b run to success, one activity per shard, with the tasks its activities were given and the blob listings made from its creation on.</summary>
+    private sealed record ListingsSeen(Fixture Fixture, System.Collections.Concurrent.ConcurrentQueue<ShardTask> Tasks, BlobListings Listings, string ShardFolders) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Fixture.DisposeAsync();
+    }
+
+    private async Task<ListingsSeen> ExportSeeingListingsAsync(Action<IServiceCollection>? configure = null)
+    {
+        var listings = new BlobListings();
+        var tasks = new System.Collections.Concurrent.ConcurrentQueue<ShardTask>();
+        var fixture = await StartAsync(async (steps, task) =>
+        {
+            tasks.Enqueue(task);
+            return await steps.ExportShardAsync(task, default);
+        }, services =>
+        {
+            services.AddSingleton<Azure.Core.Pipeline.HttpPipelinePolicy>(listings);
+            configure?.Invoke(services);
+        });
+        var seen = new ListingsSeen(fixture, tasks, listings, $"{fixture.Harness.Tenant.BlobPrefix}/shard-");
+        try
+        {
+            listings.Clear();
+            var job = await fixture.WaitForAsync((long)(await fixture.CreateJobAsync())["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
+            Assert.Equal(JobStatus.Succeeded, job.Status);
+            Assert.Equal(_profiles.MembersOf("seg-b").Count(), job.Metrics!.TotalExportedProfileCounter);
+            return seen;
+        }
+        catch
+        {
+            await seen.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task An_export_runs_every_shard_and_succeeds_with_metrics_and_a_manifest()
     {
@@ -117,20 +152,8 @@ public class ExportOrchestrationTests
     [Fact]
     public async Task An_export_lists_its_shards_once_and_an_activity_reads_the_runs_listed_while_the_listing_is_recent()
     {
-        var listings = new BlobListings();
-        var tasks = new System.Collections.Concurrent.ConcurrentQueue<ShardTask>();
-        await using var fixture = await StartAsync(async (steps, task) =>
-        {
-            tasks.Enqueue(task);
-            return await steps.ExportShardAsync(task, default);
-        }, services => services.AddSingleton<Azure.Core.Pipeline.HttpPipelinePolicy>(listings));
-        var harness = fixture.Harness;
-        string shardFolders = $"{harness.Tenant.BlobPrefix}/shard-";
-        listings.Clear();
-
-        var job = await fixture.WaitForAsync((long)(await fixture.CreateJobAsync())["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
-        Assert.Equal(JobStatus.Succeeded, job.Status);
-        Assert.Equal(_profiles.MembersOf("seg-b").Count(), job.Metrics!.TotalExportedProfileCounter);
+        await using var export = await ExportSeeingListingsAsync();
+        var (harness, tasks, listings, shardFolders) = (export.Fixture.Harness, export.Tasks, export.Listings, export.ShardFolders);
         Assert.Equal(1, listings.Of(shardFolders));
         Assert.Equal(0, listings.Under(shardFolders));
 
@@ -161,20 +184,9 @@ public class ExportOrchestrationTests
     [Fact]
     public async Task A_plan_hands_on_at_most_its_bound_of_listed_parts_and_the_other_activities_list_their_shards()
     {
-        var listings = new BlobListings();
-        var tasks = new System.Collections.Concurrent.ConcurrentQueue<ShardTask>();
         // 300 profiles over 400 shards: about 210 shards with files, one or two each (the second batch), over 256 parts.
-        await using var fixture = await StartAsync(async (steps, task) =>
-        {
-            tasks.Enqueue(task);
-            return await steps.ExportShardAsync(task, default);
-        }, services => services.AddSingleton<Azure.Core.Pipeline.HttpPipelinePolicy>(listings).Configure<ExportStorageOptions>(o => o.ShardCount = 400));
-        string shardFolders = $"{fixture.Harness.Tenant.BlobPrefix}/shard-";
-        listings.Clear();
-
-        var job = await fixture.WaitForAsync((long)(await fixture.CreateJobAsync())["id"]!, j => JobStatus.IsTerminal(j.Status), "the job to end");
-        Assert.Equal(JobStatus.Succeeded, job.Status);
-        Assert.Equal(_profiles.MembersOf("seg-b").Count(), job.Metrics!.TotalExportedProfileCounter);
+        await using var export = await ExportSeeingListingsAsync(services => services.Configure<ExportStorageOptions>(o => o.ShardCount = 400));
+        var (tasks, listings, shardFolders) = (export.Tasks, export.Listings, export.ShardFolders);
         Assert.InRange(tasks.Sum(t => t.Listed?.Sum(s => s.Profiles.Sum(r => r.Parts.Count)) ?? 0), ExportJobSteps.ListedPartsPerPlan - 1, ExportJobSteps.ListedPartsPerPlan);
         int listing = tasks.Count(t => t.Listed is not { Count: > 0 });
         Assert.True(listing > 0);
