@@ -15,11 +15,10 @@ public sealed class MemberLookup
     private readonly byte[][] _names;
     /// <summary>An open-addressed table of the names by the hash of their UTF-8: a name's index + 1, or 0 for an empty slot.</summary>
     private readonly int[] _slots;
-    private readonly bool[] _found;
     private readonly MergedValue[] _values;
     /// <summary>
-    /// Each name's values in the layers that hold it not null, highest first, down to the first that is not an object
-    /// (what <see cref="MergedValue.OfHeld"/> merges; arrays reused), and how many.
+    /// Each name's values in the layers that hold it not null, highest first (what <see cref="MergedValue.OfHeld"/>
+    /// merges; arrays reused), and how many: none when no layer holds it.
     /// </summary>
     private readonly JsonElement[]?[] _held;
     private readonly int[] _heldCount;
@@ -41,7 +40,7 @@ public sealed class MemberLookup
             _slots[slot] = i + 1;
         }
         int count = _names.Length;
-        (_found, _values, _held, _heldCount) = (new bool[count], new MergedValue[count], new JsonElement[count][], new int[count]);
+        (_values, _held, _heldCount) = (new MergedValue[count], new JsonElement[count][], new int[count]);
         (_inLayer, _last, _lastIn) = (new int[count], new JsonElement[count], new int[count]);
     }
 
@@ -49,15 +48,14 @@ public sealed class MemberLookup
     public bool TryGet(int index, out MergedValue value)
     {
         value = _values[index];
-        return _found[index];
+        return _heldCount[index] > 0;
     }
 
     /// <summary>Finds the named members of <paramref name="value"/> (none when it is not an object).</summary>
     public void Find(MergedValue value)
     {
-        Array.Clear(_found);
-        if (value.Kind != JsonValueKind.Object) return;
         Array.Clear(_heldCount);
+        if (value.Kind != JsonValueKind.Object) return;
         int layers = value.LayerCount;
         for (int i = layers - 1; i >= 0; i--)
         {
@@ -80,7 +78,7 @@ public sealed class MemberLookup
         {
             int count = _heldCount[index];
             if (count == 0) continue;
-            (_found[index], _values[index]) = (true, MergedValue.OfHeld(_held[index].AsSpan(0, count)));
+            _values[index] = MergedValue.OfHeld(_held[index].AsSpan(0, count));
             // Nothing of the layers is held past the object: a lookup lives as long as its part, in the collector's oldest
             // generation, and what it held would keep each row's arrays alive into it (the stitched exports peaked 10-30 MB higher).
             Array.Clear(_held[index]!, 0, count);
@@ -91,11 +89,11 @@ public sealed class MemberLookup
     /// <summary>Lets go of the members found (the lookup holds nothing of the last object after it).</summary>
     public void Clear() => Array.Clear(_values);
 
-    /// <summary>Holds a layer's value of a name, the layers above it held, unless it is null or a value above decides without it.</summary>
+    /// <summary>Holds a layer's value of a name, the layers above it held, unless it is null.</summary>
     private void Hold(int index, JsonElement member, int layers)
     {
+        if (member.ValueKind == JsonValueKind.Null) return;
         int count = _heldCount[index];
-        if (member.ValueKind == JsonValueKind.Null || (count > 0 && _held[index]![count - 1].ValueKind != JsonValueKind.Object)) return;
         if (count == 0 && (_held[index] is not { } held || held.Length < layers)) _held[index] = new JsonElement[Math.Max(4, layers)];
         _held[index]![count] = member;
         _heldCount[index] = count + 1;
