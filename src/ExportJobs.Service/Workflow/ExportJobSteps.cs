@@ -49,8 +49,7 @@ public sealed class ExportJobSteps(
         long listedAt = Now;
         var profileRuns = await profiles.ListShardRunsAsync(FragmentKind.Profile, input.Tenant, ct);
         var eventRuns = withEvents ? await profiles.ListShardRunsAsync(FragmentKind.Event, input.Tenant, ct) : [];
-        var sizes = new SortedDictionary<int, long>(profileRuns.Keys.Union(eventRuns.Keys)
-            .ToDictionary(s => s, s => (profileRuns.GetValueOrDefault(s)?.Bytes ?? 0) + (eventRuns.GetValueOrDefault(s)?.Bytes ?? 0)));
+        var sizes = ProfileStore.BytesByShard(profileRuns, eventRuns);
         var groups = ShardGroups.Of(sizes, o.ShardGroupBytes);
         bool stitched = current?.MergePolicy?.Stitched == true;
         var listed = stitched ? null : Listed(input.Tenant, sizes.Keys, profileRuns, withEvents ? eventRuns : null);

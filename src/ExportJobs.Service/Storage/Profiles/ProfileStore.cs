@@ -277,7 +277,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     {
         var shards = await ListShardRunsAsync(kind, tenant, ct);
         var runs = shards.Values.SelectMany(s => s.Live.Where(r => !r.KeptApart).Select(r => r.Name)).ToList();
-        return (runs, new SortedDictionary<int, long>(shards.ToDictionary(s => s.Key, s => s.Value.Bytes)));
+        return (runs, BytesByShard(shards));
+    }
+
+    /// <summary>The bytes of each listed shard's files, those of every listing (of each kind) together, in shard order.</summary>
+    internal static SortedDictionary<int, long> BytesByShard(params IEnumerable<SortedDictionary<int, ShardRuns>> listings)
+    {
+        var bytes = new SortedDictionary<int, long>();
+        foreach (var listing in listings)
+            foreach (var (shard, runs) in listing) bytes[shard] = bytes.GetValueOrDefault(shard) + runs.Bytes;
+        return bytes;
     }
 
     /// <summary>
