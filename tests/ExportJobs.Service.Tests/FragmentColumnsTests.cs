@@ -421,6 +421,35 @@ public class FragmentColumnsTests
         }
     }
 
+    [Fact]
+    public async Task Merged_runs_give_their_rows_by_identity_then_by_run_whether_a_run_goes_on_alone_or_another_comes_between()
+    {
+        var (container, _) = await CountedContainerAsync();
+        // Three runs over one range of ids: long stretches of the first run alone, ids in several runs, and rows of a run
+        // over more than one row group; an identity has two rows in the second run.
+        var random = new Random(5);
+        var runs = Enumerable.Range(0, 3).Select(run => Enumerable.Range(0, 2_500)
+            .Where(i => run == 0 ? i % 500 < 400 || i % 7 == 0 : random.Next(run == 1 ? 3 : 5) == 0)
+            .SelectMany(i => Enumerable.Repeat(i, run == 1 && i % 11 == 0 ? 2 : 1))
+            .Select((i, at) => new FragmentRow("ECID", $"ECID-{i:D5}", 1_000 + run, "ds", $"b{run}", StoredRecord.Split(Encoding.UTF8.GetBytes($$"""{"at":{{at}}}"""))))
+            .ToList()).ToList();
+        var cursors = new List<FragmentCursor>();
+        for (int run = 0; run < runs.Count; run++)
+        {
+            long length = await ProfileStore.WriteFileAsync(container, $"run{run}.parquet", runs[run], default);
+            cursors.Add((await FragmentCursor.OpenAsync([(container.GetBlobClient($"run{run}.parquet"), new FileSection($"run{run}.parquet", 0, length))], run, null, null, null, default))!);
+        }
+
+        var merged = new List<(string Id, int Run, string Record)>();
+        await foreach (var cursor in FragmentCursor.MergeAsync(cursors, default))
+            merged.Add((cursor.View.IdentityId, cursor.Index, Encoding.UTF8.GetString(cursor.Current.Record.ToJson().Span)));
+
+        var expected = runs.SelectMany((rows, run) => rows.Select(r => (Id: r.IdentityId, Run: run, Record: Encoding.UTF8.GetString(r.Record.ToJson().Span))))
+            .OrderBy(r => r.Id, StringComparer.Ordinal).ThenBy(r => r.Run).ToList();
+        Assert.Equal(expected, merged);
+        Assert.True(runs[0].Count > 2 * FragmentColumns.RowGroupSize);
+    }
+
     /// <summary>A profiles container of a prefix of its own, whose client records where each ranged download starts.</summary>
     private static async Task<(BlobContainerClient Container, RangesFetched Ranges)> CountedContainerAsync()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
@@ -104,7 +105,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
                 int full = pending.Add(target, row);
                 if (full >= 0) await FlushAsync(full);
             }
-            byNamespace[identity.Namespace] = byNamespace.GetValueOrDefault(identity.Namespace) + targets.Count;
+            CollectionsMarshal.GetValueRefOrAddDefault(byNamespace, identity.Namespace, out _) += targets.Count;
         }
         // Read through the fragments, unless fields ask for a projection the columns do not make.
         MergedValue RowOf(MergedProfile profile, IReadOnlyList<ProfileFragment> eventFragments)

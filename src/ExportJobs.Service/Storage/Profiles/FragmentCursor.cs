@@ -60,19 +60,32 @@ internal sealed class FragmentCursor : IAsyncDisposable
         return null;
     }
 
-    public async Task<bool> MoveNextAsync(CancellationToken ct)
+    /// <summary>Moves to the run's next row; completes at once (no state machine) while its file's row group holds one.</summary>
+    public ValueTask<bool> MoveNextAsync(CancellationToken ct)
+    {
+        if (_file is null) return NextFileAsync(ct);
+        var moved = _file.MoveNextAsync(ct);
+        if (!moved.IsCompletedSuccessfully) return AfterReadAsync(moved, ct);
+        return moved.Result ? ValueTask.FromResult(Moved()) : NextFileAsync(ct);
+    }
+
+    private async ValueTask<bool> AfterReadAsync(ValueTask<bool> moved, CancellationToken ct) => await moved ? Moved() : await NextFileAsync(ct);
+
+    private bool Moved()
+    {
+        View = _file!.View;
+        return true;
+    }
+
+    private async ValueTask<bool> NextFileAsync(CancellationToken ct)
     {
         while (true)
         {
-            if (_file is not null && await _file.MoveNextAsync(ct))
-            {
-                View = _file.View;
-                return true;
-            }
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
             _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version);
             if (Members.Count == 0) Members = _file.Members;
+            if (await _file.MoveNextAsync(ct)) return Moved();
         }
     }
 
@@ -84,16 +97,24 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
     /// <summary>
     /// The rows of several runs as one stream ordered by identity key, then by run, then as each run holds them —
-    /// a k-way merge holding one row group of each run. Each cursor is yielded on the row that comes next.
+    /// a k-way merge holding one row group of each run. Each cursor is yielded on the row that comes next. A run whose
+    /// next row still comes before every other run's is yielded again without going through the queue: an identity's
+    /// rows of a run are together, and most identities are in one run.
     /// </summary>
     public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
     {
         var queue = new PriorityQueue<FragmentCursor, (string Namespace, string Id, int Run)>(KeyThenRun.Instance);
         foreach (var run in runs) queue.Enqueue(run, run.Key);
-        while (queue.TryDequeue(out var run, out _))
+        if (!queue.TryDequeue(out var next, out _)) yield break;
+        while (true)
         {
-            yield return run;
-            if (await run.MoveNextAsync(ct)) queue.Enqueue(run, run.Key);
+            yield return next;
+            if (!await next.MoveNextAsync(ct))
+            {
+                if (!queue.TryDequeue(out next, out _)) yield break;
+            }
+            else if (queue.TryPeek(out _, out var first) && KeyThenRun.Instance.Compare(next.Key, first) > 0)
+                next = queue.EnqueueDequeue(next, next.Key);
         }
     }
 

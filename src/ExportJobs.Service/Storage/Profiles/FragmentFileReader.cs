@@ -45,9 +45,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>Whether the other holds the group before until the reader moves on from the current group's first row: then no view of it is left.</summary>
     private bool _otherHeld;
     private FragmentRow? _materialized;
-    /// <summary>The last identity id read, and its bytes: a row of the same identity takes its string.</summary>
+    /// <summary>The last identity id read, and a copy of its bytes (its pack goes back to the pool with its group): a row of the same identity takes its string.</summary>
     private string? _lastId;
-    private ReadOnlyMemory<byte> _lastIdBytes;
+    private byte[] _lastIdBytes = new byte[64];
+    private int _lastIdLength;
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
     private ReadOnlyMemory<byte>[] _bytes = [];
     private ReadOnlyMemory<char>[] _chars = [];
@@ -130,33 +131,69 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         }
     }
 
-    public async Task<bool> MoveNextAsync(CancellationToken ct)
+    /// <summary>Moves to the next row read; completes at once (no state machine) while the row group holds one.</summary>
+    public ValueTask<bool> MoveNextAsync(CancellationToken ct)
     {
         _materialized = null;
         // The values of the group before are let go, so that its decoded columns are not held as long as the current group's.
         if (_otherHeld) _other.Release();
         _otherHeld = false;
-        do
-        {
-            while (++_row >= _rows)
-            {
-                if (++_group >= _reader.RowGroupCount) return false;
-                await ReadGroupAsync(ct);
-            }
-        } while (_keep is not null && !_current.Kept[_row]);
-        return true;
+        return NextRowInGroup() ? ValueTask.FromResult(true) : NextGroupAsync(ct);
     }
 
-    internal FragmentRow RowAt(GroupValues group, int row) =>
-        new(group.Namespaces[row]!, group.Ids[row]!, group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, RecordAt(group, row), group.Sequences[row],
-            _memberships is null ? null : group.Memberships[row]);
-
-    private StoredRecord RecordAt(GroupValues group, int row)
+    private bool NextRowInGroup()
     {
-        if (group.Orders[row] is null) return StoredRecord.OfWhole(group.Records[row]!.Value);
-        var members = new Member[MembersAt(group, row)];
+        while (++_row < _rows)
+            if (_keep is null || _current.Kept[_row]) return true;
+        return false;
+    }
+
+    private async ValueTask<bool> NextGroupAsync(CancellationToken ct)
+    {
+        while (++_group < _reader.RowGroupCount)
+        {
+            await ReadGroupAsync(ct);
+            if (NextRowInGroup()) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A row of its own: it outlives its group, whose packs go back to the pool (<see cref="GroupValues.Release"/>), so
+    /// in a packed file its bytes are copied, into one array.
+    /// </summary>
+    internal FragmentRow RowAt(GroupValues group, int row)
+    {
+        var memberships = _memberships is null ? null : group.Memberships[row];
+        var whole = group.Orders[row] is null ? group.Records[row] : null;
+        var members = whole is null ? new Member[MembersAt(group, row)] : [];
         _scratch.AsSpan(0, members.Length).CopyTo(members);
-        return StoredRecord.OfMembers(members);
+        if (_packed)
+        {
+            int length = (memberships?.Length ?? 0) + (whole?.Length ?? 0);
+            foreach (var member in members) length += member.Value.Length;
+            var bytes = new OwnBytes(length);
+            if (memberships is { } index) memberships = bytes.Copy(index);
+            if (whole is { } json) whole = bytes.Copy(json);
+            for (int m = 0; m < members.Length; m++) members[m] = members[m] with { Value = bytes.Copy(members[m].Value) };
+        }
+        var record = whole is { } text ? StoredRecord.OfWhole(text) : StoredRecord.OfMembers(members);
+        return new(group.Namespaces[row]!, group.Ids[row]!, group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, record, group.Sequences[row], memberships);
+    }
+
+    /// <summary>One array that values are copied into one after the other.</summary>
+    private sealed class OwnBytes(int length)
+    {
+        private readonly byte[] _bytes = new byte[length];
+        private int _used;
+
+        public ReadOnlyMemory<byte> Copy(ReadOnlyMemory<byte> value)
+        {
+            value.Span.CopyTo(_bytes.AsSpan(_used));
+            var copy = _bytes.AsMemory(_used, value.Length);
+            _used += value.Length;
+            return copy;
+        }
     }
 
     /// <summary>The members read of a row that is not kept whole, in its record's order, into <see cref="_scratch"/>; returns how many.</summary>
@@ -202,7 +239,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         if (_bytes.Length < rows)
             (_idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>[rows], new ReadOnlyMemory<char>[rows], new int[rows], new int[rows]);
         await ReadFewAsync(group, _namespace, into.Namespaces, rows, ct);
-        await ReadIdsAsync(group, into.Ids, rows, ct);
+        await ReadIdsAsync(group, into, rows, ct);
         if (_keep is not null)
         {
             bool any = false, all = true;
@@ -212,38 +249,48 @@ internal sealed class FragmentFileReader : IAsyncDisposable
                 bool kept = into.Kept[row] = keepsNamespace || _keep.Keeps(into.Namespaces[row]!, into.Ids[row]!);
                 (any, all) = (any | kept, all & kept);
             }
-            if (!any) return 0;
+            if (!any)
+            {
+                // Its ids' packs: no row of the group is read.
+                into.Release();
+                return 0;
+            }
             if (all) _keep.KeptWhole?.Add(_file, _group);
         }
         await group.ReadAsync(_ingestTime, into.IngestTimes.AsMemory(0, rows), null, ct);
         await ReadFewAsync(group, _dataset, into.Datasets, rows, ct);
         await ReadFewAsync(group, _batch, into.Batches, rows, ct);
-        await ReadBytesAsync(group, _record, into.Records, rows, ct);
+        await ReadBytesAsync(group, _record, into.Records, into, rows, ct);
         if (_order is null) Array.Clear(into.Orders);
-        else await ReadBytesAsync(group, _order, into.Orders, rows, ct);
+        else await ReadBytesAsync(group, _order, into.Orders, into, rows, ct);
         if (_sequence is not null) await group.ReadAsync(_sequence, into.Sequences.AsMemory(0, rows), null, ct);
-        if (_memberships is not null) await ReadBytesAsync(group, _memberships, into.Memberships, rows, ct);
+        if (_memberships is not null) await ReadBytesAsync(group, _memberships, into.Memberships, into, rows, ct);
         bool indexedWhole = _memberships is not null && Array.IndexOf(into.Memberships, null, 0, rows) < 0;
         for (int slot = 0; slot < _read.Length; slot++)
         {
             if (slot == _indexedSlot && indexedWhole) Array.Clear(into.Values[slot]);
-            else await ReadBytesAsync(group, _read[slot].Field, into.Values[slot], rows, ct);
+            else await ReadBytesAsync(group, _read[slot].Field, into.Values[slot], into, rows, ct);
         }
         return rows;
     }
 
     /// <summary>
-    /// A binary column, null for a row without a value: slices of its packs in a packed file, else each value as
-    /// Parquet.Net decodes it (read as <c>byte[]</c>, it copies every value once more).
+    /// A binary column, null for a row without a value: in a packed file, slices of its packs, copied into a pooled array
+    /// that <paramref name="holder"/> gives back when it lets go of the group (Parquet.Net decodes each pack into an array
+    /// of its own: held while the group is read, those arrays outlived the collections of generation 0 and were copied
+    /// by them, where a copy now dies young); else each value as Parquet.Net decodes it (read as <c>byte[]</c>, it
+    /// copies every value once more).
     /// </summary>
-    private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, int rows, CancellationToken ct)
+    private async Task ReadBytesAsync(ParquetRowGroupReader group, DataField field, ReadOnlyMemory<byte>?[] into, GroupValues holder, int rows, CancellationToken ct)
     {
         await group.ReadRawAsync(field, _bytes.AsMemory(0, rows), _levels.AsMemory(0, rows), null, ct);
         if (_packed)
         {
             if (!field.IsNullable) throw new InvalidDataException($"Column {field.Name} of a packed fragment file is not nullable.");
             var levels = _levels.AsSpan(0, rows);
-            ValuePacks.Unpack(_bytes.AsSpan(0, rows - levels.Count(0)), levels, rows, into, field.Name);
+            var packs = _bytes.AsSpan(0, rows - levels.Count(0));
+            holder.Hold(packs);
+            ValuePacks.Unpack(packs, levels, rows, into, field.Name);
             return;
         }
         for (int row = 0, value = 0; row < rows; row++)
@@ -254,19 +301,25 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// The identity ids: UTF-8 in packs, each row's string the row before's when their bytes are equal (an identity's
     /// fragments in a file are together), or in a file of an earlier build, strings.
     /// </summary>
-    private async Task ReadIdsAsync(ParquetRowGroupReader group, string?[] into, int rows, CancellationToken ct)
+    private async Task ReadIdsAsync(ParquetRowGroupReader group, GroupValues into, int rows, CancellationToken ct)
     {
         if (FragmentColumns.HoldsTextIds(_id))
         {
-            await group.ReadAsync(_id, into.AsMemory(0, rows), null, ct);
+            await group.ReadAsync(_id, into.Ids.AsMemory(0, rows), null, ct);
             return;
         }
-        await ReadBytesAsync(group, _id, _idBytes, rows, ct);
+        await ReadBytesAsync(group, _id, _idBytes, into, rows, ct);
         for (int row = 0; row < rows; row++)
         {
-            var text = _idBytes[row] ?? throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.");
-            if (_lastId is null || !text.Span.SequenceEqual(_lastIdBytes.Span)) (_lastId, _lastIdBytes) = (Encoding.UTF8.GetString(text.Span), text);
-            into[row] = _lastId;
+            var text = (_idBytes[row] ?? throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.")).Span;
+            if (_lastId is null || !text.SequenceEqual(_lastIdBytes.AsSpan(0, _lastIdLength)))
+            {
+                _lastId = Encoding.UTF8.GetString(text);
+                if (text.Length > _lastIdBytes.Length) _lastIdBytes = new byte[text.Length];
+                text.CopyTo(_lastIdBytes);
+                _lastIdLength = text.Length;
+            }
+            into.Ids[row] = _lastId;
         }
     }
 
@@ -352,12 +405,41 @@ internal sealed class GroupValues(int memberSlots)
         for (int slot = 0; slot < Values.Length; slot++) Values[slot] = new ReadOnlyMemory<byte>?[rows];
     }
 
-    /// <summary>Lets go of the decoded columns the values are slices of.</summary>
+    /// <summary>
+    /// The arrays the group's packs are copied into. Up to 64 are kept of each size: the groups held at once are two a
+    /// run of each shard a host reads, a few binary columns each.
+    /// </summary>
+    private static readonly IdleTrimmedArrayPool<byte> PackArrays = new(maxArrayLength: 1 << 24, maxArraysPerSize: 64);
+    private readonly List<byte[]> _held = [];
+
+    /// <summary>Copies a column's packs into one pooled array held by the group, each pack now a slice of it.</summary>
+    public void Hold(Span<ReadOnlyMemory<byte>> packs)
+    {
+        int bytes = 0;
+        foreach (var pack in packs) bytes = checked(bytes + pack.Length);
+        var held = PackArrays.Rent(bytes);
+        _held.Add(held);
+        int at = 0;
+        for (int p = 0; p < packs.Length; p++)
+        {
+            packs[p].Span.CopyTo(held.AsSpan(at));
+            packs[p] = held.AsMemory(at, packs[p].Length);
+            at += packs[p].Length;
+        }
+    }
+
+    /// <summary>
+    /// Lets go of the decoded columns the values are slices of, and gives the arrays of its packs back to the pool: no
+    /// view of the group's rows is read after it (<see cref="FragmentRowView"/>), and a row made of its own copied its
+    /// bytes. A reader disposed of gives nothing back: the views of its last group may still be read.
+    /// </summary>
     public void Release()
     {
         Array.Clear(Records);
         Array.Clear(Orders);
         Array.Clear(Memberships);
         foreach (var values in Values) Array.Clear(values);
+        foreach (var held in _held) PackArrays.Return(held);
+        _held.Clear();
     }
 }
