@@ -18,7 +18,7 @@
 #   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
 #   BENCH_STORE=… bash scripts/bench.sh exports R [whole]   the one-segment (whole-store) export through a host's API, R times
 #     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
-#     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them)
+#     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them, and their collections by reason)
 # Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
 # and stops them. BENCH_AZURITE_QUIET=1 (floors and exports only) starts it without the log: what writing the log
 # costs the emulator, which shares the cores. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps

@@ -447,7 +447,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// <c>bash scripts/bench.sh floors</c>): a quick loop for work on the shard reads. With <paramref name="oneSegmentOnly"/>
     /// (<c>floors R segment</c>), the one-segment floor alone, R times: rounds short enough to interleave settings.
     /// Its job can be taken apart: <c>BENCH_FLOOR_FIELDS</c> sets its fields (<c>*</c>: every field), <c>BENCH_FLOOR_SEGMENT</c> its segment
-    /// (<c>none</c>: no filter); with <c>BENCH_ALLOC=1</c> the allocations sampled by the runtime are listed by type at the end.
+    /// (<c>none</c>: no filter); with <c>BENCH_ALLOC=1</c> the allocations sampled by the runtime are listed by type at the end, and the collections by generation and reason.
     /// </summary>
     public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
     {

@@ -406,10 +406,11 @@ internal sealed class GroupValues(int memberSlots)
     }
 
     /// <summary>
-    /// The arrays the group's packs are copied into. Up to 64 are kept of each size: the groups held at once are two a
-    /// run of each shard a host reads, a few binary columns each.
+    /// The arrays the group's packs are copied into. A group given back is followed by the next one read, so a few of
+    /// each size are kept, and not for long after the reads stop: what the pool keeps is on top of what the next job
+    /// (a graph build's tables, say) holds.
     /// </summary>
-    private static readonly IdleTrimmedArrayPool<byte> PackArrays = new(maxArrayLength: 1 << 24, maxArraysPerSize: 64);
+    private static readonly IdleTrimmedArrayPool<byte> PackArrays = new(maxArrayLength: 1 << 24, maxArraysPerSize: 16, TimeSpan.FromSeconds(3), TimeProvider.System);
     private readonly List<byte[]> _held = [];
 
     /// <summary>Copies a column's packs into one pooled array held by the group, each pack now a slice of it.</summary>
