@@ -251,7 +251,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             }
             if (!any)
             {
-                // Its ids' packs: no row of the group is read.
+                // No row of the group is read: its ids' packs go back.
                 into.Release();
                 return 0;
             }
@@ -379,6 +379,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         return (start, checked((int)(end - start)));
     }
 
+    /// <summary>Closes the file. Its groups keep their packs' arrays (left to the collector): the merge may still read views of the last one.</summary>
     public async ValueTask DisposeAsync()
     {
         await _reader.DisposeAsync();
@@ -432,7 +433,7 @@ internal sealed class GroupValues(int memberSlots)
     /// <summary>
     /// Lets go of the decoded columns the values are slices of, and gives the arrays of its packs back to the pool: no
     /// view of the group's rows is read after it (<see cref="FragmentRowView"/>), and a row made of its own copied its
-    /// bytes. A reader disposed of gives nothing back: the views of its last group may still be read.
+    /// bytes.
     /// </summary>
     public void Release()
     {
