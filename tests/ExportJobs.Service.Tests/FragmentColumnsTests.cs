@@ -333,6 +333,25 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public async Task Row_groups_a_read_keeps_no_row_of_give_their_pooled_arrays_back_and_the_reader_holds_one_groups_at_most()
+    {
+        var (container, _) = await CountedContainerAsync();
+        var rows = NoisyRows(groupsPerNamespace: 6);
+        long length = await ProfileStore.WriteFileAsync(container, "shard.parquet", rows, default);
+        string last = rows[^1].IdentityId;
+
+        // Every group's ids are decoded to be asked about; only the last group keeps a row.
+        await using var reader = await FragmentFileReader.OpenAsync(container.GetBlobClient("shard.parquet"), 0, length, null,
+            new IdentityFilter((ns, id) => ns == "ECID" && id == last), default);
+        var read = new List<string>();
+        while (await reader.MoveNextAsync(default)) read.Add(reader.View.IdentityId);
+
+        Assert.Equal([last], read);
+        // The last group's binary columns: ids, records, their members' order and the member columns.
+        Assert.InRange(reader.HeldArrays, 1, 3 + reader.Members.Count);
+    }
+
+    [Fact]
     public async Task A_read_that_keeps_every_identity_of_a_namespace_asks_nothing_of_the_rows_of_its_row_groups_and_keeps_them_all()
     {
         var (container, _) = await CountedContainerAsync();

@@ -105,6 +105,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>The file's member names (none in a file of an earlier build).</summary>
     public IReadOnlyList<MemberName> Members { get; }
 
+    /// <summary>The pooled arrays its two groups hold (for tests: a group read and left holds none).</summary>
+    internal int HeldArrays => _current.HeldArrays + _other.HeldArrays;
+
     /// <summary>The row the reader is on, as a view of its row group's columns.</summary>
     public FragmentRowView View => new(this, _current, _row);
 
@@ -414,9 +417,12 @@ internal sealed class GroupValues(int memberSlots)
     private static readonly IdleTrimmedArrayPool<byte> PackArrays = new(maxArrayLength: 1 << 24, maxArraysPerSize: 16, TimeSpan.FromSeconds(3), TimeProvider.System);
     private readonly List<byte[]> _held = [];
 
+    public int HeldArrays => _held.Count;
+
     /// <summary>Copies a column's packs into one pooled array held by the group, each pack now a slice of it.</summary>
     public void Hold(Span<ReadOnlyMemory<byte>> packs)
     {
+        if (packs.IsEmpty) return;
         int bytes = 0;
         foreach (var pack in packs) bytes = checked(bytes + pack.Length);
         var held = PackArrays.Rent(bytes);
