@@ -503,11 +503,11 @@ public class FragmentColumnsTests
     }
 
     /// <summary>Where each ranged download of blob bytes starts.</summary>
-    private sealed class RangesFetched : RequestRecorder
+    private sealed class RangesFetched : HttpPipelineSynchronousPolicy
     {
         public System.Collections.Concurrent.ConcurrentQueue<long> Starts { get; } = new();
 
-        protected override void Record(HttpMessage message)
+        public override void OnSendingRequest(HttpMessage message)
         {
             if (message.Request.Headers.TryGetValue("x-ms-range", out string? range) || message.Request.Headers.TryGetValue("Range", out range))
                 Starts.Enqueue(long.Parse(range!["bytes=".Length..range!.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture));

@@ -8,7 +8,7 @@ namespace ExportJobs.TestSupport;
 /// A pipeline policy that records the blob listings made, by the prefix they listed: registered as an
 /// <see cref="HttpPipelinePolicy"/> in a <see cref="ServiceHarness"/>, it sees every request of the service's blob clients.
 /// </summary>
-public sealed class BlobListings : RequestRecorder
+public sealed class BlobListings : HttpPipelineSynchronousPolicy
 {
     private readonly ConcurrentQueue<string> _prefixes = new();
 
@@ -20,27 +20,9 @@ public sealed class BlobListings : RequestRecorder
 
     public void Clear() => _prefixes.Clear();
 
-    protected override void Record(HttpMessage message)
+    public override void OnSendingRequest(HttpMessage message)
     {
         var query = System.Web.HttpUtility.ParseQueryString(message.Request.Uri.Query);
         if (query["comp"] == "list" && query["prefix"] is { } prefix) _prefixes.Enqueue(prefix);
     }
-}
-
-/// <summary>A pipeline policy that looks at each request before sending it on.</summary>
-public abstract class RequestRecorder : HttpPipelinePolicy
-{
-    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Record(message);
-        ProcessNext(message, pipeline);
-    }
-
-    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Record(message);
-        return ProcessNextAsync(message, pipeline);
-    }
-
-    protected abstract void Record(HttpMessage message);
 }
