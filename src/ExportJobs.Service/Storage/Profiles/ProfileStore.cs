@@ -160,21 +160,27 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>The bytes of fragment files of these kinds together in each shard of a tenant that has any, in shard order.</summary>
     public async Task<SortedDictionary<int, long>> ListShardSizesAsync(IEnumerable<FragmentKind> kinds, Tenant tenant, CancellationToken ct)
     {
-        var sizes = new SortedDictionary<int, long>();
-        foreach (var kind in kinds)
-            foreach (var (shard, bytes) in await ListShardSizesAsync(kind, tenant, ct))
-                sizes[shard] = sizes.GetValueOrDefault(shard) + bytes;
-        return sizes;
+        var bytes = new List<(int Shard, long Bytes)>();
+        foreach (var kind in kinds) bytes.AddRange((await ListShardSizesAsync(kind, tenant, ct)).Select(s => (s.Key, s.Value)));
+        return SumByShard(bytes);
     }
 
     /// <summary>The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of the tenant's files).</summary>
     public async Task<SortedDictionary<int, long>> ListShardSizesAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
-        var sizes = new SortedDictionary<int, long>();
+        var bytes = new List<(int Shard, long Bytes)>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
-            if (ShardOf(blob.Name, prefix) is { } shard) sizes[shard] = sizes.GetValueOrDefault(shard) + (blob.Properties.ContentLength ?? 0);
-        return sizes;
+            if (ShardOf(blob.Name, prefix) is { } shard) bytes.Add((shard, blob.Properties.ContentLength ?? 0));
+        return SumByShard(bytes);
+    }
+
+    /// <summary>Bytes summed by shard, in shard order.</summary>
+    private static SortedDictionary<int, long> SumByShard(IEnumerable<(int Shard, long Bytes)> bytes)
+    {
+        var sums = new SortedDictionary<int, long>();
+        foreach (var (shard, count) in bytes) sums[shard] = sums.GetValueOrDefault(shard) + count;
+        return sums;
     }
 
     /// <summary>
@@ -281,13 +287,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>The bytes of each listed shard's files, those of every listing (of each kind) together, in shard order.</summary>
-    internal static SortedDictionary<int, long> BytesByShard(params IEnumerable<SortedDictionary<int, ShardRuns>> listings)
-    {
-        var bytes = new SortedDictionary<int, long>();
-        foreach (var listing in listings)
-            foreach (var (shard, runs) in listing) bytes[shard] = bytes.GetValueOrDefault(shard) + runs.Bytes;
-        return bytes;
-    }
+    internal static SortedDictionary<int, long> BytesByShard(params IEnumerable<SortedDictionary<int, ShardRuns>> listings) =>
+        SumByShard(listings.SelectMany(listing => listing.Select(s => (s.Key, s.Value.Bytes))));
 
     /// <summary>
     /// The runs of every shard of this kind that has files, as <see cref="ListRunsAsync"/> gives them, with the bytes of
