@@ -163,27 +163,40 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     /// <summary>
     /// A row of its own: it outlives its group, whose packs go back to the pool (<see cref="GroupValues.Release"/>), so
-    /// in a packed file its record and its memberships are copied into arrays of their own.
+    /// in a packed file its bytes are copied, into one array.
     /// </summary>
     internal FragmentRow RowAt(GroupValues group, int row)
     {
-        var record = RecordAt(group, row);
         var memberships = _memberships is null ? null : group.Memberships[row];
+        var whole = group.Orders[row] is null ? group.Records[row] : null;
+        var members = whole is null ? new Member[MembersAt(group, row)] : [];
+        _scratch.AsSpan(0, members.Length).CopyTo(members);
         if (_packed)
         {
-            record = record.Detached();
-            // Assigned only when there is one: a null array would convert to an empty memory, not to none.
-            if (memberships is { } index) memberships = index.ToArray();
+            int length = (memberships?.Length ?? 0) + (whole?.Length ?? 0);
+            foreach (var member in members) length += member.Value.Length;
+            var bytes = new OwnBytes(length);
+            if (memberships is { } index) memberships = bytes.Copy(index);
+            if (whole is { } json) whole = bytes.Copy(json);
+            for (int m = 0; m < members.Length; m++) members[m] = members[m] with { Value = bytes.Copy(members[m].Value) };
         }
+        var record = whole is { } text ? StoredRecord.OfWhole(text) : StoredRecord.OfMembers(members);
         return new(group.Namespaces[row]!, group.Ids[row]!, group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, record, group.Sequences[row], memberships);
     }
 
-    private StoredRecord RecordAt(GroupValues group, int row)
+    /// <summary>One array that values are copied into one after the other.</summary>
+    private sealed class OwnBytes(int length)
     {
-        if (group.Orders[row] is null) return StoredRecord.OfWhole(group.Records[row]!.Value);
-        var members = new Member[MembersAt(group, row)];
-        _scratch.AsSpan(0, members.Length).CopyTo(members);
-        return StoredRecord.OfMembers(members);
+        private readonly byte[] _bytes = new byte[length];
+        private int _used;
+
+        public ReadOnlyMemory<byte> Copy(ReadOnlyMemory<byte> value)
+        {
+            value.Span.CopyTo(_bytes.AsSpan(_used));
+            var copy = _bytes.AsMemory(_used, value.Length);
+            _used += value.Length;
+            return copy;
+        }
     }
 
     /// <summary>The members read of a row that is not kept whole, in its record's order, into <see cref="_scratch"/>; returns how many.</summary>

@@ -149,8 +149,8 @@ internal sealed class StoredRecord
     }
 
     /// <summary>
-    /// This record with its text in one array of its own: a record read from a file holds slices of its row group's
-    /// packs, which go back to the pool when the reader lets go of the group (a row of its own, <c>FragmentFileReader.RowAt</c>).
+    /// This record with its text in one array of its own: a record read from a file holds slices of the buffers its
+    /// columns were decoded into, so one held long (a routing's rows) would keep all of them alive.
     /// </summary>
     public StoredRecord Detached()
     {
