@@ -419,13 +419,18 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// </summary>
     private async Task<string> DiskAsync()
     {
-        var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
-        long profiles = (await store.ListShardSizesAsync(FragmentKind.Profile, new Tenant(Org, Sandbox), default)).Values.Sum();
+        long profiles = (await NewProfileStore().ListShardSizesAsync(FragmentKind.Profile, new Tenant(Org, Sandbox), default)).Values.Sum();
         var folder = new DirectoryInfo(Path.Combine(env.Work, "azurite"));
         // BENCH_AZURITE_MEMORY=1: the emulator keeps its data in memory.
         string emulator = folder.Exists ? Mb(folder.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)) : "in memory";
         return $"{Mb(profiles)}, {emulator}";
+    }
+
+    /// <summary>The profile store, read from here as the hosts read it.</summary>
+    private ProfileStore NewProfileStore()
+    {
+        var options = Options.Create(env.StorageOptions());
+        return new ProfileStore(new StorageClients(options), options, env.Cache);
     }
 
     /// <summary>Waits until no shard of the sandbox (the exports') has more files than an export reads (what background compaction brings about).</summary>
@@ -506,9 +511,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 Console.WriteLine($"  of which the shard reads alone (no merge, no output): {read.TotalSeconds:N1} s; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC {GcFigures.Now() - gcBefore}");
             }
         if (oneSegmentOnly) return 0;
-        var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
-        bool withEvents = (await store.ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;
+        bool withEvents = (await NewProfileStore().ListShardsAsync(FragmentKind.Event, _tenant, default)).Count > 0;
         for (int r = 0; r < repeats; r++)
             foreach (string definition in withEvents ? [EvaluatedSegment, EvaluatedEventSegment] : new[] { EvaluatedSegment })
                 foreach (bool everyMember in new[] { true, false })
