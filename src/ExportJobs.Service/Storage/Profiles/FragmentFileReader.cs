@@ -208,16 +208,11 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         return count;
     }
 
-    /// <summary>The length of a row's record as JSON text (<see cref="StoredRecord.JsonLength"/> of its record as <see cref="RowAt"/> makes it).</summary>
-    internal int JsonLengthAt(GroupValues group, int row) =>
-        group.Orders[row] is null ? group.Records[row]!.Value.Length : StoredRecord.JsonLengthOf(_scratch.AsSpan(0, MembersAt(group, row)));
-
-    /// <summary>Writes a row's record as JSON text (as <see cref="StoredRecord.CopyJsonTo"/> of its record as <see cref="RowAt"/> makes it); returns its length.</summary>
-    internal int CopyJsonAt(GroupValues group, int row, Span<byte> json)
+    /// <summary>Writes a row's record as JSON text (as <see cref="StoredRecord.AppendJsonTo"/> of its record as <see cref="RowAt"/> makes it) after what <paramref name="text"/> holds.</summary>
+    internal void AppendJsonAt(GroupValues group, int row, ArrayBufferWriter<byte> text)
     {
-        if (group.Orders[row] is not null) return StoredRecord.WriteJson(_scratch.AsSpan(0, MembersAt(group, row)), json);
-        group.Records[row]!.Value.Span.CopyTo(json);
-        return group.Records[row]!.Value.Length;
+        if (group.Orders[row] is null) text.Write(group.Records[row]!.Value.Span);
+        else StoredRecord.AppendJson(_scratch.AsSpan(0, MembersAt(group, row)), text);
     }
 
     /// <summary>Reads the next row group into the group that is not current, which becomes current when the read keeps any of its rows.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using ExportJobs.Core.Profiles;
 
@@ -12,9 +13,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0,
     ReadOnlyMemory<byte>? Memberships = null) : IStoredFragment
 {
-    public int JsonLength => Record.JsonLength;
-
-    public int CopyJsonTo(Span<byte> json) => Record.CopyJsonTo(json);
+    public void AppendJsonTo(ArrayBufferWriter<byte> text) => Record.AppendJsonTo(text);
 
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
@@ -37,11 +36,8 @@ internal interface IStoredFragment
     long Sequence { get; }
     ReadOnlyMemory<byte>? Memberships { get; }
 
-    /// <summary>The length of the record's JSON text.</summary>
-    int JsonLength { get; }
-
-    /// <summary>Writes the record's JSON text; returns its length.</summary>
-    int CopyJsonTo(Span<byte> json);
+    /// <summary>Writes the record's JSON text after what <paramref name="text"/> holds.</summary>
+    void AppendJsonTo(ArrayBufferWriter<byte> text);
 
     /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
     ProfileFragment ToFragment(Identity identity, JsonElement record);

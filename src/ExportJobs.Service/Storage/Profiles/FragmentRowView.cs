@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using ExportJobs.Core.Profiles;
 
@@ -18,9 +19,7 @@ internal readonly struct FragmentRowView(FragmentFileReader file, GroupValues gr
     public string BatchId => group.Batches[row]!;
     public long Sequence => group.Sequences[row];
     public ReadOnlyMemory<byte>? Memberships => group.Memberships[row];
-    public int JsonLength => file.JsonLengthAt(group, row);
-
-    public int CopyJsonTo(Span<byte> json) => file.CopyJsonAt(group, row, json);
+    public void AppendJsonTo(ArrayBufferWriter<byte> text) => file.AppendJsonAt(group, row, text);
 
     /// <summary>Whether <paramref name="other"/> is read in the same columns as this row (of the same reader, in the same row group).</summary>
     public bool InGroupOf(FragmentRowView other) => ReferenceEquals(group, other.Group);

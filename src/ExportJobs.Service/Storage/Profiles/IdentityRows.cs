@@ -11,7 +11,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// to be rewritten (<c>rewrite</c>, from the run's index; it keeps a row's identity and provenance), for an identity the
 /// prefilter's memberships index cannot decide, and where a run's rows of the identity go on into another row group
 /// (the run's reader may read over the first group before the last row comes). The fragments are parsed from one JSON
-/// array of the identity's records in one pooled buffer, a document per identity, held until <see cref="Clear"/>.
+/// array of the identity's records in one buffer, a document per identity, held until <see cref="Clear"/>.
 /// </summary>
 internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, FragmentRow, FragmentRow>? rewrite)
 {
@@ -20,7 +20,8 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
     private readonly List<FragmentRow> _rows = [];
     private readonly List<ProfileFragment> _fragments = [];
     private JsonDocument? _document;
-    private byte[]? _text;
+    /// <summary>The JSON array of the identity's records that <see cref="_document"/> is parsed from, its buffer kept for the next identity.</summary>
+    private readonly ArrayBufferWriter<byte> _text = new(4096);
 
     /// <summary>An identity's records parsed as one array: one level deeper than a record parsed alone may go.</summary>
     private static readonly JsonDocumentOptions RecordsArray = new() { MaxDepth = 65 };
@@ -58,7 +59,7 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
         return (_fragments[0].Identity, OldestFirst(_fragments));
     }
 
-    /// <summary>Lets go of the rows held and of the fragments parsed, and gives their document's buffer back.</summary>
+    /// <summary>Lets go of the rows held and of the fragments parsed and their document.</summary>
     public void Clear()
     {
         _views.Clear();
@@ -66,8 +67,8 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
         _rows.Clear();
         _fragments.Clear();
         _document?.Dispose();
-        if (_text is not null) ArrayPool<byte>.Shared.Return(_text);
-        (_document, _text) = (null, null);
+        _document = null;
+        _text.ResetWrittenCount();
     }
 
     private static bool SameIdentity<T>(FragmentRowView view, T row) where T : IStoredFragment =>
@@ -84,18 +85,14 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
 
     private void Parse<T>(List<T> rows) where T : IStoredFragment
     {
-        int length = rows.Count + 1;
-        foreach (var row in rows) length += row.JsonLength;
-        _text = ArrayPool<byte>.Shared.Rent(length);
-        int at = 0;
-        _text[at++] = (byte)'[';
+        _text.Write("["u8);
         for (int r = 0; r < rows.Count; r++)
         {
-            if (r > 0) _text[at++] = (byte)',';
-            at += rows[r].CopyJsonTo(_text.AsSpan(at));
+            if (r > 0) _text.Write(","u8);
+            rows[r].AppendJsonTo(_text);
         }
-        _text[at++] = (byte)']';
-        _document = JsonDocument.Parse(_text.AsMemory(0, at), RecordsArray);
+        _text.Write("]"u8);
+        _document = JsonDocument.Parse(_text.WrittenMemory, RecordsArray);
         var identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
         int index = 0;
         foreach (var record in _document.RootElement.EnumerateArray()) _fragments.Add(rows[index++].ToFragment(identity, record));

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -177,33 +178,22 @@ internal sealed class StoredRecord
     public ReadOnlyMemory<byte> ToJson()
     {
         if (IsWhole) return _whole;
-        var json = new byte[JsonLength];
-        WriteJson(_members, json);
-        return json;
+        var json = new ArrayBufferWriter<byte>(JsonLengthOf(_members));
+        AppendJson(_members, json);
+        return json.WrittenMemory;
     }
 
-    /// <summary>How many bytes <see cref="ToJson()"/> gives.</summary>
-    public int JsonLength => IsWhole ? _whole.Length : JsonLengthOf(_members);
-
-    /// <summary>Writes the record's JSON text (as <see cref="ToJson()"/> gives it) into <paramref name="json"/>; returns its length.</summary>
-    public int CopyJsonTo(Span<byte> json)
+    /// <summary>Writes the record's JSON text (as <see cref="ToJson()"/> gives it) after what <paramref name="text"/> holds.</summary>
+    public void AppendJsonTo(ArrayBufferWriter<byte> text)
     {
-        if (!IsWhole) return WriteJson(_members, json);
-        _whole.Span.CopyTo(json);
-        return _whole.Length;
+        if (IsWhole) text.Write(_whole.Span);
+        else AppendJson(_members, text);
     }
 
-    /// <summary>The length of an object of these members as JSON text (<see cref="WriteJson(ReadOnlySpan{Member}, Span{byte})"/>).</summary>
-    public static int JsonLengthOf(ReadOnlySpan<Member> members)
+    /// <summary>Writes an object of these members, in their order, as JSON text after what <paramref name="text"/> holds.</summary>
+    public static void AppendJson(ReadOnlySpan<Member> members, ArrayBufferWriter<byte> text)
     {
-        int length = 2 + Math.Max(0, members.Length - 1);
-        foreach (var member in members) length += member.Name.Json.Length + member.Value.Length;
-        return length;
-    }
-
-    /// <summary>Writes an object of these members, in their order, as JSON text; returns its length.</summary>
-    public static int WriteJson(ReadOnlySpan<Member> members, Span<byte> json)
-    {
+        var json = text.GetSpan(JsonLengthOf(members));
         json[0] = (byte)'{';
         int at = 1;
         for (int i = 0; i < members.Length; i++)
@@ -215,6 +205,13 @@ internal sealed class StoredRecord
             at += members[i].Value.Length;
         }
         json[at++] = (byte)'}';
-        return at;
+        text.Advance(at);
+    }
+
+    private static int JsonLengthOf(ReadOnlySpan<Member> members)
+    {
+        int length = 2 + Math.Max(0, members.Length - 1);
+        foreach (var member in members) length += member.Name.Json.Length + member.Value.Length;
+        return length;
     }
 }
