@@ -16,6 +16,7 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     private readonly ConcurrentDictionary<string, (CancellationTokenSource Stop, Task Loop)> _running = new();
     private readonly Lock _stopGate = new();
     private Task? _stop;
+    private bool _started;
 
     public async Task<TaskActivityWorkItem> LockNextTaskActivityWorkItem(TimeSpan receiveTimeout, CancellationToken cancellationToken)
     {
@@ -72,12 +73,24 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
         renewal.Stop.Dispose();
     }
 
-    public Task StartAsync() => inner.StartAsync();
+    /// <summary>Starts the backend, unless it was stopped: a host that stops does not start it again.</summary>
+    public Task StartAsync()
+    {
+        lock (_stopGate)
+        {
+            if (_stop is not null) return Task.CompletedTask;
+            _started = true;
+        }
+        return inner.StartAsync();
+    }
+
     public Task StopAsync() => StopAsync(isForced: false);
 
     /// <summary>
     /// Stops the backend once (the LocalHost stops it, and the sidecar's dispatcher may stop it again later), and the
-    /// renewals: an activity this host will not finish shows again after the visibility timeout, for another host.
+    /// renewals: an activity this host will not finish shows again after the visibility timeout, for another host. A
+    /// backend never started has nothing to stop (the host's start failed before its worker connected: its port was
+    /// taken), and would throw if told to.
     /// </summary>
     public Task StopAsync(bool isForced)
     {
@@ -94,7 +107,7 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
                     // Its work item completed meanwhile.
                 }
             }
-            return _stop ??= inner.StopAsync(isForced);
+            return _stop ??= _started ? inner.StopAsync(isForced) : Task.CompletedTask;
         }
     }
 

@@ -18,13 +18,13 @@ public sealed class ActivityLockRenewalTests
     /// <summary>Holds the first run of the stranded activity until the test ends.</summary>
     private static readonly TaskCompletionSource FirstRunHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static WebApplication Host(string prefix, int activities)
+    private static Task<WebApplication> StartHostAsync(string prefix, int activities)
     {
         var settings = TestStorage.Settings(prefix);
         settings["DurableTask:VisibilityTimeoutSeconds"] = "2";
         settings["DurableTask:MaxConcurrentActivities"] = activities.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Added to the LocalHost worker's own task registry (what AddTasks configures).
-        return LocalHostFixture.Build(settings, b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName, r =>
+        return LocalHostFixture.StartAsync(settings, b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName, r =>
         {
             r.AddOrchestratorFunc<int, int>("SlowOrchestration", (context, input) => context.CallActivityAsync<int>("SlowActivity", input));
             r.AddActivityFunc<int, int>("SlowActivity", async (_, input) =>
@@ -48,15 +48,13 @@ public sealed class ActivityLockRenewalTests
     {
         string prefix = TestStorage.NewPrefix();
         // Host A has one activity slot: once the activity runs there, only host B can take its message if it shows again.
-        await using var a = Host(prefix, activities: 1);
-        await a.StartAsync();
+        await using var a = await StartHostAsync(prefix, activities: 1);
         var client = a.Services.GetRequiredService<DurableTaskClient>();
         string id = await client.ScheduleNewOrchestrationInstanceAsync("SlowOrchestration", 41);
         await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _runs)), runs => runs > 0, TimeSpan.FromSeconds(60), "the activity to start on host A");
         Assert.Equal(1, Volatile.Read(ref _runs));
 
-        await using var b = Host(prefix, activities: 4);
-        await b.StartAsync();
+        await using var b = await StartHostAsync(prefix, activities: 4);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var done = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
 
@@ -73,15 +71,13 @@ public sealed class ActivityLockRenewalTests
         string prefix = TestStorage.NewPrefix();
         try
         {
-            await using var a = Host(prefix, activities: 1);
-            await a.StartAsync();
+            await using var a = await StartHostAsync(prefix, activities: 1);
             string id = await a.Services.GetRequiredService<DurableTaskClient>().ScheduleNewOrchestrationInstanceAsync("StrandedOrchestration", 6);
             await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _strandedRuns)), runs => runs == 1, TimeSpan.FromSeconds(60), "the activity to start on host A");
             // Host A stops while its run of the activity is held: that run never finishes.
             await a.StopAsync();
 
-            await using var b = Host(prefix, activities: 4);
-            await b.StartAsync();
+            await using var b = await StartHostAsync(prefix, activities: 4);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             var done = await b.Services.GetRequiredService<DurableTaskClient>().WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
 

@@ -9,6 +9,7 @@ using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.TestSupport;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Configuration;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -29,8 +30,6 @@ public sealed class LocalHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        int port = FreePort();
-        BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/");
         // Parts of 100 rows: the test data's shards are grouped into few activities (ShardGroupBytes), and each group
         // still writes several parts, as a large export does.
         var settings = TestStorage.Settings(Prefix);
@@ -38,8 +37,8 @@ public sealed class LocalHostFixture : IAsyncLifetime
         // The console's tests sign in as a user of the LocalHost does (its development sign-in).
         settings["LocalHost:DevelopmentTokens"] = "true";
         settings["LocalHost:DevKeyPath"] = Path.Combine(TemporaryFolders.Create("dev-key-"), "dev-signing-key.pem");
-        _app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(settings));
-        await _app.StartAsync();
+        _app = await StartAsync(settings);
+        BaseAddress = new Uri($"{_app.Urls.Single()}/{Routes.Prefix}/");
     }
 
     public async Task DisposeAsync()
@@ -124,13 +123,36 @@ public sealed class LocalHostFixture : IAsyncLifetime
             return job;
         }, job => done((string)job["status"]!), Deadline, $"job {id}");
 
-    /// <summary>A LocalHost (not started) on a free loopback port with these settings, and whatever else <paramref name="configure"/> adds.</summary>
-    public static WebApplication Build(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null) =>
-        LocalHostApp.Build(["--urls", $"http://127.0.0.1:{FreePort()}"], b =>
+    /// <summary>
+    /// A LocalHost started on a free loopback port with these settings, and whatever else <paramref name="configure"/>
+    /// adds. A port the system reported free can be taken before the host binds it (by one of the tests' own outgoing
+    /// connections, whose ports are of the same range), so a start that finds its port in use is tried again on another.
+    /// The port stays in the host's URL, which names its Durable Task worker (<c>DurableSidecar.WorkerId</c>).
+    /// </summary>
+    /// <param name="ports">The ports tried, one a start (by default, one the system reports free each time).</param>
+    public static async Task<WebApplication> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null,
+        Func<int>? ports = null)
+    {
+        for (int attempt = 1; ; attempt++)
         {
-            b.Configuration.AddInMemoryCollection(settings);
-            configure?.Invoke(b);
-        });
+            var app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{(ports ?? FreePort)()}"], b =>
+            {
+                b.Configuration.AddInMemoryCollection(settings);
+                configure?.Invoke(b);
+            });
+            try
+            {
+                await app.StartAsync();
+                return app;
+            }
+            catch (IOException e) when (e.InnerException is AddressInUseException && attempt < 5)
+            {
+                // What started before the server (the Durable Task worker among it) stops with the host.
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+        }
+    }
 
     private static int FreePort()
     {

@@ -145,8 +145,7 @@ public class SegmentJobTests(LocalHostFixture host)
     public async Task A_batch_segmentation_schedule_runs_one_segment_job_per_due_time_on_two_hosts()
     {
         // A second host on the same storage and task hub: both timers tick every minute.
-        await using var second = LocalHostFixture.Build(TestStorage.Settings(host.Prefix));
-        await second.StartAsync();
+        await using var second = await LocalHostFixture.StartAsync(TestStorage.Settings(host.Prefix));
 
         using var client = host.Client("segment-schedule");
         var p = await PopulateAsync(client, 80);

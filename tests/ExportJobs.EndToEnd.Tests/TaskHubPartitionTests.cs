@@ -16,8 +16,8 @@ public sealed class TaskHubPartitionTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    private static WebApplication Host(string prefix) =>
-        LocalHostFixture.Build(TestStorage.Settings(prefix), b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName,
+    private static Task<WebApplication> StartHostAsync(string prefix) =>
+        LocalHostFixture.StartAsync(TestStorage.Settings(prefix), b => b.Services.Configure<DurableTaskRegistry>(Microsoft.Extensions.Options.Options.DefaultName,
             r => r.AddOrchestratorFunc<int, int>("Increment", (_, input) => Task.FromResult(input + 1))));
 
     private static async Task<List<(string? Owner, string? Next)>> PartitionsAsync(string prefix)
@@ -35,13 +35,11 @@ public sealed class TaskHubPartitionTests
     public async Task Two_hosts_share_the_partitions_and_a_host_that_stops_hands_its_own_back()
     {
         string prefix = TestStorage.NewPrefix();
-        await using var a = Host(prefix);
-        await a.StartAsync();
+        await using var a = await StartHostAsync(prefix);
         string first = a.Services.GetRequiredService<DurableSidecar>().WorkerId;
         await UntilOwnedAsync(prefix, rows => rows.All(r => r.Owner == first), "the first host to own all four partitions");
 
-        await using var b = Host(prefix);
-        await b.StartAsync();
+        await using var b = await StartHostAsync(prefix);
         string second = b.Services.GetRequiredService<DurableSidecar>().WorkerId;
         Assert.NotEqual(first, second);
         await UntilOwnedAsync(prefix, rows => rows.Count(r => r.Owner == first) == 2 && rows.Count(r => r.Owner == second) == 2,

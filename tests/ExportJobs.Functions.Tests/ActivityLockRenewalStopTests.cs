@@ -1,0 +1,44 @@
+using DurableTask.Core;
+using ExportJobs.LocalHost;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
+
+namespace ExportJobs.Functions.Tests;
+
+/// <summary>The LocalHost's backend is stopped once, and only if it was started.</summary>
+public sealed class ActivityLockRenewalStopTests
+{
+    private static (ActivityLockRenewal Renewal, Mock<IOrchestrationService> Backend) Renewal()
+    {
+        var backend = new Mock<IOrchestrationService>(MockBehavior.Strict);
+        backend.Setup(b => b.StartAsync()).Returns(Task.CompletedTask);
+        backend.Setup(b => b.StopAsync(It.IsAny<bool>())).Returns(Task.CompletedTask);
+        return (new ActivityLockRenewal(backend.Object, TimeSpan.FromSeconds(1), NullLogger.Instance), backend);
+    }
+
+    [Fact]
+    public async Task A_backend_never_started_is_not_stopped_nor_started_after_the_stop()
+    {
+        var (renewal, backend) = Renewal();
+
+        await renewal.StopAsync(isForced: true);
+        await renewal.StartAsync();
+
+        backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Never);
+        backend.Verify(b => b.StartAsync(), Times.Never);
+    }
+
+    [Fact]
+    public async Task A_started_backend_is_stopped_once_however_often_it_is_told_to()
+    {
+        var (renewal, backend) = Renewal();
+
+        await renewal.StartAsync();
+        await renewal.StopAsync(isForced: true);
+        await renewal.StopAsync();
+
+        backend.Verify(b => b.StartAsync(), Times.Once);
+        backend.Verify(b => b.StopAsync(true), Times.Once);
+        backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Once);
+    }
+}
