@@ -149,28 +149,6 @@ internal sealed class StoredRecord
         return OfMembers(record.Members.Where(m => m.Name.Text != name).ToArray());
     }
 
-    /// <summary>
-    /// This record with its text in one array of its own: a record read from a file holds slices of the buffers its
-    /// columns were decoded into, so one held long (a routing's rows) would keep all of them alive.
-    /// </summary>
-    public StoredRecord Detached()
-    {
-        if (IsWhole) return OfWhole(_whole.ToArray());
-        int length = 0;
-        foreach (var member in _members) length += member.Value.Length;
-        var text = new byte[length];
-        var members = new Member[_members.Length];
-        int at = 0;
-        for (int i = 0; i < members.Length; i++)
-        {
-            var value = _members[i].Value;
-            value.Span.CopyTo(text.AsSpan(at));
-            members[i] = new Member(_members[i].Name, text.AsMemory(at, value.Length));
-            at += value.Length;
-        }
-        return OfMembers(members);
-    }
-
     /// <summary>The members a split collects on this thread before they become the record's array.</summary>
     [ThreadStatic] private static List<Member>? SplitMembers;
 
