@@ -22,9 +22,8 @@ internal sealed class JsonColumns
 {
     private readonly ParquetSchema _schema;
     private readonly Struct _root;
-    private readonly Dictionary<DataField, ILeaf> _leaves = [];
-    /// <summary>The leaves as an array: <see cref="Bytes"/> is counted once a row, and a dictionary's enumerator costs more than the sum.</summary>
-    private readonly ILeaf[] _leafArray;
+    /// <summary>The columns in the schema's order, the order a row group's are written in (an array: <see cref="Bytes"/> is counted once a row).</summary>
+    private readonly ILeaf[] _leaves;
     private readonly TextChunks _texts = new();
 
     /// <param name="projection">
@@ -35,8 +34,9 @@ internal sealed class JsonColumns
     {
         _schema = shape.ToSchema();
         _root = new Struct(0, shape.ToColumns(_schema, _texts, projection));
-        _root.CollectLeaves(_leaves);
-        _leafArray = [.. _leaves.Values];
+        var leaves = new Dictionary<DataField, ILeaf>();
+        _root.CollectLeaves(leaves);
+        _leaves = [.. _schema.GetDataFields().Select(field => leaves[field])];
     }
 
     public int Rows { get; private set; }
@@ -47,7 +47,7 @@ internal sealed class JsonColumns
         get
         {
             long bytes = _texts.Bytes;
-            foreach (var leaf in _leafArray) bytes += leaf.Bytes;
+            foreach (var leaf in _leaves) bytes += leaf.Bytes;
             return bytes;
         }
     }
@@ -60,7 +60,7 @@ internal sealed class JsonColumns
 
     public void Clear()
     {
-        foreach (var leaf in _leafArray) leaf.Clear();
+        foreach (var leaf in _leaves) leaf.Clear();
         _texts.Clear();
         Rows = 0;
     }
@@ -69,7 +69,7 @@ internal sealed class JsonColumns
     {
         await using var writer = await ParquetWriter.CreateAsync(_schema, stream, ParquetSettings.Options, cancellationToken: ct);
         using var group = writer.CreateRowGroup();
-        foreach (var field in _schema.GetDataFields()) await _leaves[field].WriteAsync(group, ct);
+        foreach (var leaf in _leaves) await leaf.WriteAsync(group, ct);
         group.CompleteValidate();
     }
 
