@@ -425,7 +425,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// </summary>
     private async Task<string> DiskAsync()
     {
-        long profiles = (await NewProfileStore().ListShardSizesAsync(FragmentKind.Profile, new Tenant(Org, Sandbox), default)).Values.Sum();
+        long profiles = (await NewProfileStore().ListShardSizesAsync(FragmentKind.Profile, _tenant, default)).Values.Sum();
         var folder = new DirectoryInfo(Path.Combine(env.Work, "azurite"));
         // BENCH_AZURITE_MEMORY=1: the emulator keeps its data in memory.
         string emulator = folder.Exists ? Mb(folder.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)) : "in memory";
