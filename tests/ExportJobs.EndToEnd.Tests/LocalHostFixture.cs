@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using ExportJobs.LocalHost;
@@ -135,7 +134,7 @@ public sealed class LocalHostFixture : IAsyncLifetime
     {
         for (int attempt = 1; ; attempt++)
         {
-            var app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{(ports ?? FreePort)()}"], b =>
+            var app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{(ports ?? LoopbackPorts.Free)()}"], b =>
             {
                 b.Configuration.AddInMemoryCollection(settings);
                 configure?.Invoke(b);
@@ -154,12 +153,6 @@ public sealed class LocalHostFixture : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 [CollectionDefinition(Name)]

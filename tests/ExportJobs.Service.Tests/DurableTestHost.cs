@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using ExportJobs.TestSupport;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Testing;
 
@@ -18,7 +17,7 @@ internal static class DurableTestHost
         options ??= new DurableTaskTestHostOptions();
         for (int attempt = 1; ; attempt++)
         {
-            options.Port = FreePort();
+            options.Port = LoopbackPorts.Free();
             try
             {
                 return await DurableTaskTestHost.StartAsync(registry, options);
@@ -27,12 +26,5 @@ internal static class DurableTestHost
             {
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
