@@ -152,7 +152,6 @@ public sealed class LocalHostFixture : IAsyncLifetime
             }
         }
     }
-
 }
 
 [CollectionDefinition(Name)]
