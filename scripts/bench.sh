@@ -19,11 +19,12 @@
 #   BENCH_STORE=… bash scripts/bench.sh exports R [whole]   the one-segment (whole-store) export through a host's API, R times
 #     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
 #     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them, and their collections by reason)
-# Starts its own Azurite (with a request log, to count Table and Blob requests) on free ports and the LocalHost(s),
-# and stops them. BENCH_AZURITE_QUIET=1 (floors and exports only) starts it without the log: what writing the log
-# costs the emulator, which shares the cores. Logs stay in the folder it prints. BENCH_AZURITE_MEMORY=1 keeps
-# Azurite's data in its memory (--inMemoryPersistence) instead of files: what the emulator's disk costs (no BENCH_KEEP
-# then).
+# Starts its own Azurite (with its access log, a line a request, to count Table, Blob and Queue requests) on free ports
+# and the LocalHost(s), and stops them. BENCH_AZURITE_DEBUG=1 adds its debug log (about twenty lines a request, bodies
+# included: each request's steps and time, at a cost to the emulator, which shares the cores); BENCH_AZURITE_QUIET=1
+# (floors and exports only, which count none) starts it with neither. Logs stay in the folder it prints.
+# BENCH_AZURITE_MEMORY=1 keeps Azurite's data in its memory (--inMemoryPersistence) instead of files: what the
+# emulator's disk costs (no BENCH_KEEP then).
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
 # ExportJobs__PartRows and ExportJobs__PartBytes set the size of the parts the hosts and the floors write.
@@ -42,16 +43,17 @@ WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
-requests_log=(--debug "$WORK/azurite-requests.log")
+access_log=1 debug_log=()
+if [ -n "${BENCH_AZURITE_DEBUG:-}" ]; then debug_log=(--debug "$WORK/azurite-debug.log"); fi
 case "$mode" in
   floors|exports)
     STORE="${BENCH_STORE:?BENCH_STORE must name the Azurite folder a BENCH_KEEP=1 run of export kept}"
-    if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then requests_log=(); fi ;;
+    if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then access_log='' debug_log=(); fi ;;
   *)
     if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then echo "BENCH_AZURITE_QUIET is for floors and exports, which count no requests" >&2; exit 2; fi
     if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
 esac
-start_azurite "$BASE" "$STORE" "$WORK/azurite.log" "${requests_log[@]}"
+AZURITE_ACCESS_LOG=$access_log start_azurite "$BASE" "$STORE" "$WORK/azurite.log" "${debug_log[@]}"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
 cleanup() {
@@ -65,7 +67,7 @@ trap cleanup EXIT
 if [ "$mode" = floors ]; then
   # No host: the floors run the shard work in the benchmark's process.
   BENCH_STORAGE="$CONN" BENCH_SHARDS="${BENCH_SHARDS:-16}" BENCH_API=http://127.0.0.1:9 BENCH_HOST_PID=$AZURITE_PID BENCH_AZURITE_PID=$AZURITE_PID \
-    BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON=none BENCH_WORK="$WORK" BENCH_PEER=none \
+    BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON=none BENCH_WORK="$WORK" BENCH_PEER=none \
     dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll floors "$@"
   exit 0
 fi
@@ -116,7 +118,7 @@ if [ "$mode" = ingest ]; then
   for phase in plain line-bomb lines-bomb; do
     start_host "$PORT_A" "$WORK/host-$phase.log"
     BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID \
-      BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
+      BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
       dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll ingest "$phase"
     kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
     HOST_PIDS=()
@@ -125,7 +127,7 @@ if [ "$mode" = ingest ]; then
 fi
 start_host "$PORT_A" "$WORK/host-a.log"
 export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
-  BENCH_AZURITE_LOG="$WORK/azurite-requests.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
+  BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))
   start_host "$PORT_B" "$WORK/host-b.log"

@@ -40,11 +40,13 @@ connection_string() {
 
 # start_azurite BASE_PORT DATA_DIR LOG [EXTRA ARGS…]: starts Azurite in the background, sets AZURITE_PID, waits until it listens.
 # DATA_DIR "memory": its data in its own memory (--inMemoryPersistence), lost when it stops.
+# AZURITE_ACCESS_LOG=1: its access log (a line a request) goes to LOG too.
 start_azurite() {
-  local base=$1 dir=$2 log=$3 where=()
+  local base=$1 dir=$2 log=$3 where=() silent=(--silent)
   shift 3
   if [ "$dir" = memory ]; then where=(--inMemoryPersistence); else mkdir -p "$dir"; where=(--location "$dir"); fi
-  "$ROOT/node_modules/.bin/azurite" --silent --skipApiVersionCheck --loose --disableTelemetry "${where[@]}" "$@" \
+  if [ -n "${AZURITE_ACCESS_LOG:-}" ]; then silent=(); fi
+  "$ROOT/node_modules/.bin/azurite" "${silent[@]}" --skipApiVersionCheck --loose --disableTelemetry "${where[@]}" "$@" \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
     --blobPort "$base" --queuePort $((base + 1)) --tablePort $((base + 2)) >"$log" 2>&1 &
   AZURITE_PID=$!

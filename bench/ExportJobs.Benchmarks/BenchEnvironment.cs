@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace ExportJobs.Benchmarks;
 
-/// <summary>What <c>scripts/bench.sh</c> started, passed in environment variables: the API, the host process, Azurite and its request log.</summary>
+/// <summary>What <c>scripts/bench.sh</c> started, passed in environment variables: the API, the host process, Azurite and its access log.</summary>
 public sealed class BenchEnvironment
 {
     /// <summary>The organisation every benchmark works in (its sandbox is <c>prod</c> unless said).</summary>
@@ -102,19 +102,52 @@ public sealed class BenchEnvironment
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
-    /// <summary>Requests Azurite has served so far, by service, counted in its debug log.</summary>
+    /// <summary>
+    /// Requests Azurite has served so far, by service, counted in its access log (a line a request, as
+    /// <c>scripts/lib.sh</c> starts it with <c>AZURITE_ACCESS_LOG</c>). The services share the log, and its lines name
+    /// no port, so each request is told by its path (<see cref="ServiceOf"/>).
+    /// </summary>
     public (long Blob, long Queue, long Table) AzuriteRequests()
     {
         long blob = 0, queue = 0, table = 0;
         using var reader = new StreamReader(new FileStream(AzuriteLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
         while (reader.ReadLine() is { } line)
         {
-            if (!line.Contains("StorageContextMiddleware: RequestMethod=", StringComparison.Ordinal)) continue;
-            if (line.Contains("BlobStorageContextMiddleware", StringComparison.Ordinal)) blob++;
-            else if (line.Contains("QueueStorageContextMiddleware", StringComparison.Ordinal)) queue++;
-            else if (line.Contains("TableStorageContextMiddleware", StringComparison.Ordinal)) table++;
+            // 127.0.0.1 - - [04/Dec/2026:11:06:01 +0000] "GET /devstoreaccount1/q1/messages?numofmessages=32 HTTP/1.1" 200 -
+            int open = line.IndexOf("] \"", StringComparison.Ordinal), close = line.LastIndexOf(" HTTP/", StringComparison.Ordinal);
+            if (open < 0 || close < open) continue;
+            var request = line.AsSpan(open + 3, close - open - 3);
+            int space = request.IndexOf(' ');
+            if (space < 0) continue;
+            switch (ServiceOf(request[..space], request[(space + 1)..]))
+            {
+                case 'B': blob++; break;
+                case 'Q': queue++; break;
+                default: table++; break;
+            }
         }
         return (blob, queue, table);
+    }
+
+    /// <summary>
+    /// The service a request of the emulator's account went to, by its path (B, Q or T): a table's requests name
+    /// <c>Tables</c>, <c>$batch</c> or an entity set (<c>name(…)</c>), or insert with a POST to the table's name; a
+    /// queue's messages are under <c>name/messages</c>, and a queue itself is a name alone; a container's requests
+    /// carry <c>restype=container</c>, and a blob's path has the container's name and the blob's.
+    /// </summary>
+    private static char ServiceOf(ReadOnlySpan<char> method, ReadOnlySpan<char> url)
+    {
+        int query = url.IndexOf('?');
+        var path = (query < 0 ? url : url[..query]).TrimStart('/');
+        var parameters = query < 0 ? [] : url[(query + 1)..];
+        int account = path.IndexOf('/');
+        var names = account < 0 ? [] : path[(account + 1)..].TrimEnd('/');
+        int slash = names.IndexOf('/');
+        var first = slash < 0 ? names : names[..slash];
+        if (first.StartsWith("Tables") || first.SequenceEqual("$batch") || first.Contains('(')) return 'T';
+        if (slash >= 0) return names[(slash + 1)..].StartsWith("messages") ? 'Q' : 'B';
+        if (first.IsEmpty || parameters.Contains("restype=container", StringComparison.Ordinal)) return 'B';
+        return method.SequenceEqual("POST") ? 'T' : 'Q';
     }
 
     /// <summary>p99 latency (ms) of GET <paramref name="url"/> under 32 connections for 10 seconds, measured by autocannon.</summary>
