@@ -145,7 +145,11 @@ public sealed class BenchEnvironment
         int slash = names.IndexOf('/');
         var first = slash < 0 ? names : names[..slash];
         if (first.StartsWith("Tables") || first.SequenceEqual("$batch") || first.Contains('(')) return 'T';
-        if (slash >= 0) return names[(slash + 1)..].StartsWith("messages") ? 'Q' : 'B';
+        if (slash >= 0)
+        {
+            var rest = names[(slash + 1)..];
+            return rest.SequenceEqual("messages") || rest.StartsWith("messages/") ? 'Q' : 'B';
+        }
         if (first.IsEmpty || parameters.Contains("restype=container", StringComparison.Ordinal)) return 'B';
         return method.SequenceEqual("POST") ? 'T' : 'Q';
     }
