@@ -43,6 +43,7 @@ WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"
 BASE=$(free_port_base 21100)
 STORE="$WORK/azurite"
+AZURITE_LOG="$WORK/azurite.log"
 access_log=1 debug_log=()
 if [ -n "${BENCH_AZURITE_DEBUG:-}" ]; then debug_log=(--debug "$WORK/azurite-debug.log"); fi
 case "$mode" in
@@ -53,7 +54,7 @@ case "$mode" in
     if [ -n "${BENCH_AZURITE_QUIET:-}" ]; then echo "BENCH_AZURITE_QUIET is for floors and exports, which count no requests" >&2; exit 2; fi
     if [ -n "${BENCH_AZURITE_MEMORY:-}" ]; then STORE=memory; fi ;;
 esac
-AZURITE_ACCESS_LOG=$access_log start_azurite "$BASE" "$STORE" "$WORK/azurite.log" "${debug_log[@]}"
+AZURITE_ACCESS_LOG=$access_log start_azurite "$BASE" "$STORE" "$AZURITE_LOG" "${debug_log[@]}"
 CONN="$(connection_string "$BASE")"
 HOST_PIDS=()
 cleanup() {
@@ -67,7 +68,7 @@ trap cleanup EXIT
 if [ "$mode" = floors ]; then
   # No host: the floors run the shard work in the benchmark's process.
   BENCH_STORAGE="$CONN" BENCH_SHARDS="${BENCH_SHARDS:-16}" BENCH_API=http://127.0.0.1:9 BENCH_HOST_PID=$AZURITE_PID BENCH_AZURITE_PID=$AZURITE_PID \
-    BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON=none BENCH_WORK="$WORK" BENCH_PEER=none \
+    BENCH_AZURITE_LOG="$AZURITE_LOG" BENCH_AUTOCANNON=none BENCH_WORK="$WORK" BENCH_PEER=none \
     dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll floors "$@"
   exit 0
 fi
@@ -118,7 +119,7 @@ if [ "$mode" = ingest ]; then
   for phase in plain line-bomb lines-bomb; do
     start_host "$PORT_A" "$WORK/host-$phase.log"
     BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID \
-      BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
+      BENCH_STORAGE="$CONN" BENCH_AZURITE_LOG="$AZURITE_LOG" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" \
       dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll ingest "$phase"
     kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true
     HOST_PIDS=()
@@ -127,7 +128,7 @@ if [ "$mode" = ingest ]; then
 fi
 start_host "$PORT_A" "$WORK/host-a.log"
 export BENCH_API="http://127.0.0.1:$PORT_A/data/core/ups" BENCH_HOST_PID=$HOST_PID BENCH_AZURITE_PID=$AZURITE_PID BENCH_STORAGE="$CONN" BENCH_SHARDS="$SHARDS" \
-  BENCH_AZURITE_LOG="$WORK/azurite.log" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
+  BENCH_AZURITE_LOG="$AZURITE_LOG" BENCH_AUTOCANNON="$ROOT/node_modules/.bin/autocannon" BENCH_LOG_A="$WORK/host-a.log"
 if [ "$mode" = scaleout ]; then
   PORT_B=$(free_port_base $((PORT_A + 10)))
   start_host "$PORT_B" "$WORK/host-b.log"
