@@ -509,7 +509,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 var gcBefore = GcFigures.Now();
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
                 var floor = await FloorAsync(job);
-                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched, {env.Cache.Bytes / 1e6:N0} MB held");
+                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched ({env.Cache.Passing:N0} of them into passing copies), {env.Cache.Bytes / 1e6:N0} MB held");
                 if (oneSegmentOnly) continue;
                 gcBefore = GcFigures.Now();
                 (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);

@@ -7,6 +7,7 @@ using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ExportJobs.Service.Tests;
 
@@ -128,6 +129,81 @@ public class FragmentFileCacheTests
     }
 
     [Fact]
+    public async Task A_host_whose_files_come_to_more_than_its_bound_keeps_its_copies_from_one_read_of_them_to_the_next()
+    {
+        await using var harness = await StartAsync();
+        var writer = OtherHost(harness, NoCopies());
+        for (int batch = 0; batch < 6; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        var (files, total) = await FilesAsync(harness, harness.Tenant);
+        long bound = total * 3 / 5;
+        Assert.True(files.Max() <= bound / 4, "every file may be copied");
+        using var cache = Bounded(bound);
+        var reader = OtherHost(harness, cache);
+
+        Assert.Equal(Expected("v5"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+        Assert.Equal((0L, (long)files.Count), (cache.Hits, cache.Misses));
+        Assert.True(cache.Passing > 0, "what found no room was read from passing copies");
+        long kept = cache.Bytes;
+        Assert.InRange(kept, bound / 2, bound);
+
+        for (int pass = 1; pass <= 2; pass++)
+        {
+            var (hits, misses) = (cache.Hits, cache.Misses);
+            Assert.Equal(Expected("v5"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+            Assert.True(cache.Hits - hits >= files.Count / 2, $"pass {pass}: {cache.Hits - hits} files read from copies");
+            Assert.Equal(files.Count, cache.Hits - hits + cache.Misses - misses);
+            Assert.Equal(kept, cache.Bytes);
+        }
+        Assert.Equal(kept, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
+    }
+
+    [Fact]
+    public async Task Copies_not_read_for_an_hour_make_room_for_the_files_read_now()
+    {
+        await using var harness = await StartAsync();
+        var writer = OtherHost(harness, NoCopies());
+        var other = harness.Tenant with { Sandbox = "other" };
+        for (int batch = 0; batch < 4; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        await WriteAsync(writer, other, "b1", "two");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var cache = Bounded((await FilesAsync(harness, harness.Tenant)).Bytes, clock);
+        var reader = OtherHost(harness, cache);
+        Assert.Equal(Expected("v3"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+        Assert.Equal(0, cache.Passing);
+
+        clock.Advance(FragmentFileCache.StaleAfter - TimeSpan.FromMinutes(1));
+        Assert.Equal(Expected("two"), await ReadAsync(reader, other));
+        long hits = cache.Hits;
+        Assert.Equal(Expected("two"), await ReadAsync(reader, other));
+        Assert.Equal(hits, cache.Hits);
+        Assert.Equal(2 * ShardCount, cache.Passing);
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(Expected("two"), await ReadAsync(reader, other));
+        Assert.Equal(Expected("two"), await ReadAsync(reader, other));
+        Assert.Equal(hits + ShardCount, cache.Hits);
+        Assert.Equal(2 * ShardCount, cache.Passing);
+    }
+
+    [Fact]
+    public async Task A_compaction_lets_go_of_the_copies_of_the_runs_it_covered()
+    {
+        await using var harness = await StartAsync(o => o.MaxShardFiles = 2);
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        long written = cache.Bytes;
+        for (int shard = 0; shard < ShardCount; shard++)
+            await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.BeforeRead, default);
+
+        long live = 0;
+        for (int shard = 0; shard < ShardCount; shard++)
+            live += (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, shard, default)).Live.Sum(r => r.Size);
+        Assert.True(live < written);
+        Assert.Equal(live, cache.Bytes);
+        Assert.Equal(live, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
+    }
+
+    [Fact]
     public async Task With_copies_off_nothing_is_copied()
     {
         await using var harness = await StartAsync(o => o.LocalCacheBytes = 0);
@@ -176,6 +252,20 @@ public class FragmentFileCacheTests
             o.ShardCount = ShardCount;
             configure?.Invoke(o);
         }));
+
+    private static FragmentFileCache NoCopies() => Bounded(0);
+
+    private static FragmentFileCache Bounded(long bytes, TimeProvider? clock = null) =>
+        new(Options.Create(new ExportStorageOptions { LocalCacheBytes = bytes }), clock);
+
+    /// <summary>The sizes of the tenant's fragment files, and their sum.</summary>
+    private static async Task<(List<long> Sizes, long Bytes)> FilesAsync(ServiceHarness harness, Tenant tenant)
+    {
+        var sizes = new List<long>();
+        for (int shard = 0; shard < ShardCount; shard++)
+            sizes.AddRange((await harness.Get<ProfileStore>().ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Live.Select(r => r.Size));
+        return (sizes, sizes.Sum());
+    }
 
     private static ProfileStore OtherHost(ServiceHarness harness, FragmentFileCache cache) =>
         new(harness.Get<StorageClients>(), harness.Get<IOptions<ExportStorageOptions>>(), cache);

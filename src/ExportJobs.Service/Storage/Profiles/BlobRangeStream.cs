@@ -1,7 +1,6 @@
 using System.Buffers;
 using Azure;
 using Azure.Storage.Blobs;
-using Microsoft.Win32.SafeHandles;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -45,7 +44,7 @@ internal sealed class BlobRangeStream : Stream
     /// </summary>
     private Window _tail = Window.None;
     /// <summary>The host's copy of the blob, read in place of fetching it.</summary>
-    private SafeFileHandle? _copy;
+    private LocalCopy? _copy;
 
     private BlobRangeStream(BlobClient blob, long offset, long length) => (_blob, _offset, _length) = (blob, offset, length);
 
@@ -151,7 +150,7 @@ internal sealed class BlobRangeStream : Stream
         try
         {
             int read = 0, last;
-            while (read < count && (last = RandomAccess.Read(_copy!, buffer.AsSpan(read, count - read), start + read)) > 0) read += last;
+            while (read < count && (last = RandomAccess.Read(_copy!.Handle, buffer.AsSpan(read, count - read), start + read)) > 0) read += last;
             return new Window(start, buffer, read);
         }
         catch

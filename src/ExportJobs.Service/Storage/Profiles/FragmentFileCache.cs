@@ -14,32 +14,54 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// files are immutable, but a file of segment memberships is replaced under its name, so a copy is of one version (the
 /// blob's ETag), and a read of another version fetches it again. Copies are made when a file is written (ingestion,
 /// compaction, segment memberships) or first read (fetched whole, in one request up to 4 MB where a read fetched it in
-/// windows of 256 KB); the least recently used go once they come to
-/// more than <see cref="ExportStorageOptions.LocalCacheBytes"/> (0: no copies). The folder is the host's own,
-/// <c>exportjobs-cache-{process id}-…</c> under the temporary folder, deleted when the host stops, and by the next host
-/// that starts on the machine if the process is gone.
+/// windows of 256 KB), up to <see cref="ExportStorageOptions.LocalCacheBytes"/> (0: no copies):
+/// <list type="bullet">
+/// <item>A file written is new data, read soon (compaction reads what ingestion wrote, exports what compaction wrote):
+/// it is kept, the least recently used copies going to make room.</item>
+/// <item>A file fetched for a read is kept where there is room, or where copies not read for <see cref="StaleAfter"/>
+/// make room. Otherwise it is a passing copy: fetched whole as well, into a file deleted once its reader lets go of it
+/// (passing copies together hold at most a quarter of the bound; past that, a read fetches windows as without copies).
+/// So a host whose files come to more than its bound, read by one export after another, keeps the copies it has from
+/// one export to the next. Had each file fetched evicted the least recently used copy, every copy would have gone
+/// before the next export reached it, and no read would have been served by one.</item>
+/// </list>
+/// The folder is the host's own, <c>exportjobs-cache-{process id}-…</c> under the temporary folder, deleted when the host
+/// stops, and by the next host that starts on the machine if the process is gone.
 /// </summary>
 public sealed class FragmentFileCache : IDisposable
 {
     private const string FolderPrefix = "exportjobs-cache-";
+    /// <summary>
+    /// How long a copy that is not read stays ahead of a file fetched for a read: a tenant exported at least this often
+    /// keeps its copies from one export to the next. Copies of runs that another host deleted go after it.
+    /// </summary>
+    internal static readonly TimeSpan StaleAfter = TimeSpan.FromHours(1);
 
     private readonly long _maxBytes;
+    private readonly TimeProvider _time;
     private readonly Dictionary<string, Copy> _copies = new(StringComparer.Ordinal);
+    /// <summary>The bytes of the copies held, and of those being fetched to be kept.</summary>
     private long _bytes;
+    /// <summary>The bytes of the passing copies being fetched or read.</summary>
+    private long _passingBytes;
     private long _nextFile;
     private long _clock;
-    private long _hits, _misses;
+    private long _hits, _misses, _passing;
     private string? _folder;
 
-    public FragmentFileCache(IOptions<ExportStorageOptions> options)
+    public FragmentFileCache(IOptions<ExportStorageOptions> options, TimeProvider? time = null)
     {
         _maxBytes = options.Value.LocalCacheBytes;
+        _time = time ?? TimeProvider.System;
         if (_maxBytes > 0) DeleteFoldersOfEndedProcesses();
     }
 
     /// <summary>Reads served from a copy, and reads of a file's version that had none.</summary>
     public long Hits => Interlocked.Read(ref _hits);
     public long Misses => Interlocked.Read(ref _misses);
+
+    /// <summary>Of the <see cref="Misses"/>, the reads served by a passing copy (fetched whole, not kept).</summary>
+    public long Passing => Interlocked.Read(ref _passing);
 
     /// <summary>The host's folder of copies, once it has made one.</summary>
     internal string? Folder
@@ -61,10 +83,11 @@ public sealed class FragmentFileCache : IDisposable
 
     /// <summary>
     /// The copy of <paramref name="version"/> of the blob, opened for reading, made first when there is none (the blob
-    /// fetched whole, <see cref="CheckedRanges.MaxHashedRange"/> a request); null when copies are off, the file is too
-    /// large for them, or the blob is no longer of that version.
+    /// fetched whole, <see cref="CheckedRanges.MaxHashedRange"/> a request) — kept, or passing when there is no room for
+    /// it; null when copies are off, the file is too large for them, there is no room even for a passing copy, or the
+    /// blob is no longer of that version.
     /// </summary>
-    internal async Task<SafeFileHandle?> OpenAsync(BlobClient blob, ETag version, long length, CancellationToken ct)
+    internal async Task<LocalCopy?> OpenAsync(BlobClient blob, ETag version, long length, CancellationToken ct)
     {
         if (!Fits(length)) return null;
         if (Open(blob, version, length) is { } held)
@@ -73,6 +96,7 @@ public sealed class FragmentFileCache : IDisposable
             return held;
         }
         Interlocked.Increment(ref _misses);
+        if (Reserve(length) is not { } room) return null;
         string? path = null;
         try
         {
@@ -88,32 +112,96 @@ public sealed class FragmentFileCache : IDisposable
                 if (file is not null) await file.DisposeAsync();
             }
             if (copied != length) throw new InvalidDataException($"Blob '{blob.Name}' of version {version} holds {copied} bytes where its listing said {length}.");
-            Keep(blob, version, path, length);
         }
         catch (Exception e)
         {
             DeleteQuietly(path);
+            GiveBack(room, length);
             if (e is OperationCanceledException) throw;
             // A copy is never needed: the blob replaced since it was listed (412), a full or refused disk, a failed
             // download — the read fetches the blob as it would without copies, and fails there if the blob does.
             return null;
         }
+        if (room == Room.Passing) return OpenPassing(path, length);
+        Keep(blob, version, path, length, reserved: true);
         return Open(blob, version, length);
     }
 
+    /// <summary>Where a file fetched for a read goes: among the copies kept, or into a passing copy.</summary>
+    private enum Room { Kept, Passing }
+
+    /// <summary>
+    /// Room for a file fetched for a read: among the copies kept where there is room, or where copies not read for
+    /// <see cref="StaleAfter"/> make room (the least recently used going first); else among the passing copies, which
+    /// hold at most a quarter of the bound; else none.
+    /// </summary>
+    private Room? Reserve(long length)
+    {
+        var evicted = new List<string>();
+        Room? room = null;
+        lock (_copies)
+        {
+            var staleBefore = _time.GetUtcNow() - StaleAfter;
+            var stale = _copies.Where(c => c.Value.Used < staleBefore).ToList();
+            if (_bytes + length > _maxBytes && _bytes - stale.Sum(c => c.Value.Bytes) + length <= _maxBytes)
+                foreach (var (key, copy) in stale.OrderBy(c => c.Value.LastUse))
+                {
+                    if (_bytes + length <= _maxBytes) break;
+                    Evict(key, copy, evicted);
+                }
+            if (_bytes + length <= _maxBytes)
+            {
+                _bytes += length;
+                room = Room.Kept;
+            }
+            else if (_passingBytes + length <= _maxBytes / 4)
+            {
+                _passingBytes += length;
+                room = Room.Passing;
+            }
+        }
+        foreach (string file in evicted) DeleteQuietly(file);
+        return room;
+    }
+
+    private void GiveBack(Room room, long length)
+    {
+        lock (_copies)
+            if (room == Room.Kept) _bytes -= length;
+            else _passingBytes -= length;
+    }
+
+    /// <summary>A passing copy, opened for reading and deleted from the folder at once: its bytes last until its reader lets go of it.</summary>
+    private LocalCopy? OpenPassing(string path, long length)
+    {
+        try
+        {
+            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+            DeleteQuietly(path);
+            Interlocked.Increment(ref _passing);
+            return new LocalCopy(handle, () => GiveBack(Room.Passing, length));
+        }
+        catch (Exception e) when (DiskRefused(e))
+        {
+            DeleteQuietly(path);
+            GiveBack(Room.Passing, length);
+            return null;
+        }
+    }
+
     /// <summary>The copy held of that version and length, opened; null when there is none.</summary>
-    private SafeFileHandle? Open(BlobClient blob, ETag version, long length)
+    private LocalCopy? Open(BlobClient blob, ETag version, long length)
     {
         string? path;
         lock (_copies)
         {
             path = _copies.TryGetValue(Key(blob), out var copy) && copy.Version == Unquoted(version) && copy.Bytes == length ? copy.Path : null;
-            if (path is not null) copy!.LastUse = ++_clock;
+            if (path is not null) (copy!.LastUse, copy.Used) = (++_clock, _time.GetUtcNow());
         }
         if (path is null) return null;
         try
         {
-            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+            return new LocalCopy(File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete));
         }
         catch (IOException)
         {
@@ -194,29 +282,35 @@ public sealed class FragmentFileCache : IDisposable
 
     private bool Fits(long length) => _maxBytes > 0 && length <= _maxBytes / 4;
 
-    private void Keep(BlobClient blob, ETag version, string path, long length)
+    /// <summary>
+    /// Keeps the file at <paramref name="path"/> as the copy of <paramref name="version"/> of the blob; its bytes counted
+    /// already when <paramref name="reserved"/> (<see cref="Reserve"/>). Past the bound, the least recently used copies go.
+    /// </summary>
+    private void Keep(BlobClient blob, ETag version, string path, long length, bool reserved = false)
     {
         var evicted = new List<string>();
         lock (_copies)
         {
-            if (_copies.Remove(Key(blob), out var replaced))
-            {
-                _bytes -= replaced.Bytes;
-                evicted.Add(replaced.Path);
-            }
-            _copies[Key(blob)] = new Copy(Unquoted(version), path, length) { LastUse = ++_clock };
-            _bytes += length;
+            if (_copies.TryGetValue(Key(blob), out var replaced)) Evict(Key(blob), replaced, evicted);
+            _copies[Key(blob)] = new Copy(Unquoted(version), path, length) { LastUse = ++_clock, Used = _time.GetUtcNow() };
+            if (!reserved) _bytes += length;
             if (_bytes > _maxBytes)
                 foreach (var (key, copy) in _copies.OrderBy(c => c.Value.LastUse).ToList())
                 {
                     if (_bytes <= _maxBytes * 3 / 4) break;
-                    _copies.Remove(key);
-                    _bytes -= copy.Bytes;
-                    evicted.Add(copy.Path);
+                    Evict(key, copy, evicted);
                 }
         }
         // A reader that has an evicted copy open reads on (opened with FileShare.Delete).
         foreach (string file in evicted) DeleteQuietly(file);
+    }
+
+    /// <summary>Lets go of a copy (under the lock); its file goes into <paramref name="evicted"/>, deleted after the lock.</summary>
+    private void Evict(string key, Copy copy, List<string> evicted)
+    {
+        _copies.Remove(key);
+        _bytes -= copy.Bytes;
+        evicted.Add(copy.Path);
     }
 
     private static string Key(BlobClient blob) => blob.Uri.AbsoluteUri;
@@ -283,5 +377,21 @@ public sealed class FragmentFileCache : IDisposable
         public string Path { get; } = path;
         public long Bytes { get; } = bytes;
         public long LastUse { get; set; }
+        /// <summary>When it was made or last read.</summary>
+        public DateTimeOffset Used { get; set; }
+    }
+}
+
+/// <summary>A copy of a fragment file opened for reading; a passing copy gives back its room once let go of.</summary>
+internal sealed class LocalCopy(SafeFileHandle handle, Action? release = null) : IDisposable
+{
+    private Action? _release = release;
+
+    public SafeFileHandle Handle { get; } = handle;
+
+    public void Dispose()
+    {
+        Handle.Dispose();
+        Interlocked.Exchange(ref _release, null)?.Invoke();
     }
 }

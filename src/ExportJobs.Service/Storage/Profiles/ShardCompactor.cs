@@ -176,6 +176,9 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
                 await writer.AddAsync(run.Current, ct);
             var (parts, completed) = await writer.CompleteAsync(metadata, ct);
+            // Reads listed from now on leave the covered runs out: their copies make room for what they read (a read
+            // that listed them before reads on from its open copy, or fetches them).
+            foreach (var part in group.SelectMany(f => f.Parts)) cache.Remove(store.Container(kind).GetBlobClient(part.Name));
             return new ProfileStore.ShardRun(name, parts, completed, group.Select(f => f.Name).ToList());
         }
         finally
