@@ -186,6 +186,28 @@ public class FragmentFileCacheTests
     }
 
     [Fact]
+    public async Task Copies_the_host_wrote_and_has_not_read_make_room_for_the_files_read_now()
+    {
+        await using var harness = await StartAsync();
+        var other = harness.Tenant with { Sandbox = "other" };
+        for (int batch = 0; batch < 4; batch++) await WriteAsync(OtherHost(harness, NoCopies()), harness.Tenant, $"a{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        await WriteAsync(OtherHost(harness, NoCopies()), other, "b1", "two");
+        long bound = (await FilesAsync(harness, harness.Tenant)).Bytes;
+        using var cache = Bounded(bound);
+        var host = OtherHost(harness, cache);
+        // The same batches again under other names: the host's copies of them fill its bound.
+        for (int batch = 0; batch < 4; batch++) await WriteAsync(host, harness.Tenant, $"c{batch}", $"v{batch}", ingestTimeMs: 2_000 + batch);
+        var (read, _) = await FilesAsync(harness, other);
+        Assert.True(bound - cache.Bytes < read.Min(), $"{cache.Bytes} of {bound} bytes held: no room for a file of {read.Min()}");
+
+        Assert.Equal(Expected("two"), await ReadAsync(host, other));
+        Assert.Equal(Expected("two"), await ReadAsync(host, other));
+        Assert.Equal((long)ShardCount, cache.Hits);
+        Assert.Equal(0, cache.Passing);
+        Assert.InRange(cache.Bytes, 1, bound);
+    }
+
+    [Fact]
     public async Task A_compaction_lets_go_of_the_copies_of_the_runs_it_covered()
     {
         await using var harness = await StartAsync(o => o.MaxShardFiles = 2);

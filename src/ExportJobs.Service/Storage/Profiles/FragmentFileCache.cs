@@ -18,8 +18,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <list type="bullet">
 /// <item>A file written is new data, read soon (compaction reads what ingestion wrote, exports what compaction wrote):
 /// it is kept, the least recently used copies going to make room.</item>
-/// <item>A file fetched for a read is kept where there is room, or where copies not read for <see cref="StaleAfter"/>
-/// make room. Otherwise it is a passing copy: fetched whole as well, into a file deleted once its reader lets go of it
+/// <item>A file fetched for a read is kept where there is room, or where copies not read since they were written, or
+/// not read for <see cref="StaleAfter"/>, make room. Otherwise it is a passing copy: fetched whole as well, into a file deleted once its reader lets go of it
 /// (passing copies together hold at most a quarter of the bound; past that, a read fetches windows as without copies).
 /// So a host whose files come to more than its bound, read by one export after another, keeps the copies it has from
 /// one export to the next. Had each file fetched evicted the least recently used copy, every copy would have gone
@@ -32,8 +32,8 @@ public sealed class FragmentFileCache : IDisposable
 {
     private const string FolderPrefix = "exportjobs-cache-";
     /// <summary>
-    /// How long a copy that is not read stays ahead of a file fetched for a read: a tenant exported at least this often
-    /// keeps its copies from one export to the next. Copies of runs that another host deleted go after it.
+    /// How long a copy read once and not read again stays ahead of a file fetched for a read: a tenant exported at least
+    /// this often keeps its copies from one export to the next. Copies of runs that another host deleted go after it.
     /// </summary>
     internal static readonly TimeSpan StaleAfter = TimeSpan.FromHours(1);
 
@@ -123,7 +123,7 @@ public sealed class FragmentFileCache : IDisposable
             return null;
         }
         if (room == Room.Passing) return OpenPassing(path, length);
-        Keep(blob, version, path, length, reserved: true);
+        Keep(blob, version, path, length, forRead: true);
         return Open(blob, version, length);
     }
 
@@ -131,9 +131,9 @@ public sealed class FragmentFileCache : IDisposable
     private enum Room { Kept, Passing }
 
     /// <summary>
-    /// Room for a file fetched for a read: among the copies kept where there is room, or where copies not read for
-    /// <see cref="StaleAfter"/> make room (the least recently used going first); else among the passing copies, which
-    /// hold at most a quarter of the bound; else none.
+    /// Room for a file fetched for a read: among the copies kept where there is room, or where copies not read since
+    /// they were written, or not read for <see cref="StaleAfter"/>, make room (the least recently used going first);
+    /// else among the passing copies, which hold at most a quarter of the bound; else none.
     /// </summary>
     private Room? Reserve(long length)
     {
@@ -142,9 +142,9 @@ public sealed class FragmentFileCache : IDisposable
         lock (_copies)
         {
             var staleBefore = _time.GetUtcNow() - StaleAfter;
-            var stale = _copies.Where(c => c.Value.Used < staleBefore).ToList();
-            if (_bytes + length > _maxBytes && _bytes - stale.Sum(c => c.Value.Bytes) + length <= _maxBytes)
-                foreach (var (key, copy) in stale.OrderBy(c => c.Value.LastUse))
+            var spare = _copies.Where(c => !c.Value.Read || c.Value.Used < staleBefore).ToList();
+            if (_bytes + length > _maxBytes && _bytes - spare.Sum(c => c.Value.Bytes) + length <= _maxBytes)
+                foreach (var (key, copy) in spare.OrderBy(c => c.Value.LastUse))
                 {
                     if (_bytes + length <= _maxBytes) break;
                     Evict(key, copy, evicted);
@@ -196,7 +196,7 @@ public sealed class FragmentFileCache : IDisposable
         lock (_copies)
         {
             path = _copies.TryGetValue(Key(blob), out var copy) && copy.Version == Unquoted(version) && copy.Bytes == length ? copy.Path : null;
-            if (path is not null) (copy!.LastUse, copy.Used) = (++_clock, _time.GetUtcNow());
+            if (path is not null) (copy!.LastUse, copy.Used, copy.Read) = (++_clock, _time.GetUtcNow(), true);
         }
         if (path is null) return null;
         try
@@ -284,16 +284,17 @@ public sealed class FragmentFileCache : IDisposable
 
     /// <summary>
     /// Keeps the file at <paramref name="path"/> as the copy of <paramref name="version"/> of the blob; its bytes counted
-    /// already when <paramref name="reserved"/> (<see cref="Reserve"/>). Past the bound, the least recently used copies go.
+    /// already when it was fetched <paramref name="forRead"/> (<see cref="Reserve"/>). Past the bound, the least recently
+    /// used copies go.
     /// </summary>
-    private void Keep(BlobClient blob, ETag version, string path, long length, bool reserved = false)
+    private void Keep(BlobClient blob, ETag version, string path, long length, bool forRead = false)
     {
         var evicted = new List<string>();
         lock (_copies)
         {
             if (_copies.TryGetValue(Key(blob), out var replaced)) Evict(Key(blob), replaced, evicted);
-            _copies[Key(blob)] = new Copy(Unquoted(version), path, length) { LastUse = ++_clock, Used = _time.GetUtcNow() };
-            if (!reserved) _bytes += length;
+            _copies[Key(blob)] = new Copy(Unquoted(version), path, length) { LastUse = ++_clock, Used = _time.GetUtcNow(), Read = forRead };
+            if (!forRead) _bytes += length;
             if (_bytes > _maxBytes)
                 foreach (var (key, copy) in _copies.OrderBy(c => c.Value.LastUse).ToList())
                 {
@@ -379,6 +380,8 @@ public sealed class FragmentFileCache : IDisposable
         public long LastUse { get; set; }
         /// <summary>When it was made or last read.</summary>
         public DateTimeOffset Used { get; set; }
+        /// <summary>Whether it was made for a read, or read since it was written.</summary>
+        public bool Read { get; set; }
     }
 }
 
