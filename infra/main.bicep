@@ -99,7 +99,7 @@ param partBytes int = 4194304
 @description('Most runs of fragment files a shard is read from; the shard activity merges the smallest runs of a shard that has more, background compaction brings it down to a quarter of this.')
 param maxShardFiles int = 16
 
-@description('Most bytes of fragment files an instance keeps copies of in its temporary folder, read instead of fetching them again (and up to a quarter as much again in passing copies of files being read); 0: none. 256 MiB here, where the code defaults to 1 GiB: a Flex Consumption instance\'s temporary folder is small and may be held in its memory. Raise it on a plan with a local disk.')
+@description('Most bytes of fragment files an instance keeps copies of in its temporary folder, read instead of fetching them again (and up to as much again in passing copies of files being read); 0: none. 256 MiB here, where the code defaults to 1 GiB: a Flex Consumption instance\'s temporary folder is small and may be held in its memory. Raise it on a plan with a local disk.')
 param localCacheBytes int = 268435456
 
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')

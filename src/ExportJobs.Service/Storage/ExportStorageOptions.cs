@@ -82,7 +82,7 @@ public sealed class ExportStorageOptions : IValidatableObject
     /// The most bytes of fragment files a host keeps copies of on its local disk (<c>Storage.Profiles.FragmentFileCache</c>):
     /// a file it wrote or read is not fetched again while its copy lasts. 1 GiB; 0: no copies. A file larger than
     /// a quarter of it is not copied. Passing copies (files fetched for a read when the copies have no room) hold up to
-    /// a quarter of it more.
+    /// as much again.
     /// </summary>
     [Range(0, long.MaxValue)] public long LocalCacheBytes { get; set; } = 1L << 30;
 
