@@ -19,9 +19,10 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <item>A file written is new data, read soon (compaction reads what ingestion wrote, exports what compaction wrote):
 /// it is kept, the least recently used copies going to make room.</item>
 /// <item>A file fetched for a read is kept where there is room, or where copies not read since they were written, or
-/// not read for <see cref="StaleAfter"/>, make room. Otherwise it is a passing copy: fetched whole as well, into a file deleted once its reader lets go of it
-/// (passing copies together hold at most as much as the bound; past that, a read fetches windows as without copies,
-/// which takes more requests: with a quarter of the bound, the floor was no faster than before, docs/performance.md).
+/// not read for <see cref="StaleAfter"/>, make room. Otherwise it is a passing copy: fetched whole as well, into a
+/// file deleted once its reader lets go of it (passing copies together hold at most as much as the bound; past that,
+/// a read fetches windows as without copies, which takes more requests: with a quarter of the bound, the floor was no
+/// faster than before, docs/performance.md).
 /// So a host whose files come to more than its bound, read by one export after another, keeps the copies it has from
 /// one export to the next. Had each file fetched evicted the least recently used copy, every copy would have gone
 /// before the next export reached it, and no read would have been served by one.</item>
