@@ -143,14 +143,12 @@ public sealed class FragmentFileCache : IDisposable
         Room? room = null;
         lock (_copies)
         {
-            var staleBefore = _time.GetUtcNow() - StaleAfter;
-            var spare = _copies.Where(c => !c.Value.Read || c.Value.Used < staleBefore).ToList();
-            if (_bytes + length > _maxBytes && _bytes - spare.Sum(c => c.Value.Bytes) + length <= _maxBytes)
-                foreach (var (key, copy) in spare.OrderBy(c => c.Value.LastUse))
-                {
-                    if (_bytes + length <= _maxBytes) break;
-                    Evict(key, copy, evicted);
-                }
+            if (_bytes + length > _maxBytes)
+            {
+                var staleBefore = _time.GetUtcNow() - StaleAfter;
+                var spare = _copies.Where(c => !c.Value.Read || c.Value.Used < staleBefore).ToList();
+                if (_bytes - spare.Sum(c => c.Value.Bytes) + length <= _maxBytes) EvictLeastRecentlyUsed(spare, _maxBytes - length, evicted);
+            }
             if (_bytes + length <= _maxBytes)
             {
                 _bytes += length;
@@ -297,15 +295,20 @@ public sealed class FragmentFileCache : IDisposable
             if (_copies.TryGetValue(Key(blob), out var replaced)) Evict(Key(blob), replaced, evicted);
             _copies[Key(blob)] = new Copy(Unquoted(version), path, length) { LastUse = ++_clock, Used = _time.GetUtcNow(), Read = forRead };
             if (!forRead) _bytes += length;
-            if (_bytes > _maxBytes)
-                foreach (var (key, copy) in _copies.OrderBy(c => c.Value.LastUse).ToList())
-                {
-                    if (_bytes <= _maxBytes * 3 / 4) break;
-                    Evict(key, copy, evicted);
-                }
+            if (_bytes > _maxBytes) EvictLeastRecentlyUsed(_copies, _maxBytes * 3 / 4, evicted);
         }
         // A reader that has an evicted copy open reads on (opened with FileShare.Delete).
         foreach (string file in evicted) DeleteQuietly(file);
+    }
+
+    /// <summary>Lets go of <paramref name="candidates"/>, least recently used first, until the copies come to at most <paramref name="bytes"/> (under the lock).</summary>
+    private void EvictLeastRecentlyUsed(IEnumerable<KeyValuePair<string, Copy>> candidates, long bytes, List<string> evicted)
+    {
+        foreach (var (key, copy) in candidates.OrderBy(c => c.Value.LastUse).ToList())
+        {
+            if (_bytes <= bytes) break;
+            Evict(key, copy, evicted);
+        }
     }
 
     /// <summary>Lets go of a copy (under the lock); its file goes into <paramref name="evicted"/>, deleted after the lock.</summary>
