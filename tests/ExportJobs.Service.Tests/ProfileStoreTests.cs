@@ -9,6 +9,7 @@ using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
 using ExportJobs.Service.Workflow;
 using ExportJobs.TestSupport;
+using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,7 +120,7 @@ public class ProfileStoreTests
         Assert.Equal(perShard, live);
         Assert.InRange(live.Count, 2, 8);
         Assert.DoesNotContain(live, name => name.Contains(membership, StringComparison.Ordinal));
-        // The covered files stay for reads that listed them, and go once covered for longer than the grace period.
+        // The covered files stay for reads that listed them; background compaction deletes them once past the grace.
         Assert.True((await FilesAsync(harness, 0)).Count > 20);
         // With nothing to merge nor delete yet, a read does not take the shard's lease: it goes on while another holds it.
         var foreign = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0000.lock").GetBlobLeaseClient();
@@ -127,7 +128,12 @@ public class ProfileStoreTests
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
             Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, deadline.Token));
         await foreign.ReleaseAsync();
+        // Past the grace, reads leave them to background compaction: deleting them would keep a read from its rows.
         clock.Advance(TimeSpan.FromMinutes(16));
+        Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
+        Assert.True((await FilesAsync(harness, 0)).Count > 20);
+        // Left for much longer (that pass was lost), the next read deletes them.
+        clock.Advance(ShardCompactor.ReadDeletesAfter - ShardCompactor.CoveredGrace);
         Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         var files = await FilesAsync(harness, 0);
         Assert.InRange(files.Count, 2, 4);
@@ -216,8 +222,8 @@ public class ProfileStoreTests
         await last.SetMetadataAsync(new Dictionary<string, string>());
         Assert.Equal(4, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
         Assert.Equal(before, await ReadAllAsync(store, tenant));
-        // Once older than the grace period it is deleted, and the shard compacted again.
-        clock.Advance(TimeSpan.FromMinutes(16));
+        // Once older than a read's grace it is deleted, and the shard compacted again.
+        clock.Advance(ShardCompactor.ReadDeletesAfter + TimeSpan.FromMinutes(1));
         Assert.Equal(3, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
         var now = await FilesAsync(harness, 0);
         Assert.DoesNotContain(parts[0], now);
@@ -261,7 +267,7 @@ public class ProfileStoreTests
     }
 
     [Fact]
-    public async Task Ingestion_starts_a_background_compaction_that_bounds_every_shard_and_starts_it_again_for_later_batches()
+    public async Task Ingestion_starts_a_background_compaction_that_bounds_every_shard_and_wakes_it_for_later_batches()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s
             .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 4, 3)));
@@ -277,14 +283,53 @@ public class ProfileStoreTests
         {
             for (int b = 0; b < 8; b++) await harness.IngestAsync(dataset, profiles.FirstBatchLines(), host.Client);
             Assert.True(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default) > 4);
-            await Poll.UntilAsync(() => host.Client.GetInstanceAsync(instance), i => i?.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
-                TimeSpan.FromSeconds(90), "the background compaction to end");
-            foreach (int shard in new[] { 0, 1 })
-                Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, shard, default), 1, harness.Get<ShardCompactor>().SettledShardRuns);
+            // It merged, so it waits for the covered runs' grace (a quarter of an hour): the second round's first batch wakes it.
+            await Poll.UntilAsync(async () => (await host.Client.GetInstanceAsync(instance, getInputsAndOutputs: true),
+                    await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default), await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 1, default)),
+                s => s.Item1?.ReadCustomStatusAs<string>() == CompactionOrchestrator.WaitingForGrace && Math.Max(s.Item2, s.Item3) <= harness.Get<ShardCompactor>().SettledShardRuns,
+                TimeSpan.FromSeconds(90), "the background compaction to bound the shards and wait for the grace");
         }
         var all = await ReadAllAsync(store, harness.Tenant);
         Assert.Equal(60 * 16, all.Count);
         Assert.Equal(60, all.Select(f => f.Split('|')[0]).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Background_compaction_deletes_the_runs_it_covered_once_past_their_grace_which_reads_leave()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        await using var host = await DurableTestHost.StartAsync(ExportWorkflow.Register, new DurableTaskTestHostOptions
+        {
+            ConfigureServices = services => services.AddSingleton(harness.Get<BackgroundCompaction>()),
+        });
+        var store = harness.Get<ProfileStore>();
+        for (int b = 0; b < 10; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", $"batch{b:D2}", 1_000 + b,
+                Enumerable.Range(0, 50).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["batch"] = b }))), default);
+        var before = await ReadAllAsync(store, harness.Tenant);
+        clock.Advance(TimeSpan.FromMinutes(1));
+
+        string instance = TaskNames.CompactionInstanceIdOf(harness.Tenant.OrgId, harness.Tenant.Sandbox);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.CompactionOrchestrator,
+            new CompactionInput(harness.Tenant.OrgId, harness.Tenant.Sandbox, 1, QuietSeconds: 0, MaxParallelShards: 1, SweepSeconds: 10), new StartOrchestrationOptions(instance));
+        await Poll.UntilAsync(() => host.Client.GetInstanceAsync(instance, getInputsAndOutputs: true),
+            i => i?.ReadCustomStatusAs<string>() == CompactionOrchestrator.WaitingForGrace, TimeSpan.FromSeconds(60), "the compaction to wait for the grace");
+        int live = await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default);
+        Assert.InRange(live, 1, harness.Get<ShardCompactor>().SettledShardRuns);
+        var merged = await FilesAsync(harness, 0);
+        Assert.True(merged.Count > 10);
+
+        // Past the grace (on the store's clock), a read leaves the covered runs; the pass after the timer deletes them.
+        clock.Advance(ShardCompactor.CoveredGrace + TimeSpan.FromMinutes(1));
+        Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default));
+        Assert.Equal(merged, await FilesAsync(harness, 0));
+        await Poll.UntilAsync(() => host.Client.GetInstanceAsync(instance), i => i?.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
+            TimeSpan.FromSeconds(60), "the compaction's last pass");
+        Assert.Equal(live, (await FilesAsync(harness, 0)).Count);
+        Assert.Equal(before, await ReadAllAsync(store, harness.Tenant));
     }
 
     [Fact]

@@ -10,22 +10,32 @@ namespace ExportJobs.Service.Workflow;
 
 /// <summary>
 /// Compaction after ingestion, off the exports' path: each ingested batch asks for it (<see cref="RequestAsync"/>),
-/// which starts the tenant's <see cref="CompactionOrchestrator"/> unless it is already pending or running; the
+/// which starts the tenant's <see cref="CompactionOrchestrator"/> unless it is already pending or running, and wakes it
+/// when it is waiting for covered runs' grace (<see cref="CompactionOrchestrator.WaitingForGrace"/>); the
 /// orchestration's activity compacts one shard (<see cref="CompactShardAsync"/>). Exports still compact a shard they
 /// find over its bound, so a request that is lost costs time, never data.
 /// </summary>
 public sealed class BackgroundCompaction(ShardCompactor compactor, ShardReadGate gate, IOptions<ExportStorageOptions> options, ILogger<BackgroundCompaction> log)
 {
+    /// <summary>A minute past covered runs' grace (<see cref="ShardCompactor.CoveredGrace"/>), which counts from their covering run's time on the storage service's clock.</summary>
+    private static readonly int SweepSeconds = (int)(ShardCompactor.CoveredGrace + TimeSpan.FromMinutes(1)).TotalSeconds;
+
     public async Task RequestAsync(DurableTaskClient client, Tenant tenant, CancellationToken ct)
     {
         string instanceId = TaskNames.CompactionInstanceIdOf(tenant.OrgId, tenant.Sandbox);
         try
         {
-            var current = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, ct);
+            // With its custom status, which the backends give with the inputs and outputs only.
+            var current = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: true, ct);
+            if (current is { RuntimeStatus: OrchestrationRuntimeStatus.Running } && current.ReadCustomStatusAs<string>() == CompactionOrchestrator.WaitingForGrace)
+            {
+                await client.RaiseEventAsync(instanceId, TaskNames.BatchIngestedEvent, true, ct);
+                return;
+            }
             if (current is { RuntimeStatus: OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running }) return;
             var o = options.Value;
             await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.CompactionOrchestrator,
-                new CompactionInput(tenant.OrgId, tenant.Sandbox, o.ShardCount, o.CompactionQuietSeconds, o.MaxParallelShards),
+                new CompactionInput(tenant.OrgId, tenant.Sandbox, o.ShardCount, o.CompactionQuietSeconds, o.MaxParallelShards, SweepSeconds),
                 new StartOrchestrationOptions(instanceId), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)

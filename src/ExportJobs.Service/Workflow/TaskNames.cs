@@ -12,6 +12,7 @@ public static class TaskNames
     public const string CancelEvent = "cancel";
     public const string CompactionOrchestrator = "CompactionOrchestrator";
     public const string CompactShard = "CompactShard";
+    public const string BatchIngestedEvent = "batchIngested";
     public const string RouteShards = "RouteShards";
     public const string PrepareGraphBuild = "PrepareGraphBuild";
     public const string GraphLinks = "GraphLinks";

@@ -31,6 +31,11 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     private const int BackgroundShare = 4;
     /// <summary>How long covered runs stay after their compacted run is written: reads that listed them before go on. Also how long a run left unfinished stays.</summary>
     internal static readonly TimeSpan CoveredGrace = TimeSpan.FromMinutes(15);
+    /// <summary>
+    /// How long covered runs wait for background compaction to delete them (it comes back once <see cref="CoveredGrace"/>
+    /// is over) before a read does, one request each, before it reads: only when that pass was lost.
+    /// </summary>
+    internal static readonly TimeSpan ReadDeletesAfter = CoveredGrace * 4;
     private static readonly TimeSpan CompactionLease = TimeSpan.FromSeconds(60);
     /// <summary>How long a read waits for another caller compacting its shard (each merge renews the lease), and how often it asks.</summary>
     private static readonly TimeSpan LeaseWait = TimeSpan.FromMinutes(3), LeasePoll = TimeSpan.FromMilliseconds(250);
@@ -45,7 +50,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
     /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
     /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. Covered runs, and runs left
-    /// unfinished, are deleted once older than <see cref="CoveredGrace"/>. One caller at a time per shard holds the
+    /// unfinished, are deleted in the background once older than <see cref="CoveredGrace"/>, and before a read once
+    /// older than <see cref="ReadDeletesAfter"/>. One caller at a time per shard holds the
     /// shard's lease. Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>,
     /// then reads the runs as they are). In the background, the shard is left for later
     /// (<see cref="ShardCompaction.Deferred"/>) when the lease is held, or while files are still arriving: one was
@@ -72,10 +78,12 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         var listed = await store.ListRunsAsync(kind, tenant, shard, ct);
         var (live, covered, unfinished, _) = listed;
         int max = options.Value.MaxShardFiles;
-        int bound = trigger == CompactionTrigger.Background ? SettledShardRuns : max;
+        bool background = trigger == CompactionTrigger.Background;
+        int bound = background ? SettledShardRuns : max;
+        var grace = background ? CoveredGrace : ReadDeletesAfter;
         var now = time.GetUtcNow();
         // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
-        if (NothingToDo(listed, bound, now)) return (default, live);
+        if (NothingToDo(listed, bound, now, grace)) return (default, live);
         if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return (new ShardCompaction(0, Deferred: true), live);
@@ -92,7 +100,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         try
         {
             (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
-            foreach (var run in Expired(live, covered, unfinished, now))
+            foreach (var run in Expired(live, covered, unfinished, now, grace))
                 foreach (var part in run.Parts)
                     await store.DeleteAsync(container.GetBlobClient(part.Name), ct);
 
@@ -123,21 +131,22 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// Whether a read would find nothing to do in the shard as listed (<see cref="ReadyToReadAsync"/> would read its live
     /// runs as they are): no more of them than <see cref="ExportStorageOptions.MaxShardFiles"/>, and none to delete.
     /// </summary>
-    internal bool NothingToDoBeforeRead(ProfileStore.ShardRuns listed) => NothingToDo(listed, options.Value.MaxShardFiles, time.GetUtcNow());
+    internal bool NothingToDoBeforeRead(ProfileStore.ShardRuns listed) => NothingToDo(listed, options.Value.MaxShardFiles, time.GetUtcNow(), ReadDeletesAfter);
 
-    private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now) =>
-        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now).Any();
+    private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now, TimeSpan grace) =>
+        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace).Any();
 
     /// <summary>
-    /// The runs to delete: covered for longer than <see cref="CoveredGrace"/>, earliest covered first (a run is covered
+    /// The runs to delete: covered for longer than <paramref name="grace"/>, earliest covered first (a run is covered
     /// before the run covering it is, so a deletion that stops half way never uncovers a run), or left unfinished for longer.
     /// </summary>
-    private static IEnumerable<ProfileStore.ShardRun> Expired(List<ProfileStore.ShardRun> live, List<ProfileStore.ShardRun> covered, List<ProfileStore.ShardRun> unfinished, DateTimeOffset now)
+    private static IEnumerable<ProfileStore.ShardRun> Expired(List<ProfileStore.ShardRun> live, List<ProfileStore.ShardRun> covered,
+        List<ProfileStore.ShardRun> unfinished, DateTimeOffset now, TimeSpan grace)
     {
         var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
             .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-        return covered.Where(f => now - coveredSince[f.Name] > CoveredGrace).OrderBy(f => coveredSince[f.Name])
-            .Concat(unfinished.Where(r => now - r.Written > CoveredGrace));
+        return covered.Where(f => now - coveredSince[f.Name] > grace).OrderBy(f => coveredSince[f.Name])
+            .Concat(unfinished.Where(r => now - r.Written > grace));
     }
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
