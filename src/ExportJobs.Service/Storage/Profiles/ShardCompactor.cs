@@ -84,7 +84,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         var now = time.GetUtcNow();
         // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
         if (NothingToDo(listed, bound, now, grace)) return (default, live);
-        if (trigger == CompactionTrigger.Background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
+        if (background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return (new ShardCompaction(0, Deferred: true), live);
 
@@ -96,7 +96,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         var lease = lockBlob.GetBlobLeaseClient();
-        if (!await AcquireAsync(lease, wait: trigger == CompactionTrigger.BeforeRead, ct)) return (new ShardCompaction(0, Deferred: true), null);
+        if (!await AcquireAsync(lease, wait: !background, ct)) return (new ShardCompaction(0, Deferred: true), null);
         try
         {
             (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
