@@ -12,7 +12,8 @@ namespace ExportJobs.Service.Workflow;
 /// that landed while it merged; it lists each shard and ends, instead of running beside the export that follows a bulk
 /// load). A pass with nothing to do ends it, unless a pass before it merged: then it waits until the runs those merges
 /// covered are past their grace (<see cref="CompactionInput.SweepSeconds"/>) and starts over at once, for a last pass
-/// that deletes them (reads leave them, <see cref="ShardCompactor.ReadDeletesAfter"/>). A batch ingested during the wait
+/// that deletes them (reads leave them, <see cref="ShardCompactor.ReadDeletesAfter"/>), a shard at a time: they are a
+/// request each, and Azurite serves one request at a time, so that its reads wait for one deletion at most. A batch ingested during the wait
 /// ends it (<see cref="BackgroundCompaction.RequestAsync"/>): the orchestration starts over after the quiet period, the
 /// runs still to delete. A shard whose activity fails is left to the exports, which compact what they read.
 /// </summary>
@@ -27,11 +28,11 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
     {
         if (!input.AfterMerge) await context.CreateTimer(TimeSpan.FromSeconds(input.QuietSeconds), CancellationToken.None);
         var running = new List<Task<ShardCompaction>>();
-        int next = 0, merged = 0;
+        int next = 0, merged = 0, parallel = input.Sweep ? 1 : input.MaxParallelShards;
         bool deferred = false;
         while (next < input.ShardCount || running.Count > 0)
         {
-            while (next < input.ShardCount && running.Count < input.MaxParallelShards)
+            while (next < input.ShardCount && running.Count < parallel)
                 running.Add(context.CallActivityAsync<ShardCompaction>(TaskNames.CompactShard, new ShardCompactionTask(input.OrgId, input.Sandbox, next++), Retry));
             var finished = await Task.WhenAny(running);
             running.Remove(finished);
@@ -47,7 +48,7 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
                     input.OrgId, input.Sandbox, failure.FailureDetails.ErrorMessage);
             }
         }
-        if (deferred || merged > 0) context.ContinueAsNew(input with { AfterMerge = !deferred, Covered = input.Covered || merged > 0 });
+        if (deferred || merged > 0) context.ContinueAsNew(input with { AfterMerge = !deferred, Covered = input.Covered || merged > 0, Sweep = false });
         else if (input.Covered) context.ContinueAsNew(await WaitForGraceAsync(context, input));
         return merged;
     }
@@ -62,6 +63,6 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
         bool over = await Task.WhenAny(grace, batch) == grace;
         cancel.Cancel();
         context.SetCustomStatus(null);
-        return input with { AfterMerge = over, Covered = !over };
+        return input with { AfterMerge = over, Covered = !over, Sweep = over };
     }
 }

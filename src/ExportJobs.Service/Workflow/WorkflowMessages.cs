@@ -82,10 +82,11 @@ public sealed record FailInput(ExportJobInput Job, string Code, string Message, 
 /// A tenant's background compaction: its shards, the quiet period it waits for, how many shards it compacts at once,
 /// and how long after its last merge the runs it covered may be deleted; <paramref name="AfterMerge"/>: the pass that
 /// follows a pass that merged and found every shard quiet, or the grace's end, run at once; <paramref name="Covered"/>:
-/// a pass before merged, and the runs it covered are still to delete.
+/// a pass before merged, and the runs it covered are still to delete; <paramref name="Sweep"/>: the pass at the grace's
+/// end, a shard at a time.
 /// </summary>
 public sealed record CompactionInput(string OrgId, string Sandbox, int ShardCount, int QuietSeconds, int MaxParallelShards, int SweepSeconds,
-    bool AfterMerge = false, bool Covered = false);
+    bool AfterMerge = false, bool Covered = false, bool Sweep = false);
 
 public sealed record ShardCompactionTask(string OrgId, string Sandbox, int Shard)
 {
