@@ -14,8 +14,9 @@ namespace ExportJobs.Service.Workflow;
 /// covered are past their grace (<see cref="CompactionInput.SweepSeconds"/>) and starts over at once, for a last pass
 /// that deletes them (reads leave them, <see cref="ShardCompactor.ReadDeletesAfter"/>), a shard at a time: they are a
 /// request each, and Azurite serves one request at a time, so its other callers wait behind one deletion, not one a
-/// shard. A batch ingested during the wait ends it (<see cref="BackgroundCompaction.RequestAsync"/>): the orchestration starts over after the quiet period, the
-/// runs still to delete. A shard whose activity fails is left to the exports, which compact what they read.
+/// shard. A batch ingested during the wait ends it (<see cref="BackgroundCompaction.RequestAsync"/>): the orchestration
+/// starts over after the quiet period, the runs still to delete. A shard whose activity fails is left to the exports,
+/// which compact what they read.
 /// </summary>
 [DurableTask(TaskNames.CompactionOrchestrator)]
 public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, int>
