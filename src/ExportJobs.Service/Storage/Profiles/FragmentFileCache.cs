@@ -176,7 +176,7 @@ public sealed class FragmentFileCache : IDisposable
     {
         try
         {
-            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+            var handle = OpenForReading(path);
             DeleteQuietly(path);
             Interlocked.Increment(ref _passing);
             return new LocalCopy(handle, () => GiveBack(Room.Passing, length));
@@ -201,7 +201,7 @@ public sealed class FragmentFileCache : IDisposable
         if (path is null) return null;
         try
         {
-            return new LocalCopy(File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete));
+            return new LocalCopy(OpenForReading(path));
         }
         catch (IOException)
         {
@@ -280,6 +280,9 @@ public sealed class FragmentFileCache : IDisposable
         if (removed is not null) DeleteQuietly(removed.Path);
     }
 
+    /// <summary>A copy's file opened for reading, which may be deleted while open: its reader reads on (an evicted or passing copy).</summary>
+    private static SafeFileHandle OpenForReading(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+
     private bool Fits(long length) => _maxBytes > 0 && length <= _maxBytes / 4;
 
     /// <summary>
@@ -297,7 +300,7 @@ public sealed class FragmentFileCache : IDisposable
             if (!forRead) _bytes += length;
             if (_bytes > _maxBytes) EvictLeastRecentlyUsed(_copies, _maxBytes * 3 / 4, evicted);
         }
-        // A reader that has an evicted copy open reads on (opened with FileShare.Delete).
+        // A reader that has an evicted copy open reads on (OpenForReading).
         foreach (string file in evicted) DeleteQuietly(file);
     }
 
