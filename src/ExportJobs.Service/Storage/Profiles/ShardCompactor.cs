@@ -79,8 +79,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         var (live, covered, unfinished, _) = listed;
         int max = options.Value.MaxShardFiles;
         bool background = trigger == CompactionTrigger.Background;
-        int bound = background ? SettledShardRuns : max;
-        var grace = background ? CoveredGrace : ReadDeletesAfter;
+        var (bound, grace) = LimitsOf(trigger);
         var now = time.GetUtcNow();
         // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
         if (NothingToDo(listed, bound, now, grace)) return (default, live);
@@ -131,7 +130,19 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// Whether a read would find nothing to do in the shard as listed (<see cref="ReadyToReadAsync"/> would read its live
     /// runs as they are): no more of them than <see cref="ExportStorageOptions.MaxShardFiles"/>, and none to delete.
     /// </summary>
-    internal bool NothingToDoBeforeRead(ProfileStore.ShardRuns listed) => NothingToDo(listed, options.Value.MaxShardFiles, time.GetUtcNow(), ReadDeletesAfter);
+    internal bool NothingToDoBeforeRead(ProfileStore.ShardRuns listed)
+    {
+        var (bound, grace) = LimitsOf(CompactionTrigger.BeforeRead);
+        return NothingToDo(listed, bound, time.GetUtcNow(), grace);
+    }
+
+    /// <summary>
+    /// The runs a shard is left with at most, and how long runs stay covered before they are deleted: in the background,
+    /// <see cref="SettledShardRuns"/> and <see cref="CoveredGrace"/>; before a read,
+    /// <see cref="ExportStorageOptions.MaxShardFiles"/> and <see cref="ReadDeletesAfter"/>.
+    /// </summary>
+    private (int Bound, TimeSpan Grace) LimitsOf(CompactionTrigger trigger) =>
+        trigger == CompactionTrigger.Background ? (SettledShardRuns, CoveredGrace) : (options.Value.MaxShardFiles, ReadDeletesAfter);
 
     private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now, TimeSpan grace) =>
         listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace).Any();
