@@ -63,7 +63,7 @@ public static class EngineBenchmark
         }
         rows.Sort(FragmentRow.CompareIdentities);
         await using var file = File.Create(path);
-        await using var writer = await FragmentFileWriter.CreateAsync(file, FragmentColumns.NamesOf(rows.SelectMany(r => r.Record.Members.Select(m => m.Name))), default);
+        await using var writer = FragmentFileWriter.Create(file, FragmentColumns.NamesOf(rows.SelectMany(r => r.Record.Members.Select(m => m.Name))));
         foreach (var row in rows) await writer.AddAsync(row, default);
         return rows.Count;
     }

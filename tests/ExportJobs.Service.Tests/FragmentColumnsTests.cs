@@ -68,6 +68,54 @@ public class FragmentColumnsTests
     }
 
     [Fact]
+    public async Task Object_members_are_kept_in_typed_leaf_columns_and_read_back_as_written_with_a_value_that_does_not_fit_kept_as_text()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var store = harness.Get<ProfileStore>();
+        const int Odd = 1500;
+        var records = Enumerable.Range(0, 2500).Select(i => (Id: $"u{i:D4}", Json: i == Odd
+            ? """{"identityMap":{"email":[{"id":"odd"}]},"person":{"age":"old","name":"n"}}"""
+            : $$"""{"identityMap":{"email":[{"id":"u{{i}}"}]},"person":{"age":{{i}},{{(i % 3 == 0 ? "" : $"\"name\":\"n{i}\",")}}"vip":{{(i % 2 == 0 ? "true" : "false")}}},"tags":["a"]}""")).ToList();
+        await WriteEmailRecordsAsync(harness, "typed", 1_000, records);
+
+        // The identity map (a map by the system schema) and an array keep their text; the person's leaves have typed
+        // columns, a leaf a value lacks a null in its column.
+        await using (var reader = await ReaderOfAsync(harness, "-typed.parquet"))
+        {
+            var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+            var shapes = FragmentColumns.ShapesOf(reader.CustomMetadata[FragmentColumns.LeavesKey], names.Count);
+            int person = names.IndexOf("person");
+            Assert.All(new[] { shapes[names.IndexOf("identityMap")], shapes[names.IndexOf("tags")] }, Assert.Null);
+            Assert.Equal([("age", LeafKind.Integer), ("name", LeafKind.String), ("vip", LeafKind.Boolean)], shapes[person]!.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
+            var fields = reader.Schema.GetDataFields().ToDictionary(f => f.Name);
+            Assert.Equal(typeof(long), fields[FragmentColumns.LeafColumn(person, 0)].ClrType);
+            var ages = new List<long>();
+            Assert.True(reader.RowGroupCount > 1);
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var group = reader.OpenRowGroupReader(g);
+                var values = new long?[group.RowCount];
+                await group.ReadAsync<long>(fields[FragmentColumns.LeafColumn(person, 0)], values.AsMemory(), null, default);
+                ages.AddRange(values.OfType<long>());
+            }
+            Assert.Equal(Enumerable.Range(0, 2500).Where(i => i != Odd).Select(i => (long)i), ages.Order());
+        }
+
+        var written = records.ToDictionary(r => r.Id, r => r.Json);
+        foreach (var members in new MemberSelection?[] { null, new(new HashSet<string> { "person" }) })
+        {
+            int read = 0;
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: members))
+            {
+                var expected = MembersOf(written[identity.Id]).Where(m => members is null || members.Reads(m.Name));
+                Assert.Equal(expected, MembersOf(Assert.Single(fragments).Record.GetRawText()));
+                read++;
+            }
+            Assert.Equal(records.Count, read);
+        }
+    }
+
+    [Fact]
     public async Task A_fragment_file_of_an_earlier_build_with_the_whole_record_in_one_column_reads_and_compacts_as_before()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
@@ -534,7 +582,9 @@ public class FragmentColumnsTests
         await using var reader = await ReaderOfAsync(harness, $"-{batch}.parquet");
         var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
         Assert.Equal(FragmentColumns.MembershipsForm, reader.CustomMetadata[FragmentColumns.MembershipsKey]);
-        Assert.Equal([.. names.Select((_, i) => FragmentColumns.MemberColumn(i)), FragmentColumns.Memberships], reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
+        var shapes = FragmentColumns.ShapesOf(reader.CustomMetadata[FragmentColumns.LeavesKey], names.Count);
+        Assert.Equal([.. names.Select((_, i) => FragmentColumns.MemberColumn(i)), FragmentColumns.Memberships, .. shapes.SelectMany((shape, m) => FragmentColumns.LeafFields(m, shape)).Select(f => f.Name)],
+            reader.Schema.GetDataFields().Skip(FragmentColumns.FirstMember).Select(f => f.Name));
         return names;
     }
 

@@ -11,7 +11,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// i-th of the file's <see cref="MembersKey"/> metadata (so any name is allowed); <see cref="Order"/> holds, per row,
 /// the indexes of its members in the record's order; <see cref="Record"/> the whole text of a record kept whole
 /// (<see cref="StoredRecord"/>); <see cref="Sequence"/> the record's place in its batch; <see cref="Memberships"/>, after
-/// the member columns, the record's memberships index (<see cref="MembershipIndex"/>). A file of an earlier build has
+/// the member columns, the record's memberships index (<see cref="MembershipIndex"/>); after it, the typed leaves of the
+/// members whose values have a shape (<see cref="LeafShape"/>, <see cref="LeavesKey"/>). A file of an earlier build has
 /// only <see cref="Record"/> (every row is whole), no <see cref="Sequence"/> (every row's is 0) and no <see cref="Memberships"/>.
 /// </summary>
 internal static class FragmentColumns
@@ -57,6 +58,22 @@ internal static class FragmentColumns
     /// </summary>
     public const string MembershipsKey = "exportjobs.memberships", MembershipsForm = "1";
 
+    /// <summary>
+    /// The file metadata that names the typed leaves of its members (<see cref="LeafShape"/>): a JSON object from a member's
+    /// index to its leaves, each an array of its type and then its path; leaf <c>j</c> of member <c>i</c> is column
+    /// <see cref="LeafColumn"/>. A file without it (of an earlier build) keeps every value's text in its member's column.
+    /// </summary>
+    public const string LeavesKey = "exportjobs.leaves";
+
+    /// <summary>
+    /// The members whose values have no typed leaves: the maps of the system schema (identity namespaces, segment ids
+    /// are their keys, data rather than a shape), which keep their text until they get map columns of their own
+    /// (docs/storage.md, step 4).
+    /// </summary>
+    public static readonly IReadOnlySet<string> MapMembers = new HashSet<string>(StringComparer.Ordinal) { Core.Profiles.IdentityMap.Member, Core.Jobs.ExportSelection.SegmentMembership };
+
+    public static string LeafColumn(int member, int leaf) => "m" + member.ToString(CultureInfo.InvariantCulture) + "_" + leaf.ToString(CultureInfo.InvariantCulture);
+
     /// <summary>Whether a file's <see cref="Id"/> column, as read, holds strings (a file of an earlier build), not UTF-8 in packs.</summary>
     public static bool HoldsTextIds(DataField id) => id.ClrType != typeof(ReadOnlyMemory<byte>) && id.ClrType != typeof(byte[]);
 
@@ -77,10 +94,11 @@ internal static class FragmentColumns
     public static string MemberColumn(int index) => "m" + index.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// A file's schema, with <paramref name="members"/> member columns: fields of its own (Parquet.Net sets a field's
-    /// levels and path when a schema takes it, so schemas built at once must not share them).
+    /// A file's schema, with <paramref name="members"/> member columns and, after the memberships index, the typed leaves
+    /// of those that have a shape: fields of its own (Parquet.Net sets a field's levels and path when a schema takes it,
+    /// so schemas built at once must not share them).
     /// </summary>
-    public static ParquetSchema Schema(int members) => new(
+    public static ParquetSchema Schema(int members, IReadOnlyList<LeafShape?>? shapes = null) => new(
     [
         new DataField(Namespace, typeof(int)), new DataField(Id, typeof(byte[]), isNullable: true), new DataField(IngestTime, typeof(long)),
         new DataField(Dataset, typeof(int)), new DataField(Batch, typeof(int)),
@@ -88,7 +106,44 @@ internal static class FragmentColumns
         new DataField(Sequence, typeof(long)),
         .. Enumerable.Range(0, members).Select(i => new DataField(MemberColumn(i), typeof(byte[]), isNullable: true)),
         new DataField(Memberships, typeof(byte[]), isNullable: true),
+        .. (shapes ?? []).SelectMany((shape, m) => LeafFields(m, shape)),
     ]);
+
+    /// <summary>The columns of a member's typed leaves (none without a shape), in its leaves' order.</summary>
+    public static IEnumerable<DataField> LeafFields(int member, LeafShape? shape) =>
+        (shape?.Leaves ?? []).Select((leaf, j) => new DataField(LeafColumn(member, j), leaf.Kind switch
+        {
+            LeafKind.String => typeof(string),
+            LeafKind.Integer => typeof(long),
+            LeafKind.Double => typeof(double),
+            _ => typeof(bool),
+        }, isNullable: true));
+
+    /// <summary>The typed leaves of a file's members, as <see cref="LeavesKey"/> names them.</summary>
+    public static string LeavesText(IReadOnlyList<LeafShape?> shapes) => System.Text.Json.JsonSerializer.Serialize(
+        shapes.Select((shape, m) => (shape, m)).Where(s => s.shape is not null)
+            .ToDictionary(s => s.m.ToString(CultureInfo.InvariantCulture), s => s.shape!.Leaves.Select(l => (string[])[l.Kind.ToString(), .. l.Path]).ToArray()));
+
+    /// <summary>The shapes <see cref="LeavesText"/> names, by member (null: none), for a file of <paramref name="members"/> member columns.</summary>
+    public static LeafShape?[] ShapesOf(string? text, int members)
+    {
+        var shapes = new LeafShape?[members];
+        if (text is null) return shapes;
+        var named = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string[][]>>(text)
+            ?? throw new InvalidDataException($"A fragment file's {LeavesKey} is not an object.");
+        foreach (var (member, leaves) in named)
+        {
+            if (!int.TryParse(member, NumberStyles.None, CultureInfo.InvariantCulture, out int m) || m >= members)
+                throw new InvalidDataException($"A fragment file's {LeavesKey} names a member it has not.");
+            shapes[m] = LeafShape.Of(leaves.Select(LeafOf).ToList());
+        }
+        return shapes;
+    }
+
+    private static LeafPath LeafOf(string[] named) =>
+        named.Length >= 2 && Enum.TryParse<LeafKind>(named[0], out var kind) && Enum.IsDefined(kind) && kind.ToString() == named[0]
+            ? new LeafPath(named[1..], kind)
+            : throw new InvalidDataException($"A fragment file's {LeavesKey} names a leaf of no type it knows.");
 
     /// <summary>The member names of the rows, first seen first, as many as a file has columns for.</summary>
     public static IReadOnlyList<MemberName> NamesOf(IEnumerable<MemberName> names)

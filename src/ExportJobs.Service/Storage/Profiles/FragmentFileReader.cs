@@ -31,6 +31,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private readonly (int Index, DataField Field)[] _read;
     /// <summary>For each of the file's names, where its column's values are in <see cref="GroupValues.Values"/> (-1: not read).</summary>
     private readonly int[] _slotOf;
+    /// <summary>By slot: the typed leaves of a member read that has them (<see cref="LeafShape"/>), decoded a row group at a time, and their fields.</summary>
+    private readonly LeafColumns?[] _leaves;
+    private readonly DataField[][] _leafFields;
     private readonly HashSet<string> _readColumns;
     private readonly IdentityFilter? _keep;
     private int _group = -1;
@@ -89,9 +92,15 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);
             _indexedSlot = named < 0 ? -1 : _slotOf[named];
         }
+        var shapes = FragmentColumns.ShapesOf(reader.CustomMetadata.GetValueOrDefault(FragmentColumns.LeavesKey), Members.Count);
+        int mostRows = checked((int)reader.Metadata!.RowGroups.Select(g => g.NumRows).DefaultIfEmpty(0).Max());
+        _leaves = _read.Select(r => shapes[r.Index] is { } shape ? new LeafColumns(shape, mostRows) : null).ToArray();
+        _leafFields = _read.Select(r => FragmentColumns.LeafFields(r.Index, shapes[r.Index]).Select(f => fields.GetValueOrDefault(f.Name)
+            ?? throw new InvalidDataException($"A fragment file names a typed leaf it has no column {f.Name} of.")).ToArray()).ToArray();
         (_current, _other) = (new GroupValues(_read.Length), new GroupValues(_read.Length));
         _scratch = new Member[Members.Count];
-        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>().Concat(_read.Select(r => r.Field)).Select(f => f.Name)];
+        _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>()
+            .Concat(_read.Select(r => r.Field)).Concat(_leafFields.SelectMany(f => f)).Select(f => f.Name)];
     }
 
     private static Dictionary<string, string[]> IndexedValuesOf(string json)
@@ -268,8 +277,28 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         {
             if (slot == _indexedSlot && indexedWhole) Array.Clear(into.Values[slot]);
             else await ReadBytesAsync(group, _read[slot].Field, into.Values[slot], into, rows, ct);
+            if (_leaves[slot] is { } leaves) await ReadLeavesAsync(group, slot, leaves, into, rows, ct);
         }
         return rows;
+    }
+
+    /// <summary>
+    /// The values of a member kept in its typed leaves: each row that has the member and no text of it in its column
+    /// gets its text written back from the leaves, into <see cref="GroupValues.Rebuilt"/>.
+    /// </summary>
+    private async Task ReadLeavesAsync(ParquetRowGroupReader group, int slot, LeafColumns leaves, GroupValues into, int rows, CancellationToken ct)
+    {
+        await leaves.ReadAsync(group, _leafFields[slot], rows, ct);
+        var values = into.Values[slot];
+        byte member = (byte)_read[slot].Index;
+        for (int row = 0; row < rows; row++)
+        {
+            if (values[row] is not null || into.Orders[row] is not { } order || (_keep is not null && !into.Kept[row]) || order.Span.IndexOf(member) < 0) continue;
+            var text = into.Rebuilt.GetMemory(leaves.Shape.BoundOf(leaves, row));
+            int length = leaves.Shape.AppendJson(leaves, row, text.Span);
+            into.Rebuilt.Advance(length);
+            values[row] = text[..length];
+        }
     }
 
     /// <summary>
@@ -394,6 +423,8 @@ internal sealed class GroupValues(int memberSlots)
     /// <summary>The member columns read, by slot.</summary>
     public ReadOnlyMemory<byte>?[][] Values = [.. Enumerable.Range(0, memberSlots).Select(_ => Array.Empty<ReadOnlyMemory<byte>?>())];
     public bool[] Kept = [];
+    /// <summary>The texts of the members written back from their typed leaves, which the member columns' values are slices of.</summary>
+    public readonly ArrayBufferWriter<byte> Rebuilt = new();
 
     public void EnsureCapacity(int rows)
     {
@@ -444,5 +475,6 @@ internal sealed class GroupValues(int memberSlots)
         foreach (var values in Values) Array.Clear(values);
         foreach (var held in _held) PackArrays.Return(held);
         _held.Clear();
+        Rebuilt.ResetWrittenCount();
     }
 }

@@ -6,11 +6,21 @@ using Parquet.Schema;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
-/// <summary>Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c>.</summary>
+/// <summary>
+/// Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c> and
+/// the typed leaves of those whose values have a shape (<see cref="LeafShape"/>): inferred from the first row group's
+/// values, so the file is begun when that group is written.
+/// </summary>
 internal sealed class FragmentFileWriter : IAsyncDisposable
 {
-    private readonly ParquetWriter _writer;
-    private readonly DataField[] _fields;
+    private readonly Stream _stream;
+    private readonly IReadOnlyList<MemberName> _members;
+    private ParquetWriter? _writer;
+    private DataField[] _fields = [];
+    private DataField? _membershipsField;
+    /// <summary>By member column: the typed leaves of a row group (null: the member has none), and their fields.</summary>
+    private LeafColumns?[] _leaves = [];
+    private DataField[][] _leafFields = [];
     private readonly Dictionary<string, int> _columns;
     private readonly int _groupRows;
     private readonly List<FragmentRow> _rows;
@@ -30,10 +40,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
     private readonly int[] _indexes;
 
-    private FragmentFileWriter(ParquetWriter writer, ParquetSchema schema, IReadOnlyList<MemberName> members, int groupRows)
+    private FragmentFileWriter(Stream stream, IReadOnlyList<MemberName> members, int groupRows)
     {
-        _writer = writer;
-        _fields = schema.GetDataFields();
+        (_stream, _members) = (stream, members);
         _groupRows = groupRows;
         _rows = new(groupRows);
         (_wholes, _orders, _packs, _ids, _memberships) = (new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows],
@@ -42,10 +51,23 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         _indexes = new int[groupRows];
         _values = members.Select(_ => new ReadOnlyMemory<byte>?[groupRows]).ToArray();
         _columns = members.Select((name, i) => (name.Text, i)).ToDictionary(m => m.Text, m => m.i, StringComparer.Ordinal);
-        writer.CustomMetadata = new Dictionary<string, string>
+    }
+
+    /// <summary>Begins the file, its members' shapes inferred from the rows held (the first row group's; none in a file without rows).</summary>
+    private async Task StartAsync(CancellationToken ct)
+    {
+        var shapes = _members.Select(name => FragmentColumns.MapMembers.Contains(name.Text) ? null
+            : LeafShape.Infer(_rows.Select(r => r.Record.ValueOf(name)).OfType<ReadOnlyMemory<byte>>())).ToArray();
+        var schema = FragmentColumns.Schema(_members.Count, shapes);
+        _fields = schema.GetDataFields();
+        _membershipsField = _fields.Single(f => f.Name == FragmentColumns.Memberships);
+        _leaves = shapes.Select(shape => shape is null ? null : new LeafColumns(shape, _groupRows)).ToArray();
+        _leafFields = shapes.Select((shape, m) => shape is null ? [] : shape.Leaves.Select((_, j) => _fields.Single(f => f.Name == FragmentColumns.LeafColumn(m, j))).ToArray()).ToArray();
+        _writer = await ParquetWriter.CreateAsync(schema, _stream, ParquetSettings.Options, cancellationToken: ct);
+        _writer.CustomMetadata = new Dictionary<string, string>
         {
-            [FragmentColumns.MembersKey] = JsonSerializer.Serialize(members.Select(m => m.Text)), [FragmentColumns.PackedKey] = "1",
-            [FragmentColumns.MembershipsKey] = FragmentColumns.MembershipsForm,
+            [FragmentColumns.MembersKey] = JsonSerializer.Serialize(_members.Select(m => m.Text)), [FragmentColumns.PackedKey] = "1",
+            [FragmentColumns.MembershipsKey] = FragmentColumns.MembershipsForm, [FragmentColumns.LeavesKey] = FragmentColumns.LeavesText(shapes),
         };
     }
 
@@ -74,12 +96,8 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     }
 
     /// <param name="groupRows">The rows of a row group: <see cref="FragmentColumns.RowGroupSize"/>, unless the file is a routed section (<see cref="FragmentColumns.RoutedRowGroupSize"/>).</param>
-    public static async Task<FragmentFileWriter> CreateAsync(Stream stream, IReadOnlyList<MemberName> members, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize)
-    {
-        members = members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members;
-        var schema = FragmentColumns.Schema(members.Count);
-        return new(await ParquetWriter.CreateAsync(schema, stream, ParquetSettings.Options, cancellationToken: ct), schema, members, groupRows);
-    }
+    public static FragmentFileWriter Create(Stream stream, IReadOnlyList<MemberName> members, int groupRows = FragmentColumns.RowGroupSize) =>
+        new(stream, members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members, groupRows);
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {
@@ -89,6 +107,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
     private async Task FlushAsync(CancellationToken ct)
     {
+        if (_writer is null) await StartAsync(ct);
         int rows = _rows.Count;
         var (wholes, orders, values) = (_wholes, _orders, _values);
         for (int r = 0; r < rows; r++)
@@ -97,12 +116,16 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
             if (ColumnsOf(record) is { } order)
             {
                 orders[r] = order;
-                for (int m = 0; m < order.Length; m++) values[order[m]][r] = record.Members[m].Value;
+                for (int m = 0; m < order.Length; m++)
+                {
+                    var value = record.Members[m].Value;
+                    if (_leaves[order[m]] is not { } leaves || !leaves.Shape.TryShred(value.Span, leaves, r)) values[order[m]][r] = value;
+                }
             }
             else wholes[r] = record.ToJson();
         }
 
-        using var group = _writer.CreateRowGroup();
+        using var group = _writer!.CreateRowGroup();
         await WriteIndexesAsync(group, _fields[0], _namespaces, r => r.IdentityNamespace, ct);
         await WriteIdsAsync(group, rows, ct);
         await group.WriteAsync<long>(_fields[2], _rows.Select(r => r.IngestTimeMs).ToArray().AsMemory(), null, null, ct);
@@ -113,6 +136,12 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         await group.WriteAsync<long>(_fields[7], _rows.Select(r => r.Sequence).ToArray().AsMemory(), null, null, ct);
         for (int c = 0; c < values.Length; c++) await WritePackedAsync(group, _fields[FragmentColumns.FirstMember + c], values[c], rows, ct);
         await WriteMembershipsAsync(group, rows, ct);
+        for (int c = 0; c < _leaves.Length; c++)
+        {
+            if (_leaves[c] is not { } leaves) continue;
+            await leaves.WriteAsync(group, _leafFields[c], rows, ct);
+            leaves.Clear(rows);
+        }
         group.CompleteValidate();
         _rows.Clear();
         foreach (var column in (ReadOnlyMemory<byte>?[][])[wholes, orders, _memberships, .. values]) Array.Clear(column);
@@ -136,7 +165,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
             start = _ends[r];
         }
         Array.Fill(_ends, -1);
-        await WritePackedAsync(group, _fields[^1], _memberships, rows, ct);
+        await WritePackedAsync(group, _membershipsField!, _memberships, rows, ct);
     }
 
     /// <summary>The identity ids of the row group's rows, as UTF-8 in packs.</summary>
@@ -191,8 +220,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_rows.Count > 0) await FlushAsync(default);
+        if (_writer is null) await StartAsync(default);
         // The footer, written now, holds the values every row group's indexes point into.
-        _writer.CustomMetadata = new Dictionary<string, string>(_writer.CustomMetadata)
+        _writer!.CustomMetadata = new Dictionary<string, string>(_writer.CustomMetadata)
         {
             [FragmentColumns.ValuesKey] = JsonSerializer.Serialize(new Dictionary<string, List<string>>
             {

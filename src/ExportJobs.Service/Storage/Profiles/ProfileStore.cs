@@ -113,7 +113,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize)
     {
         var members = FragmentColumns.NamesOf(MemberNames(sorted));
-        await using var writer = await FragmentFileWriter.CreateAsync(empty, members, ct, groupRows);
+        await using var writer = FragmentFileWriter.Create(empty, members, groupRows);
         foreach (var row in sorted) await writer.AddAsync(row, ct);
     }
 

@@ -44,15 +44,15 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {
-        if (_writer is null) await StartPartAsync(ct);
+        if (_writer is null) StartPart();
         await _writer!.AddAsync(row, ct);
         if (++_rows == PartRows) await EndPartAsync(ct);
     }
 
-    private async Task StartPartAsync(CancellationToken ct)
+    private void StartPart()
     {
         _output = File.Create(_path);
-        _writer = await FragmentFileWriter.CreateAsync(_output, members, ct);
+        _writer = FragmentFileWriter.Create(_output, members);
         _rows = 0;
     }
 
@@ -84,7 +84,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     {
         if (_writer is not null || _parts.Count == 0)
         {
-            if (_writer is null) await StartPartAsync(ct);
+            if (_writer is null) StartPart();
             await EndPartAsync(ct);
         }
         var last = new Dictionary<string, string>(metadata) { [PartsKey] = _parts.Count.ToString(CultureInfo.InvariantCulture) };

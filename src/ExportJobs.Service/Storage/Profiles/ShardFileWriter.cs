@@ -23,7 +23,7 @@ internal sealed class ShardFileWriter(BlobClient blob, string datasetId, string 
         if (_writer is null)
         {
             _output = File.Create(_path);
-            _writer = await FragmentFileWriter.CreateAsync(_output, members, ct);
+            _writer = FragmentFileWriter.Create(_output, members);
         }
         await _writer.AddAsync(new FragmentRow(identity.Namespace, identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(record), _rows++), ct);
     }
