@@ -116,6 +116,61 @@ public class ProfileTests
     }
 
     [Theory]
+    [InlineData("person.name.first")]
+    [InlineData("person.name")]
+    [InlineData("person.age,person.name.last")]
+    [InlineData("person.vip.level")]
+    [InlineData("person.missing")]
+    public void Projecting_layers_cut_to_the_leaves_the_fields_touch_gives_what_projecting_the_whole_layers_gives(string fields)
+    {
+        // Values of one member, each as a fragment file's typed leaves would give it back when a read asks for the
+        // leaves the fields touch: names the fields go through or below, and a value where a field goes deeper.
+        string[] layers =
+        [
+            """{"person":{"name":{"first":"A","last":"B"},"age":30,"vip":{"level":1}}}""",
+            """{"person":{"name":"Bob","age":31}}""",
+            """{"person":{"name":{"last":"C"},"vip":true}}""",
+            """{"person":{"age":32,"name":{"first":"D"}}}""",
+            """{"person":{}}""",
+        ];
+        var projection = FieldProjection.Parse(fields);
+        var below = projection.Below("person")!;
+        JsonObject Cut(JsonObject value, List<string> path)
+        {
+            var kept = new JsonObject();
+            foreach (var (name, member) in value)
+            {
+                path.Add(name);
+                if (member is JsonObject inner) { if (Cut(inner, path) is { Count: > 0 } cut) kept[name] = cut; }
+                else if (below.Touches(path)) kept[name] = member!.DeepClone();
+                path.RemoveAt(path.Count - 1);
+            }
+            return kept;
+        }
+        string Projected(Func<string, string> layer)
+        {
+            var profile = new MergedProfile(new Identity("email", "a@x.com"));
+            for (int i = 0; i < layers.Length; i++) profile.MergeNewer(Fragment(i + 1, layer(layers[i])));
+            return projection.Apply(profile.Value).ToJsonString();
+        }
+        var cut = layers.Select(l => new JsonObject { ["person"] = Cut(Json(l)["person"]!.AsObject(), []) }.ToJsonString()).ToList();
+        Assert.NotEqual(layers, cut);
+        Assert.Equal(Projected(l => l), Projected(l => cut[Array.IndexOf(layers, l)]));
+    }
+
+    [Fact]
+    public void A_projection_touches_the_paths_on_its_fields_below_them_and_above_them_and_no_other()
+    {
+        var below = FieldProjection.Parse("person.name.first,person.vip").Below("person")!;
+        Assert.True(below.Touches(["name", "first"]));
+        Assert.True(below.Touches(["name"]));
+        Assert.True(below.Touches(["vip", "level", "x"]));
+        Assert.False(below.Touches(["name", "last"]));
+        Assert.False(below.Touches(["age"]));
+        Assert.Null(FieldProjection.Parse("person").Below("person"));
+    }
+
+    [Theory]
     [InlineData("""{"a":{"x":1,"keep":true},"b":1,"list":[{"k":1}]} | {"a":5,"c":null,"list":[{"j":2}]} | {"a":{"y":2,"z":null},"b":null,"d":{"e":{"f":1}}} | {"a":{"y":3},"d":{"e":{"g":2}}}""")]
     [InlineData("""[1,2] | {"a":{"x":1},"b":{"p":1}} | {"a":{"y":2},"b":null} | {"a":{"z":3},"b":{"q":2}}""")]
     [InlineData("""{"a":1,"a":{"x":1},"d":{"p":1},"d":null} | {"b":{"x":1},"b":2,"c\u00e9":{"m":1}}""")]

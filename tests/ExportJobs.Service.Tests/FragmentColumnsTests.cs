@@ -113,6 +113,18 @@ public class FragmentColumnsTests
             }
             Assert.Equal(records.Count, read);
         }
+
+        // A read for a field below the member decodes only the leaves the field touches; the value that does not fit keeps its text.
+        var partly = new MemberSelection(new HashSet<string> { "person" }, Partly: new Dictionary<string, FieldProjection> { ["person"] = FieldProjection.Parse("person.name").Below("person")! });
+        int cut = 0;
+        await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, members: partly))
+        {
+            int i = int.Parse(identity.Id[1..]);
+            string person = MembersOf(Assert.Single(fragments).Record.GetRawText()).Single(m => m.Name == "person").Value;
+            Assert.Equal(i == Odd ? """{"age":"old","name":"n"}""" : i % 3 == 0 ? "{}" : $$"""{"name":"n{{i}}"}""", person);
+            cut++;
+        }
+        Assert.Equal(records.Count, cut);
     }
 
     [Fact]
@@ -260,6 +272,14 @@ public class FragmentColumnsTests
         SegmentEvaluation Evaluating(string pql) => SegmentEvaluation.Compile(new Dictionary<string, string> { ["s1"] = pql }, DateTimeOffset.UtcNow);
 
         Assert.Equal(["identityMap", "person", "personalEmail", "segmentMembership"], ShardExporter.MembersRead(fields, segments, null)!.Order());
+        // Of those, the fields alone read parts of two: a read takes only the leaves they touch. The filter's member, and
+        // one the fields keep whole, are read whole.
+        var partly = ShardExporter.PartlyRead(fields, segments, null)!;
+        Assert.Equal(["person", "personalEmail"], partly.Keys.Order());
+        Assert.True(partly["person"].Touches(["name", "lastName"]));
+        Assert.False(partly["person"].Touches(["name", "firstName"]));
+        Assert.Empty(ShardExporter.PartlyRead(fields, segments, Evaluating("person.age > 1 and personalEmail.address.isNotNull()"))!);
+        Assert.Null(ShardExporter.PartlyRead(FieldProjection.All, segments, null));
         Assert.Equal(["identityMap", "person", "personalEmail"], ShardExporter.MembersRead(fields, everyone, null)!.Order());
         Assert.Null(ShardExporter.MembersRead(FieldProjection.All, segments, null));
         Assert.Equal(["homeAddress", "identityMap", "person", "personalEmail", "segmentMembership"],

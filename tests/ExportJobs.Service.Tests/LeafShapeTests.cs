@@ -33,7 +33,7 @@ public class LeafShapeTests
             [("address", LeafKind.String), ("n", LeafKind.Integer), ("score", LeafKind.Double), ("ok", LeafKind.Boolean), ("nested.deep.x", LeafKind.String), ("nested.y", LeafKind.Boolean)],
             shape.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
         var columns = new LeafColumns(shape, Sample.Length);
-        for (int row = 0; row < Sample.Length; row++) Assert.True(shape.TryShred(Utf8(Sample[row]).Span, columns, row), Sample[row]);
+        for (int row = 0; row < Sample.Length; row++) Assert.True(shape.TryShred(Utf8(Sample[row]), columns, row), Sample[row]);
         for (int row = 0; row < Sample.Length; row++) Assert.Equal(Sample[row], WrittenBack(shape, columns, row));
     }
 
@@ -46,7 +46,7 @@ public class LeafShapeTests
         var columns = new LeafColumns(shape, values.Length);
         for (int row = 0; row < values.Length; row++)
         {
-            Assert.True(shape.TryShred(Utf8(values[row]).Span, columns, row), values[row]);
+            Assert.True(shape.TryShred(Utf8(values[row]), columns, row), values[row]);
             Assert.Equal(values[row], WrittenBack(shape, columns, row));
         }
     }
@@ -73,8 +73,8 @@ public class LeafShapeTests
     {
         var shape = Infer(Sample);
         var columns = new LeafColumns(shape, 1);
-        Assert.True(shape.TryShred(Utf8("""{"address":"x","n":2,"score":2.5,"ok":true,"nested":{"deep":{"x":"y"},"y":true}}""").Span, columns, 0));
-        Assert.False(shape.TryShred(Utf8(json).Span, columns, 0));
+        Assert.True(shape.TryShred(Utf8("""{"address":"x","n":2,"score":2.5,"ok":true,"nested":{"deep":{"x":"y"},"y":true}}"""), columns, 0));
+        Assert.False(shape.TryShred(Utf8(json), columns, 0));
         Assert.Equal("{}", WrittenBack(shape, columns, 0));
     }
 
@@ -84,9 +84,9 @@ public class LeafShapeTests
         var shape = Infer("""{"a":1,"b":"x","c":{"d":1},"v":1}""", """{"a":"s","b":"y","c":2,"v":2.5}""", """{"b":"w","v":3}""");
         Assert.Equal([("b", LeafKind.String), ("v", LeafKind.Double)], shape.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
         var columns = new LeafColumns(shape, 2);
-        Assert.True(shape.TryShred(Utf8("""{"b":"z","v":1}""").Span, columns, 0));
+        Assert.True(shape.TryShred(Utf8("""{"b":"z","v":1}"""), columns, 0));
         Assert.Equal("""{"b":"z","v":1}""", WrittenBack(shape, columns, 0));
-        Assert.False(shape.TryShred(Utf8("""{"a":1,"b":"z"}""").Span, columns, 1));
+        Assert.False(shape.TryShred(Utf8("""{"a":1,"b":"z"}"""), columns, 1));
     }
 
     [Fact]
@@ -102,13 +102,13 @@ public class LeafShapeTests
         string wide = "{" + string.Join(",", Enumerable.Range(0, LeafShape.MaxNodes + 10).Select(i => $"\"k{i}\":{i}")) + "}";
         var shape = Infer(wide, """{"k0":0}""");
         Assert.Equal(LeafShape.MaxNodes, shape.Leaves.Count);
-        Assert.False(shape.TryShred(Utf8(wide).Span, new LeafColumns(shape, 1), 0));
-        Assert.True(shape.TryShred(Utf8("""{"k0":0,"k63":63}""").Span, new LeafColumns(shape, 1), 0));
+        Assert.False(shape.TryShred(Utf8(wide), new LeafColumns(shape, 1), 0));
+        Assert.True(shape.TryShred(Utf8("""{"k0":0,"k63":63}"""), new LeafColumns(shape, 1), 0));
 
         string Deep(int levels) => string.Concat(Enumerable.Repeat("{\"d\":", levels)) + "1" + new string('}', levels);
         var deep = Infer(Deep(LeafShape.MaxDepth + 2), Deep(LeafShape.MaxDepth));
         Assert.Equal(LeafShape.MaxDepth, Assert.Single(deep.Leaves).Path.Length);
-        Assert.False(deep.TryShred(Utf8(Deep(LeafShape.MaxDepth + 2)).Span, new LeafColumns(deep, 1), 0));
+        Assert.False(deep.TryShred(Utf8(Deep(LeafShape.MaxDepth + 2)), new LeafColumns(deep, 1), 0));
     }
 
     [Fact]

@@ -118,6 +118,23 @@ public sealed class FieldProjection
         _whole || (schema.Kind == Schemas.SchemaKind.Object
             && _children.All(c => schema.Properties.TryGetValue(c.Key, out var property) && c.Value.ShreddedBy(property)));
 
+    /// <summary>
+    /// Whether what the fields keep can depend on the value at <paramref name="path"/> (names from here down): it lies
+    /// on a path of the fields, below one or above one (a value there that is not an object replaces the objects below
+    /// it in a merge, so the path's end is read even where the field goes deeper).
+    /// </summary>
+    public bool Touches(IReadOnlyList<string> path)
+    {
+        var node = this;
+        foreach (string name in path)
+        {
+            if (node._whole) return true;
+            if (!node._children.TryGetValue(name, out var child)) return false;
+            node = child;
+        }
+        return true;
+    }
+
     /// <summary>What the fields keep below the member <paramref name="name"/>, or null when they keep none of it or all of it.</summary>
     public FieldProjection? Below(string name) => !_whole && _children.TryGetValue(name, out var child) && !child._whole ? child : null;
 

@@ -41,6 +41,19 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             : projection.TopLevelNames.Concat(selection.MembersRead).Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
+    /// The members of profile records a job reads only for its fields, each with what the fields keep below it: of
+    /// those, a read needs only the typed leaves the fields touch (<see cref="MemberSelection.Partly"/>). A member its
+    /// filter or segments read, or that the fields keep whole, is read whole.
+    /// </summary>
+    public static IReadOnlyDictionary<string, FieldProjection>? PartlyRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation)
+    {
+        if (MembersRead(projection, selection, evaluation) is null) return null;
+        var whole = selection.MembersRead.Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        return projection.TopLevelNames.Where(name => !whole.Contains(name)).Select(name => (name, below: projection.Below(name)))
+            .Where(m => m.below is not null).ToDictionary(m => m.name, m => m.below!, StringComparer.Ordinal);
+    }
+
+    /// <summary>
     /// The top-level members of events a job reads: those its attachment's fields go through (and what orders the
     /// events), and those the segments it evaluates read; all (null) when either reads an event whole. A job that reads
     /// events only for the profiles they make (<c>emptyProfiles</c>) reads none of them.
@@ -95,7 +108,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
             ? new MemberPrefilter(ExportSelection.SegmentMembership, selection.CouldQualify, indexed ? new IndexedSegmentFilter(selection, rule) : null) : null;
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
-            EventMembersRead(events, evaluation), listed);
+            EventMembersRead(events, evaluation), listed, PartlyRead(projection, selection, evaluation));
         async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
         {
             for (int t = 0; t < targets.Count; t++)

@@ -22,7 +22,8 @@ namespace ExportJobs.Service.Workflow;
 /// </summary>
 public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation, string? MembershipBatch, long MembershipTime, bool WithEvents,
     bool EmptyProfiles, IReadOnlySet<string>? Members, string? Graphs = null, IReadOnlyList<string[]?>? Routes = null, MemberPrefilter? Prefilter = null,
-    IReadOnlySet<string>? EventMembers = null, IReadOnlyDictionary<int, ListedShard>? Listed = null);
+    IReadOnlySet<string>? EventMembers = null, IReadOnlyDictionary<int, ListedShard>? Listed = null,
+    IReadOnlyDictionary<string, FieldProjection>? PartlyRead = null);
 
 /// <summary>
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
@@ -56,7 +57,7 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
         using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
-            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember), reading.Prefilter),
+            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember, reading.PartlyRead), reading.Prefilter),
                 reading.WithEvents ? store.ReadRunsAsync(FragmentKind.Event, eventRuns, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
             : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, profileRuns, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
                 reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, eventRuns, moved, null, reading.EventMembers, null, ct) : Empty());

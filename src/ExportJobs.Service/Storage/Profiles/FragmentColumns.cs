@@ -109,11 +109,11 @@ internal static class FragmentColumns
         .. (shapes ?? []).SelectMany((shape, m) => LeafFields(m, shape)),
     ]);
 
-    /// <summary>The columns of a member's typed leaves (none without a shape), in its leaves' order.</summary>
+    /// <summary>The columns of a member's typed leaves (none without a shape), in its leaves' order; a string leaf's hold UTF-8, in packs.</summary>
     public static IEnumerable<DataField> LeafFields(int member, LeafShape? shape) =>
         (shape?.Leaves ?? []).Select((leaf, j) => new DataField(LeafColumn(member, j), leaf.Kind switch
         {
-            LeafKind.String => typeof(string),
+            LeafKind.String => typeof(byte[]),
             LeafKind.Integer => typeof(long),
             LeafKind.Double => typeof(double),
             _ => typeof(bool),

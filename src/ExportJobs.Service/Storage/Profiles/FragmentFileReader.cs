@@ -31,9 +31,12 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     private readonly (int Index, DataField Field)[] _read;
     /// <summary>For each of the file's names, where its column's values are in <see cref="GroupValues.Values"/> (-1: not read).</summary>
     private readonly int[] _slotOf;
-    /// <summary>By slot: the typed leaves of a member read that has them (<see cref="LeafShape"/>), decoded a row group at a time, and their fields.</summary>
+    /// <summary>
+    /// By slot: the typed leaves of a member read that has them (<see cref="LeafShape"/>), decoded a row group at a time,
+    /// and those the read needs (<see cref="MemberSelection.ReadsLeaf"/>) with their fields: the others stay empty.
+    /// </summary>
     private readonly LeafColumns?[] _leaves;
-    private readonly DataField[][] _leafFields;
+    private readonly (int Leaf, DataField Field)[][] _leafFields;
     private readonly HashSet<string> _readColumns;
     private readonly IdentityFilter? _keep;
     private int _group = -1;
@@ -95,12 +98,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         var shapes = FragmentColumns.ShapesOf(reader.CustomMetadata.GetValueOrDefault(FragmentColumns.LeavesKey), Members.Count);
         int mostRows = checked((int)reader.Metadata!.RowGroups.Select(g => g.NumRows).DefaultIfEmpty(0).Max());
         _leaves = _read.Select(r => shapes[r.Index] is { } shape ? new LeafColumns(shape, mostRows) : null).ToArray();
-        _leafFields = _read.Select(r => FragmentColumns.LeafFields(r.Index, shapes[r.Index]).Select(f => fields.GetValueOrDefault(f.Name)
-            ?? throw new InvalidDataException($"A fragment file names a typed leaf it has no column {f.Name} of.")).ToArray()).ToArray();
+        _leafFields = _read.Select(r => FragmentColumns.LeafFields(r.Index, shapes[r.Index])
+            .Select((f, leaf) => (leaf, field: fields.GetValueOrDefault(f.Name) ?? throw new InvalidDataException($"A fragment file names a typed leaf it has no column {f.Name} of.")))
+            .Where(l => members is null || members.ReadsLeaf(Members[r.Index].Text, shapes[r.Index]!.Leaves[l.leaf].Path)).ToArray()).ToArray();
         (_current, _other) = (new GroupValues(_read.Length), new GroupValues(_read.Length));
         _scratch = new Member[Members.Count];
         _readColumns = [.. new[] { _namespace, _id, _ingestTime, _dataset, _batch, _record, _order, _sequence, _memberships }.OfType<DataField>()
-            .Concat(_read.Select(r => r.Field)).Concat(_leafFields.SelectMany(f => f)).Select(f => f.Name)];
+            .Concat(_read.Select(r => r.Field)).Concat(_leafFields.SelectMany(f => f).Select(l => l.Field)).Select(f => f.Name)];
     }
 
     private static Dictionary<string, string[]> IndexedValuesOf(string json)
@@ -288,7 +292,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// </summary>
     private async Task ReadLeavesAsync(ParquetRowGroupReader group, int slot, LeafColumns leaves, GroupValues into, int rows, CancellationToken ct)
     {
-        await leaves.ReadAsync(group, _leafFields[slot], rows, ct);
+        await leaves.ReadAsync(group, _leafFields[slot], rows, (field, strings) => ReadBytesAsync(group, field, strings, into, rows, ct), ct);
         var values = into.Values[slot];
         byte member = (byte)_read[slot].Index;
         for (int row = 0; row < rows; row++)

@@ -119,7 +119,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
                 for (int m = 0; m < order.Length; m++)
                 {
                     var value = record.Members[m].Value;
-                    if (_leaves[order[m]] is not { } leaves || !leaves.Shape.TryShred(value.Span, leaves, r)) values[order[m]][r] = value;
+                    if (_leaves[order[m]] is not { } leaves || !leaves.Shape.TryShred(value, leaves, r)) values[order[m]][r] = value;
                 }
             }
             else wholes[r] = record.ToJson();
@@ -139,7 +139,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
         for (int c = 0; c < _leaves.Length; c++)
         {
             if (_leaves[c] is not { } leaves) continue;
-            await leaves.WriteAsync(group, _leafFields[c], rows, ct);
+            await leaves.WriteAsync(group, _leafFields[c], rows, (field, strings) => WritePackedAsync(group, field, strings, rows, ct), ct);
             leaves.Clear(rows);
         }
         group.CompleteValidate();

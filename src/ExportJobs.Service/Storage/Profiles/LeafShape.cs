@@ -95,7 +95,7 @@ internal sealed class LeafShape
         if (shape is null) return null;
         var fits = new LeafColumns(shape, 1);
         foreach (var value in sample)
-            if (shape.TryShred(value.Span, fits, 0, out bool any) && any) return shape;
+            if (shape.TryShred(value, fits, 0, out bool any) && any) return shape;
         return null;
     }
 
@@ -247,16 +247,16 @@ internal sealed class LeafShape
     /// Puts a member's value (JSON text) in row <paramref name="row"/> of <paramref name="into"/> when it fits the shape;
     /// false, with the row left empty, when it does not.
     /// </summary>
-    public bool TryShred(ReadOnlySpan<byte> json, LeafColumns into, int row) => TryShred(json, into, row, out _);
+    public bool TryShred(ReadOnlyMemory<byte> json, LeafColumns into, int row) => TryShred(json, into, row, out _);
 
     /// <param name="any">Whether the value holds a leaf (an empty object fits, and holds none).</param>
-    private bool TryShred(ReadOnlySpan<byte> json, LeafColumns into, int row, out bool any)
+    private bool TryShred(ReadOnlyMemory<byte> json, LeafColumns into, int row, out bool any)
     {
         any = false;
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json.Span);
         try
         {
-            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject && Fill(ref reader, _root, into, row, out any) && !reader.Read()) return true;
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject && Fill(ref reader, json, _root, into, row, out any) && !reader.Read()) return true;
         }
         catch (JsonException)
         {
@@ -267,7 +267,7 @@ internal sealed class LeafShape
     }
 
     /// <summary>Fills the leaves of the object the reader is on the start of; <paramref name="any"/>: whether it had a leaf.</summary>
-    private static bool Fill(ref Utf8JsonReader reader, Node node, LeafColumns into, int row, out bool any)
+    private static bool Fill(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, Node node, LeafColumns into, int row, out bool any)
     {
         any = false;
         int next = 0;
@@ -282,16 +282,16 @@ internal sealed class LeafShape
             reader.Read();
             if (leaf.Kind is not { } kind)
             {
-                if (reader.TokenType != JsonTokenType.StartObject || !Fill(ref reader, leaf, into, row, out bool held) || !held) return false;
+                if (reader.TokenType != JsonTokenType.StartObject || !Fill(ref reader, json, leaf, into, row, out bool held) || !held) return false;
             }
-            else if (!into.TrySet(leaf.Leaf, kind, ref reader, row)) return false;
+            else if (!into.TrySet(leaf.Leaf, kind, ref reader, json, row)) return false;
             any = true;
         }
         return true;
     }
 
     /// <summary>The bytes <see cref="AppendJson"/> writes for the row at most.</summary>
-    public int BoundOf(LeafColumns values, int row) => _fixedBound + values.StringBytesBound(row);
+    public int BoundOf(LeafColumns values, int row) => _fixedBound + values.StringBytes(row);
 
     /// <summary>Writes the row's value back as JSON text into <paramref name="into"/>; returns its length.</summary>
     public int AppendJson(LeafColumns values, int row, Span<byte> into)
@@ -328,30 +328,26 @@ internal sealed class LeafShape
 
 /// <summary>
 /// A row group's values of a member's typed leaves (<see cref="LeafShape"/>), a column per leaf: as a writer shreds them
-/// or a reader decodes them, null where the row has no value.
+/// or a reader decodes them, null where the row has no value. A string is its UTF-8 text (no quotes, no escapes), a
+/// slice of the record's text as written or of the column's packs as read.
 /// </summary>
 internal sealed class LeafColumns
 {
-    private readonly ReadOnlyMemory<char>?[]?[] _strings;
+    private readonly ReadOnlyMemory<byte>?[]?[] _strings;
     private readonly long?[]?[] _integers;
     private readonly double?[]?[] _doubles;
     private readonly bool?[]?[] _booleans;
-    /// <summary>Where strings' characters are put, a slice per value (a buffer outgrown is left to the values sliced from it).</summary>
-    private char[] _chars = [];
-    private int _charsUsed;
-    private ReadOnlyMemory<char>[] _raw = [];
-    private int[] _levels = [];
 
     public LeafColumns(LeafShape shape, int rows)
     {
         Shape = shape;
         int count = shape.Leaves.Count;
-        (_strings, _integers, _doubles, _booleans) = (new ReadOnlyMemory<char>?[]?[count], new long?[]?[count], new double?[]?[count], new bool?[]?[count]);
+        (_strings, _integers, _doubles, _booleans) = (new ReadOnlyMemory<byte>?[]?[count], new long?[]?[count], new double?[]?[count], new bool?[]?[count]);
         for (int leaf = 0; leaf < count; leaf++)
         {
             switch (shape.Leaves[leaf].Kind)
             {
-                case LeafKind.String: _strings[leaf] = new ReadOnlyMemory<char>?[rows]; break;
+                case LeafKind.String: _strings[leaf] = new ReadOnlyMemory<byte>?[rows]; break;
                 case LeafKind.Integer: _integers[leaf] = new long?[rows]; break;
                 case LeafKind.Double: _doubles[leaf] = new double?[rows]; break;
                 default: _booleans[leaf] = new bool?[rows]; break;
@@ -361,16 +357,19 @@ internal sealed class LeafColumns
 
     public LeafShape Shape { get; }
 
-    /// <summary>Sets the leaf's value in the row from the reader's token, when it holds the leaf's type as written back; false when it does not.</summary>
-    public bool TrySet(int leaf, LeafKind kind, ref Utf8JsonReader reader, int row)
+    /// <summary>The values of a string leaf (null for a leaf of another type).</summary>
+    public ReadOnlyMemory<byte>?[]? StringsOf(int leaf) => _strings[leaf];
+
+    /// <summary>
+    /// Sets the leaf's value in the row from the reader's token, when it holds the leaf's type as written back; false
+    /// when it does not. <paramref name="json"/> is the text the reader reads, which a string's value is a slice of.
+    /// </summary>
+    public bool TrySet(int leaf, LeafKind kind, ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, int row)
     {
         switch (kind)
         {
             case LeafKind.String when reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped:
-                var text = reader.ValueSpan;
-                var chars = Room(text.Length);
-                _strings[leaf]![row] = chars[..Encoding.UTF8.GetChars(text, chars.Span)];
-                _charsUsed += _strings[leaf]![row]!.Value.Length;
+                _strings[leaf]![row] = json.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length);
                 return true;
             case LeafKind.Integer when reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long integer) && LeafShape.WritesBack(integer, reader.ValueSpan):
                 _integers[leaf]![row] = integer;
@@ -386,21 +385,6 @@ internal sealed class LeafColumns
         }
     }
 
-    /// <summary>Room for <paramref name="length"/> characters in <see cref="_chars"/> (a new buffer when it has none left).</summary>
-    private Memory<char> Room(int length)
-    {
-        if (_chars.Length - _charsUsed < length) (_chars, _charsUsed) = (new char[Math.Max(4096, length * 2)], 0);
-        return _chars.AsMemory(_charsUsed, length);
-    }
-
-    private ReadOnlyMemory<char> Keep(ReadOnlySpan<char> text)
-    {
-        var kept = Room(text.Length);
-        text.CopyTo(kept.Span);
-        _charsUsed += text.Length;
-        return kept;
-    }
-
     /// <summary>Writes the leaf's value in the row as JSON text; false when the row has none.</summary>
     public bool TryWrite(int leaf, LeafKind kind, int row, Span<byte> into, ref int at)
     {
@@ -410,7 +394,8 @@ internal sealed class LeafColumns
             case LeafKind.String:
                 if (_strings[leaf]![row] is not { } text) return false;
                 into[at++] = (byte)'"';
-                at += Encoding.UTF8.GetBytes(text.Span, into[at..]);
+                text.Span.CopyTo(into[at..]);
+                at += text.Length;
                 into[at++] = (byte)'"';
                 return true;
             case LeafKind.Integer:
@@ -431,12 +416,12 @@ internal sealed class LeafColumns
         return true;
     }
 
-    /// <summary>The bytes the row's strings take as UTF-8 at most, quotes included.</summary>
-    public int StringBytesBound(int row)
+    /// <summary>The bytes the row's strings take, quotes included.</summary>
+    public int StringBytes(int row)
     {
         int bytes = 0;
         foreach (var strings in _strings)
-            if (strings?[row] is { } text) bytes += text.Length * 3 + 2;
+            if (strings?[row] is { } text) bytes += text.Length + 2;
         return bytes;
     }
 
@@ -451,41 +436,41 @@ internal sealed class LeafColumns
         }
     }
 
-    /// <summary>Empties the first <paramref name="rows"/> rows of every leaf, and lets go of the strings' characters.</summary>
+    /// <summary>Empties the first <paramref name="rows"/> rows of every leaf.</summary>
     public void Clear(int rows)
     {
         for (int row = 0; row < rows; row++) ClearRow(row);
-        _charsUsed = 0;
     }
 
-    /// <summary>Writes the leaves' columns of the first <paramref name="rows"/> rows, in their order (<paramref name="fields"/>: one per leaf).</summary>
-    public async Task WriteAsync(Parquet.ParquetRowGroupWriter group, IReadOnlyList<Parquet.Schema.DataField> fields, int rows, CancellationToken ct)
+    /// <summary>
+    /// Writes the leaves' columns of the first <paramref name="rows"/> rows, in their order (<paramref name="fields"/>:
+    /// one per leaf), a string leaf's by <paramref name="writeBytes"/> (in packs, as the file's other binary columns).
+    /// </summary>
+    public async Task WriteAsync(Parquet.ParquetRowGroupWriter group, IReadOnlyList<Parquet.Schema.DataField> fields, int rows,
+        Func<Parquet.Schema.DataField, ReadOnlyMemory<byte>?[], Task> writeBytes, CancellationToken ct)
     {
         for (int leaf = 0; leaf < fields.Count; leaf++)
         {
-            if (_strings[leaf] is { } strings) await group.WriteAsync<ReadOnlyMemory<char>>(fields[leaf], strings.AsMemory(0, rows), null, null, ct);
+            if (_strings[leaf] is { } strings) await writeBytes(fields[leaf], strings);
             else if (_integers[leaf] is { } integers) await group.WriteAsync<long>(fields[leaf], integers.AsMemory(0, rows), null, null, ct);
             else if (_doubles[leaf] is { } doubles) await group.WriteAsync<double>(fields[leaf], doubles.AsMemory(0, rows), null, null, ct);
             else await group.WriteAsync<bool>(fields[leaf], _booleans[leaf]!.AsMemory(0, rows), null, null, ct);
         }
     }
 
-    /// <summary>Reads the leaves' columns of a row group of <paramref name="rows"/> rows (<paramref name="fields"/>: one per leaf).</summary>
-    public async Task ReadAsync(Parquet.ParquetRowGroupReader group, IReadOnlyList<Parquet.Schema.DataField> fields, int rows, CancellationToken ct)
+    /// <summary>
+    /// Reads the columns of the leaves <paramref name="read"/> names of a row group of <paramref name="rows"/> rows, a
+    /// string leaf's by <paramref name="readBytes"/> (its packs); the others stay empty.
+    /// </summary>
+    public async Task ReadAsync(Parquet.ParquetRowGroupReader group, IReadOnlyList<(int Leaf, Parquet.Schema.DataField Field)> read, int rows,
+        Func<Parquet.Schema.DataField, ReadOnlyMemory<byte>?[], Task> readBytes, CancellationToken ct)
     {
-        _charsUsed = 0;
-        for (int leaf = 0; leaf < fields.Count; leaf++)
+        foreach (var (leaf, field) in read)
         {
-            if (_strings[leaf] is { } strings)
-            {
-                if (_raw.Length < rows) (_raw, _levels) = (new ReadOnlyMemory<char>[rows], new int[rows]);
-                await group.ReadRawAsync(fields[leaf], _raw.AsMemory(0, rows), _levels.AsMemory(0, rows), null, ct);
-                // Copied: Parquet.Net's buffer of a column's characters is its own once the next column is read.
-                for (int row = 0, value = 0; row < rows; row++) strings[row] = _levels[row] == 0 ? (ReadOnlyMemory<char>?)null : Keep(_raw[value++].Span);
-            }
-            else if (_integers[leaf] is { } integers) await group.ReadAsync<long>(fields[leaf], integers.AsMemory(0, rows), null, ct);
-            else if (_doubles[leaf] is { } doubles) await group.ReadAsync<double>(fields[leaf], doubles.AsMemory(0, rows), null, ct);
-            else await group.ReadAsync<bool>(fields[leaf], _booleans[leaf]!.AsMemory(0, rows), null, ct);
+            if (_strings[leaf] is { } strings) await readBytes(field, strings);
+            else if (_integers[leaf] is { } integers) await group.ReadAsync<long>(field, integers.AsMemory(0, rows), null, ct);
+            else if (_doubles[leaf] is { } doubles) await group.ReadAsync<double>(field, doubles.AsMemory(0, rows), null, ct);
+            else await group.ReadAsync<bool>(field, _booleans[leaf]!.AsMemory(0, rows), null, ct);
         }
     }
 }
