@@ -102,6 +102,9 @@ param maxShardFiles int = 16
 @description('Most bytes of fragment files an instance keeps copies of in its temporary folder, read instead of fetching them again (and up to as much again in passing copies of files being read); 0: none. 256 MiB here, where the code defaults to 1 GiB: a Flex Consumption instance\'s temporary folder is small and may be held in its memory. Raise it on a plan with a local disk.')
 param localCacheBytes int = 268435456
 
+@description('Whether ingestion and compaction shred members whose values are objects into typed leaf columns. Off, as in the code: until exports merge from the leaves, writing values back from them costs more than reading only the leaves a job\'s fields touch saves, except for wide objects of which exports take a few leaves.')
+param typedLeaves bool = false
+
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')
 param compactionQuietSeconds int = 10
 
@@ -264,6 +267,7 @@ var baseSettings = {
   ExportJobs__MaxShardFiles: string(maxShardFiles)
   ExportJobs__CompactionQuietSeconds: string(compactionQuietSeconds)
   ExportJobs__LocalCacheBytes: string(localCacheBytes)
+  ExportJobs__TypedLeaves: string(typedLeaves)
   ExportJobs__EvaluationBudget: string(evaluationBudget)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience

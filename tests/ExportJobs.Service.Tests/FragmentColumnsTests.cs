@@ -38,7 +38,8 @@ public class FragmentColumnsTests
     [Fact]
     public async Task Records_read_back_as_written_and_a_read_that_names_members_gets_only_those_in_the_records_order()
     {
-        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        // With typed leaves: the nested objects among the records are written to leaves, and compacted from them.
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.TypedLeaves) = (1, 2, true)));
         var store = harness.Get<ProfileStore>();
         var written = new Dictionary<(string Id, string Batch), string>();
         // Three batches whose files have different member names; each identity in two of them.
@@ -70,7 +71,7 @@ public class FragmentColumnsTests
     [Fact]
     public async Task Object_members_are_kept_in_typed_leaf_columns_and_read_back_as_written_with_a_value_that_does_not_fit_kept_as_text()
     {
-        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.TypedLeaves) = (1, true)));
         var store = harness.Get<ProfileStore>();
         const int Odd = 1500;
         var records = Enumerable.Range(0, 2500).Select(i => (Id: $"u{i:D4}", Json: i == Odd
@@ -125,6 +126,22 @@ public class FragmentColumnsTests
             cut++;
         }
         Assert.Equal(records.Count, cut);
+
+        // With typed leaves turned off (the default), a store writes none, and reads the files that have them.
+        await using var plain = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        await plain.Get<ProfileStore>().WriteBatchAsync(FragmentKind.Profile, plain.Tenant, "ds", "plain", 2_000,
+            records.Take(10).Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        await using (var reader = await ReaderOfAsync(plain, "-plain.parquet"))
+            Assert.All(FragmentColumns.ShapesOf(reader.CustomMetadata[FragmentColumns.LeavesKey], 3), Assert.Null);
+        var turnedOff = new ProfileStore(harness.Get<StorageClients>(), Microsoft.Extensions.Options.Options.Create(new ExportStorageOptions { ShardCount = 1 }),
+            harness.Get<FragmentFileCache>());
+        int again = 0;
+        await foreach (var (identity, fragments) in turnedOff.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+        {
+            Assert.Equal(MembersOf(written[identity.Id]), MembersOf(Assert.Single(fragments).Record.GetRawText()));
+            again++;
+        }
+        Assert.Equal(records.Count, again);
     }
 
     [Fact]

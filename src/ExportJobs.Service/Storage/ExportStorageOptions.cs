@@ -73,6 +73,16 @@ public sealed class ExportStorageOptions : IValidatableObject
     [Range(1, 256)] public int MaxStitchedReadsPerHost { get; set; } = 2;
 
     /// <summary>
+    /// Whether ingestion and compaction shred members whose values are objects into typed leaf columns
+    /// (<c>Storage.Profiles.LeafShape</c>, docs/storage.md "Typed leaves"). Off by default: until exports merge and
+    /// write from the leaves' values, a read writes each value back as JSON text from its leaves, which made the
+    /// benchmark's whole-store export and segment job slower and their peaks higher (docs/performance.md, "Typed
+    /// leaves"); what it gives now is reads of only the leaves an export's fields touch. Files with typed leaves are read
+    /// whatever this says.
+    /// </summary>
+    public bool TypedLeaves { get; set; }
+
+    /// <summary>
     /// Minutes a graph build stays once a newer build of its tenant completed (<c>Identities.SupersededBuilds</c>): an
     /// export that started on it before has that long to finish.
     /// </summary>

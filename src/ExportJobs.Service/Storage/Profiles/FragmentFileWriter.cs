@@ -15,6 +15,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 {
     private readonly Stream _stream;
     private readonly IReadOnlyList<MemberName> _members;
+    private readonly bool _typedLeaves;
     private ParquetWriter? _writer;
     private DataField[] _fields = [];
     private DataField? _membershipsField;
@@ -40,9 +41,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
     private readonly int[] _indexes;
 
-    private FragmentFileWriter(Stream stream, IReadOnlyList<MemberName> members, int groupRows)
+    private FragmentFileWriter(Stream stream, IReadOnlyList<MemberName> members, int groupRows, bool typedLeaves)
     {
-        (_stream, _members) = (stream, members);
+        (_stream, _members, _typedLeaves) = (stream, members, typedLeaves);
         _groupRows = groupRows;
         _rows = new(groupRows);
         (_wholes, _orders, _packs, _ids, _memberships) = (new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows],
@@ -56,7 +57,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     /// <summary>Begins the file, its members' shapes inferred from the rows held (the first row group's; none in a file without rows).</summary>
     private async Task StartAsync(CancellationToken ct)
     {
-        var shapes = _members.Select(name => FragmentColumns.MapMembers.Contains(name.Text) ? null
+        var shapes = _members.Select(name => !_typedLeaves || FragmentColumns.MapMembers.Contains(name.Text) ? null
             : LeafShape.Infer(_rows.Select(r => r.Record.ValueOf(name)).OfType<ReadOnlyMemory<byte>>())).ToArray();
         var schema = FragmentColumns.Schema(_members.Count, shapes);
         _fields = schema.GetDataFields();
@@ -96,8 +97,9 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     }
 
     /// <param name="groupRows">The rows of a row group: <see cref="FragmentColumns.RowGroupSize"/>, unless the file is a routed section (<see cref="FragmentColumns.RoutedRowGroupSize"/>).</param>
-    public static FragmentFileWriter Create(Stream stream, IReadOnlyList<MemberName> members, int groupRows = FragmentColumns.RowGroupSize) =>
-        new(stream, members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members, groupRows);
+    /// <param name="typedLeaves">Whether members whose values are objects get typed leaves (<see cref="ExportStorageOptions.TypedLeaves"/>).</param>
+    public static FragmentFileWriter Create(Stream stream, IReadOnlyList<MemberName> members, int groupRows = FragmentColumns.RowGroupSize, bool typedLeaves = false) =>
+        new(stream, members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members, groupRows, typedLeaves);
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {

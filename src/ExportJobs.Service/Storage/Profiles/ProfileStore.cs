@@ -84,17 +84,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>Writes rows sorted by identity as one fragment file of this kind's container, and the host's copy of it; returns its bytes.</summary>
     internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct) =>
-        WriteFileAsync(Container(kind), name, sorted, ct, cache);
+        WriteFileAsync(Container(kind), name, sorted, ct, cache, options.Value.TypedLeaves);
 
     /// <summary>
     /// Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own), and a copy of it
     /// in <paramref name="cache"/> when given; returns its bytes.
     /// </summary>
     internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct,
-        FragmentFileCache? cache = null)
+        FragmentFileCache? cache = null, bool typedLeaves = false)
     {
         using var buffer = PooledStreams.Get();
-        await WriteFileAsync(buffer, sorted, ct);
+        await WriteFileAsync(buffer, sorted, ct, typedLeaves: typedLeaves);
         buffer.Position = 0;
         var blob = container.GetBlobClient(name);
         var written = await blob.UploadAsync(buffer, overwrite: true, ct);
@@ -110,10 +110,11 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
-    internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize)
+    internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize,
+        bool typedLeaves = false)
     {
         var members = FragmentColumns.NamesOf(MemberNames(sorted));
-        await using var writer = FragmentFileWriter.Create(empty, members, groupRows);
+        await using var writer = FragmentFileWriter.Create(empty, members, groupRows, typedLeaves);
         foreach (var row in sorted) await writer.AddAsync(row, ct);
     }
 

@@ -12,7 +12,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// local file becomes the host's copy of it once uploaded.
 /// </summary>
 internal sealed class RunWriter(BlobContainerClient container, string run, IReadOnlyList<MemberName> members, Func<CancellationToken, Task> afterPart,
-    FragmentFileCache cache) : IAsyncDisposable
+    FragmentFileCache cache, bool typedLeaves) : IAsyncDisposable
 {
     /// <summary>
     /// 64,000 rows (64 row groups): a read holds the footer of one part per run,
@@ -52,7 +52,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     private void StartPart()
     {
         _output = File.Create(_path);
-        _writer = FragmentFileWriter.Create(_output, members);
+        _writer = FragmentFileWriter.Create(_output, members, typedLeaves: typedLeaves);
         _rows = 0;
     }
 
