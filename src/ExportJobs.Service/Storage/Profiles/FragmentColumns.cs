@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Parquet;
 using Parquet.Schema;
 
@@ -120,7 +121,7 @@ internal static class FragmentColumns
         }, isNullable: true));
 
     /// <summary>The typed leaves of a file's members, as <see cref="LeavesKey"/> names them.</summary>
-    public static string LeavesText(IReadOnlyList<LeafShape?> shapes) => System.Text.Json.JsonSerializer.Serialize(
+    public static string LeavesText(IReadOnlyList<LeafShape?> shapes) => JsonSerializer.Serialize(
         shapes.Select((shape, m) => (shape, m)).Where(s => s.shape is not null)
             .ToDictionary(s => s.m.ToString(CultureInfo.InvariantCulture), s => s.shape!.Leaves.Select(l => (string[])[l.Kind.ToString(), .. l.Path]).ToArray()));
 
@@ -129,7 +130,7 @@ internal static class FragmentColumns
     {
         var shapes = new LeafShape?[members];
         if (text is null) return shapes;
-        var named = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string[][]>>(text)
+        var named = JsonSerializer.Deserialize<Dictionary<string, string[][]>>(text)
             ?? throw new InvalidDataException($"A fragment file's {LeavesKey} is not an object.");
         foreach (var (member, leaves) in named)
         {

@@ -7,9 +7,9 @@ using Parquet.Schema;
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
-/// Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c> and
-/// the typed leaves of those whose values have a shape (<see cref="LeafShape"/>): inferred from the first row group's
-/// values, so the file is begun when that group is written.
+/// Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c> and,
+/// with <c>typedLeaves</c>, the typed leaves of those whose values have a shape (<see cref="LeafShape"/>): inferred from
+/// the first row group's values, so the file is begun when that group is written.
 /// </summary>
 internal sealed class FragmentFileWriter : IAsyncDisposable
 {
