@@ -1,10 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
 using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Segments;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
@@ -142,6 +144,85 @@ public class FragmentColumnsTests
             again++;
         }
         Assert.Equal(records.Count, again);
+    }
+
+    [Fact]
+    public async Task A_datasets_schema_declares_the_leaves_of_its_files_and_a_compaction_keeps_the_leaves_of_the_files_it_merges()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.TypedLeaves) = (1, 2, true)));
+        var store = harness.Get<ProfileStore>();
+        var schema = SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{"loyalty":{"type":"object","properties":{
+              "points":{"type":"number"},"since":{"type":"string","format":"date-time"},"tier":{"type":"string"},"codes":{"type":"array","items":{"type":"string"}}}}}}
+            """), "schema", new Core.ProblemList())!;
+        // The first row group's points are all integers, and none has a tier: inference alone makes an integer column and no tier.
+        static string Loyalty(int i) => i < 1_000
+            ? $$$"""{"loyalty":{"points":{{{i}}},"since":"2024-01-01T00:00:00Z"}}"""
+            : $$$"""{"loyalty":{"points":{{{i}}}.5,"since":"2024-01-01T00:00:00Z","tier":"gold"}}""";
+        var declared = Enumerable.Range(0, 2_000).Select(i => (Id: $"u{i:D4}", Json: Loyalty(i))).ToList();
+        var inferred = Enumerable.Range(0, 2_000).Select(i => (Id: $"v{i:D4}", Json: Loyalty(i))).ToList();
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "declared", 1_000,
+            declared.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default, schema: schema);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "inferred", 2_000,
+            inferred.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+        // A larger file, which a compaction down to two runs leaves as it is.
+        var larger = Enumerable.Range(0, 3_000).Select(i => (Id: $"z{i:D4}", Json: $$"""{"note":"{{new string('n', 200)}}{{i}}"}""")).ToList();
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "larger", 3_000,
+            larger.Select(r => (new Identity("email", r.Id), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Json))), default);
+
+        (string, LeafKind)[] byTheSchema = [("points", LeafKind.Double), ("since", LeafKind.String), ("tier", LeafKind.String)];
+        Assert.Equal(byTheSchema, await LeavesAsync("-declared.parquet"));
+        Assert.Equal([("points", LeafKind.Integer), ("since", LeafKind.String)], await LeavesAsync("-inferred.parquet"));
+        // Every value of the declared file fits its leaves; of the other, only the first thousand (the rest keep their text).
+        Assert.Equal(2_000, await PointsAsync("-declared.parquet"));
+        Assert.Equal(1_000, await PointsAsync("-inferred.parquet"));
+
+        // The compacted run's first rows (u0000 on) hold integer points and no tier; it keeps the merged files' leaves.
+        Assert.Equal(2, (await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.Equal(byTheSchema, await LeavesAsync(".00000.parquet"));
+        Assert.Equal(4_000, await PointsAsync(".00000.parquet"));
+        var written = declared.Concat(inferred).Concat(larger).ToDictionary(r => r.Id, r => r.Json);
+        int read = 0;
+        await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+        {
+            Assert.Equal(MembersOf(written[identity.Id]), MembersOf(Assert.Single(fragments).Record.GetRawText()));
+            read++;
+        }
+        Assert.Equal(written.Count, read);
+
+        async Task<IEnumerable<(string, LeafKind)>> LeavesAsync(string nameEnd)
+        {
+            await using var reader = await ReaderOfAsync(harness, nameEnd);
+            var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+            var shape = FragmentColumns.ShapesOf(reader.CustomMetadata[FragmentColumns.LeavesKey], names.Count)[names.IndexOf("loyalty")]!;
+            return shape.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)).ToList();
+        }
+
+        // The values in the column of the points leaf (the first of the loyalty member's).
+        async Task<int> PointsAsync(string nameEnd)
+        {
+            await using var reader = await ReaderOfAsync(harness, nameEnd);
+            var names = JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+            var field = reader.Schema.GetDataFields().Single(f => f.Name == FragmentColumns.LeafColumn(names.IndexOf("loyalty"), 0));
+            int points = 0;
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var group = reader.OpenRowGroupReader(g);
+                if (field.ClrType == typeof(long))
+                {
+                    var integers = new long?[group.RowCount];
+                    await group.ReadAsync<long>(field, integers.AsMemory(), null, default);
+                    points += integers.Count(v => v is not null);
+                }
+                else
+                {
+                    var numbers = new double?[group.RowCount];
+                    await group.ReadAsync<double>(field, numbers.AsMemory(), null, default);
+                    points += numbers.Count(v => v is not null);
+                }
+            }
+            return points;
+        }
     }
 
     [Fact]

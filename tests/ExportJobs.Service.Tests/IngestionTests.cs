@@ -56,6 +56,28 @@ public sealed class IngestionTests
     }
 
     [Fact]
+    public async Task With_typed_leaves_the_datasets_schema_declares_the_leaves_of_the_files_its_batches_are_written_to()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.TypedLeaves) = (1, true)));
+        var (status, created) = await harness.Call.SendAsync(r => harness.Get<DatasetsHandler>().CreateAsync(r, default), """
+            {"name":"typed","profileEnabled":true,"schema":{"name":"_xdm.context.profile","definition":{"type":"object","properties":{
+              "loyalty":{"type":"object","properties":{"points":{"type":"number"},"tier":{"type":"string"}}}}}}}
+            """);
+        Assert.Equal(201, status);
+        // Integer points and no tier: inference alone would make an integer column and no tier.
+        var (ingested, _) = await PostAsync(harness, (string)created!["id"]!, [.. Line("a", ""","loyalty":{"points":1}"""), .. Line("b", ""","loyalty":{"points":2}""")]);
+        Assert.Equal(201, ingested);
+
+        var container = harness.Get<StorageClients>().Profiles;
+        var file = Assert.Single(await FragmentFilesAsync(harness), name => name.EndsWith(".parquet", StringComparison.Ordinal));
+        using var content = new MemoryStream((await container.GetBlobClient(file).DownloadContentAsync()).Value.Content.ToArray());
+        await using var reader = await Parquet.ParquetReader.CreateAsync(content);
+        var members = System.Text.Json.JsonSerializer.Deserialize<List<string>>(reader.CustomMetadata[FragmentColumns.MembersKey])!;
+        var loyalty = FragmentColumns.ShapesOf(reader.CustomMetadata[FragmentColumns.LeavesKey], members.Count)[members.IndexOf("loyalty")]!;
+        Assert.Equal([("points", LeafKind.Double), ("tier", LeafKind.String)], loyalty.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
+    }
+
+    [Fact]
     public async Task Each_bad_line_is_rejected_with_its_number_and_the_good_lines_are_kept()
     {
         await using var harness = await HarnessAsync();

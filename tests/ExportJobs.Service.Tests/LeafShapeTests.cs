@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json.Nodes;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Service.Storage.Profiles;
 
 namespace ExportJobs.Service.Tests;
@@ -109,6 +111,60 @@ public class LeafShapeTests
         var deep = Infer(Deep(LeafShape.MaxDepth + 2), Deep(LeafShape.MaxDepth));
         Assert.Equal(LeafShape.MaxDepth, Assert.Single(deep.Leaves).Path.Length);
         Assert.False(deep.TryShred(Utf8(Deep(LeafShape.MaxDepth + 2)), new LeafColumns(deep, 1), 0));
+    }
+
+    [Fact]
+    public void Declared_leaves_are_in_the_shape_whatever_the_values_hold_after_the_names_the_values_order_with_a_number_declared_making_integers_numbers()
+    {
+        string[] values = ["""{"b":{"y":1},"a":1}""", """{"b":{"y":2}}"""];
+        LeafPath[] declared = [new(["a"], LeafKind.Double), new(["b", "x"], LeafKind.String), new(["b", "y"], LeafKind.Integer), new(["c"], LeafKind.Boolean)];
+        var shape = LeafShape.Infer(values.Select(Utf8), declared)!;
+        Assert.Equal([("b.y", LeafKind.Integer), ("b.x", LeafKind.String), ("a", LeafKind.Double), ("c", LeafKind.Boolean)],
+            shape.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
+        // What the values alone make: no leaf for the names they lack, and an integer column for a.
+        Assert.Equal([("b.y", LeafKind.Integer), ("a", LeafKind.Integer)], Infer(values).Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
+
+        string[] later = ["""{"b":{"y":3,"x":"s"},"a":2.5,"c":true}""", """{"b":{"y":1},"a":1}"""];
+        var columns = new LeafColumns(shape, later.Length);
+        for (int row = 0; row < later.Length; row++)
+        {
+            Assert.True(shape.TryShred(Utf8(later[row]), columns, row), later[row]);
+            Assert.Equal(later[row], WrittenBack(shape, columns, row));
+        }
+
+        // With no value, the declared leaves alone; declared and observed types that disagree leave the name out.
+        Assert.Equal(["a", "b.x", "b.y", "c"], LeafShape.Infer([], declared)!.Leaves.Select(l => string.Join('.', l.Path)));
+        var disagreeing = LeafShape.Infer(new[] { """{"a":"text","c":true}""" }.Select(Utf8), [new(["a"], LeafKind.Integer), new(["c", "d"], LeafKind.Boolean)]);
+        Assert.Null(disagreeing);
+
+        // Names a value could not have as written, and paths too deep, are not taken in.
+        string tooDeep = string.Join(',', Enumerable.Repeat("d", LeafShape.MaxDepth + 1));
+        Assert.Equal(["ok"], LeafShape.Infer([], [new(["q\"uote"], LeafKind.String), new(["back\\slash"], LeafKind.String), new(["tab\t"], LeafKind.String),
+            new([new string('n', FragmentColumns.MaxMemberName + 1)], LeafKind.String), new(tooDeep.Split(','), LeafKind.String), new(["ok"], LeafKind.String)])!
+            .Leaves.Select(l => string.Join('.', l.Path)));
+    }
+
+    [Fact]
+    public void A_record_schema_declares_the_scalar_properties_below_each_object_member_as_leaves_and_files_shapes_declare_their_leaves()
+    {
+        var schema = SchemaNode.Parse(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "person":{"type":"object","properties":{"name":{"type":"object","properties":{"first":{"type":"string"}}},"born":{"type":"string","format":"date-time"},
+                "age":{"type":"integer"},"score":{"type":"number"},"vip":{"type":"boolean"},"tags":{"type":"array","items":{"type":"string"}},
+                "prefs":{"type":"object","additionalProperties":{"type":"string"}},"extra":{}}},
+              "nickname":{"type":"string"},
+              "counts":{"type":"object","additionalProperties":{"type":"integer"}}}}
+            """), "schema", new ExportJobs.Core.ProblemList())!;
+        var declared = LeafShape.DeclaredBy(schema);
+        Assert.Equal(["person"], declared.Keys);
+        Assert.Equal([("name.first", LeafKind.String), ("born", LeafKind.String), ("age", LeafKind.Integer), ("score", LeafKind.Double), ("vip", LeafKind.Boolean)],
+            declared["person"].Select(l => (string.Join('.', l.Path), l.Kind)));
+
+        var a = Infer("""{"x":1}""");
+        var b = Infer("""{"x":1.5,"y":"s"}""");
+        var fromFiles = LeafShape.DeclaredBy([(MemberName.Of("m"), a), (MemberName.Of("n"), null), (MemberName.Of("m"), b)]);
+        Assert.Equal(["m"], fromFiles.Keys);
+        Assert.Equal([("x", LeafKind.Double), ("y", LeafKind.String)], LeafShape.Infer([], fromFiles["m"])!.Leaves.Select(l => (string.Join('.', l.Path), l.Kind)));
     }
 
     [Fact]

@@ -8,6 +8,9 @@ public sealed class DatasetRecordReader(Dataset dataset)
 {
     private readonly SchemaNode? _schema = dataset.RecordSchema();
 
+    /// <summary>The schema records are checked against, system fields included; null when the dataset has none.</summary>
+    public SchemaNode? Schema => _schema;
+
     public bool TryRead(ReadOnlyMemory<byte> line, out Identity identity, out string? reason) =>
         ProfileRecordParser.TryRead(line, dataset.HoldsEvents, _schema, out identity, out reason);
 }

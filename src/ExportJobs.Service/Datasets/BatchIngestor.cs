@@ -45,12 +45,13 @@ public sealed class BatchIngestor(
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         string batchId = Ids.NewBatchId();
         var kind = dataset.HoldsEvents ? FragmentKind.Event : FragmentKind.Profile;
-        using var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes, limits.Value.MaxRecordBytes);
+        var reader = new DatasetRecordReader(dataset);
+        using var writer = new ChunkedBatchWriter(profiles, kind, tenant, datasetId, batchId, now, limits.Value.IngestChunkBytes, limits.Value.MaxRecordBytes, reader.Schema);
         using var payloadHash = key is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         bool kept = false;
         try
         {
-            var (rejectedCount, rejected) = await ReadLinesAsync(body, new DatasetRecordReader(dataset), writer, payloadHash, ct);
+            var (rejectedCount, rejected) = await ReadLinesAsync(body, reader, writer, payloadHash, ct);
             if (writer.Accepted == 0 && rejectedCount == 0) return Problems.Invalid("body", "The batch has no records: send one JSON object per line.");
             await writer.CompleteAsync(ct);
 

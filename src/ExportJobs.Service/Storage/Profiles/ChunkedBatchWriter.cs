@@ -1,4 +1,5 @@
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 
 namespace ExportJobs.Service.Storage.Profiles;
@@ -8,10 +9,11 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <paramref name="chunkBytes"/> (at least <paramref name="maxRecordBytes"/>); when the next one would not fit, the
 /// buffer is written as one chunk (a file per shard) and reused. So an ingestion holds one buffer whatever its body, and
 /// its records do not live on as small objects until a full collection. A batch that is not kept (a body cut short, a
-/// replayed idempotency key) is discarded: the chunks written so far are deleted.
+/// replayed idempotency key) is discarded: the chunks written so far are deleted. The dataset's record <c>schema</c>
+/// (null: none) declares its files' typed leaves (<see cref="ProfileStore.WriteBatchAsync"/>).
 /// </summary>
 public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-    int chunkBytes, int maxRecordBytes) : IDisposable
+    int chunkBytes, int maxRecordBytes, SchemaNode? schema = null) : IDisposable
 {
     private readonly List<(Identity Identity, int Offset, int Length)> _held = [];
     private readonly int _capacity = Math.Max(chunkBytes, maxRecordBytes);
@@ -43,7 +45,7 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
         var buffer = _buffer!;
         // Counted before writing, so that a chunk that fails half way is discarded too.
         await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held.Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct,
-            _chunks++, firstSequence: Accepted - _held.Count);
+            _chunks++, firstSequence: Accepted - _held.Count, schema);
         _held.Clear();
         _used = 0;
     }

@@ -38,6 +38,9 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// <summary>The member names of the run's parts read so far (a compacted run's parts all have the same; the first is read on opening).</summary>
     public IReadOnlyList<MemberName> Members { get; private set; } = [];
 
+    /// <summary>By member of <see cref="Members"/>, the typed leaves the run's first part keeps of it (null: none).</summary>
+    public IReadOnlyList<LeafShape?> Shapes { get; private set; } = [];
+
     /// <summary>
     /// The run of files (in part order, each a blob or a section of one) positioned on its first row (of an identity
     /// <paramref name="keep"/> keeps, when given); null when it has none. Files are read from the host's copies in
@@ -84,7 +87,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
             _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version);
-            if (Members.Count == 0) Members = _file.Members;
+            if (Members.Count == 0) (Members, Shapes) = (_file.Members, _file.Shapes);
             if (await _file.MoveNextAsync(ct)) return Moved();
         }
     }

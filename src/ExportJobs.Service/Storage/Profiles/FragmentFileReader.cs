@@ -95,7 +95,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             int named = Array.FindIndex(Members.ToArray(), m => m.Text == indexed);
             _indexedSlot = named < 0 ? -1 : _slotOf[named];
         }
-        var shapes = FragmentColumns.ShapesOf(reader.CustomMetadata.GetValueOrDefault(FragmentColumns.LeavesKey), Members.Count);
+        var shapes = Shapes = FragmentColumns.ShapesOf(reader.CustomMetadata.GetValueOrDefault(FragmentColumns.LeavesKey), Members.Count);
         int mostRows = checked((int)reader.Metadata!.RowGroups.Select(g => g.NumRows).DefaultIfEmpty(0).Max());
         _leaves = _read.Select(r => shapes[r.Index] is { } shape ? new LeafColumns(shape, mostRows) : null).ToArray();
         _leafFields = _read.Select(r => FragmentColumns.LeafFields(r.Index, shapes[r.Index])
@@ -117,6 +117,9 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 
     /// <summary>The file's member names (none in a file of an earlier build).</summary>
     public IReadOnlyList<MemberName> Members { get; }
+
+    /// <summary>By member, the typed leaves the file keeps of it (null: none).</summary>
+    public IReadOnlyList<LeafShape?> Shapes { get; }
 
     /// <summary>The pooled arrays its two groups hold (for tests: a group read and left holds none).</summary>
     internal int HeldArrays => _current.HeldArrays + _other.HeldArrays;

@@ -9,13 +9,15 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>
 /// Writes fragment rows, already in file order, row group by row group, with a column for each of <c>members</c> and,
 /// with <c>typedLeaves</c>, the typed leaves of those whose values have a shape (<see cref="LeafShape"/>): inferred from
-/// the first row group's values, so the file is begun when that group is written.
+/// the first row group's values and the leaves <c>declared</c> (<see cref="LeafShape.Infer"/>), so the file is begun
+/// when that group is written.
 /// </summary>
 internal sealed class FragmentFileWriter : IAsyncDisposable
 {
     private readonly Stream _stream;
     private readonly IReadOnlyList<MemberName> _members;
     private readonly bool _typedLeaves;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? _declared;
     private ParquetWriter? _writer;
     private DataField[] _fields = [];
     private DataField? _membershipsField;
@@ -41,9 +43,10 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private readonly IndexedValues _namespaces = new(), _datasets = new(), _batches = new();
     private readonly int[] _indexes;
 
-    private FragmentFileWriter(Stream stream, IReadOnlyList<MemberName> members, int groupRows, bool typedLeaves)
+    private FragmentFileWriter(Stream stream, IReadOnlyList<MemberName> members, int groupRows, bool typedLeaves,
+        IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared)
     {
-        (_stream, _members, _typedLeaves) = (stream, members, typedLeaves);
+        (_stream, _members, _typedLeaves, _declared) = (stream, members, typedLeaves, declared);
         _groupRows = groupRows;
         _rows = new(groupRows);
         (_wholes, _orders, _packs, _ids, _memberships) = (new ReadOnlyMemory<byte>?[groupRows], new ReadOnlyMemory<byte>?[groupRows],
@@ -58,7 +61,7 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
     private async Task StartAsync(CancellationToken ct)
     {
         var shapes = _members.Select(name => !_typedLeaves || FragmentColumns.MapMembers.Contains(name.Text) ? null
-            : LeafShape.Infer(_rows.Select(r => r.Record.ValueOf(name)).OfType<ReadOnlyMemory<byte>>())).ToArray();
+            : LeafShape.Infer(_rows.Select(r => r.Record.ValueOf(name)).OfType<ReadOnlyMemory<byte>>(), _declared?.GetValueOrDefault(name.Text))).ToArray();
         var schema = FragmentColumns.Schema(_members.Count, shapes);
         _fields = schema.GetDataFields();
         _membershipsField = _fields.Single(f => f.Name == FragmentColumns.Memberships);
@@ -98,8 +101,10 @@ internal sealed class FragmentFileWriter : IAsyncDisposable
 
     /// <param name="groupRows">The rows of a row group: <see cref="FragmentColumns.RowGroupSize"/>, unless the file is a routed section (<see cref="FragmentColumns.RoutedRowGroupSize"/>).</param>
     /// <param name="typedLeaves">Whether members whose values are objects get typed leaves (<see cref="ExportStorageOptions.TypedLeaves"/>).</param>
-    public static FragmentFileWriter Create(Stream stream, IReadOnlyList<MemberName> members, int groupRows = FragmentColumns.RowGroupSize, bool typedLeaves = false) =>
-        new(stream, members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members, groupRows, typedLeaves);
+    /// <param name="declared">By member, the leaves it has whatever the first row group's values hold (<see cref="LeafShape.DeclaredBy(ExportJobs.Core.Schemas.SchemaNode)"/>).</param>
+    public static FragmentFileWriter Create(Stream stream, IReadOnlyList<MemberName> members, int groupRows = FragmentColumns.RowGroupSize, bool typedLeaves = false,
+        IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared = null) =>
+        new(stream, members.Count > FragmentColumns.MaxMembers ? members.Take(FragmentColumns.MaxMembers).ToList() : members, groupRows, typedLeaves, declared);
 
     public async Task AddAsync(FragmentRow row, CancellationToken ct)
     {

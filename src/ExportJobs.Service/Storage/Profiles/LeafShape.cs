@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using ExportJobs.Core.Schemas;
 
 namespace ExportJobs.Service.Storage.Profiles;
 
@@ -72,9 +73,11 @@ internal sealed class LeafShape
     /// <summary>
     /// The shape the objects among <paramref name="values"/> (JSON texts) agree on: a name that holds values of two types
     /// (an integer and a number make a number) or an object and a value is left out, and so is an object with no leaf
-    /// left; null when no leaf is left, or no value fits with a leaf.
+    /// left; null when no leaf is left, or (with no leaf declared) no value fits with a leaf. <paramref name="declared"/>:
+    /// leaves the member has whatever the values hold (its dataset's schema says so, or the files a compaction merges
+    /// have them), taken in after the values as if a value had each, so that a name the values lack goes last.
     /// </summary>
-    public static LeafShape? Infer(IEnumerable<ReadOnlyMemory<byte>> values)
+    public static LeafShape? Infer(IEnumerable<ReadOnlyMemory<byte>> values, IReadOnlyList<LeafPath>? declared = null)
     {
         var root = new Draft();
         var sample = values.Where(value => IsObject(value.Span)).ToList();
@@ -91,13 +94,54 @@ internal sealed class LeafShape
                 // Text no JSON reader accepts (a store's files are written from any rows) fits no shape; the names read before stay.
             }
         }
+        foreach (var leaf in declared ?? []) root.Declare(leaf);
         var shape = Build(root);
-        if (shape is null) return null;
+        if (shape is null || declared is { Count: > 0 }) return shape;
         var fits = new LeafColumns(shape, 1);
         foreach (var value in sample)
             if (shape.TryShred(value, fits, 0, out bool any) && any) return shape;
         return null;
     }
+
+    /// <summary>
+    /// The leaves a record schema declares for each of its members that is an object (<see cref="Infer"/>): every
+    /// property below it that is a string (a date-time too), an integer, a number or a boolean, through objects. An
+    /// array, a map or a value of any type is no leaf: a value that holds one keeps its text.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<LeafPath>> DeclaredBy(SchemaNode record)
+    {
+        static void Collect(SchemaNode node, string[] path, List<LeafPath> into)
+        {
+            foreach (var (name, property) in node.Properties)
+            {
+                string[] at = [.. path, name];
+                LeafKind? kind = property.Kind switch
+                {
+                    SchemaKind.String or SchemaKind.DateTime => LeafKind.String,
+                    SchemaKind.Integer => LeafKind.Integer,
+                    SchemaKind.Number => LeafKind.Double,
+                    SchemaKind.Boolean => LeafKind.Boolean,
+                    _ => null,
+                };
+                if (kind is { } leaf) into.Add(new LeafPath(at, leaf));
+                else if (property.Kind == SchemaKind.Object && at.Length < MaxDepth) Collect(property, at, into);
+            }
+        }
+        var declared = new Dictionary<string, IReadOnlyList<LeafPath>>(StringComparer.Ordinal);
+        foreach (var (member, node) in record.Properties)
+        {
+            if (node.Kind != SchemaKind.Object) continue;
+            var leaves = new List<LeafPath>();
+            Collect(node, [], leaves);
+            declared[member] = leaves;
+        }
+        return declared;
+    }
+
+    /// <summary>The leaves each member has in files' shapes (<see cref="Infer"/>), for a file that merges their rows.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<LeafPath>> DeclaredBy(IEnumerable<(MemberName Member, LeafShape? Shape)> shapes) =>
+        shapes.Where(s => s.Shape is not null).GroupBy(s => s.Member.Text, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<LeafPath>)g.SelectMany(s => s.Shape!.Leaves).ToList(), StringComparer.Ordinal);
 
     private static bool IsObject(ReadOnlySpan<byte> json)
     {
@@ -183,6 +227,24 @@ internal sealed class LeafShape
                 }
             }
         }
+
+        /// <summary>Takes in a declared leaf as a value holding it would (names it has no room for, or too deep, are left out).</summary>
+        public void Declare(LeafPath leaf)
+        {
+            if (leaf.Path.Length > MaxDepth || !leaf.Path.All(IsPlainName)) return;
+            var node = this;
+            foreach (string name in leaf.Path.AsSpan(0, leaf.Path.Length - 1))
+            {
+                if (node.Child(name) is not var (child, _)) return;
+                if (child.Kind is not null) child.LeftOut = true;
+                node = child;
+            }
+            if (node.Child(leaf.Path[^1]) is var (end, _)) end.Take(leaf.Kind);
+        }
+
+        /// <summary>Whether a name is written as JSON text as it is (no character of it is escaped), and not too long for a column's metadata.</summary>
+        private static bool IsPlainName(string name) =>
+            name.Length > 0 && Encoding.UTF8.GetByteCount(name) <= FragmentColumns.MaxMemberName && !name.Any(c => c is '"' or '\\' || char.IsControl(c));
 
         private void Take(LeafKind kind)
         {

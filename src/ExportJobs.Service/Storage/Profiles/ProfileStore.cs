@@ -4,6 +4,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ExportJobs.Core;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Schemas;
 using ExportJobs.Core.Tenancy;
 using Microsoft.Extensions.Options;
 
@@ -40,11 +41,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>
     /// Writes the records of one batch, or of its chunk number <paramref name="chunk"/> (each a JSON object's UTF-8 text,
     /// as ingested), each to the shard of its primary identity, sorted by identity. Each keeps its place in the batch:
-    /// <paramref name="firstSequence"/> for the first record given, and so on.
+    /// <paramref name="firstSequence"/> for the first record given, and so on. With typed leaves, the dataset's record
+    /// <paramref name="schema"/> declares the leaves of its members that are objects (<see cref="LeafShape.DeclaredBy(SchemaNode)"/>).
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
-        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0)
+        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0, SchemaNode? schema = null)
     {
+        var declared = options.Value.TypedLeaves && schema is not null ? LeafShape.DeclaredBy(schema) : null;
         var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>>();
         long sequence = firstSequence;
         foreach (var (identity, json) in records)
@@ -58,7 +61,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
             await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
                 entry.Value.OrderBy(r => r.Identity, IdentityKey.Order)
-                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList(), c));
+                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList(), c,
+                declared));
     }
 
     /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>
@@ -83,18 +87,19 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             FragmentColumns.NamesOf(members.Select(MemberName.Of)), cache);
 
     /// <summary>Writes rows sorted by identity as one fragment file of this kind's container, and the host's copy of it; returns its bytes.</summary>
-    internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct) =>
-        WriteFileAsync(Container(kind), name, sorted, ct, cache, options.Value.TypedLeaves);
+    internal Task<long> WriteFileAsync(FragmentKind kind, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct,
+        IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared = null) =>
+        WriteFileAsync(Container(kind), name, sorted, ct, cache, options.Value.TypedLeaves, declared);
 
     /// <summary>
     /// Writes rows sorted by identity as one fragment file of a container (a shard's, or a job's own), and a copy of it
     /// in <paramref name="cache"/> when given; returns its bytes.
     /// </summary>
     internal static async Task<long> WriteFileAsync(BlobContainerClient container, string name, IReadOnlyList<FragmentRow> sorted, CancellationToken ct,
-        FragmentFileCache? cache = null, bool typedLeaves = false)
+        FragmentFileCache? cache = null, bool typedLeaves = false, IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared = null)
     {
         using var buffer = PooledStreams.Get();
-        await WriteFileAsync(buffer, sorted, ct, typedLeaves: typedLeaves);
+        await WriteFileAsync(buffer, sorted, ct, typedLeaves: typedLeaves, declared: declared);
         buffer.Position = 0;
         var blob = container.GetBlobClient(name);
         var written = await blob.UploadAsync(buffer, overwrite: true, ct);
@@ -111,10 +116,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>Writes rows sorted by identity as one fragment file into an empty stream (a file's offsets are from the stream's start).</summary>
     internal static async Task WriteFileAsync(Stream empty, IReadOnlyList<FragmentRow> sorted, CancellationToken ct, int groupRows = FragmentColumns.RowGroupSize,
-        bool typedLeaves = false)
+        bool typedLeaves = false, IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared = null)
     {
         var members = FragmentColumns.NamesOf(MemberNames(sorted));
-        await using var writer = FragmentFileWriter.Create(empty, members, groupRows, typedLeaves);
+        await using var writer = FragmentFileWriter.Create(empty, members, groupRows, typedLeaves, declared);
         foreach (var row in sorted) await writer.AddAsync(row, ct);
     }
 

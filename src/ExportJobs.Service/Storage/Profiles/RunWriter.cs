@@ -8,11 +8,12 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// Writes the rows of one compaction, in identity order, as a run of part files <c>{run}.{part:D5}.parquet</c> of at
 /// most <see cref="PartRows"/> rows each, each through a local file (a run can be larger than a shard's share of
 /// memory). The run becomes whole when <see cref="CompleteAsync"/> sets the metadata of its last part; until then a
-/// read leaves its parts out (see <see cref="ProfileStore"/>). Every part has a column for each of <c>members</c>; its
+/// read leaves its parts out (see <see cref="ProfileStore"/>). Every part has a column for each of <c>members</c>, and,
+/// with <c>typedLeaves</c>, the leaves <c>declared</c> (those of the runs it merges) and those its first rows hold; its
 /// local file becomes the host's copy of it once uploaded.
 /// </summary>
 internal sealed class RunWriter(BlobContainerClient container, string run, IReadOnlyList<MemberName> members, Func<CancellationToken, Task> afterPart,
-    FragmentFileCache cache, bool typedLeaves) : IAsyncDisposable
+    FragmentFileCache cache, bool typedLeaves, IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared) : IAsyncDisposable
 {
     /// <summary>
     /// 64,000 rows (64 row groups): a read holds the footer of one part per run,
@@ -52,7 +53,7 @@ internal sealed class RunWriter(BlobContainerClient container, string run, IRead
     private void StartPart()
     {
         _output = File.Create(_path);
-        _writer = FragmentFileWriter.Create(_output, members, typedLeaves: typedLeaves);
+        _writer = FragmentFileWriter.Create(_output, members, typedLeaves: typedLeaves, declared: declared);
         _rows = 0;
     }
 

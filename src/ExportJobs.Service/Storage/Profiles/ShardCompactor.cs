@@ -192,7 +192,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         try
         {
             await using var writer = new RunWriter(store.Container(kind), name, FragmentColumns.NamesOf(runs.SelectMany(r => r.Members)),
-                async c => await lease.RenewAsync(cancellationToken: c), cache, options.Value.TypedLeaves);
+                async c => await lease.RenewAsync(cancellationToken: c), cache, options.Value.TypedLeaves, LeafShape.DeclaredBy(runs.SelectMany(r => r.Members.Zip(r.Shapes))));
             await foreach (var run in FragmentCursor.MergeAsync(runs, ct))
                 await writer.AddAsync(run.Current, ct);
             var (parts, completed) = await writer.CompleteAsync(metadata, ct);
