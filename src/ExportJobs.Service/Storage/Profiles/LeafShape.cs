@@ -228,10 +228,10 @@ internal sealed class LeafShape
             }
         }
 
-        /// <summary>Takes in a declared leaf as a value holding it would (names it has no room for, or too deep, are left out).</summary>
+        /// <summary>Takes in a declared leaf as a value holding it would; one too deep, with a name a value could not hold as written, or beyond the shape's room is left out.</summary>
         public void Declare(LeafPath leaf)
         {
-            if (leaf.Path.Length > MaxDepth || !leaf.Path.All(IsPlainName)) return;
+            if (leaf.Path.Length is 0 or > MaxDepth || !leaf.Path.All(IsPlainName)) return;
             var node = this;
             foreach (string name in leaf.Path.AsSpan(0, leaf.Path.Length - 1))
             {
@@ -244,7 +244,7 @@ internal sealed class LeafShape
 
         /// <summary>Whether a name is written as JSON text as it is (no character of it is escaped), and not too long for a column's metadata.</summary>
         private static bool IsPlainName(string name) =>
-            name.Length > 0 && Encoding.UTF8.GetByteCount(name) <= FragmentColumns.MaxMemberName && !name.Any(c => c is '"' or '\\' || char.IsControl(c));
+            Encoding.UTF8.GetByteCount(name) <= FragmentColumns.MaxMemberName && !name.Any(c => c is '"' or '\\' || char.IsControl(c));
 
         private void Take(LeafKind kind)
         {
