@@ -37,7 +37,7 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     /// every field or a segment's PQL reads the profile whole. The merge policies and the ingest-time filter read no member.
     /// </summary>
     public static IReadOnlySet<string>? MembersRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation) =>
-        projection.IsAll || evaluation is { MembersRead: null } ? null
+        ReadsWholeRecords(projection, evaluation) ? null
             : projection.TopLevelNames.Concat(selection.MembersRead).Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
@@ -47,11 +47,14 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
     /// </summary>
     public static IReadOnlyDictionary<string, FieldProjection>? PartlyRead(FieldProjection projection, ExportSelection selection, SegmentEvaluation? evaluation)
     {
-        if (MembersRead(projection, selection, evaluation) is null) return null;
+        if (ReadsWholeRecords(projection, evaluation)) return null;
         var whole = selection.MembersRead.Concat(evaluation?.MembersRead ?? Enumerable.Empty<string>()).ToHashSet(StringComparer.Ordinal);
         return projection.TopLevelNames.Where(name => !whole.Contains(name)).Select(name => (name, below: projection.Below(name)))
             .Where(m => m.below is not null).ToDictionary(m => m.name, m => m.below!, StringComparer.Ordinal);
     }
+
+    /// <summary>Whether a job reads profile records whole: it exports every field, or a segment's PQL reads the profile whole.</summary>
+    private static bool ReadsWholeRecords(FieldProjection projection, SegmentEvaluation? evaluation) => projection.IsAll || evaluation is { MembersRead: null };
 
     /// <summary>
     /// The top-level members of events a job reads: those its attachment's fields go through (and what orders the
