@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExportJobs.Core.Jobs;
@@ -68,6 +70,46 @@ public class ProfileTests
         Assert.Equal(written, MergedValue.Of(document.RootElement).ToJsonString());
         if (document.RootElement.ValueKind == JsonValueKind.Object)
             Assert.Equal(written, MergedValue.Layered([document.RootElement, empty.RootElement], 2).ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"email":[{"id":"a@example.com","primary":true}],"n":-1.5E3}""", true)]
+    [InlineData("""[null,{"a":null}]""", true)]
+    [InlineData("""{"a":null}""", false)]
+    [InlineData("""{"a":"nullable"}""", false)]
+    [InlineData("""{"a": 1}""", false)]
+    [InlineData("""{"a":"x y"}""", false)]
+    [InlineData("""{"a":"x+y"}""", false)]
+    [InlineData("""{"a":"<b>"}""", false)]
+    [InlineData("""{"a":"\u00e9"}""", false)]
+    [InlineData("""{"a":"é"}""", false)]
+    [InlineData("""{"a":"q\"q"}""", false)]
+    public void A_value_written_back_unchanged_is_its_own_text_and_what_a_default_writer_writes(string json, bool unchanged)
+    {
+        using var document = JsonDocument.Parse(json);
+        var value = MergedValue.Of(document.RootElement);
+        Assert.Equal(unchanged, value.TryGetWrittenText(out var text));
+        if (unchanged) Assert.Equal(value.ToJsonString(), Encoding.UTF8.GetString(text));
+        using var layered = JsonDocument.Parse("""{"a":1}""");
+        if (document.RootElement.ValueKind == JsonValueKind.Object)
+            Assert.False(MergedValue.Layered([layered.RootElement, document.RootElement], 2).TryGetWrittenText(out _));
+    }
+
+    [Fact]
+    public void Objects_of_the_same_text_in_several_records_merge_into_that_one_object()
+    {
+        const string map = """{"email":[{"id":"a@example.com","primary":true}],"x":{"y":1}}""";
+        var same = new[] { $$"""{"identityMap":{{map}},"a":1}""", $$"""{"b":2}""", $$"""{"identityMap":{{map}}}""" }.Select(r => JsonElement.Parse(r)).ToArray();
+        Assert.True(MergedValue.Layered(same, 3).TryGetProperty("identityMap", out var merged));
+        Assert.Equal(map, Encoding.UTF8.GetString(JsonMarshal.GetRawUtf8Value(merged.Element)));
+        Assert.True(merged.TryGetWrittenText(out _));
+
+        // Another object between them: merged layer by layer, as before.
+        const string other = """{"x":{"z":2},"ecid":[{"id":"1"}]}""";
+        var between = new[] { same[0], JsonElement.Parse($$"""{"identityMap":{{other}}}"""), same[2] };
+        Assert.True(MergedValue.Layered(between, 3).TryGetProperty("identityMap", out var layered));
+        Assert.Throws<InvalidOperationException>(() => layered.Element);
+        Assert.Equal("""{"email":[{"id":"a@example.com","primary":true}],"x":{"y":1,"z":2},"ecid":[{"id":"1"}]}""", layered.ToJsonString());
     }
 
     [Fact]

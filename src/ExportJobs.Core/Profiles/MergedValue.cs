@@ -108,15 +108,25 @@ public readonly struct MergedValue
     /// <summary>
     /// The merge rule for one member, from its values in the layers that hold it not null, highest first: the highest's
     /// when it is not an object; when it is, the objects from there down to the first value that is not one, merged.
+    /// Objects of the same text merge into that object, members and their order alike (records' names are never
+    /// repeated in an object), so they are one value: an identity's <c>identityMap</c>, which each of its records holds.
     /// </summary>
     internal static MergedValue OfHeld(ReadOnlySpan<JsonElement> held)
     {
         int objects = 0;
         while (objects < held.Length && held[objects].ValueKind == JsonValueKind.Object) objects++;
-        if (objects <= 1) return Of(held[0]);
+        if (objects <= 1 || SameText(held[..objects])) return Of(held[0]);
         var layers = new JsonElement[objects];
         for (int i = 0; i < objects; i++) layers[i] = held[objects - 1 - i];
         return new(held[0], layers, objects);
+    }
+
+    private static bool SameText(ReadOnlySpan<JsonElement> values)
+    {
+        var first = JsonMarshal.GetRawUtf8Value(values[0]);
+        for (int i = 1; i < values.Length; i++)
+            if (!JsonMarshal.GetRawUtf8Value(values[i]).SequenceEqual(first)) return false;
+        return true;
     }
 
     /// <summary>The layers whose values of a member <see cref="TryGetProperty(ReadOnlySpan{byte}, out MergedValue)"/> holds on the stack (more: in an array).</summary>
@@ -192,6 +202,25 @@ public readonly struct MergedValue
         }
         writer.WriteEndObject();
     }
+
+    /// <summary>
+    /// What <see cref="WriteTo"/> writes through a writer of the default options, without writing it: the value's own
+    /// text, when it is one value whose text such a writer would write back unchanged (no white space, no escape and no
+    /// character the default encoder escapes; for an object, no null member). False otherwise.
+    /// </summary>
+    public bool TryGetWrittenText(out ReadOnlySpan<byte> utf8)
+    {
+        utf8 = default;
+        if (_layers is not null) return false;
+        var raw = JsonMarshal.GetRawUtf8Value(_top);
+        if (raw.IndexOfAnyExcept(WrittenUnchanged) >= 0 || (Kind == JsonValueKind.Object && raw.IndexOf("null"u8) >= 0)) return false;
+        utf8 = raw;
+        return true;
+    }
+
+    /// <summary>The bytes a default writer writes as they are: printable ASCII but space, the escape and what its encoder escapes for HTML.</summary>
+    private static readonly SearchValues<byte> WrittenUnchanged = SearchValues.Create(
+        Enumerable.Range(0x21, 0x7E - 0x21 + 1).Select(b => (byte)b).Where(b => "\\<>&'+`"u8.IndexOf(b) < 0).ToArray());
 
     /// <summary>Bytes of a name made UTF-8 on the stack (<see cref="TryGetProperty(string, out MergedValue)"/>) before one is rented.</summary>
     private const int NameBufferBytes = 256;

@@ -273,6 +273,7 @@ internal sealed class JsonColumns
 
         public ReadOnlyMemory<char> AddJson(MergedValue value)
         {
+            if (value.TryGetWrittenText(out var text)) return Add(text);
             _json.ResetWrittenCount();
             _writer.Reset(_json);
             value.WriteTo(_writer);
