@@ -82,6 +82,50 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task Records_read_to_be_merged_leave_out_the_members_repeated_from_the_record_before_and_merge_as_the_records_whole()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
+        var store = harness.Get<ProfileStore>();
+        const string m = """{"email":[{"id":"a@example.com","primary":true}]}""", n = """{"ecid":[{"id":"1"}]}""";
+        // By identity, its record in each batch (none where null): b3 and b4 were ingested at the same time.
+        var batches = new[] { ("dsA", "b1", 1_000L), ("dsB", "b2", 2_000L), ("dsC", "b3", 3_000L), ("dsA", "b4", 3_000L) };
+        var records = new Dictionary<string, string?[]>
+        {
+            // u0's members come in the order of the record the merge folds first, whichever keeps its map.
+            ["u0"] = [$$$"""{"a":1,"identityMap":{{{m}}}}""", $$$"""{"identityMap":{{{m}}},"b":2}""", $$$"""{"identityMap":{{{m}}}}""", null],
+            ["u1"] = [$$$"""{"identityMap":{{{m}}}}""", $$$"""{"identityMap":{{{n}}}}""", $$$"""{"identityMap":{{{m}}}}""", null],
+            ["u2"] = [$$$"""{"identityMap":{{{m}}},"x":{"p":1}}""", """{"identityMap":null,"x":{"p":1}}""", """{"identityMap":null,"x":{"q":2}}""", null],
+            // A record kept whole (a repeated name) between two that repeat the member: nothing is left out after it.
+            ["u3"] = [$$$"""{"identityMap":{{{m}}}}""", $$$"""{"identityMap":{{{m}}},"k":1,"k":2}""", $$$"""{"identityMap":{{{m}}}}""", null],
+            ["u4"] = [null, null, $$$"""{"identityMap":{{{m}}},"c":{"y":1}}""", $$$"""{"c":{"y":1},"identityMap":{{{m}}}}"""],
+        };
+        for (int b = 0; b < batches.Length; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, batches[b].Item1, batches[b].Item2, batches[b].Item3,
+                records.Where(r => r.Value[b] is not null).Select(r => (new Identity("email", r.Key), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r.Value[b]!))), default);
+
+        var rules = new[] { MergeRule.TimestampOrdered, MergeRule.Of(new Core.MergePolicies.AttributeMerge { Type = Core.MergePolicies.MergePolicyRules.DataSetPrecedence, Order = ["dsC", "dsA"] }) };
+        foreach (var rule in rules)
+        {
+            var whole = new List<string>();
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+                whole.Add($"{identity.Id} {rule.Merge(identity, fragments).Value.ToJsonString()}");
+            var merged = new List<string>();
+            var holding = new List<string>();
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, mergedBy: rule))
+            {
+                holding.Add($"{identity.Id}:{fragments.Count(f => f.Record.TryGetProperty("identityMap", out _))}");
+                merged.Add($"{identity.Id} {rule.Merge(identity, fragments).Value.ToJsonString()}");
+            }
+            Assert.Equal(5, whole.Count);
+            Assert.Equal(whole, merged);
+            // Oldest first, u2's second null is left out, and u3's last map follows a record kept whole. By precedence (b2 of
+            // dsB folded first, then dsA's b1 and b4, then dsC's b3): u0 keeps b2's map, u1's and u3's last map repeats b1's,
+            // u2's nulls are apart, and u4's b3 repeats b4.
+            Assert.Equal(rule == MergeRule.TimestampOrdered ? ["u0:1", "u1:3", "u2:2", "u3:3", "u4:1"] : ["u0:1", "u1:2", "u2:3", "u3:2", "u4:1"], holding);
+        }
+    }
+
+    [Fact]
     public async Task Compaction_bounds_a_shards_files_and_the_shard_reads_exactly_as_before()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -57,7 +57,8 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
         using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
         var source = moved is null
-            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember, reading.PartlyRead), reading.Prefilter),
+            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember, reading.PartlyRead),
+                    reading.Prefilter, mergedBy: reading.Rule),
                 reading.WithEvents ? store.ReadRunsAsync(FragmentKind.Event, eventRuns, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
             : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, profileRuns, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
                 reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, eventRuns, moved, null, reading.EventMembers, null, ct) : Empty());

@@ -225,10 +225,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     }
 
     /// <summary>Writes a row's record as JSON text (as <see cref="StoredRecord.AppendJsonTo"/> of its record as <see cref="RowAt"/> makes it) after what <paramref name="text"/> holds.</summary>
-    internal void AppendJsonAt(GroupValues group, int row, ArrayBufferWriter<byte> text)
+    internal void AppendJsonAt(GroupValues group, int row, ArrayBufferWriter<byte> text, RepeatedMembers? repeated)
     {
-        if (group.Orders[row] is null) text.Write(group.Records[row]!.Value.Span);
-        else StoredRecord.AppendJson(_scratch.AsSpan(0, MembersAt(group, row)), text);
+        if (group.Orders[row] is null) StoredRecord.AppendWhole(group.Records[row]!.Value.Span, text, repeated);
+        else StoredRecord.AppendJson(_scratch.AsSpan(0, MembersAt(group, row)), text, repeated);
     }
 
     /// <summary>Reads the next row group into the group that is not current, which becomes current when the read keeps any of its rows.</summary>

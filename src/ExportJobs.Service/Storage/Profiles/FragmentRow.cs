@@ -13,7 +13,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal sealed record FragmentRow(string IdentityNamespace, string IdentityId, long IngestTimeMs, string DatasetId, string BatchId, StoredRecord Record, long Sequence = 0,
     ReadOnlyMemory<byte>? Memberships = null) : IStoredFragment
 {
-    public void AppendJsonTo(ArrayBufferWriter<byte> text) => Record.AppendJsonTo(text);
+    public void AppendJsonTo(ArrayBufferWriter<byte> text, RepeatedMembers? repeated) => Record.AppendJsonTo(text, repeated);
 
     /// <summary>Rows in the order of their identities' keys (<see cref="IdentityKey"/>).</summary>
     public static int CompareIdentities(FragmentRow a, FragmentRow b) => IdentityKey.Compare(a.IdentityNamespace, a.IdentityId, b.IdentityNamespace, b.IdentityId);
@@ -36,8 +36,8 @@ internal interface IStoredFragment
     long Sequence { get; }
     ReadOnlyMemory<byte>? Memberships { get; }
 
-    /// <summary>Writes the record's JSON text after what <paramref name="text"/> holds.</summary>
-    void AppendJsonTo(ArrayBufferWriter<byte> text);
+    /// <summary>Writes the record's JSON text after what <paramref name="text"/> holds; with <paramref name="repeated"/>, without the members it finds repeated.</summary>
+    void AppendJsonTo(ArrayBufferWriter<byte> text, RepeatedMembers? repeated);
 
     /// <summary>The fragment of <paramref name="identity"/> (this row's), its record already parsed as <paramref name="record"/>.</summary>
     ProfileFragment ToFragment(Identity identity, JsonElement record);

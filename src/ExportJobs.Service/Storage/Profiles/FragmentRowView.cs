@@ -19,7 +19,7 @@ internal readonly struct FragmentRowView(FragmentFileReader file, GroupValues gr
     public string BatchId => group.Batches[row]!;
     public long Sequence => group.Sequences[row];
     public ReadOnlyMemory<byte>? Memberships => group.Memberships[row];
-    public void AppendJsonTo(ArrayBufferWriter<byte> text) => file.AppendJsonAt(group, row, text);
+    public void AppendJsonTo(ArrayBufferWriter<byte> text, RepeatedMembers? repeated) => file.AppendJsonAt(group, row, text, repeated);
 
     /// <summary>Whether <paramref name="other"/> is read in the same columns as this row (of the same reader, in the same row group).</summary>
     public bool InGroupOf(FragmentRowView other) => ReferenceEquals(group, other.Group);

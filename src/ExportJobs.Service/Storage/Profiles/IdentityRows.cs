@@ -11,10 +11,15 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// to be rewritten (<c>rewrite</c>, from the run's index; it keeps a row's identity and provenance), for an identity the
 /// prefilter's memberships index cannot decide, and where a run's rows of the identity go on into another row group
 /// (the run's reader may read over the first group before the last row comes). The fragments are parsed from one JSON
-/// array of the identity's records in one buffer, a document per identity, held until <see cref="Clear"/>.
+/// array of the identity's records in one buffer, a document per identity, held until <see cref="Clear"/>. With
+/// <c>mergedBy</c>, the fragments are read only to be merged by that rule: the records are written in the order it folds
+/// them, without the members they repeat (<see cref="RepeatedMembers"/>).
 /// </summary>
-internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, FragmentRow, FragmentRow>? rewrite)
+internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, FragmentRow, FragmentRow>? rewrite, MergeRule? mergedBy = null)
 {
+    private readonly RepeatedMembers? _repeated = mergedBy is null ? null : new RepeatedMembers();
+    /// <summary>The rows of the identity in the order their records are written (by index in the rows held).</summary>
+    private readonly List<int> _order = [];
     private readonly List<FragmentRowView> _views = [];
     private readonly List<int> _runs = [];
     private readonly List<FragmentRow> _rows = [];
@@ -66,6 +71,7 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
         _runs.Clear();
         _rows.Clear();
         _fragments.Clear();
+        _repeated?.Forget();
         _document?.Dispose();
         _document = null;
         _text.ResetWrittenCount();
@@ -85,17 +91,41 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
 
     private void Parse<T>(List<T> rows) where T : IStoredFragment
     {
+        InFoldOrder(rows);
         _text.Write("["u8);
         for (int r = 0; r < rows.Count; r++)
         {
             if (r > 0) _text.Write(","u8);
-            rows[r].AppendJsonTo(_text);
+            rows[_order[r]].AppendJsonTo(_text, _repeated);
         }
         _text.Write("]"u8);
         _document = JsonDocument.Parse(_text.WrittenMemory, RecordsArray);
         var identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
         int index = 0;
-        foreach (var record in _document.RootElement.EnumerateArray()) _fragments.Add(rows[index++].ToFragment(identity, record));
+        foreach (var record in _document.RootElement.EnumerateArray()) _fragments.Add(rows[_order[index++]].ToFragment(identity, record));
+    }
+
+    /// <summary>
+    /// Puts the rows' indexes in the order the merge folds their fragments (<see cref="OldestFirst"/>, then
+    /// <c>mergedBy</c>'s stable sort: by the rule, then oldest first, then as held), or as held without <c>mergedBy</c>.
+    /// </summary>
+    private void InFoldOrder<T>(List<T> rows) where T : IStoredFragment
+    {
+        _order.Clear();
+        for (int r = 0; r < rows.Count; r++)
+        {
+            int at = r;
+            while (mergedBy is not null && at > 0 && FoldsAfter(rows[_order[at - 1]], rows[r])) at--;
+            _order.Insert(at, r);
+        }
+    }
+
+    private bool FoldsAfter<T>(T a, T b) where T : IStoredFragment
+    {
+        int byRule = mergedBy!.Compare(a.DatasetId, a.IngestTimeMs, b.DatasetId, b.IngestTimeMs);
+        if (byRule != 0) return byRule > 0;
+        int byBatch = string.CompareOrdinal(a.BatchId, b.BatchId);
+        return byBatch != 0 ? byBatch > 0 : a.Sequence > b.Sequence;
     }
 
     /// <summary>

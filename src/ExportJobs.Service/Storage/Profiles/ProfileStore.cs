@@ -196,24 +196,25 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// its shard without what it wrote there itself), and so are the files a compacted file covers. With
     /// <paramref name="members"/>, each record holds only those of its top-level members: the other columns are neither
     /// decoded nor parsed. With <paramref name="prefilter"/>, only the identities it keeps are parsed and yielded (its
-    /// member must be one of those read).
+    /// member must be one of those read). With <paramref name="mergedBy"/>, the fragments are read only to be merged by
+    /// that rule: a record leaves out the members the record before it in the rule's order repeats (<see cref="RepeatedMembers"/>).
     /// </summary>
     public async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadShardAsync(
         FragmentKind kind, Tenant tenant, int shard, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
-        MemberSelection? members = null, MemberPrefilter? prefilter = null)
+        MemberSelection? members = null, MemberPrefilter? prefilter = null, MergeRule? mergedBy = null)
     {
         var listed = await ListRunsAsync(kind, tenant, shard, ct);
-        await foreach (var group in ReadRunsAsync(kind, listed.Live, ct, skipBatchId, members, prefilter)) yield return group;
+        await foreach (var group in ReadRunsAsync(kind, listed.Live, ct, skipBatchId, members, prefilter, mergedBy)) yield return group;
     }
 
     /// <summary>As <see cref="ReadShardAsync"/>, from the shard's live runs as listed (<see cref="ShardCompactor.ReadyToReadAsync"/>).</summary>
     internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadRunsAsync(
         FragmentKind kind, IReadOnlyList<ShardRun> live, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
-        MemberSelection? members = null, MemberPrefilter? prefilter = null)
+        MemberSelection? members = null, MemberPrefilter? prefilter = null, MergeRule? mergedBy = null)
     {
         ReadsMemberOf(prefilter, members);
         var files = await OpenAsync(Container(kind), Readable(live, skipBatchId), members, ct);
-        await foreach (var group in GroupAsync(files, prefilter, ct)) yield return group;
+        await foreach (var group in GroupAsync(files, prefilter, ct, mergedBy: mergedBy)) yield return group;
     }
 
     private static void ReadsMemberOf(MemberPrefilter? prefilter, MemberSelection? members)
@@ -325,12 +326,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// <summary>
     /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
     /// makes it from its run's index (it keeps the row's identity and provenance), the groups <paramref name="prefilter"/>
-    /// leaves out neither parsed nor yielded (<see cref="IdentityRows"/>); disposes the runs at the end.
+    /// leaves out neither parsed nor yielded, the members repeated left out of records read only to be merged by
+    /// <paramref name="mergedBy"/> (<see cref="IdentityRows"/>); disposes the runs at the end.
     /// </summary>
     private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
-        MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null)
+        MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null, MergeRule? mergedBy = null)
     {
-        var identity = new IdentityRows(prefilter, rewrite);
+        var identity = new IdentityRows(prefilter, rewrite, mergedBy);
         try
         {
             await foreach (var file in FragmentCursor.MergeAsync(files, ct))

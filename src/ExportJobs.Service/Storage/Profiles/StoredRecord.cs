@@ -161,12 +161,26 @@ internal sealed class StoredRecord
         return json.WrittenMemory;
     }
 
-    /// <summary>Writes the record's JSON text (as <see cref="ToJson()"/> gives it) after what <paramref name="text"/> holds.</summary>
-    public void AppendJsonTo(ArrayBufferWriter<byte> text)
+    /// <summary>
+    /// Writes the record's JSON text (as <see cref="ToJson()"/> gives it) after what <paramref name="text"/> holds; with
+    /// <paramref name="repeated"/>, without the members it finds repeated.
+    /// </summary>
+    public void AppendJsonTo(ArrayBufferWriter<byte> text, RepeatedMembers? repeated)
     {
-        if (IsWhole) text.Write(_whole.Span);
-        else AppendJson(_members, text);
+        if (IsWhole) AppendWhole(_whole.Span, text, repeated);
+        else AppendJson(_members, text, repeated);
     }
+
+    /// <summary>Writes a record kept whole after what <paramref name="text"/> holds; <paramref name="repeated"/> forgets the records before it.</summary>
+    public static void AppendWhole(ReadOnlySpan<byte> whole, ArrayBufferWriter<byte> text, RepeatedMembers? repeated)
+    {
+        repeated?.Forget();
+        text.Write(whole);
+    }
+
+    /// <summary>As <see cref="AppendJson(ReadOnlySpan{Member}, ArrayBufferWriter{byte})"/>, without the members <paramref name="repeated"/> finds repeated.</summary>
+    public static void AppendJson(ReadOnlySpan<Member> members, ArrayBufferWriter<byte> text, RepeatedMembers? repeated) =>
+        AppendJson(repeated is null ? members : repeated.Keep(members), text);
 
     /// <summary>Writes an object of these members, in their order, as JSON text after what <paramref name="text"/> holds.</summary>
     public static void AppendJson(ReadOnlySpan<Member> members, ArrayBufferWriter<byte> text)
