@@ -87,6 +87,7 @@ public class ProfileStoreTests
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
         var store = harness.Get<ProfileStore>();
         const string m = """{"email":[{"id":"a@example.com","primary":true}]}""", n = """{"ecid":[{"id":"1"}]}""";
+        string many = "{" + string.Concat(Enumerable.Range(0, RepeatedMembers.TrackedNames).Select(i => $"\"f{i}\":{i},")) + $"\"identityMap\":{m}}}";
         // By identity, its record in each batch (none where null): b3 and b4 were ingested at the same time.
         var batches = new[] { ("dsA", "b1", 1_000L), ("dsB", "b2", 2_000L), ("dsC", "b3", 3_000L), ("dsA", "b4", 3_000L) };
         var records = new Dictionary<string, string?[]>
@@ -98,6 +99,8 @@ public class ProfileStoreTests
             // A record kept whole (a repeated name) between two that repeat the member: nothing is left out after it.
             ["u3"] = [$$$"""{"identityMap":{{{m}}}}""", $$$"""{"identityMap":{{{m}}},"k":1,"k":2}""", $$$"""{"identityMap":{{{m}}}}""", null],
             ["u4"] = [null, null, $$$"""{"identityMap":{{{m}}},"c":{"y":1}}""", $$$"""{"c":{"y":1},"identityMap":{{{m}}}}"""],
+            // More names than are followed before the map: it is kept, as the names after the first ones are.
+            ["u5"] = [many, many, null, null],
         };
         for (int b = 0; b < batches.Length; b++)
             await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, batches[b].Item1, batches[b].Item2, batches[b].Item3,
@@ -116,12 +119,12 @@ public class ProfileStoreTests
                 holding.Add($"{identity.Id}:{fragments.Count(f => f.Record.TryGetProperty("identityMap", out _))}");
                 merged.Add($"{identity.Id} {rule.Merge(identity, fragments).Value.ToJsonString()}");
             }
-            Assert.Equal(5, whole.Count);
+            Assert.Equal(6, whole.Count);
             Assert.Equal(whole, merged);
             // Oldest first, u2's second null is left out, and u3's last map follows a record kept whole. By precedence (b2 of
             // dsB folded first, then dsA's b1 and b4, then dsC's b3): u0 keeps b2's map, u1's and u3's last map repeats b1's,
             // u2's nulls are apart, and u4's b3 repeats b4.
-            Assert.Equal(rule == MergeRule.TimestampOrdered ? ["u0:1", "u1:3", "u2:2", "u3:3", "u4:1"] : ["u0:1", "u1:2", "u2:3", "u3:2", "u4:1"], holding);
+            Assert.Equal(rule == MergeRule.TimestampOrdered ? ["u0:1", "u1:3", "u2:2", "u3:3", "u4:1", "u5:2"] : ["u0:1", "u1:2", "u2:3", "u3:2", "u4:1", "u5:2"], holding);
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace ExportJobs.Service.Storage.Profiles;
 
 /// <summary>
@@ -9,12 +7,17 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// it: with nothing between them holding the member, an object laid over the same object is that object, members and
 /// order alike, a value over an equal value is that value, and a null over a null is none; and the member is first met
 /// where it was, so the profile's members keep their order. A record kept whole hides what it holds: the members
-/// before it are forgotten.
+/// before it are forgotten. The first <see cref="TrackedNames"/> names met are followed, and a member of another name
+/// is kept, so that the work per member stays a short scan whatever the records hold.
 /// </summary>
 internal sealed class RepeatedMembers
 {
-    /// <summary>By member name, the text of the last record met that has the member.</summary>
-    private readonly Dictionary<string, ReadOnlyMemory<byte>> _last = new(StringComparer.Ordinal);
+    public const int TrackedNames = 32;
+
+    /// <summary>The names followed, and for each the text of the last record met that has the member.</summary>
+    private readonly MemberName[] _names = new MemberName[TrackedNames];
+    private readonly ReadOnlyMemory<byte>[] _texts = new ReadOnlyMemory<byte>[TrackedNames];
+    private int _count;
     private Member[] _kept = [];
 
     /// <summary>The members of the next record that are not repeated (valid until the next call).</summary>
@@ -24,18 +27,28 @@ internal sealed class RepeatedMembers
         int count = 0;
         foreach (var member in members)
         {
-            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_last, member.Name.Text, out bool met);
-            bool repeated = met && last.Span.SequenceEqual(member.Value.Span);
-            last = member.Value;
-            if (!repeated) _kept[count++] = member;
+            int at = IndexOf(member.Name);
+            if (at >= 0 && _texts[at].Span.SequenceEqual(member.Value.Span)) continue;
+            if (at < 0 && _count < TrackedNames) _names[at = _count++] = member.Name;
+            if (at >= 0) _texts[at] = member.Value;
+            _kept[count++] = member;
         }
         return _kept.AsSpan(0, count);
+    }
+
+    private int IndexOf(MemberName name)
+    {
+        for (int i = 0; i < _count; i++)
+            if (ReferenceEquals(_names[i], name) || _names[i].Text == name.Text) return i;
+        return -1;
     }
 
     /// <summary>Forgets the records met: at a record kept whole, and before another identity's.</summary>
     public void Forget()
     {
-        _last.Clear();
+        Array.Clear(_names, 0, _count);
+        Array.Clear(_texts, 0, _count);
+        _count = 0;
         Array.Clear(_kept);
     }
 }
