@@ -129,6 +129,64 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task Random_records_read_to_be_merged_merge_as_the_records_whole_by_either_rule_before_and_after_compaction()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        var store = harness.Get<ProfileStore>();
+        var random = new Random(74);
+        // Few texts per member, so that records repeat each other's often; nulls, arrays and nested objects among them.
+        string[][] texts =
+        [
+            ["""{"email":[{"id":"a"}]}""", """{"email":[{"id":"b"}],"ecid":[{"id":"1"}]}""", "null"],
+            ["""{"x":1,"y":{"z":2}}""", """{"y":{"w":3}}""", """{"x":null}""", "[1,2]", "7"],
+            ["\"s\"", "null", """{"p":{"q":[1]}}"""],
+            ["""{"ups":{"s1":{"status":"realized"}}}""", """{"ups":{"s2":{"status":"exited"}}}"""],
+        ];
+        string[] names = ["identityMap", "a", "b", "segmentMembership"];
+        string Record()
+        {
+            var members = Enumerable.Range(0, names.Length).Where(_ => random.Next(3) > 0).OrderBy(_ => random.Next())
+                .Select(m => $"\"{names[m]}\":{texts[m][random.Next(texts[m].Length)]}").ToList();
+            // Now and then a record kept whole: a name repeated.
+            if (members.Count > 0 && random.Next(12) == 0) members.Add(members[0]);
+            return "{" + string.Join(",", members) + "}";
+        }
+        var batches = new[] { ("dsA", 1_000L), ("dsB", 2_000L), ("dsC", 2_000L), ("dsA", 3_000L), ("dsB", 3_000L), ("dsC", 4_000L), ("dsA", 4_000L) };
+        for (int b = 0; b < batches.Length; b++)
+        {
+            var records = Enumerable.Range(0, 400).Where(_ => random.Next(3) > 0)
+                .SelectMany(i => Enumerable.Range(0, random.Next(4) == 0 ? 2 : 1).Select(_ => (new Identity("email", $"u{i:D3}"), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(Record()))))
+                .ToList();
+            await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, batches[b].Item1, $"b{b}", batches[b].Item2, records, default);
+        }
+
+        var rules = new[] { MergeRule.TimestampOrdered, MergeRule.Of(new Core.MergePolicies.AttributeMerge { Type = Core.MergePolicies.MergePolicyRules.DataSetPrecedence, Order = ["dsB", "dsA"] }) };
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (var rule in rules)
+            {
+                var whole = new List<string>();
+                int members = 0, read = 0;
+                await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default))
+                {
+                    whole.Add($"{identity.Id} {rule.Merge(identity, fragments).Value.ToJsonString()}");
+                    members += fragments.Sum(f => f.Record.EnumerateObject().Count());
+                }
+                var merged = new List<string>();
+                await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, 0, default, mergedBy: rule))
+                {
+                    merged.Add($"{identity.Id} {rule.Merge(identity, fragments).Value.ToJsonString()}");
+                    read += fragments.Sum(f => f.Record.EnumerateObject().Count());
+                }
+                Assert.True(whole.Count > 350);
+                Assert.Equal(whole, merged);
+                Assert.InRange(read, members / 2, members * 9 / 10);
+            }
+            if (pass == 0) Assert.True((await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.BeforeRead, default)).Merged > 0);
+        }
+    }
+
+    [Fact]
     public async Task Compaction_bounds_a_shards_files_and_the_shard_reads_exactly_as_before()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
