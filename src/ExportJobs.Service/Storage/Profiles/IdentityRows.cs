@@ -15,7 +15,7 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <c>mergedBy</c>, the fragments are read only to be merged by that rule: the records are written in the order it folds
 /// them, without the members they repeat (<see cref="RepeatedMembers"/>).
 /// </summary>
-internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, FragmentRow, FragmentRow>? rewrite, MergeRule? mergedBy = null)
+internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, FragmentRow, FragmentRow>? rewrite, MergeRule? mergedBy)
 {
     private readonly RepeatedMembers? _repeated = mergedBy is null ? null : new RepeatedMembers();
     /// <summary>The rows of the identity in the order their records are written (by index in the rows held).</summary>
