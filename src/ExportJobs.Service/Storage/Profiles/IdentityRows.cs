@@ -120,13 +120,9 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
         }
     }
 
-    private bool FoldsAfter<T>(T a, T b) where T : IStoredFragment
-    {
-        int byRule = mergedBy!.Compare(a.DatasetId, a.IngestTimeMs, b.DatasetId, b.IngestTimeMs);
-        if (byRule != 0) return byRule > 0;
-        int byBatch = string.CompareOrdinal(a.BatchId, b.BatchId);
-        return byBatch != 0 ? byBatch > 0 : a.Sequence > b.Sequence;
-    }
+    private bool FoldsAfter<T>(T a, T b) where T : IStoredFragment =>
+        (mergedBy!.Compare(a.DatasetId, a.IngestTimeMs, b.DatasetId, b.IngestTimeMs) is var byRule and not 0 ? byRule
+            : OldestFirstOrder(a.IngestTimeMs, a.BatchId, a.Sequence, b.IngestTimeMs, b.BatchId, b.Sequence)) > 0;
 
     /// <summary>
     /// An identity's fragments by ingest time, then batch id, each batch's in its order: its records' places in it (a
@@ -134,6 +130,9 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
     /// which kept no place, the order of their files' names, whichever files (ingested or compacted) hold them.
     /// </summary>
     private static List<ProfileFragment> OldestFirst(List<ProfileFragment> fragments) =>
-        fragments.SortStable((a, b) => a.IngestTimeMs != b.IngestTimeMs ? a.IngestTimeMs.CompareTo(b.IngestTimeMs)
-            : string.CompareOrdinal(a.BatchId, b.BatchId) is var byBatch and not 0 ? byBatch : a.Sequence.CompareTo(b.Sequence));
+        fragments.SortStable((a, b) => OldestFirstOrder(a.IngestTimeMs, a.BatchId, a.Sequence, b.IngestTimeMs, b.BatchId, b.Sequence));
+
+    /// <summary>How two fragments come oldest first (<see cref="OldestFirst"/>): by ingest time, then batch id, then place in the batch.</summary>
+    private static int OldestFirstOrder(long timeA, string batchA, long sequenceA, long timeB, string batchB, long sequenceB) =>
+        timeA != timeB ? timeA.CompareTo(timeB) : string.CompareOrdinal(batchA, batchB) is var byBatch and not 0 ? byBatch : sequenceA.CompareTo(sequenceB);
 }
