@@ -83,7 +83,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Add("ingest + compaction records/s", (records / (ingest.Elapsed + compaction.Elapsed).TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
         Add("host peak RSS during compaction, MB", Mb(env.HostPeakRssBytes()));
         Add("CPU during compaction: host s, Azurite s, share of the cores", Cpu(cpuBefore, cpuAfter, compaction.Elapsed));
-        Add("disk after compaction: the profile store's files (runs compacted away included, until deleted), Azurite's whole folder, MB", await DiskAsync());
+        Add("disk after compaction: the profile store's files, Azurite's whole folder, MB", await DiskAsync());
 
         env.ResetHostPeakRss();
         var requestsBefore = env.AzuriteRequests();
@@ -439,19 +439,23 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         return new ProfileStore(new StorageClients(options), options, env.Cache);
     }
 
-    /// <summary>Waits until no shard of the sandbox (the exports') has more files than an export reads (what background compaction brings about).</summary>
+    /// <summary>
+    /// Waits until no shard of the sandbox (the exports') has more files than an export reads, nor covered runs, which
+    /// background compaction deletes at once when no job reads the shards (what it brings about).
+    /// </summary>
     internal async Task WaitForCompactedShardsAsync(string sandbox = Sandbox)
     {
         var tenant = new Tenant(Org, sandbox);
         var options = Options.Create(env.StorageOptions());
-        var store = new ProfileStore(new StorageClients(options), options, env.Cache);
+        var clients = new StorageClients(options);
+        var store = new ProfileStore(clients, options, env.Cache);
         var deadline = Stopwatch.StartNew();
         // Until every shard is down to what the background leaves (not only under the bound a read compacts to), so the
         // first export does not run beside it. One shard at a time, once a second: the listing is light next to the
         // compaction it waits for.
-        int settled = new ShardCompactor(store, options, TimeProvider.System, env.Cache).SettledShardRuns;
+        int settled = new ShardCompactor(store, options, TimeProvider.System, env.Cache, new RunningJobs(clients)).SettledShardRuns;
         foreach (int shard in await store.ListShardsAsync(FragmentKind.Profile, tenant, default))
-            while (await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, shard, default) > settled)
+            while (await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default) is var runs && (runs.Live.Count > settled || runs.Covered.Count > 0))
             {
                 if (deadline.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("The shards were not compacted within 10 minutes.");
                 await Task.Delay(1_000);
@@ -599,7 +603,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     private static (ProfileStore Store, ShardProfiles Profiles) ShardReaders(IOptions<ExportStorageOptions> options, StorageClients clients, FragmentFileCache cache)
     {
         var store = new ProfileStore(clients, options, cache);
-        var compactor = new ShardCompactor(store, options, TimeProvider.System, cache);
+        var compactor = new ShardCompactor(store, options, TimeProvider.System, cache, new RunningJobs(clients));
         var gate = new ShardReadGate(options);
         var shuffle = new GraphShuffle(store, compactor, new GraphFiles(clients, options), gate, Microsoft.Extensions.Logging.Abstractions.NullLogger<GraphShuffle>.Instance);
         return (store, new ShardProfiles(store, compactor, shuffle, gate));

@@ -39,6 +39,7 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<DatasetStore>();
         services.AddSingleton<FragmentFileCache>();
         services.AddSingleton<ProfileStore>();
+        services.AddSingleton<IShardReadingJobs, RunningJobs>();
         services.AddSingleton<ShardCompactor>();
         services.AddSingleton<DatasetBatchFiles>();
         services.AddSingleton<ShardExporter>();

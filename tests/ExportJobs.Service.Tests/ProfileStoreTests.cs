@@ -352,7 +352,7 @@ public class ProfileStoreTests
         var before = await ReadAllAsync(store, tenant);
 
         // Its files were just written: the background leaves the shard for later; once quiet, it compacts it.
-        Assert.Equal(new ShardCompaction(0, Deferred: true), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(new ShardCompaction(0, Deferred: true, CoveredKept: false), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
         Assert.Equal(10, await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default));
         clock.Advance(TimeSpan.FromMinutes(1));
         var quiet = await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default);
@@ -365,14 +365,14 @@ public class ProfileStoreTests
         var lockBlob = harness.Get<StorageClients>().Profiles.GetBlobClient($"{tenant.BlobPrefix}/shard-0001.lock");
         await lockBlob.UploadAsync(BinaryData.Empty, overwrite: true);
         await lockBlob.GetBlobLeaseClient().AcquireAsync(TimeSpan.FromSeconds(15));
-        Assert.Equal(new ShardCompaction(0, Deferred: true), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
+        Assert.Equal(new ShardCompaction(0, Deferred: true, CoveredKept: false), await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
         Assert.InRange((await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.BeforeRead, default)).Merged, 7, 10);
         Assert.InRange(await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 1, default), 1, 4);
         Assert.Equal(before, await ReadAllAsync(store, tenant));
     }
 
     [Fact]
-    public async Task Ingestion_starts_a_background_compaction_that_bounds_every_shard_and_wakes_it_for_later_batches()
+    public async Task Ingestion_starts_a_background_compaction_that_bounds_every_shard_and_wakes_it_for_later_batches_and_ends_it_once_no_job_reads()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s
             .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 4, 3)));
@@ -384,23 +384,96 @@ public class ProfileStoreTests
         string dataset = await harness.CreateDatasetAsync(profileEnabled: true);
         string instance = TaskNames.CompactionInstanceIdOf(harness.Tenant.OrgId, harness.Tenant.Sandbox);
         var profiles = new ProfileGenerator(60);
+        var job = await RunningExportJobAsync(harness, harness.Tenant);
         for (int round = 0; round < 2; round++)
         {
             for (int b = 0; b < 8; b++) await harness.IngestAsync(dataset, profiles.FirstBatchLines(), host.Client);
             Assert.True(await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default) > 4);
-            // It merged, so it waits for the covered runs' grace (a quarter of an hour): the second round's first batch wakes it.
+            // It merged while a job of the tenant runs, so it waits for the covered runs' grace (a quarter of an hour):
+            // the second round's first batch wakes it.
             await Poll.UntilAsync(async () => (await host.Client.GetInstanceAsync(instance, getInputsAndOutputs: true),
                     await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 0, default), await store.CountLiveFilesAsync(FragmentKind.Profile, harness.Tenant, 1, default)),
                 s => s.Item1?.ReadCustomStatusAs<string>() == CompactionOrchestrator.WaitingForGrace && Math.Max(s.Item2, s.Item3) <= harness.Get<ShardCompactor>().SettledShardRuns,
                 TimeSpan.FromSeconds(90), "the background compaction to bound the shards and wait for the grace");
+            Assert.True((await FilesAsync(harness, 0)).Count > 4);
         }
+        // Once no job reads the tenant's shards, the pass after its merges deletes the runs they covered and it ends.
+        await EndAsync(harness, job);
+        await harness.IngestAsync(dataset, profiles.FirstBatchLines(), host.Client);
+        await Poll.UntilAsync(async () => (await host.Client.GetInstanceAsync(instance), (await FilesAsync(harness, 0)).Count + (await FilesAsync(harness, 1)).Count),
+            s => s.Item1?.RuntimeStatus == OrchestrationRuntimeStatus.Completed && s.Item2 <= 2 * harness.Get<ShardCompactor>().SettledShardRuns,
+            TimeSpan.FromSeconds(90), "the background compaction to delete the covered runs and end");
         var all = await ReadAllAsync(store, harness.Tenant);
-        Assert.Equal(60 * 16, all.Count);
+        Assert.Equal(60 * 17, all.Count);
         Assert.Equal(60, all.Select(f => f.Split('|')[0]).Distinct().Count());
     }
 
     [Fact]
-    public async Task Background_compaction_deletes_the_runs_it_covered_once_past_their_grace_which_reads_leave()
+    public async Task Background_compaction_deletes_the_runs_it_covered_at_once_unless_a_job_of_the_tenant_that_reads_shards_runs()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
+        for (int b = 0; b < 10; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b:D2}", 1_000 + b,
+                Enumerable.Range(0, 50).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["batch"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+        clock.Advance(TimeSpan.FromMinutes(1));
+
+        var export = await RunningExportJobAsync(harness, harness.Tenant);
+        var compaction = await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default);
+        Assert.True(compaction.Merged >= 8 && compaction.CoveredKept);
+        var files = await FilesAsync(harness, 0);
+        int live = await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, 0, default);
+        Assert.True(files.Count > live + 8);
+        // While an export job or a segment job of the tenant runs, a read of it may be on the covered runs: they stay.
+        var kept = new ShardCompaction(0, Deferred: false, CoveredKept: true);
+        Assert.Equal(kept, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(files, await FilesAsync(harness, 0));
+        await EndAsync(harness, export);
+        long segmentJob = await RunningSegmentJobAsync(harness, tenant);
+        Assert.Equal(kept, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(files, await FilesAsync(harness, 0));
+        // Jobs of another tenant, and jobs that have ended, read none of them: they go at once, with no time passed.
+        await RunningExportJobAsync(harness, new Core.Tenancy.Tenant(tenant.OrgId, "other"));
+        await RunningSegmentJobAsync(harness, new Core.Tenancy.Tenant(tenant.OrgId, "other"));
+        await harness.Get<Segments.SegmentJobStore>().UpdateAsync(tenant, segmentJob, j => j with { Status = Core.Jobs.JobStatus.Cancelled }, default);
+        // A read before it (its own compaction) leaves them: only the background deletes them before their grace.
+        Assert.Equal(default, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
+        Assert.Equal(files, await FilesAsync(harness, 0));
+        Assert.Equal(new ShardCompaction(0, Deferred: false, CoveredKept: false),
+            await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(live, (await FilesAsync(harness, 0)).Count);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    /// <summary>An export job of <paramref name="tenant"/> that has not ended (<see cref="JobStatus.New"/>), as every job is from its record's writing until it ends.</summary>
+    private static Task<Core.Jobs.ExportJob> RunningExportJobAsync(ServiceHarness harness, Core.Tenancy.Tenant tenant) =>
+        harness.Get<Jobs.JobStore>().CreateAsync(tenant, id => new Core.Jobs.ExportJob
+        {
+            Id = id, ImsOrgId = tenant.OrgId, Status = Core.Jobs.JobStatus.New,
+            Destination = new Core.Jobs.JobDestination { DatasetId = "d" }, Schema = new Core.Jobs.SchemaRef { Name = "_xdm.context.profile" },
+        }, default);
+
+    private static Task EndAsync(ServiceHarness harness, Core.Jobs.ExportJob job) =>
+        harness.Get<Jobs.JobStore>().UpdateAsync(harness.Tenant, job.Id, j => j with { Status = Core.Jobs.JobStatus.Succeeded }, default);
+
+    /// <summary>A segment job of <paramref name="tenant"/> being processed; its id.</summary>
+    private static async Task<long> RunningSegmentJobAsync(ServiceHarness harness, Core.Tenancy.Tenant tenant)
+    {
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new Core.Segments.SegmentJob
+        {
+            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new Core.Segments.SegmentSandbox(tenant.Sandbox),
+            Source = "api", Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now, Segments = [],
+        }, default);
+        return job.Number;
+    }
+
+    [Fact]
+    public async Task Background_compaction_deletes_the_runs_it_covered_while_a_job_runs_once_past_their_grace_which_reads_leave()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var harness = await ServiceHarness.StartAsync(s => s
@@ -416,6 +489,7 @@ public class ProfileStoreTests
                 Enumerable.Range(0, 50).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["batch"] = b }))), default);
         var before = await ReadAllAsync(store, harness.Tenant);
         clock.Advance(TimeSpan.FromMinutes(1));
+        await RunningExportJobAsync(harness, harness.Tenant);
 
         string instance = TaskNames.CompactionInstanceIdOf(harness.Tenant.OrgId, harness.Tenant.Sandbox);
         await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.CompactionOrchestrator,

@@ -53,6 +53,6 @@ public sealed class BackgroundCompaction(ShardCompactor compactor, ShardReadGate
         int merged = profiles.Merged + events.Merged;
         if (merged > 0)
             log.LogInformation("Compacted shard {Shard} of {OrgId}/{Sandbox}: {Merged} files merged", task.Shard, task.OrgId, task.Sandbox, merged);
-        return new ShardCompaction(merged, profiles.Deferred || events.Deferred);
+        return new ShardCompaction(merged, profiles.Deferred || events.Deferred, profiles.CoveredKept || events.CoveredKept);
     }
 }

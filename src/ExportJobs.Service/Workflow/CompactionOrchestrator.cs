@@ -10,11 +10,12 @@ namespace ExportJobs.Service.Workflow;
 /// stays short) while a pass merged files or left a shard for later — files still arriving, or an export compacting
 /// it: after the quiet period again when it left a shard, at once when it only merged (that pass finds the batches
 /// that landed while it merged; it lists each shard and ends, instead of running beside the export that follows a bulk
-/// load). A pass with nothing to do ends it, unless a pass before it merged: then it waits until the runs those merges
-/// covered are past their grace (<see cref="CompactionInput.SweepSeconds"/>) and starts over at once, for a last pass
-/// that deletes them (reads leave them, <see cref="ShardCompactor.ReadDeletesAfter"/>), a shard at a time: they are a
-/// request each, and Azurite serves one request at a time, so its other callers wait behind one deletion, not one a
-/// shard. A batch ingested during the wait ends it (<see cref="BackgroundCompaction.RequestAsync"/>): the orchestration
+/// load). A pass with nothing to merge deletes the shards' covered runs at once when no job that reads shards is running
+/// (<see cref="IShardReadingJobs"/>), and ends it, unless a pass before it merged and it kept covered runs: then it
+/// waits until the runs those merges covered are past their grace (<see cref="CompactionInput.SweepSeconds"/>) and
+/// starts over at once, for a last pass that deletes them (reads leave them, <see cref="ShardCompactor.ReadDeletesAfter"/>),
+/// a shard at a time: they are a request each, and Azurite serves one request at a time, so its other callers wait
+/// behind one deletion, not one a shard. A batch ingested during the wait ends it (<see cref="BackgroundCompaction.RequestAsync"/>): the orchestration
 /// starts over after the quiet period, the runs still to delete. A shard whose activity fails is left to the exports,
 /// which compact what they read.
 /// </summary>
@@ -30,7 +31,7 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
         if (!input.AfterMerge) await context.CreateTimer(TimeSpan.FromSeconds(input.QuietSeconds), CancellationToken.None);
         var running = new List<Task<ShardCompaction>>();
         int next = 0, merged = 0, parallel = input.Sweep ? 1 : input.MaxParallelShards;
-        bool deferred = false;
+        bool deferred = false, coveredKept = false;
         while (next < input.ShardCount || running.Count > 0)
         {
             while (next < input.ShardCount && running.Count < parallel)
@@ -42,15 +43,17 @@ public sealed class CompactionOrchestrator : TaskOrchestrator<CompactionInput, i
                 var shard = await finished;
                 merged += shard.Merged;
                 deferred |= shard.Deferred;
+                coveredKept |= shard.CoveredKept;
             }
             catch (TaskFailedException failure)
             {
+                coveredKept = true;
                 context.CreateReplaySafeLogger<CompactionOrchestrator>().LogWarning("A shard of {OrgId}/{Sandbox} was not compacted: {Error}",
                     input.OrgId, input.Sandbox, failure.FailureDetails.ErrorMessage);
             }
         }
         if (deferred || merged > 0) context.ContinueAsNew(input with { AfterMerge = !deferred, Covered = input.Covered || merged > 0, Sweep = false });
-        else if (input.Covered) context.ContinueAsNew(await WaitForGraceAsync(context, input));
+        else if (input.Covered && coveredKept) context.ContinueAsNew(await WaitForGraceAsync(context, input));
         return merged;
     }
 

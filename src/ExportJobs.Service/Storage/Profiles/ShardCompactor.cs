@@ -11,15 +11,18 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// <summary>Who compacts a shard: an export about to read it, or the background compaction that follows ingestion.</summary>
 public enum CompactionTrigger { BeforeRead, Background }
 
-/// <summary>What a compaction of one shard did: how many files it merged, and whether it left the shard for later.</summary>
-public readonly record struct ShardCompaction(int Merged, bool Deferred);
+/// <summary>
+/// What a compaction of one shard did: how many files it merged, whether it left the shard for later, and whether it
+/// left covered runs in it (for reads that may still be on them).
+/// </summary>
+public readonly record struct ShardCompaction(int Merged, bool Deferred, bool CoveredKept);
 
 /// <summary>
 /// Compaction of the profile store's shards (<see cref="ProfileStore"/>): merges a shard's smallest runs into compacted
 /// runs, so that the runs a read merges stay few whatever the number of batches, and deletes the runs they cover once
 /// no read can still be on them.
 /// </summary>
-public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOptions> options, TimeProvider time, FragmentFileCache cache)
+public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOptions> options, TimeProvider time, FragmentFileCache cache, IShardReadingJobs readingJobs)
 {
     private const string CompactedBatchPrefix = "compacted";
     /// <summary>Runs merged into one compacted run at once (each with one part open, one row group in memory, while merging).</summary>
@@ -50,8 +53,9 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
     /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
     /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. Covered runs, and runs left
-    /// unfinished, are deleted in the background once older than <see cref="CoveredGrace"/>, and before a read once
-    /// older than <see cref="ReadDeletesAfter"/>. One caller at a time per shard holds the
+    /// unfinished, are deleted in the background once older than <see cref="CoveredGrace"/> — covered runs at once when
+    /// no job that reads shards is running after the shard is listed (<see cref="IShardReadingJobs"/>) — and before a
+    /// read once older than <see cref="ReadDeletesAfter"/>. One caller at a time per shard holds the
     /// shard's lease. Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>,
     /// then reads the runs as they are). In the background, the shard is left for later
     /// (<see cref="ShardCompaction.Deferred"/>) when the lease is held, or while files are still arriving: one was
@@ -81,11 +85,11 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         bool background = trigger == CompactionTrigger.Background;
         var (bound, grace) = LimitsOf(trigger);
         var now = time.GetUtcNow();
-        // Nothing to merge nor to delete: no lease (the pass after a compaction, and every read, end here).
-        if (NothingToDo(listed, bound, now, grace)) return (default, live);
+        // Nothing to merge nor to delete: no lease (every read ends here; in the background, so does a pass with no covered runs).
+        if (NothingToDo(listed, bound, now, grace) && !(background && covered.Count > 0)) return (default, live);
         if (background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
-            return (new ShardCompaction(0, Deferred: true), live);
+            return (new ShardCompaction(0, Deferred: true, CoveredKept: covered.Count > 0), live);
 
         var container = store.Container(kind);
         var lockBlob = container.GetBlobClient(ProfileStore.ShardPrefix(tenant, shard).TrimEnd('/') + ".lock");
@@ -95,13 +99,19 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         var lease = lockBlob.GetBlobLeaseClient();
-        if (!await AcquireAsync(lease, wait: !background, ct)) return (new ShardCompaction(0, Deferred: true), null);
+        if (!await AcquireAsync(lease, wait: !background, ct)) return (new ShardCompaction(0, Deferred: true, CoveredKept: covered.Count > 0), null);
         try
         {
             (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
-            foreach (var run in Expired(live, covered, unfinished, now, grace))
+            // Asked after the listing: a read that listed a run before it was covered is a step of a job running now.
+            bool coveredAtOnce = background && covered.Count > 0 && !await readingJobs.AnyRunningAsync(tenant, ct);
+            int deleted = 0;
+            foreach (var run in Expired(live, covered, unfinished, now, grace, coveredAtOnce))
+            {
                 foreach (var part in run.Parts)
                     await store.DeleteAsync(container.GetBlobClient(part.Name), ct);
+                if (covered.Contains(run)) deleted++;
+            }
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
@@ -114,7 +124,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
                 count -= group.Count - 1;
                 merged += group.Count;
             }
-            return (new ShardCompaction(merged, Deferred: false), null);
+            return (new ShardCompaction(merged, Deferred: false, CoveredKept: merged > 0 || deleted < covered.Count), null);
         }
         finally
         {
@@ -145,18 +155,19 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         trigger == CompactionTrigger.Background ? (SettledShardRuns, CoveredGrace) : (options.Value.MaxShardFiles, ReadDeletesAfter);
 
     private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now, TimeSpan grace) =>
-        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace).Any();
+        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace, coveredAtOnce: false).Any();
 
     /// <summary>
-    /// The runs to delete: covered for longer than <paramref name="grace"/>, earliest covered first (a run is covered
-    /// before the run covering it is, so a deletion that stops half way never uncovers a run), or left unfinished for longer.
+    /// The runs to delete: covered for longer than <paramref name="grace"/> (with <paramref name="coveredAtOnce"/>, every
+    /// covered run), earliest covered first (a run is covered before the run covering it is, so a deletion that stops
+    /// half way never uncovers a run), or left unfinished for longer.
     /// </summary>
     private static IEnumerable<ProfileStore.ShardRun> Expired(List<ProfileStore.ShardRun> live, List<ProfileStore.ShardRun> covered,
-        List<ProfileStore.ShardRun> unfinished, DateTimeOffset now, TimeSpan grace)
+        List<ProfileStore.ShardRun> unfinished, DateTimeOffset now, TimeSpan grace, bool coveredAtOnce)
     {
         var coveredSince = live.Concat(covered).SelectMany(f => f.Covers.Select(name => (name, f.Written)))
             .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
-        return covered.Where(f => now - coveredSince[f.Name] > grace).OrderBy(f => coveredSince[f.Name])
+        return covered.Where(f => coveredAtOnce || now - coveredSince[f.Name] > grace).OrderBy(f => coveredSince[f.Name])
             .Concat(unfinished.Where(r => now - r.Written > grace));
     }
 
