@@ -454,13 +454,25 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         // first export does not run beside it. One shard at a time, once a second: the listing is light next to the
         // compaction it waits for.
         int settled = new ShardCompactor(store, options, TimeProvider.System, env.Cache, new RunningJobs(clients)).SettledShardRuns;
-        foreach (int shard in await store.ListShardsAsync(FragmentKind.Profile, tenant, default))
-            while (await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default) is var runs && (runs.Live.Count > settled || runs.Covered.Count > 0))
+        var shards = await store.ListShardsAsync(FragmentKind.Profile, tenant, default);
+        foreach (int shard in shards)
+            while (await store.CountLiveFilesAsync(FragmentKind.Profile, tenant, shard, default) > settled)
             {
                 if (deadline.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("The shards were not compacted within 10 minutes.");
                 await Task.Delay(1_000);
             }
+        // Then until the covered runs are deleted, for at most CoveredWait: at N = 10,000,000 the emulator deletes a few a
+        // second (docs/performance.md), and the exports go on beside the rest.
+        var deleting = Stopwatch.StartNew();
+        foreach (int shard in shards)
+            while ((await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Covered.Count > 0 && deleting.Elapsed < CoveredWait)
+                await Task.Delay(1_000);
+        int left = 0;
+        foreach (int shard in shards) left += (await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Covered.Count;
+        if (left > 0) Console.WriteLine($"{left:N0} covered runs of {sandbox} not deleted yet after {CoveredWait.TotalMinutes:N0} minutes; going on beside their deletion.");
     }
+
+    private static readonly TimeSpan CoveredWait = TimeSpan.FromMinutes(3);
 
     /// <summary>The id of the dataset the exports write to, in a store a run of the export benchmark kept.</summary>
     private async Task<string> KeptOutputAsync() =>

@@ -85,7 +85,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         bool background = trigger == CompactionTrigger.Background;
         var (bound, grace) = LimitsOf(trigger);
         var now = time.GetUtcNow();
-        // Nothing to merge nor to delete: no lease (every read ends here; in the background, so does a pass with no covered runs).
+        // Nothing to merge nor to delete: no lease (every read ends here; in the background, a pass with no covered runs).
         if (NothingToDo(listed, bound, now, grace) && !(background && covered.Count > 0)) return (default, live);
         if (background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
