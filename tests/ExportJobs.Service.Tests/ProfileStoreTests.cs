@@ -3,7 +3,12 @@ using System.Text.Json.Nodes;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using ExportJobs.Core.Jobs;
 using ExportJobs.Core.Profiles;
+using ExportJobs.Core.Segments;
+using ExportJobs.Core.Tenancy;
+using ExportJobs.Service.Jobs;
+using ExportJobs.Service.Segments;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Output;
 using ExportJobs.Service.Storage.Profiles;
@@ -437,9 +442,9 @@ public class ProfileStoreTests
         Assert.Equal(kept, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
         Assert.Equal(files, await FilesAsync(harness, 0));
         // Jobs of another tenant, and jobs that have ended, read none of them: they go at once, with no time passed.
-        await RunningExportJobAsync(harness, new Core.Tenancy.Tenant(tenant.OrgId, "other"));
-        await RunningSegmentJobAsync(harness, new Core.Tenancy.Tenant(tenant.OrgId, "other"));
-        await harness.Get<Segments.SegmentJobStore>().UpdateAsync(tenant, segmentJob, j => j with { Status = Core.Jobs.JobStatus.Cancelled }, default);
+        await RunningExportJobAsync(harness, new Tenant(tenant.OrgId, "other"));
+        await RunningSegmentJobAsync(harness, new Tenant(tenant.OrgId, "other"));
+        await harness.Get<SegmentJobStore>().UpdateAsync(tenant, segmentJob, j => j with { Status = JobStatus.Cancelled }, default);
         // A read before it (its own compaction) leaves them: only the background deletes them before their grace.
         Assert.Equal(default, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         Assert.Equal(files, await FilesAsync(harness, 0));
@@ -447,29 +452,6 @@ public class ProfileStoreTests
             await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
         Assert.Equal(live, (await FilesAsync(harness, 0)).Count);
         Assert.Equal(before, await ReadAllAsync(store, tenant));
-    }
-
-    /// <summary>An export job of <paramref name="tenant"/> that has not ended (<see cref="JobStatus.New"/>), as every job is from its record's writing until it ends.</summary>
-    private static Task<Core.Jobs.ExportJob> RunningExportJobAsync(ServiceHarness harness, Core.Tenancy.Tenant tenant) =>
-        harness.Get<Jobs.JobStore>().CreateAsync(tenant, id => new Core.Jobs.ExportJob
-        {
-            Id = id, ImsOrgId = tenant.OrgId, Status = Core.Jobs.JobStatus.New,
-            Destination = new Core.Jobs.JobDestination { DatasetId = "d" }, Schema = new Core.Jobs.SchemaRef { Name = "_xdm.context.profile" },
-        }, default);
-
-    private static Task EndAsync(ServiceHarness harness, Core.Jobs.ExportJob job) =>
-        harness.Get<Jobs.JobStore>().UpdateAsync(harness.Tenant, job.Id, j => j with { Status = Core.Jobs.JobStatus.Succeeded }, default);
-
-    /// <summary>A segment job of <paramref name="tenant"/> being processed; its id.</summary>
-    private static async Task<long> RunningSegmentJobAsync(ServiceHarness harness, Core.Tenancy.Tenant tenant)
-    {
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var job = await harness.Get<Segments.SegmentJobStore>().CreateAsync(tenant, id => new Core.Segments.SegmentJob
-        {
-            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new Core.Segments.SegmentSandbox(tenant.Sandbox),
-            Source = "api", Status = Core.Jobs.JobStatus.Processing, CreationTime = now, UpdateTime = now, Segments = [],
-        }, default);
-        return job.Number;
     }
 
     [Fact]
@@ -566,13 +548,36 @@ public class ProfileStoreTests
     private static ReadOnlyMemory<byte> Utf8(JsonObject record) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record);
 
     /// <summary>Every fragment of both shards as "identity|time|dataset|batch|record", in the order a read gives.</summary>
-    private static async Task<List<string>> ReadAllAsync(ProfileStore store, Core.Tenancy.Tenant tenant, string? skipBatchId = null)
+    private static async Task<List<string>> ReadAllAsync(ProfileStore store, Tenant tenant, string? skipBatchId = null)
     {
         var all = new List<string>();
         foreach (int shard in new[] { 0, 1 })
             await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, tenant, shard, default, skipBatchId))
                 all.AddRange(fragments.Select(f => $"{identity}|{f.IngestTimeMs}|{f.DatasetId}|{f.BatchId}|{f.Record.GetRawText()}"));
         return all;
+    }
+
+    /// <summary>An export job of <paramref name="tenant"/> that has not ended (<c>NEW</c>), as every job is from its record's writing until it ends.</summary>
+    private static Task<ExportJob> RunningExportJobAsync(ServiceHarness harness, Tenant tenant) =>
+        harness.Get<JobStore>().CreateAsync(tenant, id => new ExportJob
+        {
+            Id = id, ImsOrgId = tenant.OrgId, Status = JobStatus.New,
+            Destination = new JobDestination { DatasetId = "d" }, Schema = new SchemaRef { Name = "_xdm.context.profile" },
+        }, default);
+
+    private static Task EndAsync(ServiceHarness harness, ExportJob job) =>
+        harness.Get<JobStore>().UpdateAsync(harness.Tenant, job.Id, j => j with { Status = JobStatus.Succeeded }, default);
+
+    /// <summary>A segment job of <paramref name="tenant"/> being processed; its id.</summary>
+    private static async Task<long> RunningSegmentJobAsync(ServiceHarness harness, Tenant tenant)
+    {
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var job = await harness.Get<SegmentJobStore>().CreateAsync(tenant, id => new SegmentJob
+        {
+            Id = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ImsOrgId = tenant.OrgId, Sandbox = new SegmentSandbox(tenant.Sandbox),
+            Source = "api", Status = JobStatus.Processing, CreationTime = now, UpdateTime = now, Segments = [],
+        }, default);
+        return job.Number;
     }
 
     private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)
