@@ -81,11 +81,11 @@ param supersededBuildMinutes int = 60
 
 @description('A pdg export\'s identity graph build has a partition of components (its rules stage) per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
-param graphPartitionBytes int = 33554432
+param graphPartitionBytes int = 12582912
 
 @description('The build\'s links, rounds and grouping have a partition of identities per this many bytes of fragment files (1 to 32 partitions).')
 @minValue(1)
-param graphRoundPartitionBytes int = 33554432
+param graphRoundPartitionBytes int = 12582912
 
 @description('Tries of a shard activity before the job fails.')
 param shardAttempts int = 3
