@@ -108,8 +108,7 @@ public sealed class JobStore(StorageClients clients)
     public static async Task<IReadOnlyList<(Tenant Tenant, T Job)>> ListQuietAsync<T>(TableClient table, JsonTypeInfo<T> type,
         IReadOnlyList<string> statuses, long updatedBeforeMs, CancellationToken ct)
     {
-        string byStatus = string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
-        string filter = $"({byStatus}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
+        string filter = $"({AnyStatus(statuses)}) and " + TableClient.CreateQueryFilter($"UpdateTime le {updatedBeforeMs}");
         var found = new List<(Tenant, T)>();
         await foreach (var entity in table.QueryAsync<TableEntity>(filter, cancellationToken: ct))
         {
@@ -118,6 +117,10 @@ public sealed class JobStore(StorageClients clients)
         }
         return found;
     }
+
+    /// <summary>The filter of a table of jobs' records in any of <paramref name="statuses"/>.</summary>
+    internal static string AnyStatus(IEnumerable<string> statuses) =>
+        string.Join(" or ", statuses.Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
 
     /// <summary>The newest job of a schedule that succeeded, if any.</summary>
     public async Task<ExportJob?> LatestSucceededAsync(Tenant tenant, string scheduleId, CancellationToken ct)

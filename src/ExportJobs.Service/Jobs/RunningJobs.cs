@@ -9,8 +9,7 @@ namespace ExportJobs.Service.Jobs;
 /// <summary>The tenant's export and segment jobs not yet in a final status, from their tables (<see cref="IShardReadingJobs"/>).</summary>
 public sealed class RunningJobs(StorageClients clients) : IShardReadingJobs
 {
-    private static readonly string NotEnded = string.Join(" or ",
-        JobStatus.All.Where(s => !JobStatus.IsTerminal(s)).Order(StringComparer.Ordinal).Select(s => TableClient.CreateQueryFilter($"Status eq {s}")));
+    private static readonly string NotEnded = JobStore.AnyStatus(JobStatus.All.Where(s => !JobStatus.IsTerminal(s)).Order(StringComparer.Ordinal));
 
     public async Task<bool> AnyRunningAsync(Tenant tenant, CancellationToken ct)
     {
