@@ -84,7 +84,7 @@ public class FragmentFileCacheTests
 
         Assert.Equal(Expected("one"), await ReadAsync(store, harness.Tenant));
         Assert.Equal(ShardCount, cache.Misses);
-        Assert.Equal(ShardCount, Directory.EnumerateFiles(cache.Folder!).Count());
+        Assert.Single(Directory.EnumerateFiles(cache.Folder!));
     }
 
     [Fact]
@@ -133,14 +133,14 @@ public class FragmentFileCacheTests
     {
         await using var harness = await StartAsync();
         var writer = OtherHost(harness, NoCopies());
-        for (int batch = 0; batch < 6; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        for (int batch = 0; batch < 10; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
         var (files, total) = await FilesAsync(harness, harness.Tenant);
         long bound = total * 3 / 5;
         Assert.True(files.Max() <= bound / 4, "every file may be copied");
         using var cache = Bounded(bound);
         var reader = OtherHost(harness, cache);
 
-        Assert.Equal(Expected("v5"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+        Assert.Equal(Expected("v9"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
         Assert.Equal((0L, (long)files.Count), (cache.Hits, cache.Misses));
         Assert.True(cache.Passing > 0, "what found no room was read from passing copies");
         long kept = cache.Bytes;
@@ -149,7 +149,7 @@ public class FragmentFileCacheTests
         for (int pass = 1; pass <= 2; pass++)
         {
             var (hits, misses) = (cache.Hits, cache.Misses);
-            Assert.Equal(Expected("v5"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+            Assert.Equal(Expected("v9"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
             Assert.True(cache.Hits - hits >= files.Count / 2, $"pass {pass}: {cache.Hits - hits} files read from copies");
             Assert.Equal(files.Count, cache.Hits - hits + cache.Misses - misses);
             Assert.Equal(kept, cache.Bytes);
@@ -163,12 +163,12 @@ public class FragmentFileCacheTests
         await using var harness = await StartAsync();
         var writer = OtherHost(harness, NoCopies());
         var other = harness.Tenant with { Sandbox = "other" };
-        for (int batch = 0; batch < 4; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        for (int batch = 0; batch < 8; batch++) await WriteAsync(writer, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
         await WriteAsync(writer, other, "b1", "two");
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         using var cache = Bounded((await FilesAsync(harness, harness.Tenant)).Bytes, clock);
         var reader = OtherHost(harness, cache);
-        Assert.Equal(Expected("v3"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
+        Assert.Equal(Expected("v7"), await ReadAsync(reader, harness.Tenant, newestOnly: true));
         Assert.Equal(0, cache.Passing);
 
         clock.Advance(FragmentFileCache.StaleAfter - TimeSpan.FromMinutes(1));
@@ -190,13 +190,13 @@ public class FragmentFileCacheTests
     {
         await using var harness = await StartAsync();
         var other = harness.Tenant with { Sandbox = "other" };
-        for (int batch = 0; batch < 4; batch++) await WriteAsync(OtherHost(harness, NoCopies()), harness.Tenant, $"a{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
+        for (int batch = 0; batch < 8; batch++) await WriteAsync(OtherHost(harness, NoCopies()), harness.Tenant, $"a{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
         await WriteAsync(OtherHost(harness, NoCopies()), other, "b1", "two");
         long bound = (await FilesAsync(harness, harness.Tenant)).Bytes;
         using var cache = Bounded(bound);
         var host = OtherHost(harness, cache);
         // The same batches again under other names: the host's copies of them fill its bound.
-        for (int batch = 0; batch < 4; batch++) await WriteAsync(host, harness.Tenant, $"c{batch}", $"v{batch}", ingestTimeMs: 2_000 + batch);
+        for (int batch = 0; batch < 8; batch++) await WriteAsync(host, harness.Tenant, $"c{batch}", $"v{batch}", ingestTimeMs: 2_000 + batch);
         var (read, _) = await FilesAsync(harness, other);
         Assert.True(bound - cache.Bytes < read.Min(), $"{cache.Bytes} of {bound} bytes held: no room for a file of {read.Min()}");
 
@@ -208,21 +208,49 @@ public class FragmentFileCacheTests
     }
 
     [Fact]
-    public async Task A_compaction_lets_go_of_the_copies_of_the_runs_it_covered()
+    public async Task Compaction_lets_go_of_the_copies_of_the_runs_it_covered_and_of_the_chunk_files_it_deleted()
     {
         await using var harness = await StartAsync(o => o.MaxShardFiles = 2);
-        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
-        for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{batch}", $"v{batch}", ingestTimeMs: 1_000 + batch);
-        long written = cache.Bytes;
-        for (int shard = 0; shard < ShardCount; shard++)
-            await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.BeforeRead, default);
+        var (store, cache, compactor) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>(), harness.Get<ShardCompactor>());
+        // The second round's merges cover a compacted run of the first, as well as runs in chunk files.
+        for (int round = 0; round < 2; round++)
+        {
+            for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{round}{batch}", $"v{batch}", ingestTimeMs: 1_000 + 10 * round + batch);
+            long written = cache.Bytes;
+            // A pass merges, the next deletes what the merges covered (no job runs), chunk files whole.
+            for (int pass = 0; pass < 2; pass++)
+                for (int shard = 0; shard < ShardCount; shard++)
+                    await compactor.CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.Background, default);
 
-        long live = 0;
-        for (int shard = 0; shard < ShardCount; shard++)
-            live += (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, shard, default)).Live.Sum(r => r.Size);
-        Assert.True(live < written);
-        Assert.Equal(live, cache.Bytes);
-        Assert.Equal(live, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
+            long live = 0;
+            for (int shard = 0; shard < ShardCount; shard++)
+                live += (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, shard, default)).Live.Sum(r => r.Size);
+            Assert.InRange(live, 1, written);
+            Assert.Equal(live, cache.Bytes);
+            Assert.Equal(live, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
+        }
+        Assert.Equal(Expected("v3"), await ReadAsync(store, harness.Tenant, newestOnly: true));
+    }
+
+    [Fact]
+    public async Task The_sections_of_a_chunk_file_are_read_from_one_copy_of_it()
+    {
+        await using var harness = await StartAsync(o => o.ShardCount = 2);
+        var (store, cache) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>());
+        await WriteAsync(store, harness.Tenant, "b1", "one");
+        Assert.Equal(2, (await store.ListShardsAsync(FragmentKind.Profile, harness.Tenant, default)).Count);
+
+        // The host that wrote it reads both shards' sections from its copy; another host fetches the file once, for the first.
+        Assert.Equal(Expected("one"), await ReadAsync(store, harness.Tenant));
+        Assert.Equal((2L, 0L), (cache.Hits, cache.Misses));
+        Assert.Single(Directory.EnumerateFiles(cache.Folder!));
+        using var otherCache = new FragmentFileCache(harness.Get<IOptions<ExportStorageOptions>>());
+        Assert.Equal(Expected("one"), await ReadAsync(OtherHost(harness, otherCache), harness.Tenant));
+        Assert.Equal((1L, 1L), (otherCache.Hits, otherCache.Misses));
+        // Without copies, each section is fetched from its offset.
+        using var without = NoCopies();
+        Assert.Equal(Expected("one"), await ReadAsync(OtherHost(harness, without), harness.Tenant));
+        Assert.Equal((0L, 0L), (without.Hits, without.Misses));
     }
 
     [Fact]
@@ -266,7 +294,8 @@ public class FragmentFileCacheTests
         }
     }
 
-    private const int ShardCount = 2;
+    /// <summary>One shard: a batch is then one file (a chunk file of one section), as the counts of files here are.</summary>
+    private const int ShardCount = 1;
 
     private static Task<ServiceHarness> StartAsync(Action<ExportStorageOptions>? configure = null) =>
         ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o =>

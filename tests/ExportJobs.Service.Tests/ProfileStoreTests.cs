@@ -58,6 +58,54 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task A_chunk_is_one_file_of_every_shards_sections_deleted_once_each_of_them_is_covered()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+        var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
+        var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}")).ToList();
+        for (int b = 0; b < 3; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
+                identities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+        Assert.Equal(1_200, before.Count);
+
+        // A chunk file a batch, with a section for each shard; the shards' folders hold nothing.
+        var chunks = await ChunkFilesAsync(harness);
+        Assert.Equal(3, chunks.Count);
+        foreach (int shard in new[] { 0, 1 })
+            Assert.Equal(3, (await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Live.Count(r => r.InChunk));
+        var folders = new List<string>();
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{tenant.BlobPrefix}/shard-" }))
+            folders.Add(blob.Name);
+        Assert.Empty(folders);
+
+        // Shard 0's runs merged (it is under its bound: the runs in chunk files are merged whatever their number), shard 1's
+        // not yet: every chunk file holds a run shard 1 reads, so none goes, and the reads are as before.
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(3, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default)).Merged);
+        Assert.Equal(new ShardCompaction(0, false, CoveredKept: true), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Equal(chunks, await ChunkFilesAsync(harness));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+
+        // Once shard 1's are merged too, the next pass deletes the chunk files (no job runs), then nothing is covered.
+        Assert.Equal(3, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default)).Merged);
+        Assert.Equal(new ShardCompaction(0, false, false), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Empty(await ChunkFilesAsync(harness));
+        Assert.Equal(new ShardCompaction(0, false, false), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 1, CompactionTrigger.Background, default));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+
+        // A batch that is not kept deletes its chunk files.
+        await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", "dropped", 5_000, identities.Select(id => (id, Utf8(new JsonObject { ["b"] = "dropped" }))), default);
+        Assert.Single(await ChunkFilesAsync(harness));
+        await store.DeleteChunksAsync(FragmentKind.Profile, tenant, "dropped", 5_000, 1, default);
+        Assert.Empty(await ChunkFilesAsync(harness));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
     public async Task An_identity_whose_rows_in_one_run_fill_several_row_groups_is_read_whole_with_and_without_a_prefilter()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 1));
@@ -242,9 +290,35 @@ public class ProfileStoreTests
         clock.Advance(TimeSpan.FromMinutes(16));
         Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
         Assert.True((await FilesAsync(harness, 0)).Count > 20);
-        // Left for much longer (that pass was lost), the next read deletes them.
+        // Left for much longer (that pass was lost), a read still leaves them: they are runs in chunk files, which only
+        // background compaction deletes, a whole file once every section of it may go.
         clock.Advance(ShardCompactor.ReadDeletesAfter - ShardCompactor.CoveredGrace);
-        Assert.Equal(default, await harness.Get<ShardCompactor>().CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default));
+        var compactor = harness.Get<ShardCompactor>();
+        Assert.Equal(0, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        Assert.True((await FilesAsync(harness, 0)).Count > 20);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+        // Background compaction (no job runs) deletes the chunk files all of whose sections are covered, and merges the
+        // runs left in chunk files into runs of the shard's folder.
+        foreach (int shard in new[] { 0, 1 })
+            Assert.True((await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.Background, default)).Merged > 0);
+        var listed = await store.ListRunsAsync(FragmentKind.Profile, tenant, 0, default);
+        Assert.DoesNotContain(listed.Live, r => r.InChunk);
+        var chunks = await ChunkFilesAsync(harness);
+        Assert.InRange(chunks.Count, 1, 19);
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+        // Past their time, a read deletes the covered runs of the shard's folder; not those covering runs still in chunk files.
+        var coveredOfFolder = listed.Covered.Where(r => !r.InChunk).Select(r => r.Name).ToList();
+        Assert.NotEmpty(coveredOfFolder);
+        Assert.Equal(0, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.BeforeRead, default)).Merged);
+        var afterRead = await store.ListRunsAsync(FragmentKind.Profile, tenant, 0, default);
+        Assert.All(afterRead.Covered.Where(r => !r.InChunk), r => Assert.Contains(r.Covers, c => afterRead.Covered.Any(s => s.InChunk && s.Name == c)));
+        Assert.True(afterRead.Covered.Count(r => !r.InChunk) < coveredOfFolder.Count);
+        Assert.Equal(chunks, await ChunkFilesAsync(harness));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+        // The next background pass deletes the chunk files left, then the runs that covered them.
+        foreach (int shard in new[] { 0, 1 })
+            Assert.Equal(default, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.Background, default));
+        Assert.Empty(await ChunkFilesAsync(harness));
         var files = await FilesAsync(harness, 0);
         Assert.InRange(files.Count, 2, 4);
         Assert.Single(files, f => f.EndsWith($"-{membership}.parquet", StringComparison.Ordinal));
@@ -580,11 +654,19 @@ public class ProfileStoreTests
         return job.Number;
     }
 
-    private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)
+    /// <summary>The tenant's chunk files (an ingested chunk's files of every shard, each a section).</summary>
+    private static async Task<List<string>> ChunkFilesAsync(ServiceHarness harness)
     {
         var names = new List<string>();
-        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/shard-{shard:D4}/" }))
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/chunks/" }))
             names.Add(blob.Name);
         return names;
+    }
+
+    /// <summary>The files a shard's runs are in, as listed: the blobs of its folder, and the chunk files it has a section of (one name a section).</summary>
+    private static async Task<List<string>> FilesAsync(ServiceHarness harness, int shard)
+    {
+        var runs = await harness.Get<ProfileStore>().ListRunsAsync(FragmentKind.Profile, harness.Tenant, shard, default);
+        return [.. runs.Live.Concat(runs.Covered).Concat(runs.Unfinished).SelectMany(r => r.Parts.Select(p => p.Name))];
     }
 }

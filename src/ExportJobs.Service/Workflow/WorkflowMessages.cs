@@ -34,17 +34,24 @@ public sealed record ExportPlan(bool Proceed, IReadOnlyList<int[]> ShardGroups, 
 /// </summary>
 public sealed record ListedShard(int Shard, IReadOnlyList<ListedRun> Profiles, IReadOnlyList<ListedRun>? Events);
 
-/// <summary>A run of a shard: its name and its parts, each a blob of the shard's folder by its name there, its size and its ETag.</summary>
+/// <summary>
+/// A run of a shard: its name and its parts, each a blob of the shard's folder by its name there, its size and its
+/// ETag; or a section of a chunk file, by the chunk file's whole name (it has a folder), from <c>Offset</c>, the chunk
+/// file of <c>ChunkLength</c> bytes.
+/// </summary>
 public sealed record ListedRun(string Name, IReadOnlyList<ListedPart> Parts)
 {
     internal static ListedRun Of(ProfileStore.ShardRun run, string shardPrefix) =>
-        new(run.Name[shardPrefix.Length..], [.. run.Parts.Select(p => new ListedPart(p.Name[shardPrefix.Length..], p.Length, p.Version?.ToString()))]);
+        new(run.Name[shardPrefix.Length..], [.. run.Parts.Select(p =>
+            new ListedPart(p.OfChunk ? p.Name : p.Name[shardPrefix.Length..], p.Length, p.Version?.ToString(), p.Offset, p.ChunkLength))]);
 
     internal ProfileStore.ShardRun ToRun(string shardPrefix) =>
-        new(shardPrefix + Name, [.. Parts.Select(p => new FileSection(shardPrefix + p.Name, 0, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag)))], default, []);
+        new(shardPrefix + Name, [.. Parts.Select(p => p.Name.Contains('/')
+            ? new FileSection(p.Name, p.Offset, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag), p.ChunkLength)
+            : new FileSection(shardPrefix + p.Name, 0, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag)))], default, []);
 }
 
-public sealed record ListedPart(string Name, long Length, string? ETag);
+public sealed record ListedPart(string Name, long Length, string? ETag, long Offset = 0, long ChunkLength = 0);
 
 /// <summary>
 /// A group of shards one activity exports (or routes, in a shuffle), one after the other; <c>Graphs</c>: the key of

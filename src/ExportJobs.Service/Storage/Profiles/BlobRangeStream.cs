@@ -14,7 +14,8 @@ namespace ExportJobs.Service.Storage.Profiles;
 /// size / <see cref="WindowBytes"/> requests, each of its bytes once. Windows come from
 /// a pool of their own, bounded whatever the processor count (the shared pool keeps arrays per processor). Each window
 /// is checked against the MD5 the storage service sends for its range (<see cref="CheckedRanges"/>). The stream may be a
-/// section of its blob (<see cref="_offset"/>): a route of a <c>pdg</c> export writes a file per partition into one blob.
+/// section of its blob (<see cref="_offset"/>): an ingested chunk's file of a shard, or a route of a <c>pdg</c> export's
+/// file of a partition.
 /// A whole blob of a known version (its ETag) is read from the host's copy of it instead, made first when there is none
 /// (<see cref="FragmentFileCache"/>).
 /// </summary>
@@ -50,15 +51,17 @@ internal sealed class BlobRangeStream : Stream
 
     /// <summary>
     /// The <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, their tail (or all of them) already
-    /// fetched; read from the host's copy of the blob's <paramref name="version"/> when it is a whole blob of a known version.
+    /// fetched; read from the host's copy of the blob's <paramref name="version"/> when it is a whole blob of a known
+    /// version, or a section of a chunk file of <paramref name="chunkLength"/> bytes (from the host's copy of the chunk file).
     /// </summary>
     public static async Task<BlobRangeStream> OpenAsync(BlobClient blob, long offset, long length, CancellationToken ct,
-        FragmentFileCache? cache = null, ETag? version = null)
+        FragmentFileCache? cache = null, ETag? version = null, long chunkLength = 0)
     {
         var stream = new BlobRangeStream(blob, offset, length);
         try
         {
-            if (cache is not null && version is { } known && offset == 0) stream._copy = await cache.OpenAsync(blob, known, length, ct);
+            if (cache is not null && version is { } known && (offset == 0 || chunkLength > 0))
+                stream._copy = await cache.OpenAsync(blob, known, chunkLength > 0 ? chunkLength : length, ct);
             long tail = Math.Min(length, WindowBytes);
             stream._current = await stream.FetchAsync(length - tail, (int)tail, ct);
             if (tail < length) (stream._tail, stream._current) = (stream._current, Window.None);
@@ -150,7 +153,7 @@ internal sealed class BlobRangeStream : Stream
         try
         {
             int read = 0, last;
-            while (read < count && (last = RandomAccess.Read(_copy!.Handle, buffer.AsSpan(read, count - read), start + read)) > 0) read += last;
+            while (read < count && (last = RandomAccess.Read(_copy!.Handle, buffer.AsSpan(read, count - read), _offset + start + read)) > 0) read += last;
             return new Window(start, buffer, read);
         }
         catch

@@ -86,7 +86,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
         {
             await DisposeAsync();
             if (!_parts.TryDequeue(out var next)) return false;
-            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version);
+            _file = await FragmentFileReader.OpenAsync(next.Blob, next.Section.Offset, next.Section.Length, _members, _keep, ct, _cache, next.Section.Version, next.Section.ChunkLength);
             if (Members.Count == 0) (Members, Shapes) = (_file.Members, _file.Shapes);
             if (await _file.MoveNextAsync(ct)) return Moved();
         }

@@ -133,12 +133,13 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>
     /// The file (<paramref name="length"/> bytes of its blob from <paramref name="offset"/>), before its first row; it
     /// reads the member columns of <paramref name="members"/> (all when null), and the rows of the identities
-    /// (namespace, id) <paramref name="keep"/> keeps (all when null).
+    /// (namespace, id) <paramref name="keep"/> keeps (all when null); <paramref name="chunkLength"/>: for a section of a
+    /// chunk file, the chunk file's bytes (<see cref="FileSection.ChunkLength"/>).
     /// </summary>
     public static async Task<FragmentFileReader> OpenAsync(BlobClient blob, long offset, long length, MemberSelection? members, IdentityFilter? keep, CancellationToken ct,
-        FragmentFileCache? cache = null, ETag? version = null)
+        FragmentFileCache? cache = null, ETag? version = null, long chunkLength = 0)
     {
-        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct, cache, version);
+        var stream = await BlobRangeStream.OpenAsync(blob, offset, length, ct, cache, version, chunkLength);
         try
         {
             return new FragmentFileReader(blob.Name, stream, await ParquetReader.CreateAsync(stream, ParquetSettings.Options, leaveStreamOpen: true, cancellationToken: ct), members, keep);

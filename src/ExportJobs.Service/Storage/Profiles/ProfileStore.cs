@@ -15,8 +15,10 @@ public enum FragmentKind { Profile, Event }
 
 /// <summary>
 /// The profile store: immutable Parquet fragment files, one per shard per ingested batch (per chunk of it, for a batch
-/// ingested in several: <c>~{chunk:D4}</c> after the first), at
-/// <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c> in the container of their kind. Each file is sorted
+/// ingested in several: <c>~{chunk:D4}</c> after the first), named <c>{org}/{sandbox}/shard-{k}/{ingestTimeMs}-{batchId}.parquet</c>
+/// in the container of their kind. An ingested chunk's files are sections of one chunk file,
+/// <c>{org}/{sandbox}/chunks/{ingestTimeMs}-{batchId}.parquet</c>, whose metadata gives each section's shard and length
+/// (<see cref="ChunkSections"/>); a listing of a shard gives them as runs of the shard under those names. Each file is sorted
 /// by identity, and the ingest time leads its name, so a shard reads as one stream ordered by identity — a k-way merge
 /// of its runs, one row group of each in memory — with each identity's fragments oldest first. A run is an ingested
 /// file, or the part files a compaction wrote (<see cref="RunWriter"/>), read one part after the other. So that the
@@ -43,6 +45,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// as ingested), each to the shard of its primary identity, sorted by identity. Each keeps its place in the batch:
     /// <paramref name="firstSequence"/> for the first record given, and so on. With typed leaves, the dataset's record
     /// <paramref name="schema"/> declares the leaves of its members that are objects (<see cref="LeafShape.DeclaredBy(SchemaNode)"/>).
+    /// The shards' files go into one chunk file (<see cref="ChunkFolder"/>), a section each, unless their table would not
+    /// fit the blob's metadata (<see cref="MaxSectionsText"/>): then each is a file of its shard's folder.
     /// </summary>
     public async Task WriteBatchAsync(FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
         IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0, SchemaNode? schema = null)
@@ -56,24 +60,63 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
             rows.Add((identity, json, sequence++));
         }
-        // A stable sort: fragments of one identity keep their order in the batch. A few shards' files at once (each
-        // record split into its members there), so that their uploads overlap each other and the encoding of the next.
-        await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
-            await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk),
-                entry.Value.OrderBy(r => r.Identity, IdentityKey.Order)
-                    .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList(), c,
-                declared));
+        // A stable sort: fragments of one identity keep their order in the batch. Each record is split into its members there.
+        List<FragmentRow> Sorted(List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)> rows) =>
+            rows.OrderBy(r => r.Identity, IdentityKey.Order)
+                .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct };
+        if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, long.MaxValue))).Length > MaxSectionsText)
+        {
+            await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
+                await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value), c, declared));
+            return;
+        }
+        var files = byShard.Keys.ToDictionary(shard => shard, _ => PooledStreams.Get());
+        try
+        {
+            await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
+                await WriteFileAsync(files[entry.Key], Sorted(entry.Value), c, typedLeaves: options.Value.TypedLeaves, declared: declared));
+            using var whole = PooledStreams.Get();
+            foreach (var file in files.Values)
+            {
+                file.Position = 0;
+                await file.CopyToAsync(whole, ct);
+            }
+            whole.Position = 0;
+            var blob = Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk));
+            var written = await blob.UploadAsync(whole, new BlobUploadOptions
+            {
+                Metadata = new Dictionary<string, string> { [ChunkSections.Key] = ChunkSections.Text(files.Select(f => (f.Key, f.Value.Length))) },
+            }, ct);
+            await cache.AddAsync(blob, written.Value.ETag, whole, ct);
+        }
+        finally
+        {
+            foreach (var file in files.Values) file.Dispose();
+        }
     }
 
-    /// <summary>How many of a chunk's files (one per shard) are encoded and uploaded at once.</summary>
+    /// <summary>How many of a chunk's files (one per shard) are encoded (and uploaded, when written apart) at once.</summary>
     private const int ConcurrentChunkFiles = 4;
 
-    /// <summary>Deletes the files of the first <paramref name="chunks"/> chunks of an ingested batch, in every shard (a batch that was not kept).</summary>
+    /// <summary>
+    /// The folder of a tenant's chunk files: an ingested chunk's files of every shard in one blob (a request to write,
+    /// where a file per shard took one each, and the storage service's CPU a request is the most of what it costs).
+    /// </summary>
+    private const string ChunkFolder = "chunks/";
+
+    /// <summary>The longest table of sections a chunk file's metadata holds (a blob's metadata holds 8 KB at most): about 300 shards.</summary>
+    private const int MaxSectionsText = 4096;
+
+    /// <summary>Deletes the files of the first <paramref name="chunks"/> chunks of an ingested batch: their chunk files, and in every shard (a batch that was not kept).</summary>
     public async Task DeleteChunksAsync(FragmentKind kind, Tenant tenant, string batchId, long ingestTimeMs, int chunks, CancellationToken ct)
     {
-        for (int shard = 0; shard < ShardCount; shard++)
-            for (int chunk = 0; chunk < chunks; chunk++)
+        for (int chunk = 0; chunk < chunks; chunk++)
+        {
+            await DeleteAsync(Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk)), ct);
+            for (int shard = 0; shard < ShardCount; shard++)
                 await DeleteAsync(Container(kind).GetBlobClient(FileName(tenant, shard, ingestTimeMs, batchId, chunk)), ct);
+        }
     }
 
     /// <summary>
@@ -138,7 +181,16 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// one chunk and the next ones <c>~{chunk:D4}</c> after it, so they sort, and so merge, in the order they came.
     /// </summary>
     private static string FileName(Tenant tenant, int shard, long ingestTimeMs, string batchId, int chunk = 0) =>
-        Stem(tenant, shard, ingestTimeMs, batchId) + (chunk == 0 ? "" : "~" + chunk.ToString("D4", CultureInfo.InvariantCulture)) + ".parquet";
+        ShardPrefix(tenant, shard) + LeafName(ingestTimeMs, batchId, chunk);
+
+    /// <summary>A chunk file's name: its sections are the runs of their shards named <see cref="FileName"/> alike.</summary>
+    private static string ChunkFileName(Tenant tenant, long ingestTimeMs, string batchId, int chunk) =>
+        ChunkPrefix(tenant) + LeafName(ingestTimeMs, batchId, chunk);
+
+    private static string LeafName(long ingestTimeMs, string batchId, int chunk) =>
+        $"{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}" + (chunk == 0 ? "" : "~" + chunk.ToString("D4", CultureInfo.InvariantCulture)) + ".parquet";
+
+    private static string ChunkPrefix(Tenant tenant) => $"{tenant.BlobPrefix}/{ChunkFolder}";
 
     /// <summary>A file's name without its extension: a compacted run's name, its parts' names without their number.</summary>
     internal static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
@@ -171,14 +223,33 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         return SumByShard(bytes);
     }
 
-    /// <summary>The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of the tenant's files).</summary>
+    /// <summary>
+    /// The bytes of fragment files of this kind in each shard of a tenant that has any, in shard order (one listing of
+    /// the tenant's shard folders, one of its chunk files).
+    /// </summary>
     public async Task<SortedDictionary<int, long>> ListShardSizesAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
+        var sections = ListChunkSectionsAsync(kind, tenant, ct);
         var bytes = new List<(int Shard, long Bytes)>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, ct))
             if (ShardOf(blob.Name, prefix) is { } shard) bytes.Add((shard, blob.Properties.ContentLength ?? 0));
+        bytes.AddRange((await sections).SelectMany(s => s.Value.Select(run => (s.Key, run.Size))));
         return SumByShard(bytes);
+    }
+
+    /// <summary>The sections of the tenant's chunk files of this kind, as runs of their shards (<see cref="ChunkSections"/>), by shard.</summary>
+    private async Task<Dictionary<int, List<ShardRun>>> ListChunkSectionsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
+    {
+        var byShard = new Dictionary<int, List<ShardRun>>();
+        string prefix = ChunkPrefix(tenant);
+        await foreach (var chunk in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
+            foreach (var (shard, section) in ChunkSections.Of(chunk))
+            {
+                if (!byShard.TryGetValue(shard, out var runs)) byShard[shard] = runs = [];
+                runs.Add(new ShardRun(ShardPrefix(tenant, shard) + chunk.Name[prefix.Length..], [section], chunk.Properties.LastModified ?? DateTimeOffset.MinValue, []));
+            }
+        return byShard;
     }
 
     /// <summary>Bytes summed by shard, in shard order.</summary>
@@ -304,6 +375,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal async Task<SortedDictionary<int, ShardRuns>> ListShardRunsAsync(FragmentKind kind, Tenant tenant, CancellationToken ct)
     {
+        var sections = ListChunkSectionsAsync(kind, tenant, ct);
         var byShard = new SortedDictionary<int, List<BlobItem>>();
         string prefix = tenant.BlobPrefix + "/" + ShardFolder;
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
@@ -312,7 +384,9 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 if (!byShard.TryGetValue(shard, out var blobs)) byShard[shard] = blobs = [];
                 blobs.Add(blob);
             }
-        return new SortedDictionary<int, ShardRuns>(byShard.ToDictionary(s => s.Key, s => RunsOf(ShardPrefix(tenant, s.Key), s.Value)));
+        var chunked = await sections;
+        return new SortedDictionary<int, ShardRuns>(byShard.Keys.Union(chunked.Keys).ToDictionary(shard => shard,
+            shard => RunsOf(ShardPrefix(tenant, shard), byShard.GetValueOrDefault(shard) ?? [], chunked.GetValueOrDefault(shard) ?? [])));
     }
 
     /// <summary>The shard whose folder holds a blob listed under <paramref name="prefix"/> (a tenant's shard folders), or null.</summary>
@@ -361,6 +435,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     internal sealed record ShardRun(string Name, IReadOnlyList<FileSection> Parts, DateTimeOffset Written, IReadOnlyList<string> Covers)
     {
         public long Size => Parts.Sum(p => p.Length);
+        /// <summary>A section of a chunk file, which holds those of other shards too: deleted with the chunk file (<see cref="ShardCompactor"/>).</summary>
+        public bool InChunk => Parts is [{ OfChunk: true }];
         public bool KeptApart => Name.Contains("-" + KeptApartBatchPrefix, StringComparison.Ordinal);
     }
 
@@ -370,11 +446,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal async Task<ShardRuns> ListRunsAsync(FragmentKind kind, Tenant tenant, int shard, CancellationToken ct)
     {
+        var sections = ListChunkSectionsAsync(kind, tenant, ct);
         string prefix = ShardPrefix(tenant, shard);
         var blobs = new List<BlobItem>();
         await foreach (var blob in Container(kind).GetBlobsAsync(new GetBlobsOptions { Prefix = prefix, Traits = BlobTraits.Metadata }, ct))
             blobs.Add(blob);
-        return RunsOf(prefix, blobs);
+        return RunsOf(prefix, blobs, (await sections).GetValueOrDefault(shard) ?? []);
     }
 
     /// <summary>
@@ -383,10 +460,13 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     internal sealed record ShardRuns(List<ShardRun> Live, List<ShardRun> Covered, List<ShardRun> Unfinished, long Bytes);
 
-    /// <summary>The runs of a shard from the listing (with metadata, in name order) of its folder <paramref name="prefix"/>, as <see cref="ListRunsAsync"/> gives them.</summary>
-    private static ShardRuns RunsOf(string prefix, List<BlobItem> blobs)
+    /// <summary>
+    /// The runs of a shard from the listing (with metadata, in name order) of its folder <paramref name="prefix"/>, and
+    /// its <paramref name="sections"/> of chunk files, as <see cref="ListRunsAsync"/> gives them.
+    /// </summary>
+    private static ShardRuns RunsOf(string prefix, List<BlobItem> blobs, List<ShardRun> sections)
     {
-        var whole = new List<ShardRun>();
+        var whole = new List<ShardRun>(sections);
         var unfinished = new List<ShardRun>();
         foreach (var parts in blobs.GroupBy(b => RunWriter.RunOf(b.Name), StringComparer.Ordinal))
         {
@@ -398,9 +478,10 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 (last.Metadata.TryGetValue(RunWriter.PartsKey, out string? count) && count == parts.Count().ToString(CultureInfo.InvariantCulture));
             (isWhole ? whole : unfinished).Add(run);
         }
+        whole.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         var covered = whole.SelectMany(f => f.Covers).ToHashSet(StringComparer.Ordinal);
         return new ShardRuns(whole.Where(f => !covered.Contains(f.Name)).ToList(), whole.Where(f => covered.Contains(f.Name)).ToList(), unfinished,
-            blobs.Sum(b => b.Properties.ContentLength ?? 0));
+            blobs.Sum(b => b.Properties.ContentLength ?? 0) + sections.Sum(s => s.Size));
     }
 
     /// <summary>How many runs a read of the shard merges (compaction keeps it at most <see cref="ExportStorageOptions.MaxShardFiles"/>, segment memberships aside).</summary>

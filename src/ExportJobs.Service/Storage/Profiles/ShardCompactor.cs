@@ -52,10 +52,12 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// Bounds the runs a shard is read from: while it has more than its bound — <see cref="ExportStorageOptions.MaxShardFiles"/>
     /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
     /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
-    /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. Covered runs, and runs left
-    /// unfinished, are deleted in the background once older than <see cref="CoveredGrace"/> — covered runs at once when
-    /// no job that reads shards is running after the shard is listed (<see cref="IShardReadingJobs"/>) — and before a
-    /// read once older than <see cref="ReadDeletesAfter"/>. One caller at a time per shard holds the
+    /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. In the background, the runs
+    /// left in chunk files (an ingested chunk's sections, <see cref="ProfileStore"/>) are merged too. Covered runs, and
+    /// runs left unfinished, are deleted in the background once older than <see cref="CoveredGrace"/> — covered runs at
+    /// once when no job that reads shards is running after the shard is listed (<see cref="IShardReadingJobs"/>) — and
+    /// before a read once older than <see cref="ReadDeletesAfter"/>; a covered run once the runs it covers are gone, and
+    /// a chunk file by background compaction alone, once every section of it may go. One caller at a time per shard holds the
     /// shard's lease. Before a read, a caller that finds the lease held waits for it (up to <see cref="LeaseWait"/>,
     /// then reads the runs as they are). In the background, the shard is left for later
     /// (<see cref="ShardCompaction.Deferred"/>) when the lease is held, or while files are still arriving: one was
@@ -85,9 +87,12 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         bool background = trigger == CompactionTrigger.Background;
         var (bound, grace) = LimitsOf(trigger);
         var now = time.GetUtcNow();
+        // Runs in chunk files are merged in the background whatever their number, so that every section of a chunk file is
+        // covered and the file can go.
+        bool inChunks = background && live.Any(r => r.InChunk);
         // Nothing to merge nor to delete: no lease (every read ends here; in the background, a pass with no covered runs).
-        if (NothingToDo(listed, bound, now, grace) && !(background && covered.Count > 0)) return (default, live);
-        if (background && live.Count > bound && live.Count <= max * BackgroundBacklog &&
+        if (NothingToDo(listed, bound, now, grace) && !inChunks && !(background && covered.Count > 0)) return (default, live);
+        if (background && (live.Count > bound || inChunks) && live.Count <= max * BackgroundBacklog &&
             now - live.Max(f => f.Written) < TimeSpan.FromSeconds(options.Value.CompactionQuietSeconds))
             return (new ShardCompaction(0, Deferred: true, CoveredKept: covered.Count > 0), live);
 
@@ -105,13 +110,17 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
             // Asked after the listing: a read that listed a run before it was covered is a step of a job running now.
             bool coveredAtOnce = background && covered.Count > 0 && !await readingJobs.AnyRunningAsync(tenant, ct);
-            int deleted = 0;
-            foreach (var run in Expired(live, covered, unfinished, now, grace, coveredAtOnce))
-            {
-                foreach (var part in run.Parts)
-                    await store.DeleteAsync(container.GetBlobClient(part.Name), ct);
-                if (covered.Contains(run)) deleted++;
-            }
+            var listedNow = new ProfileStore.ShardRuns(live, covered, unfinished, 0);
+            var expired = Expired(live, covered, unfinished, now, grace, coveredAtOnce).ToList();
+            var chunksGone = background && expired.Any(r => r.InChunk) ? await DeleteCoveredChunksAsync(kind, tenant, now, grace, ct) : [];
+            int deleted = covered.Count(r => r.InChunk && chunksGone.Contains(r.Parts[0].Name));
+            foreach (var ready in DeletionRounds(listedNow, expired, chunksGone))
+                foreach (var run in ready)
+                {
+                    foreach (var part in run.Parts)
+                        await store.DeleteAsync(container.GetBlobClient(part.Name), ct);
+                    if (covered.Contains(run)) deleted++;
+                }
 
             int merged = 0, count = live.Count;
             var candidates = live.Where(f => !f.KeptApart).OrderBy(f => f.Size).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
@@ -123,6 +132,12 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
                 candidates.Sort((a, b) => a.Size != b.Size ? a.Size.CompareTo(b.Size) : string.CompareOrdinal(a.Name, b.Name));
                 count -= group.Count - 1;
                 merged += group.Count;
+            }
+            var sections = background ? candidates.Where(r => r.InChunk).OrderBy(f => f.Name, StringComparer.Ordinal).ToList() : [];
+            foreach (var group in sections.Chunk(CompactionFanIn))
+            {
+                await MergeAsync(kind, tenant, shard, [.. group], lease, ct);
+                merged += group.Length;
             }
             return (new ShardCompaction(merged, Deferred: false, CoveredKept: merged > 0 || deleted < covered.Count), null);
         }
@@ -155,12 +170,31 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         trigger == CompactionTrigger.Background ? (SettledShardRuns, CoveredGrace) : (options.Value.MaxShardFiles, ReadDeletesAfter);
 
     private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now, TimeSpan grace) =>
-        listed.Live.Count <= bound && !Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace, coveredAtOnce: false).Any();
+        listed.Live.Count <= bound && !DeletionRounds(listed, Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace, coveredAtOnce: false), []).Any();
+
+    /// <summary>
+    /// The <paramref name="expired"/> runs of a shard's folder that can be deleted, in rounds: a run goes in the round
+    /// after the runs it covers have gone (before them, it would leave them uncovered, its deletion stopping half way);
+    /// of the runs in chunk files (which only background compaction deletes, with the whole file), those of
+    /// <paramref name="chunksGone"/> are gone.
+    /// </summary>
+    private static IEnumerable<List<ProfileStore.ShardRun>> DeletionRounds(ProfileStore.ShardRuns listed, IEnumerable<ProfileStore.ShardRun> expired,
+        HashSet<string> chunksGone)
+    {
+        var present = listed.Live.Concat(listed.Covered).Concat(listed.Unfinished)
+            .Where(r => !(r.InChunk && chunksGone.Contains(r.Parts[0].Name))).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var left = expired.Where(r => !r.InChunk).ToList();
+        while (left.Where(r => !r.Covers.Any(present.Contains)).ToList() is { Count: > 0 } ready)
+        {
+            yield return ready;
+            present.ExceptWith(ready.Select(r => r.Name));
+            left = left.Except(ready).ToList();
+        }
+    }
 
     /// <summary>
     /// The runs to delete: covered for longer than <paramref name="grace"/> (with <paramref name="coveredAtOnce"/>, every
-    /// covered run), earliest covered first (a run is covered before the run covering it is, so a deletion that stops
-    /// half way never uncovers a run), or left unfinished for longer.
+    /// covered run), earliest covered first, or left unfinished for longer.
     /// </summary>
     private static IEnumerable<ProfileStore.ShardRun> Expired(List<ProfileStore.ShardRun> live, List<ProfileStore.ShardRun> covered,
         List<ProfileStore.ShardRun> unfinished, DateTimeOffset now, TimeSpan grace, bool coveredAtOnce)
@@ -169,6 +203,22 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             .GroupBy(c => c.name).ToDictionary(g => g.Key, g => g.Min(c => c.Written), StringComparer.Ordinal);
         return covered.Where(f => coveredAtOnce || now - coveredSince[f.Name] > grace).OrderBy(f => coveredSince[f.Name])
             .Concat(unfinished.Where(r => now - r.Written > grace));
+    }
+
+    /// <summary>
+    /// Deletes the tenant's chunk files whose every section may go: in each shard, a covered run that
+    /// <see cref="Expired"/> gives (every covered one when no job that reads shards is running after the listing);
+    /// returns their names.
+    /// </summary>
+    private async Task<HashSet<string>> DeleteCoveredChunksAsync(FragmentKind kind, Tenant tenant, DateTimeOffset now, TimeSpan grace, CancellationToken ct)
+    {
+        var shards = (await store.ListShardRunsAsync(kind, tenant, ct)).Values;
+        bool atOnce = !await readingJobs.AnyRunningAsync(tenant, ct);
+        var expired = shards.SelectMany(s => Expired(s.Live, s.Covered, [], now, grace, atOnce)).Where(r => r.InChunk).ToHashSet();
+        var gone = shards.SelectMany(s => s.Live.Concat(s.Covered)).Where(r => r.InChunk).GroupBy(r => r.Parts[0].Name, StringComparer.Ordinal)
+            .Where(chunk => chunk.All(expired.Contains)).Select(chunk => chunk.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (string chunk in gone) await store.DeleteAsync(store.Container(kind).GetBlobClient(chunk), ct);
+        return gone;
     }
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
@@ -209,7 +259,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             var (parts, completed) = await writer.CompleteAsync(metadata, ct);
             // Reads listed from now on leave the covered runs out: their copies make room for what they read (a read
             // that listed them before reads on from its open copy, or fetches them).
-            foreach (var part in group.SelectMany(f => f.Parts)) cache.Remove(store.Container(kind).GetBlobClient(part.Name));
+            // A chunk file's copy stays for the other shards' compactions.
+            foreach (var part in group.SelectMany(f => f.Parts).Where(p => !p.OfChunk)) cache.Remove(store.Container(kind).GetBlobClient(part.Name));
             return new ProfileStore.ShardRun(name, parts, completed, group.Select(f => f.Name).ToList());
         }
         finally
