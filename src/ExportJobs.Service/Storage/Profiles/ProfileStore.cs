@@ -71,29 +71,23 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
                 await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value), c, declared));
             return;
         }
-        var files = byShard.Keys.ToDictionary(shard => shard, _ => PooledStreams.Get());
-        try
+        // Each section is appended as soon as it is encoded (in whatever order), so the chunk file is held once.
+        using var whole = PooledStreams.Get();
+        var sections = new List<(int Shard, long Length)>();
+        await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
         {
-            await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
-                await WriteFileAsync(files[entry.Key], Sorted(entry.Value), c, typedLeaves: options.Value.TypedLeaves, declared: declared));
-            using var whole = PooledStreams.Get();
-            foreach (var file in files.Values)
+            using var file = PooledStreams.Get();
+            await WriteFileAsync(file, Sorted(entry.Value), c, typedLeaves: options.Value.TypedLeaves, declared: declared);
+            lock (sections)
             {
-                file.Position = 0;
-                await file.CopyToAsync(whole, ct);
+                file.WriteTo(whole);
+                sections.Add((entry.Key, file.Length));
             }
-            whole.Position = 0;
-            var blob = Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk));
-            var written = await blob.UploadAsync(whole, new BlobUploadOptions
-            {
-                Metadata = new Dictionary<string, string> { [ChunkSections.Key] = ChunkSections.Text(files.Select(f => (f.Key, f.Value.Length))) },
-            }, ct);
-            await cache.AddAsync(blob, written.Value.ETag, whole, ct);
-        }
-        finally
-        {
-            foreach (var file in files.Values) file.Dispose();
-        }
+        });
+        whole.Position = 0;
+        var blob = Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk));
+        var written = await blob.UploadAsync(whole, new BlobUploadOptions { Metadata = new Dictionary<string, string> { [ChunkSections.Key] = ChunkSections.Text(sections) } }, ct);
+        await cache.AddAsync(blob, written.Value.ETag, whole, ct);
     }
 
     /// <summary>How many of a chunk's files (one per shard) are encoded (and uploaded, when written apart) at once.</summary>
