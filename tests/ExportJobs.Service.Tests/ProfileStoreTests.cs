@@ -19,6 +19,7 @@ using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Moq;
 
 namespace ExportJobs.Service.Tests;
 
@@ -102,6 +103,37 @@ public class ProfileStoreTests
         Assert.Single(await ChunkFilesAsync(harness));
         await store.DeleteChunksAsync(FragmentKind.Profile, tenant, "dropped", 5_000, 1, default);
         Assert.Empty(await ChunkFilesAsync(harness));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
+    public async Task A_pass_whose_chunk_files_another_shards_pass_deleted_since_its_listing_counts_their_runs_gone()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // Another shard's pass deletes the chunk files between this pass's listing of its shard and its look at the tenant's.
+        var jobs = new Mock<IShardReadingJobs>();
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton(jobs.Object)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+        var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
+        for (int b = 0; b < 3; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
+                Enumerable.Range(0, 400).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["b"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        foreach (int shard in new[] { 0, 1 })
+            Assert.Equal(3, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.Background, default)).Merged);
+        var chunks = await ChunkFilesAsync(harness);
+        Assert.Equal(3, chunks.Count);
+        jobs.Setup(j => j.AnyRunningAsync(tenant, It.IsAny<CancellationToken>())).Returns(async () =>
+        {
+            foreach (string chunk in chunks) await harness.Get<StorageClients>().Profiles.GetBlobClient(chunk).DeleteIfExistsAsync();
+            return false;
+        });
+
+        Assert.Equal(new ShardCompaction(0, false, false), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Empty((await store.ListRunsAsync(FragmentKind.Profile, tenant, 0, default)).Covered);
         Assert.Equal(before, await ReadAllAsync(store, tenant));
     }
 

@@ -112,9 +112,9 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
             bool coveredAtOnce = background && covered.Count > 0 && !await readingJobs.AnyRunningAsync(tenant, ct);
             var listedNow = new ProfileStore.ShardRuns(live, covered, unfinished, 0);
             var expired = Expired(live, covered, unfinished, now, grace, coveredAtOnce).ToList();
-            var chunksGone = background && expired.Any(r => r.InChunk) ? await DeleteCoveredChunksAsync(kind, tenant, now, grace, ct) : [];
-            int deleted = covered.Count(r => r.InChunk && chunksGone.Contains(r.Parts[0].Name));
-            foreach (var ready in DeletionRounds(listedNow, expired, chunksGone))
+            var chunksLeft = background && expired.Any(r => r.InChunk) ? await DeleteCoveredChunksAsync(kind, tenant, now, grace, ct) : null;
+            int deleted = covered.Count(r => Gone(r, chunksLeft));
+            foreach (var ready in DeletionRounds(listedNow, expired, chunksLeft))
                 foreach (var run in ready)
                 {
                     foreach (var part in run.Parts)
@@ -170,19 +170,18 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         trigger == CompactionTrigger.Background ? (SettledShardRuns, CoveredGrace) : (options.Value.MaxShardFiles, ReadDeletesAfter);
 
     private static bool NothingToDo(ProfileStore.ShardRuns listed, int bound, DateTimeOffset now, TimeSpan grace) =>
-        listed.Live.Count <= bound && !DeletionRounds(listed, Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace, coveredAtOnce: false), []).Any();
+        listed.Live.Count <= bound && !DeletionRounds(listed, Expired(listed.Live, listed.Covered, listed.Unfinished, now, grace, coveredAtOnce: false), null).Any();
 
     /// <summary>
     /// The <paramref name="expired"/> runs of a shard's folder that can be deleted, in rounds: a run goes in the round
     /// after the runs it covers have gone (before them, it would leave them uncovered, its deletion stopping half way);
-    /// of the runs in chunk files (which only background compaction deletes, with the whole file), those of
-    /// <paramref name="chunksGone"/> are gone.
+    /// of the runs in chunk files (which only background compaction deletes, with the whole file), those not in
+    /// <paramref name="chunksLeft"/> are gone (when it is known).
     /// </summary>
     private static IEnumerable<List<ProfileStore.ShardRun>> DeletionRounds(ProfileStore.ShardRuns listed, IEnumerable<ProfileStore.ShardRun> expired,
-        HashSet<string> chunksGone)
+        HashSet<string>? chunksLeft)
     {
-        var present = listed.Live.Concat(listed.Covered).Concat(listed.Unfinished)
-            .Where(r => !(r.InChunk && chunksGone.Contains(r.Parts[0].Name))).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var present = listed.Live.Concat(listed.Covered).Concat(listed.Unfinished).Where(r => !Gone(r, chunksLeft)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         var left = expired.Where(r => !r.InChunk).ToList();
         while (left.Where(r => !r.Covers.Any(present.Contains)).ToList() is { Count: > 0 } ready)
         {
@@ -208,18 +207,23 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// <summary>
     /// Deletes the tenant's chunk files whose every section may go: in each shard, a covered run that
     /// <see cref="Expired"/> gives (every covered one when no job that reads shards is running after the listing);
-    /// returns their names.
+    /// returns the names of those left (another shard's compaction may have deleted some since the shard was listed).
     /// </summary>
     private async Task<HashSet<string>> DeleteCoveredChunksAsync(FragmentKind kind, Tenant tenant, DateTimeOffset now, TimeSpan grace, CancellationToken ct)
     {
         var shards = (await store.ListShardRunsAsync(kind, tenant, ct)).Values;
         bool atOnce = !await readingJobs.AnyRunningAsync(tenant, ct);
         var expired = shards.SelectMany(s => Expired(s.Live, s.Covered, [], now, grace, atOnce)).Where(r => r.InChunk).ToHashSet();
-        var gone = shards.SelectMany(s => s.Live.Concat(s.Covered)).Where(r => r.InChunk).GroupBy(r => r.Parts[0].Name, StringComparer.Ordinal)
-            .Where(chunk => chunk.All(expired.Contains)).Select(chunk => chunk.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (string chunk in gone) await store.DeleteAsync(store.Container(kind).GetBlobClient(chunk), ct);
-        return gone;
+        var left = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var chunk in shards.SelectMany(s => s.Live.Concat(s.Covered)).Where(r => r.InChunk).GroupBy(r => r.Parts[0].Name, StringComparer.Ordinal))
+            if (chunk.All(expired.Contains)) await store.DeleteAsync(store.Container(kind).GetBlobClient(chunk.Key), ct);
+            else left.Add(chunk.Key);
+        return left;
     }
+
+    /// <summary>Whether a run is in a chunk file known to be gone: not among <paramref name="chunksLeft"/>, when they are known.</summary>
+    private static bool Gone(ProfileStore.ShardRun run, HashSet<string>? chunksLeft) =>
+        run.InChunk && chunksLeft is not null && !chunksLeft.Contains(run.Parts[0].Name);
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
     private static async Task<bool> AcquireAsync(BlobLeaseClient lease, bool wait, CancellationToken ct)
