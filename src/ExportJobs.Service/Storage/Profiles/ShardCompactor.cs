@@ -107,14 +107,14 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         if (!await AcquireAsync(lease, wait: !background, ct)) return (new ShardCompaction(0, Deferred: true, CoveredKept: covered.Count > 0), null);
         try
         {
-            (live, covered, unfinished, _) = await store.ListRunsAsync(kind, tenant, shard, ct);
+            listed = await store.ListRunsAsync(kind, tenant, shard, ct);
+            (live, covered, unfinished, _) = listed;
             // Asked after the listing: a read that listed a run before it was covered is a step of a job running now.
             bool coveredAtOnce = background && covered.Count > 0 && !await readingJobs.AnyRunningAsync(tenant, ct);
-            var listedNow = new ProfileStore.ShardRuns(live, covered, unfinished, 0);
             var expired = Expired(live, covered, unfinished, now, grace, coveredAtOnce).ToList();
             var chunksLeft = background && expired.Any(r => r.InChunk) ? await DeleteCoveredChunksAsync(kind, tenant, now, grace, ct) : null;
             int deleted = covered.Count(r => Gone(r, chunksLeft));
-            foreach (var ready in DeletionRounds(listedNow, expired, chunksLeft))
+            foreach (var ready in DeletionRounds(listed, expired, chunksLeft))
                 foreach (var run in ready)
                 {
                     foreach (var part in run.Parts)
