@@ -64,7 +64,7 @@ public class ProfileStoreTests
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var harness = await ServiceHarness.StartAsync(s => s
             .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 16)));
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
         var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}")).ToList();
         for (int b = 0; b < 3; b++)
@@ -83,9 +83,12 @@ public class ProfileStoreTests
             folders.Add(blob.Name);
         Assert.Empty(folders);
 
-        // Shard 0's runs merged (it is under its bound: the runs in chunk files are merged whatever their number), shard 1's
-        // not yet: every chunk file holds a run shard 1 reads, so none goes, and the reads are as before.
+        // Within the covered runs' grace of their writing, background compaction leaves runs in chunk files as they are
+        // when the shard is under its bound. Past it, shard 0's are merged whatever their number, shard 1's not yet:
+        // every chunk file holds a run shard 1 reads, so none goes, and the reads are as before.
         clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(default, await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        clock.Advance(ShardCompactor.CoveredGrace);
         Assert.Equal(3, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default)).Merged);
         Assert.Equal(new ShardCompaction(0, false, CoveredKept: true), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
         Assert.Equal(chunks, await ChunkFilesAsync(harness));
@@ -115,13 +118,13 @@ public class ProfileStoreTests
         await using var harness = await ServiceHarness.StartAsync(s => s
             .AddSingleton<TimeProvider>(clock)
             .AddSingleton(jobs.Object)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 16)));
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
         for (int b = 0; b < 3; b++)
             await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
                 Enumerable.Range(0, 400).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["b"] = b }))), default);
         var before = await ReadAllAsync(store, tenant);
-        clock.Advance(TimeSpan.FromMinutes(1));
+        clock.Advance(ShardCompactor.CoveredGrace + TimeSpan.FromMinutes(1));
         foreach (int shard in new[] { 0, 1 })
             Assert.Equal(3, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.Background, default)).Merged);
         var chunks = await ChunkFilesAsync(harness);

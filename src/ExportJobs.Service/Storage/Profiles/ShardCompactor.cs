@@ -53,7 +53,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
     /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
     /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. In the background, the runs
-    /// left in chunk files (an ingested chunk's sections, <see cref="ProfileStore"/>) are merged too. Covered runs, and
+    /// left in chunk files (an ingested chunk's sections, <see cref="ProfileStore"/>) are merged too once older than
+    /// <see cref="CoveredGrace"/> (<see cref="Unmerged"/>). Covered runs, and
     /// runs left unfinished, are deleted in the background once older than <see cref="CoveredGrace"/> — covered runs at
     /// once when no job that reads shards is running after the shard is listed (<see cref="IShardReadingJobs"/>) — and
     /// before a read once older than <see cref="ReadDeletesAfter"/>; a covered run once the runs it covers are gone, and
@@ -87,9 +88,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
         bool background = trigger == CompactionTrigger.Background;
         var (bound, grace) = LimitsOf(trigger);
         var now = time.GetUtcNow();
-        // Runs in chunk files are merged in the background whatever their number, so that every section of a chunk file is
-        // covered and the file can go.
-        bool inChunks = background && live.Any(r => r.InChunk);
+        bool inChunks = background && live.Any(r => Unmerged(r, now));
         // Nothing to merge nor to delete: no lease (every read ends here; in the background, a pass with no covered runs).
         if (NothingToDo(listed, bound, now, grace) && !inChunks && !(background && covered.Count > 0)) return (default, live);
         if (background && (live.Count > bound || inChunks) && live.Count <= max * BackgroundBacklog &&
@@ -133,7 +132,7 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
                 count -= group.Count - 1;
                 merged += group.Count;
             }
-            var sections = background ? candidates.Where(r => r.InChunk).OrderBy(f => f.Name, StringComparer.Ordinal).ToList() : [];
+            var sections = background ? candidates.Where(r => Unmerged(r, now)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList() : [];
             foreach (var group in sections.Chunk(CompactionFanIn))
             {
                 await MergeAsync(kind, tenant, shard, [.. group], lease, ct);
@@ -224,6 +223,15 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// <summary>Whether a run is in a chunk file known to be gone: not among <paramref name="chunksLeft"/>, when they are known.</summary>
     private static bool Gone(ProfileStore.ShardRun run, HashSet<string>? chunksLeft) =>
         run.InChunk && chunksLeft is not null && !chunksLeft.Contains(run.Parts[0].Name);
+
+    /// <summary>
+    /// Whether a run is still in a chunk file a <see cref="CoveredGrace"/> after it was written: background compaction
+    /// merges such runs whatever their number, so that a chunk file goes in the end once merges have covered some of
+    /// its sections (the orchestration waits for those covered runs' grace, then makes the pass that merges the rest).
+    /// Before that, a tenant's new batches are not rewritten beside the exports that read them; and a chunk file none
+    /// of whose sections is covered costs nothing.
+    /// </summary>
+    private static bool Unmerged(ProfileStore.ShardRun run, DateTimeOffset now) => run.InChunk && now - run.Written > CoveredGrace;
 
     /// <summary>Takes the shard's lease; with <paramref name="wait"/>, polls while another caller holds it, up to <see cref="LeaseWait"/>.</summary>
     private static async Task<bool> AcquireAsync(BlobLeaseClient lease, bool wait, CancellationToken ct)
