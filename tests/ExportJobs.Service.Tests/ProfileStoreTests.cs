@@ -110,6 +110,24 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task A_chunk_of_more_shards_than_a_chunk_files_metadata_lists_is_written_a_file_per_shard()
+    {
+        await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 300));
+        var store = harness.Get<ProfileStore>();
+        var identities = Enumerable.Range(0, 3_000).Select(i => new Identity("email", $"u{i}")).ToList();
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "wide", 1_000, identities.Select(id => (id, Utf8(new JsonObject { ["id"] = id.Id }))), default);
+
+        Assert.Empty(await ChunkFilesAsync(harness));
+        var shards = await store.ListShardsAsync(FragmentKind.Profile, harness.Tenant, default);
+        Assert.True(shards.Count > 256, $"{shards.Count} shards");
+        var read = new List<string>();
+        foreach (int shard in shards)
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, shard, default))
+                read.AddRange(fragments.Select(f => f.Record.GetProperty("id").GetString()!));
+        Assert.Equal(identities.Select(id => id.Id).Order(), read.Order());
+    }
+
+    [Fact]
     public async Task A_pass_whose_chunk_files_another_shards_pass_deleted_since_its_listing_counts_their_runs_gone()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -65,7 +65,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             rows.OrderBy(r => r.Identity, IdentityKey.Order)
                 .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct };
-        if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, long.MaxValue))).Length > MaxSectionsText)
+        // A section is at most the chunk's lines (IngestChunkBytes, an int).
+        if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, (long)int.MaxValue))).Length > MaxSectionsText)
         {
             await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
                 await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value), c, declared));
@@ -99,7 +100,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     /// </summary>
     private const string ChunkFolder = "chunks/";
 
-    /// <summary>The longest table of sections a chunk file's metadata holds (a blob's metadata holds 8 KB at most): about 300 shards.</summary>
+    /// <summary>The longest table of sections a chunk file's metadata holds (a blob's metadata holds 8 KB at most): 256 shards at least.</summary>
     private const int MaxSectionsText = 4096;
 
     /// <summary>Deletes the files of the first <paramref name="chunks"/> chunks of an ingested batch: their chunk files, and in every shard (a batch that was not kept).</summary>
