@@ -210,26 +210,26 @@ public class FragmentFileCacheTests
     [Fact]
     public async Task Compaction_lets_go_of_the_copies_of_the_runs_it_covered_and_of_the_chunk_files_it_deleted()
     {
-        await using var harness = await StartAsync(o => o.MaxShardFiles = 2);
+        await using var harness = await StartAsync(o => (o.MaxShardFiles, o.CompactionQuietSeconds) = (2, 0));
         var (store, cache, compactor) = (harness.Get<ProfileStore>(), harness.Get<FragmentFileCache>(), harness.Get<ShardCompactor>());
-        // The second round's merges cover a compacted run of the first, as well as runs in chunk files.
-        for (int round = 0; round < 2; round++)
+        // The second round's merges cover the compacted run of the first (its copy let go as it is covered), as well as
+        // runs in chunk files.
+        foreach (var (round, batches) in new[] { (0, 4), (1, 8) })
         {
-            for (int batch = 0; batch < 4; batch++) await WriteAsync(store, harness.Tenant, $"b{round}{batch}", $"v{batch}", ingestTimeMs: 1_000 + 10 * round + batch);
+            for (int batch = 0; batch < batches; batch++) await WriteAsync(store, harness.Tenant, $"b{round}{batch}", $"v{batch}", ingestTimeMs: 1_000 + 10 * round + batch);
             long written = cache.Bytes;
-            // A pass merges, the next deletes what the merges covered (no job runs), chunk files whole.
-            for (int pass = 0; pass < 2; pass++)
-                for (int shard = 0; shard < ShardCount; shard++)
-                    await compactor.CompactShardAsync(FragmentKind.Profile, harness.Tenant, shard, CompactionTrigger.Background, default);
-
-            long live = 0;
-            for (int shard = 0; shard < ShardCount; shard++)
-                live += (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, shard, default)).Live.Sum(r => r.Size);
+            // A pass merges: the copies of the runs it covered go, but for the chunk files' (the chunk files stay).
+            await compactor.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.Background, default);
+            Assert.Equal(await LiveBytesAsync(store, harness.Tenant, outsideChunkFiles: true) + await ChunkFileBytesAsync(harness), cache.Bytes);
+            // The next deletes what the merges covered (no job runs), chunk files whole, and their copies.
+            await compactor.CompactShardAsync(FragmentKind.Profile, harness.Tenant, 0, CompactionTrigger.Background, default);
+            long live = await LiveBytesAsync(store, harness.Tenant);
             Assert.InRange(live, 1, written);
             Assert.Equal(live, cache.Bytes);
             Assert.Equal(live, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
+            Assert.Equal(round, (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, 0, default)).Live.Count(r => r.Covers.Any(c => !c.EndsWith(".parquet", StringComparison.Ordinal))));
         }
-        Assert.Equal(Expected("v3"), await ReadAsync(store, harness.Tenant, newestOnly: true));
+        Assert.Equal(Expected("v7"), await ReadAsync(store, harness.Tenant, newestOnly: true));
     }
 
     [Fact]
@@ -316,6 +316,22 @@ public class FragmentFileCacheTests
         for (int shard = 0; shard < ShardCount; shard++)
             sizes.AddRange((await harness.Get<ProfileStore>().ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Live.Select(r => r.Size));
         return (sizes, sizes.Sum());
+    }
+
+    private static async Task<long> LiveBytesAsync(ProfileStore store, Tenant tenant, bool outsideChunkFiles = false)
+    {
+        long live = 0;
+        for (int shard = 0; shard < ShardCount; shard++)
+            live += (await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Live.Where(r => !(outsideChunkFiles && r.InChunk)).Sum(r => r.Size);
+        return live;
+    }
+
+    private static async Task<long> ChunkFileBytesAsync(ServiceHarness harness)
+    {
+        long bytes = 0;
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/chunks/" }))
+            bytes += blob.Properties.ContentLength ?? 0;
+        return bytes;
     }
 
     private static ProfileStore OtherHost(ServiceHarness harness, FragmentFileCache cache) =>
