@@ -329,7 +329,7 @@ public class FragmentFileCacheTests
     private static async Task<long> ChunkFileBytesAsync(ServiceHarness harness)
     {
         long bytes = 0;
-        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/chunks/" }))
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = ProfileStore.ChunkPrefix(harness.Tenant) }))
             bytes += blob.Properties.ContentLength ?? 0;
         return bytes;
     }

@@ -711,7 +711,7 @@ public class ProfileStoreTests
     private static async Task<List<string>> ChunkFilesAsync(ServiceHarness harness)
     {
         var names = new List<string>();
-        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{harness.Tenant.BlobPrefix}/chunks/" }))
+        await foreach (var blob in harness.Get<StorageClients>().Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = ProfileStore.ChunkPrefix(harness.Tenant) }))
             names.Add(blob.Name);
         return names;
     }

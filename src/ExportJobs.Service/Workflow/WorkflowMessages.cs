@@ -36,8 +36,8 @@ public sealed record ListedShard(int Shard, IReadOnlyList<ListedRun> Profiles, I
 
 /// <summary>
 /// A run of a shard: its name and its parts, each a blob of the shard's folder by its name there, its size and its
-/// ETag; or a section of a chunk file, by the chunk file's whole name (it has a folder), from <c>Offset</c>, the chunk
-/// file of <c>ChunkLength</c> bytes.
+/// ETag; or a section of a chunk file (<c>ChunkLength</c>, the chunk file's bytes, over 0), by the chunk file's whole
+/// name, from <c>Offset</c>.
 /// </summary>
 public sealed record ListedRun(string Name, IReadOnlyList<ListedPart> Parts)
 {
@@ -46,7 +46,7 @@ public sealed record ListedRun(string Name, IReadOnlyList<ListedPart> Parts)
             new ListedPart(p.OfChunk ? p.Name : p.Name[shardPrefix.Length..], p.Length, p.Version?.ToString(), p.Offset, p.ChunkLength))]);
 
     internal ProfileStore.ShardRun ToRun(string shardPrefix) =>
-        new(shardPrefix + Name, [.. Parts.Select(p => p.Name.Contains('/')
+        new(shardPrefix + Name, [.. Parts.Select(p => p.ChunkLength > 0
             ? new FileSection(p.Name, p.Offset, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag), p.ChunkLength)
             : new FileSection(shardPrefix + p.Name, 0, p.Length, p.ETag is null ? null : new Azure.ETag(p.ETag)))], default, []);
 }

@@ -185,7 +185,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     private static string LeafName(long ingestTimeMs, string batchId, int chunk) =>
         $"{ingestTimeMs.ToString("D15", CultureInfo.InvariantCulture)}-{batchId}" + (chunk == 0 ? "" : "~" + chunk.ToString("D4", CultureInfo.InvariantCulture)) + ".parquet";
 
-    private static string ChunkPrefix(Tenant tenant) => $"{tenant.BlobPrefix}/{ChunkFolder}";
+    internal static string ChunkPrefix(Tenant tenant) => $"{tenant.BlobPrefix}/{ChunkFolder}";
 
     /// <summary>A file's name without its extension: a compacted run's name, its parts' names without their number.</summary>
     internal static string Stem(Tenant tenant, int shard, long ingestTimeMs, string batchId) =>
