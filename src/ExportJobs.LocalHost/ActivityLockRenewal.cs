@@ -16,7 +16,7 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     private readonly ConcurrentDictionary<string, (CancellationTokenSource Stop, Task Loop)> _running = new();
     private readonly Lock _stopGate = new();
     private Task? _stop;
-    private bool _started;
+    private Task? _start;
 
     public async Task<TaskActivityWorkItem> LockNextTaskActivityWorkItem(TimeSpan receiveTimeout, CancellationToken cancellationToken)
     {
@@ -79,9 +79,8 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
         lock (_stopGate)
         {
             if (_stop is not null) return Task.CompletedTask;
-            _started = true;
+            return _start ??= inner.StartAsync();
         }
-        return inner.StartAsync();
     }
 
     public Task StopAsync() => StopAsync(isForced: false);
@@ -90,7 +89,9 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
     /// Stops the backend once (the LocalHost stops it, and the sidecar's dispatcher may stop it again later), and the
     /// renewals: an activity this host will not finish shows again after the visibility timeout, for another host. A
     /// backend never started has nothing to stop (the host's start failed before its worker connected: its port was
-    /// taken), and would throw if told to.
+    /// taken), and one still starting is stopped once its start is done: the backend's stop throws on a backend whose
+    /// start has not finished, and the sidecar's dispatcher, which stops it when its host stops, lets that throw end the
+    /// process.
     /// </summary>
     public Task StopAsync(bool isForced)
     {
@@ -107,8 +108,23 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
                     // Its work item completed meanwhile.
                 }
             }
-            return _stop ??= _started ? inner.StopAsync(isForced) : Task.CompletedTask;
+            return _stop ??= _start is null ? Task.CompletedTask : StopOnceStartedAsync(_start, isForced);
         }
+    }
+
+    private async Task StopOnceStartedAsync(Task start, bool isForced)
+    {
+        try
+        {
+            await start;
+        }
+        catch (Exception e)
+        {
+            // A start that failed has been reported to the dispatcher that asked for it; there is no stop to make.
+            log.LogWarning(e, "The Durable Task backend did not start, so it is not stopped");
+            return;
+        }
+        await inner.StopAsync(isForced);
     }
 
     public Task CreateAsync() => inner.CreateAsync();

@@ -5,7 +5,7 @@ using Moq;
 
 namespace ExportJobs.Functions.Tests;
 
-/// <summary>The LocalHost's backend is stopped once, and only if it was started.</summary>
+/// <summary>The LocalHost's backend is stopped once, only if it was started, and not before its start is done.</summary>
 public sealed class ActivityLockRenewalStopTests
 {
     private static (ActivityLockRenewal Renewal, Mock<IOrchestrationService> Backend) Renewal()
@@ -40,5 +40,35 @@ public sealed class ActivityLockRenewalStopTests
         backend.Verify(b => b.StartAsync(), Times.Once);
         backend.Verify(b => b.StopAsync(true), Times.Once);
         backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Once);
+    }
+
+    [Fact]
+    public async Task A_backend_still_starting_is_stopped_once_its_start_is_done()
+    {
+        var (renewal, backend) = Renewal();
+        var start = new TaskCompletionSource();
+        backend.Setup(b => b.StartAsync()).Returns(start.Task);
+
+        var starting = renewal.StartAsync();
+        var stopping = renewal.StopAsync(isForced: true);
+
+        Assert.False(stopping.IsCompleted);
+        backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Never);
+        start.SetResult();
+        await starting;
+        await stopping;
+        backend.Verify(b => b.StopAsync(true), Times.Once);
+    }
+
+    [Fact]
+    public async Task A_backend_whose_start_failed_is_not_stopped()
+    {
+        var (renewal, backend) = Renewal();
+        backend.Setup(b => b.StartAsync()).ThrowsAsync(new InvalidOperationException("no storage"));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(renewal.StartAsync);
+        await renewal.StopAsync(isForced: true);
+
+        backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Never);
     }
 }
