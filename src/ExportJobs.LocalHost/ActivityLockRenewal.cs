@@ -124,7 +124,16 @@ public sealed class ActivityLockRenewal(IOrchestrationService inner, TimeSpan in
             log.LogWarning(e, "The Durable Task backend did not start, so it is not stopped");
             return;
         }
-        await inner.StopAsync(isForced);
+        try
+        {
+            await inner.StopAsync(isForced);
+        }
+        catch (Exception e)
+        {
+            // Thrown on, it would end the process from the dispatcher's callback. Leases not released expire
+            // (DurableTask:LeaseIntervalSeconds), and the messages this host held show again after their visibility timeout.
+            log.LogError(e, "The Durable Task backend did not stop cleanly");
+        }
     }
 
     public Task CreateAsync() => inner.CreateAsync();

@@ -71,4 +71,16 @@ public sealed class ActivityLockRenewalStopTests
 
         backend.Verify(b => b.StopAsync(It.IsAny<bool>()), Times.Never);
     }
+
+    [Fact]
+    public async Task A_stop_that_fails_is_logged_not_thrown_where_it_would_end_the_process()
+    {
+        var (renewal, backend) = Renewal();
+        backend.Setup(b => b.StopAsync(It.IsAny<bool>())).ThrowsAsync(new NullReferenceException());
+
+        await renewal.StartAsync();
+        await renewal.StopAsync(isForced: true);
+
+        backend.Verify(b => b.StopAsync(true), Times.Once);
+    }
 }
