@@ -227,7 +227,7 @@ public class FragmentFileCacheTests
             Assert.InRange(live, 1, written);
             Assert.Equal(live, cache.Bytes);
             Assert.Equal(live, Directory.EnumerateFiles(cache.Folder!).Sum(f => new FileInfo(f).Length));
-            Assert.Equal(round, (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, 0, default)).Live.Count(r => r.Covers.Any(c => !c.EndsWith(".parquet", StringComparison.Ordinal))));
+            Assert.Equal(round > 0, (await store.ListRunsAsync(FragmentKind.Profile, harness.Tenant, 0, default)).Live.Any(r => r.Covers.Any(c => !c.EndsWith(".parquet", StringComparison.Ordinal))));
         }
         Assert.Equal(Expected("v7"), await ReadAsync(store, harness.Tenant, newestOnly: true));
     }

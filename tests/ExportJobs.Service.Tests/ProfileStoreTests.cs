@@ -110,6 +110,36 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task A_pass_that_merges_a_shard_over_its_bound_takes_its_other_runs_in_chunk_files_so_the_chunk_files_go_within_the_grace()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await ServiceHarness.StartAsync(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+        var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
+        var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}")).ToList();
+        for (int b = 0; b < 5; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
+                identities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
+        var before = await ReadAllAsync(store, tenant);
+        Assert.True(compactor.SettledShardRuns < 5, $"bound {compactor.SettledShardRuns}");
+
+        // Within the grace: each shard, over its bound, is merged down to it, and its runs left in chunk files with it.
+        clock.Advance(TimeSpan.FromMinutes(1));
+        foreach (int shard in new[] { 0, 1 })
+        {
+            Assert.Equal(5, (await compactor.CompactShardAsync(FragmentKind.Profile, tenant, shard, CompactionTrigger.Background, default)).Merged);
+            Assert.DoesNotContain((await store.ListRunsAsync(FragmentKind.Profile, tenant, shard, default)).Live, r => r.InChunk);
+        }
+        Assert.Equal(5, (await ChunkFilesAsync(harness)).Count);
+
+        // So every section is covered, and the next pass (no job runs) deletes every chunk file.
+        Assert.Equal(new ShardCompaction(0, false, false), await compactor.CompactShardAsync(FragmentKind.Profile, tenant, 0, CompactionTrigger.Background, default));
+        Assert.Empty(await ChunkFilesAsync(harness));
+        Assert.Equal(before, await ReadAllAsync(store, tenant));
+    }
+
+    [Fact]
     public async Task A_chunk_of_more_shards_than_a_chunk_files_metadata_lists_is_written_a_file_per_shard()
     {
         await using var harness = await ServiceHarness.StartAsync(s => s.Configure<ExportStorageOptions>(o => o.ShardCount = 300));

@@ -53,8 +53,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// before a read, a <see cref="BackgroundShare"/> of it in the background — its smallest runs are merged, up to
     /// <see cref="CompactionFanIn"/> at a time and no more than it takes to reach the bound, into a compacted run named
     /// by the newest ingest time it holds; its rows keep the order a read of its runs gives. In the background, the runs
-    /// left in chunk files (an ingested chunk's sections, <see cref="ProfileStore"/>) are merged too once older than
-    /// <see cref="CoveredGrace"/> (<see cref="Unmerged"/>). Covered runs, and
+    /// left in chunk files (an ingested chunk's sections, <see cref="ProfileStore"/>) are merged too, by a pass that
+    /// merged others or once older than <see cref="CoveredGrace"/> (<see cref="Unmerged"/>). Covered runs, and
     /// runs left unfinished, are deleted in the background once older than <see cref="CoveredGrace"/> — covered runs at
     /// once when no job that reads shards is running after the shard is listed (<see cref="IShardReadingJobs"/>) — and
     /// before a read once older than <see cref="ReadDeletesAfter"/>; a covered run once the runs it covers are gone, and
@@ -132,7 +132,9 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
                 count -= group.Count - 1;
                 merged += group.Count;
             }
-            var sections = background ? candidates.Where(r => Unmerged(r, now)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList() : [];
+            // A pass that merged takes the shard's other runs in chunk files with it: the shards of a bulk load go over
+            // their bound together, and a chunk file goes only once each of its sections is covered.
+            var sections = background ? candidates.Where(r => Unmerged(r, now) || (merged > 0 && r.InChunk)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList() : [];
             foreach (var group in sections.Chunk(CompactionFanIn))
             {
                 await MergeAsync(kind, tenant, shard, [.. group], lease, ct);
@@ -228,8 +230,8 @@ public sealed class ShardCompactor(ProfileStore store, IOptions<ExportStorageOpt
     /// Whether a run is still in a chunk file a <see cref="CoveredGrace"/> after it was written: background compaction
     /// merges such runs whatever their number, so that a chunk file goes in the end once merges have covered some of
     /// its sections (the orchestration waits for those covered runs' grace, then makes the pass that merges the rest).
-    /// Before that, a tenant's new batches are not rewritten beside the exports that read them; and a chunk file none
-    /// of whose sections is covered costs nothing.
+    /// Before that, a tenant's new batches are not rewritten beside the exports that read them, unless the pass merges
+    /// anyway; and a chunk file none of whose sections is covered costs nothing.
     /// </summary>
     private static bool Unmerged(ProfileStore.ShardRun run, DateTimeOffset now) => run.InChunk && now - run.Written > CoveredGrace;
 
