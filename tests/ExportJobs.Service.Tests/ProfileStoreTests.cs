@@ -62,14 +62,9 @@ public class ProfileStoreTests
     public async Task A_chunk_is_one_file_of_every_shards_sections_deleted_once_each_of_them_is_covered()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 16)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 2, maxShardFiles: 16);
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
-        var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}")).ToList();
-        for (int b = 0; b < 3; b++)
-            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
-                identities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
+        await WriteBatchesAsync(store, tenant, 3);
         var before = await ReadAllAsync(store, tenant);
         Assert.Equal(1_200, before.Count);
 
@@ -102,7 +97,7 @@ public class ProfileStoreTests
         Assert.Equal(before, await ReadAllAsync(store, tenant));
 
         // A batch that is not kept deletes its chunk files.
-        await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", "dropped", 5_000, identities.Select(id => (id, Utf8(new JsonObject { ["b"] = "dropped" }))), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", "dropped", 5_000, BatchIdentities.Select(id => (id, Utf8(new JsonObject { ["b"] = "dropped" }))), default);
         Assert.Single(await ChunkFilesAsync(harness));
         await store.DeleteChunksAsync(FragmentKind.Profile, tenant, "dropped", 5_000, 1, default);
         Assert.Empty(await ChunkFilesAsync(harness));
@@ -113,14 +108,9 @@ public class ProfileStoreTests
     public async Task A_pass_that_merges_a_shard_over_its_bound_takes_its_other_runs_in_chunk_files_so_the_chunk_files_go_within_the_grace()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 8)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 2, maxShardFiles: 8);
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
-        var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}")).ToList();
-        for (int b = 0; b < 5; b++)
-            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
-                identities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
+        await WriteBatchesAsync(store, tenant, 5);
         var before = await ReadAllAsync(store, tenant);
         Assert.True(compactor.SettledShardRuns < 5, $"bound {compactor.SettledShardRuns}");
 
@@ -163,14 +153,9 @@ public class ProfileStoreTests
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         // Another shard's pass deletes the chunk files between this pass's listing of its shard and its look at the tenant's.
         var jobs = new Mock<IShardReadingJobs>();
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .AddSingleton(jobs.Object)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 16)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 2, maxShardFiles: 16, jobs.Object);
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
-        for (int b = 0; b < 3; b++)
-            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b,
-                Enumerable.Range(0, 400).Select(i => (new Identity("email", $"u{i}"), Utf8(new JsonObject { ["b"] = b }))), default);
+        await WriteBatchesAsync(store, tenant, 3);
         var before = await ReadAllAsync(store, tenant);
         clock.Advance(ShardCompactor.CoveredGrace + TimeSpan.FromMinutes(1));
         foreach (int shard in new[] { 0, 1 })
@@ -326,9 +311,7 @@ public class ProfileStoreTests
     public async Task Compaction_bounds_a_shards_files_and_the_shard_reads_exactly_as_before()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (2, 4)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 2, maxShardFiles: 4);
         var store = harness.Get<ProfileStore>();
         var tenant = harness.Tenant;
         // 20 batches over overlapping identities (each identity in several), two of them at the same ingest time.
@@ -460,9 +443,7 @@ public class ProfileStoreTests
     public async Task A_compaction_writes_a_run_of_bounded_parts_that_reads_count_only_once_its_last_part_says_it_is_whole()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 2)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 1, maxShardFiles: 2);
         var store = harness.Get<ProfileStore>();
         var tenant = harness.Tenant;
         var container = harness.Get<StorageClients>().Profiles;
@@ -574,9 +555,7 @@ public class ProfileStoreTests
     public async Task Background_compaction_deletes_the_runs_it_covered_at_once_unless_a_job_of_the_tenant_that_reads_shards_runs()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 1, maxShardFiles: 4);
         var (store, compactor, tenant) = (harness.Get<ProfileStore>(), harness.Get<ShardCompactor>(), harness.Tenant);
         for (int b = 0; b < 10; b++)
             await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b:D2}", 1_000 + b,
@@ -615,9 +594,7 @@ public class ProfileStoreTests
     public async Task Background_compaction_deletes_the_runs_it_covered_while_a_job_runs_once_past_their_grace_which_reads_leave()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var harness = await ServiceHarness.StartAsync(s => s
-            .AddSingleton<TimeProvider>(clock)
-            .Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (1, 4)));
+        await using var harness = await ClockedHarnessAsync(clock, shards: 1, maxShardFiles: 4);
         await using var host = await DurableTestHost.StartAsync(ExportWorkflow.Register, new DurableTaskTestHostOptions
         {
             ConfigureServices = services => services.AddSingleton(harness.Get<BackgroundCompaction>()),
@@ -738,6 +715,23 @@ public class ProfileStoreTests
     }
 
     /// <summary>The tenant's chunk files (an ingested chunk's files of every shard, each a section).</summary>
+    /// <summary>A harness on <paramref name="clock"/>, of <paramref name="shards"/> shards bounded to <paramref name="maxShardFiles"/> runs, for the compaction tests.</summary>
+    private static Task<ServiceHarness> ClockedHarnessAsync(FakeTimeProvider clock, int shards, int maxShardFiles, IShardReadingJobs? jobs = null) =>
+        ServiceHarness.StartAsync(s =>
+        {
+            s.AddSingleton<TimeProvider>(clock).Configure<ExportStorageOptions>(o => (o.ShardCount, o.MaxShardFiles) = (shards, maxShardFiles));
+            if (jobs is not null) s.AddSingleton(jobs);
+        });
+
+    private static readonly List<Identity> BatchIdentities = [.. Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}"))];
+
+    /// <summary>Batches <c>batch0</c> to <c>batch{n-1}</c> of <see cref="BatchIdentities"/>, each record <c>{"b":n}</c>: a chunk file each.</summary>
+    private static async Task WriteBatchesAsync(ProfileStore store, Tenant tenant, int batches)
+    {
+        for (int b = 0; b < batches; b++)
+            await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b, BatchIdentities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
+    }
+
     private static async Task<List<string>> ChunkFilesAsync(ServiceHarness harness)
     {
         var names = new List<string>();
