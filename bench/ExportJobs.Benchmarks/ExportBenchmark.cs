@@ -185,9 +185,12 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Add("one-segment floor, s; GC gen0/gen1/gen2, pause s, allocated GB", $"{floor.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {GcFigures.Now() - gcBefore}");
 
         env.ResetHostPeakRss();
+        // A peak counts what the host held when the job began (what the exports before it left in its heap).
+        long rssAtStart = env.HostRssBytes();
         var (segmentJobTime, realized) = await SegmentJobAsync(http);
         Add($"segment job ({EvaluatedSegment}), s; realized", $"{segmentJobTime.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {realized:N0}");
         Add("host peak RSS during the segment job, MB", Mb(env.HostPeakRssBytes()));
+        Add("host RSS when the segment job began, MB", Mb(rssAtStart));
 
         string dir = Path.Combine(env.Work, "peer");
         Directory.CreateDirectory(dir);
