@@ -714,7 +714,6 @@ public class ProfileStoreTests
         return job.Number;
     }
 
-    /// <summary>The tenant's chunk files (an ingested chunk's files of every shard, each a section).</summary>
     /// <summary>A harness on <paramref name="clock"/>, of <paramref name="shards"/> shards bounded to <paramref name="maxShardFiles"/> runs, for the compaction tests.</summary>
     private static Task<ServiceHarness> ClockedHarnessAsync(FakeTimeProvider clock, int shards, int maxShardFiles, IShardReadingJobs? jobs = null) =>
         ServiceHarness.StartAsync(s =>
@@ -725,13 +724,14 @@ public class ProfileStoreTests
 
     private static readonly List<Identity> BatchIdentities = [.. Enumerable.Range(0, 400).Select(i => new Identity("email", $"u{i}"))];
 
-    /// <summary>Batches <c>batch0</c> to <c>batch{n-1}</c> of <see cref="BatchIdentities"/>, each record <c>{"b":n}</c>: a chunk file each.</summary>
+    /// <summary><paramref name="batches"/> batches of <see cref="BatchIdentities"/>, <c>batch0</c> onwards, each record <c>{"b": b}</c> with b the batch's number: a chunk file each.</summary>
     private static async Task WriteBatchesAsync(ProfileStore store, Tenant tenant, int batches)
     {
         for (int b = 0; b < batches; b++)
             await store.WriteBatchAsync(FragmentKind.Profile, tenant, "ds", $"batch{b}", 1_000 + b, BatchIdentities.Select(id => (id, Utf8(new JsonObject { ["b"] = b }))), default);
     }
 
+    /// <summary>The tenant's chunk files (an ingested chunk's files of every shard, each a section).</summary>
     private static async Task<List<string>> ChunkFilesAsync(ServiceHarness harness)
     {
         var names = new List<string>();
