@@ -86,6 +86,8 @@ public static class ExportJobsServiceCollectionExtensions
         services.AddSingleton<Segments.SegmentJobsHandler>();
         services.AddSingleton<Console.ConsoleFiles>();
         services.AddHostedService<StorageInitializer>();
+        services.AddSingleton<IngestionWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<IngestionWarmUp>());
         return services;
     }
 

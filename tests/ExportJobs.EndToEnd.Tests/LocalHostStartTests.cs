@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
+using ExportJobs.LocalHost;
+using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.TestSupport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ExportJobs.EndToEnd.Tests;
 
@@ -29,5 +33,46 @@ public sealed class LocalHostStartTests
         Assert.Equal(tried[1], url.Port);
         using var client = new HttpClient { BaseAddress = new Uri(url, $"/{Routes.Prefix}/") };
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("openapi.json")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_host_warming_up_listens_only_once_its_warm_up_is_over()
+    {
+        var settings = TestStorage.Settings(TestStorage.NewPrefix());
+        settings["ExportJobs:WarmUpSeconds"] = "60";
+        int port = LoopbackPorts.Free();
+        await using var app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(settings));
+        var warmUp = app.Services.GetRequiredService<IngestionWarmUp>();
+
+        var starting = app.StartAsync();
+        int triedWhileWarming = 0;
+        var deadline = DateTime.UtcNow + LocalHostFixture.Deadline;
+        while (!warmUp.Done && DateTime.UtcNow < deadline)
+        {
+            using var probe = new TcpClient();
+            bool connected;
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                connected = true;
+            }
+            catch (SocketException)
+            {
+                connected = false;
+            }
+            // Read after the attempt: a connection made while the warm-up was not over is one the host took too soon.
+            bool done = warmUp.Done;
+            Assert.False(connected && !done, "the host listened before its warm-up was over");
+            if (!done) triedWhileWarming++;
+            await Task.Delay(10);
+        }
+        await starting;
+
+        Assert.True(warmUp.Done);
+        Assert.InRange(warmUp.Rounds, 4, int.MaxValue);
+        Assert.InRange(triedWhileWarming, 1, int.MaxValue);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/") };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("openapi.json")).StatusCode);
+        await app.StopAsync();
     }
 }

@@ -41,6 +41,8 @@ public static class TestStorage
         ["ExportJobs:Callbacks:AllowLoopback"] = "true",
         ["ExportJobs:Callbacks:MaxAttempts"] = "4",
         ["LocalHost:ConsoleTelemetry"] = "false",
+        // The LocalHost's appsettings.json warms ingestion up at start, seconds a host the tests start need not spend.
+        ["ExportJobs:WarmUpSeconds"] = "0",
     };
 
     public static BlobContainerClient DatasetFiles(string prefix) =>

@@ -85,6 +85,13 @@ public sealed class ExportStorageOptions : IValidatableObject
     public bool TypedLeaves { get; set; }
 
     /// <summary>
+    /// How many seconds a host starting may spend at most running ingestion's work on generated records in memory
+    /// before it takes requests (<c>Datasets.IngestionWarmUp</c>), so that its first ingestion runs optimised code;
+    /// 0: none.
+    /// </summary>
+    [Range(0, 300)] public int WarmUpSeconds { get; set; }
+
+    /// <summary>
     /// Minutes a graph build stays once a newer build of its tenant completed (<c>Identities.SupersededBuilds</c>): an
     /// export that started on it before has that long to finish.
     /// </summary>

@@ -52,44 +52,63 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, CancellationToken ct, int chunk = 0, long firstSequence = 0, SchemaNode? schema = null)
     {
         var declared = options.Value.TypedLeaves && schema is not null ? LeafShape.DeclaredBy(schema) : null;
+        var byShard = ByShard(records, firstSequence, ShardCount);
+        // A section is at most the chunk's lines (IngestChunkBytes, an int).
+        if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, (long)int.MaxValue))).Length > MaxSectionsText)
+        {
+            await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
+                await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value, ingestTimeMs, datasetId, batchId), c, declared));
+            return;
+        }
+        using var whole = PooledStreams.Get();
+        var sections = await EncodeSectionsAsync(whole, byShard, ingestTimeMs, datasetId, batchId, options.Value.TypedLeaves, declared, ct);
+        whole.Position = 0;
+        var blob = Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk));
+        var written = await blob.UploadAsync(whole, new BlobUploadOptions { Metadata = new Dictionary<string, string> { [ChunkSections.Key] = ChunkSections.Text(sections) } }, ct);
+        await cache.AddAsync(blob, written.Value.ETag, whole, ct);
+    }
+
+    /// <summary>A chunk's records by the shard of their primary identity, each with its place in the batch (from <paramref name="firstSequence"/>).</summary>
+    internal static SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>> ByShard(
+        IEnumerable<(Identity Identity, ReadOnlyMemory<byte> Json)> records, long firstSequence, int shardCount)
+    {
         var byShard = new SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>>();
         long sequence = firstSequence;
         foreach (var (identity, json) in records)
         {
-            int shard = ShardRouter.ShardOf(identity, ShardCount);
+            int shard = ShardRouter.ShardOf(identity, shardCount);
             if (!byShard.TryGetValue(shard, out var rows)) byShard[shard] = rows = [];
             rows.Add((identity, json, sequence++));
         }
-        // A stable sort: fragments of one identity keep their order in the batch. Each record is split into its members there.
-        List<FragmentRow> Sorted(List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)> rows) =>
-            rows.OrderBy(r => r.Identity, IdentityKey.Order)
-                .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct };
-        // A section is at most the chunk's lines (IngestChunkBytes, an int).
-        if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, (long)int.MaxValue))).Length > MaxSectionsText)
-        {
-            await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
-                await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value), c, declared));
-            return;
-        }
-        // Each section is appended as soon as it is encoded (in whatever order), so the chunk file is held once.
-        using var whole = PooledStreams.Get();
+        return byShard;
+    }
+
+    /// <summary>
+    /// Encodes each shard's records of a chunk as its fragment file, appended to <paramref name="whole"/> as soon as it is
+    /// encoded (in whatever order), so the chunk file is held once; returns the sections, as appended.
+    /// </summary>
+    internal static async Task<List<(int Shard, long Length)>> EncodeSectionsAsync(Stream whole,
+        SortedDictionary<int, List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)>> byShard, long ingestTimeMs, string datasetId, string batchId,
+        bool typedLeaves, IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared, CancellationToken ct)
+    {
         var sections = new List<(int Shard, long Length)>();
-        await Parallel.ForEachAsync(byShard, parallel, async (entry, c) =>
+        await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
         {
             using var file = PooledStreams.Get();
-            await WriteFileAsync(file, Sorted(entry.Value), c, typedLeaves: options.Value.TypedLeaves, declared: declared);
+            await WriteFileAsync(file, Sorted(entry.Value, ingestTimeMs, datasetId, batchId), c, typedLeaves: typedLeaves, declared: declared);
             lock (sections)
             {
                 file.WriteTo(whole);
                 sections.Add((entry.Key, file.Length));
             }
         });
-        whole.Position = 0;
-        var blob = Container(kind).GetBlobClient(ChunkFileName(tenant, ingestTimeMs, batchId, chunk));
-        var written = await blob.UploadAsync(whole, new BlobUploadOptions { Metadata = new Dictionary<string, string> { [ChunkSections.Key] = ChunkSections.Text(sections) } }, ct);
-        await cache.AddAsync(blob, written.Value.ETag, whole, ct);
+        return sections;
     }
+
+    /// <summary>A shard's records of a chunk sorted by identity, each split into its members; a stable sort, so an identity's fragments keep their order in the batch.</summary>
+    private static List<FragmentRow> Sorted(List<(Identity Identity, ReadOnlyMemory<byte> Json, long Sequence)> rows, long ingestTimeMs, string datasetId, string batchId) =>
+        rows.OrderBy(r => r.Identity, IdentityKey.Order)
+            .Select(r => new FragmentRow(r.Identity.Namespace, r.Identity.Id, ingestTimeMs, datasetId, batchId, StoredRecord.Split(r.Json), r.Sequence)).ToList();
 
     /// <summary>How many of a chunk's files (one per shard) are encoded (and uploaded, when written apart) at once.</summary>
     private const int ConcurrentChunkFiles = 4;

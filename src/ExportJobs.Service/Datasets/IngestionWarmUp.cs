@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
+using System.Text;
+using System.Text.Json.Nodes;
+using ExportJobs.Core;
+using ExportJobs.Core.Datasets;
+using ExportJobs.Core.Profiles;
+using ExportJobs.Service.Access;
+using ExportJobs.Service.Http;
+using ExportJobs.Service.Storage;
+using ExportJobs.Service.Storage.Profiles;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ExportJobs.Service.Datasets;
+
+/// <summary>
+/// Runs ingestion's own work on generated records in memory when the host starts, before it takes requests: NDJSON
+/// lines read and checked (against a schema, without one, as events), each shard's records split into members and
+/// encoded as a chunk's fragment files. Rounds of it run until one compiles few methods more, or for
+/// <see cref="ExportStorageOptions.WarmUpSeconds"/> at most. A fresh host otherwise runs its first ingestion on code
+/// not yet optimised, and compiles as it goes (docs/performance.md, "A host warmed up at start"). Nothing is stored.
+/// </summary>
+public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOptions<ApiLimitsOptions> limits, ILogger<IngestionWarmUp> log) : IHostedService
+{
+    /// <summary>Lines of each dataset a round reads: enough for every shard's file to have rows.</summary>
+    internal const int Lines = 2_000;
+
+    /// <summary>The rounds run at least, and the methods a round may compile and still count as settled.</summary>
+    private const int MinRounds = 4, SettledMethods = 25;
+
+    private readonly Dataset[] _datasets = Datasets();
+    private byte[]? _body;
+
+    /// <summary>Whether the warm-up is over (or off): a host takes requests only once it is.</summary>
+    public bool Done { get; private set; }
+
+    public int Rounds { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.WarmUpSeconds > 0) await WarmUpAsync(cancellationToken);
+        Done = true;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task WarmUpAsync(CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        long compiledAtStart = JitInfo.GetCompiledMethodCount();
+        long compiled;
+        do
+        {
+            long before = JitInfo.GetCompiledMethodCount();
+            await RoundAsync(ct);
+            Rounds++;
+            compiled = JitInfo.GetCompiledMethodCount() - before;
+        }
+        while ((Rounds < MinRounds || compiled > SettledMethods) && clock.Elapsed.TotalSeconds < options.Value.WarmUpSeconds);
+        log.LogInformation("Ingestion warmed up in {Seconds:F1} s: {Rounds} rounds, {Methods} methods compiled ({Last} in the last round)",
+            clock.Elapsed.TotalSeconds, Rounds, JitInfo.GetCompiledMethodCount() - compiledAtStart, compiled);
+    }
+
+    /// <summary>One round: each dataset's lines read and checked, and the records it accepted encoded as one chunk; returns, by dataset, those records and the chunk's sections.</summary>
+    internal async Task<List<(string Dataset, int Accepted, int Sections)>> RoundAsync(CancellationToken ct)
+    {
+        _body ??= Body();
+        var done = new List<(string Dataset, int Accepted, int Sections)>();
+        foreach (var dataset in _datasets)
+        {
+            var reader = new DatasetRecordReader(dataset);
+            var accepted = new List<(Identity Identity, ReadOnlyMemory<byte> Json)>();
+            using (var lines = new NdjsonLines(new MemoryStream(_body, writable: false), limits.Value.MaxRecordBytes, null))
+            {
+                while (await lines.ReadAsync(ct))
+                    if (reader.TryRead(lines.Line, out var identity, out _)) accepted.Add((identity, lines.Line.ToArray()));
+            }
+            using var chunk = PooledStreams.Get();
+            var sections = await ProfileStore.EncodeSectionsAsync(chunk, ProfileStore.ByShard(accepted, 0, options.Value.ShardCount), 0, dataset.Id, "warmup",
+                options.Value.TypedLeaves, null, ct);
+            done.Add((dataset.Id, accepted.Count, sections.Count));
+        }
+        return done;
+    }
+
+    /// <summary>A dataset with a schema, one without, and one of events: each reads the same lines its own way.</summary>
+    private static Dataset[] Datasets() =>
+    [
+        NewDataset("warm-schema", "warm", Schema),
+        NewDataset("warm-plain", "warm", null),
+        NewDataset("warm-events", Dataset.EventSchema, null),
+    ];
+
+    private static Dataset NewDataset(string id, string schema, string? definition) => new()
+    {
+        Id = id,
+        Name = id,
+        Schema = new DatasetSchemaRef { Name = schema, Definition = definition is null ? null : JsonNode.Parse(definition)!.AsObject() },
+        ProfileEnabled = true,
+        ImsOrgId = "warmup",
+        SandboxName = "warmup",
+    };
+
+    private const string Schema = """
+        {"type":"object","properties":{
+          "person":{"type":"object","properties":{"name":{"type":"object","properties":{"firstName":{"type":"string"},"lastName":{"type":"string"}}},"birthYear":{"type":"integer"}}},
+          "contact":{"type":"object","properties":{"email":{"type":"string"},"optIn":{"type":"boolean"},"score":{"type":"number"}}},
+          "tags":{"type":"array","items":{"type":"string"}},
+          "orders":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"total":{"type":"number"}}}},
+          "_id":{"type":"string"},"timestamp":{"type":"string","format":"date-time"},"eventType":{"type":"string"}}}
+        """;
+
+    /// <summary>Generated records with every kind of value a record holds: nested objects, arrays, strings, numbers, booleans, identities, memberships.</summary>
+    private static byte[] Body()
+    {
+        var text = new StringBuilder();
+        var random = new Random(7);
+        for (int i = 0; i < Lines; i++)
+        {
+            string id = "warm" + i.ToString(CultureInfo.InvariantCulture);
+            text.Append(CultureInfo.InvariantCulture,
+                $$"""{"identityMap":{"email":[{"id":"{{id}}@example.com","primary":true}],"crm":[{"id":"c{{i}}"}]},"_id":"e{{i}}","timestamp":"2026-01-0{{1 + i % 9}}T10:00:00Z","eventType":"view",""");
+            text.Append(CultureInfo.InvariantCulture,
+                $$"""
+                "person":{"name":{"firstName":"F{{random.Next(100)}}","lastName":"L{{random.Next(10_000)}}"},"birthYear":{{1950 + random.Next(60)}}},
+                """);
+            text.Append(CultureInfo.InvariantCulture,
+                $$"""
+                "contact":{"email":"{{id}}@example.com","optIn":{{(i % 2 == 0 ? "true" : "false")}},"score":{{random.NextDouble() * 100:F3}}},"tags":["a{{i % 7}}","b"],
+                """);
+            text.Append(CultureInfo.InvariantCulture,
+                $$"""
+                "orders":[{"id":"o{{i}}","total":{{random.Next(1, 500)}}.5}],"segmentMembership":{"ups":{"w{{i % 3}}":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"
+                """);
+            text.Append("}}}}\n");
+        }
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+}
