@@ -105,11 +105,15 @@ start_host() {
     "${own[@]}" dotnet "${BENCH_HOST_DLL:-src/ExportJobs.LocalHost/bin/Release/net10.0/ExportJobs.LocalHost.dll}" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   HOST_PID=$!
   HOST_PIDS+=("$HOST_PID")
-  local deadline=$((SECONDS + 120))
+  local deadline=$((SECONDS + 120)) started=$EPOCHREALTIME
   until curl -sf -o /dev/null "http://127.0.0.1:$port/data/core/ups/openapi.json"; do
     if [ $SECONDS -gt $deadline ] || ! kill -0 "$HOST_PID" 2>/dev/null; then echo "The LocalHost did not start; its log:" >&2; cat "$log" >&2; exit 1; fi
-    sleep 0.5
+    sleep 0.1
   done
+  # Its start, the ingestion warm-up included (ExportJobs:WarmUpSeconds), to its first answer.
+  local warm
+  warm=$(grep -h -A1 'IngestionWarmUp' "$log" | tail -1 | sed 's/^ *//' || true)
+  echo "LocalHost on port $port answered $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $started }") s after it was started${warm:+ ($warm)}"
 }
 
 PORT_A=$(free_port_base 22100)
