@@ -1,6 +1,8 @@
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Storage;
+using ExportJobs.TestSupport;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -33,7 +35,22 @@ public sealed class IngestionWarmUpTests
         Assert.Equal(0, off.Rounds);
     }
 
-    private static IngestionWarmUp WarmUp(int seconds) =>
-        new(Options.Create(new ExportStorageOptions { ShardCount = 8, WarmUpSeconds = seconds }), Options.Create(new ApiLimitsOptions()),
-            NullLogger<IngestionWarmUp>.Instance);
+    [Fact]
+    public async Task A_warm_up_that_fails_is_logged_and_the_host_starts_all_the_same()
+    {
+        // No shard to route a record to: the first round fails (the options' validation keeps a host from being configured so).
+        var logs = new LogCapture();
+        using var loggers = new LoggerFactory([logs]);
+        var failing = WarmUp(seconds: 60, shards: 0, loggers.CreateLogger<IngestionWarmUp>());
+
+        await failing.StartAsync(CancellationToken.None);
+
+        Assert.True(failing.Done);
+        Assert.Equal(0, failing.Rounds);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("warm-up failed", StringComparison.Ordinal));
+    }
+
+    private static IngestionWarmUp WarmUp(int seconds, int shards = 8, ILogger<IngestionWarmUp>? log = null) =>
+        new(Options.Create(new ExportStorageOptions { ShardCount = shards, WarmUpSeconds = seconds }), Options.Create(new ApiLimitsOptions()),
+            log ?? NullLogger<IngestionWarmUp>.Instance);
 }

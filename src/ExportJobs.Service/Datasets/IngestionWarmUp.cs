@@ -39,9 +39,17 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
 
     public int Rounds { get; private set; }
 
+    /// <summary>Runs the warm-up; one that fails is logged and the host starts all the same, as its requests do not depend on it.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.WarmUpSeconds > 0) await WarmUpAsync(cancellationToken);
+        try
+        {
+            if (options.Value.WarmUpSeconds > 0) await WarmUpAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogError(e, "Ingestion's warm-up failed after {Rounds} rounds; the host starts without it", Rounds);
+        }
         Done = true;
     }
 
