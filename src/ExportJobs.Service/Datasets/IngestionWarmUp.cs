@@ -34,8 +34,10 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
     private readonly Dataset[] _datasets = Datasets();
     private byte[]? _body;
 
+    private volatile bool _done;
+
     /// <summary>Whether the warm-up is over (or off): a host takes requests only once it is.</summary>
-    public bool Done { get; private set; }
+    public bool Done => _done;
 
     public int Rounds { get; private set; }
 
@@ -50,7 +52,7 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
         {
             log.LogError(e, "Ingestion's warm-up failed after {Rounds} rounds; the host starts without it", Rounds);
         }
-        Done = true;
+        _done = true;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
