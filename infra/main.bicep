@@ -105,6 +105,11 @@ param localCacheBytes int = 268435456
 @description('Whether ingestion and compaction shred members whose values are objects into typed leaf columns. Off, as in the code: until exports merge from the leaves, writing values back from them costs more than reading only the leaves a job\'s fields touch saves, except for wide objects of which exports take a few leaves.')
 param typedLeaves bool = false
 
+@description('Most seconds an instance starting spends warming ingestion\'s code up on generated records in memory. 0, off: a Function App\'s worker takes invocations while its start-up services run, so a warm-up would compete with the first requests rather than precede them (the LocalHost sets 10).')
+@minValue(0)
+@maxValue(300)
+param warmUpSeconds int = 0
+
 @description('Background compaction compacts a tenant\'s shards once no file was written to them for this many seconds.')
 param compactionQuietSeconds int = 10
 
@@ -269,6 +274,7 @@ var baseSettings = {
   ExportJobs__LocalCacheBytes: string(localCacheBytes)
   ExportJobs__TypedLeaves: string(typedLeaves)
   ExportJobs__EvaluationBudget: string(evaluationBudget)
+  ExportJobs__WarmUpSeconds: string(warmUpSeconds)
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress
