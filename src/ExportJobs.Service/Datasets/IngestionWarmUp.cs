@@ -31,7 +31,8 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
     /// <summary>The rounds run at least, and the methods a round may compile and still count as settled.</summary>
     private const int MinRounds = 4, SettledMethods = 25;
 
-    private readonly Dataset[] _datasets = Datasets();
+    /// <summary>The datasets' readers (each with its schema parsed) and the lines, made by the first round: a host that does not warm up makes neither.</summary>
+    private (DatasetRecordReader Reader, string Dataset)[]? _readers;
     private byte[]? _body;
 
     private volatile bool _done;
@@ -77,11 +78,11 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
     /// <summary>One round: each dataset's lines read and checked, and the records it accepted encoded as one chunk; returns, by dataset, those records and the chunk's sections.</summary>
     internal async Task<List<(string Dataset, int Accepted, int Sections)>> RoundAsync(CancellationToken ct)
     {
+        _readers ??= [.. Datasets().Select(dataset => (new DatasetRecordReader(dataset), dataset.Id))];
         _body ??= Body();
         var done = new List<(string Dataset, int Accepted, int Sections)>();
-        foreach (var dataset in _datasets)
+        foreach (var (reader, dataset) in _readers)
         {
-            var reader = new DatasetRecordReader(dataset);
             var accepted = new List<(Identity Identity, ReadOnlyMemory<byte> Json)>();
             using (var lines = new NdjsonLines(new MemoryStream(_body, writable: false), limits.Value.MaxRecordBytes, null))
             {
@@ -89,9 +90,9 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
                     if (reader.TryRead(lines.Line, out var identity, out _)) accepted.Add((identity, lines.Line.ToArray()));
             }
             using var chunk = PooledStreams.Get();
-            var sections = await ProfileStore.EncodeSectionsAsync(chunk, ProfileStore.ByShard(accepted, 0, options.Value.ShardCount), 0, dataset.Id, "warmup",
+            var sections = await ProfileStore.EncodeSectionsAsync(chunk, ProfileStore.ByShard(accepted, 0, options.Value.ShardCount), 0, dataset, "warmup",
                 options.Value.TypedLeaves, null, ct);
-            done.Add((dataset.Id, accepted.Count, sections.Count));
+            done.Add((dataset, accepted.Count, sections.Count));
         }
         return done;
     }
