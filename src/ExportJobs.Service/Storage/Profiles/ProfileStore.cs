@@ -56,7 +56,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         // A section is at most the chunk's lines (IngestChunkBytes, an int).
         if (ChunkSections.Text(byShard.Keys.Select(shard => (shard, (long)int.MaxValue))).Length > MaxSectionsText)
         {
-            await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
+            await Parallel.ForEachAsync(byShard, ChunkFilesAtOnce(ct), async (entry, c) =>
                 await WriteFileAsync(kind, FileName(tenant, entry.Key, ingestTimeMs, batchId, chunk), Sorted(entry.Value, ingestTimeMs, datasetId, batchId), c, declared));
             return;
         }
@@ -92,7 +92,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
         bool typedLeaves, IReadOnlyDictionary<string, IReadOnlyList<LeafPath>>? declared, CancellationToken ct)
     {
         var sections = new List<(int Shard, long Length)>();
-        await Parallel.ForEachAsync(byShard, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct }, async (entry, c) =>
+        await Parallel.ForEachAsync(byShard, ChunkFilesAtOnce(ct), async (entry, c) =>
         {
             using var file = PooledStreams.Get();
             await WriteFileAsync(file, Sorted(entry.Value, ingestTimeMs, datasetId, batchId), c, typedLeaves: typedLeaves, declared: declared);
@@ -112,6 +112,8 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
 
     /// <summary>How many of a chunk's files (one per shard) are encoded (and uploaded, when written apart) at once.</summary>
     private const int ConcurrentChunkFiles = 4;
+
+    private static ParallelOptions ChunkFilesAtOnce(CancellationToken ct) => new() { MaxDegreeOfParallelism = ConcurrentChunkFiles, CancellationToken = ct };
 
     /// <summary>
     /// The folder of a tenant's chunk files: an ingested chunk's files of every shard in one blob (a request to write,
