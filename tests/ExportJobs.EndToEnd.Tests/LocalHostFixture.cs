@@ -129,8 +129,9 @@ public sealed class LocalHostFixture : IAsyncLifetime
     /// The port stays in the host's URL, which names its Durable Task worker (<c>DurableSidecar.WorkerId</c>).
     /// </summary>
     /// <param name="ports">The ports tried, one a start (by default, one the system reports free each time).</param>
+    /// <param name="whileStarting">Run on each host being started, while its start runs.</param>
     public static async Task<WebApplication> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null,
-        Func<int>? ports = null)
+        Func<int>? ports = null, Func<WebApplication, Task>? whileStarting = null)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -141,7 +142,15 @@ public sealed class LocalHostFixture : IAsyncLifetime
             });
             try
             {
-                await app.StartAsync();
+                var starting = app.StartAsync();
+                try
+                {
+                    if (whileStarting is not null) await whileStarting(app);
+                }
+                finally
+                {
+                    await starting;
+                }
                 return app;
             }
             catch (IOException e) when (e.InnerException is AddressInUseException && attempt < 5)

@@ -1,11 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using ExportJobs.LocalHost;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Http;
 using ExportJobs.TestSupport;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ExportJobs.EndToEnd.Tests;
@@ -41,33 +38,17 @@ public sealed class LocalHostStartTests
     {
         var settings = TestStorage.Settings(TestStorage.NewPrefix());
         settings["ExportJobs:WarmUpSeconds"] = "60";
-        for (int attempt = 1; ; attempt++)
-        {
-            int port = LoopbackPorts.Free();
-            await using var app = LocalHostApp.Build(["--urls", $"http://127.0.0.1:{port}"], b => b.Configuration.AddInMemoryCollection(settings));
-            var warmUp = app.Services.GetRequiredService<IngestionWarmUp>();
+        int port = 0, triedWhileWarming = 0;
 
-            var starting = app.StartAsync();
-            int triedWhileWarming = await ProbeWhileWarmingAsync(warmUp, port);
-            try
-            {
-                await starting;
-            }
-            catch (IOException e) when (e.InnerException is AddressInUseException && attempt < 5)
-            {
-                // Another socket took the port before the host bound it (LoopbackPorts.Free).
-                await app.StopAsync();
-                continue;
-            }
+        await using var host = await LocalHostFixture.StartAsync(settings, ports: () => port = LoopbackPorts.Free(),
+            whileStarting: async app => triedWhileWarming = await ProbeWhileWarmingAsync(app.Services.GetRequiredService<IngestionWarmUp>(), port));
 
-            Assert.True(warmUp.Done);
-            Assert.InRange(warmUp.Rounds, 4, int.MaxValue);
-            Assert.InRange(triedWhileWarming, 1, int.MaxValue);
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/") };
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("openapi.json")).StatusCode);
-            await app.StopAsync();
-            return;
-        }
+        var warmUp = host.Services.GetRequiredService<IngestionWarmUp>();
+        Assert.True(warmUp.Done);
+        Assert.InRange(warmUp.Rounds, 4, int.MaxValue);
+        Assert.InRange(triedWhileWarming, 1, int.MaxValue);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/{Routes.Prefix}/") };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("openapi.json")).StatusCode);
     }
 
     /// <summary>Tries to connect to the host's port every 10 ms until its warm-up is over; returns how many tries came before.</summary>
