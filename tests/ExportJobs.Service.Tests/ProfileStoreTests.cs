@@ -59,6 +59,32 @@ public class ProfileStoreTests
     }
 
     [Fact]
+    public async Task Runs_merge_ids_that_sort_otherwise_as_UTF_8_in_the_order_of_their_strings()
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        var store = harness.Get<ProfileStore>();
+        // U+FF21 sorts after the supplementary planes as UTF-16 strings, before them as UTF-8; the second run holds every other id.
+        var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", (i % 2 == 0 ? "\uFF21" : "\U0001F600") + i)).ToList();
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batch1", 1_000, identities.Select(id => (id, Utf8(new JsonObject { ["v"] = "1" }))), default);
+        await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batch2", 2_000, identities.Where((_, i) => i % 3 == 0).Select(id => (id, Utf8(new JsonObject { ["v"] = "2" }))), default);
+
+        var seen = new List<Identity>();
+        foreach (int shard in await store.ListShardsAsync(FragmentKind.Profile, harness.Tenant, default))
+        {
+            string? previous = null;
+            await foreach (var (identity, fragments) in store.ReadShardAsync(FragmentKind.Profile, harness.Tenant, shard, default))
+            {
+                string key = IdentityKey.Of(identity);
+                Assert.True(previous is null || string.CompareOrdinal(previous, key) < 0, $"identities come in key order, each once: {previous} then {key}");
+                previous = key;
+                Assert.Equal(identities.IndexOf(identity) % 3 == 0 ? ["1", "2"] : ["1"], fragments.Select(f => f.Record.GetProperty("v").GetString()));
+                seen.Add(identity);
+            }
+        }
+        Assert.Equal(identities.Count, seen.Count);
+    }
+
+    [Fact]
     public async Task A_chunk_is_one_file_of_every_shards_sections_deleted_once_each_of_them_is_covered()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -94,5 +94,21 @@ public static class IdentityKey
 
     public static int Compare(Identity a, Identity b) => Compare(a.Namespace, a.Id, b.Namespace, b.Id);
 
+    /// <summary>
+    /// Two ids' UTF-8 bytes in the order <see cref="string.CompareOrdinal(string, string)"/> puts their strings, without
+    /// decoding them. Bytes order characters by code point; UTF-16 does too, except that it writes the supplementary
+    /// planes as surrogates (D800–DFFF), below U+E000–U+FFFF, whose UTF-8 lead bytes (EE, EF) are below theirs (F0–F4).
+    /// Two ids that agree up to a byte are at the same place in the same character there, so that byte is a lead byte
+    /// in both or in neither.
+    /// </summary>
+    public static int CompareIds(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        int same = a.CommonPrefixLength(b);
+        if (same == a.Length || same == b.Length) return a.Length.CompareTo(b.Length);
+        return InUtf16Order(a[same]).CompareTo(InUtf16Order(b[same]));
+    }
+
+    private static int InUtf16Order(byte utf8) => utf8 is 0xEE or 0xEF ? utf8 + 0x10 : utf8;
+
     public static readonly IComparer<Identity> Order = Comparer<Identity>.Create(Compare);
 }

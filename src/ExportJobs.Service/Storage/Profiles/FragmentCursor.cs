@@ -106,7 +106,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
     /// </summary>
     public static async IAsyncEnumerable<FragmentCursor> MergeAsync(IReadOnlyList<FragmentCursor> runs, [EnumeratorCancellation] CancellationToken ct)
     {
-        var queue = new PriorityQueue<FragmentCursor, (string Namespace, string Id, int Run)>(KeyThenRun.Instance);
+        var queue = new PriorityQueue<FragmentCursor, (string Namespace, ReadOnlyMemory<byte> Id, int Run)>(KeyThenRun.Instance);
         foreach (var run in runs) queue.Enqueue(run, run.Key);
         if (!queue.TryDequeue(out var next, out _)) yield break;
         while (true)
@@ -121,15 +121,17 @@ internal sealed class FragmentCursor : IAsyncDisposable
         }
     }
 
-    private (string Namespace, string Id, int Run) Key => (View.IdentityNamespace, View.IdentityId, Index);
+    /// <summary>The row's identity key (<see cref="IdentityKey"/>), its id as UTF-8: the merge makes no id's string.</summary>
+    private (string Namespace, ReadOnlyMemory<byte> Id, int Run) Key => (View.IdentityNamespace, View.IdBytes, Index);
 
-    private sealed class KeyThenRun : IComparer<(string Namespace, string Id, int Run)>
+    private sealed class KeyThenRun : IComparer<(string Namespace, ReadOnlyMemory<byte> Id, int Run)>
     {
         public static readonly KeyThenRun Instance = new();
 
-        public int Compare((string Namespace, string Id, int Run) x, (string Namespace, string Id, int Run) y)
+        public int Compare((string Namespace, ReadOnlyMemory<byte> Id, int Run) x, (string Namespace, ReadOnlyMemory<byte> Id, int Run) y)
         {
-            int byKey = IdentityKey.Compare(x.Namespace, x.Id, y.Namespace, y.Id);
+            int byKey = string.CompareOrdinal(x.Namespace, y.Namespace);
+            if (byKey == 0) byKey = IdentityKey.CompareIds(x.Id.Span, y.Id.Span);
             return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
         }
     }

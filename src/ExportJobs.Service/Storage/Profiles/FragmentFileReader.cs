@@ -51,15 +51,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     /// <summary>Whether the other holds the group before until the reader moves on from the current group's first row: then no view of it is left.</summary>
     private bool _otherHeld;
     private FragmentRow? _materialized;
-    /// <summary>The last identity id read, and a copy of its bytes (its pack goes back to the pool with its group): a row of the same identity takes its string.</summary>
-    private string? _lastId;
-    private byte[] _lastIdBytes = new byte[64];
-    private int _lastIdLength;
     /// <summary>A column's values as Parquet.Net reads them raw (those of rows that have one), and each row's definition level.</summary>
     private ReadOnlyMemory<byte>[] _bytes = [];
     private ReadOnlyMemory<char>[] _chars = [];
     private int[] _levels = [], _indexes = [];
-    private ReadOnlyMemory<byte>?[] _idBytes = [];
     /// <summary>The members of the row a view writes as JSON (<see cref="FragmentRowView"/>), one row at a time.</summary>
     private readonly Member[] _scratch;
     /// <summary>The values of the file's namespace, dataset and batch columns, by column (<see cref="FragmentColumns.ValuesKey"/>); null in a file of an earlier build.</summary>
@@ -198,7 +193,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             for (int m = 0; m < members.Length; m++) members[m] = members[m] with { Value = bytes.Copy(members[m].Value) };
         }
         var record = whole is { } text ? StoredRecord.OfWhole(text) : StoredRecord.OfMembers(members);
-        return new(group.Namespaces[row]!, group.Ids[row]!, group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, record, group.Sequences[row], memberships);
+        return new(group.Namespaces[row]!, group.IdAt(row), group.IngestTimes[row], group.Datasets[row]!, group.Batches[row]!, record, group.Sequences[row], memberships);
     }
 
     /// <summary>One array that values are copied into one after the other.</summary>
@@ -252,7 +247,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
         int rows = checked((int)group.RowCount);
         into.EnsureCapacity(rows);
         if (_bytes.Length < rows)
-            (_idBytes, _bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>[rows], new ReadOnlyMemory<char>[rows], new int[rows], new int[rows]);
+            (_bytes, _chars, _levels, _indexes) = (new ReadOnlyMemory<byte>[rows], new ReadOnlyMemory<char>[rows], new int[rows], new int[rows]);
         await ReadFewAsync(group, _namespace, into.Namespaces, rows, ct);
         await ReadIdsAsync(group, into, rows, ct);
         if (_keep is not null)
@@ -261,7 +256,7 @@ internal sealed class FragmentFileReader : IAsyncDisposable
             bool keepsNamespace = _keep.KeepsAllOf is { } keepsAllOf && OnlyNamespaceOf(_group) is { } only && keepsAllOf(only);
             for (int row = 0; row < rows; row++)
             {
-                bool kept = into.Kept[row] = keepsNamespace || _keep.Keeps(into.Namespaces[row]!, into.Ids[row]!);
+                bool kept = into.Kept[row] = keepsNamespace || _keep.Keeps(into.Namespaces[row]!, into.IdAt(row));
                 (any, all) = (any | kept, all & kept);
             }
             if (!any)
@@ -333,29 +328,20 @@ internal sealed class FragmentFileReader : IAsyncDisposable
     }
 
     /// <summary>
-    /// The identity ids: UTF-8 in packs, each row's string the row before's when their bytes are equal (an identity's
-    /// fragments in a file are together), or in a file of an earlier build, strings.
+    /// The identity ids: UTF-8 in packs, each row's string made only when it is asked for (<see cref="GroupValues.IdAt"/>),
+    /// or in a file of an earlier build, strings, encoded for the merge to compare (<see cref="GroupValues.EncodeIds"/>).
     /// </summary>
     private async Task ReadIdsAsync(ParquetRowGroupReader group, GroupValues into, int rows, CancellationToken ct)
     {
         if (FragmentColumns.HoldsTextIds(_id))
         {
             await group.ReadAsync(_id, into.Ids.AsMemory(0, rows), null, ct);
+            into.EncodeIds(rows, _id.Name);
             return;
         }
-        await ReadBytesAsync(group, _id, _idBytes, into, rows, ct);
-        for (int row = 0; row < rows; row++)
-        {
-            var text = (_idBytes[row] ?? throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.")).Span;
-            if (_lastId is null || !text.SequenceEqual(_lastIdBytes.AsSpan(0, _lastIdLength)))
-            {
-                _lastId = Encoding.UTF8.GetString(text);
-                if (text.Length > _lastIdBytes.Length) _lastIdBytes = new byte[text.Length];
-                text.CopyTo(_lastIdBytes);
-                _lastIdLength = text.Length;
-            }
-            into.Ids[row] = _lastId;
-        }
+        Array.Clear(into.Ids, 0, rows);
+        await ReadBytesAsync(group, _id, into.IdBytes, into, rows, ct);
+        if (Array.IndexOf(into.IdBytes, null, 0, rows) >= 0) throw new InvalidDataException($"Column {_id.Name} of a fragment file has a null.");
     }
 
     /// <summary>
@@ -425,7 +411,10 @@ internal sealed class FragmentFileReader : IAsyncDisposable
 /// <summary>The columns of one row group as a <see cref="FragmentFileReader"/> read them, reused from one group to another.</summary>
 internal sealed class GroupValues(int memberSlots)
 {
-    public string?[] Namespaces = [], Ids = [], Datasets = [], Batches = [];
+    public string?[] Namespaces = [], Datasets = [], Batches = [];
+    /// <summary>The identity ids' UTF-8, and their strings as far as they were asked for (<see cref="IdAt"/>).</summary>
+    public ReadOnlyMemory<byte>?[] IdBytes = [];
+    public string?[] Ids = [];
     public long[] IngestTimes = [], Sequences = [];
     public ReadOnlyMemory<byte>?[] Records = [], Orders = [], Memberships = [];
     /// <summary>The member columns read, by slot.</summary>
@@ -437,11 +426,38 @@ internal sealed class GroupValues(int memberSlots)
     public void EnsureCapacity(int rows)
     {
         if (Records.Length >= rows) return;
-        (Namespaces, Ids, Datasets, Batches) = (new string?[rows], new string?[rows], new string?[rows], new string?[rows]);
+        (Namespaces, Ids, Datasets, Batches, IdBytes) = (new string?[rows], new string?[rows], new string?[rows], new string?[rows], new ReadOnlyMemory<byte>?[rows]);
         (IngestTimes, Sequences, Kept) = (new long[rows], new long[rows], new bool[rows]);
         (Records, Orders, Memberships) = (new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows], new ReadOnlyMemory<byte>?[rows]);
         for (int slot = 0; slot < Values.Length; slot++) Values[slot] = new ReadOnlyMemory<byte>?[rows];
     }
+
+    /// <summary>
+    /// The id of a row as a string, made when it is first asked for: most of the rows a read decodes are of identities
+    /// it leaves out, whose ids it only compares (as UTF-8, <see cref="Core.Profiles.IdentityKey.CompareIds"/>). A row takes the
+    /// string of the row before when their ids are equal (an identity's rows in a file are together).
+    /// </summary>
+    public string IdAt(int row)
+    {
+        if (Ids[row] is { } made) return made;
+        var id = IdBytes[row]!.Value.Span;
+        return Ids[row] = row > 0 && Ids[row - 1] is { } before && id.SequenceEqual(IdBytes[row - 1]!.Value.Span) ? before : Encoding.UTF8.GetString(id);
+    }
+
+    /// <summary>The UTF-8 of ids read as strings (a file of an earlier build), into <see cref="_idText"/>.</summary>
+    public void EncodeIds(int rows, string column)
+    {
+        for (int row = 0; row < rows; row++)
+        {
+            string id = Ids[row] ?? throw new InvalidDataException($"Column {column} of a fragment file has a null.");
+            var text = _idText.GetMemory(Encoding.UTF8.GetMaxByteCount(id.Length));
+            int length = Encoding.UTF8.GetBytes(id, text.Span);
+            _idText.Advance(length);
+            IdBytes[row] = text[..length];
+        }
+    }
+
+    private readonly ArrayBufferWriter<byte> _idText = new();
 
     /// <summary>
     /// The arrays the group's packs are copied into. A group given back is followed by the next one read, so a few of
@@ -481,8 +497,11 @@ internal sealed class GroupValues(int memberSlots)
         Array.Clear(Orders);
         Array.Clear(Memberships);
         foreach (var values in Values) Array.Clear(values);
+        Array.Clear(IdBytes);
+        Array.Clear(Ids);
         foreach (var held in _held) PackArrays.Return(held);
         _held.Clear();
         Rebuilt.ResetWrittenCount();
+        _idText.ResetWrittenCount();
     }
 }

@@ -13,13 +13,19 @@ namespace ExportJobs.Service.Storage.Profiles;
 internal readonly struct FragmentRowView(FragmentFileReader file, GroupValues group, int row) : IStoredFragment
 {
     public string IdentityNamespace => group.Namespaces[row]!;
-    public string IdentityId => group.Ids[row]!;
+    public string IdentityId => group.IdAt(row);
+    /// <summary>The identity id's UTF-8, which the read compares without making its string (<see cref="IdentityKey.CompareIds"/>).</summary>
+    public ReadOnlyMemory<byte> IdBytes => group.IdBytes[row]!.Value;
     public long IngestTimeMs => group.IngestTimes[row];
     public string DatasetId => group.Datasets[row]!;
     public string BatchId => group.Batches[row]!;
     public long Sequence => group.Sequences[row];
     public ReadOnlyMemory<byte>? Memberships => group.Memberships[row];
     public void AppendJsonTo(ArrayBufferWriter<byte> text, RepeatedMembers? repeated) => file.AppendJsonAt(group, row, text, repeated);
+
+    /// <summary>Whether <paramref name="other"/> is a row of the same identity.</summary>
+    public bool SameIdentityAs(FragmentRowView other) =>
+        string.Equals(IdentityNamespace, other.IdentityNamespace, StringComparison.Ordinal) && IdBytes.Span.SequenceEqual(other.IdBytes.Span);
 
     /// <summary>Whether <paramref name="other"/> is read in the same columns as this row (of the same reader, in the same row group).</summary>
     public bool InGroupOf(FragmentRowView other) => ReferenceEquals(group, other.Group);

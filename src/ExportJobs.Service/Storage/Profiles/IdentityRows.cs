@@ -33,7 +33,7 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
 
     /// <summary>Whether a row read now belongs with the rows held: true when none are held.</summary>
     public bool Holds(FragmentRowView view) =>
-        _views.Count > 0 ? SameIdentity(view, _views[0]) : _rows.Count == 0 || SameIdentity(view, _rows[0]);
+        _views.Count > 0 ? view.SameIdentityAs(_views[0]) : _rows.Count == 0 || SameIdentity(view, _rows[0]);
 
     /// <summary>Adds the row of run <paramref name="run"/> that the merge gives next (one of the identity held).</summary>
     public void Add(FragmentRowView view, int run)
@@ -77,7 +77,7 @@ internal sealed class IdentityRows(MemberPrefilter? prefilter, Func<int, Fragmen
         _text.ResetWrittenCount();
     }
 
-    private static bool SameIdentity<T>(FragmentRowView view, T row) where T : IStoredFragment =>
+    private static bool SameIdentity(FragmentRowView view, FragmentRow row) =>
         IdentityKey.Compare(view.IdentityNamespace, view.IdentityId, row.IdentityNamespace, row.IdentityId) == 0;
 
     private void MakeOwn()

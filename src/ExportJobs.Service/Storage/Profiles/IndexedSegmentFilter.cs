@@ -48,8 +48,10 @@ public sealed class IndexedSegmentFilter(ExportSelection selection, MergeRule ru
             }
             if (statusRow >= 0 && selection.Qualifies(segment, status, time)) _decided.Add(segment);
         }
+        if (_decided.Count == 0) return false;
+        // Only now: an identity left out has its id compared, never made a string.
         _identity = new Identity(rows[0].IdentityNamespace, rows[0].IdentityId);
-        return _decided.Count > 0;
+        return true;
     }
 
     /// <summary>
