@@ -275,6 +275,8 @@ var baseSettings = {
   ExportJobs__TypedLeaves: string(typedLeaves)
   ExportJobs__EvaluationBudget: string(evaluationBudget)
   ExportJobs__WarmUpSeconds: string(warmUpSeconds)
+  // A runtime setting without a runtimeconfig.json name, read from the environment: its value and why are in the sample.
+  DOTNET_GCgen0size: loadJsonContent('../local.settings.sample.json').Values.DOTNET_GCgen0size
   ExportJobs__Access__Issuer: accessIssuer
   ExportJobs__Access__Audience: accessAudience
   ExportJobs__Access__MetadataAddress: accessMetadataAddress

@@ -38,6 +38,8 @@ if [ "$mode" = pql ] || [ "$mode" = engines ] || [ "$mode" = linecost ]; then
   exec dotnet bench/ExportJobs.Benchmarks/bin/Release/net10.0/ExportJobs.Benchmarks.dll "$mode" "$@"
 fi
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
+# The hosts and the floors (run in this process) alike.
+export_host_runtime_env
 
 WORK="$(mktemp -d /tmp/exportjobs-bench.XXXXXX)"
 echo "Logs in $WORK"

@@ -28,6 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
+export_host_runtime_env
 STORAGE="$(connection_string "$BASE")"
 start_host() {
   AzureWebJobsStorage="$STORAGE" ExportJobs__StorageConnection="$STORAGE" ExportJobs__NamePrefix=fault \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by run-local.sh and test.sh: tool checks and an Azurite of our own.
+# Shared by the scripts: tool checks, an Azurite of our own, the hosts' runtime environment.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +22,14 @@ ensure_chromium() {
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
     || { echo "could not install chromium (apt-get install chromium)" >&2; exit 1; }
+}
+
+# The hosts' runtime settings that have no runtimeconfig.json name (src/HostRuntime.props holds the others), exported
+# for the LocalHost and the benchmark's own process as the Function App has them in its app settings: from
+# local.settings.sample.json, which says why.
+export_host_runtime_env() {
+  DOTNET_GCgen0size=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["Values"]["DOTNET_GCgen0size"])' "$ROOT/local.settings.sample.json")
+  export DOTNET_GCgen0size
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

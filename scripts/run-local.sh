@@ -14,6 +14,7 @@ else
 fi
 
 dotnet build src/ExportJobs.LocalHost/ExportJobs.LocalHost.csproj -c Release --nologo -v quiet
+export_host_runtime_env
 # The host runs at the machine's own processor count: its Durable Task concurrency is configured (DurableTask:*), and a
 # raised DOTNET_PROCESSOR_COUNT only made the shared array pool keep arrays for processors that are not there
 # (docs/performance.md).
