@@ -434,8 +434,8 @@ internal sealed class GroupValues(int memberSlots)
 
     /// <summary>
     /// The id of a row as a string, made when it is first asked for: most of the rows a read decodes are of identities
-    /// it leaves out, whose ids it only compares (as UTF-8, <see cref="Core.Profiles.IdentityKey.CompareIds"/>). A row takes the
-    /// string of the row before when their ids are equal (an identity's rows in a file are together).
+    /// it leaves out, whose ids it only compares (as UTF-8, <see cref="Core.Profiles.IdentityKey.CompareIds"/>). A row
+    /// takes the string of the row before when their ids are equal (an identity's rows in a file are together).
     /// </summary>
     public string IdAt(int row)
     {
