@@ -63,7 +63,7 @@ public class ProfileStoreTests
     {
         await using var harness = await ServiceHarness.StartAsync();
         var store = harness.Get<ProfileStore>();
-        // U+FF21 sorts after the supplementary planes as UTF-16 strings, before them as UTF-8; the second run holds every other id.
+        // U+FF21 sorts after the supplementary planes as UTF-16 strings, before them as UTF-8; the second run holds every third id.
         var identities = Enumerable.Range(0, 400).Select(i => new Identity("email", (i % 2 == 0 ? "\uFF21" : "\U0001F600") + i)).ToList();
         await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batch1", 1_000, identities.Select(id => (id, Utf8(new JsonObject { ["v"] = "1" }))), default);
         await store.WriteBatchAsync(FragmentKind.Profile, harness.Tenant, "ds", "batch2", 2_000, identities.Where((_, i) => i % 3 == 0).Select(id => (id, Utf8(new JsonObject { ["v"] = "2" }))), default);
