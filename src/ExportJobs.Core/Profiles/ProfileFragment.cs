@@ -94,6 +94,13 @@ public static class IdentityKey
 
     public static int Compare(Identity a, Identity b) => Compare(a.Namespace, a.Id, b.Namespace, b.Id);
 
+    /// <summary>The same order with the ids as UTF-8 (<see cref="CompareIds"/>), not made strings.</summary>
+    public static int Compare(string nsA, ReadOnlySpan<byte> idA, string nsB, ReadOnlySpan<byte> idB)
+    {
+        int byNamespace = string.CompareOrdinal(nsA, nsB);
+        return byNamespace != 0 ? byNamespace : CompareIds(idA, idB);
+    }
+
     /// <summary>
     /// Two ids' UTF-8 bytes in the order <see cref="string.CompareOrdinal(string, string)"/> puts their strings, without
     /// decoding them. Bytes order characters by code point; UTF-16 does too, except that it writes the supplementary

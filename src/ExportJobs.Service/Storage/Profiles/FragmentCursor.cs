@@ -130,8 +130,7 @@ internal sealed class FragmentCursor : IAsyncDisposable
 
         public int Compare((string Namespace, ReadOnlyMemory<byte> Id, int Run) x, (string Namespace, ReadOnlyMemory<byte> Id, int Run) y)
         {
-            int byKey = string.CompareOrdinal(x.Namespace, y.Namespace);
-            if (byKey == 0) byKey = IdentityKey.CompareIds(x.Id.Span, y.Id.Span);
+            int byKey = IdentityKey.Compare(x.Namespace, x.Id.Span, y.Namespace, y.Id.Span);
             return byKey != 0 ? byKey : x.Run.CompareTo(y.Run);
         }
     }
