@@ -18,7 +18,8 @@
 #   BENCH_STORE=… bash scripts/bench.sh floors R segment   the one-segment floor alone, R times
 #   BENCH_STORE=… bash scripts/bench.sh exports R [whole]   the one-segment (whole-store) export through a host's API, R times
 #     (BENCH_FLOOR_FIELDS and BENCH_FLOOR_SEGMENT change its fields, * for all, and its segment, none for no filter;
-#     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them, and their collections by reason)
+#     BENCH_ALLOC=1 lists the floors' allocations by type, as the runtime samples them, and their collections by reason;
+#     each round prints the methods the JIT compiled during it and its compile time: the first rounds still compile)
 # Starts its own Azurite (with its access log, a line a request, to count Table, Blob and Queue requests) on free ports
 # and the LocalHost(s), and stops them. BENCH_AZURITE_DEBUG=1 adds its debug log (about twenty lines a request, bodies
 # included: each request's steps and time, at a cost to the emulator, which shares the cores); BENCH_AZURITE_QUIET=1

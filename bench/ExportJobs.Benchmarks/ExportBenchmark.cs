@@ -513,6 +513,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// (<c>floors R segment</c>), the one-segment floor alone, R times: rounds short enough to interleave settings.
     /// Its job can be taken apart: <c>BENCH_FLOOR_FIELDS</c> sets its fields (<c>*</c>: every field), <c>BENCH_FLOOR_SEGMENT</c> its segment
     /// (<c>none</c>: no filter); with <c>BENCH_ALLOC=1</c> the allocations sampled by the runtime are listed by type at the end, and the collections by generation and reason.
+    /// Each round prints the methods the JIT compiled during it and the time it took: a round that still compiles is not yet the steady state.
     /// </summary>
     public async Task<int> FloorsAsync(int repeats, bool oneSegmentOnly = false)
     {
@@ -530,8 +531,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 };
                 var gcBefore = GcFigures.Now();
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
+                var (jitMethods, jitTime) = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
                 var floor = await FloorAsync(job);
-                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched ({env.Cache.Passing:N0} of them into passing copies), {env.Cache.Bytes / 1e6:N0} MB held");
+                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; JIT methods, s {System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods:N0}, {(System.Runtime.JitInfo.GetCompilationTime() - jitTime).TotalSeconds:N2}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched ({env.Cache.Passing:N0} of them into passing copies), {env.Cache.Bytes / 1e6:N0} MB held");
                 if (oneSegmentOnly) continue;
                 gcBefore = GcFigures.Now();
                 (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
