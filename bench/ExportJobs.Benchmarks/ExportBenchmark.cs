@@ -241,6 +241,16 @@ public sealed class ExportBenchmark(BenchEnvironment env)
             $"{Gen0}/{Gen1}/{Gen2}, {Pause.TotalSeconds:N1}, {Allocated / 1e9:N1}");
     }
 
+    /// <summary>The methods the JIT compiled in this process and its compile time, taken before and after a phase as <see cref="GcFigures"/> are.</summary>
+    private readonly record struct JitFigures(long Methods, TimeSpan Time)
+    {
+        public static JitFigures Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+
+        public static JitFigures operator -(JitFigures a, JitFigures b) => new(a.Methods - b.Methods, a.Time - b.Time);
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Methods:N0}, {Time.TotalSeconds:N2}");
+    }
+
     /// <summary>CPU seconds of the host and of Azurite over a phase, and their sum as a share of all the cores' time.</summary>
     internal static string Cpu((double Host, double Azurite) before, (double Host, double Azurite) after, TimeSpan elapsed)
     {
@@ -531,9 +541,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
                 };
                 var gcBefore = GcFigures.Now();
                 var (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
-                var (jitMethods, jitTime) = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+                var jitBefore = JitFigures.Now();
                 var floor = await FloorAsync(job);
-                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; JIT methods, s {System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods:N0}, {(System.Runtime.JitInfo.GetCompilationTime() - jitTime).TotalSeconds:N2}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched ({env.Cache.Passing:N0} of them into passing copies), {env.Cache.Bytes / 1e6:N0} MB held");
+                Console.WriteLine($"{(oneSegment ? "one segment" : "whole store")}: {floor.TotalSeconds:N1} s; CPU s here, Azurite {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpu:N1}, {env.CpuSeconds().Azurite - azurite:N1}; GC gen0/gen1/gen2, pause s, allocated GB {GcFigures.Now() - gcBefore}; JIT methods, s {JitFigures.Now() - jitBefore}; local copies: {env.Cache.Hits:N0} files read from them, {env.Cache.Misses:N0} fetched ({env.Cache.Passing:N0} of them into passing copies), {env.Cache.Bytes / 1e6:N0} MB held");
                 if (oneSegmentOnly) continue;
                 gcBefore = GcFigures.Now();
                 (cpu, azurite) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, env.CpuSeconds().Azurite);
