@@ -112,16 +112,23 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         var reading = new ShardReading(rule, evaluation, evaluation is null ? null : MembershipBatchId(job.Id), job.CreationTime,
             events is not null || emptyProfiles || evaluation?.UsesEvents == true, emptyProfiles, MembersRead(projection, selection, evaluation), graphs, routes, prefilter,
             EventMembersRead(events, evaluation), listed, PartlyRead(projection, selection, evaluation));
-        async Task WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets)
+        // A row is added to its targets' parts without a state machine of its own; only a part to be written awaits.
+        ValueTask WriteAsync(Identity identity, MergedValue row, IReadOnlyList<int> targets, int from = 0)
         {
-            for (int t = 0; t < targets.Count; t++)
+            for (int t = from; t < targets.Count; t++)
             {
                 int target = targets[t];
                 rowsByBatch[target]++;
                 int full = pending.Add(target, row);
-                if (full >= 0) await FlushAsync(full);
+                if (full >= 0) return FlushThenWriteAsync(full, identity, row, targets, t + 1);
             }
             CollectionsMarshal.GetValueRefOrAddDefault(byNamespace, identity.Namespace, out _) += targets.Count;
+            return ValueTask.CompletedTask;
+        }
+        async ValueTask FlushThenWriteAsync(int full, Identity identity, MergedValue row, IReadOnlyList<int> targets, int from)
+        {
+            await FlushAsync(full);
+            await WriteAsync(identity, row, targets, from);
         }
         // Read through the fragments, unless fields ask for a projection the columns do not make.
         MergedValue RowOf(MergedProfile profile, IReadOnlyList<ProfileFragment> eventFragments)

@@ -29,7 +29,7 @@ public sealed record ShardReading(MergeRule Rule, SegmentEvaluation? Evaluation,
 /// A merged profile of a shard, with its events, after segment evaluation; <c>Changed</c>: the memberships evaluation
 /// changed, as recorded (<see cref="SegmentEvaluation.Apply"/>), or null.
 /// </summary>
-public sealed record ShardProfile(Identity Identity, MergedProfile Profile, IReadOnlyList<ProfileFragment> Events, JsonElement? Changed = null);
+public readonly record struct ShardProfile(Identity Identity, MergedProfile Profile, IReadOnlyList<ProfileFragment> Events, JsonElement? Changed = null);
 
 /// <summary>
 /// The one path by which exports and segment jobs read a shard's profiles: compact the shard's fragment files when it
@@ -56,12 +56,14 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
         using var graphTable = stitched;
         using var movedTable = moved;
         using var identityMaps = stitched is null ? null : new GraphIdentities.Records(stitched);
-        var source = moved is null
-            ? JoinAsync(store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember, reading.PartlyRead),
-                    reading.Prefilter, mergedBy: reading.Rule),
-                reading.WithEvents ? store.ReadRunsAsync(FragmentKind.Event, eventRuns, ct, members: MemberSelection.Of(reading.EventMembers)) : Empty())
-            : JoinAsync(shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, profileRuns, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct),
-                reading.WithEvents ? shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, eventRuns, moved, null, reading.EventMembers, null, ct) : Empty());
+        var profileStream = moved is null
+            ? store.ReadRunsAsync(FragmentKind.Profile, profileRuns, ct, reading.MembershipBatch, MemberSelection.Of(reading.Members, reading.Prefilter?.IndexedMember, reading.PartlyRead),
+                reading.Prefilter, mergedBy: reading.Rule)
+            : shuffle.ReadPartitionAsync(FragmentKind.Profile, tenant, reading.Graphs!, reading.Routes ?? [], shard, profileRuns, moved, reading.MembershipBatch, reading.Members, reading.Prefilter, ct);
+        var source = !reading.WithEvents ? new WithoutEvents(profileStream)
+            : JoinAsync(profileStream, moved is null
+                ? store.ReadRunsAsync(FragmentKind.Event, eventRuns, ct, members: MemberSelection.Of(reading.EventMembers))
+                : shuffle.ReadPartitionAsync(FragmentKind.Event, tenant, reading.Graphs!, reading.Routes ?? [], shard, eventRuns, moved, null, reading.EventMembers, null, ct));
         await foreach (var (identity, fragments, events) in source)
         {
             if (fragments.Count == 0 && !reading.EmptyProfiles) continue;
@@ -109,9 +111,25 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
         }
     }
 
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> Empty()
+    /// <summary>
+    /// Each identity with its profile fragments and no events, for a read without events (most exports): the profile
+    /// stream's own steps, with no iterator of its own around them.
+    /// </summary>
+    private sealed class WithoutEvents(IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profiles)
+        : IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)>
     {
-        await Task.CompletedTask;
-        yield break;
+        public IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)> GetAsyncEnumerator(CancellationToken ct = default) =>
+            new Enumerator(profiles.GetAsyncEnumerator(ct));
+
+        private sealed class Enumerator(IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments)> profiles)
+            : IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)>
+        {
+            public (Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events) Current =>
+                (profiles.Current.Identity, profiles.Current.Fragments, NoEvents);
+
+            public ValueTask<bool> MoveNextAsync() => profiles.MoveNextAsync();
+
+            public ValueTask DisposeAsync() => profiles.DisposeAsync();
+        }
     }
 }

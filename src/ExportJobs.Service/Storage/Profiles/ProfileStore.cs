@@ -295,13 +295,12 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>As <see cref="ReadShardAsync"/>, from the shard's live runs as listed (<see cref="ShardCompactor.ReadyToReadAsync"/>).</summary>
-    internal async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadRunsAsync(
-        FragmentKind kind, IReadOnlyList<ShardRun> live, [EnumeratorCancellation] CancellationToken ct, string? skipBatchId = null,
+    internal IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> ReadRunsAsync(
+        FragmentKind kind, IReadOnlyList<ShardRun> live, CancellationToken ct, string? skipBatchId = null,
         MemberSelection? members = null, MemberPrefilter? prefilter = null, MergeRule? mergedBy = null)
     {
         ReadsMemberOf(prefilter, members);
-        var files = await OpenAsync(Container(kind), Readable(live, skipBatchId), members, ct);
-        await foreach (var group in GroupAsync(files, prefilter, ct, mergedBy: mergedBy)) yield return group;
+        return GroupAsync(c => OpenAsync(Container(kind), Readable(live, skipBatchId), members, c), prefilter, ct, mergedBy: mergedBy);
     }
 
     private static void ReadsMemberOf(MemberPrefilter? prefilter, MemberSelection? members)
@@ -366,7 +365,7 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
             foreach (var file in files) await file.DisposeAsync();
             throw;
         }
-        await foreach (var group in GroupAsync(files, prefilter, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
+        await foreach (var group in GroupAsync(_ => Task.FromResult(files), prefilter, ct, (run, row) => run < own ? ownRow(row) : row)) yield return group;
     }
 
     /// <summary>
@@ -414,14 +413,17 @@ public sealed class ProfileStore(StorageClients clients, IOptions<ExportStorageO
     }
 
     /// <summary>
-    /// The rows of the runs merged, grouped by identity, each group oldest first, each row as <paramref name="rewrite"/>
-    /// makes it from its run's index (it keeps the row's identity and provenance), the groups <paramref name="prefilter"/>
-    /// leaves out neither parsed nor yielded, the members repeated left out of records read only to be merged by
-    /// <paramref name="mergedBy"/> (<see cref="IdentityRows"/>); disposes the runs at the end.
+    /// The rows of the runs <paramref name="open"/> opens (when the first group is asked for) merged, grouped by identity,
+    /// each group oldest first, each row as <paramref name="rewrite"/> makes it from its run's index (it keeps the row's
+    /// identity and provenance), the groups <paramref name="prefilter"/> leaves out neither parsed nor yielded, the
+    /// members repeated left out of records read only to be merged by <paramref name="mergedBy"/>
+    /// (<see cref="IdentityRows"/>); disposes the runs at the end. The runs are opened here, not by a caller's iterator
+    /// around this one: each group yielded goes through one iterator fewer.
     /// </summary>
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(List<FragmentCursor> files,
+    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> GroupAsync(Func<CancellationToken, Task<List<FragmentCursor>>> open,
         MemberPrefilter? prefilter, [EnumeratorCancellation] CancellationToken ct, Func<int, FragmentRow, FragmentRow>? rewrite = null, MergeRule? mergedBy = null)
     {
+        var files = await open(ct);
         var identity = new IdentityRows(prefilter, rewrite, mergedBy);
         try
         {
