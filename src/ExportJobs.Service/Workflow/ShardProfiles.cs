@@ -7,6 +7,9 @@ using ExportJobs.Core.Segments;
 using ExportJobs.Core.Tenancy;
 using ExportJobs.Service.Identities;
 using ExportJobs.Service.Storage.Profiles;
+using IdentityFragments = (ExportJobs.Core.Profiles.Identity Identity, System.Collections.Generic.List<ExportJobs.Core.Profiles.ProfileFragment> Fragments);
+using IdentityWithEvents = (ExportJobs.Core.Profiles.Identity Identity, System.Collections.Generic.List<ExportJobs.Core.Profiles.ProfileFragment> Fragments,
+    System.Collections.Generic.IReadOnlyList<ExportJobs.Core.Profiles.ProfileFragment> Events);
 
 namespace ExportJobs.Service.Workflow;
 
@@ -81,9 +84,7 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
     private static readonly IReadOnlyList<ProfileFragment> NoEvents = [];
 
     /// <summary>Each identity with its profile fragments and its events: a merge join of two identity-ordered streams.</summary>
-    private static async IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)> JoinAsync(
-        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profileStream,
-        IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> eventStream)
+    private static async IAsyncEnumerable<IdentityWithEvents> JoinAsync(IAsyncEnumerable<IdentityFragments> profileStream, IAsyncEnumerable<IdentityFragments> eventStream)
     {
         await using var profiles = profileStream.GetAsyncEnumerator();
         await using var events = eventStream.GetAsyncEnumerator();
@@ -115,17 +116,14 @@ public sealed class ShardProfiles(ProfileStore store, ShardCompactor compactor, 
     /// Each identity with its profile fragments and no events, for a read without events (most exports): the profile
     /// stream's own steps, with no iterator of its own around them.
     /// </summary>
-    private sealed class WithoutEvents(IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments)> profiles)
-        : IAsyncEnumerable<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)>
+    private sealed class WithoutEvents(IAsyncEnumerable<IdentityFragments> profiles) : IAsyncEnumerable<IdentityWithEvents>
     {
-        public IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)> GetAsyncEnumerator(CancellationToken ct = default) =>
+        public IAsyncEnumerator<IdentityWithEvents> GetAsyncEnumerator(CancellationToken ct = default) =>
             new Enumerator(profiles.GetAsyncEnumerator(ct));
 
-        private sealed class Enumerator(IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments)> profiles)
-            : IAsyncEnumerator<(Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events)>
+        private sealed class Enumerator(IAsyncEnumerator<IdentityFragments> profiles) : IAsyncEnumerator<IdentityWithEvents>
         {
-            public (Identity Identity, List<ProfileFragment> Fragments, IReadOnlyList<ProfileFragment> Events) Current =>
-                (profiles.Current.Identity, profiles.Current.Fragments, NoEvents);
+            public IdentityWithEvents Current => (profiles.Current.Identity, profiles.Current.Fragments, NoEvents);
 
             public ValueTask<bool> MoveNextAsync() => profiles.MoveNextAsync();
 
