@@ -620,8 +620,10 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var clients = new StorageClients(options);
         var (store, profiles) = ShardReaders(options, clients, env.Cache);
         var exporter = new ShardExporter(profiles, new DatasetBatchFiles(clients), new ChangeStates(clients), options);
-        // The job's columns, as the service resolves them: the union of the profile datasets' schemas.
-        var outputSchema = ExportSchema.Of(await new DatasetStore(clients).ListAsync(_tenant, default)).Profiles;
+        // The job's columns, as the service resolves them when it creates the job: the union of the profile datasets'
+        // schemas, projected by its fields.
+        var (outputSchema, _) = ExportSchema.Resolve(new ExportJobRequest { Fields = job.Fields, AdditionalFields = job.AdditionalFields, Incremental = job.Incremental },
+            await new DatasetStore(clients).ListAsync(_tenant, default));
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost },
