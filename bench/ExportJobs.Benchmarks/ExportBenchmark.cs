@@ -622,8 +622,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var exporter = new ShardExporter(profiles, new DatasetBatchFiles(clients), new ChangeStates(clients), options);
         // The job's columns, as the service resolves them when it creates the job: the union of the profile datasets'
         // schemas, projected by its fields.
-        var (outputSchema, _) = ExportSchema.Resolve(new ExportJobRequest { Fields = job.Fields, AdditionalFields = job.AdditionalFields, Incremental = job.Incremental },
+        var (outputSchema, problem) = ExportSchema.Resolve(new ExportJobRequest { Fields = job.Fields, AdditionalFields = job.AdditionalFields, Incremental = job.Incremental },
             await new DatasetStore(clients).ListAsync(_tenant, default));
+        if (problem is not null) throw new InvalidOperationException($"The floor's job would be refused: {problem.Field}: {problem.Message}");
         var shards = await store.ListShardsAsync(FragmentKind.Profile, _tenant, default);
         var watch = Stopwatch.StartNew();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxShardReadsPerHost },
