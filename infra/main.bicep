@@ -143,6 +143,9 @@ param watchdogStuckNewAfterSeconds int = 300
 @description('A PROCESSING job without progress this long is failed, seconds.')
 param watchdogStalledAfterSeconds int = 1800
 
+@description('An ended orchestration created this long ago is purged from the task hub, seconds (more than watchdogStuckNewAfterSeconds).')
+param watchdogPurgeEndedAfterSeconds int = 604800
+
 @description('Deliveries tried per completion callback.')
 param callbackMaxAttempts int = 5
 
@@ -291,6 +294,7 @@ var baseSettings = {
   ExportJobs__Idempotency__WaitSeconds: string(idempotencyWaitSeconds)
   ExportJobs__Watchdog__StuckNewAfterSeconds: string(watchdogStuckNewAfterSeconds)
   ExportJobs__Watchdog__StalledAfterSeconds: string(watchdogStalledAfterSeconds)
+  ExportJobs__Watchdog__PurgeEndedAfterSeconds: string(watchdogPurgeEndedAfterSeconds)
   ExportJobs__Callbacks__AllowLoopback: 'false'
   ExportJobs__Callbacks__MaxAttempts: string(callbackMaxAttempts)
   ExportJobs__Callbacks__TimeoutSeconds: string(callbackTimeoutSeconds)

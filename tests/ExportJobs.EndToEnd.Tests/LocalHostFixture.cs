@@ -48,9 +48,12 @@ public sealed class LocalHostFixture : IAsyncLifetime
     }
 
     /// <summary>A client of one sandbox of the test organisation.</summary>
-    public HttpClient Client(string sandbox = "prod", string org = Org)
+    public HttpClient Client(string sandbox = "prod", string org = Org) => ClientOf(BaseAddress, sandbox, org);
+
+    /// <summary>A client of one sandbox of the test organisation on the API at <paramref name="api"/>.</summary>
+    public static HttpClient ClientOf(Uri api, string sandbox = "prod", string org = Org)
     {
-        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Add(RequestReading.OrgHeader, org);
         client.DefaultRequestHeaders.Add(RequestReading.SandboxHeader, sandbox);
         client.DefaultRequestHeaders.Add(ApiAccess.ApiKeyHeader, TestAccess.ClientId);

@@ -48,7 +48,7 @@ public class WatchdogTests
         var queuedNew = await store.CreateAsync(tenant, id => Job(id, JobStatus.New, tenant.OrgId, tenant.Sandbox, t0), default);
         await harness.Get<DatasetBatchFiles>().WritePartAsync(tenant, "out", stalled.Destination.BatchId!, DatasetBatchFiles.PartName(0, 0), OnePart(), default);
 
-        var client = new Mock<DurableTaskClient>("test");
+        var client = Engine();
         client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
             .Returns((string id, bool _, CancellationToken _) =>
                 id == unreachable.ComputeGatewayJobId!.ExportJob ? Task.FromException<OrchestrationMetadata?>(new InvalidOperationException("the engine is down"))
@@ -61,9 +61,9 @@ public class WatchdogTests
             .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
         var watchdog = harness.Get<JobWatchdog>();
 
-        Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+        Assert.Equal((0, 0, 0), await watchdog.RunAsync(client.Object, default));
         clock.Advance(TimeSpan.FromMinutes(45));
-        Assert.Equal((1, 3), await watchdog.RunAsync(client.Object, default));
+        Assert.Equal((1, 3, 0), await watchdog.RunAsync(client.Object, default));
 
         client.Verify(c => c.ScheduleNewOrchestrationInstanceAsync(It.Is<TaskName>(n => n.Name == TaskNames.ExportJobOrchestrator), It.IsAny<object?>(),
             It.Is<StartOrchestrationOptions?>(o => o!.InstanceId == orphanNew.ComputeGatewayJobId!.ExportJob), It.IsAny<CancellationToken>()), Times.Once);
@@ -81,7 +81,7 @@ public class WatchdogTests
         Assert.Equal(JobStatus.Processing, (await store.GetAsync(tenant, fresh.Id, default))!.Status);
 
         // The re-driven job was touched, so the next run leaves it be.
-        Assert.Equal((0, 0), await watchdog.RunAsync(client.Object, default));
+        Assert.Equal((0, 0, 0), await watchdog.RunAsync(client.Object, default));
     }
 
     [Fact]
@@ -108,12 +108,12 @@ public class WatchdogTests
             await writer.CompleteAsync(default);
         }
 
-        var client = new Mock<DurableTaskClient>("test");
+        var client = Engine();
         client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>())).ReturnsAsync((OrchestrationMetadata?)null);
         client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((TaskName _, object? _, StartOrchestrationOptions? o, CancellationToken _) => o!.InstanceId!);
         clock.Advance(TimeSpan.FromMinutes(45));
-        Assert.Equal((1, 1), await harness.Get<JobWatchdog>().RunAsync(client.Object, default));
+        Assert.Equal((1, 1, 0), await harness.Get<JobWatchdog>().RunAsync(client.Object, default));
 
         string instance = TaskNames.SegmentJobInstanceIdOf(tenant.OrgId, tenant.Sandbox, orphan.Number);
         client.Verify(c => c.ScheduleNewOrchestrationInstanceAsync(It.Is<TaskName>(n => n.Name == TaskNames.SegmentJobOrchestrator), It.IsAny<object?>(),
@@ -123,6 +123,52 @@ public class WatchdogTests
         Assert.Equal(JobStatus.Failed, failed.Status);
         Assert.Equal(ExportErrorCodes.Stalled, Assert.Single(failed.Errors!).Code);
         Assert.Equal(0, await harness.Get<ProfileStore>().DeleteBatchAsync(FragmentKind.Profile, tenant, membership, default));
+    }
+
+    [Fact]
+    public async Task Each_run_purges_the_orchestrations_that_ended_created_a_week_or_more_before_and_an_engine_that_fails_the_purge_stops_nothing_else()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var harness = await ServiceHarness.StartAsync(s => s.AddSingleton<TimeProvider>(clock));
+        var store = harness.Get<JobStore>();
+        var tenant = harness.Tenant;
+        var stalled = await store.CreateAsync(tenant, id => Job(id, JobStatus.Processing, tenant.OrgId, tenant.Sandbox, Start.ToUnixTimeMilliseconds()), default);
+        var client = Engine();
+        client.Setup(c => c.GetInstanceAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>())).ReturnsAsync((OrchestrationMetadata?)null);
+        var filters = new List<PurgeInstancesFilter>();
+        client.Setup(c => c.PurgeAllInstancesAsync(Capture.In(filters), It.IsAny<CancellationToken>())).ReturnsAsync(new PurgeResult(3));
+        var watchdog = harness.Get<JobWatchdog>();
+
+        Assert.Equal((0, 0, 3), await watchdog.RunAsync(client.Object, default));
+        var filter = Assert.Single(filters);
+        Assert.Equal(DateTimeOffset.UnixEpoch, filter.CreatedFrom);
+        Assert.Equal(Start - TimeSpan.FromDays(7), filter.CreatedTo);
+        Assert.Equal([OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated],
+            filter.Statuses!.Order());
+
+        client.Setup(c => c.PurgeAllInstancesAsync(It.IsAny<PurgeInstancesFilter>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new InvalidOperationException("the engine is down"));
+        clock.Advance(TimeSpan.FromMinutes(45));
+        Assert.Equal((0, 1, 0), await watchdog.RunAsync(client.Object, default));
+        Assert.Equal(JobStatus.Failed, (await store.GetAsync(tenant, stalled.Id, default))!.Status);
+    }
+
+    [Fact]
+    public void A_retention_no_longer_than_the_wait_for_a_new_job_is_refused()
+    {
+        var options = new WatchdogOptions { StuckNewAfterSeconds = 7200, PurgeEndedAfterSeconds = 7200 };
+        var refused = Assert.Single(options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)));
+        Assert.Contains(nameof(WatchdogOptions.PurgeEndedAfterSeconds), refused.MemberNames);
+        options.PurgeEndedAfterSeconds = 7201;
+        Assert.Empty(options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)));
+    }
+
+    /// <summary>A Durable client whose purges find nothing, unless a test sets them up otherwise.</summary>
+    private static Mock<DurableTaskClient> Engine()
+    {
+        var client = new Mock<DurableTaskClient>("test");
+        client.Setup(c => c.PurgeAllInstancesAsync(It.IsAny<PurgeInstancesFilter>(), It.IsAny<CancellationToken>())).ReturnsAsync(new PurgeResult(0));
+        return client;
     }
 
     private static PartRows OnePart()

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace ExportJobs.Service.Workflow;
 
 /// <summary>Section <c>ExportJobs:Watchdog</c>.</summary>
-public sealed class WatchdogOptions
+public sealed class WatchdogOptions : IValidatableObject
 {
     public const string Section = "ExportJobs:Watchdog";
 
@@ -21,6 +21,21 @@ public sealed class WatchdogOptions
 
     /// <summary>How long the watchdog waits for the Durable engine to answer about one job before deciding without it.</summary>
     [Range(1, 300)] public int EngineTimeoutSeconds { get; set; } = 20;
+
+    /// <summary>
+    /// An orchestration created this long ago that has ended (completed, failed or terminated) is purged: its history
+    /// and instance rows. The job's record keeps all the API shows; without the purge the task hub grows by every job.
+    /// </summary>
+    [Range(3600, 366 * 24 * 3600)] public int PurgeEndedAfterSeconds { get; set; } = 7 * 24 * 3600;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        // A NEW job is failed when its orchestration has ended, and started again when it has none: the watchdog must
+        // see an ended orchestration before it is purged.
+        if (PurgeEndedAfterSeconds <= StuckNewAfterSeconds)
+            yield return new ValidationResult("ExportJobs:Watchdog:PurgeEndedAfterSeconds must be more than StuckNewAfterSeconds.",
+                [nameof(PurgeEndedAfterSeconds), nameof(StuckNewAfterSeconds)]);
+    }
 }
 
 /// <summary>A job the watchdog looks after: its tenant, id and orchestration instance.</summary>
@@ -67,10 +82,15 @@ public sealed class WatchedExportJobs(JobStore jobs, ExportJobSteps steps, IOpti
 /// orchestration never started is started again (same instance id); one whose orchestration has already ended is
 /// failed. A job without progress for <see cref="WatchdogOptions.StalledAfterSeconds"/> is failed with
 /// <see cref="ExportErrorCodes.Stalled"/>, what it wrote removed, and its orchestration, if still there, terminated.
+/// Then the orchestrations that ended are purged once <see cref="WatchdogOptions.PurgeEndedAfterSeconds"/> have passed
+/// since they were created.
 /// </summary>
 public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<WatchdogOptions> options, TimeProvider time, ILogger<JobWatchdog> log)
 {
-    public async Task<(int Redriven, int Failed)> RunAsync(DurableTaskClient client, CancellationToken ct)
+    private static readonly OrchestrationRuntimeStatus[] Ended =
+        [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated];
+
+    public async Task<(int Redriven, int Failed, int Purged)> RunAsync(DurableTaskClient client, CancellationToken ct)
     {
         var o = options.Value;
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -103,7 +123,31 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
                 failed++;
             }
         }
-        return (redriven, failed);
+        return (redriven, failed, await PurgeEndedAsync(client, now, ct));
+    }
+
+    /// <summary>
+    /// Purges the orchestrations that ended, created <see cref="WatchdogOptions.PurgeEndedAfterSeconds"/> or more ago; how
+    /// many. An engine that does not answer in time is left to the next run, as is what a purge cut short left.
+    /// </summary>
+    private async Task<int> PurgeEndedAsync(DurableTaskClient client, long now, CancellationToken ct)
+    {
+        var createdBefore = DateTimeOffset.FromUnixTimeMilliseconds(now) - TimeSpan.FromSeconds(options.Value.PurgeEndedAfterSeconds);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+        try
+        {
+            // From the epoch rather than unbounded: the Azure Storage backend puts the lower bound in its query as is.
+            var purged = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.UnixEpoch, createdBefore, Ended), timeout.Token);
+            if (purged.PurgedInstanceCount > 0)
+                log.LogInformation("Watchdog: purged {Count} ended orchestrations created before {CreatedBefore:O}", purged.PurgedInstanceCount, createdBefore);
+            return purged.PurgedInstanceCount;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogWarning("Watchdog: ended orchestrations not purged: {Error}", e.Message);
+            return 0;
+        }
     }
 
     /// <summary>Whether an orchestration may still make progress: queued (Pending), Running or Suspended.</summary>
