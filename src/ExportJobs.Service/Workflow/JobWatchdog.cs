@@ -137,7 +137,7 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
         timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
         try
         {
-            // From the epoch rather than unbounded: the Azure Storage backend puts the lower bound in its query as is.
+            // From the epoch: the Durable Task backends' purge by time takes a created-from time, and no orchestration is older.
             var purged = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.UnixEpoch, createdBefore, Ended), timeout.Token);
             if (purged.PurgedInstanceCount > 0)
                 log.LogInformation("Watchdog: purged {Count} ended orchestrations created before {CreatedBefore:O}", purged.PurgedInstanceCount, createdBefore);
