@@ -37,7 +37,9 @@ public sealed class OrchestrationPurgeTests
         var options = app.Services.GetRequiredService<IOptions<WatchdogOptions>>();
         var history = new TableServiceClient(TestStorage.ConnectionString).GetTableClient($"hub{prefix}History");
         Task<int> HistoryRowsAsync() => CountAsync(history.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {instance}"), select: ["RowKey"]));
-        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await engine.GetInstanceAsync(instance))!.RuntimeStatus);
+        // The job reads SUCCEEDED once its last activity has written it; its orchestration completes just after.
+        using (var deadline = new CancellationTokenSource(LocalHostFixture.Deadline))
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, (await engine.WaitForInstanceCompletionAsync(instance, deadline.Token)).RuntimeStatus);
         Assert.True(await HistoryRowsAsync() > 0);
 
         // A watchdog run at a given time, with no jobs to look after: only its purge.
