@@ -133,8 +133,7 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
     private async Task<int> PurgeEndedAsync(DurableTaskClient client, long now, CancellationToken ct)
     {
         var createdBefore = DateTimeOffset.FromUnixTimeMilliseconds(now) - TimeSpan.FromSeconds(options.Value.PurgeEndedAfterSeconds);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+        using var timeout = EngineDeadline(ct);
         try
         {
             // From the epoch: the Durable Task backends' purge by time takes a created-from time, and no orchestration is older.
@@ -150,6 +149,14 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
         }
     }
 
+    /// <summary>A token that ends with <paramref name="ct"/>, or once the engine has had <see cref="WatchdogOptions.EngineTimeoutSeconds"/> to answer.</summary>
+    private CancellationTokenSource EngineDeadline(CancellationToken ct)
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+        return deadline;
+    }
+
     /// <summary>Whether an orchestration may still make progress: queued (Pending), Running or Suspended.</summary>
     private static bool IsAlive(OrchestrationMetadata instance) => instance.RuntimeStatus is
         OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended;
@@ -160,8 +167,7 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
     /// </summary>
     private async Task<(bool Answered, OrchestrationMetadata? Instance)> AskEngineAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+        using var timeout = EngineDeadline(ct);
         try
         {
             return (true, await client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, timeout.Token));
@@ -177,8 +183,7 @@ public sealed class JobWatchdog(IEnumerable<IWatchedJobs> kinds, IOptions<Watchd
     {
         if (terminate)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.EngineTimeoutSeconds));
+            using var timeout = EngineDeadline(ct);
             try
             {
                 await client.TerminateInstanceAsync(job.InstanceId, (object?)message, timeout.Token);
