@@ -61,6 +61,7 @@ public sealed class OrchestrationPurgeTests
         await app.StopAsync();
     }
 
+    // Not the runtime's AsyncEnumerable.CountAsync: System.Linq.Async, which the Durable Task Azure Storage backend brings, makes it ambiguous here.
     private static async Task<int> CountAsync<T>(IAsyncEnumerable<T> items)
     {
         int count = 0;
