@@ -71,4 +71,22 @@ public class JobStoreTests
         Assert.True(await store.DeleteAsync(tenant, job.Id, default));
         Assert.Null(await store.GetAsync(tenant, job.Id, default));
     }
+
+    [Fact]
+    public async Task A_job_and_what_is_kept_beside_it_come_in_one_read_and_an_update_keeps_what_is_beside_it()
+    {
+        await using var harness = await ServiceHarness.StartAsync();
+        var store = harness.Get<JobStore>();
+        var tenant = new Tenant("org", "prod");
+        var job = await store.CreateAsync(tenant, id => Job(id), default,
+            new Dictionary<JobStore.Hidden, string> { [JobStore.Hidden.OutputSchema] = "{\"type\":\"object\"}", [JobStore.Hidden.CallbackSecret] = "s3cret" });
+        await store.UpdateAsync(tenant, job.Id, j => j with { Status = JobStatus.Processing }, default);
+
+        var (read, hidden) = (await store.GetWithHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], default))!.Value;
+        Assert.Equal((job.Id, JobStatus.Processing), (read.Id, read.Status));
+        Assert.Equal("{\"type\":\"object\"}", Assert.Single(hidden, h => h.Key == JobStore.Hidden.OutputSchema).Value);
+        // Only what was asked for, and only what the job has.
+        Assert.Single(hidden);
+        Assert.Null(await store.GetWithHiddenAsync(tenant, job.Id + 1, [JobStore.Hidden.OutputSchema], default));
+    }
 }

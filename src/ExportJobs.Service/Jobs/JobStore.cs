@@ -42,10 +42,21 @@ public sealed class JobStore(StorageClients clients)
     public async Task<IReadOnlyDictionary<Hidden, string>> GetHiddenAsync(Tenant tenant, long id, Hidden[] names, CancellationToken ct)
     {
         var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), names.Select(n => n.ToString()), ct);
+        return found.HasValue ? HiddenOf(found.Value!, names) : new Dictionary<Hidden, string>();
+    }
+
+    /// <summary>A job and values kept beside it, in one read (those it does not have are absent); null when there is no such job.</summary>
+    public async Task<(ExportJob Job, IReadOnlyDictionary<Hidden, string> Hidden)?> GetWithHiddenAsync(Tenant tenant, long id, Hidden[] names, CancellationToken ct)
+    {
+        var found = await clients.Jobs.GetEntityIfExistsAsync<TableEntity>(tenant.Key, RowKeyOf(id), cancellationToken: ct);
+        return found.HasValue ? (RecordJson.Read(found.Value!, CoreJson.Wire.ExportJob), HiddenOf(found.Value!, names)) : null;
+    }
+
+    private static Dictionary<Hidden, string> HiddenOf(TableEntity entity, Hidden[] names)
+    {
         var values = new Dictionary<Hidden, string>();
-        if (!found.HasValue) return values;
         foreach (var name in names)
-            if (found.Value!.GetString(name.ToString()) is { } value) values[name] = value;
+            if (entity.GetString(name.ToString()) is { } value) values[name] = value;
         return values;
     }
 

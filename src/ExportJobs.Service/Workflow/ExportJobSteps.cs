@@ -143,8 +143,8 @@ public sealed class ExportJobSteps(
         using var span = ExportTelemetry.StartStep("shards", task.Job, task.Shards);
         using var scope = Scope(task.Job);
         var tenant = task.Job.Tenant;
-        var job = await RecordOfAsync(task.Job, ct);
-        var hidden = await jobs.GetHiddenAsync(tenant, job.Id, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct);
+        var (job, hidden) = await jobs.GetWithHiddenAsync(tenant, task.Job.JobId, [JobStore.Hidden.OutputSchema, JobStore.Hidden.SegmentExpressions], ct)
+            ?? throw NoRecord(task.Job);
         var evaluation = Evaluation(job, hidden, options.Value.EvaluationBudget / options.Value.ShardCount * task.Shards.Length);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = await shards.ExportAsync(tenant, job, OutputSchema(hidden), evaluation, task.Shards, task.Graphs, task.Routes, ct, ListedRuns(task));
@@ -159,7 +159,9 @@ public sealed class ExportJobSteps(
 
     /// <summary>The record of a running job, which its shard activities read (a job is never deleted while it runs).</summary>
     private async Task<ExportJob> RecordOfAsync(ExportJobInput input, CancellationToken ct) =>
-        await jobs.GetAsync(input.Tenant, input.JobId, ct) ?? throw new InvalidOperationException($"Export job {input.JobId} has no record.");
+        await jobs.GetAsync(input.Tenant, input.JobId, ct) ?? throw NoRecord(input);
+
+    private static InvalidOperationException NoRecord(ExportJobInput input) => new($"Export job {input.JobId} has no record.");
 
     private async Task<SchemaNode?> OutputSchemaAsync(Tenant tenant, long jobId, CancellationToken ct) =>
         OutputSchema(await jobs.GetHiddenAsync(tenant, jobId, [JobStore.Hidden.OutputSchema], ct));
