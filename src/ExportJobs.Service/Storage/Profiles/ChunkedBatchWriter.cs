@@ -15,7 +15,9 @@ namespace ExportJobs.Service.Storage.Profiles;
 public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind, Tenant tenant, string datasetId, string batchId, long ingestTimeMs,
     int chunkBytes, int maxRecordBytes, SchemaNode? schema = null) : IDisposable
 {
-    private readonly List<(Identity Identity, int Offset, int Length)> _held = [];
+    /// <summary>Where each record held in the buffer is: the first <see cref="_count"/> of an array from <see cref="IngestionBuffers.Held"/>.</summary>
+    private IngestionBuffers.HeldRecord[] _held = [];
+    private int _count;
     private readonly int _capacity = Math.Max(chunkBytes, maxRecordBytes);
     private byte[]? _buffer;
     private int _used;
@@ -28,7 +30,8 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
         _buffer ??= IngestionBuffers.Pool.Rent(_capacity);
         if (_used + json.Length > _capacity) await FlushAsync(ct);
         json.Span.CopyTo(_buffer.AsSpan(_used));
-        _held.Add((identity, _used, json.Length));
+        if (_count == _held.Length) Grow();
+        _held[_count++] = new(identity, _used, json.Length);
         _used += json.Length;
         Accepted++;
     }
@@ -41,17 +44,39 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
 
     private async Task FlushAsync(CancellationToken ct)
     {
-        if (_held.Count == 0) return;
+        if (_count == 0) return;
         var buffer = _buffer!;
         // Counted before writing, so that a chunk that fails half way is discarded too.
-        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs, _held.Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct,
-            _chunks++, firstSequence: Accepted - _held.Count, schema);
-        _held.Clear();
+        await profiles.WriteBatchAsync(kind, tenant, datasetId, batchId, ingestTimeMs,
+            new ArraySegment<IngestionBuffers.HeldRecord>(_held, 0, _count).Select(h => (h.Identity, (ReadOnlyMemory<byte>)buffer.AsMemory(h.Offset, h.Length))), ct,
+            _chunks++, firstSequence: Accepted - _count, schema);
+        Array.Clear(_held, 0, _count);
+        _count = 0;
         _used = 0;
+    }
+
+    /// <summary>Twice the room for records held, the array outgrown going back to the pool.</summary>
+    private void Grow()
+    {
+        var grown = IngestionBuffers.Held.Rent(Math.Max(1024, _held.Length * 2));
+        _held.AsSpan(0, _count).CopyTo(grown);
+        ReturnHeld();
+        _held = grown;
+    }
+
+    /// <summary>The array of records held back to the pool, cleared: pooled, it would keep their identities alive.</summary>
+    private void ReturnHeld()
+    {
+        if (_held.Length == 0) return;
+        Array.Clear(_held, 0, _count);
+        IngestionBuffers.Held.Return(_held);
+        _held = [];
     }
 
     public void Dispose()
     {
+        ReturnHeld();
+        _count = 0;
         if (_buffer is null) return;
         IngestionBuffers.Pool.Return(_buffer);
         _buffer = null;
