@@ -29,6 +29,8 @@
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
 # ExportJobs__PartRows and ExportJobs__PartBytes set the size of the parts the hosts and the floors write.
+# BENCH_GC_TRACE=1 (export) traces the host's collections and allocations (an EventPipe session on its process) and
+# prints, phase by phase, its collections, its heap's generations and where its large-object allocations were made.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools

@@ -16,7 +16,7 @@ public sealed class BenchEnvironment
 
     public string Api { get; } = Required("BENCH_API");
     public string? ApiB { get; } = Environment.GetEnvironmentVariable("BENCH_API_B");
-    private int HostPid { get; } = int.Parse(Required("BENCH_HOST_PID"), CultureInfo.InvariantCulture);
+    public int HostPid { get; } = int.Parse(Required("BENCH_HOST_PID"), CultureInfo.InvariantCulture);
     private int AzuritePid { get; } = int.Parse(Required("BENCH_AZURITE_PID"), CultureInfo.InvariantCulture);
     private string Storage { get; } = Required("BENCH_STORAGE");
     private string AzuriteLog { get; } = Required("BENCH_AZURITE_LOG");

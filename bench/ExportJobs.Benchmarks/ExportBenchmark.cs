@@ -47,10 +47,15 @@ public sealed class ExportBenchmark(BenchEnvironment env)
     /// <summary>The sandbox of the warm host's ingestion (scripts/bench.sh lets the export benchmark's host serve it).</summary>
     public const string WarmSandbox = "warm";
     private readonly List<(string Measure, string Value)> _rows = [];
+    /// <summary>The host's collections and large-object allocations by phase, when asked for (<c>BENCH_GC_TRACE=1</c>).</summary>
+    private HostGcTrace? _gcTrace;
+
+    private IDisposable? Phase(string name) => _gcTrace?.Phase(name);
 
     public async Task<int> RunAsync(int count, bool events)
     {
         using var http = await env.ClientAsync(env.Api);
+        await using var gcTrace = _gcTrace = HostGcTrace.StartIfAsked(env.HostPid, env.Work);
         var (profileSets, eventSet, output) = await CreateDatasetsAsync(http, events);
 
         var bodies = Bodies(profileSets, eventSet, count);
@@ -59,7 +64,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var cpuBefore = env.CpuSeconds();
         var ingest = Stopwatch.StartNew();
         var batchesDone = new System.Collections.Concurrent.ConcurrentQueue<(TimeSpan At, long Records)>();
-        long records = await IngestAsync(http, bodies, accepted => batchesDone.Enqueue((ingest.Elapsed, accepted)));
+        long records;
+        using (Phase("ingestion")) records = await IngestAsync(http, bodies, accepted => batchesDone.Enqueue((ingest.Elapsed, accepted)));
         ingest.Stop();
         var cpuAfter = env.CpuSeconds();
         Add("profiles", count.ToString("N0", CultureInfo.InvariantCulture));
@@ -76,7 +82,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var compaction = Stopwatch.StartNew();
         var ingestRequests = env.AzuriteRequests();
         Add("Azurite requests during ingestion: Blob, Queue, Table", $"{ingestRequests.Blob - ingestRequestsBefore.Blob:N0}, {ingestRequests.Queue - ingestRequestsBefore.Queue:N0}, {ingestRequests.Table - ingestRequestsBefore.Table:N0}");
-        await WaitForCompactedShardsAsync();
+        using (Phase("compaction")) await WaitForCompactedShardsAsync();
         compaction.Stop();
         cpuAfter = env.CpuSeconds();
         Add($"background compaction after the last batch ({env.StorageOptions().CompactionQuietSeconds} s quiet period included), s", compaction.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
@@ -89,7 +95,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var requestsBefore = env.AzuriteRequests();
         cpuBefore = env.CpuSeconds();
         var export = Stopwatch.StartNew();
-        var job = await ExportAsync(http, output);
+        JsonNode job;
+        using (Phase("first whole-store export")) job = await ExportAsync(http, output);
         export.Stop();
         cpuAfter = env.CpuSeconds();
         var requestsAfter = env.AzuriteRequests();
@@ -106,7 +113,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         env.ResetHostPeakRss();
         cpuBefore = env.CpuSeconds();
         var again = Stopwatch.StartNew();
-        var jobAgain = await ExportAsync(http, output);
+        JsonNode jobAgain;
+        using (Phase("second whole-store export")) jobAgain = await ExportAsync(http, output);
         again.Stop();
         cpuAfter = env.CpuSeconds();
         Add("second export, s", again.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture));
@@ -142,7 +150,8 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         var warmBodies = bodies.Select(b => (Dataset: warmOf[b.Dataset], b.Body)).ToList();
         cpuBefore = env.CpuSeconds();
         var warm = Stopwatch.StartNew();
-        long warmRecords = await IngestAsync(warmHttp, warmBodies);
+        long warmRecords;
+        using (Phase("the warm host's ingestion")) warmRecords = await IngestAsync(warmHttp, warmBodies);
         warm.Stop();
         cpuAfter = env.CpuSeconds();
         Add("ingest records/s by the warm host (the same records again, into a sandbox of their own)", (warmRecords / warm.Elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture));
@@ -157,6 +166,7 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         Console.WriteLine("| measure | value |");
         Console.WriteLine("| --- | --- |");
         foreach (var (measure, value) in _rows) Console.WriteLine($"| {measure} | {value} |");
+        if (_gcTrace is not null) await _gcTrace.ReportAsync();
         return 0;
     }
 
@@ -170,12 +180,14 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         long exported, long records, TimeSpan ingest, TimeSpan export, TimeSpan again)
     {
         var segment = Stopwatch.StartNew();
-        var segmentJob = await ExportAsync(http, output, oneSegment: true);
+        JsonNode segmentJob;
+        using (Phase("first one-segment export")) segmentJob = await ExportAsync(http, output, oneSegment: true);
         segment.Stop();
         long members = (long)segmentJob["metrics"]!["totalExportedProfileCounter"]!;
         // Again, as the whole store: a host still compiles code each job runs over its first few jobs (docs/performance.md).
         var segmentAgain = Stopwatch.StartNew();
-        var segmentJobAgain = await ExportAsync(http, output, oneSegment: true);
+        JsonNode segmentJobAgain;
+        using (Phase("second one-segment export")) segmentJobAgain = await ExportAsync(http, output, oneSegment: true);
         segmentAgain.Stop();
         Add("one-segment export (s1: identityMap, personalEmail.address): first, second, s",
             $"{segment.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}, {segmentAgain.Elapsed.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}");
@@ -187,7 +199,9 @@ public sealed class ExportBenchmark(BenchEnvironment env)
         env.ResetHostPeakRss();
         // A peak counts what the host held when the job began (what the exports before it left in its heap).
         long rssAtStart = env.HostRssBytes();
-        var (segmentJobTime, realized) = await SegmentJobAsync(http);
+        TimeSpan segmentJobTime;
+        long realized;
+        using (Phase("segment job")) (segmentJobTime, realized) = await SegmentJobAsync(http);
         Add($"segment job ({EvaluatedSegment}), s; realized", $"{segmentJobTime.TotalSeconds.ToString("N1", CultureInfo.InvariantCulture)}; {realized:N0}");
         Add("host peak RSS during the segment job, MB", Mb(env.HostPeakRssBytes()));
         Add("host RSS when the segment job began, MB", Mb(rssAtStart));
