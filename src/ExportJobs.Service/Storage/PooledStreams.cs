@@ -3,11 +3,12 @@ using Microsoft.IO;
 namespace ExportJobs.Service.Storage;
 
 /// <summary>
-/// The memory streams files are written into before their upload (fragment files, a <c>pdg</c> export's routed runs, a
-/// graph build's files), made of pooled 64 KB blocks: a <see cref="MemoryStream"/> per file, each a large-object
-/// allocation of up to a few MB, made thousands of such allocations a <c>pdg</c> export (a routed run per partition, 16
-/// at a time, every 8 MB of records a shard's route holds), and the large object heap is collected only with generation 2. Blocks are
-/// under the large-object threshold; at most <see cref="FreeBytesKept"/> of them are kept when no file holds them.
+/// The memory streams files are written into before their upload (fragment files, export parts, a <c>pdg</c> export's
+/// routed runs, a graph build's files), made of pooled 64 KB blocks: a <see cref="MemoryStream"/> per file, each a
+/// large-object allocation of up to a few MB, made thousands of such allocations a <c>pdg</c> export (a routed run per
+/// partition, 16 at a time, every 8 MB of records a shard's route holds), and the large object heap is collected only
+/// with generation 2. Blocks are under the large-object threshold; at most <see cref="FreeBytesKept"/> of them are kept
+/// when no file holds them.
 /// </summary>
 internal static class PooledStreams
 {

@@ -83,8 +83,9 @@ public sealed class ShardExporter(ShardProfiles profiles, DatasetBatchFiles batc
         // of what the fields keep of them (an added events or change column is over a row of the fields alone).
         var unprojected = !projection.IsAll && outputSchema is not null && events is null && job.Incremental is null && projection.ShreddedBy(outputSchema)
             ? projection : null;
-        // One file buffer for every batch's parts: they are written one at a time, and a buffer kept per batch would grow with the batches.
-        using var file = new MemoryStream();
+        // One file buffer for every batch's parts: they are written one at a time, and a buffer kept per batch would grow
+        // with the batches. Pooled blocks: a buffer grown by doubling went through the large object heap in every activity.
+        using var file = PooledStreams.Get();
         var pending = new PendingParts(batches.Select(_ => PartRows.For(outputSchema, unprojected, file)).ToArray(), options.Value.PartRows, options.Value.PartBytes);
         var rowsByBatch = new long[batches.Count];
         var parts = new List<PartFile>();

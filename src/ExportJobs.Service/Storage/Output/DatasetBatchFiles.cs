@@ -28,8 +28,10 @@ public sealed class DatasetBatchFiles(StorageClients clients)
         var buffer = await rows.WriteAsync(ct);
         long size = buffer.Length;
 #pragma warning disable CA5351 // Content-MD5 is the storage service's integrity check, not a security measure.
-        byte[] md5 = MD5.HashData(buffer.GetBuffer().AsSpan(0, (int)size));
+        // Read from the stream, which may be of pooled blocks (PooledStreams): asked for one buffer, it would make one.
+        byte[] md5 = MD5.HashData(buffer);
 #pragma warning restore CA5351
+        buffer.Position = 0;
         // The MD5 is stored as the blob's Content-MD5, so listings and downloads carry it for the manifest and for readers.
         await clients.DatasetFiles.GetBlobClient(Folder(tenant, datasetId, batchId) + name).UploadAsync(buffer,
             new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentHash = md5, ContentType = "application/vnd.apache.parquet" } }, ct);

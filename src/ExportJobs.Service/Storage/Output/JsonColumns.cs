@@ -251,7 +251,8 @@ internal sealed class JsonColumns
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Its writer is over a memory buffer: nothing to release.")]
     public sealed class TextChunks
     {
-        private const int ChunkChars = 64 * 1024;
+        /// <summary>Characters of a chunk: 64 KB, under the large-object threshold (a part's chunks outnumber what the shared pool keeps).</summary>
+        private const int ChunkChars = 32 * 1024;
         private readonly List<char[]> _chunks = [];
         private char[] _current = [];
         private int _used;
