@@ -251,8 +251,12 @@ internal sealed class JsonColumns
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Its writer is over a memory buffer: nothing to release.")]
     public sealed class TextChunks
     {
-        /// <summary>Characters of a chunk: 64 KB, under the large-object threshold (a part's chunks outnumber what the shared pool keeps).</summary>
-        private const int ChunkChars = 32 * 1024;
+        /// <summary>
+        /// Characters of a chunk: 128 KB, in the large object heap. Chunks of 64 KB kept out of it were made anew all the
+        /// same (a part holds more than the shared pool keeps) and, living as long as their part, were promoted: twice the
+        /// collections of generations 1 and 2 in the whole-store floor (docs/performance.md).
+        /// </summary>
+        private const int ChunkChars = 64 * 1024;
         private readonly List<char[]> _chunks = [];
         private char[] _current = [];
         private int _used;
