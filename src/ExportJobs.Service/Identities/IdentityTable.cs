@@ -104,7 +104,7 @@ public sealed class IdentityTable : IDisposable
             _entries[found] = _entries[found] with { Start = start, ValueLength = valueLength };
             return;
         }
-        if (_count == _entries.Length) _entries = Grown(EntryArrays, _entries, _count * 2);
+        if (_count == _entries.Length) _entries = PooledArrays.Grown(EntryArrays, _entries, _count, _count * 2);
         if ((_count + 1) * 2 > _slots.Length) Rehash(_slots.Length * 2);
         _entries[_count++] = new Entry(start, keyLength, valueLength);
         Place(hash, _count);
@@ -196,16 +196,7 @@ public sealed class IdentityTable : IDisposable
 
     private void Reserve(int bytes)
     {
-        if (_bytes.Length - _used < bytes) _bytes = Grown(Buffers, _bytes, Math.Max(_bytes.Length * 2, _used + bytes));
-    }
-
-    /// <summary>A rented array of at least <paramref name="length"/> holding <paramref name="array"/>'s items, which goes back to the pool.</summary>
-    private static T[] Grown<T>(IdleTrimmedArrayPool<T> pool, T[] array, int length)
-    {
-        var grown = pool.Rent(length);
-        array.CopyTo(grown, 0);
-        pool.Return(array);
-        return grown;
+        if (_bytes.Length - _used < bytes) _bytes = PooledArrays.Grown(Buffers, _bytes, _used, Math.Max(_bytes.Length * 2, _used + bytes));
     }
 
     /// <summary>Empty slots, <paramref name="size"/> of them (a power of two: a rented array of it is that long).</summary>

@@ -203,25 +203,16 @@ internal sealed class JsonColumns
 
         public void Add(T item)
         {
-            if (_count == _items.Length)
-            {
-                var larger = ArrayPool<T>.Shared.Rent(_items.Length * 2);
-                _items.AsSpan(0, _count).CopyTo(larger);
-                Return(_items);
-                _items = larger;
-            }
+            if (_count == _items.Length) _items = PooledArrays.Grown(ArrayPool<T>.Shared, _items, _count, _items.Length * 2);
             _items[_count++] = item;
         }
 
         public void Clear()
         {
-            Return(_items);
+            PooledArrays.Return(ArrayPool<T>.Shared, _items, _count);
             _items = ArrayPool<T>.Shared.Rent(256);
             _count = 0;
         }
-
-        // Text values hold their strings: cleared, they can be collected.
-        private static void Return(T[] items) => ArrayPool<T>.Shared.Return(items, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
     }
 
     public static long? ToLong(MergedValue value) =>

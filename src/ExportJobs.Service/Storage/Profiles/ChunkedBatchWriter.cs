@@ -30,7 +30,7 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
         _buffer ??= IngestionBuffers.Pool.Rent(_capacity);
         if (_used + json.Length > _capacity) await FlushAsync(ct);
         json.Span.CopyTo(_buffer.AsSpan(_used));
-        if (_count == _held.Length) Grow();
+        if (_count == _held.Length) _held = PooledArrays.Grown(IngestionBuffers.Held, _held, _count, Math.Max(1024, _held.Length * 2));
         _held[_count++] = new(identity, _used, json.Length);
         _used += json.Length;
         Accepted++;
@@ -55,27 +55,10 @@ public sealed class ChunkedBatchWriter(ProfileStore profiles, FragmentKind kind,
         _used = 0;
     }
 
-    /// <summary>Twice the room for records held, the array outgrown going back to the pool.</summary>
-    private void Grow()
-    {
-        var grown = IngestionBuffers.Held.Rent(Math.Max(1024, _held.Length * 2));
-        _held.AsSpan(0, _count).CopyTo(grown);
-        ReturnHeld();
-        _held = grown;
-    }
-
-    /// <summary>The array of records held back to the pool, cleared: pooled, it would keep their identities alive.</summary>
-    private void ReturnHeld()
-    {
-        if (_held.Length == 0) return;
-        Array.Clear(_held, 0, _count);
-        IngestionBuffers.Held.Return(_held);
-        _held = [];
-    }
-
     public void Dispose()
     {
-        ReturnHeld();
+        PooledArrays.Return(IngestionBuffers.Held, _held, _count);
+        _held = [];
         _count = 0;
         if (_buffer is null) return;
         IngestionBuffers.Pool.Return(_buffer);
