@@ -29,8 +29,9 @@
 # ExportJobs__LocalCacheBytes=0 runs the hosts and the floors without local copies of fragment files (every read
 # fetched from the emulator, as before they were built); the floors print how many files their copies served.
 # ExportJobs__PartRows and ExportJobs__PartBytes set the size of the parts the hosts and the floors write.
-# BENCH_GC_TRACE=1 (export) traces the host's collections and allocations (an EventPipe session on its process) and
-# prints, phase by phase, its collections, its heap's generations and where its large-object allocations were made.
+# BENCH_GC_TRACE=1 (export) traces the host's collections, allocations and compilations (an EventPipe session on its
+# process) and prints, phase by phase, its collections, its heap's generations, where its large-object allocations were
+# made and the methods it compiled, by tier and namespace.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 ensure_tools

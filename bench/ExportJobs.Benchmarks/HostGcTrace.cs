@@ -7,18 +7,19 @@ using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 namespace ExportJobs.Benchmarks;
 
 /// <summary>
-/// The host's collections and large-object allocations, phase by phase (<c>BENCH_GC_TRACE=1</c>): an EventPipe session
-/// on the host's process takes the runtime's GC events, each allocation tick with its stack (the runtime raises one
-/// about every 100 KB allocated, naming the type whose allocation crossed it), into <c>host-gc.nettrace</c> in the
-/// benchmark's folder; the report gives, for each phase the benchmark marked, its collections by generation and kind,
-/// the heap's generations after its last collection, and where its large-object allocations were made. What the floors'
-/// own sampling (<see cref="SampledAllocations"/>) cannot: the host's, with their call sites.
+/// The host's collections, large-object allocations and compilations, phase by phase (<c>BENCH_GC_TRACE=1</c>): an
+/// EventPipe session on the host's process takes the runtime's GC events, each allocation tick with its stack (the
+/// runtime raises one about every 100 KB allocated, naming the type whose allocation crossed it), and its JIT's, into
+/// <c>host-gc.nettrace</c> in the benchmark's folder; the report gives, for each phase the benchmark marked, its
+/// collections by generation and kind, the heap's generations after its last collection, where its large-object
+/// allocations were made, and the methods compiled by tier and namespace. What the floors' own sampling
+/// (<see cref="SampledAllocations"/>) and counts cannot: the host's, with their call sites.
 /// </summary>
 public sealed class HostGcTrace : IAsyncDisposable
 {
-    private const long GcKeyword = 0x1;
+    private const long GcKeyword = 0x1, JitKeyword = 0x10;
     /// <summary>The frames of a call site shown: enough to get past the runtime's and the pools' own.</summary>
-    private const int SiteFrames = 4, SitesShown = 6;
+    private const int SiteFrames = 4, SitesShown = 6, NamespacesShown = 5;
 
     private readonly EventPipeSession _session;
     private readonly Task _copy;
@@ -29,7 +30,7 @@ public sealed class HostGcTrace : IAsyncDisposable
     {
         _path = path;
         _session = new DiagnosticsClient(pid).StartEventPipeSession(
-            new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Verbose, GcKeyword), requestRundown: true, circularBufferMB: 256);
+            new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Verbose, GcKeyword | JitKeyword), requestRundown: true, circularBufferMB: 256);
         _copy = CopyAsync(_session.EventStream, path);
     }
 
@@ -56,10 +57,12 @@ public sealed class HostGcTrace : IAsyncDisposable
     {
         await StopAsync();
         var phases = _phases.Select(p => new PhaseFigures(p.Name, p.From, p.To)).ToList();
+        var jitStarts = new Dictionary<long, double>();
         using (var log = new TraceLog(TraceLog.CreateFromEventPipeDataFile(_path)))
         {
             foreach (var e in log.Events)
             {
+                if (e is MethodJittingStartedTraceData started) jitStarts[started.MethodID] = e.TimeStampRelativeMSec;
                 var at = e.TimeStamp.ToUniversalTime();
                 var phase = phases.Find(p => at >= p.From && at <= p.To);
                 if (phase is null) continue;
@@ -76,6 +79,12 @@ public sealed class HostGcTrace : IAsyncDisposable
                         string site = $"{tick.TypeName} at {SiteOf(e.CallStack())}";
                         phase.LargeBySite[site] = phase.LargeBySite.GetValueOrDefault(site) + tick.AllocationAmount64;
                         break;
+                    case MethodLoadUnloadVerboseTraceData load when load.IsJitted && load.EventName.EndsWith("LoadVerbose", StringComparison.Ordinal):
+                        phase.CompiledByTier[load.OptimizationTier] = phase.CompiledByTier.GetValueOrDefault(load.OptimizationTier) + 1;
+                        string ns = NamespaceOf(load.MethodNamespace);
+                        phase.CompiledByNamespace[ns] = phase.CompiledByNamespace.GetValueOrDefault(ns) + 1;
+                        if (jitStarts.Remove(load.MethodID, out double from)) phase.JitMs += e.TimeStampRelativeMSec - from;
+                        break;
                 }
             }
         }
@@ -87,6 +96,9 @@ public sealed class HostGcTrace : IAsyncDisposable
                 $"gen0 {Mb(g0)}, gen1 {Mb(g1)}, gen2 {Mb(g2)}, large objects {Mb(loh)} MB (at most {Mb(p.LargestLoh)}); large-object allocations sampled {Mb(p.LargeBySite.Values.Sum())} MB");
             foreach (var (site, bytes) in p.LargeBySite.OrderByDescending(s => s.Value).Take(SitesShown))
                 Console.WriteLine($"    {Mb(bytes),6} MB  {site}");
+            Console.WriteLine($"  compiled: {p.CompiledByTier.Values.Sum():N0} methods ({string.Join(", ", p.CompiledByTier.OrderByDescending(t => t.Value).Select(t => $"{t.Key} {t.Value:N0}"))}), " +
+                $"{(p.JitMs / 1000).ToString("N1", CultureInfo.InvariantCulture)} s from their compilations' starts to their loads; most in " +
+                string.Join(", ", p.CompiledByNamespace.OrderByDescending(n => n.Value).Take(NamespacesShown).Select(n => $"{n.Key} {n.Value:N0}")));
         }
     }
 
@@ -107,6 +119,9 @@ public sealed class HostGcTrace : IAsyncDisposable
         return frames.Count == 0 ? "(no stack)" : string.Join(" <- ", frames);
     }
 
+    /// <summary>A method's type's namespace, to its first three names (generic instantiations included as the runtime names them).</summary>
+    private static string NamespaceOf(string type) => string.Join('.', type.Split('[', 2)[0].Split('.').Take(3));
+
     private static string Mb(long bytes) => (bytes / 1e6).ToString("N1", CultureInfo.InvariantCulture);
 
     private sealed class PhaseFigures(string name, DateTime from, DateTime to)
@@ -118,6 +133,9 @@ public sealed class HostGcTrace : IAsyncDisposable
         public (long Gen0, long Gen1, long Gen2, long Loh) Heap { get; set; }
         public long LargestLoh { get; set; }
         public Dictionary<string, long> LargeBySite { get; } = [];
+        public Dictionary<OptimizationTier, int> CompiledByTier { get; } = [];
+        public Dictionary<string, int> CompiledByNamespace { get; } = [];
+        public double JitMs { get; set; }
     }
 
     private async Task StopAsync()
