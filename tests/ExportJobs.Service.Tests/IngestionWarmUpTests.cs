@@ -1,10 +1,16 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Data.Tables;
 using ExportJobs.Service.Access;
 using ExportJobs.Service.Datasets;
 using ExportJobs.Service.Storage;
 using ExportJobs.TestSupport;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Moq;
 
 namespace ExportJobs.Service.Tests;
 
@@ -48,6 +54,50 @@ public sealed class IngestionWarmUpTests
         Assert.True(failing.Done);
         Assert.Equal(0, failing.Rounds);
         Assert.Contains(logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("warm-up failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_round_through_the_clients_makes_ingestions_requests_and_they_change_nothing()
+    {
+        var taskHub = new Mock<DurableTaskClient>("warm-up");
+        var blobRequests = new CountRequests();
+        await using var harness = await ServiceHarness.StartAsync(s => s.AddSingleton(taskHub.Object).AddSingleton<HttpPipelinePolicy>(blobRequests));
+        var clients = harness.Get<StorageClients>();
+        int blobRequestsBefore = blobRequests.Count;
+
+        int requests = await harness.Get<IngestionWarmUp>().ClientRoundAsync(CancellationToken.None);
+
+        Assert.Equal(IngestionWarmUp.ClientCalls * 5, requests);
+        // An upload and a listing each time; the upload was refused.
+        Assert.Equal(IngestionWarmUp.ClientCalls * 2, blobRequests.Count - blobRequestsBefore);
+        taskHub.Verify(c => c.GetInstanceAsync(IngestionWarmUp.WarmUpKey, true, It.IsAny<CancellationToken>()), Times.Exactly(IngestionWarmUp.ClientCalls));
+        Assert.Empty(await ToListAsync(clients.Profiles.GetBlobsAsync()));
+        Assert.Empty(await ToListAsync(clients.Batches.QueryAsync<TableEntity>()));
+        Assert.Empty(await ToListAsync(clients.Datasets.QueryAsync<TableEntity>()));
+    }
+
+    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (var item in items) list.Add(item);
+        return list;
+    }
+
+    private sealed class CountRequests : HttpPipelinePolicy
+    {
+        public int Count;
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Interlocked.Increment(ref Count);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Interlocked.Increment(ref Count);
+            return ProcessNextAsync(message, pipeline);
+        }
     }
 
     private static IngestionWarmUp WarmUp(int seconds, int shards = 8, ILogger<IngestionWarmUp>? log = null) =>

@@ -3,6 +3,9 @@ using System.Globalization;
 using System.Runtime;
 using System.Text;
 using System.Text.Json.Nodes;
+using Azure;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs.Models;
 using ExportJobs.Core;
 using ExportJobs.Core.Datasets;
 using ExportJobs.Core.Profiles;
@@ -10,6 +13,7 @@ using ExportJobs.Service.Access;
 using ExportJobs.Service.Http;
 using ExportJobs.Service.Storage;
 using ExportJobs.Service.Storage.Profiles;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,17 +23,29 @@ namespace ExportJobs.Service.Datasets;
 /// <summary>
 /// Runs ingestion's own work on generated records in memory when the host starts, before it takes requests: NDJSON
 /// lines read and checked (against a schema, without one, as events), each shard's records split into members and
-/// encoded as a chunk's fragment files. Rounds of it run until one compiles few methods more, or for
-/// <see cref="ExportStorageOptions.WarmUpSeconds"/> at most. A fresh host otherwise runs its first ingestion on code
-/// not yet optimised, and compiles as it goes (docs/performance.md, "A host warmed up at start"). Nothing is stored.
+/// encoded as a chunk's fragment files; and, with <c>clients</c>, the requests ingestion makes of the storage account
+/// and the task hub (<see cref="ClientRoundAsync"/>), each one refused or answered with nothing. Rounds of it run until
+/// one compiles few methods more, or for <see cref="ExportStorageOptions.WarmUpSeconds"/> at most. A fresh host
+/// otherwise runs its first ingestion on code not yet optimised, and compiles as it goes (docs/performance.md, "A host
+/// warmed up at start", "Compilations traced"). Nothing is stored.
 /// </summary>
-public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOptions<ApiLimitsOptions> limits, ILogger<IngestionWarmUp> log) : IHostedService
+public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOptions<ApiLimitsOptions> limits, ILogger<IngestionWarmUp> log,
+    StorageClients? clients = null, DurableTaskClient? taskHub = null) : IHostedService
 {
     /// <summary>Lines of each dataset a round reads: enough for every shard's file to have rows.</summary>
     internal const int Lines = 2_000;
 
     /// <summary>The rounds run at least, and the methods a round may compile and still count as settled.</summary>
     private const int MinRounds = 4, SettledMethods = 25;
+
+    /// <summary>How many times a round makes each of its requests (<see cref="ClientRoundAsync"/>).</summary>
+    internal const int ClientCalls = 8;
+
+    /// <summary>The key of every record, blob and instance the client requests name: no tenant's, as no org id holds a "~".</summary>
+    internal const string WarmUpKey = "~warm-up";
+
+    /// <summary>A version no blob or entity has, so that a write made on that condition is refused.</summary>
+    private static readonly ETag NoVersion = new("W/\"datetime'2000-01-01T00%3A00%3A00.0000000Z'\"");
 
     /// <summary>The datasets' readers (each with its schema parsed) and the lines, made by the first round: a host that does not warm up makes neither.</summary>
     private (DatasetRecordReader Reader, string Dataset)[]? _readers;
@@ -67,6 +83,7 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
         {
             long before = JitInfo.GetCompiledMethodCount();
             await RoundAsync(ct);
+            await ClientRoundAsync(ct);
             Rounds++;
             compiled = JitInfo.GetCompiledMethodCount() - before;
         }
@@ -95,6 +112,45 @@ public sealed class IngestionWarmUp(IOptions<ExportStorageOptions> options, IOpt
             done.Add((dataset, accepted.Count, sections.Count));
         }
         return done;
+    }
+
+    /// <summary>
+    /// The requests an ingestion makes, through the same clients, made so that they change nothing: a chunk's upload and
+    /// a record's update on a version nothing has (refused), a listing and a read of what does not exist, and the
+    /// task hub asked for an instance that does not exist (as each batch asks for its tenant's compaction). They compile
+    /// the code that runs only with storage or a task hub, which the in-memory rounds cannot reach. Returns the requests made.
+    /// </summary>
+    internal async Task<int> ClientRoundAsync(CancellationToken ct)
+    {
+        if (clients is null) return 0;
+        int requests = 0;
+        var blob = clients.Profiles.GetBlobClient(WarmUpKey + "/" + WarmUpKey);
+        for (int i = 0; i < ClientCalls; i++)
+        {
+            await RefusedAsync(() => blob.UploadAsync(new MemoryStream(_body ??= Body(), 0, 1024, writable: false),
+                new BlobUploadOptions { Metadata = new Dictionary<string, string> { ["warmup"] = "1" }, Conditions = new() { IfMatch = NoVersion } }, ct));
+            await foreach (var _ in clients.Profiles.GetBlobsAsync(new GetBlobsOptions { Prefix = WarmUpKey + "/", Traits = BlobTraits.Metadata }, ct)) { }
+            await RefusedAsync(() => clients.Batches.UpdateEntityAsync(new TableEntity(WarmUpKey, WarmUpKey), NoVersion, TableUpdateMode.Replace, ct));
+            await clients.Datasets.GetEntityIfExistsAsync<TableEntity>(WarmUpKey, WarmUpKey, cancellationToken: ct);
+            requests += 4;
+            if (taskHub is null) continue;
+            await taskHub.GetInstanceAsync(WarmUpKey, getInputsAndOutputs: true, ct);
+            requests++;
+        }
+        return requests;
+    }
+
+    private static async Task RefusedAsync(Func<Task> write)
+    {
+        try
+        {
+            await write();
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            return;
+        }
+        throw new InvalidOperationException("A warm-up write on a version nothing has was not refused.");
     }
 
     /// <summary>A dataset with a schema, one without, and one of events: each reads the same lines its own way.</summary>

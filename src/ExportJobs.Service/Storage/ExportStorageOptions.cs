@@ -85,9 +85,9 @@ public sealed class ExportStorageOptions : IValidatableObject
     public bool TypedLeaves { get; set; }
 
     /// <summary>
-    /// How many seconds a host starting may spend at most running ingestion's work on generated records in memory
-    /// before it takes requests (<c>Datasets.IngestionWarmUp</c>), so that its first ingestion runs optimised code;
-    /// 0: none.
+    /// How many seconds a host starting may spend at most running ingestion's work on generated records in memory, and
+    /// its requests to the storage account and the task hub (refused, or answered with nothing), before it takes
+    /// requests (<c>Datasets.IngestionWarmUp</c>), so that its first ingestion runs optimised code; 0: none.
     /// </summary>
     [Range(0, 300)] public int WarmUpSeconds { get; set; }
 
