@@ -157,24 +157,6 @@ public class BlobRangeStreamTests
         Assert.True(read.AsSpan().SequenceEqual(expected.AsSpan((int)position, count)), $"bytes {position}..{position + count} differ");
     }
 
-    /// <summary>Counts the requests a client sends.</summary>
-    private sealed class CountRequests : HttpPipelinePolicy
-    {
-        public int Count;
-
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Interlocked.Increment(ref Count);
-            ProcessNext(message, pipeline);
-        }
-
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Interlocked.Increment(ref Count);
-            return ProcessNextAsync(message, pipeline);
-        }
-    }
-
     /// <summary>A transport fault: the first byte of every ranged download arrives changed.</summary>
     private sealed class FlipFirstByteOfRanges : HttpPipelinePolicy
     {

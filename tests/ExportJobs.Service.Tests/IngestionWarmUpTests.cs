@@ -1,4 +1,3 @@
-using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using ExportJobs.Service.Access;
@@ -81,23 +80,6 @@ public sealed class IngestionWarmUpTests
         var list = new List<T>();
         await foreach (var item in items) list.Add(item);
         return list;
-    }
-
-    private sealed class CountRequests : HttpPipelinePolicy
-    {
-        public int Count;
-
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Interlocked.Increment(ref Count);
-            ProcessNext(message, pipeline);
-        }
-
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            Interlocked.Increment(ref Count);
-            return ProcessNextAsync(message, pipeline);
-        }
     }
 
     private static IngestionWarmUp WarmUp(int seconds, int shards = 8, ILogger<IngestionWarmUp>? log = null) =>
