@@ -70,16 +70,9 @@ public sealed class IngestionWarmUpTests
         // An upload and a listing each time; the upload was refused.
         Assert.Equal(IngestionWarmUp.ClientCalls * 2, blobRequests.Count - blobRequestsBefore);
         taskHub.Verify(c => c.GetInstanceAsync(IngestionWarmUp.WarmUpKey, true, It.IsAny<CancellationToken>()), Times.Exactly(IngestionWarmUp.ClientCalls));
-        Assert.Empty(await ToListAsync(clients.Profiles.GetBlobsAsync()));
-        Assert.Empty(await ToListAsync(clients.Batches.QueryAsync<TableEntity>()));
-        Assert.Empty(await ToListAsync(clients.Datasets.QueryAsync<TableEntity>()));
-    }
-
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
-    {
-        var list = new List<T>();
-        await foreach (var item in items) list.Add(item);
-        return list;
+        Assert.Empty(await clients.Profiles.GetBlobsAsync().ToListAsync());
+        Assert.Empty(await clients.Batches.QueryAsync<TableEntity>().ToListAsync());
+        Assert.Empty(await clients.Datasets.QueryAsync<TableEntity>().ToListAsync());
     }
 
     private static IngestionWarmUp WarmUp(int seconds, int shards = 8, ILogger<IngestionWarmUp>? log = null) =>
